@@ -1,0 +1,261 @@
+/**
+ * The event types: the contract between the decoders, the wiretap, the store, the recording
+ * (JSON Lines) and the dashboard. Every event is a plain JSON-ready object, discriminated by
+ * `type`, so what the store holds is exactly what a recording line or the UI receives.
+ *
+ * The recording format (README, "Record format") is these objects, one per line. Add fields,
+ * never rename or remove one: recordings must stay readable.
+ */
+
+/** Who sent the bytes: `client` is client → server, `server` is server → client. */
+export type Direction = 'client' | 'server';
+
+interface EventBase {
+  /** Connection id, unique for the life of a wiretap (1, 2, 3, ...). */
+  conn: number;
+  /** Milliseconds since the wiretap started, fractional (high-resolution clock). */
+  t: number;
+}
+
+/** A TCP connection accepted by the wiretap. */
+export interface OpenEvent extends EventBase {
+  type: 'open';
+  /** The client's address and port as seen by the wiretap, e.g. `127.0.0.1:53122`. */
+  client: string;
+  /** Where the wiretap relays the connection to, e.g. `127.0.0.1:9901`. */
+  target: string;
+}
+
+/** One header line as sent: name and value with their case and order kept. */
+export type HeaderPair = [name: string, value: string];
+
+export interface ExtensionOffer {
+  name: string;
+  /** Parameters in order; a parameter without a value is `true`. */
+  params: Array<[name: string, value: string | true]>;
+}
+
+export interface PerMessageDeflateParams {
+  serverNoContextTakeover: boolean;
+  clientNoContextTakeover: boolean;
+  /** LZ77 window the server compresses with (8-15); 15 when not negotiated. */
+  serverMaxWindowBits: number;
+  /** LZ77 window the client compresses with (8-15); 15 when not negotiated. */
+  clientMaxWindowBits: number;
+}
+
+/**
+ * How the opening handshake ended:
+ * - `upgraded`: 101 Switching Protocols; frames follow.
+ * - `refused`: the client asked for an upgrade and the server answered something else (400, 403).
+ * - `plain-http`: not an upgrade request at all (a browser GET); typically answered 426.
+ * - `incomplete`: the connection ended before a request and its response were both seen.
+ * - `not-http`: the client's first bytes are not an HTTP request.
+ */
+export type HandshakeOutcome = 'upgraded' | 'refused' | 'plain-http' | 'incomplete' | 'not-http';
+
+export interface HttpRequestHead {
+  method: string;
+  path: string;
+  version: string;
+  headers: HeaderPair[];
+  /** The request head exactly as sent, base64 (up to the handshake size bound). */
+  raw: string;
+  /** Time the head was complete. */
+  t: number;
+}
+
+export interface HttpResponseHead {
+  status: number;
+  reason: string;
+  version: string;
+  headers: HeaderPair[];
+  raw: string;
+  t: number;
+  /** Body bytes that followed the head (for a 426 or 400), as text, capped. */
+  body?: string;
+}
+
+export interface HandshakeEvent extends EventBase {
+  type: 'handshake';
+  outcome: HandshakeOutcome;
+  request: HttpRequestHead | null;
+  response: HttpResponseHead | null;
+  /** Sec-WebSocket-Key as sent by the client, or null. */
+  key: string | null;
+  /** base64(SHA-1(key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)), or null without a key. */
+  expectedAccept: string | null;
+  /** Sec-WebSocket-Accept as sent by the server, or null. */
+  accept: string | null;
+  /** True when the server's Accept equals the expected one. */
+  acceptValid: boolean;
+  /** Extensions the client offered, in order. */
+  offeredExtensions: ExtensionOffer[];
+  /** Extensions the server accepted (its Sec-WebSocket-Extensions). */
+  extensions: ExtensionOffer[];
+  /** Subprotocols the client offered. */
+  offeredSubprotocols: string[];
+  /** The subprotocol the server picked, or null. */
+  subprotocol: string | null;
+  /** permessage-deflate as negotiated, or null when not in use. */
+  deflate: PerMessageDeflateParams | null;
+  /** Why the handshake is not a valid WebSocket upgrade, one sentence each (empty when fine). */
+  problems: string[];
+}
+
+export type LengthEncoding = 7 | 16 | 64;
+
+export interface FrameEvent extends EventBase {
+  type: 'frame';
+  dir: Direction;
+  fin: boolean;
+  rsv1: boolean;
+  rsv2: boolean;
+  rsv3: boolean;
+  opcode: number;
+  masked: boolean;
+  /** Masking key as 8 hex digits, or null for an unmasked frame. */
+  maskKey: string | null;
+  /** Payload length as announced in the header (a number: up to 2^53 exactly). */
+  length: number;
+  /** The exact decimal length when it is above 2^53 (a frame announcing up to 2^63-1 bytes). */
+  lengthExact?: string;
+  /** Which length field carried it: 7-bit, 16-bit (126) or 64-bit (127). */
+  lengthEncoding: LengthEncoding;
+  /** base64 of the unmasked payload as on the wire (still compressed where RSV1 is set). */
+  payload: string;
+  /** Present and true when `payload` holds only the first bytes (the preview bound). */
+  truncated?: boolean;
+  /** Present and false when the connection ended before the whole frame arrived. */
+  complete?: boolean;
+  /** Byte offset of the frame's first byte in this direction's stream (handshake included). */
+  offset: number;
+  /** The header bytes (2 to 14) as hex, for the anatomy view. */
+  header: string;
+  /** Header length in bytes: 2 + 0/2/8 (extended length) + 0/4 (masking key). */
+  headerLength: number;
+  /** Time the last byte of the frame arrived (t is when its first byte arrived). */
+  tEnd: number;
+  /** Index of this frame in its direction (0-based), for linking frames and messages. */
+  seq: number;
+}
+
+export interface MessageEvent extends EventBase {
+  type: 'message';
+  dir: Direction;
+  /** 1 text or 2 binary. */
+  opcode: 1 | 2;
+  /** Length after inflation (the application's view), or the payload length if uncompressed. */
+  length: number;
+  /** Text messages: the text (a preview when `truncated`). */
+  text?: string;
+  /** Binary messages: base64 of the data (a preview when `truncated`). */
+  base64?: string;
+  truncated?: boolean;
+  /** True when RSV1 was set: the message was sent compressed (permessage-deflate). */
+  compressed: boolean;
+  /** Compressed messages: bytes on the wire (sum of the fragments' payloads). */
+  wireLength?: number;
+  /** Compressed messages: why it could not be inflated (bound reached, corrupt data). */
+  inflateError?: string;
+  /** Number of frames the message came in (1 when not fragmented). */
+  frames: number;
+  /** `seq` of the first and last frame of the message. */
+  firstFrame: number;
+  lastFrame: number;
+  /** False when the text is not valid UTF-8 (a violation event says where). */
+  utf8Valid?: boolean;
+}
+
+export interface ControlEvent extends EventBase {
+  type: 'ping' | 'pong';
+  dir: Direction;
+  /** The control frame's payload as base64 (at most 125 bytes). */
+  payload: string;
+  frame: number;
+}
+
+export interface CloseEvent extends EventBase {
+  type: 'close';
+  dir: Direction;
+  /** Close code from the body, or 1005 (no status) for an empty body. */
+  code: number;
+  reason: string;
+  /** One line: what the code means, e.g. "1000 normal closure". */
+  explanation: string;
+  frame: number;
+}
+
+export interface ViolationEvent extends EventBase {
+  type: 'violation';
+  dir: Direction;
+  /** Stable rule id, e.g. `unmasked-client-frame`. */
+  rule: ViolationRule;
+  /** RFC section, e.g. "RFC 6455 §5.1". */
+  section: string;
+  /** The close code a conforming endpoint sends when it sees this. */
+  closeCode: number;
+  /** One sentence for a person. */
+  message: string;
+  /** `seq` of the frame that broke the rule, when there is one. */
+  frame?: number;
+  /** Byte offset in the direction's stream where the offending field starts. */
+  offset?: number;
+}
+
+/** The TCP connection is gone (both directions closed, or reset, or the target refused). */
+export interface EndEvent extends EventBase {
+  type: 'end';
+  /** Who ended first: `client`, `server`, or `wiretap` (target unreachable, tap stopped). */
+  by: Direction | 'wiretap';
+  /** True when a close frame was seen in both directions before TCP ended. */
+  clean: boolean;
+  /**
+   * The close code the client application reports (its `onclose` event's `code`): the code of
+   * the server's close frame, 1005 when that frame had no code, 1006 (abnormal closure) when TCP
+   * ended without one. Null when no WebSocket was established (plain HTTP, refused upgrade).
+   */
+  code: number | null;
+  /** The same from the server application's side: the code of the client's close frame. */
+  serverCode: number | null;
+  explanation: string;
+  /** Socket error, if any (ECONNRESET, ECONNREFUSED ...). */
+  error?: string;
+  bytes: { client: number; server: number };
+  frames: { client: number; server: number };
+}
+
+export type ViolationRule =
+  | 'unmasked-client-frame'
+  | 'masked-server-frame'
+  | 'rsv-without-extension'
+  | 'rsv1-on-control-frame'
+  | 'rsv1-on-continuation'
+  | 'reserved-opcode'
+  | 'control-frame-too-long'
+  | 'fragmented-control-frame'
+  | 'unexpected-continuation'
+  | 'data-frame-mid-message'
+  | 'non-minimal-length'
+  | 'length-top-bit-set'
+  | 'invalid-utf8'
+  | 'invalid-close-code'
+  | 'close-body-one-byte'
+  | 'invalid-close-reason-utf8'
+  | 'invalid-compressed-data'
+  | 'frame-after-close'
+  | 'data-before-handshake'
+  | 'handshake-too-large'
+  | 'decoder-failure';
+
+export type WireEvent =
+  | OpenEvent
+  | HandshakeEvent
+  | FrameEvent
+  | MessageEvent
+  | ControlEvent
+  | CloseEvent
+  | ViolationEvent
+  | EndEvent;
+
+export type WireEventType = WireEvent['type'];

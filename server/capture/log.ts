@@ -1,0 +1,34 @@
+import createDebug from 'debug';
+import type { WireEvent } from './events.ts';
+import { describeEvent } from './describe.ts';
+
+/**
+ * Socket-level logging through `debug`: `DEBUG=wsplay:*` prints one line per event.
+ * Namespaces: wsplay:conn (open, handshake, end), wsplay:frame, wsplay:message (messages,
+ * pings, pongs, closes), wsplay:violation. Lines are only formatted when their namespace is on.
+ */
+const ns = {
+  conn: createDebug('wsplay:conn'),
+  frame: createDebug('wsplay:frame'),
+  message: createDebug('wsplay:message'),
+  violation: createDebug('wsplay:violation'),
+};
+
+const NAMESPACE: Record<WireEvent['type'], keyof typeof ns> = {
+  open: 'conn',
+  handshake: 'conn',
+  end: 'conn',
+  frame: 'frame',
+  message: 'message',
+  ping: 'message',
+  pong: 'message',
+  close: 'message',
+  violation: 'violation',
+};
+
+export function logEvents(events: WireEvent[]): void {
+  for (const e of events) {
+    const d = ns[NAMESPACE[e.type]];
+    if (d.enabled) d('%s', describeEvent(e));
+  }
+}

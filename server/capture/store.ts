@@ -1,0 +1,94 @@
+import type { WireEvent, WireEventType } from './events.ts';
+import { RingBuffer } from './ring-buffer.ts';
+
+export interface StoreLimits {
+  /** Events held at most. */
+  maxEvents: number;
+  /** Approximate bytes held at most (payload previews dominate). */
+  maxBytes: number;
+}
+
+export const DEFAULT_STORE_LIMITS: StoreLimits = { maxEvents: 100_000, maxBytes: 128 * 1024 * 1024 };
+
+/** What an event costs to hold, roughly: its strings (2 bytes a character) plus a fixed part. */
+export function eventWeight(e: WireEvent): number {
+  let w = 160;
+  switch (e.type) {
+    case 'frame':
+      w += 2 * (e.payload.length + e.header.length);
+      break;
+    case 'message':
+      w += 2 * ((e.text?.length ?? 0) + (e.base64?.length ?? 0));
+      break;
+    case 'handshake':
+      w += 2 * ((e.request?.raw.length ?? 0) * 2 + (e.response?.raw.length ?? 0) * 2 + (e.response?.body?.length ?? 0));
+      break;
+    case 'ping':
+    case 'pong':
+      w += 2 * e.payload.length;
+      break;
+    case 'violation':
+      w += 2 * e.message.length;
+      break;
+    default:
+      break;
+  }
+  return w;
+}
+
+/**
+ * The capture store: the newest events within bounds, and counts of everything ever seen,
+ * including what the bounds pushed out. Listeners get each batch as it is added.
+ */
+export class CaptureStore {
+  private readonly ring: RingBuffer<WireEvent>;
+  /** Events ever added, by type (kept after the events themselves are dropped). */
+  readonly counts: Record<WireEventType, number> = {
+    open: 0, handshake: 0, frame: 0, message: 0, ping: 0, pong: 0, close: 0, violation: 0, end: 0,
+  };
+  private listeners = new Set<(events: WireEvent[]) => void>();
+
+  constructor(readonly limits: StoreLimits = DEFAULT_STORE_LIMITS) {
+    this.ring = new RingBuffer(limits.maxEvents, limits.maxBytes);
+  }
+
+  add(events: WireEvent[]): void {
+    if (events.length === 0) return;
+    for (const e of events) {
+      this.counts[e.type]++;
+      this.ring.push(e, eventWeight(e));
+    }
+    for (const l of this.listeners) l(events);
+  }
+
+  /** Events pushed out by the bounds so far. */
+  get dropped(): number {
+    return this.ring.dropped;
+  }
+
+  get size(): number {
+    return this.ring.size;
+  }
+
+  get bytes(): number {
+    return this.ring.totalWeight;
+  }
+
+  /** Sequence number the next event gets; `since(n)` resumes from a number seen before. */
+  get nextSeq(): number {
+    return this.ring.total;
+  }
+
+  since(seq = 0): WireEvent[] {
+    return this.ring.since(seq);
+  }
+
+  all(): WireEvent[] {
+    return this.ring.toArray();
+  }
+
+  subscribe(listener: (events: WireEvent[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

@@ -1,0 +1,194 @@
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { WireEvent } from './capture/events.ts';
+import { logEvents } from './capture/log.ts';
+import { Recorder } from './capture/recorder.ts';
+import { CaptureStore } from './capture/store.ts';
+import { ServerProcess } from './runner/server-process.ts';
+import { findListeningPid } from './tap/port-owner.ts';
+import { parsePort, parseTarget, TargetError, type Target } from './tap/target.ts';
+import { Wiretap } from './tap/wiretap.ts';
+
+const HELP = `wsplay: the WebSocket Playground
+
+Usage:
+  wsplay start [--port 9900] [--record FILE]
+      Run the tutorial's echo server behind the wiretap on ws://127.0.0.1:PORT.
+  wsplay tap --target ws://HOST:PORT [--port 9900] [--record FILE]
+      Put the wiretap in front of any WebSocket server and decode what passes.
+
+Options:
+  --port N        Port the wiretap listens on (default 9900, the tutorial's; 0 picks a free one).
+  --record FILE   Write every event as JSON Lines to FILE (README, "Record format").
+  --help          This text.
+
+Set DEBUG=wsplay:* to print one line per handshake, frame, message, close and violation.`;
+
+/** A problem the user can fix: printed as one line, exit code 2. */
+class UsageError extends Error {}
+
+interface Running {
+  tap: Wiretap;
+  store: CaptureStore;
+  recorder: Recorder | null;
+  server: ServerProcess | null;
+}
+
+function print(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function listenOrExplain(tap: Wiretap, port: number, retry: string): Promise<number> {
+  try {
+    return await tap.listen();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') {
+      const pid = findListeningPid(port);
+      const who = pid ? ` by another program (pid ${pid})` : '';
+      throw new UsageError(`Port ${port} is in use${who}. Stop it or run: ${retry} --port ${port + 10}`);
+    }
+    if (e.code === 'EACCES') throw new UsageError(`Port ${port} needs privileges to listen on. Pick a port above 1023: ${retry} --port 9900`);
+    throw err;
+  }
+}
+
+function openRecorder(file: string | undefined): Recorder | null {
+  if (!file) return null;
+  try {
+    return new Recorder(file);
+  } catch (err) {
+    throw new UsageError(`Cannot write the recording to ${file} (${(err as NodeJS.ErrnoException).code}). Pick a file in a folder you can write to.`);
+  }
+}
+
+function wire(store: CaptureStore, recorder: Recorder | null): (events: WireEvent[]) => void {
+  return (events) => {
+    store.add(events);
+    recorder?.write(events);
+    logEvents(events);
+  };
+}
+
+async function runTap(target: Target, port: number, record: string | undefined, retry: string, server: ServerProcess | null): Promise<Running> {
+  const store = new CaptureStore();
+  const recorder = openRecorder(record);
+  let lastWarning = 0;
+  const tap = new Wiretap({
+    port,
+    target,
+    onEvents: wire(store, recorder),
+    onTargetError: (err) => {
+      // One line, at most every 5 s: a client retrying in a loop must not flood the terminal.
+      if (Date.now() - lastWarning < 5000) return;
+      lastWarning = Date.now();
+      print(`Cannot reach the server at ws://${target.host}:${target.port} (${err.code}): start it, or point --target at where it listens.`);
+    },
+  });
+  await listenOrExplain(tap, port, retry);
+  return { tap, store, recorder, server };
+}
+
+async function probe(target: Target): Promise<string | null> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const s = net.connect(target.port, target.host);
+    s.setTimeout(2000);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(null);
+    });
+    s.once('timeout', () => {
+      s.destroy();
+      resolve('ETIMEDOUT');
+    });
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+function shutdownOnSignals(running: Running): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    running.recorder?.close();
+    await Promise.all([running.tap.close(), running.server?.stop()]);
+    running.recorder?.close();
+    if (running.recorder) print(`Recording complete: ${running.recorder.lines} events in ${running.recorder.path}`);
+    process.exit(signal === 'SIGINT' ? 0 : 0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    print(HELP);
+    return;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      port: { type: 'string' },
+      target: { type: 'string' },
+      record: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    print(HELP);
+    return;
+  }
+  const port = parsePort(values.port, 9900);
+
+  if (command === 'tap') {
+    if (!values.target) throw new UsageError('wsplay tap needs --target: the server to put the wiretap in front of, e.g. --target ws://127.0.0.1:8080');
+    const target = parseTarget(values.target);
+    const running = await runTap(target, port, values.record, `npx wsplay tap --target ${values.target}`, null);
+    shutdownOnSignals(running);
+    print(`Wiretap listening on ws://127.0.0.1:${running.tap.port} → ws://${target.host}:${target.port}`);
+    const problem = await probe(target);
+    if (problem) {
+      print(`Nothing answers at ws://${target.host}:${target.port} yet (${problem}): start your server there, or fix --target. The wiretap relays as soon as it is up.`);
+    }
+    if (values.record) print(`Recording every event to ${values.record}`);
+    return;
+  }
+
+  if (command === 'start') {
+    const script = fileURLToPath(new URL('./runner/echo-server.ts', import.meta.url));
+    const server = new ServerProcess({
+      script,
+      port: 0,
+      restartAfterMs: 1000,
+      onOutput: (line, stream) => print(stream === 'wsplay' ? line : `[server] ${line}`),
+    });
+    const serverPort = await server.start();
+    let running: Running;
+    try {
+      running = await runTap({ host: '127.0.0.1', port: serverPort }, port, values.record, 'npm start --', server);
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+    shutdownOnSignals(running);
+    print(`Echo server (the tutorial's) on 127.0.0.1:${serverPort}, pid ${server.pid}`);
+    print(`Wiretap listening on ws://127.0.0.1:${running.tap.port} → ws://127.0.0.1:${serverPort}`);
+    if (values.record) print(`Recording every event to ${values.record}`);
+    if (!process.env.DEBUG) print('Set DEBUG=wsplay:* to print every handshake, frame and message.');
+    return;
+  }
+
+  throw new UsageError(`Unknown command "${command}". Run: npx wsplay --help`);
+}
+
+main(process.argv.slice(2)).catch((err: Error) => {
+  if (err instanceof UsageError || err instanceof TargetError || (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`wsplay: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,321 @@
+import type { Direction, EndEvent, HttpRequestHead, HttpResponseHead, WireEvent } from '../capture/events.ts';
+import { explainCloseCode } from './close-codes.ts';
+import { FrameDecoder } from './frame-decoder.ts';
+import { analyzeHandshake, headerValues, HttpHeadReader, isUpgradeRequest, parseRequestHead, parseResponseHead } from './handshake.ts';
+import { DEFAULT_LIMITS, MessageAssembler, type DecoderLimits } from './message-assembler.ts';
+import { RULES } from './violations.ts';
+
+/**
+ * Where one direction's bytes go next:
+ * - `http`: an HTTP head (the client's request, the server's response);
+ * - `body`: an HTTP body to skip (a 426's text, a POST);
+ * - `hold`: client bytes after an upgrade request, kept until the server answers (they can be
+ *   frames only if the answer is 101, and the answer also says which extensions apply);
+ * - `frames`: the WebSocket frames after the 101;
+ * - `opaque`: bytes that cannot be decoded any more; counted, not read.
+ */
+type Stage = 'http' | 'body' | 'hold' | 'frames' | 'opaque';
+
+interface Side {
+  stage: Stage;
+  /** Bytes of this direction consumed so far: the stream offset of the next byte. */
+  pos: number;
+  head: HttpHeadReader;
+  bodyLeft: number;
+  decoder: FrameDecoder | null;
+  assembler: MessageAssembler | null;
+}
+
+/** A non-101 response whose body is still arriving; its handshake event waits for the body. */
+interface OpenResponse {
+  request: HttpRequestHead | null;
+  response: HttpResponseHead;
+  body: Buffer[];
+  bodyBytes: number;
+}
+
+const BODY_PREVIEW = 2048;
+
+/**
+ * Sans-I/O decoder for one TCP connection seen by the wiretap: feed it each chunk with its
+ * direction and arrival time, get back typed events. It follows the connection from the HTTP
+ * upgrade (or plain HTTP) into frames and messages, and never throws on any input.
+ */
+export class ConnectionDecoder {
+  /** Shared with the message assemblers; drained by each call. */
+  private readonly out: WireEvent[] = [];
+  private readonly client: Side;
+  private readonly server: Side;
+  private requests: HttpRequestHead[] = [];
+  private held: Array<[Buffer, number]> = [];
+  private heldBytes = 0;
+  private openResponse: OpenResponse | null = null;
+  private upgraded = false;
+  private sawHandshake = false;
+  private readonly bytes = { client: 0, server: 0 };
+  private ended = false;
+
+  constructor(
+    readonly conn: number,
+    private readonly limits: DecoderLimits = DEFAULT_LIMITS,
+  ) {
+    this.client = this.side();
+    this.server = this.side();
+  }
+
+  private side(): Side {
+    return { stage: 'http', pos: 0, head: new HttpHeadReader(this.limits.maxHandshakeBytes), bodyLeft: 0, decoder: null, assembler: null };
+  }
+
+  /** Feed bytes that `dir` sent, arriving at time `t`; returns the events they complete. */
+  receive(dir: Direction, chunk: Buffer, t: number): WireEvent[] {
+    if (this.ended || chunk.length === 0) return [];
+    this.bytes[dir] += chunk.length;
+    try {
+      this.feed(dir, chunk, t);
+    } catch (err) {
+      // The decoders are written not to throw; if one ever does, stop decoding this connection
+      // (the relay carries on) and say so, rather than take the wiretap down.
+      this.client.stage = 'opaque';
+      this.server.stage = 'opaque';
+      this.out.push({
+        type: 'violation', conn: this.conn, t, dir, rule: 'decoder-failure', section: RULES['decoder-failure'].section,
+        closeCode: RULES['decoder-failure'].closeCode,
+        message: `${RULES['decoder-failure'].text} (${(err as Error).message})`,
+      });
+    }
+    return this.out.splice(0);
+  }
+
+  private feed(dir: Direction, chunk: Buffer, t: number): void {
+    const side = dir === 'client' ? this.client : this.server;
+    let data = chunk;
+    while (data.length > 0) {
+      switch (side.stage) {
+        case 'frames':
+          side.decoder!.receive(data, t);
+          side.pos += data.length;
+          return;
+        case 'opaque':
+          side.pos += data.length;
+          return;
+        case 'hold':
+          this.hold(data, t);
+          return;
+        case 'body': {
+          const take = Math.min(side.bodyLeft, data.length);
+          if (dir === 'server' && this.openResponse) this.keepBody(data.subarray(0, take));
+          side.bodyLeft -= take;
+          side.pos += take;
+          data = data.subarray(take);
+          if (side.bodyLeft === 0) this.bodyDone(dir, t);
+          break;
+        }
+        case 'http': {
+          const before = side.head.buffered;
+          const r = side.head.push(data);
+          if (r === null) return;
+          if (r === 'too-large') {
+            side.pos += before + data.length;
+            side.stage = 'opaque';
+            this.out.push({
+              type: 'violation', conn: this.conn, t, dir, rule: 'handshake-too-large', section: RULES['handshake-too-large'].section,
+              closeCode: RULES['handshake-too-large'].closeCode,
+              message: `${RULES['handshake-too-large'].text} (bound: ${this.limits.maxHandshakeBytes} bytes)`,
+              offset: side.pos - before - data.length,
+            });
+            return;
+          }
+          side.pos += r.head.length - before;
+          data = r.rest;
+          if (dir === 'client') this.request(r.head, t);
+          else this.response(r.head, t);
+          break;
+        }
+      }
+    }
+  }
+
+  private request(head: Buffer, t: number): void {
+    const req = parseRequestHead(head, t);
+    if (!req) {
+      this.notHttp('client', head, t);
+      return;
+    }
+    this.requests.push(req);
+    const length = contentLength(req.headers);
+    if (length > 0) {
+      this.client.stage = 'body';
+      this.client.bodyLeft = length;
+    }
+    if (isUpgradeRequest(req) && length <= 0) this.client.stage = 'hold';
+  }
+
+  private response(head: Buffer, t: number): void {
+    const res = parseResponseHead(head, t);
+    if (!res) {
+      this.notHttp('server', head, t);
+      return;
+    }
+    const request = this.requests.shift() ?? null;
+    if (res.status === 101) {
+      this.upgrade(request, res, t);
+      return;
+    }
+    this.openResponse = { request, response: res, body: [], bodyBytes: 0 };
+    const length = contentLength(res.headers);
+    const noBody = res.status < 200 || res.status === 204 || res.status === 304 || request?.method === 'HEAD';
+    this.server.bodyLeft = noBody ? 0 : length >= 0 ? length : Infinity;
+    if (this.server.bodyLeft === 0) this.bodyDone('server', t);
+    else this.server.stage = 'body';
+  }
+
+  private upgrade(request: HttpRequestHead | null, response: HttpResponseHead, t: number): void {
+    this.upgraded = true;
+    const hs = analyzeHandshake(this.conn, request?.t ?? t, 'upgraded', request, response);
+    this.sawHandshake = true;
+    this.out.push(hs);
+    const d = hs.deflate;
+    for (const dir of ['client', 'server'] as const) {
+      const side = dir === 'client' ? this.client : this.server;
+      const assembler = new MessageAssembler(this.conn, dir, this.out, this.limits, dir === 'client' ? response.t : -Infinity);
+      const decoder = new FrameDecoder(dir, assembler, side.pos);
+      if (d) {
+        decoder.deflate = true;
+        if (dir === 'client') assembler.enableDeflate(d.clientMaxWindowBits, d.clientNoContextTakeover);
+        else assembler.enableDeflate(d.serverMaxWindowBits, d.serverNoContextTakeover);
+      }
+      side.assembler = assembler;
+      side.decoder = decoder;
+      side.stage = 'frames';
+    }
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    // Held client bytes were sent before the 101 arrived; decode them with their own times.
+    for (const [chunk, ht] of held) this.feedFrames('client', chunk, ht);
+  }
+
+  /** Feed bytes straight to a side's frame decoder. */
+  private feedFrames(dir: Direction, chunk: Buffer, t: number): void {
+    const side = dir === 'client' ? this.client : this.server;
+    side.decoder!.receive(chunk, t);
+    side.pos += chunk.length;
+  }
+
+  private hold(data: Buffer, t: number): void {
+    if (this.heldBytes + data.length > this.limits.maxPendingBytes) {
+      // The server is not answering and the client keeps sending: stop holding, stop decoding.
+      this.client.pos += this.heldBytes + data.length;
+      this.held = [];
+      this.heldBytes = 0;
+      this.client.stage = 'opaque';
+      return;
+    }
+    this.held.push([Buffer.from(data), t]);
+    this.heldBytes += data.length;
+  }
+
+  private keepBody(piece: Buffer): void {
+    const r = this.openResponse!;
+    if (r.bodyBytes >= BODY_PREVIEW) return;
+    const take = piece.subarray(0, BODY_PREVIEW - r.bodyBytes);
+    r.body.push(Buffer.from(take));
+    r.bodyBytes += take.length;
+  }
+
+  private bodyDone(dir: Direction, t: number): void {
+    if (dir === 'client') {
+      const last = this.requests[this.requests.length - 1];
+      this.client.stage = last && isUpgradeRequest(last) ? 'hold' : 'http';
+      return;
+    }
+    this.server.stage = 'http';
+    this.emitResponse(t);
+  }
+
+  /** A non-101 answer: a refused upgrade (400, 403 ...) or plain HTTP (a GET answered 426). */
+  private emitResponse(t: number): void {
+    const r = this.openResponse;
+    if (!r) return;
+    this.openResponse = null;
+    if (r.bodyBytes > 0) r.response.body = Buffer.concat(r.body).toString('utf8');
+    const wasUpgrade = r.request !== null && isUpgradeRequest(r.request);
+    this.sawHandshake = true;
+    this.out.push(analyzeHandshake(this.conn, r.request?.t ?? t, wasUpgrade ? 'refused' : 'plain-http', r.request, r.response));
+    if (wasUpgrade && this.client.stage === 'hold') {
+      // Refused: what the client sent meanwhile is more HTTP, not frames.
+      this.client.stage = 'http';
+      const held = this.held;
+      this.held = [];
+      this.heldBytes = 0;
+      for (const [chunk, ht] of held) this.feed('client', chunk, ht);
+    }
+  }
+
+  private notHttp(dir: Direction, head: Buffer, t: number): void {
+    this.client.stage = 'opaque';
+    this.server.stage = 'opaque';
+    this.sawHandshake = true;
+    const hs = analyzeHandshake(this.conn, t, 'not-http', null, null);
+    const first = head.subarray(0, 60).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+    hs.problems.push(
+      dir === 'client'
+        ? `The client's first bytes are not an HTTP request ("${first}"), so this is not a WebSocket connection.`
+        : `The server answered with something that is not HTTP ("${first}").`,
+    );
+    this.out.push(hs);
+  }
+
+  /**
+   * TCP is gone. Reports what was left unfinished (a handshake, a frame) and the `end` event.
+   * `by` is who ended first; `error` the socket error, if any.
+   */
+  end(t: number, by: EndEvent['by'], error?: string): WireEvent[] {
+    if (this.ended) return [];
+    this.ended = true;
+    if (this.openResponse) {
+      this.emitResponse(t);
+    }
+    if (!this.upgraded) {
+      const pending = this.requests.shift() ?? null;
+      const partial = this.client.head.take();
+      if (pending || partial.length > 0 || !this.sawHandshake) {
+        const hs = analyzeHandshake(this.conn, pending?.t ?? t, 'incomplete', pending, null);
+        if (pending) hs.problems.push('The connection ended before the server answered the request.');
+        else if (partial.length > 0) hs.problems.push(`The connection ended in the middle of the request (${partial.length} bytes of an unfinished HTTP head).`);
+        else hs.problems.push('The connection ended before the client sent anything.');
+        this.out.push(hs);
+      }
+    }
+    this.client.decoder?.end(t);
+    this.server.decoder?.end(t);
+    const serverClose = this.server.assembler?.closeCode ?? null;
+    const clientClose = this.client.assembler?.closeCode ?? null;
+    const code = this.upgraded ? serverClose ?? 1006 : null;
+    const serverCode = this.upgraded ? clientClose ?? 1006 : null;
+    const end: EndEvent = {
+      type: 'end',
+      conn: this.conn,
+      t,
+      by,
+      clean: serverClose !== null && clientClose !== null,
+      code,
+      serverCode,
+      explanation: code === null ? 'no WebSocket was established' : explainCloseCode(code),
+      bytes: { ...this.bytes },
+      frames: { client: this.client.assembler?.frames ?? 0, server: this.server.assembler?.frames ?? 0 },
+    };
+    if (error) end.error = error;
+    this.out.push(end);
+    return this.out.splice(0);
+  }
+}
+
+/** Content-Length as a number, or -1 when absent or not a valid length. */
+function contentLength(headers: [string, string][]): number {
+  const v = headerValues(headers, 'content-length')[0];
+  if (v === undefined) return -1;
+  const n = Number(v.trim());
+  return Number.isSafeInteger(n) && n >= 0 ? n : -1;
+}

@@ -1,0 +1,64 @@
+import { constants, inflateRawSync } from 'node:zlib';
+
+/** The four bytes RFC 7692 §7.2.1 strips from the end of every compressed message. */
+const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+
+export type InflateResult = { data: Buffer } | { error: string };
+
+/**
+ * Inflates the messages of one direction of a permessage-deflate connection (RFC 7692 §7.2.2).
+ *
+ * Sans-I/O and synchronous: each message is inflated on its own with zlib's raw inflate, and
+ * context takeover is honoured by handing zlib the last 2^windowBits bytes of output as a
+ * preset dictionary, which is exactly the history a continued inflate stream would hold.
+ * Output is capped per message; past the cap, or after corrupt data, the history is unknown,
+ * so later messages that depend on it are reported as not inflatable.
+ */
+export class MessageInflater {
+  private history: Buffer = Buffer.alloc(0);
+  private lost: string | null = null;
+  private readonly window: number;
+
+  constructor(
+    private readonly windowBits: number,
+    private readonly noContextTakeover: boolean,
+    private readonly maxOutput: number,
+  ) {
+    this.window = 2 ** windowBits;
+  }
+
+  inflate(compressed: Buffer): InflateResult {
+    if (this.lost !== null && !this.noContextTakeover) {
+      return { error: `not inflated: ${this.lost}, and with context takeover every later message depends on it` };
+    }
+    let data: Buffer;
+    try {
+      data = inflateRawSync(Buffer.concat([compressed, TAIL]), {
+        windowBits: this.windowBits,
+        finishFlush: constants.Z_SYNC_FLUSH,
+        maxOutputLength: this.maxOutput,
+        ...(this.history.length > 0 && !this.noContextTakeover ? { dictionary: this.history } : {}),
+      });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const reason =
+        e.code === 'ERR_BUFFER_TOO_LARGE'
+          ? `inflated size passed the ${this.maxOutput}-byte bound`
+          : `corrupt compressed data (${e.message})`;
+      this.lost = `an earlier message could not be inflated (${reason})`;
+      this.history = Buffer.alloc(0);
+      return { error: reason };
+    }
+    if (!this.noContextTakeover) {
+      const joined = data.length >= this.window ? data : Buffer.concat([this.history, data]);
+      this.history = Buffer.from(joined.subarray(Math.max(0, joined.length - this.window)));
+    }
+    return { data };
+  }
+
+  /** The compressor's history was lost (a message too large to gather). */
+  loseHistory(reason: string): void {
+    this.lost = reason;
+    this.history = Buffer.alloc(0);
+  }
+}

@@ -1,0 +1,289 @@
+import type { Direction, LengthEncoding, ViolationRule } from '../capture/events.ts';
+import { isControl, isReserved, Opcode } from './opcodes.ts';
+
+/**
+ * The header of one frame as read off the wire (RFC 6455 §5.2), with where each part sits in
+ * its direction's byte stream so a view can point at the exact bits.
+ */
+export interface FrameHeader {
+  fin: boolean;
+  rsv1: boolean;
+  rsv2: boolean;
+  rsv3: boolean;
+  opcode: number;
+  masked: boolean;
+  maskKey: Buffer | null;
+  /** As announced; above 2^53 this is the nearest double (see `lengthExact`). */
+  length: number;
+  /** The exact decimal length when it does not fit a double. */
+  lengthExact?: string;
+  lengthEncoding: LengthEncoding;
+  header: Buffer;
+  /** Offset of the frame's first byte in the direction's stream. */
+  offset: number;
+  /** Time the first byte of the frame arrived. */
+  t: number;
+  /** 0-based index of the frame in its direction. */
+  seq: number;
+}
+
+/** What the frame decoder reports, in stream order. */
+export interface FrameSink {
+  frameHeader(frame: FrameHeader): void;
+  /** A piece of the payload, already unmasked; may be called many times per frame. */
+  framePayload(frame: FrameHeader, data: Buffer, payloadOffset: number): void;
+  /** The frame's last byte arrived (`complete`), or the stream ended inside it. */
+  frameEnd(frame: FrameHeader, t: number, complete: boolean): void;
+  violation(rule: ViolationRule, frame: FrameHeader, offset: number, message?: string): void;
+}
+
+const enum State {
+  /** The first two bytes: FIN, RSV1-3, opcode, MASK, 7-bit length. */
+  GetInfo,
+  /** The rest of the header: 2 or 8 bytes of extended length, then 4 bytes of masking key. */
+  GetHeaderRest,
+  /** Payload bytes. */
+  GetData,
+}
+
+const MAX_HEADER = 14;
+const TWO_TO_32 = 2 ** 32;
+
+/**
+ * Sans-I/O frame decoder for one direction: bytes in, header and payload callbacks out.
+ * It never throws and does a bounded amount of work per byte: a frame announcing 2^62 bytes
+ * costs nothing until its bytes arrive, and they are streamed, never gathered.
+ */
+export class FrameDecoder {
+  /** Set once permessage-deflate is negotiated: RSV1 is then legal on data frames. */
+  deflate = false;
+
+  private state = State.GetInfo;
+  private readonly hdr = Buffer.alloc(MAX_HEADER);
+  private hdrLen = 0;
+  private need = 2;
+  private frame: FrameHeader | null = null;
+  private remaining = 0;
+  private payloadPos = 0;
+  private offset: number;
+  private seq = 0;
+  private frameT = 0;
+
+  constructor(
+    private readonly dir: Direction,
+    private readonly sink: FrameSink,
+    baseOffset = 0,
+  ) {
+    this.offset = baseOffset;
+  }
+
+  /** Bytes of this direction seen so far (the stream offset of the next byte). */
+  get position(): number {
+    return this.offset;
+  }
+
+  /** Frames fully or partly seen so far. */
+  get frameCount(): number {
+    return this.seq;
+  }
+
+  receive(chunk: Buffer, t: number): void {
+    let pos = 0;
+    const len = chunk.length;
+    while (pos < len) {
+      if (this.state === State.GetData) {
+        const take = Math.min(this.remaining, len - pos);
+        this.deliver(chunk, pos, take);
+        pos += take;
+        this.offset += take;
+        this.remaining -= take;
+        if (this.remaining === 0) this.endFrame(t);
+        continue;
+      }
+      if (this.hdrLen === 0) this.frameT = t;
+      const take = Math.min(this.need - this.hdrLen, len - pos);
+      for (let i = 0; i < take; i++) this.hdr[this.hdrLen + i] = chunk[pos + i]!;
+      this.hdrLen += take;
+      pos += take;
+      if (this.hdrLen < this.need) break;
+      if (this.state === State.GetInfo) this.getInfo();
+      if (this.state === State.GetHeaderRest && this.hdrLen === this.need) this.getHeaderRest(t);
+    }
+  }
+
+  /** The stream ended: a frame cut short is reported as incomplete. */
+  end(t: number): void {
+    if (this.frame) {
+      this.sink.frameEnd(this.frame, t, false);
+      this.frame = null;
+    } else if (this.hdrLen > 0) {
+      // Fewer header bytes than a frame needs: report what is known as an incomplete frame.
+      const partial = this.partialHeader();
+      this.sink.frameHeader(partial);
+      this.sink.frameEnd(partial, t, false);
+    }
+    this.hdrLen = 0;
+  }
+
+  private getInfo(): void {
+    const b1 = this.hdr[1]!;
+    const len7 = b1 & 0x7f;
+    this.need = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
+    this.state = State.GetHeaderRest;
+  }
+
+  private getHeaderRest(t: number): void {
+    const h = this.hdr;
+    const b0 = h[0]!;
+    const b1 = h[1]!;
+    const len7 = b1 & 0x7f;
+    let length = len7;
+    let lengthExact: string | undefined;
+    let lengthEncoding: LengthEncoding = 7;
+    let p = 2;
+    let minimal = true;
+    let topBit = false;
+    if (len7 === 126) {
+      length = h.readUInt16BE(2);
+      lengthEncoding = 16;
+      minimal = length >= 126;
+      p = 4;
+    } else if (len7 === 127) {
+      const hi = h.readUInt32BE(2);
+      const lo = h.readUInt32BE(6);
+      topBit = (hi & 0x80000000) !== 0;
+      length = hi * TWO_TO_32 + lo;
+      if (length > Number.MAX_SAFE_INTEGER) lengthExact = h.readBigUInt64BE(2).toString();
+      lengthEncoding = 64;
+      minimal = length > 0xffff;
+      p = 10;
+    }
+    const masked = (b1 & 0x80) !== 0;
+    const frame: FrameHeader = {
+      fin: (b0 & 0x80) !== 0,
+      rsv1: (b0 & 0x40) !== 0,
+      rsv2: (b0 & 0x20) !== 0,
+      rsv3: (b0 & 0x10) !== 0,
+      opcode: b0 & 0x0f,
+      masked,
+      maskKey: masked ? Buffer.from(h.subarray(p, p + 4)) : null,
+      length,
+      lengthEncoding,
+      header: Buffer.from(h.subarray(0, this.need)),
+      offset: this.offset,
+      t: this.frameT,
+      seq: this.seq++,
+    };
+    if (lengthExact !== undefined) frame.lengthExact = lengthExact;
+    this.frame = frame;
+    this.sink.frameHeader(frame);
+    this.checkHeader(frame, minimal, topBit);
+
+    this.offset += this.need;
+    this.hdrLen = 0;
+    this.need = 2;
+    this.payloadPos = 0;
+    this.remaining = length;
+    if (length === 0) {
+      this.endFrame(t);
+    } else {
+      this.state = State.GetData;
+    }
+  }
+
+  /** The rules a single header can break (§5.1, §5.2, §5.5; RFC 7692 §6.1). */
+  private checkHeader(f: FrameHeader, minimal: boolean, topBit: boolean): void {
+    const at = f.offset;
+    const control = isControl(f.opcode);
+    if (this.dir === 'client' && !f.masked) this.sink.violation('unmasked-client-frame', f, at + 1);
+    if (this.dir === 'server' && f.masked) this.sink.violation('masked-server-frame', f, at + 1);
+    if (f.rsv1) {
+      if (!this.deflate) this.sink.violation('rsv-without-extension', f, at, 'RSV1 is set but no extension was negotiated.');
+      else if (control) this.sink.violation('rsv1-on-control-frame', f, at);
+      else if (f.opcode === Opcode.Continuation) this.sink.violation('rsv1-on-continuation', f, at);
+    }
+    if (f.rsv2 || f.rsv3) {
+      const which = [f.rsv2 && 'RSV2', f.rsv3 && 'RSV3'].filter(Boolean).join(' and ');
+      this.sink.violation('rsv-without-extension', f, at, `${which} set but no extension defines ${f.rsv2 && f.rsv3 ? 'them' : 'it'}.`);
+    }
+    if (isReserved(f.opcode)) {
+      this.sink.violation('reserved-opcode', f, at, `Opcode 0x${f.opcode.toString(16)} is reserved.`);
+    }
+    if (control && !isReserved(f.opcode)) {
+      if (f.length > 125) {
+        this.sink.violation('control-frame-too-long', f, at + 1, `This control frame announces ${f.lengthExact ?? f.length} bytes; the limit is 125.`);
+      }
+      if (!f.fin) this.sink.violation('fragmented-control-frame', f, at);
+    }
+    if (!minimal) {
+      const fits = f.length < 126 ? 'the 7-bit field' : 'the 16-bit field';
+      this.sink.violation('non-minimal-length', f, at + 1, `A length of ${f.length} sent in ${f.lengthEncoding} bits fits in ${fits}.`);
+    }
+    if (topBit) this.sink.violation('length-top-bit-set', f, at + 2);
+  }
+
+  private deliver(chunk: Buffer, pos: number, take: number): void {
+    const f = this.frame!;
+    const key = f.maskKey;
+    let data: Buffer;
+    if (key) {
+      // Unmask into a copy: the chunk itself is being forwarded untouched (§5.3).
+      data = Buffer.allocUnsafe(take);
+      const k0 = key[0]!;
+      const k1 = key[1]!;
+      const k2 = key[2]!;
+      const k3 = key[3]!;
+      let j = this.payloadPos & 3;
+      let i = 0;
+      // Align to the key, then four bytes at a time.
+      while (i < take && j !== 0) {
+        data[i] = chunk[pos + i]! ^ key[j]!;
+        i++;
+        j = (j + 1) & 3;
+      }
+      const end4 = i + ((take - i) & ~3);
+      for (; i < end4; i += 4) {
+        data[i] = chunk[pos + i]! ^ k0;
+        data[i + 1] = chunk[pos + i + 1]! ^ k1;
+        data[i + 2] = chunk[pos + i + 2]! ^ k2;
+        data[i + 3] = chunk[pos + i + 3]! ^ k3;
+      }
+      for (; i < take; i++) {
+        data[i] = chunk[pos + i]! ^ key[j]!;
+        j = (j + 1) & 3;
+      }
+    } else {
+      data = chunk.subarray(pos, pos + take);
+    }
+    this.sink.framePayload(f, data, this.payloadPos);
+    this.payloadPos += take;
+  }
+
+  private endFrame(t: number): void {
+    const f = this.frame!;
+    this.frame = null;
+    this.state = State.GetInfo;
+    this.sink.frameEnd(f, t, true);
+  }
+
+  private partialHeader(): FrameHeader {
+    const h = this.hdr;
+    const b0 = h[0]!;
+    const b1 = this.hdrLen > 1 ? h[1]! : 0;
+    return {
+      fin: (b0 & 0x80) !== 0,
+      rsv1: (b0 & 0x40) !== 0,
+      rsv2: (b0 & 0x20) !== 0,
+      rsv3: (b0 & 0x10) !== 0,
+      opcode: b0 & 0x0f,
+      masked: (b1 & 0x80) !== 0,
+      maskKey: null,
+      length: b1 & 0x7f,
+      lengthEncoding: 7,
+      header: Buffer.from(h.subarray(0, this.hdrLen)),
+      offset: this.offset,
+      t: this.frameT,
+      seq: this.seq++,
+    };
+  }
+}

@@ -1,0 +1,44 @@
+/** A wiretap target as given on the command line: `ws://HOST:PORT`, `HOST:PORT` or `PORT`. */
+export interface Target {
+  host: string;
+  port: number;
+}
+
+export class TargetError extends Error {}
+
+const EXAMPLE = 'give the server\'s address as ws://HOST:PORT, e.g. --target ws://127.0.0.1:8080';
+
+export function parseTarget(input: string): Target {
+  const s = input.trim();
+  if (/^\d+$/.test(s)) return { host: '127.0.0.1', port: checkPort(Number(s), input) };
+  if (/^wss:\/\//i.test(s) || /^https:\/\//i.test(s)) {
+    throw new TargetError(`--target "${input}" uses TLS, which a wiretap cannot read: point it at the server's plain ws:// port instead.`);
+  }
+  let url: URL;
+  try {
+    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? s : `ws://${s}`);
+  } catch {
+    throw new TargetError(`--target "${input}" is not an address: ${EXAMPLE}`);
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'http:') {
+    throw new TargetError(`--target "${input}" has scheme ${url.protocol.slice(0, -1)}: ${EXAMPLE}`);
+  }
+  if (!url.hostname) throw new TargetError(`--target "${input}" has no host: ${EXAMPLE}`);
+  const port = url.port === '' ? 80 : Number(url.port);
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: checkPort(port, input) };
+}
+
+function checkPort(port: number, input: string): number {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new TargetError(`--target "${input}" has no valid port (1-65535): ${EXAMPLE}`);
+  }
+  return port;
+}
+
+/** Parse a --port value: 0-65535 (0 picks a free port). */
+export function parsePort(value: string | undefined, fallback: number, flag = '--port'): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new TargetError(`${flag} "${value}" is not a port number (0-65535).`);
+  return n;
+}
