@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { parsePort, parseTarget } from '../../server/tap/target.ts';
+
+describe('--target', () => {
+  it('accepts ws://HOST:PORT, HOST:PORT, a bare port and [::1]', () => {
+    expect(parseTarget('ws://127.0.0.1:8080')).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(parseTarget('localhost:3000')).toEqual({ host: 'localhost', port: 3000 });
+    expect(parseTarget('9000')).toEqual({ host: '127.0.0.1', port: 9000 });
+    expect(parseTarget('ws://[::1]:81')).toEqual({ host: '::1', port: 81 });
+    expect(parseTarget('http://example.test')).toEqual({ host: 'example.test', port: 80 });
+  });
+
+  it('explains what to give instead of a bad address', () => {
+    expect(() => parseTarget('nonsense:://')).toThrow(/ws:\/\/HOST:PORT/);
+    expect(() => parseTarget('ftp://x:21')).toThrow(/scheme ftp/);
+    expect(() => parseTarget('ws://host:99999')).toThrow(/ws:\/\/HOST:PORT/);
+  });
+
+  it('refuses a TLS target with the reason and the way out', () => {
+    expect(() => parseTarget('wss://echo.test')).toThrow(/plain ws:\/\/ port/);
+  });
+
+  it('reads --port values and refuses others', () => {
+    expect(parsePort(undefined, 9900)).toBe(9900);
+    expect(parsePort('0', 9900)).toBe(0);
+    expect(() => parsePort('http', 9900)).toThrow(/not a port number/);
+    expect(() => parsePort('70000', 9900)).toThrow(/not a port number/);
+  });
+});
