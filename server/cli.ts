@@ -4,6 +4,9 @@ import type { WireEvent } from './capture/events.ts';
 import { logEvents } from './capture/log.ts';
 import { Recorder } from './capture/recorder.ts';
 import { CaptureStore } from './capture/store.ts';
+import { startDashboard, type Dashboard } from './app/dashboard.ts';
+import { openBrowser } from './app/open-browser.ts';
+import { buildUi, uiNeedsBuild } from './app/ui-build.ts';
 import { ServerProcess } from './runner/server-process.ts';
 import { findListeningPid } from './tap/port-owner.ts';
 import { parsePort, parseTarget, TargetError, type Target } from './tap/target.ts';
@@ -12,15 +15,18 @@ import { Wiretap } from './tap/wiretap.ts';
 const HELP = `wsplay: the WebSocket Playground
 
 Usage:
-  wsplay start [--port 9900] [--record FILE]
-      Run the tutorial's echo server behind the wiretap on ws://127.0.0.1:PORT.
-  wsplay tap --target ws://HOST:PORT [--port 9900] [--record FILE]
+  wsplay start [--port 9900] [--dashboard-port 9901] [--record FILE] [--no-open]
+      Run the tutorial's echo server behind the wiretap on ws://127.0.0.1:PORT, and the dashboard.
+  wsplay tap --target ws://HOST:PORT [--port 9900] [--dashboard-port 9901] [--record FILE] [--no-open]
       Put the wiretap in front of any WebSocket server and decode what passes.
 
 Options:
-  --port N        Port the wiretap listens on (default 9900, the tutorial's; 0 picks a free one).
-  --record FILE   Write every event as JSON Lines to FILE (README, "Record format").
-  --help          This text.
+  --port N            Port the wiretap listens on (default 9900, the tutorial's; 0 picks a free one).
+  --dashboard-port N  Port of the dashboard (default 9901; 0 picks a free one).
+  --no-open           Do not open the dashboard in a browser.
+  --no-dashboard      Run the wiretap only.
+  --record FILE       Write every event as JSON Lines to FILE (README, "Record format").
+  --help              This text.
 
 Set DEBUG=wsplay:* to print one line per handshake, frame, message, close and violation.`;
 
@@ -32,6 +38,7 @@ interface Running {
   store: CaptureStore;
   recorder: Recorder | null;
   server: ServerProcess | null;
+  dashboard: Dashboard | null;
 }
 
 function print(line: string): void {
@@ -86,7 +93,42 @@ async function runTap(target: Target, port: number, record: string | undefined, 
     },
   });
   await listenOrExplain(tap, port, retry);
-  return { tap, store, recorder, server };
+  return { tap, store, recorder, server, dashboard: null };
+}
+
+interface DashboardFlags {
+  'dashboard-port'?: string;
+  'no-open'?: boolean;
+  'no-dashboard'?: boolean;
+}
+
+async function runDashboard(running: Running, flags: DashboardFlags, targetLabel: string, retry: string): Promise<void> {
+  if (flags['no-dashboard']) return;
+  const port = parsePort(flags['dashboard-port'], 9901, '--dashboard-port');
+  if (uiNeedsBuild()) {
+    print('Building the dashboard (once; later starts use the build)…');
+    await buildUi();
+  }
+  try {
+    running.dashboard = await startDashboard({
+      port,
+      store: running.store,
+      connections: () => running.tap.connections,
+      topology: () => ({
+        tap: { host: running.tap.host, port: running.tap.port },
+        target: running.tap.target,
+        targetLabel,
+      }),
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      const pid = findListeningPid(port);
+      throw new UsageError(`Dashboard port ${port} is in use${pid ? ` by another program (pid ${pid})` : ''}. Stop it or run: ${retry} --dashboard-port ${port + 10}`);
+    }
+    throw err;
+  }
+  print(`Dashboard: ${running.dashboard.url}`);
+  if (!flags['no-open']) openBrowser(running.dashboard.url);
 }
 
 async function probe(target: Target): Promise<string | null> {
@@ -111,8 +153,10 @@ function shutdownOnSignals(running: Running): void {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    running.recorder?.close();
-    await Promise.all([running.tap.close(), running.server?.stop()]);
+    // Flush, not close: closing the tap ends the open connections, and their `end` events
+    // belong in the recording too.
+    running.recorder?.flush();
+    await Promise.all([running.tap.close(), running.server?.stop(), running.dashboard?.close()]);
     running.recorder?.close();
     if (running.recorder) print(`Recording complete: ${running.recorder.lines} events in ${running.recorder.path}`);
     process.exit(signal === 'SIGINT' ? 0 : 0);
@@ -133,6 +177,9 @@ async function main(argv: string[]): Promise<void> {
       port: { type: 'string' },
       target: { type: 'string' },
       record: { type: 'string' },
+      'dashboard-port': { type: 'string' },
+      'no-open': { type: 'boolean' },
+      'no-dashboard': { type: 'boolean' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -154,6 +201,7 @@ async function main(argv: string[]): Promise<void> {
       print(`Nothing answers at ws://${target.host}:${target.port} yet (${problem}): start your server there, or fix --target. The wiretap relays as soon as it is up.`);
     }
     if (values.record) print(`Recording every event to ${values.record}`);
+    await runDashboard(running, values, 'your server', `npx wsplay tap --target ${values.target}`);
     return;
   }
 
@@ -177,6 +225,12 @@ async function main(argv: string[]): Promise<void> {
     print(`Echo server (the tutorial's) on 127.0.0.1:${serverPort}, pid ${server.pid}`);
     print(`Wiretap listening on ws://127.0.0.1:${running.tap.port} → ws://127.0.0.1:${serverPort}`);
     if (values.record) print(`Recording every event to ${values.record}`);
+    try {
+      await runDashboard(running, values, "the tutorial's echo server", 'npm start --');
+    } catch (err) {
+      await Promise.all([running.tap.close(), server.stop()]);
+      throw err;
+    }
     if (!process.env.DEBUG) print('Set DEBUG=wsplay:* to print every handshake, frame and message.');
     return;
   }
@@ -185,8 +239,13 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: Error) => {
-  if (err instanceof UsageError || err instanceof TargetError || (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+  if (err instanceof UsageError || err instanceof TargetError) {
     process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  // parseArgs: an unknown option, an option without its value, a stray argument.
+  if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS_')) {
+    process.stderr.write(`${err.message.replace(/\.?$/, '.')} Run: npx wsplay --help\n`);
     process.exit(2);
   }
   process.stderr.write(`wsplay: ${err.stack ?? err.message}\n`);

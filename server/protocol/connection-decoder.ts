@@ -126,7 +126,8 @@ export class ConnectionDecoder {
             });
             return;
           }
-          side.pos += r.head.length - before;
+          // The head's earlier bytes were buffered without being counted: count the whole head.
+          side.pos += r.head.length;
           data = r.rest;
           if (dir === 'client') this.request(r.head, t);
           else this.response(r.head, t);
@@ -284,6 +285,7 @@ export class ConnectionDecoder {
         const hs = analyzeHandshake(this.conn, pending?.t ?? t, 'incomplete', pending, null);
         if (pending) hs.problems.push('The connection ended before the server answered the request.');
         else if (partial.length > 0) hs.problems.push(`The connection ended in the middle of the request (${partial.length} bytes of an unfinished HTTP head).`);
+        else if (this.bytes.client > 0) hs.problems.push(`The client sent ${this.bytes.client} bytes but no request head that could be read (see the violation).`);
         else hs.problems.push('The connection ended before the client sent anything.');
         this.out.push(hs);
       }

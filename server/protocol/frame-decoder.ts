@@ -120,6 +120,9 @@ export class FrameDecoder {
       // Fewer header bytes than a frame needs: report what is known as an incomplete frame.
       const partial = this.partialHeader();
       this.sink.frameHeader(partial);
+      // The first two bytes already show most broken rules (a receiver like ws fails on them
+      // before the rest of the header arrives), so check them even though the frame is cut.
+      if (this.hdrLen >= 2) this.checkHeader(partial, true, false);
       this.sink.frameEnd(partial, t, false);
     }
     this.hdrLen = 0;
@@ -214,6 +217,8 @@ export class FrameDecoder {
         this.sink.violation('control-frame-too-long', f, at + 1, `This control frame announces ${f.lengthExact ?? f.length} bytes; the limit is 125.`);
       }
       if (!f.fin) this.sink.violation('fragmented-control-frame', f, at);
+      // Known from the header alone, so a close frame cut short is judged too (§5.5.1).
+      if (f.opcode === Opcode.Close && f.length === 1) this.sink.violation('close-body-one-byte', f, at + f.header.length);
     }
     if (!minimal) {
       const fits = f.length < 126 ? 'the 7-bit field' : 'the 16-bit field';

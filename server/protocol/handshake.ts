@@ -45,7 +45,9 @@ export class HttpHeadReader {
     const all = this.parts.length === 1 ? chunk : Buffer.concat(this.parts);
     this.parts = [all];
     const end = all.indexOf(CRLFCRLF, from);
-    if (end === -1) {
+    // A head longer than the bound is too large even when it ends within this chunk: the
+    // verdict must not depend on where TCP cut the stream.
+    if (end === -1 || end + 4 > this.limit) {
       if (this.size > this.limit) {
         this.parts = [];
         this.size = 0;

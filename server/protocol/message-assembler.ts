@@ -166,7 +166,11 @@ export class MessageAssembler implements FrameSink {
     m.preview.push(data);
     if (m.utf8 && !m.utf8.push(data) && !m.utf8Reported) {
       m.utf8Reported = true;
-      this.flag('invalid-utf8', h.t, h.offset + h.header.length + payloadOffset, `The text is not valid UTF-8 at byte ${m.utf8.errorIndex} of the message.`);
+      // Point at the bad sequence's first byte; one begun in an earlier fragment is reported at
+      // the start of this frame's payload, where it became invalid.
+      const frameStart = m.length - data.length - payloadOffset;
+      const inFrame = Math.max(0, m.utf8.errorIndex - frameStart);
+      this.flag('invalid-utf8', h.t, h.offset + h.header.length + inFrame, `The text is not valid UTF-8 at byte ${m.utf8.errorIndex} of the message.`);
     }
   }
 
@@ -319,9 +323,8 @@ export class MessageAssembler implements FrameSink {
     const after: ViolationEvent[] = [];
     let code = 1005;
     let reason = '';
-    if (body.length === 1) {
-      after.push(this.makeViolation('close-body-one-byte', tEnd, at, undefined, h.seq));
-    } else if (body.length >= 2) {
+    // A 1-byte body (no code) is flagged from the header by the frame decoder.
+    if (body.length >= 2) {
       code = body.readUInt16BE(0);
       if (!isValidCloseCodeOnWire(code)) {
         after.push(this.makeViolation('invalid-close-code', tEnd, at, `The code was ${code}.`, h.seq));

@@ -32,11 +32,12 @@ export class Utf8Validator {
     let data = piece;
     if (this.carry.length > 0) {
       // Complete the carried sequence with at most 3 bytes of this piece.
-      const lead = this.carry[0]!;
-      const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+      const need = sequenceLength(this.carry[0]!);
       const take = Math.min(need - this.carry.length, piece.length);
       const joined = Buffer.concat([this.carry, piece.subarray(0, take)]);
       if (joined.length < need) {
+        // Fail as soon as the sequence cannot become valid, whatever the chunking (§8.1).
+        if (!isValidPrefix(joined, 0, joined.length)) return this.fail();
         this.carry = joined;
         return true;
       }
@@ -68,30 +69,63 @@ export class Utf8Validator {
 }
 
 /**
- * Where the trailing, possibly incomplete, multi-byte sequence starts; `buf.length` when the
- * buffer ends on a code point boundary. Looks back at most 3 bytes.
+ * Where the trailing incomplete sequence starts; `buf.length` when the buffer ends on a code
+ * point boundary, or when its tail can never become valid (so the caller sees the error now,
+ * not a chunk later: the result must not depend on where TCP cut the stream). Looks back at
+ * most 3 bytes.
  */
 export function incompleteTail(buf: Buffer): number {
   const n = buf.length;
   for (let back = 1; back <= Math.min(3, n); back++) {
-    const b = buf[n - back]!;
-    if ((b & 0xc0) === 0x80) continue; // continuation byte: keep looking for the lead
-    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
-    return need > back ? n - back : n;
+    if ((buf[n - back]! & 0xc0) === 0x80) continue; // continuation byte: keep looking for the lead
+    return isValidPrefix(buf, n - back, n) ? n - back : n;
   }
   return n;
 }
 
-/** Offset of the first byte that makes `buf` invalid (for the violation's location). */
-function firstInvalid(buf: Buffer): number {
-  let lo = 0;
-  let hi = buf.length;
-  // Binary search on prefixes cut at code point boundaries: valid prefixes stay valid.
-  while (hi - lo > 4) {
-    const mid = (lo + hi) >>> 1;
-    const cut = incompleteTail(buf.subarray(0, mid));
-    if (isUtf8(buf.subarray(0, cut))) lo = cut;
-    else hi = mid;
+/** Bytes in the sequence a lead byte starts (Unicode Table 3-7); 0 for a byte that starts none. */
+function sequenceLength(b: number): number {
+  return b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+}
+
+/** The allowed range of the byte after a lead (Table 3-7 excludes overlongs, surrogates, > U+10FFFF). */
+function secondByteRange(lead: number): [number, number] {
+  return lead === 0xe0 ? [0xa0, 0xbf] : lead === 0xed ? [0x80, 0x9f] : lead === 0xf0 ? [0x90, 0xbf] : lead === 0xf4 ? [0x80, 0x8f] : [0x80, 0xbf];
+}
+
+/** Are buf[start, end) the first bytes of a valid multi-byte sequence, still short of its end? */
+function isValidPrefix(buf: Buffer, start: number, end: number): boolean {
+  const lead = buf[start]!;
+  const need = sequenceLength(lead);
+  if (need < 2 || end - start >= need) return false;
+  const [lo, hi] = secondByteRange(lead);
+  for (let i = start + 1; i < end; i++) {
+    const c = buf[i]!;
+    if (i === start + 1 ? c < lo || c > hi : (c & 0xc0) !== 0x80) return false;
   }
-  return lo;
+  return true;
+}
+
+/**
+ * Offset of the first ill-formed sequence in `buf` (for the violation's location), by the
+ * well-formed byte sequences of Unicode Table 3-7. One linear pass: it runs once per invalid
+ * message, and a bisection on prefixes can stall when a cut lands inside a sequence.
+ */
+function firstInvalid(buf: Buffer): number {
+  const n = buf.length;
+  let i = 0;
+  while (i < n) {
+    const need = sequenceLength(buf[i]!);
+    if (need === 1) {
+      i++;
+      continue;
+    }
+    if (need === 0 || i + need > n) return i;
+    const [lo, hi] = secondByteRange(buf[i]!);
+    const c1 = buf[i + 1]!;
+    if (c1 < lo || c1 > hi) return i;
+    for (let k = 2; k < need; k++) if ((buf[i + k]! & 0xc0) !== 0x80) return i;
+    i += need;
+  }
+  return n;
 }

@@ -36,6 +36,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     log('listening on 127.0.0.1:%d', actual);
     process.send?.({ type: 'listening', port: actual });
   });
+  // Started by ServerProcess: if wsplay dies without stopping us (SIGKILL), the IPC channel
+  // closes; exit rather than hold the port as an orphan.
+  process.on('disconnect', () => process.exit(0));
   wss.on('error', (err) => {
     console.error(`Echo server: ${err.message}`);
     process.exit(1);

@@ -39,6 +39,7 @@ interface Relay {
 export class Wiretap {
   private server: net.Server | null = null;
   private readonly relays = new Map<number, Relay>();
+  private readonly drainWaiters: Array<() => void> = [];
   private nextId = 1;
   private readonly t0 = performance.now();
   private readonly limits: DecoderLimits;
@@ -86,11 +87,13 @@ export class Wiretap {
       r.client.destroy();
       r.upstream.destroy();
     }
-    return new Promise((resolve) => {
-      if (!this.server) return resolve();
-      this.server.close(() => resolve());
-      this.server = null;
-    });
+    const server = this.server;
+    this.server = null;
+    const stopped = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    // Resolve only after every relay has finished, so each connection's `end` event has been
+    // emitted (a recording closed right after this promise has them all).
+    const drained = new Promise<void>((resolve) => (this.relays.size === 0 ? resolve() : this.drainWaiters.push(resolve)));
+    return Promise.all([stopped, drained]).then(() => undefined);
   }
 
   private emit(events: WireEvent[]): void {
@@ -165,5 +168,6 @@ export class Wiretap {
   private finish(r: Relay): void {
     this.relays.delete(r.id);
     if (r.decoder) this.emit(r.decoder.end(this.now(), r.firstEnd ?? 'wiretap', r.error));
+    if (this.relays.size === 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
   }
 }

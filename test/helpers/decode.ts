@@ -31,8 +31,11 @@ export function decodeFrames(dir: Direction, bytes: Buffer, opts: DecodeOptions 
   return out;
 }
 
-export function ofType<T extends WireEvent['type']>(events: WireEvent[], type: T): Extract<WireEvent, { type: T }>[] {
-  return events.filter((e): e is Extract<WireEvent, { type: T }> => e.type === type);
+/** The event type for a `type` value; ping and pong share one interface, so Extract alone would miss them. */
+export type EventOf<T extends WireEvent['type']> = WireEvent & { type: T };
+
+export function ofType<T extends WireEvent['type']>(events: WireEvent[], type: T): EventOf<T>[] {
+  return events.filter((e): e is EventOf<T> => e.type === type);
 }
 
 export const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');

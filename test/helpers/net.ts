@@ -4,6 +4,7 @@
  * times out fails the test with what was seen, never hangs it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer, type ClientOptions, type RawData, type ServerOptions } from 'ws';
@@ -48,6 +49,27 @@ export function until<T>(check: () => T | undefined, timeoutMs: number, what: ()
   });
 }
 
+/** Resolve once the async `check` resolves true (tried every 50 ms); reject after `timeoutMs`. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** True when a TCP connection to the port is refused (nothing listens there). */
+export function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, HOST);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(true));
+  });
+}
+
 export interface WsServerHandle {
   wss: WebSocketServer;
   port: number;
@@ -78,14 +100,57 @@ export function startEchoServer(options: ServerOptions = {}): Promise<WsServerHa
   return listening(createEchoServer({ host: HOST, port: 0, ...options }));
 }
 
-/** A `ws` server on 127.0.0.1, port 0, with `onConnection` for each client. */
-export function startWsServer(options: ServerOptions, onConnection: (ws: WebSocket) => void): Promise<WsServerHandle> {
-  const wss = new WebSocketServer({ host: HOST, port: 0, ...options });
-  wss.on('connection', onConnection);
-  return listening(wss);
+export interface CustomServerHandle extends WsServerHandle {
+  /** Per connection, in accept order: every byte the server's socket received after the request head. */
+  raw: Buffer[][];
+  /** Errors the server's WebSocket objects reported (a bad frame: 'MASK must be set' ...). */
+  errors: Error[];
 }
 
-export type EventOf<T extends WireEvent['type']> = Extract<WireEvent, { type: T }>;
+/**
+ * A `ws` server (noServer) behind our own HTTP server on 127.0.0.1, port 0, with `onConnection`
+ * for each client. Owning the upgrade lets the test see the raw bytes the server received, and
+ * every WebSocket gets an error listener (ws emits 'error' on a bad frame; unhandled, it throws).
+ */
+export function startWsServer(options: ServerOptions, onConnection: (ws: WebSocket) => void): Promise<CustomServerHandle> {
+  const wss = new WebSocketServer({ ...options, noServer: true });
+  const raw: Buffer[][] = [];
+  const errors: Error[] = [];
+  const server = http.createServer((_req, res) => {
+    res.writeHead(426, { 'Content-Type': 'text/plain' });
+    res.end('Upgrade Required');
+  });
+  server.on('upgrade', (req, socket, head) => {
+    const chunks = [Buffer.from(head)];
+    raw.push(chunks);
+    socket.on('data', (c: Buffer) => chunks.push(Buffer.from(c)));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', (err) => errors.push(err));
+      onConnection(ws);
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      resolve({
+        wss,
+        raw,
+        errors,
+        port: (server.address() as net.AddressInfo).port,
+        close: () =>
+          new Promise<void>((done) => {
+            for (const c of wss.clients) c.terminate();
+            wss.close();
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}
+
+/** The event interface(s) of one type; unlike Extract it finds ControlEvent for 'ping' and 'pong'. */
+export type EventOf<T extends WireEvent['type']> = WireEvent extends infer E ? (E extends { type: infer U } ? (T extends U ? E : never) : never) : never;
 
 export interface TapHandle {
   tap: Wiretap;

@@ -1,0 +1,141 @@
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import createDebug from 'debug';
+import type { CaptureStore } from '../capture/store.ts';
+import { EventStream, type EventStreamOptions } from './event-stream.ts';
+import { checkRequest, newToken } from './security.ts';
+import type { TopologyInfo } from './stream-protocol.ts';
+
+const log = createDebug('wsplay:dashboard');
+
+export const UI_DIST = fileURLToPath(new URL('../../ui/dist/', import.meta.url));
+
+export interface DashboardOptions {
+  /** 0 picks a free port. */
+  port: number;
+  store: CaptureStore;
+  topology: () => TopologyInfo;
+  connections: () => number;
+  /** A fixed token (tests); a random one per start otherwise. */
+  token?: string;
+  /** Folder of the built UI; defaults to ui/dist. */
+  uiDir?: string;
+  /** The event stream's batching and back-pressure bounds (tests use small ones). */
+  stream?: Pick<EventStreamOptions, 'flushMs' | 'highWaterBytes' | 'maxQueue'>;
+}
+
+export interface Dashboard {
+  port: number;
+  token: string;
+  /** The start-up URL with the token: the only way in. */
+  url: string;
+  stream: EventStream;
+  close(): Promise<void>;
+}
+
+/**
+ * The dashboard's HTTP server on 127.0.0.1: the built UI, the API under /api and the event
+ * stream at /api/events. Every request passes the Host check; the API and the stream also need
+ * the token and a same-origin Origin (server/app/security.ts).
+ */
+export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
+  const token = opts.token ?? newToken();
+  const uiDir = opts.uiDir ?? UI_DIST;
+  const stream = new EventStream({ ...opts.stream, store: opts.store, topology: opts.topology, connections: opts.connections });
+  const app = express();
+  app.disable('x-powered-by');
+  let port = 0;
+
+  app.use((req, res, next) => {
+    // The token travels in the URL of the first load: never let it leak through Referer.
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('X-Frame-Options', 'DENY');
+    res.setHeader(
+      'Content-Security-Policy',
+      [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "worker-src 'self' blob:",
+        // No ws://[::1]:PORT here: Chromium rejects IPv6 literals in CSP source lists (and the
+        // dashboard listens on 127.0.0.1 only); 'self' covers the page's own ws:// origin anyway.
+        `connect-src 'self' ws://127.0.0.1:${port} ws://localhost:${port}`,
+        "frame-ancestors 'none'",
+      ].join('; '),
+    );
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (!['localhost', '127.0.0.1', '[::1]'].some((h) => host === `${h}:${port}`)) {
+      res.status(403).type('text/plain').send(`403: Host "${host}" is not this dashboard.`);
+      return;
+    }
+    next();
+  });
+
+  app.use('/api', (req, res, next) => {
+    const verdict = checkRequest(req, port, token, false);
+    if (!verdict.ok) {
+      log('refused %s %s: %s', req.method, req.path, verdict.reason);
+      res.status(403).json({ error: `403: ${verdict.reason}` });
+      return;
+    }
+    next();
+  });
+
+  app.get('/api/info', (_req, res) => {
+    const s = opts.store;
+    res.json({ topology: opts.topology(), size: s.size, dropped: s.dropped, counts: s.counts, connections: opts.connections() });
+  });
+
+  app.get('/api/events', (req, res) => {
+    // The same events as the stream, for scripts and exports: ?since=SEQ.
+    const since = Number(req.query.since ?? 0) || 0;
+    res.type('application/x-ndjson').send(opts.store.since(since).map((e) => JSON.stringify(e)).join('\n') + '\n');
+  });
+
+  if (existsSync(uiDir)) {
+    app.use(express.static(uiDir, { index: 'index.html', maxAge: 0 }));
+  } else {
+    app.get('/', (_req, res) => {
+      res.status(503).type('text/plain').send('The dashboard is not built yet: run `npm run build:ui` (npm start does it for you).');
+    });
+  }
+
+  const server = http.createServer(app);
+  server.on('upgrade', (req, socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const verdict = path === '/api/events' ? checkRequest(req, port, token, true) : { ok: false, reason: `no WebSocket at ${path}` };
+    if (!verdict.ok) {
+      log('refused WebSocket upgrade %s: %s', path, verdict.reason);
+      socket.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n403: ${verdict.reason}\r\n`);
+      return;
+    }
+    stream.handleUpgrade(req, socket, head);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    token,
+    url: `http://127.0.0.1:${port}/?token=${token}`,
+    stream,
+    close: () =>
+      new Promise<void>((resolve) => {
+        stream.close();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

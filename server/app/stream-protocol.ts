@@ -1,0 +1,33 @@
+import type { WireEvent, WireEventType } from '../capture/events.ts';
+
+/**
+ * What the dashboard's event stream (/api/events) carries, server → page, one JSON object per
+ * WebSocket message. Shared by server/app/event-stream.ts and the UI.
+ */
+export interface TopologyInfo {
+  /** Where clients connect: the wiretap. */
+  tap: { host: string; port: number };
+  /** Where the wiretap relays to: the server. */
+  target: { host: string; port: number };
+  /** What the target is: the tutorial's echo server, or a server of the learner's choosing. */
+  targetLabel: string;
+}
+
+export interface StoreStatus {
+  /** Events held by the store now. */
+  size: number;
+  /** Events the store's bound pushed out since the start. */
+  dropped: number;
+  /** Events ever captured, by type. */
+  counts: Record<WireEventType, number>;
+  /** TCP connections open through the wiretap now. */
+  connections: number;
+}
+
+export type StreamMessage =
+  | ({ kind: 'hello'; version: 1; topology: TopologyInfo; nextSeq: number } & StoreStatus)
+  /** Events in capture order; `from` is the sequence number of the first. */
+  | { kind: 'events'; from: number; events: WireEvent[]; history?: boolean }
+  /** This page was too slow to keep up: `count` events were not sent to it (they are still in the store). */
+  | { kind: 'shed'; count: number; total: number }
+  | ({ kind: 'status' } & StoreStatus);

@@ -1,0 +1,342 @@
+/**
+ * `npm run bench`: what the wiretap costs, measured against baselines taken in the same run.
+ *
+ * 1. Echo round trips per second, small text messages, many in flight, over three paths that
+ *    alternate round by round: straight to the echo target; through a plain relay that decodes
+ *    nothing (the ceiling for any proxy); through the wiretap decoding every chunk and storing
+ *    every event in a CaptureStore (as `npm start` runs it). The echo target and each relay run
+ *    in their own process; the load generator (ws clients) runs here. Target: wiretap/relay >= 0.9.
+ * 2. Memory of the wiretap process before and after the load (its store is bounded: flat).
+ * 3. Decoder throughput against `ws`'s Receiver on the same bytes, in a fresh child process
+ *    (test/bench/decoder-throughput.ts). Target: ours/ws >= 1.0.
+ *
+ * It measures; it never fails: exit code 0 whatever the numbers. Every child binds port 0 on
+ * 127.0.0.1 and is ended when the bench exits.
+ *
+ * Knobs (environment): BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_CONNECTIONS (32),
+ * BENCH_IN_FLIGHT (64), BENCH_ONLY (echo | decoder), BENCH_PATHS (direct,relay,wiretap; add
+ * `decode` for the decoders without the store), BENCH_PROFILE=DIR (children write
+ * --cpu-prof profiles to DIR), DEBUG (as for npm start; slows the wiretap down, of course).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import { TSX_LOADER } from '../../server/runner/server-process.ts';
+import { CONTENDERS, type WorkloadResult } from './decoder-throughput.ts';
+
+const env = process.env;
+const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(env.BENCH_SECONDS ?? 3);
+const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 32);
+const IN_FLIGHT = Number(env.BENCH_IN_FLIGHT ?? 64);
+const WARMUP_MS = 500;
+const PROFILE_DIR = env.BENCH_PROFILE;
+const ONLY = env.BENCH_ONLY;
+/** ~20 bytes of text, as a chat message or a small JSON update. */
+const MESSAGE = 'hello wiretap 012345';
+
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+const children = new Set<ChildProcess>();
+
+function endChildren(): void {
+  // SIGTERM: each child exits cleanly (and writes its CPU profile when asked to).
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+}
+process.on('exit', endChildren);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    endChildren();
+    process.exit(130);
+  });
+}
+
+interface Child {
+  process: ChildProcess;
+  port: number;
+}
+
+/** Fork a bench script through tsx; resolves once it reports `{ type: 'listening', port }`. */
+function start(script: string, extraEnv: Record<string, string>, name: string): Promise<Child> {
+  const execArgv = ['--import', TSX_LOADER, '--expose-gc'];
+  // One folder per child: tsx's loader thread writes a profile of its own next to the main one.
+  if (PROFILE_DIR) execArgv.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/${name}`);
+  const child = fork(here(script), [], { execArgv, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return new Promise((resolve, reject) => {
+    child.on('message', function listening(msg: { type?: string; port?: number }) {
+      if (msg?.type === 'listening' && typeof msg.port === 'number') {
+        child.off('message', listening);
+        resolve({ process: child, port: msg.port });
+      }
+    });
+    child.once('exit', (code, signal) => reject(new Error(`${name} exited (${signal ?? `code ${code}`}) before it listened`)));
+  });
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+  });
+}
+
+interface Stats {
+  cpuMs: number;
+  rss: number;
+  heapUsed: number;
+  events?: number;
+  held?: number;
+  heldBytes?: number;
+  dropped?: number;
+}
+
+function stats(child: ChildProcess, gc = false): Promise<Stats> {
+  return new Promise((resolve) => {
+    child.on('message', function reply(msg: Stats & { type?: string }) {
+      if (msg?.type !== 'stats') return;
+      child.off('message', reply);
+      resolve(msg);
+    });
+    child.send({ type: 'stats', gc });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load
+
+interface LoadResult {
+  rate: number;
+  /** CPU used during the measured window, in % of one core. */
+  cpu: { load: number; relay: number | null; server: number };
+  /** CPU time the relay process spent per round trip, in µs (steadier than rates on a busy machine). */
+  relayUsPerTrip: number | null;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * CONNECTIONS clients, each keeping IN_FLIGHT messages outstanding: every echo that comes back
+ * sends the next message. Counts echoes over SECONDS after a warm-up.
+ */
+async function echoLoad(port: number, server: ChildProcess, relay: ChildProcess | null): Promise<LoadResult> {
+  const clients = await Promise.all(
+    Array.from({ length: CONNECTIONS }, () => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
+      return new Promise<WebSocket>((resolve, reject) => {
+        ws.once('open', () => resolve(ws));
+        ws.once('error', reject);
+      });
+    }),
+  );
+  let received = 0;
+  let inFlight = 0;
+  let running = true;
+  for (const ws of clients) {
+    ws.on('message', () => {
+      received++;
+      if (running) ws.send(MESSAGE);
+      else inFlight--;
+    });
+    for (let i = 0; i < IN_FLIGHT; i++) ws.send(MESSAGE);
+    inFlight += IN_FLIGHT;
+  }
+  await sleep(WARMUP_MS);
+
+  const before = { n: received, t: performance.now(), load: process.cpuUsage(), server: await stats(server), relay: relay && (await stats(relay)) };
+  await sleep(SECONDS * 1000);
+  const n = received;
+  const t = performance.now();
+  const load = process.cpuUsage(before.load);
+  const [serverAfter, relayAfter] = await Promise.all([stats(server), relay && stats(relay)]);
+
+  running = false;
+  for (let waited = 0; inFlight > 0 && waited < 3000; waited += 10) await sleep(10);
+  await Promise.all(
+    clients.map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          ws.once('close', () => resolve());
+          ws.close(1000);
+          setTimeout(() => ws.terminate(), 2000).unref();
+        }),
+    ),
+  );
+
+  const ms = t - before.t;
+  const pct = (cpuMs: number) => (100 * cpuMs) / ms;
+  const trips = n - before.n;
+  return {
+    rate: (trips * 1000) / ms,
+    relayUsPerTrip: relayAfter && before.relay ? ((relayAfter.cpuMs - before.relay.cpuMs) * 1000) / trips : null,
+    cpu: {
+      load: pct((load.user + load.system) / 1000),
+      server: pct(serverAfter.cpuMs - before.server.cpuMs),
+      relay: relayAfter && before.relay ? pct(relayAfter.cpuMs - before.relay.cpuMs) : null,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const int = (x: number) => Math.round(x).toLocaleString('en-US');
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+const pad = (s: string, n: number) => s.padStart(n);
+const padEnd = (s: string, n: number) => s.padEnd(n);
+const out = (line = '') => process.stdout.write(`${line}\n`);
+
+const targetLines: string[] = [];
+function target(label: string, value: number, min: number): void {
+  targetLines.push(`${label}: ${value.toFixed(2)} (target >= ${min.toFixed(1)}) ${value >= min ? 'OK' : 'BELOW TARGET'}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1 + 2: echo round trips, memory
+
+/** `decode` (opt-in through BENCH_PATHS): the wiretap's decoders with the events dropped, no store. */
+type Path = 'direct' | 'relay' | 'wiretap' | 'decode';
+const ALL_PATHS: Path[] = ['direct', 'relay', 'wiretap', 'decode'];
+const PATHS: Path[] = (env.BENCH_PATHS ?? 'direct,relay,wiretap')
+  .split(',')
+  .filter((p): p is Path => (ALL_PATHS as string[]).includes(p));
+for (const required of ['direct', 'relay', 'wiretap'] as const) if (!PATHS.includes(required)) PATHS.push(required);
+
+async function echoBench(): Promise<void> {
+  out(`Echo round trips per second: ${CONNECTIONS} connections × ${IN_FLIGHT} in flight, ${Buffer.byteLength(MESSAGE)}-byte text`);
+  out(`${ROUNDS} rounds × ${SECONDS} s per path (after ${WARMUP_MS} ms warm-up), paths alternating; each server in its own process.`);
+  out();
+  const server = await start('echo-target.ts', {}, 'echo-target');
+  const relay = await start('relay-process.ts', { BENCH_MODE: 'plain', BENCH_TARGET_PORT: String(server.port) }, 'relay');
+  const tap = await start('relay-process.ts', { BENCH_MODE: 'wiretap', BENCH_TARGET_PORT: String(server.port) }, 'wiretap');
+  const decode = PATHS.includes('decode') ? await start('relay-process.ts', { BENCH_MODE: 'decode', BENCH_TARGET_PORT: String(server.port) }, 'decode') : null;
+  const via: Record<Path, Child | null> = { direct: null, relay, wiretap: tap, decode };
+  const port: Record<Path, number> = { direct: server.port, relay: relay.port, wiretap: tap.port, decode: decode?.port ?? 0 };
+
+  const memory: Array<{ when: string; s: Stats }> = [{ when: 'before load', s: await stats(tap.process, true) }];
+  const results: Record<Path, LoadResult[]> = { direct: [], relay: [], wiretap: [], decode: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    // Rotate the order, so no path always runs first (or right after the wiretap's GC debt).
+    for (let k = 0; k < PATHS.length; k++) {
+      const path = PATHS[(r + k) % PATHS.length]!;
+      results[path].push(await echoLoad(port[path], server.process, via[path]?.process ?? null));
+    }
+    memory.push({ when: `after round ${r + 1}`, s: await stats(tap.process, true) });
+  }
+
+  const head = `${padEnd('path', 9)}${Array.from({ length: ROUNDS }, (_, i) => pad(`round ${i + 1}`, 10)).join('')}${pad('median', 10)}   CPU % of a core: load  relay  server   relay CPU µs/trip`;
+  out(head);
+  out('-'.repeat(head.length));
+  const med: Record<Path, number> = { direct: 0, relay: 0, wiretap: 0, decode: 0 };
+  for (const path of PATHS) {
+    const rs = results[path];
+    med[path] = median(rs.map((x) => x.rate));
+    const cpu = (pick: (c: LoadResult['cpu']) => number | null) => {
+      const xs = rs.map((x) => pick(x.cpu)).filter((x): x is number => x !== null);
+      return xs.length ? `${Math.round(median(xs))}` : '-';
+    };
+    out(
+      `${padEnd(path, 9)}${rs.map((x) => pad(int(x.rate), 10)).join('')}${pad(int(med[path]), 10)}` +
+        `${pad(cpu((c) => c.load), 25)}${pad(cpu((c) => c.relay), 7)}${pad(cpu((c) => c.server), 8)}` +
+        `${pad(path === 'direct' ? '-' : median(rs.map((x) => x.relayUsPerTrip ?? 0)).toFixed(1), 20)}`,
+    );
+  }
+  out();
+  out(
+    `relay/direct: ${(med.relay / med.direct).toFixed(2)}   wiretap/direct: ${(med.wiretap / med.direct).toFixed(2)}   wiretap/relay: ${(med.wiretap / med.relay).toFixed(2)}` +
+      (decode ? `   decode/relay: ${(med.decode / med.relay).toFixed(2)}` : ''),
+  );
+  const usPerTrip = (path: Path) => median(results[path].map((x) => x.relayUsPerTrip ?? 0));
+  out(
+    `Decoding and storing cost the wiretap process ${(usPerTrip('wiretap') - usPerTrip('relay')).toFixed(1)} µs of CPU per round trip ` +
+      `(2 frames, ${IN_FLIGHT * CONNECTIONS} in flight) on top of the plain relay's ${usPerTrip('relay').toFixed(1)} µs.`,
+  );
+  target('wiretap/relay', med.wiretap / med.relay, 0.9);
+  out();
+
+  out('Wiretap process memory (after a full GC); its CaptureStore is bounded');
+  const mhead = `${padEnd('', 16)}${pad('rss', 10)}${pad('heapUsed', 11)}${pad('events seen', 13)}${pad('held', 9)}${pad('held size', 11)}${pad('dropped', 11)}`;
+  out(mhead);
+  out('-'.repeat(mhead.length));
+  for (const { when, s } of memory) {
+    out(
+      `${padEnd(when, 16)}${pad(mb(s.rss), 10)}${pad(mb(s.heapUsed), 11)}${pad(int(s.events ?? 0), 13)}${pad(int(s.held ?? 0), 9)}` +
+        `${pad(mb(s.heldBytes ?? 0), 11)}${pad(int(s.dropped ?? 0), 11)}`,
+    );
+  }
+  if (memory.length > 2) {
+    const first = memory[1]!.s;
+    const last = memory[memory.length - 1]!.s;
+    out(`heapUsed from round 1 to round ${ROUNDS}: ${mb(first.heapUsed)} → ${mb(last.heapUsed)}; rss ${mb(first.rss)} → ${mb(last.rss)}`);
+  }
+  out();
+  await Promise.all([stop(tap.process), stop(relay.process), stop(server.process), decode && stop(decode.process)]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3: decoder throughput
+
+function decoderBench(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const execArgv = ['--import', TSX_LOADER];
+    if (PROFILE_DIR) execArgv.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/decoder`);
+    const child = fork(here('decoder-throughput.ts'), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    children.add(child);
+    let results: WorkloadResult[] | null = null;
+    child.on('message', (msg: { type?: string; results?: WorkloadResult[] }) => {
+      if (msg?.type === 'decoder-results' && msg.results) results = msg.results;
+    });
+    child.on('exit', (code) => {
+      children.delete(child);
+      if (!results) return reject(new Error(`the decoder bench exited with code ${code} before reporting`));
+      printDecoder(results);
+      resolve();
+    });
+  });
+}
+
+function printDecoder(results: WorkloadResult[]): void {
+  const rounds = results[0]?.rounds ?? 0;
+  out(`Decoder throughput, MB/s, on the same masked client frames in 64 KiB chunks (${rounds} rounds after warm-up, medians)`);
+  out('  ws = ws Receiver (isServer); frames = FrameDecoder + MessageAssembler; connection = ConnectionDecoder');
+  out();
+  const head = `${padEnd('workload', 24)}${pad('size', 9)}${pad('messages', 10)}${CONTENDERS.map((c) => pad(c, 12)).join('')}${pad('frames/ws', 11)}${pad('connection/ws', 15)}`;
+  out(head);
+  out('-'.repeat(head.length));
+  for (const r of results) {
+    out(
+      `${padEnd(r.name, 24)}${pad(`${(r.bytes / 1e6).toFixed(1)} MB`, 9)}${pad(int(r.messages), 10)}` +
+        `${CONTENDERS.map((c) => pad(r.mbps[c].toFixed(1), 12)).join('')}` +
+        `${pad((r.mbps.frames / r.mbps.ws).toFixed(2), 11)}${pad((r.mbps.connection / r.mbps.ws).toFixed(2), 15)}`,
+    );
+  }
+  out();
+  for (const r of results) target(`decoder ours/ws, ${r.name}`, r.mbps.connection / r.mbps.ws, 1.0);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const t0 = performance.now();
+try {
+  if (ONLY !== 'decoder') await echoBench();
+  if (ONLY !== 'echo') await decoderBench();
+} catch (err) {
+  out(`bench: ${(err as Error).stack ?? err}`);
+}
+out(`Ran in ${((performance.now() - t0) / 1000).toFixed(0)} s on ${(await import('node:os')).cpus().length} cores, Node ${process.version}.`);
+out();
+for (const line of targetLines) out(line);
+endChildren();
+process.exit(0);

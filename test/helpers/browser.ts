@@ -1,0 +1,56 @@
+/**
+ * Real Chromium for the browser tests: Debian's installed Chromium driven by playwright-core.
+ * Never downloads a browser. Without one, the browser suites are skipped with a loud warning,
+ * except in CI (process.env.CI), where a missing browser fails the run: a CI that silently
+ * skips its end-to-end tests tests nothing.
+ */
+import { accessSync, constants } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface BrowserAvailability {
+  /** True when the browser suites must be skipped. */
+  skip: boolean;
+  /** Why, for the suite's name ('' when the browser is there). */
+  reason: string;
+}
+
+/**
+ * Is there a Chromium to test in? Call at the top of a test file, outside any test. Throws in
+ * CI when there is none; elsewhere prints a banner and tells the caller to skip.
+ */
+export function chromiumAvailability(): BrowserAvailability {
+  if (executable(CHROMIUM_PATH)) return { skip: false, reason: '' };
+  const reason = `BROWSER TESTS SKIPPED: no Chromium at ${CHROMIUM_PATH}; install it with apt-get install -y chromium (or set CHROMIUM_PATH)`;
+  if (process.env.CI) {
+    throw new Error(`No Chromium at ${CHROMIUM_PATH}, and CI is set: the browser tests must run in CI. Install it with apt-get install -y chromium, or set CHROMIUM_PATH.`);
+  }
+  const bar = '!'.repeat(reason.length + 8);
+  console.warn(`\n${bar}\n!!! ${reason} !!!\n${bar}\n`);
+  return { skip: true, reason };
+}
+
+/** Launch the installed Chromium, headless. Close it in afterAll. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+}

@@ -1,0 +1,268 @@
+/**
+ * The `wsplay` command as a user runs it: a child process, its output lines, its exit code,
+ * and its recording file.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  Cleanup,
+  connect,
+  eventually,
+  frameBytes,
+  occupyPort,
+  rawUpgrade,
+  refused,
+  runCli,
+  startEchoServer,
+  startWsServer,
+  unusedPort,
+  until,
+  type CliProcess,
+} from '../helpers/net.ts';
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+const dir = mkdtempSync(path.join(tmpdir(), 'wsplay-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const LISTENING = /^Wiretap listening on ws:\/\/127\.0\.0\.1:(\d+) → ws:\/\/([\d.]+):(\d+)$/;
+
+/** `wsplay COMMAND ...args` without the dashboard (its default port is fixed, and it opens a browser). */
+function cli([command, ...args]: string[]): CliProcess {
+  const p = runCli([command!, '--no-dashboard', ...args]);
+  // SIGTERM first, so `start` stops its echo server; SIGKILL if that does not work.
+  cleanup.add(async () => {
+    p.kill('SIGTERM');
+    const timer = setTimeout(() => p.kill('SIGKILL'), 3000);
+    await p.exited;
+    clearTimeout(timer);
+  });
+  return p;
+}
+
+async function client(url: string) {
+  const c = await connect(url);
+  cleanup.add(() => c.ws.terminate());
+  return c;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('wsplay tap', () => {
+  it('prints the address once it listens and relays to the target', async () => {
+    const server = await startEchoServer();
+    cleanup.add(() => server.close());
+    const p = cli(['tap', '--target', `ws://127.0.0.1:${server.port}`, '--port', '0']);
+    const [, port, host, target] = await p.line(LISTENING);
+    expect([host, target]).toEqual(['127.0.0.1', String(server.port)]);
+    expect(p.stdout().split('\n').filter((l) => LISTENING.test(l))).toHaveLength(1);
+
+    const c = await client(`ws://127.0.0.1:${port}`);
+    expect(await c.next()).toBe('Hello webSocket');
+    c.ws.send('through the command line');
+    expect(await c.next()).toBe('I heard you say "through the command line"');
+    expect(p.stdout()).not.toMatch(/Nothing answers/);
+  });
+
+  it('starts anyway when nothing answers at the target, and says so in one line', async () => {
+    const target = await unusedPort();
+    const p = cli(['tap', '--target', `ws://127.0.0.1:${target}`, '--port', '0']);
+    const [, port] = await p.line(LISTENING);
+    const [note] = await p.line(/^Nothing answers at .*$/);
+    expect(note).toContain(`127.0.0.1:${target}`);
+    expect(note).toMatch(/start your server|fix --target/);
+
+    // A client that connects anyway is ended, and the terminal is told why, once.
+    await expect(connect(`ws://127.0.0.1:${port}`)).rejects.toThrow();
+    await expect(connect(`ws://127.0.0.1:${port}`)).rejects.toThrow();
+    const [warning] = await p.line(/^Cannot reach the server .*$/);
+    expect(warning).toContain('ECONNREFUSED');
+    expect(p.stdout().split('\n').filter((l) => l.startsWith('Cannot reach'))).toHaveLength(1);
+    expect(p.child.exitCode).toBeNull();
+  });
+
+  it('exits 2 with one line saying what to do when the port is in use', async () => {
+    const busy = await occupyPort();
+    cleanup.add(() => busy.close());
+    const p = cli(['tap', '--target', 'ws://127.0.0.1:8080', '--port', String(busy.port)]);
+    expect((await p.exited).code).toBe(2);
+    const lines = p.stderr().trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^Port ${busy.port} is in use`));
+    expect(lines[0]).toMatch(/--port \d+/);
+    // Linux: the message names who holds the port (this test process).
+    if (process.platform === 'linux') expect(lines[0]).toContain(`pid ${process.pid}`);
+    expect(p.stdout()).not.toMatch(/Wiretap listening/);
+  });
+
+  it.each([
+    ['a bad URL', ['--port', '0', '--target', 'nonsense:://'], /not an address.*ws:\/\/HOST:PORT/],
+    ['a wss:// target', ['--port', '0', '--target', 'wss://127.0.0.1:8443'], /TLS.*ws:\/\//],
+    ['no --target', ['--port', '0'], /needs --target.*--target ws:\/\//],
+    ['an unknown option', ['--port', '0', '--target', 'ws://127.0.0.1:8080', '--colour'], /--colour.*Run: npx wsplay --help/],
+    ['a bad --port', ['--target', 'ws://127.0.0.1:8080', '--port', 'ninety'], /--port "ninety"/],
+    ['--port without its value', ['--target', 'ws://127.0.0.1:8080', '--port'], /--port.*Run: npx wsplay --help/],
+    ['a stray argument', ['--port', '0', 'ws://127.0.0.1:8080'], /'ws:\/\/127\.0\.0\.1:8080'.*Run: npx wsplay --help/],
+  ])('exits 2 with one clear line for %s', async (_name, args, expected) => {
+    const p = cli(['tap', ...args]);
+    expect((await p.exited).code).toBe(2);
+    const lines = p.stderr().trimEnd().split('\n');
+    expect(lines).toEqual([expect.stringMatching(expected)]);
+    expect(p.stdout()).toBe('');
+  });
+});
+
+describe('wsplay start', () => {
+  it('runs the echo server behind the wiretap and stops both on SIGTERM', async () => {
+    const p = cli(['start', '--port', '0']);
+    const [, port, , serverPort] = await p.line(LISTENING);
+    const [, pid] = await p.line(/^Echo server \(the tutorial's\) on 127\.0\.0\.1:(\d+), pid (\d+)$/).then((m) => [m[1], m[2]]);
+    expect(p.stdout()).toContain(`127.0.0.1:${serverPort}, pid ${pid}`);
+
+    const c = await client(`ws://127.0.0.1:${port}`);
+    expect(await c.next()).toBe('Hello webSocket');
+    c.ws.send('started');
+    expect(await c.next()).toBe('I heard you say "started"');
+
+    p.kill('SIGTERM');
+    expect((await p.exited).code).toBe(0);
+    expect(isAlive(Number(pid))).toBe(false);
+  });
+
+  it('leaves no echo server behind when it is killed outright', async () => {
+    const p = cli(['start', '--port', '0']);
+    const [, , , serverPort] = await p.line(LISTENING);
+    p.kill('SIGKILL');
+    await p.exited;
+    // An orphaned server would keep its port; once it is gone, connecting is refused.
+    await eventually(() => refused(Number(serverPort)), 5000, `the echo server on port ${serverPort} to exit`);
+  });
+});
+
+/** One line of a recording: the fields README documents, checked by type. */
+function checkRecordedEvent(e: Record<string, unknown>): void {
+  const dirs = ['client', 'server'];
+  const pairs = (h: unknown) => Array.isArray(h) && h.every((p) => Array.isArray(p) && p.length === 2 && p.every((s) => typeof s === 'string'));
+  expect(typeof e.type).toBe('string');
+  expect(Number.isInteger(e.conn) && (e.conn as number) >= 1).toBe(true);
+  expect(typeof e.t).toBe('number');
+  switch (e.type) {
+    case 'frame': {
+      expect(dirs).toContain(e.dir);
+      for (const k of ['fin', 'rsv1', 'rsv2', 'rsv3', 'masked']) expect(typeof e[k], k).toBe('boolean');
+      expect(typeof e.opcode).toBe('number');
+      expect(typeof e.length).toBe('number');
+      if (e.masked) expect(e.maskKey).toMatch(/^[0-9a-f]{8}$/);
+      else expect(e.maskKey).toBeNull();
+      expect(typeof e.payload).toBe('string');
+      if (!e.truncated) expect(Buffer.from(e.payload as string, 'base64').length).toBe(e.length);
+      break;
+    }
+    case 'message':
+      expect(dirs).toContain(e.dir);
+      expect([1, 2]).toContain(e.opcode);
+      expect(typeof e.length).toBe('number');
+      expect(typeof e.compressed).toBe('boolean');
+      if (e.opcode === 1) expect(typeof e.text).toBe('string');
+      else expect(typeof e.base64).toBe('string');
+      break;
+    case 'handshake': {
+      const req = e.request as Record<string, unknown>;
+      const res = e.response as Record<string, unknown>;
+      expect(typeof req.method).toBe('string');
+      expect(typeof req.path).toBe('string');
+      expect(pairs(req.headers)).toBe(true);
+      expect(typeof res.status).toBe('number');
+      expect(pairs(res.headers)).toBe(true);
+      expect(typeof e.acceptValid).toBe('boolean');
+      expect(Array.isArray(e.extensions)).toBe(true);
+      expect(e.subprotocol === null || typeof e.subprotocol === 'string').toBe(true);
+      break;
+    }
+    case 'close':
+      expect(dirs).toContain(e.dir);
+      expect(typeof e.code).toBe('number');
+      expect(typeof e.reason).toBe('string');
+      break;
+    case 'violation':
+      expect(dirs).toContain(e.dir);
+      expect(typeof e.rule).toBe('string');
+      expect(typeof e.closeCode).toBe('number');
+      break;
+    default:
+      break;
+  }
+}
+
+describe('wsplay tap --record', () => {
+  it.each(['SIGINT', 'SIGTERM'] as const)('writes a complete JSON Lines recording and exits 0 on %s', async (signal) => {
+    const server = await startWsServer({}, (ws) => {
+      ws.send('Hello');
+      ws.on('message', (data) => ws.send(`echo ${data.toString()}`));
+    });
+    cleanup.add(() => server.close());
+    const file = path.join(dir, `recording-${signal}.jsonl`);
+    const p = cli(['tap', '--target', `ws://127.0.0.1:${server.port}`, '--port', '0', '--record', file]);
+    const [, port] = await p.line(LISTENING);
+    await p.line(/^Recording every event to /);
+
+    // A whole conversation, closed cleanly.
+    const c = await client(`ws://127.0.0.1:${port}`);
+    expect(await c.next()).toBe('Hello');
+    c.ws.send('recorded');
+    expect(await c.next()).toBe('echo recorded');
+    c.ws.close(1000, 'done');
+    await c.closed;
+    // A frame that breaks a rule (the server answers 1002).
+    const raw = await rawUpgrade(Number(port));
+    cleanup.add(() => raw.socket.destroy());
+    raw.socket.write(frameBytes(2, Buffer.from([1, 2, 3]), { mask: null }));
+    await raw.ended;
+    // A connection still open when the signal comes.
+    const open = await client(`ws://127.0.0.1:${port}`);
+    expect(await open.next()).toBe('Hello');
+
+    const lines = () => (existsSync(file) ? readFileSync(file, 'utf8') : '');
+    await until(() => (lines().split('\n').filter((l) => l.includes('"type":"end"')).length >= 2 ? true : undefined), 5000, () => `two end events in ${lines()}`);
+    await until(() => (lines().includes('"type":"message","conn":3') ? true : undefined), 5000, () => `the open connection's greeting in ${lines()}`);
+
+    p.kill(signal);
+    expect(await p.exited).toEqual({ code: 0, signal: null });
+    expect((await open.closed).code).toBe(1006);
+
+    const text = readFileSync(file, 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    const events = text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const e of events) checkRecordedEvent(e);
+    const [, count] = await p.line(/^Recording complete: (\d+) events in (.*)$/);
+    expect(Number(count)).toBe(events.length);
+
+    const types = new Set(events.map((e) => e.type));
+    for (const t of ['open', 'handshake', 'frame', 'message', 'close', 'violation', 'end']) expect(types, t).toContain(t);
+    const of = (conn: number, type: string) => events.filter((e) => e.conn === conn && e.type === type);
+    expect(of(1, 'message').map((e) => [e.dir, e.text])).toEqual([
+      ['server', 'Hello'],
+      ['client', 'recorded'],
+      ['server', 'echo recorded'],
+    ]);
+    expect(of(1, 'close').map((e) => [e.dir, e.code, e.reason])).toEqual([
+      ['client', 1000, 'done'],
+      ['server', 1000, 'done'],
+    ]);
+    expect(of(2, 'violation')).toEqual([expect.objectContaining({ dir: 'client', rule: 'unmasked-client-frame', closeCode: 1002 })]);
+    expect(of(2, 'close')).toEqual([expect.objectContaining({ dir: 'server', code: 1002 })]);
+    // Each connection ends exactly once, the one open at the signal included.
+    expect([1, 2, 3].map((conn) => of(conn, 'end').length)).toEqual([1, 1, 1]);
+    expect(of(3, 'end')[0]).toMatchObject({ by: 'wiretap', code: 1006, clean: false });
+  });
+});

@@ -1,0 +1,136 @@
+import { useEffect } from 'preact/hooks';
+import { centerView, detailTab, model, paused, rowMode, selectedConn, selection, shed, storeStatus, streamError, streamState, topology, version } from '../state.ts';
+import { Connections } from './Connections.tsx';
+import { FrameAnatomy } from './FrameAnatomy.tsx';
+import { HandshakeView } from './HandshakeView.tsx';
+import { MessageView } from './MessageView.tsx';
+import { SequenceDiagram } from './SequenceDiagram.tsx';
+import { StatsView } from './StatsView.tsx';
+import { Timeline } from './Timeline.tsx';
+
+function Topology() {
+  const t = topology.value;
+  if (!t) return <span class="topology">connecting to the playground…</span>;
+  return (
+    <span class="topology" title="Clients connect to the wiretap, which relays every byte to the server and decodes it on the way">
+      clients → <b>wiretap ws://{t.tap.host}:{t.tap.port}</b> → {t.targetLabel} <span class="muted">{t.target.host}:{t.target.port}</span>
+    </span>
+  );
+}
+
+function StatusBar() {
+  version.value;
+  const s = storeStatus.value;
+  const lost = model.trimmed;
+  return (
+    <div class="status" role="status" aria-live="polite">
+      <span>{s ? `${s.connections} open` : ''}</span>
+      <span>{s ? `${(s.counts.frame ?? 0).toLocaleString('en-US')} frames captured` : ''}</span>
+      {s && s.dropped > 0 && <span class="warn">{s.dropped.toLocaleString('en-US')} events dropped from the store (bound)</span>}
+      {lost > 0 && <span class="warn">{lost.toLocaleString('en-US')} frames dropped from view</span>}
+      {shed.value > 0 && <span class="warn">{shed.value.toLocaleString('en-US')} events not shown: this tab was too slow to keep up</span>}
+    </div>
+  );
+}
+
+function DetailPanel() {
+  version.value;
+  const tab = detailTab.value;
+  const conn = selectedConn.value !== null ? model.conns.get(selectedConn.value) ?? null : null;
+  const sel = selection.value;
+  const frame = sel?.kind === 'frame' ? model.framesByKey.get(sel.key) ?? null : null;
+  const row = sel?.kind === 'message' ? model.messages[sel.index] ?? null : null;
+  return (
+    <section class="panel detail" aria-label="Details">
+      <div class="tabs" role="tablist">
+        {(['handshake', 'frame', 'message'] as const).map((t) => (
+          <button role="tab" aria-selected={tab === t} class={tab === t ? 'tab active' : 'tab'} onClick={() => (detailTab.value = t)}>
+            {t === 'handshake' ? 'Handshake' : t === 'frame' ? 'Frame anatomy' : 'Message'}
+          </button>
+        ))}
+      </div>
+      <div class="detail-body">
+        {tab === 'handshake' && <HandshakeView conn={conn} />}
+        {tab === 'frame' && <FrameAnatomy frame={frame} />}
+        {tab === 'message' && <MessageView row={row} />}
+      </div>
+    </section>
+  );
+}
+
+function useShortcuts(): void {
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement;
+      if (target.closest('input, textarea, select, [contenteditable]')) return;
+      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      switch (e.key) {
+        case ' ':
+        case 'p':
+          paused.value = !paused.value;
+          break;
+        case 'm':
+          rowMode.value = rowMode.value === 'frames' ? 'messages' : 'frames';
+          break;
+        case '1':
+          centerView.value = 'timeline';
+          break;
+        case '2':
+          centerView.value = 'diagram';
+          break;
+        case '3':
+          centerView.value = 'stats';
+          break;
+        case '/':
+          document.querySelector<HTMLInputElement>('#filter-text')?.focus();
+          break;
+        default:
+          return;
+      }
+      e.preventDefault();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+}
+
+export function App() {
+  useShortcuts();
+  const view = centerView.value;
+  return (
+    <div class="app">
+      <header class="top">
+        <h1>WebSocket Playground</h1>
+        <Topology />
+        <StatusBar />
+      </header>
+      {streamState.value !== 'live' && streamError.value && (
+        <div class={streamState.value === 'refused' ? 'banner error' : 'banner'} role="alert">
+          {streamError.value}
+        </div>
+      )}
+      <main class="layout">
+        <Connections />
+        <section class="panel center" aria-label="Capture">
+          <div class="tabs" role="tablist">
+            {(
+              [
+                ['timeline', 'Timeline', '1'],
+                ['diagram', 'Sequence diagram', '2'],
+                ['stats', 'Stats', '3'],
+              ] as const
+            ).map(([v, label, key]) => (
+              <button role="tab" aria-selected={view === v} class={view === v ? 'tab active' : 'tab'} title={`${label} (${key})`} onClick={() => (centerView.value = v)}>
+                {label}
+              </button>
+            ))}
+          </div>
+          {view === 'timeline' && <Timeline />}
+          {view === 'diagram' && <SequenceDiagram />}
+          {view === 'stats' && <StatsView />}
+        </section>
+        <DetailPanel />
+      </main>
+    </div>
+  );
+}

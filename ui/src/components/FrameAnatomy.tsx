@@ -1,0 +1,539 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { FrameEvent, ViolationEvent } from '../../../server/capture/events.ts';
+import { explainCloseCode } from '../../../server/protocol/close-codes.ts';
+import { isControl, opcodeName } from '../../../server/protocol/opcodes.ts';
+import { base64ToBytes, hexByte, hexToBytes, toHex, utf8, utf8OrNull, xorMask } from '../lib/bytes.ts';
+import { frameKey, model } from '../state.ts';
+import '../detail.css';
+
+/** Payload bytes drawn in the grid; the rest is counted. 256 is 16 rows, enough to see the pattern. */
+const GRID_PAYLOAD = 256;
+/** Payload bytes in the XOR row: four turns of the key. */
+const XOR_BYTES = 16;
+const PER_ROW = 16;
+
+type Field = 'b0' | 'b1' | 'extlen' | 'mask' | 'payload';
+
+const FIELD_LABEL: Record<Field, string> = {
+  b0: 'FIN · RSV1-3 · opcode',
+  b1: 'MASK · payload length',
+  extlen: 'extended length',
+  mask: 'masking key',
+  payload: 'payload',
+};
+
+const OPCODE_MEANING: Record<number, string> = {
+  0x0: 'continuation: the next fragment of a message',
+  0x1: 'text: the first frame of a UTF-8 text message',
+  0x2: 'binary: the first frame of a binary message',
+  0x8: 'close: starts or answers the closing handshake',
+  0x9: 'ping: asks for a pong',
+  0xa: 'pong: answers a ping',
+};
+
+/** Where each field sits in this frame's header (RFC 6455 §5.2, figure). */
+interface Layout {
+  extLen: number;
+  maskAt: number;
+  payloadAt: number;
+}
+
+function layoutOf(f: FrameEvent): Layout {
+  const extLen = f.lengthEncoding === 16 ? 2 : f.lengthEncoding === 64 ? 8 : 0;
+  const maskAt = 2 + extLen;
+  return { extLen, maskAt, payloadAt: maskAt + (f.masked ? 4 : 0) };
+}
+
+function fieldAt(i: number, l: Layout, masked: boolean): Field {
+  if (i === 0) return 'b0';
+  if (i === 1) return 'b1';
+  if (i < 2 + l.extLen) return 'extlen';
+  if (masked && i < l.payloadAt) return 'mask';
+  return 'payload';
+}
+
+/** The bytes of a field, to mark all of them when a violation points at its first. */
+function fieldRange(i: number, l: Layout, masked: boolean): [number, number] {
+  switch (fieldAt(i, l, masked)) {
+    case 'b0':
+      return [0, 1];
+    case 'b1':
+      return [1, 2];
+    case 'extlen':
+      return [2, 2 + l.extLen];
+    case 'mask':
+      return [l.maskAt, l.payloadAt];
+    case 'payload':
+      return [i, i + 1];
+  }
+}
+
+const bits8 = (b: number) => b.toString(2).padStart(8, '0');
+const printable = (b: number) => (b >= 0x20 && b < 0x7f ? `'${String.fromCharCode(b)}'` : '');
+
+interface Bytes {
+  /** Header then payload as on the wire (masked for masked frames), capped. */
+  wire: Uint8Array;
+  /** The unmasked payload we hold (a preview when the frame was truncated). */
+  payload: Uint8Array;
+  key: Uint8Array | null;
+  header: Uint8Array;
+  /** Payload bytes not drawn in the grid. */
+  more: number;
+}
+
+function bytesOf(f: FrameEvent): Bytes {
+  const header = hexToBytes(f.header);
+  const payload = base64ToBytes(f.payload);
+  const key = f.maskKey ? hexToBytes(f.maskKey) : null;
+  const shown = payload.subarray(0, GRID_PAYLOAD);
+  const onWire = key ? xorMask(shown, key) : shown;
+  const wire = new Uint8Array(header.length + onWire.length);
+  wire.set(header);
+  wire.set(onWire, header.length);
+  const more = Math.max(0, f.length - shown.length);
+  return { wire, payload, key, header, more };
+}
+
+function explainByte(f: FrameEvent, b: Bytes, l: Layout, i: number): string {
+  const v = b.wire[i]!;
+  const hex = `0x${hexByte(v)}`;
+  switch (fieldAt(i, l, f.masked)) {
+    case 'b0':
+      return `byte 0: FIN=${+f.fin} (${f.fin ? 'the last frame of its message' : 'more fragments follow'}), RSV1=${+f.rsv1}${
+        f.rsv1 ? ' (compressed, permessage-deflate)' : ''
+      }, RSV2=${+f.rsv2}, RSV3=${+f.rsv3}, opcode=0x${f.opcode.toString(16)} ${opcodeName(f.opcode)}. ${hex} = ${bits8(v).slice(0, 4)} ${bits8(v).slice(4)}.`;
+    case 'b1': {
+      const len7 = v & 0x7f;
+      const mask = `MASK=${(v >> 7) & 1} (${v & 0x80 ? 'a 4-byte masking key follows' : 'no masking key'})`;
+      const len =
+        len7 === 126
+          ? 'payload length 126: the real length is in the next 2 bytes (16-bit)'
+          : len7 === 127
+            ? 'payload length 127: the real length is in the next 8 bytes (64-bit)'
+            : `payload length ${len7} (7-bit)`;
+      return `byte 1: ${mask}, ${len}. ${hex} = ${bits8(v).slice(0, 4)} ${bits8(v).slice(4)}.`;
+    }
+    case 'extlen': {
+      const k = i - 2;
+      const all = toHex(b.header.subarray(2, 2 + l.extLen), '');
+      return `byte ${i}: ${hex}, byte ${k + 1} of the ${l.extLen * 8}-bit extended payload length (big-endian): bytes 2-${1 + l.extLen} = 0x${all} = ${
+        f.lengthExact ?? f.length.toLocaleString('en-US')
+      }.`;
+    }
+    case 'mask': {
+      const k = i - l.maskAt;
+      return `byte ${i}: ${hex}, masking key byte ${k} (key ${f.maskKey}); payload byte n is XORed with key byte n mod 4 (§5.3).`;
+    }
+    case 'payload': {
+      const p = i - l.payloadAt;
+      const plain = b.payload[p]!;
+      const what = f.rsv1 ? ' (DEFLATE-compressed data)' : '';
+      if (b.key) {
+        const kb = b.key[p & 3]!;
+        return `byte ${i}: payload byte ${p}${what} as on the wire ${hex}; XOR key byte ${p & 3} (0x${hexByte(kb)}) = 0x${hexByte(plain)} ${printable(plain)}`.trim() + '.';
+      }
+      return `byte ${i}: payload byte ${p}${what} = ${hex} ${printable(plain)}`.trim() + '.';
+    }
+  }
+}
+
+function ByteGrid({ f, b, l, bad, selected, onSelect }: { f: FrameEvent; b: Bytes; l: Layout; bad: Set<number>; selected: number | null; onSelect: (i: number) => void }) {
+  const ref = useRef<HTMLDivElement>(null);
+  const n = b.wire.length;
+  const focusIndex = selected ?? 0;
+  const move = (e: KeyboardEvent, i: number) => {
+    const to =
+      e.key === 'ArrowRight' ? i + 1 : e.key === 'ArrowLeft' ? i - 1 : e.key === 'ArrowDown' ? i + PER_ROW : e.key === 'ArrowUp' ? i - PER_ROW : e.key === 'Home' ? 0 : e.key === 'End' ? n - 1 : null;
+    if (to === null) return;
+    e.preventDefault();
+    const j = Math.max(0, Math.min(n - 1, to));
+    onSelect(j);
+    ref.current?.querySelector<HTMLButtonElement>(`[data-i="${j}"]`)?.focus();
+  };
+  const rows = [];
+  for (let start = 0; start < n; start += PER_ROW) {
+    const cells = [];
+    for (let i = start; i < Math.min(n, start + PER_ROW); i++) {
+      const field = fieldAt(i, l, f.masked);
+      const cls = `byte f-${field}${bad.has(i) ? ' bad' : ''}${selected === i ? ' sel' : ''}`;
+      cells.push(
+        <button
+          type="button"
+          class={cls}
+          data-i={i}
+          tabIndex={i === focusIndex ? 0 : -1}
+          aria-pressed={selected === i}
+          aria-label={`byte ${i}, ${FIELD_LABEL[field]}, 0x${hexByte(b.wire[i]!)}${bad.has(i) ? ', breaks a rule' : ''}`}
+          onClick={() => onSelect(i)}
+          onKeyDown={(e) => move(e, i)}
+        >
+          {hexByte(b.wire[i]!)}
+        </button>,
+      );
+    }
+    rows.push(
+      <div class="hex-row">
+        <span class="hex-off" title={`stream offset ${f.offset + start}`}>
+          {start.toString(16).padStart(4, '0')}
+        </span>
+        {cells}
+      </div>,
+    );
+  }
+  return (
+    <div class="hex-grid" ref={ref} role="group" aria-label="Frame bytes as on the wire (arrow keys move, the byte is explained below)">
+      {rows}
+      {b.more > 0 && <div class="hex-more muted">… {b.more.toLocaleString('en-US')} more bytes{f.truncated ? ' (only the first bytes were kept)' : f.complete === false ? ' (never arrived)' : ''}</div>}
+    </div>
+  );
+}
+
+/** The bits of bytes 0-1 a rule is about, to mark them in the bit view. */
+function badBits(list: ViolationEvent[], f: FrameEvent): Set<number> {
+  const out = new Set<number>();
+  const add = (...k: number[]) => k.forEach((x) => out.add(x));
+  for (const v of list) {
+    switch (v.rule) {
+      case 'unmasked-client-frame':
+      case 'masked-server-frame':
+        add(8);
+        break;
+      case 'rsv-without-extension':
+        if (f.rsv1) add(1);
+        if (f.rsv2) add(2);
+        if (f.rsv3) add(3);
+        break;
+      case 'rsv1-on-control-frame':
+      case 'rsv1-on-continuation':
+        add(1);
+        break;
+      case 'reserved-opcode':
+      case 'unexpected-continuation':
+      case 'data-frame-mid-message':
+        add(4, 5, 6, 7);
+        break;
+      case 'fragmented-control-frame':
+        add(0);
+        break;
+      case 'control-frame-too-long':
+      case 'non-minimal-length':
+        add(9, 10, 11, 12, 13, 14, 15);
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
+function BitView({ f, header, bad }: { f: FrameEvent; header: Uint8Array; bad: Set<number> }) {
+  const b0 = header[0] ?? 0;
+  const b1 = header[1] ?? 0;
+  const bit = (v: number, k: number) => (v >> (7 - k)) & 1;
+  const len7 = b1 & 0x7f;
+  const groups: Array<{ name: string; cls: string; from: number; width: number; value: string }> = [
+    { name: 'FIN', cls: 'f-b0', from: 0, width: 1, value: String(+f.fin) },
+    { name: 'RSV1', cls: 'f-b0', from: 1, width: 1, value: String(+f.rsv1) },
+    { name: 'RSV2', cls: 'f-b0', from: 2, width: 1, value: String(+f.rsv2) },
+    { name: 'RSV3', cls: 'f-b0', from: 3, width: 1, value: String(+f.rsv3) },
+    { name: 'opcode', cls: 'f-b0', from: 4, width: 4, value: `0x${f.opcode.toString(16)} ${opcodeName(f.opcode)}` },
+    { name: 'MASK', cls: 'f-b1', from: 8, width: 1, value: String((b1 >> 7) & 1) },
+    {
+      name: 'payload len',
+      cls: 'f-b1',
+      from: 9,
+      width: 7,
+      value: len7 === 126 ? '126 → 16-bit' : len7 === 127 ? '127 → 64-bit' : `${len7}`,
+    },
+  ];
+  const cellClass = (k: number) => `${groups.find((g) => k >= g.from && k < g.from + g.width)!.cls}${bad.has(k) ? ' bad' : ''}`;
+  const groupClass = (g: (typeof groups)[number]) => {
+    let cls = `${g.cls} group-start`;
+    for (let k = g.from; k < g.from + g.width; k++) if (bad.has(k)) cls += ' bad';
+    return cls;
+  };
+  return (
+    <table class="bit-view" aria-label="The first two bytes bit by bit">
+      <thead>
+        <tr>
+          <th colSpan={8} scope="colgroup">
+            byte 0 = 0x{hexByte(b0)}
+          </th>
+          <th colSpan={8} scope="colgroup">
+            byte 1 = 0x{hexByte(b1)}
+          </th>
+        </tr>
+        <tr class="bit-fields">
+          {groups.map((g) => (
+            <th colSpan={g.width} class={groupClass(g)} scope="col">
+              {g.name}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        <tr class="bits">
+          {Array.from({ length: 16 }, (_, k) => (
+            <td class={cellClass(k)} title={`bit ${k}`}>
+              {k < 8 ? bit(b0, k) : bit(b1, k - 8)}
+            </td>
+          ))}
+        </tr>
+        <tr class="bit-values">
+          {groups.map((g) => (
+            <td colSpan={g.width} class={groupClass(g)}>
+              {g.value}
+            </td>
+          ))}
+        </tr>
+      </tbody>
+    </table>
+  );
+}
+
+function XorRows({ b }: { b: Bytes }) {
+  const key = b.key!;
+  const n = Math.min(XOR_BYTES, b.payload.length);
+  if (n === 0) return <p class="muted">The payload is empty: the masking key is sent but masks nothing.</p>;
+  const idx = Array.from({ length: n }, (_, i) => i);
+  return (
+    <div class="xor-wrap">
+      <table class="xor-table" aria-label="Masked byte XOR key byte = unmasked byte">
+        <tbody>
+          <tr>
+            <th scope="row">on the wire</th>
+            {idx.map((i) => (
+              <td class="f-payload">{hexByte(b.payload[i]! ^ key[i & 3]!)}</td>
+            ))}
+          </tr>
+          <tr>
+            <th scope="row">XOR key</th>
+            {idx.map((i) => (
+              <td class="f-mask" title={`key byte ${i & 3}`}>
+                {hexByte(key[i & 3]!)}
+              </td>
+            ))}
+          </tr>
+          <tr class="xor-result">
+            <th scope="row">= unmasked</th>
+            {idx.map((i) => (
+              <td>{hexByte(b.payload[i]!)}</td>
+            ))}
+          </tr>
+          <tr class="xor-chars">
+            <th scope="row">char</th>
+            {idx.map((i) => (
+              <td>{printable(b.payload[i]!).slice(1, -1) || '·'}</td>
+            ))}
+          </tr>
+        </tbody>
+      </table>
+      {b.payload.length > n && <p class="muted small">The first {n} of {b.payload.length.toLocaleString('en-US')} payload bytes; the key repeats every 4 bytes.</p>}
+    </div>
+  );
+}
+
+/** The payload in words: text, close code and reason, or hex. */
+function PayloadText({ f, payload }: { f: FrameEvent; payload: Uint8Array }) {
+  if (f.rsv1) {
+    return (
+      <p>
+        <span class="tag">compressed</span> RSV1=1: these {payload.length.toLocaleString('en-US')} bytes are DEFLATE data (permessage-deflate). The
+        Message tab shows the message inflated.
+      </p>
+    );
+  }
+  if (payload.length === 0) return <p class="muted">Empty payload.</p>;
+  if (f.opcode === 0x8) {
+    if (payload.length < 2) return <p>Close body of one byte: not a valid close body (a code takes two bytes).</p>;
+    const code = (payload[0]! << 8) | payload[1]!;
+    const reason = utf8(payload.subarray(2));
+    return (
+      <p>
+        Close code <b>{code}</b> (bytes 0-1, big-endian): {explainCloseCode(code).replace(/^\d+ /, '')}
+        {reason ? (
+          <>
+            ; reason <q class="payload-text">{reason}</q>
+          </>
+        ) : (
+          '; no reason'
+        )}
+        .
+      </p>
+    );
+  }
+  const text = utf8OrNull(payload);
+  const textual = f.opcode === 0x1 || f.opcode === 0x0 || isControl(f.opcode);
+  if (text !== null && (textual || /^[\x20-\x7e\s]*$/.test(text))) {
+    return (
+      <pre class="payload-text" aria-label="Payload as text">
+        {text}
+      </pre>
+    );
+  }
+  if (f.opcode === 0x1 && text === null) {
+    return (
+      <>
+        <p class="bad-text">Not valid UTF-8 (the message view says where); decoded with replacement characters:</p>
+        <pre class="payload-text">{utf8(payload)}</pre>
+      </>
+    );
+  }
+  return (
+    <p>
+      Binary payload: <code class="wrap">{toHex(payload.subarray(0, 64))}</code>
+      {payload.length > 64 ? ' …' : ''}
+    </p>
+  );
+}
+
+function Violations({ list, f, l, onSelect, shown }: { list: ViolationEvent[]; f: FrameEvent; l: Layout; onSelect: (i: number) => void; shown: number }) {
+  return (
+    <div class="violations" role="note" aria-label="Rules this frame breaks">
+      <h4>
+        <span aria-hidden="true">✗</span> This frame breaks {list.length === 1 ? 'a rule' : `${list.length} rules`}
+      </h4>
+      <ul>
+        {list.map((v) => {
+          const at = v.offset !== undefined ? v.offset - f.offset : null;
+          return (
+            <li>
+              <b>{v.rule}</b> <span class="section">{v.section}</span>: {v.message}{' '}
+              <span class="muted">
+                A conforming endpoint closes with {explainCloseCode(v.closeCode)}.
+              </span>
+              {at !== null && (
+                <>
+                  {' '}
+                  {at >= 0 && at < shown ? (
+                    <button type="button" class="link-btn" onClick={() => onSelect(at)}>
+                      at byte {at} ({fieldLabelFor(at, l, f.masked)}, stream offset {v.offset})
+                    </button>
+                  ) : (
+                    <span class="muted">at stream offset {v.offset}</span>
+                  )}
+                </>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+    </div>
+  );
+}
+
+const fieldLabelFor = (i: number, l: Layout, masked: boolean) => FIELD_LABEL[fieldAt(i, l, masked)];
+
+export function FrameAnatomy({ frame }: { frame: FrameEvent | null }) {
+  const [selected, setSelected] = useState<number | null>(null);
+  const id = frame ? frameKey(frame.conn, frame.dir, frame.seq) : null;
+  useEffect(() => setSelected(null), [id]);
+
+  if (!frame) return <p class="hint">Select a frame in the timeline to see its bytes.</p>;
+  const f = frame;
+  const l = layoutOf(f);
+  const b = bytesOf(f);
+  const violations = model.violationsByFrame.get(id!) ?? [];
+  const bad = new Set<number>();
+  for (const v of violations) {
+    if (v.offset === undefined) continue;
+    const at = v.offset - f.offset;
+    if (at < 0 || at >= b.wire.length) continue;
+    const [from, to] = fieldRange(at, l, f.masked);
+    for (let i = from; i < Math.min(to, b.wire.length); i++) bad.add(i);
+  }
+  const payloadLen = f.lengthExact ?? f.length.toLocaleString('en-US');
+  const dirText = f.dir === 'client' ? 'client → server' : 'server → client';
+
+  return (
+    <div class="frame-anatomy">
+      <p class="summary">
+        <span class={`badge op-${opcodeName(f.opcode).toLowerCase().replace(/[^a-z]/g, '')}`}>{opcodeName(f.opcode)}</span>{' '}
+        <span class={`dir ${f.dir}`}>{dirText}</span> · #{f.conn} · frame {f.seq}
+        {violations.length > 0 && (
+          <span class="badge violation" title="This frame breaks a rule of RFC 6455">
+            ✗ {violations.length}
+          </span>
+        )}
+      </p>
+      <p class="facts muted">
+        stream offset {f.offset.toLocaleString('en-US')} · t = {(f.t / 1000).toFixed(3)} s
+        {f.tEnd > f.t ? ` (last byte +${(f.tEnd - f.t).toFixed(1)} ms)` : ''} · header {f.headerLength} B + payload {payloadLen} B
+      </p>
+      {f.rsv1 && (
+        <p class="note">
+          <span class="tag">compressed</span> RSV1=1: the payload is compressed (permessage-deflate); the bytes below are DEFLATE data.
+        </p>
+      )}
+      {f.complete === false && <p class="note warn-text">The connection ended before this frame was complete: only the bytes that arrived are shown.</p>}
+      {f.truncated && <p class="note muted">Only the first {b.payload.length.toLocaleString('en-US')} payload bytes were kept (preview bound).</p>}
+
+      {violations.length > 0 && <Violations list={violations} f={f} l={l} onSelect={setSelected} shown={b.wire.length} />}
+
+      <h3>Bytes on the wire</h3>
+      <ul class="legend" aria-label="Field colours">
+        {(['b0', 'b1', 'extlen', 'mask', 'payload'] as Field[])
+          .filter((k) => (k !== 'extlen' || l.extLen > 0) && (k !== 'mask' || f.masked))
+          .map((k) => (
+            <li>
+              <span class={`sw f-${k}`} aria-hidden="true" />
+              {FIELD_LABEL[k]}
+              {k === 'extlen' ? ` (${l.extLen * 8}-bit)` : k === 'mask' ? ` ${f.maskKey}` : ''}
+            </li>
+          ))}
+      </ul>
+      <ByteGrid f={f} b={b} l={l} bad={bad} selected={selected} onSelect={setSelected} />
+      <p class="byte-explain" aria-live="polite">
+        {selected !== null && selected < b.wire.length ? (
+          <>
+            {explainByte(f, b, l, selected)} <span class="muted">Stream offset {(f.offset + selected).toLocaleString('en-US')}.</span>
+          </>
+        ) : (
+          <span class="muted">Click a byte (or use the arrow keys) to see what it means.</span>
+        )}
+      </p>
+
+      <h3>The first two bytes, bit by bit</h3>
+      <BitView f={f} header={b.header} bad={badBits(violations, f)} />
+      <dl class="fields">
+        <div>
+          <dt>opcode</dt>
+          <dd>
+            0x{f.opcode.toString(16)} {opcodeName(f.opcode)}: {OPCODE_MEANING[f.opcode] ?? 'reserved: no meaning in RFC 6455 (§5.2)'}
+          </dd>
+        </div>
+        <div>
+          <dt>payload length</dt>
+          <dd>
+            {payloadLen} bytes,{' '}
+            {f.lengthEncoding === 7
+              ? 'in the 7-bit field (0-125)'
+              : f.lengthEncoding === 16
+                ? 'in a 16-bit field after 126 (126-65,535)'
+                : 'in a 64-bit field after 127 (65,536 and up)'}
+          </dd>
+        </div>
+        <div>
+          <dt>masking key</dt>
+          <dd>{f.maskKey ? <code class="mask-key">{f.maskKey}</code> : <span class="muted">none (MASK=0)</span>}</dd>
+        </div>
+      </dl>
+
+      {(f.dir === 'client' || b.key) && (
+        <>
+          <h3>Unmasking: wire byte XOR key byte</h3>
+          {b.key ? (
+            <XorRows b={b} />
+          ) : (
+            <p class="bad-text">This client frame is not masked: RFC 6455 §5.1 requires every client frame to be masked, so a server must close the connection.</p>
+          )}
+        </>
+      )}
+      {f.dir === 'server' && !b.key && <p class="muted small">Server frames are not masked (§5.1): the payload is on the wire as is.</p>}
+
+      <h3>Payload{b.key ? ' (unmasked)' : ''}</h3>
+      <PayloadText f={f} payload={b.payload} />
+    </div>
+  );
+}

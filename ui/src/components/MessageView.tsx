@@ -1,0 +1,302 @@
+import { useState } from 'preact/hooks';
+import type { CloseEvent, ControlEvent, Direction, MessageEvent } from '../../../server/capture/events.ts';
+import { base64ToBytes, bytesToBase64, formatBytes, hexByte, utf8OrNull } from '../lib/bytes.ts';
+import { detailTab, frameKey, model, selection, type MessageRow } from '../state.ts';
+import '../detail.css';
+
+/** Hex dump rows drawn; 4 KiB is 256 rows, more than anyone reads, and cheap to render. */
+const HEX_LIMIT = 4096;
+/** Pretty-printing parses the text; past this size the parse would stall the page. */
+const JSON_LIMIT = 1024 * 1024;
+
+type Tab = 'text' | 'hex' | 'base64';
+
+const dirText = (d: Direction) => (d === 'client' ? 'client → server' : 'server → client');
+
+/** A hex dump like `xxd`: offset, 16 bytes, their ASCII. One string: one text node. */
+function hexDump(bytes: Uint8Array, limit = HEX_LIMIT): string {
+  const n = Math.min(bytes.length, limit);
+  const lines: string[] = [];
+  for (let off = 0; off < n; off += 16) {
+    const row = bytes.subarray(off, Math.min(n, off + 16));
+    const hex = Array.from(row, hexByte).join(' ').padEnd(47, ' ');
+    const ascii = Array.from(row, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+    lines.push(`${off.toString(16).padStart(6, '0')}  ${hex}  ${ascii}`);
+  }
+  return lines.join('\n');
+}
+
+/** The JSON pretty-printed, or null when the text is not an object or array in JSON. */
+function prettyJson(text: string): string | null {
+  const t = text.trimStart();
+  if (text.length > JSON_LIMIT || (t[0] !== '{' && t[0] !== '[')) return null;
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return null;
+  }
+}
+
+function openFrame(conn: number, dir: Direction, seq: number): void {
+  selection.value = { kind: 'frame', key: frameKey(conn, dir, seq) };
+  detailTab.value = 'frame';
+}
+
+function FrameLink({ conn, dir, seq }: { conn: number; dir: Direction; seq: number }) {
+  const known = model.framesByKey.has(frameKey(conn, dir, seq));
+  if (!known) return <span title="This frame is no longer held by the view">{seq}</span>;
+  return (
+    <button type="button" class="link-btn" onClick={() => openFrame(conn, dir, seq)} title={`Open frame ${seq} in the frame anatomy`}>
+      {seq}
+    </button>
+  );
+}
+
+/**
+ * The message's bytes as they were on the wire (after inflation). For text that is not valid
+ * UTF-8 the event's text holds replacement characters, so the frames' payloads give the real
+ * bytes when the view still holds them all.
+ */
+function messageBytes(m: MessageEvent): Uint8Array {
+  if (m.base64 !== undefined) return base64ToBytes(m.base64);
+  if (m.utf8Valid === false && !m.compressed) {
+    const parts: Uint8Array[] = [];
+    for (let s = m.firstFrame; s <= m.lastFrame; s++) {
+      const f = model.framesByKey.get(frameKey(m.conn, m.dir, s));
+      if (!f || f.truncated) {
+        parts.length = 0;
+        break;
+      }
+      parts.push(base64ToBytes(f.payload));
+    }
+    if (parts.length > 0) {
+      const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        out.set(p, at);
+        at += p.length;
+      }
+      return out;
+    }
+  }
+  return new TextEncoder().encode(m.text ?? '');
+}
+
+function Segmented({ tab, set, tabs }: { tab: Tab; set: (t: Tab) => void; tabs: Array<[Tab, string]> }) {
+  return (
+    <div class="seg" role="group" aria-label="Show the payload as">
+      {tabs.map(([t, label]) => (
+        <button type="button" aria-pressed={tab === t} onClick={() => set(t)}>
+          {label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+function Body({ bytes, text, truncated, total }: { bytes: Uint8Array; text: string | null; truncated: boolean; total: number }) {
+  const [tab, setTab] = useState<Tab>(text !== null ? 'text' : 'hex');
+  const [pretty, setPretty] = useState(true);
+  const json = text !== null ? prettyJson(text) : null;
+  const current = tab === 'text' && text === null ? 'hex' : tab;
+  const tabs: Array<[Tab, string]> = [
+    ...(text !== null ? ([['text', json !== null ? 'Text / JSON' : 'Text']] as Array<[Tab, string]>) : []),
+    ['hex', 'Hex'],
+    ['base64', 'Base64'],
+  ];
+  return (
+    <div class="msg-body">
+      <div class="msg-toolbar">
+        <Segmented tab={current} set={setTab} tabs={tabs} />
+        {current === 'text' && json !== null && (
+          <label class="check">
+            <input type="checkbox" checked={pretty} onChange={(e) => setPretty((e.target as HTMLInputElement).checked)} /> pretty-print JSON
+          </label>
+        )}
+      </div>
+      {truncated && (
+        <p class="note warn-text">
+          Preview: the first {formatBytes(bytes.length)} of {formatBytes(total)}; the wiretap keeps only the start of large messages.
+        </p>
+      )}
+      {current === 'text' && (
+        <pre class="payload-text msg-text" aria-label="Payload as text">
+          {json !== null && pretty ? json : text}
+        </pre>
+      )}
+      {current === 'hex' && (
+        <>
+          <pre class="hex-dump" aria-label="Payload in hex">
+            {hexDump(bytes)}
+          </pre>
+          {bytes.length > HEX_LIMIT && <p class="muted small">… {(bytes.length - HEX_LIMIT).toLocaleString('en-US')} more bytes (see Base64 for all of them).</p>}
+        </>
+      )}
+      {current === 'base64' && (
+        <pre class="b64" aria-label="Payload in base64">
+          {bytesToBase64(bytes)}
+        </pre>
+      )}
+    </div>
+  );
+}
+
+function DataMessage({ m }: { m: MessageEvent }) {
+  const bytes = messageBytes(m);
+  const text = m.text !== undefined ? m.text : utf8OrNull(bytes);
+  const frames = m.frames === 1 ? (
+    <>
+      1 frame (seq <FrameLink conn={m.conn} dir={m.dir} seq={m.firstFrame} />)
+    </>
+  ) : (
+    <>
+      {m.frames} frames, fragmented (seq{' '}
+      {Array.from({ length: Math.min(m.frames, 12) }, (_, i) => (
+        <>
+          {i > 0 && ', '}
+          <FrameLink conn={m.conn} dir={m.dir} seq={m.firstFrame + i} />
+        </>
+      ))}
+      {m.frames > 12 && <> … {m.lastFrame}</>})
+    </>
+  );
+  return (
+    <>
+      <dl class="facts-list">
+        <div>
+          <dt>length</dt>
+          <dd>
+            {m.length.toLocaleString('en-US')} bytes{m.opcode === 1 && text !== null ? `, ${[...text].length.toLocaleString('en-US')} characters` : ''}
+          </dd>
+        </div>
+        <div>
+          <dt>frames</dt>
+          <dd>{frames}</dd>
+        </div>
+        {m.compressed && (
+          <div>
+            <dt>compressed</dt>
+            <dd>
+              <span class="tag">permessage-deflate</span> {formatBytes(m.wireLength ?? 0)} on the wire → {formatBytes(m.length)} inflated
+              {m.wireLength !== undefined && m.length > 0 && (
+                <>
+                  {' '}
+                  ({Math.round((m.wireLength / m.length) * 100)}% of the size, {m.wireLength <= m.length ? `saves ${Math.round((1 - m.wireLength / m.length) * 100)}%` : 'no saving'})
+                </>
+              )}
+            </dd>
+          </div>
+        )}
+        {m.opcode === 1 && (
+          <div>
+            <dt>UTF-8</dt>
+            <dd>
+              {m.utf8Valid === false ? (
+                <span class="bad-text">
+                  <span aria-hidden="true">✗ </span>not valid UTF-8: a receiver must close with 1007 (§8.1); the text below shows replacement characters
+                </span>
+              ) : (
+                'valid'
+              )}
+            </dd>
+          </div>
+        )}
+      </dl>
+      {m.inflateError && (
+        <p class="violations" role="note">
+          <b>Could not inflate:</b> {m.inflateError}
+        </p>
+      )}
+      {m.text === undefined && m.base64 === undefined ? (
+        <p class="muted">No content was kept for this message.</p>
+      ) : (
+        <Body key={`${m.conn}:${m.dir}:${m.firstFrame}`} bytes={bytes} text={text} truncated={m.truncated === true} total={m.length} />
+      )}
+    </>
+  );
+}
+
+function PingPong({ e }: { e: ControlEvent }) {
+  const bytes = base64ToBytes(e.payload);
+  const text = utf8OrNull(bytes);
+  return (
+    <>
+      <p>
+        {e.type === 'ping'
+          ? 'A ping asks the other side for a pong with the same payload (§5.5.2); browsers and ws answer it by themselves. Servers send pings to keep connections alive and detect dead ones.'
+          : 'A pong answers a ping with the same payload (§5.5.3); an unsolicited pong is a one-way heartbeat.'}
+      </p>
+      <dl class="facts-list">
+        <div>
+          <dt>payload</dt>
+          <dd>{bytes.length} bytes (a control frame carries at most 125)</dd>
+        </div>
+        <div>
+          <dt>frame</dt>
+          <dd>
+            seq <FrameLink conn={e.conn} dir={e.dir} seq={e.frame} />
+          </dd>
+        </div>
+      </dl>
+      {bytes.length > 0 ? (
+        <Body key={`${e.conn}:${e.dir}:${e.frame}`} bytes={bytes} text={text} truncated={false} total={bytes.length} />
+      ) : (
+        <p class="muted">Empty payload.</p>
+      )}
+    </>
+  );
+}
+
+function Close({ e }: { e: CloseEvent }) {
+  const conn = model.conns.get(e.conn);
+  const first = conn ? conn.closes.find((c) => c.dir !== e.dir && c.t < e.t) === undefined : true;
+  return (
+    <>
+      <dl class="facts-list">
+        <div>
+          <dt>code</dt>
+          <dd>
+            <b>{e.code}</b> {e.explanation.replace(/^\d+ /, '')}
+            {e.code === 1005 && <span class="muted"> (1005 is what the receiver reports; it is never sent)</span>}
+          </dd>
+        </div>
+        <div>
+          <dt>reason</dt>
+          <dd>{e.reason ? <q class="payload-text">{e.reason}</q> : <span class="muted">none</span>}</dd>
+        </div>
+        <div>
+          <dt>frame</dt>
+          <dd>
+            seq <FrameLink conn={e.conn} dir={e.dir} seq={e.frame} />
+          </dd>
+        </div>
+      </dl>
+      <p>
+        {first
+          ? `The ${e.dir} starts the closing handshake; the other side answers with its own close frame, then the server closes TCP (§7.1.2).`
+          : `The ${e.dir} answers the other side’s close frame: both halves of the closing handshake are done.`}
+      </p>
+    </>
+  );
+}
+
+const badgeOf = (r: MessageRow) => (r.type === 'message' ? (r.opcode === 1 ? 'TEXT' : 'BINARY') : r.type.toUpperCase());
+
+export function MessageView({ row }: { row: MessageRow | null }) {
+  if (!row) return <p class="hint">Select a row in the timeline (Messages mode shows whole messages) to see its content.</p>;
+  const badge = badgeOf(row);
+  return (
+    <div class="message-view">
+      <p class="summary">
+        <span class={`badge op-${badge.toLowerCase()}`}>{badge}</span> <span class={`dir ${row.dir}`}>{dirText(row.dir)}</span> · #{row.conn}
+        <span class="muted"> · t = {(row.t / 1000).toFixed(3)} s</span>
+        {row.type === 'message' && row.compressed && <span class="tag">compressed</span>}
+        {row.type === 'message' && row.truncated && <span class="tag warn-tag">preview</span>}
+        {row.type === 'message' && row.utf8Valid === false && <span class="tag bad-tag">invalid UTF-8</span>}
+      </p>
+      {row.type === 'message' && <DataMessage m={row} />}
+      {(row.type === 'ping' || row.type === 'pong') && <PingPong e={row} />}
+      {row.type === 'close' && <Close e={row} />}
+    </div>
+  );
+}

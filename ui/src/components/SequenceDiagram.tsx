@@ -1,0 +1,755 @@
+import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
+import type { Direction, FrameEvent, HandshakeEvent, MessageEvent, WireEvent } from '../../../server/capture/events.ts';
+import { explainCloseCode } from '../../../server/protocol/close-codes.ts';
+import { opcodeName } from '../../../server/protocol/opcodes.ts';
+import { base64ToBytes, preview, utf8 } from '../lib/bytes.ts';
+import { detailTab, filters, frameKey, model, paused, selectedConn, selection, topology, version } from '../state.ts';
+import '../diagram.css';
+
+/**
+ * The sequence diagram: one lane per client connection, the wiretap and the server; time flows
+ * downward, one row per arrow (rows are evenly spaced, not proportional to time, so a burst of
+ * frames stays readable). Only the newest arrows are drawn: an SVG with thousands of groups
+ * re-rendered per animation frame would make a live page stutter.
+ */
+
+/** Arrows drawn by default; "Show more" adds this many each time. */
+const PAGE = 200;
+/**
+ * Server frames on other connections that start within this many ms after a client message
+ * ends are drawn as that message's fan-out. On loopback a broadcast to a handful of peers takes
+ * well under a millisecond; 10 ms leaves room for a busy event loop without pulling in replies
+ * to unrelated traffic.
+ */
+const FANOUT_WINDOW_MS = 10;
+
+const ROW = 28;
+const HEADER = 50;
+const NOTE_ROW = 24;
+const TIME_W = 50;
+const LANE_W = 88;
+/** Narrow enough for seven clients beside a readable label span in the 1280 px layout. */
+const LANE_MIN = 30;
+/** Between the last client lane and the wiretap: room for the wiretap's box. */
+const TAP_GAP = 36;
+const LABEL_MIN = 220;
+const RIGHT = 86;
+const CHAR_W = 6.6;
+
+type Lane = number | 'tap' | 'server';
+
+interface Arrow {
+  id: string;
+  kind: 'connect' | 'request' | 'response' | 'frame' | 'violation' | 'end';
+  conn: number;
+  t: number;
+  /** Sender lane for arrows; `tap` for a violation note; both ends for the TCP end. */
+  from: Lane;
+  to: Lane;
+  label: string;
+  /** The monospace part of the label (a payload preview). */
+  detail?: string;
+  title: string;
+  cls: string;
+  frame?: FrameEvent;
+  bad?: boolean;
+}
+
+interface FanOut {
+  /** Index in the drawn rows of the client message and of the last frame that fans it out. */
+  first: number;
+  last: number;
+  peers: number;
+  toSender: boolean;
+  spanMs: number;
+  members: Set<string>;
+}
+
+const dirArrow = (d: Direction) => (d === 'client' ? 'client → server' : 'server → client');
+const seconds = (t: number) => `${(t / 1000).toFixed(3)}s`;
+
+function shortAddress(addr: string): string {
+  return addr.startsWith('127.0.0.1:') || addr.startsWith('[::1]:') || addr.startsWith('::1:') ? addr.slice(addr.lastIndexOf(':')) : addr;
+}
+
+function fit(s: string, chars: number): string {
+  if (chars <= 1) return '';
+  return s.length > chars ? `${s.slice(0, chars - 1)}…` : s;
+}
+
+function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
+  const key = frameKey(f.conn, f.dir, f.seq);
+  const violations = model.violationsByFrame.get(key) ?? [];
+  const bytes = base64ToBytes(f.payload);
+  const name = opcodeName(f.opcode);
+  let label = name;
+  let detail = '';
+  let cls = 'data';
+  switch (f.opcode) {
+    case 8: {
+      cls = 'close';
+      if (bytes.length >= 2) {
+        const code = (bytes[0]! << 8) | bytes[1]!;
+        const reason = utf8(bytes.subarray(2));
+        label = `CLOSE ${explainCloseCode(code)}`;
+        detail = reason ? `"${reason}"` : '';
+      } else {
+        label = 'CLOSE (no code: the peer reports 1005)';
+      }
+      break;
+    }
+    case 9:
+      cls = 'ping';
+      label = '◆ PING';
+      detail = bytes.length ? preview(bytes, false, 40) : '';
+      break;
+    case 10:
+      cls = 'pong';
+      label = '◇ PONG';
+      detail = bytes.length ? preview(bytes, false, 40) : '';
+      break;
+    default: {
+      if (f.rsv1) {
+        // A compressed frame's payload is deflate output; the message event carries the text.
+        const m = msgs.get(`${f.conn}:${f.dir}:${f.seq}`);
+        label = `${name} (deflate)`;
+        detail = m ? (m.text !== undefined ? `“${preview(new TextEncoder().encode(m.text), true, 60)}”` : preview(base64ToBytes(m.base64 ?? ''), false, 60)) : preview(bytes, false, 40);
+      } else if (bytes.length) {
+        const text = f.opcode === 1 || f.opcode === 0;
+        const p = preview(bytes, text, 60);
+        detail = text ? `“${p}”` : p;
+      }
+      if (!f.fin) label += ' …';
+    }
+  }
+  if (f.truncated) detail += '…';
+  const lengthText = `[${f.length.toLocaleString('en-US')} B]`;
+  const vText = violations.map((v) => `✗ ${v.rule} (${v.section}): ${v.message}`);
+  return {
+    id: `f${key}`,
+    kind: 'frame',
+    conn: f.conn,
+    t: f.t,
+    from: f.dir === 'client' ? f.conn : 'server',
+    to: f.dir === 'client' ? 'server' : f.conn,
+    label: `${violations.length ? '✗ ' : ''}${label} ${lengthText}`,
+    detail,
+    title: [
+      `#${f.conn} ${dirArrow(f.dir)} ${name} frame #${f.seq}, ${f.length.toLocaleString('en-US')} bytes of payload, at ${seconds(f.t)}`,
+      f.fin ? '' : 'FIN=0: more fragments follow',
+      f.rsv1 ? 'RSV1: compressed (permessage-deflate)' : '',
+      detail ? `payload: ${detail}` : '',
+      ...vText,
+      'Click to open its anatomy.',
+    ]
+      .filter(Boolean)
+      .join('\n'),
+    cls: `${cls}${violations.length ? ' bad' : ''}`,
+    frame: f,
+    bad: violations.length > 0,
+  };
+}
+
+function handshakeArrows(h: HandshakeEvent): Arrow[] {
+  const out: Arrow[] = [];
+  const req = h.request;
+  if (req) {
+    const upgrade = req.headers.find(([n]) => n.toLowerCase() === 'upgrade')?.[1];
+    out.push({
+      id: `req${h.conn}`,
+      kind: 'request',
+      conn: h.conn,
+      t: req.t,
+      from: h.conn,
+      to: 'server',
+      label: `${req.method} ${req.path} ${req.version}`,
+      detail: upgrade ? `Upgrade: ${upgrade}` : '(no Upgrade header)',
+      title: `#${h.conn} HTTP request: ${req.method} ${req.path}${upgrade ? `, Upgrade: ${upgrade}` : ', not an upgrade'}${h.key ? `, Sec-WebSocket-Key: ${h.key}` : ''} at ${seconds(req.t)}`,
+      cls: 'http',
+    });
+  } else if (h.outcome === 'not-http') {
+    out.push({
+      id: `req${h.conn}`,
+      kind: 'request',
+      conn: h.conn,
+      t: h.t,
+      from: h.conn,
+      to: 'server',
+      label: '✗ not an HTTP request',
+      title: `#${h.conn}: the client's first bytes are not an HTTP request. ${h.problems.join(' ')}`,
+      cls: 'http bad',
+      bad: true,
+    });
+  }
+  const res = h.response;
+  if (res) {
+    const ok = res.status === 101 && h.acceptValid;
+    const ext = h.deflate ? 'permessage-deflate' : h.extensions.map((e) => e.name).join(', ');
+    out.push({
+      id: `res${h.conn}`,
+      kind: 'response',
+      conn: h.conn,
+      t: res.t,
+      from: 'server',
+      to: h.conn,
+      label: `${res.status === 101 ? (h.acceptValid ? '✓ ' : '✗ ') : '✗ '}${res.status} ${res.reason}`,
+      detail: res.status === 101 ? (h.acceptValid ? `Accept matches${ext ? ` · ${ext}` : ''}` : 'Accept does not match') : h.problems[0] ?? '',
+      title: [
+        `#${h.conn} HTTP response ${res.status} ${res.reason} at ${seconds(res.t)}`,
+        res.status === 101 ? (h.acceptValid ? `Sec-WebSocket-Accept ${h.accept} matches the key` : `Sec-WebSocket-Accept ${h.accept ?? '(missing)'} should be ${h.expectedAccept}`) : 'No WebSocket: the server did not switch protocols.',
+        ...h.problems,
+      ].join('\n'),
+      cls: ok ? 'http ok' : 'http bad',
+      bad: !ok,
+    });
+  }
+  return out;
+}
+
+/** The arrows one event adds (a frame, the handshake's two, a note). Messages repeat their frames and are not drawn. */
+function arrowsOf(e: WireEvent, msgs: Map<string, MessageEvent>): Arrow[] {
+  switch (e.type) {
+    case 'open':
+      return [
+        {
+          id: `open${e.conn}`,
+          kind: 'connect',
+          conn: e.conn,
+          t: e.t,
+          from: e.conn,
+          to: 'server',
+          label: 'TCP connect',
+          detail: e.client,
+          title: `#${e.conn} TCP connection from ${e.client}; the wiretap opens one to ${e.target} at ${seconds(e.t)}`,
+          cls: 'tcp',
+        },
+      ];
+    case 'handshake':
+      return handshakeArrows(e);
+    case 'frame':
+      return [frameArrow(e, msgs)];
+    case 'violation':
+      if (e.frame !== undefined) return [];
+      return [
+        {
+          id: `v${e.conn}:${e.dir}:${e.t}:${e.rule}`,
+          kind: 'violation',
+          conn: e.conn,
+          t: e.t,
+          from: 'tap',
+          to: 'tap',
+          label: `✗ ${e.rule} (${e.section})`,
+          detail: e.message,
+          title: `#${e.conn} ${dirArrow(e.dir)}: ${e.message} (${e.section}; a conforming endpoint closes with ${e.closeCode})`,
+          cls: 'note bad',
+          bad: true,
+        },
+      ];
+    case 'end': {
+      const code = e.code === null ? 'no WebSocket' : e.explanation;
+      return [
+        {
+          id: `end${e.conn}`,
+          kind: 'end',
+          conn: e.conn,
+          t: e.t,
+          from: e.by === 'server' ? 'server' : e.by === 'wiretap' ? 'tap' : e.conn,
+          to: e.by === 'server' ? e.conn : 'server',
+          label: `TCP end, by ${e.by}${e.clean ? ', clean' : e.code === null ? '' : ', not clean'}`,
+          detail: `${code}${e.error ? ` (${e.error})` : ''}`,
+          title: `#${e.conn} TCP connection ended by the ${e.by} at ${seconds(e.t)}: ${code}${e.error ? `, ${e.error}` : ''}${e.clean ? '; both close frames were seen first' : ''}`,
+          cls: `tcp end${e.clean || e.code === null ? '' : ' bad'}`,
+          bad: !e.clean && e.code !== null,
+        },
+      ];
+    }
+    default:
+      return [];
+  }
+}
+
+const isDataFrame = (a: Arrow) => a.kind === 'frame' && a.frame!.opcode <= 2;
+
+/** A client message followed, within the window, by server frames on other connections. */
+function findFanOuts(arrows: Arrow[]): Array<Omit<FanOut, 'first' | 'last'> & { src: number; end: number }> {
+  const found: Array<Omit<FanOut, 'first' | 'last'> & { src: number; end: number }> = [];
+  let cur: { src: number; end: number; conn: number; tEnd: number; peers: Set<number>; self: boolean; members: Set<string>; lastT: number } | null = null;
+  const flush = () => {
+    if (cur && cur.peers.size > 0) found.push({ src: cur.src, end: cur.end, peers: cur.peers.size, toSender: cur.self, spanMs: cur.lastT - cur.tEnd, members: cur.members });
+  };
+  for (let i = 0; i < arrows.length; i++) {
+    const a = arrows[i]!;
+    if (!isDataFrame(a)) continue;
+    const f = a.frame!;
+    if (f.dir === 'client') {
+      if (!f.fin) continue;
+      flush();
+      cur = { src: i, end: i, conn: f.conn, tEnd: f.tEnd, peers: new Set(), self: false, members: new Set([a.id]), lastT: f.tEnd };
+    } else if (cur && f.t - cur.tEnd <= FANOUT_WINDOW_MS && f.t >= cur.tEnd - 1) {
+      if (f.conn === cur.conn) {
+        if (cur.self) continue;
+        cur.self = true;
+      } else {
+        if (cur.peers.has(f.conn)) continue;
+        cur.peers.add(f.conn);
+      }
+      cur.members.add(a.id);
+      cur.end = i;
+      cur.lastT = Math.max(cur.lastT, f.t);
+    }
+  }
+  flush();
+  return found;
+}
+
+interface Built {
+  arrows: Arrow[];
+  older: number;
+  fanouts: FanOut[];
+  lanes: number[];
+}
+
+function build(limit: number, only: number | null): Built {
+  const events = model.events;
+  // Compressed frames are labelled with their message's text: index the messages once.
+  const msgs = new Map<string, MessageEvent>();
+  const picked: Arrow[] = [];
+  let total = 0;
+  // Take a margin past the limit: a handshake's request arrow is earlier than its event.
+  const want = limit + 40;
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i]!;
+    if (only !== null && e.conn !== only) continue;
+    if (e.type === 'message' && e.compressed && picked.length < want) msgs.set(`${e.conn}:${e.dir}:${e.firstFrame}`, e);
+    const n = e.type === 'frame' || e.type === 'open' || e.type === 'end' ? 1 : e.type === 'handshake' ? (e.request ? 1 : e.outcome === 'not-http' ? 1 : 0) + (e.response ? 1 : 0) : e.type === 'violation' && e.frame === undefined ? 1 : 0;
+    if (n === 0) continue;
+    total += n;
+    if (picked.length < want) picked.push(...arrowsOf(e, msgs));
+  }
+  picked.reverse();
+  const ordered = picked.map((a, i) => ({ a, i })).sort((x, y) => x.a.t - y.a.t || x.i - y.i).map((x) => x.a);
+  const start = Math.max(0, ordered.length - limit);
+  const arrows = ordered.slice(start);
+  const fanouts: FanOut[] = [];
+  if (only === null) {
+    for (const g of findFanOuts(ordered)) {
+      if (g.end < start) continue;
+      fanouts.push({ first: Math.max(0, g.src - start), last: g.end - start, peers: g.peers, toSender: g.toSender, spanMs: g.spanMs, members: g.members });
+    }
+  }
+  const lanes = [...new Set(arrows.map((a) => a.conn))].sort((a, b) => a - b);
+  return { arrows, older: total - arrows.length, fanouts, lanes };
+}
+
+// ---- export ------------------------------------------------------------------------------
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+/** Inherited in SVG: written only where they differ from the parent's, which keeps the file small. */
+const INHERITED = [
+  'fill',
+  'fill-opacity',
+  'stroke',
+  'stroke-width',
+  'stroke-dasharray',
+  'stroke-opacity',
+  'stroke-linecap',
+  'stroke-linejoin',
+  'font-family',
+  'font-size',
+  'font-weight',
+  'font-style',
+  'text-anchor',
+  'dominant-baseline',
+  'paint-order',
+];
+
+/**
+ * Copy each element's computed style into a style attribute, so the file needs neither our
+ * stylesheet nor its CSS variables (a saved SVG opened elsewhere has no --fg to resolve).
+ */
+function inlineStyles(src: Element, dst: Element, parent: Map<string, string> | null): void {
+  if (src instanceof SVGTitleElement) return;
+  const cs = getComputedStyle(src);
+  const mine = new Map(INHERITED.map((p) => [p, cs.getPropertyValue(p)]));
+  const decl = INHERITED.filter((p) => parent?.get(p) !== mine.get(p)).map((p) => `${p}:${mine.get(p)}`);
+  const opacity = cs.getPropertyValue('opacity');
+  if (opacity && opacity !== '1') decl.push(`opacity:${opacity}`);
+  dst.removeAttribute('class');
+  dst.removeAttribute('style');
+  if (decl.length) dst.setAttribute('style', decl.join(';'));
+  const s = src.children;
+  const d = dst.children;
+  for (let i = 0; i < s.length; i++) inlineStyles(s[i]!, d[i]!, mine);
+}
+
+/** One standalone SVG document: the lane header over the body, colours resolved, a background. */
+export function standaloneSvg(header: SVGSVGElement, body: SVGSVGElement, background: string): string {
+  const w = Number(body.getAttribute('width'));
+  const hh = Number(header.getAttribute('height'));
+  const bh = Number(body.getAttribute('height'));
+  const out = document.createElementNS(SVG_NS, 'svg');
+  out.setAttribute('width', String(w));
+  out.setAttribute('height', String(hh + bh));
+  out.setAttribute('viewBox', `0 0 ${w} ${hh + bh}`);
+  out.setAttribute('role', 'img');
+  out.setAttribute('aria-label', body.getAttribute('aria-label') ?? 'Sequence diagram');
+  const title = document.createElementNS(SVG_NS, 'title');
+  title.textContent = body.getAttribute('aria-label') ?? 'Sequence diagram';
+  out.appendChild(title);
+  const bg = document.createElementNS(SVG_NS, 'rect');
+  bg.setAttribute('width', '100%');
+  bg.setAttribute('height', '100%');
+  bg.setAttribute('fill', background);
+  out.appendChild(bg);
+  for (const [src, dy] of [
+    [header, 0],
+    [body, hh],
+  ] as const) {
+    const g = document.createElementNS(SVG_NS, 'g');
+    g.setAttribute('transform', `translate(0 ${dy})`);
+    // The group carries the SVG's own font and colours once; its children only what differs.
+    const cs = getComputedStyle(src);
+    const base = new Map(INHERITED.map((p) => [p, cs.getPropertyValue(p)]));
+    g.setAttribute('style', INHERITED.map((p) => `${p}:${base.get(p)}`).join(';'));
+    for (const child of Array.from(src.children)) {
+      const copy = child.cloneNode(true) as Element;
+      inlineStyles(child, copy, base);
+      g.appendChild(copy);
+    }
+    out.appendChild(g);
+  }
+  // Hit areas are for the mouse only.
+  for (const hit of Array.from(out.querySelectorAll('[data-hit]'))) hit.remove();
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${new XMLSerializer().serializeToString(out)}\n`;
+}
+
+function download(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.style.display = 'none';
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 30_000);
+}
+
+function svgToPng(svg: string, width: number, height: number): Promise<Blob> {
+  // Canvas sides above 32,767 px fail silently in Chromium: scale a tall diagram down to fit.
+  const scale = Math.min(2, 32_000 / height, 32_000 / width, Math.sqrt(120_000_000 / (width * height)));
+  return new Promise((resolve, reject) => {
+    const url = URL.createObjectURL(new Blob([svg], { type: 'image/svg+xml' }));
+    const img = new Image();
+    img.onload = () => {
+      const canvas = document.createElement('canvas');
+      canvas.width = Math.round(width * scale);
+      canvas.height = Math.round(height * scale);
+      const ctx = canvas.getContext('2d')!;
+      ctx.scale(scale, scale);
+      ctx.drawImage(img, 0, 0, width, height);
+      URL.revokeObjectURL(url);
+      canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('The browser could not encode the PNG (diagram too large?)'))), 'image/png');
+    };
+    img.onerror = () => {
+      URL.revokeObjectURL(url);
+      reject(new Error('The browser could not render the SVG into an image'));
+    };
+    img.src = url;
+  });
+}
+
+const stamp = () => new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+
+// ---- the view ----------------------------------------------------------------------------
+
+export function SequenceDiagram() {
+  const v = version.value;
+  const f = filters.value;
+  const isPaused = paused.value;
+  const sel = selection.value;
+  const selConn = selectedConn.value;
+  const [limit, setLimit] = useState(PAGE);
+  const [saveError, setSaveError] = useState('');
+  const only = f.conn;
+
+  const live = useMemo(() => build(limit, only), [v, limit, only]);
+  const frozen = useRef<Built | null>(null);
+  if (!isPaused) frozen.current = null;
+  else frozen.current ??= live;
+  const { arrows, older, fanouts, lanes } = frozen.current ?? live;
+
+  const scroller = useRef<HTMLDivElement>(null);
+  const headerRef = useRef<SVGSVGElement>(null);
+  const bodyRef = useRef<SVGSVGElement>(null);
+  const follow = useRef(true);
+  const [width, setWidth] = useState(800);
+
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!el) return;
+    const ro = new ResizeObserver(() => setWidth(el.clientWidth));
+    ro.observe(el);
+    setWidth(el.clientWidth);
+    return () => ro.disconnect();
+  }, []);
+
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (el && follow.current) el.scrollTop = el.scrollHeight;
+  }, [arrows.length, arrows[arrows.length - 1]?.id]);
+
+  // Geometry: time column | client lanes | wiretap | label span | server | fan-out brackets.
+  const laneW = Math.floor(Math.max(LANE_MIN, Math.min(LANE_W, (width - TIME_W - TAP_GAP - LABEL_MIN - RIGHT - 2) / Math.max(1, lanes.length))));
+  const laneX = new Map(lanes.map((c, i) => [c, Math.round(TIME_W + laneW * (i + 0.5))]));
+  const tapX = TIME_W + laneW * lanes.length + TAP_GAP;
+  const labelW = Math.floor(Math.max(LABEL_MIN, width - tapX - RIGHT - 2));
+  const serverX = tapX + labelW;
+  const totalW = Math.round(serverX + RIGHT);
+  const top = older > 0 ? NOTE_ROW : 8;
+  const rowY = (i: number) => top + ROW * i + ROW - 8;
+  const bodyH = top + ROW * arrows.length + 12;
+  const xOf = (l: Lane) => (l === 'tap' ? tapX : l === 'server' ? serverX : laneX.get(l) ?? TIME_W);
+  const labelChars = Math.floor((labelW - 24) / CHAR_W);
+
+  // Lifelines start at the TCP connect and end at the TCP end when those are drawn.
+  const span = new Map<number, { from: number; to: number }>();
+  arrows.forEach((a, i) => {
+    const s = span.get(a.conn) ?? { from: 0, to: bodyH };
+    if (a.kind === 'connect') s.from = rowY(i);
+    if (a.kind === 'end') s.to = rowY(i);
+    span.set(a.conn, s);
+  });
+  const memberOf = new Map<string, number>();
+  fanouts.forEach((g, gi) => g.members.forEach((id) => memberOf.set(id, gi)));
+
+  const select = (a: Arrow) => {
+    if (!a.frame) return;
+    selection.value = { kind: 'frame', key: frameKey(a.frame.conn, a.frame.dir, a.frame.seq) };
+    selectedConn.value = a.frame.conn;
+    detailTab.value = 'frame';
+  };
+
+  const tap = topology.value;
+  const connsLabel = lanes.map((c) => `#${c}`).join(', ');
+  const last = arrows[arrows.length - 1];
+  const summary =
+    arrows.length === 0
+      ? 'Sequence diagram: nothing on the wire yet.'
+      : `Sequence diagram of ${lanes.length} connection${lanes.length === 1 ? '' : 's'} (${connsLabel}) between the clients, the wiretap and the server: ` +
+        `${arrows.length} arrows from ${seconds(arrows[0]!.t)} to ${seconds(last!.t)}` +
+        `${older > 0 ? `, ${older} older not drawn` : ''}` +
+        `${fanouts.length ? `, ${fanouts.length} fan-out${fanouts.length === 1 ? '' : 's'} of a client message to other connections` : ''}. ` +
+        `Latest: ${last!.title.split('\n')[0]}.`;
+
+  const save = async (kind: 'svg' | 'png') => {
+    setSaveError('');
+    const header = headerRef.current;
+    const body = bodyRef.current;
+    const el = scroller.current;
+    if (!header || !body || !el) return;
+    try {
+      const bg = getComputedStyle(el).backgroundColor;
+      const svg = standaloneSvg(header, body, bg && bg !== 'rgba(0, 0, 0, 0)' ? bg : getComputedStyle(document.body).backgroundColor || '#ffffff');
+      if (kind === 'svg') download(new Blob([svg], { type: 'image/svg+xml' }), `wsplay-sequence-${stamp()}.svg`);
+      else download(await svgToPng(svg, totalW, HEADER + bodyH), `wsplay-sequence-${stamp()}.png`);
+    } catch (e) {
+      setSaveError((e as Error).message);
+    }
+  };
+
+  const rows = arrows.map((a, i) => {
+    const y = rowY(i);
+    const color = model.conns.get(a.conn)?.color ?? '#888';
+    const key = a.frame ? frameKey(a.frame.conn, a.frame.dir, a.frame.seq) : null;
+    const selected = key !== null && sel?.kind === 'frame' && sel.key === key;
+    const group = memberOf.get(a.id);
+    const x1 = xOf(a.from);
+    const x2 = xOf(a.to);
+    const labelX = (tapX + serverX) / 2;
+    const chars = Math.max(8, labelChars);
+    const label = fit(a.label, chars);
+    const detail = a.detail ? fit(a.detail, chars - label.length - 1) : '';
+    const cls = `sd-arrow ${a.kind} ${a.cls}${selected ? ' selected' : ''}${group !== undefined ? ` fan fan-${group % 2}` : ''}${a.frame ? ' clickable' : ''}`;
+    const time = (
+      <text class="sd-time" x={TIME_W - 5} y={y + 4}>
+        {seconds(a.t)}
+      </text>
+    );
+    if (a.kind === 'violation') {
+      return (
+        <g class={cls} key={a.id}>
+          <title>{a.title}</title>
+          {time}
+          <rect class="sd-note" x={tapX - 8} y={y - 9} width={Math.min(labelW, (label.length + detail.length + 2) * CHAR_W + 16)} height={18} rx={4} />
+          <text class="sd-label" x={tapX} y={y + 4}>
+            {label} <tspan class="sd-detail">{detail}</tspan>
+          </text>
+        </g>
+      );
+    }
+    const dir = x2 > x1 ? 1 : -1;
+    const head = `${x2},${y} ${x2 - dir * 9},${y - 4.5} ${x2 - dir * 9},${y + 4.5}`;
+    return (
+      <g class={cls} key={a.id} onClick={a.frame ? () => select(a) : undefined} data-kind={a.kind} data-conn={a.conn} data-key={key ?? undefined}>
+        <title>{a.title}</title>
+        {time}
+        {(selected || group !== undefined || a.bad) && <line class="sd-halo" x1={x1} y1={y} x2={x2} y2={y} />}
+        <line class="sd-line" x1={x1} y1={y} x2={x2 - dir * 8} y2={y} style={{ stroke: color }} />
+        {a.kind === 'end' ? (
+          <>
+            <path class="sd-x" d={`M${x1 - 4},${y - 4}l8,8m0,-8l-8,8`} style={{ stroke: color }} />
+            <path class="sd-x" d={`M${x2 - 4},${y - 4}l8,8m0,-8l-8,8`} style={{ stroke: color }} />
+          </>
+        ) : (
+          <polygon class="sd-head" points={head} style={{ fill: a.cls.includes('pong') ? 'none' : color, stroke: color }} />
+        )}
+        {a.kind !== 'end' && <circle class="sd-tap" cx={tapX} cy={y} r={3} />}
+        {a.cls.includes('ping') && <rect class="sd-pingmark" x={x1 - 4} y={y - 4} width={8} height={8} transform={`rotate(45 ${x1} ${y})`} style={{ fill: color }} />}
+        {a.cls.includes('pong') && <rect class="sd-pingmark" x={x1 - 4} y={y - 4} width={8} height={8} transform={`rotate(45 ${x1} ${y})`} style={{ stroke: color }} />}
+        <text class="sd-label" x={labelX} y={y - 5}>
+          {label}
+          {detail && <tspan class="sd-detail"> {detail}</tspan>}
+        </text>
+        {a.frame && <line data-hit class="sd-hit" x1={Math.min(x1, x2)} y1={y} x2={Math.max(x1, x2)} y2={y} />}
+      </g>
+    );
+  });
+
+  const bands = fanouts.map((g, gi) => {
+    // One row's top to another's bottom, 1 px inside each, so neighbouring fan-outs stay apart.
+    const y1 = rowY(g.first) - ROW + 9;
+    const y2 = rowY(g.last) + 7;
+    const bx = serverX + 14;
+    const mid = (y1 + y2) / 2;
+    return (
+      <g class={`sd-fanout fan-${gi % 2}`} data-peers={g.peers} key={`fan${g.first}:${g.last}`}>
+        <title>{`A client message followed by the server's frames to ${g.peers} other connection${g.peers === 1 ? '' : 's'}${g.toSender ? ' (and back to the sender)' : ''} within ${g.spanMs.toFixed(2)} ms: a broadcast.`}</title>
+        <rect class="sd-band" x={TIME_W - 2} y={y1} width={serverX + 6 - TIME_W} height={y2 - y1} rx={4} />
+        <path class="sd-bracket" d={`M${bx - 5},${y1 + 2}h5v${y2 - y1 - 4}h-5`} />
+        <text class="sd-fanlabel" x={bx + 5} y={mid - (g.toSender ? 14 : 8)}>
+          <tspan x={bx + 5}>fan-out to </tspan>
+          <tspan x={bx + 5} dy={12}>{`${g.peers} peer${g.peers === 1 ? '' : 's'}`}</tspan>
+          {g.toSender && (
+            <tspan class="sd-fansub" x={bx + 5} dy={12}>
+              {' + sender'}
+            </tspan>
+          )}
+          <tspan class="sd-fansub" x={bx + 5} dy={12}>{` in ${g.spanMs.toFixed(1)} ms`}</tspan>
+        </text>
+      </g>
+    );
+  });
+
+  const onlyToggle = (checked: boolean) => {
+    filters.value = { ...f, conn: checked ? selConn : null };
+  };
+
+  return (
+    <div class="seqdiag">
+      <div class="sd-toolbar" role="toolbar" aria-label="Sequence diagram">
+        <label class="check" title={selConn === null && only === null ? 'Select a connection first' : 'Draw only the selected connection (the same filter as the timeline)'}>
+          <input type="checkbox" checked={only !== null} disabled={only === null && selConn === null} onChange={(e) => onlyToggle((e.target as HTMLInputElement).checked)} /> only the selected connection
+          {only !== null && <span class="muted"> (#{only})</span>}
+        </label>
+        <span class="sd-legend muted" aria-hidden="true">
+          <span class="sd-key-ping">◆ ping</span> <span class="sd-key-pong">◇ pong</span> <span class="sd-key-bad">✗ violation</span> <span class="sd-key-fan">▮ fan-out</span>
+        </span>
+        {isPaused && <span class="warn">paused</span>}
+        {older > 0 && (
+          <button onClick={() => setLimit(limit + PAGE)} title={`Draw ${PAGE} more of the older arrows`}>
+            Show {Math.min(PAGE, older)} older
+          </button>
+        )}
+        {limit > PAGE && (
+          <button onClick={() => setLimit(PAGE)} title={`Draw only the newest ${PAGE} arrows`}>
+            Newest {PAGE} only
+          </button>
+        )}
+        <button onClick={() => void save('svg')} disabled={arrows.length === 0} title="Download the diagram as a standalone SVG file">
+          Save SVG
+        </button>
+        <button onClick={() => void save('png')} disabled={arrows.length === 0} title="Download the diagram as a PNG image">
+          Save PNG
+        </button>
+      </div>
+      {saveError && (
+        <div class="banner error" role="alert">
+          Could not save the diagram: {saveError}
+        </div>
+      )}
+      <div
+        class="sd-scroll"
+        ref={scroller}
+        onScroll={(e) => {
+          const el = e.currentTarget as HTMLDivElement;
+          follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW * 2;
+        }}
+      >
+        {arrows.length === 0 ? (
+          <p class="empty">{only !== null ? `Nothing on the wire for connection #${only} yet.` : 'Nothing on the wire yet. Connect a client to the wiretap and its handshake and frames appear here as arrows.'}</p>
+        ) : (
+          <>
+            <svg class="sd-header" ref={headerRef} width={totalW} height={HEADER} aria-hidden="true">
+              <rect class="sd-header-bg" x={0} y={0} width={totalW} height={HEADER} />
+              <text class="sd-time-head" x={TIME_W - 5} y={HEADER - 10}>
+                time
+              </text>
+              {lanes.map((c) => {
+                const conn = model.conns.get(c);
+                const x = laneX.get(c)!;
+                return (
+                  <g class="sd-lanehead" key={c}>
+                    <title>{`Connection #${c} from ${conn?.client ?? '?'}`}</title>
+                    <rect x={x - laneW / 2 + 3} y={6} width={laneW - 6} height={HEADER - 12} rx={5} style={{ stroke: conn?.color, fill: conn?.color }} class="sd-lanebox" />
+                    <text class="sd-lanename" x={x} y={22} style={{ fill: conn?.color }}>
+                      #{c}
+                    </text>
+                    {laneW >= 44 && (
+                      <text class="sd-lanesub" x={x} y={36}>
+                        {fit(shortAddress(conn?.client ?? '?'), Math.floor((laneW - 8) / 6))}
+                      </text>
+                    )}
+                  </g>
+                );
+              })}
+              <g class="sd-lanehead tap">
+                <rect x={tapX - 31} y={6} width={62} height={HEADER - 12} rx={5} class="sd-lanebox tap" />
+                <text class="sd-lanename" x={tapX} y={22}>
+                  wiretap
+                </text>
+                <text class="sd-lanesub" x={tapX} y={36}>
+                  {tap ? `:${tap.tap.port}` : ''}
+                </text>
+              </g>
+              <g class="sd-lanehead server">
+                <rect x={serverX - 56} y={6} width={112} height={HEADER - 12} rx={5} class="sd-lanebox server" />
+                <text class="sd-lanename" x={serverX} y={22}>
+                  server
+                </text>
+                <text class="sd-lanesub" x={serverX} y={36}>
+                  {tap ? fit(tap.targetLabel, 17) : ''}
+                </text>
+              </g>
+            </svg>
+            <svg class="sd-body" ref={bodyRef} width={totalW} height={bodyH} role="img" aria-label={summary}>
+              {older > 0 && (
+                <text class="sd-older" x={TIME_W} y={16}>
+                  {`… ${older.toLocaleString('en-US')} older arrow${older === 1 ? '' : 's'} not drawn${model.trimmed ? ` (and ${model.trimmed.toLocaleString('en-US')} frames no longer held by the page)` : ''}`}
+                </text>
+              )}
+              {bands}
+              {lanes.map((c) => {
+                const s = span.get(c)!;
+                return <line class="sd-lifeline" key={`l${c}`} x1={laneX.get(c)} y1={s.from} x2={laneX.get(c)} y2={s.to} style={{ stroke: model.conns.get(c)?.color }} />;
+              })}
+              <line class="sd-lifeline tap" x1={tapX} y1={0} x2={tapX} y2={bodyH} />
+              <line class="sd-lifeline server" x1={serverX} y1={0} x2={serverX} y2={bodyH} />
+              {rows}
+            </svg>
+          </>
+        )}
+      </div>
+    </div>
+  );
+}

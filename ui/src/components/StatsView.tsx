@@ -1,0 +1,285 @@
+import { effect } from '@preact/signals';
+import { useEffect, useState } from 'preact/hooks';
+import type { Direction } from '../../../server/capture/events.ts';
+import { formatBytes } from '../lib/bytes.ts';
+import { model, selectedConn, shed, version, type Conn } from '../state.ts';
+import '../diagram.css';
+
+/**
+ * Messages and bytes per second, overall and per connection, from the events the page holds.
+ * Event times are the wiretap's clock (ms since it started); the page has no such clock, so it
+ * keeps an anchor: the newest event time and the moment it arrived. "Now" runs on from there, so
+ * rates fall to zero when the wire goes quiet.
+ */
+
+/** The sparklines' span and bin width. */
+const SPAN_MS = 60_000;
+const BIN_MS = 1000;
+const BINS = SPAN_MS / BIN_MS;
+/** "Current" rates average over this many ms: long enough to smooth bursts, short enough to feel live. */
+const RATE_MS = 5000;
+/** Recompute this often rather than once per animation frame: a 200,000-event scan per frame would cost a busy page its frames. */
+const TICK_MS = 500;
+
+let anchor = { t: 0, at: 0 };
+
+effect(() => {
+  version.value;
+  const ev = model.events;
+  if (ev.length === 0) {
+    anchor = { t: 0, at: performance.now() };
+    return;
+  }
+  // Arrival order is nearly time order: the newest few events hold the newest time.
+  let newest = 0;
+  for (let i = ev.length - 1; i >= Math.max(0, ev.length - 64); i--) newest = Math.max(newest, ev[i]!.t);
+  if (newest !== anchor.t) anchor = { t: newest, at: performance.now() };
+});
+
+/** The wiretap's clock as well as the page can tell. */
+function wiretapNow(): number {
+  return anchor.t + (performance.now() - anchor.at);
+}
+
+type PerDir = Record<Direction, number>;
+
+interface Activity {
+  /** Per second, averaged over the last RATE_MS. */
+  msgRate: PerDir;
+  byteRate: PerDir;
+  frameRate: PerDir;
+  /** Per 1 s bin, oldest first, the last bin being the current (partial) second. */
+  msgBins: Record<Direction, number[]>;
+  byteBins: Record<Direction, number[]>;
+}
+
+const zero = (): PerDir => ({ client: 0, server: 0 });
+const bins = () => ({ client: new Array<number>(BINS).fill(0), server: new Array<number>(BINS).fill(0) });
+const newActivity = (): Activity => ({ msgRate: zero(), byteRate: zero(), frameRate: zero(), msgBins: bins(), byteBins: bins() });
+
+function measure(now: number): { overall: Activity; perConn: Map<number, Activity>; heldFrom: number } {
+  const overall = newActivity();
+  const perConn = new Map<number, Activity>();
+  const start = now - SPAN_MS;
+  const rateFrom = now - RATE_MS;
+  const ev = model.events;
+  let heldFrom = ev.length ? ev[0]!.t : now;
+  for (let i = ev.length - 1; i >= 0; i--) {
+    const e = ev[i]!;
+    // Events can arrive slightly out of time order across connections: stop well past the span.
+    if (e.t < start - 5000) {
+      heldFrom = -Infinity;
+      break;
+    }
+    if (e.t < start || e.t > now + 1000 || (e.type !== 'frame' && e.type !== 'message')) continue;
+    let a = perConn.get(e.conn);
+    if (!a) perConn.set(e.conn, (a = newActivity()));
+    const bin = Math.min(BINS - 1, Math.floor((e.t - start) / BIN_MS));
+    const recent = e.t >= rateFrom;
+    if (e.type === 'frame') {
+      const bytes = e.headerLength + (e.complete === false ? 0 : e.length);
+      for (const x of [overall, a]) {
+        x.byteBins[e.dir][bin]! += bytes;
+        if (recent) {
+          x.byteRate[e.dir] += bytes;
+          x.frameRate[e.dir]++;
+        }
+      }
+    } else {
+      for (const x of [overall, a]) {
+        x.msgBins[e.dir][bin]!++;
+        if (recent) x.msgRate[e.dir]++;
+      }
+    }
+  }
+  // Right after the wiretap starts there are fewer than RATE_MS of history to average over.
+  const seconds = Math.max(1, Math.min(RATE_MS, now)) / 1000;
+  for (const a of [overall, ...perConn.values()]) {
+    for (const d of ['client', 'server'] as const) {
+      a.msgRate[d] /= seconds;
+      a.byteRate[d] /= seconds;
+      a.frameRate[d] /= seconds;
+    }
+  }
+  return { overall, perConn, heldFrom };
+}
+
+function rate(n: number): string {
+  if (n === 0) return '0';
+  if (n < 10) return n.toFixed(1);
+  return Math.round(n).toLocaleString('en-US');
+}
+
+const byteRate = (n: number) => `${formatBytes(Math.round(n))}/s`;
+
+function Sparkline({ series, width, height, label, format, fluid = false }: { series: Record<Direction, number[]>; width: number; height: number; label: string; format: (n: number) => string; fluid?: boolean }) {
+  const max = Math.max(1, ...series.client, ...series.server);
+  const pad = 2;
+  const points = (values: number[]) =>
+    values.map((v, i) => `${(pad + (i * (width - 2 * pad)) / (values.length - 1)).toFixed(1)},${(height - pad - (v / max) * (height - 2 * pad)).toFixed(1)}`).join(' ');
+  const peak = (d: Direction) => format(Math.max(...series[d]));
+  const text = `${label} over the last 60 seconds: client → server peak ${peak('client')}, server → client peak ${peak('server')}`;
+  return (
+    <svg class="st-spark" width={fluid ? '100%' : width} height={height} viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" role="img" aria-label={text}>
+      <title>{text}</title>
+      <line class="st-base" x1={pad} y1={height - pad} x2={width - pad} y2={height - pad} />
+      <polyline class="st-line client" points={points(series.client)} />
+      <polyline class="st-line server" points={points(series.server)} />
+    </svg>
+  );
+}
+
+function closeText(c: Conn): { text: string; title: string } {
+  const sent = c.closes.map((x) => `${x.dir === 'client' ? '↑' : '↓'}${x.code}`).join(' ');
+  const sentTitle = c.closes.map((x) => `${x.dir === 'client' ? 'client' : 'server'} sent ${x.explanation}${x.reason ? ` "${x.reason}"` : ''}`).join('; ');
+  if (c.end) {
+    if (c.end.code === null) return { text: 'no WebSocket', title: c.handshake ? `The handshake ended ${c.handshake.outcome}` : 'No handshake was seen' };
+    return { text: `${c.end.code}${sent ? ` (${sent})` : ''}`, title: `${c.end.explanation}${sentTitle ? `. ${sentTitle}` : ''}` };
+  }
+  return sent ? { text: `closing ${sent}`, title: sentTitle } : { text: '', title: '' };
+}
+
+function sum(list: Conn[], pick: (c: Conn) => PerDir): PerDir {
+  const out = zero();
+  for (const c of list) {
+    const v = pick(c);
+    out.client += v.client;
+    out.server += v.server;
+  }
+  return out;
+}
+
+function Card({ title, now, unit, suffix, series, format, sparkLabel }: { title: string; now: PerDir; unit: (n: number) => string; suffix: string; series: Record<Direction, number[]>; format: (n: number) => string; sparkLabel: string }) {
+  return (
+    <section class="st-card" aria-label={title}>
+      <h3>{title}</h3>
+      <div class="st-big">
+        {unit(now.client + now.server)}
+        {suffix && <span class="st-unit"> {suffix}</span>}
+      </div>
+      <div class="st-dirs">
+        <span class="st-dir client" title="client → server, averaged over the last 5 s">↑ {unit(now.client)}</span>
+        <span class="st-dir server" title="server → client, averaged over the last 5 s">↓ {unit(now.server)}</span>
+      </div>
+      <Sparkline series={series} width={240} height={44} label={sparkLabel} format={format} fluid />
+    </section>
+  );
+}
+
+export function StatsView() {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const id = setInterval(() => setTick((n) => n + 1), TICK_MS);
+    return () => clearInterval(id);
+  }, []);
+
+  const now = wiretapNow();
+  const { overall, perConn, heldFrom } = measure(now);
+  const conns = [...model.conns.values()];
+  const frames = sum(conns, (c) => c.frames);
+  const messages = sum(conns, (c) => c.messages);
+  const bytes = sum(conns, (c) => c.bytes);
+  const open = conns.filter((c) => c.status !== 'closed').length;
+  const current = selectedConn.value;
+  const partial = heldFrom > now - SPAN_MS && (model.trimmed > 0 || shed.value > 0);
+
+  return (
+    <div class="stats">
+      <div class="st-cards">
+        <Card title="Messages per second" now={overall.msgRate} unit={rate} suffix="msg/s" series={overall.msgBins} format={(n) => `${n}/s`} sparkLabel="Messages per second" />
+        <Card title="Bytes per second" now={overall.byteRate} unit={byteRate} suffix="" series={overall.byteBins} format={byteRate} sparkLabel="Bytes per second" />
+        <section class="st-card" aria-label="Totals">
+          <h3>Totals</h3>
+          <table class="st-totals">
+            <thead>
+              <tr>
+                <th />
+                <th class="client" scope="col" title="client → server">↑ client</th>
+                <th class="server" scope="col" title="server → client">↓ server</th>
+              </tr>
+            </thead>
+            <tbody>
+              <tr>
+                <th scope="row">messages</th>
+                <td>{messages.client.toLocaleString('en-US')}</td>
+                <td>{messages.server.toLocaleString('en-US')}</td>
+              </tr>
+              <tr>
+                <th scope="row">frames</th>
+                <td>{frames.client.toLocaleString('en-US')}</td>
+                <td>{frames.server.toLocaleString('en-US')}</td>
+              </tr>
+              <tr>
+                <th scope="row">bytes</th>
+                <td>{formatBytes(bytes.client)}</td>
+                <td>{formatBytes(bytes.server)}</td>
+              </tr>
+            </tbody>
+          </table>
+          <div class="muted st-conncount">
+            {conns.length} connection{conns.length === 1 ? '' : 's'}, {open} open
+          </div>
+        </section>
+      </div>
+      <p class="muted st-note">
+        Rates are averaged over the last 5 s; the lines show the last 60 s, one point a second (<span class="st-key client">client → server</span>,{' '}
+        <span class="st-key server">server → client</span>). Bytes count frame headers and payloads.
+        {partial && ' Part of the last minute is no longer held by this page, so its lines start later.'}
+      </p>
+      <div class="st-tablewrap">
+        <table class="st-conns" aria-label="Per connection">
+          <thead>
+            <tr>
+              <th scope="col">conn</th>
+              <th scope="col" class="num" title="frames client → server / server → client">frames ↑/↓</th>
+              <th scope="col" class="num" title="messages client → server / server → client">messages ↑/↓</th>
+              <th scope="col" class="num" title="bytes client → server / server → client">bytes ↑/↓</th>
+              <th scope="col" class="num" title="messages and bytes per second over the last 5 s, both directions">now</th>
+              <th scope="col" title="bytes per second over the last 60 s, each direction">last 60 s</th>
+              <th scope="col">close code</th>
+            </tr>
+          </thead>
+          <tbody>
+            {conns.length === 0 && (
+              <tr>
+                <td colSpan={7} class="empty">
+                  No connections yet.
+                </td>
+              </tr>
+            )}
+            {conns.map((c) => {
+              const a = perConn.get(c.id) ?? newActivity();
+              const close = closeText(c);
+              return (
+                <tr key={c.id} class={current === c.id ? 'selected' : ''} aria-selected={current === c.id} onClick={() => (selectedConn.value = c.id)} data-conn={c.id}>
+                  <td title={`Connection #${c.id} from ${c.client}`}>
+                    <span class="swatch" style={{ background: c.color }} />#{c.id}
+                  </td>
+                  <td class="num">
+                    {c.frames.client.toLocaleString('en-US')} / {c.frames.server.toLocaleString('en-US')}
+                  </td>
+                  <td class="num">
+                    {c.messages.client.toLocaleString('en-US')} / {c.messages.server.toLocaleString('en-US')}
+                  </td>
+                  <td class="num">
+                    {formatBytes(c.bytes.client)} / {formatBytes(c.bytes.server)}
+                  </td>
+                  <td class="num st-now">
+                    <div>{rate(a.msgRate.client + a.msgRate.server)} msg/s</div>
+                    <div class="muted">{byteRate(a.byteRate.client + a.byteRate.server)}</div>
+                  </td>
+                  <td>
+                    <Sparkline series={a.byteBins} width={90} height={22} label={`Connection #${c.id} bytes per second`} format={byteRate} />
+                  </td>
+                  <td title={close.title}>
+                    {close.text || <span class={`state ${c.status}`}>{c.status}</span>}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}

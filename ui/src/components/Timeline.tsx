@@ -1,0 +1,287 @@
+import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
+import type { FrameEvent } from '../../../server/capture/events.ts';
+import { opcodeName } from '../../../server/protocol/opcodes.ts';
+import { base64ToBytes, preview } from '../lib/bytes.ts';
+import { detailTab, filters, frameKey, model, paused, rowMode, selectedConn, selection, version, type Filters, type MessageRow } from '../state.ts';
+
+const ROW_HEIGHT = 24;
+
+/** Time since the row above: ms below a second, then seconds, so the column stays narrow. */
+function formatDelta(ms: number): string {
+  if (ms < 1000) return `${ms.toFixed(ms < 10 ? 2 : 1)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(2)}s`;
+  return `${(ms / 60_000).toFixed(1)}min`;
+}
+const OVERSCAN = 12;
+
+type Row = { frame: FrameEvent; index: number } | { msg: MessageRow; index: number };
+
+function badgeOf(row: Row): string {
+  if ('frame' in row) return opcodeName(row.frame.opcode);
+  const m = row.msg;
+  if (m.type === 'message') return m.opcode === 1 ? 'TEXT' : 'BINARY';
+  return m.type.toUpperCase();
+}
+
+/** Previews are computed once per event: filtering 100,000 rows must not decode them again. */
+const previews = new WeakMap<object, string>();
+
+function previewOf(row: Row): string {
+  const ev = 'frame' in row ? row.frame : row.msg;
+  let p = previews.get(ev);
+  if (p === undefined) {
+    p = computePreview(row);
+    previews.set(ev, p);
+  }
+  return p;
+}
+
+function computePreview(row: Row): string {
+  if ('frame' in row) {
+    const f = row.frame;
+    const bytes = base64ToBytes(f.payload);
+    if (f.opcode === 8 && bytes.length >= 2) {
+      const code = (bytes[0]! << 8) | bytes[1]!;
+      return `${code} ${preview(bytes.subarray(2), true)}`;
+    }
+    if (f.rsv1) return `(compressed) ${preview(bytes, false)}`;
+    return preview(bytes, f.opcode === 1 || f.opcode === 0);
+  }
+  const m = row.msg;
+  if (m.type === 'message') return m.text !== undefined ? preview(new TextEncoder().encode(m.text), true) : preview(base64ToBytes(m.base64 ?? ''), false);
+  if (m.type === 'close') return `${m.explanation}${m.reason ? ` "${m.reason}"` : ''}`;
+  return preview(base64ToBytes(m.payload), false);
+}
+
+function lengthOf(row: Row): number {
+  if ('frame' in row) return row.frame.length;
+  const m = row.msg;
+  if (m.type === 'message') return m.length;
+  if (m.type === 'close') return m.reason.length + 2;
+  return base64ToBytes(m.payload).length;
+}
+
+function isControlRow(row: Row): boolean {
+  return 'frame' in row ? (row.frame.opcode & 8) !== 0 : row.msg.type !== 'message';
+}
+
+function matcher(f: Filters): ((s: string) => boolean) | null {
+  if (!f.text) return null;
+  if (f.regex) {
+    try {
+      const re = new RegExp(f.text, 'i');
+      return (s) => re.test(s);
+    } catch {
+      return () => false;
+    }
+  }
+  const needle = f.text.toLowerCase();
+  return (s) => s.toLowerCase().includes(needle);
+}
+
+function regexError(f: Filters): string | null {
+  if (!f.regex || !f.text) return null;
+  try {
+    new RegExp(f.text);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+function FilterBar({ shown, total }: { shown: number; total: number }) {
+  const f = filters.value;
+  const set = (patch: Partial<Filters>) => (filters.value = { ...f, ...patch });
+  const conns = [...model.conns.keys()];
+  const err = regexError(f);
+  return (
+    <div class="filters" role="toolbar" aria-label="Timeline filters">
+      <div class="seg" role="group" aria-label="Rows">
+        <button aria-pressed={rowMode.value === 'frames'} onClick={() => (rowMode.value = 'frames')} title="One row per frame (m)">
+          Frames
+        </button>
+        <button aria-pressed={rowMode.value === 'messages'} onClick={() => (rowMode.value = 'messages')} title="One row per message (m)">
+          Messages
+        </button>
+      </div>
+      <label>
+        <span class="sr-only">Connection</span>
+        <select aria-label="Connection" value={f.conn ?? ''} onChange={(e) => set({ conn: (e.target as HTMLSelectElement).value ? Number((e.target as HTMLSelectElement).value) : null })}>
+          <option value="">all connections</option>
+          {conns.map((c) => (
+            <option value={c}>#{c}</option>
+          ))}
+        </select>
+      </label>
+      <select aria-label="Direction" value={f.dir} onChange={(e) => set({ dir: (e.target as HTMLSelectElement).value as Filters['dir'] })}>
+        <option value="both">both directions</option>
+        <option value="client">client → server</option>
+        <option value="server">server → client</option>
+      </select>
+      <select aria-label="Kind" value={f.kind} onChange={(e) => set({ kind: (e.target as HTMLSelectElement).value as Filters['kind'] })}>
+        <option value="all">data and control</option>
+        <option value="data">data only</option>
+        <option value="control">control only</option>
+      </select>
+      <input
+        id="filter-text"
+        type="search"
+        aria-label="Filter text"
+        placeholder={f.regex ? 'regex…' : 'filter text… (/)'}
+        value={f.text}
+        aria-invalid={err !== null}
+        title={err ?? ''}
+        onInput={(e) => set({ text: (e.target as HTMLInputElement).value })}
+      />
+      <label class="check">
+        <input type="checkbox" checked={f.regex} onChange={(e) => set({ regex: (e.target as HTMLInputElement).checked })} /> regex
+      </label>
+      <button class={paused.value ? 'pause on' : 'pause'} aria-pressed={paused.value} onClick={() => (paused.value = !paused.value)} title="Pause the timeline (space)">
+        {paused.value ? 'Resume' : 'Pause'}
+      </button>
+      <span class="muted count" aria-live="polite">
+        {shown.toLocaleString('en-US')} of {total.toLocaleString('en-US')}
+      </span>
+    </div>
+  );
+}
+
+export function Timeline() {
+  const v = version.value;
+  const f = filters.value;
+  const mode = rowMode.value;
+  const isPaused = paused.value;
+  const frozen = useRef<{ rows: Row[]; total: number } | null>(null);
+
+  const computed = useMemo(() => {
+    const match = matcher(f);
+    const rows: Row[] = [];
+    const source = mode === 'frames' ? model.frames : model.messages;
+    for (let i = 0; i < source.length; i++) {
+      const item = source[i]!;
+      const row: Row = mode === 'frames' ? { frame: item as FrameEvent, index: i } : { msg: item as MessageRow, index: i };
+      const ev = mode === 'frames' ? (item as FrameEvent) : (item as MessageRow);
+      if (f.conn !== null && ev.conn !== f.conn) continue;
+      if (f.dir !== 'both' && ev.dir !== f.dir) continue;
+      if (f.kind !== 'all' && isControlRow(row) !== (f.kind === 'control')) continue;
+      if (match && !match(`${badgeOf(row)} ${previewOf(row)}`)) continue;
+      rows.push(row);
+    }
+    return { rows, total: source.length };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [v, f, mode]);
+
+  if (!isPaused) frozen.current = null;
+  else frozen.current ??= computed;
+  const { rows, total } = frozen.current ?? computed;
+  const newWhilePaused = isPaused ? computed.rows.length - rows.length : 0;
+
+  const scroller = useRef<HTMLDivElement>(null);
+  const [scrollTop, setScrollTop] = useState(0);
+  const [height, setHeight] = useState(400);
+  const follow = useRef(true);
+
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!el) return;
+    const ro = new ResizeObserver(() => setHeight(el.clientHeight));
+    ro.observe(el);
+    setHeight(el.clientHeight);
+    return () => ro.disconnect();
+  }, []);
+
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (el && follow.current && !isPaused) {
+      el.scrollTop = el.scrollHeight;
+      setScrollTop(el.scrollTop);
+    }
+  }, [rows.length, isPaused]);
+
+  const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN);
+  const last = Math.min(rows.length, Math.ceil((scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
+  const sel = selection.value;
+
+  const open = (row: Row) => {
+    if ('frame' in row) {
+      selection.value = { kind: 'frame', key: frameKey(row.frame.conn, row.frame.dir, row.frame.seq) };
+      selectedConn.value = row.frame.conn;
+      detailTab.value = 'frame';
+    } else {
+      selection.value = { kind: 'message', index: row.index, conn: row.msg.conn };
+      selectedConn.value = row.msg.conn;
+      detailTab.value = 'message';
+    }
+  };
+
+  const visible = [];
+  for (let i = first; i < last; i++) {
+    const row = rows[i]!;
+    const ev = 'frame' in row ? row.frame : row.msg;
+    const prev = i > 0 ? rows[i - 1]! : null;
+    const prevT = prev ? ('frame' in prev ? prev.frame.t : prev.msg.t) : ev.t;
+    const conn = model.conns.get(ev.conn);
+    const key = 'frame' in row ? frameKey(row.frame.conn, row.frame.dir, row.frame.seq) : null;
+    const violations = key ? model.violationsByFrame.get(key)?.length ?? 0 : 0;
+    const selected = key ? sel?.kind === 'frame' && sel.key === key : sel?.kind === 'message' && sel.index === row.index;
+    const badge = badgeOf(row);
+    visible.push(
+      <div
+        role="row"
+        aria-selected={selected}
+        class={`trow ${ev.dir}${selected ? ' selected' : ''}${violations ? ' has-violation' : ''}`}
+        style={{ top: `${i * ROW_HEIGHT}px` }}
+        onClick={() => open(row)}
+        data-dir={ev.dir}
+        data-badge={badge}
+      >
+        <span class="c-time" role="cell">{(ev.t / 1000).toFixed(3)}s</span>
+        <span class="c-delta muted" role="cell">+{formatDelta(ev.t - prevT)}</span>
+        <span class="c-conn" role="cell">
+          <span class="swatch" style={{ background: conn?.color }} />#{ev.conn}
+        </span>
+        <span class="c-dir" role="cell" title={ev.dir === 'client' ? 'client → server' : 'server → client'}>
+          {ev.dir === 'client' ? '→' : '←'}
+        </span>
+        <span class="c-badge" role="cell">
+          <span class={`badge op-${badge.toLowerCase().replace(/[^a-z]/g, '')}`}>{badge}</span>
+          {'frame' in row && !row.frame.fin && <span class="badge frag" title="FIN=0: more fragments follow">…</span>}
+          {'frame' in row && row.frame.rsv1 && <span class="badge rsv" title="RSV1: compressed (permessage-deflate)">z</span>}
+        </span>
+        <span class="c-len" role="cell">{lengthOf(row).toLocaleString('en-US')}</span>
+        <span class="c-preview" role="cell">
+          {violations > 0 && <span class="badge violation" title="This frame breaks a rule of RFC 6455">✗</span>}
+          {previewOf(row)}
+        </span>
+      </div>,
+    );
+  }
+
+  return (
+    <div class="timeline">
+      <FilterBar shown={rows.length} total={total} />
+      {isPaused && newWhilePaused > 0 && (
+        <div class="paused-note" role="status">
+          Paused: {newWhilePaused.toLocaleString('en-US')} new rows waiting. Resume to see them.
+        </div>
+      )}
+      <div
+        class="tscroll"
+        ref={scroller}
+        role="grid"
+        aria-label={mode === 'frames' ? 'Frames' : 'Messages'}
+        aria-rowcount={rows.length}
+        onScroll={(e) => {
+          const el = e.currentTarget as HTMLDivElement;
+          setScrollTop(el.scrollTop);
+          follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_HEIGHT * 2;
+        }}
+      >
+        <div class="tspacer" style={{ height: `${rows.length * ROW_HEIGHT}px` }}>
+          {visible}
+        </div>
+        {rows.length === 0 && <p class="empty">{total === 0 ? 'Nothing on the wire yet.' : 'No row matches the filters.'}</p>}
+      </div>
+    </div>
+  );
+}

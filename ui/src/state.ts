@@ -1,0 +1,299 @@
+import { computed, signal } from '@preact/signals';
+import type {
+  CloseEvent,
+  ControlEvent,
+  Direction,
+  EndEvent,
+  FrameEvent,
+  HandshakeEvent,
+  MessageEvent,
+  OpenEvent,
+  ViolationEvent,
+  WireEvent,
+} from '../../server/capture/events.ts';
+import type { StoreStatus, StreamMessage, TopologyInfo } from '../../server/app/stream-protocol.ts';
+
+/**
+ * The dashboard's state. Events arrive in batches over /api/events and are applied to plain
+ * arrays and maps once per animation frame; one `version` signal then tells every view to
+ * re-render. Views read; only the stream writes (DESIGN.md: bytes → events → store → views).
+ */
+
+export type ConnStatus = 'connecting' | 'open' | 'closing' | 'closed';
+
+export interface Conn {
+  id: number;
+  client: string;
+  target: string;
+  openedAt: number;
+  status: ConnStatus;
+  handshake: HandshakeEvent | null;
+  frames: Record<Direction, number>;
+  messages: Record<Direction, number>;
+  bytes: Record<Direction, number>;
+  closes: CloseEvent[];
+  end: EndEvent | null;
+  violations: number;
+  /** A stable colour per connection, shared by every view. */
+  color: string;
+}
+
+/** A timeline row: a frame, or (in message mode) a message, ping, pong or close. */
+export type MessageRow = MessageEvent | ControlEvent | CloseEvent;
+
+/** Views hold at most this many frames and as many messages; older ones are counted, not kept. */
+export const MAX_ROWS = 100_000;
+
+const PALETTE = ['#2f7de1', '#d9480f', '#2b8a3e', '#9c36b5', '#c2255c', '#0b7285', '#e67700', '#5c7cfa'];
+
+export const frameKey = (conn: number, dir: Direction, seq: number) => `${conn}:${dir}:${seq}`;
+
+class Model {
+  conns = new Map<number, Conn>();
+  frames: FrameEvent[] = [];
+  messages: MessageRow[] = [];
+  /** Every event in arrival order (bounded like the rows), for the sequence diagram and stats. */
+  events: WireEvent[] = [];
+  framesByKey = new Map<string, FrameEvent>();
+  violationsByFrame = new Map<string, ViolationEvent[]>();
+  violations: ViolationEvent[] = [];
+  /** Rows the view bound pushed out. */
+  trimmed = 0;
+
+  reset(): void {
+    this.conns.clear();
+    this.frames = [];
+    this.messages = [];
+    this.events = [];
+    this.framesByKey.clear();
+    this.violationsByFrame.clear();
+    this.violations = [];
+    this.trimmed = 0;
+  }
+
+  apply(e: WireEvent): void {
+    this.events.push(e);
+    switch (e.type) {
+      case 'open':
+        this.open(e);
+        break;
+      case 'handshake': {
+        const c = this.conn(e.conn);
+        c.handshake = e;
+        c.status = e.outcome === 'upgraded' ? 'open' : e.outcome === 'incomplete' ? c.status : 'closed';
+        break;
+      }
+      case 'frame': {
+        const c = this.conn(e.conn);
+        c.frames[e.dir]++;
+        c.bytes[e.dir] += e.headerLength + (e.complete === false ? 0 : e.length);
+        this.frames.push(e);
+        this.framesByKey.set(frameKey(e.conn, e.dir, e.seq), e);
+        break;
+      }
+      case 'message':
+      case 'ping':
+      case 'pong':
+        if (e.type === 'message') this.conn(e.conn).messages[e.dir]++;
+        this.messages.push(e);
+        break;
+      case 'close': {
+        const c = this.conn(e.conn);
+        c.closes.push(e);
+        if (c.status === 'open') c.status = 'closing';
+        this.messages.push(e);
+        break;
+      }
+      case 'violation': {
+        this.conn(e.conn).violations++;
+        this.violations.push(e);
+        if (e.frame !== undefined) {
+          const k = frameKey(e.conn, e.dir, e.frame);
+          const list = this.violationsByFrame.get(k) ?? [];
+          list.push(e);
+          this.violationsByFrame.set(k, list);
+        }
+        break;
+      }
+      case 'end': {
+        const c = this.conn(e.conn);
+        c.end = e;
+        c.status = 'closed';
+        c.bytes = { ...e.bytes };
+        break;
+      }
+    }
+  }
+
+  private open(e: OpenEvent): void {
+    this.conns.set(e.conn, {
+      id: e.conn,
+      client: e.client,
+      target: e.target,
+      openedAt: e.t,
+      status: 'connecting',
+      handshake: null,
+      frames: { client: 0, server: 0 },
+      messages: { client: 0, server: 0 },
+      bytes: { client: 0, server: 0 },
+      closes: [],
+      end: null,
+      violations: 0,
+      color: PALETTE[(e.conn - 1) % PALETTE.length]!,
+    });
+  }
+
+  /** The connection, created from a later event when its `open` was dropped from history. */
+  conn(id: number): Conn {
+    let c = this.conns.get(id);
+    if (!c) {
+      this.open({ type: 'open', conn: id, t: 0, client: '?', target: '?' });
+      c = this.conns.get(id)!;
+    }
+    return c;
+  }
+
+  trim(): void {
+    const over = (list: unknown[]) => Math.max(0, list.length - MAX_ROWS);
+    const f = over(this.frames);
+    if (f > 0) {
+      for (const old of this.frames.splice(0, f)) {
+        const k = frameKey(old.conn, old.dir, old.seq);
+        this.framesByKey.delete(k);
+        this.violationsByFrame.delete(k);
+      }
+      this.trimmed += f;
+    }
+    const m = over(this.messages);
+    if (m > 0) this.messages.splice(0, m);
+    const ev = Math.max(0, this.events.length - 2 * MAX_ROWS);
+    if (ev > 0) this.events.splice(0, ev);
+    const v = over(this.violations);
+    if (v > 0) this.violations.splice(0, v);
+  }
+}
+
+export const model = new Model();
+
+/** Bumped once per applied batch: every view that reads it re-renders. */
+export const version = signal(0);
+export const topology = signal<TopologyInfo | null>(null);
+export const storeStatus = signal<StoreStatus | null>(null);
+export const streamState = signal<'connecting' | 'live' | 'refused' | 'lost'>('connecting');
+export const streamError = signal<string>('');
+/** Events the server did not send to this page because it was too slow (back-pressure). */
+export const shed = signal(0);
+
+// What the learner is looking at.
+export type Selection =
+  | { kind: 'frame'; key: string }
+  | { kind: 'message'; index: number; conn: number }
+  | { kind: 'handshake'; conn: number }
+  | null;
+export const selection = signal<Selection>(null);
+export const selectedConn = signal<number | null>(null);
+export const rowMode = signal<'frames' | 'messages'>('frames');
+export const paused = signal(false);
+export const centerView = signal<'timeline' | 'diagram' | 'stats'>('timeline');
+export const detailTab = signal<'handshake' | 'frame' | 'message'>('frame');
+
+export interface Filters {
+  conn: number | null;
+  dir: Direction | 'both';
+  kind: 'all' | 'data' | 'control';
+  text: string;
+  regex: boolean;
+}
+export const filters = signal<Filters>({ conn: null, dir: 'both', kind: 'all', text: '', regex: false });
+
+export const selectedFrame = computed(() => {
+  version.value;
+  const s = selection.value;
+  return s?.kind === 'frame' ? model.framesByKey.get(s.key) ?? null : null;
+});
+
+// ---- the stream ------------------------------------------------------------------------
+
+let pending: WireEvent[] = [];
+let scheduled = false;
+
+function scheduleApply(): void {
+  if (scheduled) return;
+  scheduled = true;
+  // Once per animation frame; a hidden tab gets no frames, so a timer takes over there.
+  const run = () => {
+    if (!scheduled) return;
+    scheduled = false;
+    applyPending();
+  };
+  requestAnimationFrame(run);
+  setTimeout(run, 250);
+}
+
+function applyPending(): void {
+  if (pending.length === 0) return;
+  const batch = pending;
+  pending = [];
+  for (const e of batch) model.apply(e);
+  model.trim();
+  version.value++;
+}
+
+/** Apply events at once (tests and recordings). */
+export function applyEvents(events: WireEvent[]): void {
+  pending.push(...events);
+  applyPending();
+}
+
+export function tokenFromUrl(): string {
+  return new URLSearchParams(location.search).get('token') ?? '';
+}
+
+export function connectStream(token = tokenFromUrl()): void {
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/events?token=${encodeURIComponent(token)}`;
+  let retry = 500;
+  const open = () => {
+    streamState.value = 'connecting';
+    const ws = new WebSocket(url);
+    let helloSeen = false;
+    ws.onmessage = (ev) => {
+      const msg = JSON.parse(ev.data as string) as StreamMessage;
+      switch (msg.kind) {
+        case 'hello':
+          helloSeen = true;
+          retry = 500;
+          // A (re)connect sends the whole history again: start from a clean slate.
+          model.reset();
+          pending = [];
+          shed.value = 0;
+          topology.value = msg.topology;
+          storeStatus.value = { size: msg.size, dropped: msg.dropped, counts: msg.counts, connections: msg.connections };
+          streamState.value = 'live';
+          version.value++;
+          break;
+        case 'events':
+          pending.push(...msg.events);
+          scheduleApply();
+          break;
+        case 'shed':
+          shed.value = msg.total;
+          break;
+        case 'status':
+          storeStatus.value = { size: msg.size, dropped: msg.dropped, counts: msg.counts, connections: msg.connections };
+          break;
+      }
+    };
+    ws.onclose = () => {
+      if (!helloSeen) {
+        streamState.value = 'refused';
+        streamError.value = 'The dashboard refused this page: open the address printed by `npm start` (it carries the session token).';
+      } else {
+        streamState.value = 'lost';
+        streamError.value = 'Lost the connection to the playground; reconnecting…';
+      }
+      setTimeout(open, retry);
+      retry = Math.min(retry * 2, 10_000);
+    };
+  };
+  open();
+}
