@@ -22,6 +22,17 @@ export interface EventStreamOptions {
 
 interface Subscriber {
   ws: WebSocket;
+  /** Sequence number after the last event sent. */
+  sent: number;
+  /**
+   * Flow control the page asked for: at most `window` events sent and not yet acknowledged
+   * (the page acknowledges after it has applied them, so a busy page slows its own stream
+   * instead of queueing work it cannot do). Null: socket back-pressure only.
+   */
+  window: number | null;
+  /** Batches sent and not yet acknowledged: [sequence number after the batch, event count]. */
+  inflight: Array<[end: number, count: number]>;
+  outstanding: number;
   queue: WireEvent[];
   queueFrom: number;
   shed: number;
@@ -79,7 +90,7 @@ export class EventStream {
   private attach(ws: WebSocket): void {
     const store = this.opts.store;
     const nextSeq = store.nextSeq;
-    const sub: Subscriber = { ws, queue: [], queueFrom: nextSeq, shed: 0, shedSinceReport: 0 };
+    const sub: Subscriber = { ws, sent: nextSeq, window: null, inflight: [], outstanding: 0, queue: [], queueFrom: nextSeq, shed: 0, shedSinceReport: 0 };
     this.send(ws, { kind: 'hello', version: 1, topology: this.opts.topology(), nextSeq, ...this.status() });
     const history = store.since(0);
     let from = nextSeq - history.length;
@@ -90,8 +101,24 @@ export class EventStream {
     }
     this.subs.add(sub);
     log('dashboard page connected (%d history events, %d pages open)', history.length, this.subs.size);
+    ws.on('message', (data) => this.command(sub, data.toString()));
     ws.on('close', () => this.subs.delete(sub));
     ws.on('error', () => this.subs.delete(sub));
+  }
+
+  /** Page → server: `{ kind: 'flow', window }` turns on acknowledgements; `{ kind: 'ack', seq }` acknowledges up to seq. */
+  private command(sub: Subscriber, text: string): void {
+    let msg: { kind?: string; window?: number; seq?: number };
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (msg.kind === 'flow' && typeof msg.window === 'number' && msg.window >= 100) {
+      sub.window = Math.min(msg.window, 100_000);
+    } else if (msg.kind === 'ack' && typeof msg.seq === 'number') {
+      while (sub.inflight.length > 0 && sub.inflight[0]![0] <= msg.seq) sub.outstanding -= sub.inflight.shift()![1];
+    }
   }
 
   private enqueue(events: WireEvent[]): void {
@@ -116,10 +143,17 @@ export class EventStream {
         sub.shedSinceReport = 0;
       }
       if (sub.queue.length === 0) continue;
-      const events = sub.queue;
+      const room = sub.window === null ? Infinity : sub.window - sub.outstanding;
+      if (room <= 0) continue;
       const from = sub.queueFrom;
-      sub.queue = [];
+      const events = room >= sub.queue.length ? sub.queue : sub.queue.slice(0, room);
+      sub.queue = events === sub.queue ? [] : sub.queue.slice(room);
       sub.queueFrom = from + events.length;
+      sub.sent = sub.queueFrom;
+      if (sub.window !== null) {
+        sub.inflight.push([sub.sent, events.length]);
+        sub.outstanding += events.length;
+      }
       this.send(sub.ws, { kind: 'events', from, events });
     }
   }

@@ -31,3 +31,10 @@ export type StreamMessage =
   /** This page was too slow to keep up: `count` events were not sent to it (they are still in the store). */
   | { kind: 'shed'; count: number; total: number }
   | ({ kind: 'status' } & StoreStatus);
+
+/**
+ * Page → server. `flow` turns on acknowledgements: the server then keeps at most `window` live
+ * events unacknowledged, and the page sends `ack` with the sequence number after the last
+ * event it has applied. A page that does not ask for flow control gets socket back-pressure only.
+ */
+export type StreamCommand = { kind: 'flow'; window: number } | { kind: 'ack'; seq: number };

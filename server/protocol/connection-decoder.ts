@@ -113,6 +113,12 @@ export class ConnectionDecoder {
         }
         case 'http': {
           const before = side.head.buffered;
+          if (before === 0 && !canStartHead(dir, data[0]!)) {
+            // Judged on the first byte, as an HTTP parser does: a TLS hello (wss:// to a ws://
+            // port) never sends the blank line a head ends with, and would look unfinished.
+            this.notHttp(dir, data.subarray(0, 1), t);
+            break;
+          }
           const r = side.head.push(data);
           if (r === null) return;
           if (r === 'too-large') {
@@ -260,10 +266,11 @@ export class ConnectionDecoder {
     this.sawHandshake = true;
     const hs = analyzeHandshake(this.conn, t, 'not-http', null, null);
     const first = head.subarray(0, 60).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+    const what = head.length === 1 ? `its first byte is 0x${head[0]!.toString(16).padStart(2, '0')}${tlsHint(dir, head[0]!)}` : `"${first}"`;
     hs.problems.push(
       dir === 'client'
-        ? `The client's first bytes are not an HTTP request ("${first}"), so this is not a WebSocket connection.`
-        : `The server answered with something that is not HTTP ("${first}").`,
+        ? `The client's first bytes are not an HTTP request (${what}), so this is not a WebSocket connection.`
+        : `The server answered with something that is not HTTP (${what}).`,
     );
     this.out.push(hs);
   }
@@ -312,6 +319,19 @@ export class ConnectionDecoder {
     this.out.push(end);
     return this.out.splice(0);
   }
+}
+
+/** Can this byte start a request line (a method token, RFC 9110 §5.6.2) or a status line ("HTTP/")? */
+function canStartHead(dir: Direction, b: number): boolean {
+  if (dir === 'server') return b === 0x48;
+  return /[!#$%&'*+.^_`|~0-9A-Za-z-]/.test(String.fromCharCode(b));
+}
+
+/** TLS records start with 0x16 (handshake) or 0x15 (alert): the usual ws:// / wss:// mix-up. */
+function tlsHint(dir: Direction, b: number): string {
+  if (b === 0x16 && dir === 'client') return ', a TLS handshake: the client uses wss:// (or https://) but the server speaks plain ws://';
+  if ((b === 0x15 || b === 0x16) && dir === 'server') return ', a TLS record: the server expects wss://, not ws://';
+  return '';
 }
 
 /** Content-Length as a number, or -1 when absent or not a valid length. */

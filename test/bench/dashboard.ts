@@ -77,9 +77,9 @@ async function load(tapPort: number, fps: number, seconds: number): Promise<{ se
   );
   let received = 0;
   for (const ws of sockets) ws.on('message', () => received++);
-  const perTickPerConn = Math.max(1, Math.round(fps / 2 / CONNECTIONS / 100));
   let sent = 0;
-  const end = performance.now() + seconds * 1000;
+  const start = performance.now();
+  const end = start + seconds * 1000;
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       if (performance.now() >= end) {
@@ -87,7 +87,9 @@ async function load(tapPort: number, fps: number, seconds: number): Promise<{ se
         resolve();
         return;
       }
-      for (const ws of sockets) for (let i = 0; i < perTickPerConn; i++) ws.send(`tick ${sent++} ${'x'.repeat(16)}`);
+      // Catch up to the schedule: timers fire late, the rate must not drift.
+      const due = Math.floor(((performance.now() - start) / 1000) * (fps / 2)) - sent;
+      for (let i = 0; i < due; i++) sockets[i % CONNECTIONS]!.send(`tick ${sent++} ${'x'.repeat(16)}`);
     }, 10);
   });
   await new Promise((r) => setTimeout(r, 500));

@@ -14,11 +14,13 @@
  * 127.0.0.1 and is ended when the bench exits.
  *
  * Knobs (environment): BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_CONNECTIONS (32),
- * BENCH_IN_FLIGHT (64), BENCH_ONLY (echo | decoder), BENCH_PATHS (direct,relay,wiretap; add
- * `decode` for the decoders without the store), BENCH_PROFILE=DIR (children write
+ * BENCH_IN_FLIGHT (64), BENCH_ONLY (echo | decoder), BENCH_PATHS=decode (also the decoders
+ * without the store), BENCH_COMPARE=DIR (also the wiretap of another checkout, e.g. a worktree
+ * with a change, A/B in the same run), BENCH_PROFILE=DIR (children write
  * --cpu-prof profiles to DIR), DEBUG (as for npm start; slows the wiretap down, of course).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
@@ -60,12 +62,12 @@ interface Child {
   port: number;
 }
 
-/** Fork a bench script through tsx; resolves once it reports `{ type: 'listening', port }`. */
+/** Fork a bench program through tsx; resolves once it reports `{ type: 'listening', port }`. */
 function start(script: string, extraEnv: Record<string, string>, name: string): Promise<Child> {
   const execArgv = ['--import', TSX_LOADER, '--expose-gc'];
   // One folder per child: tsx's loader thread writes a profile of its own next to the main one.
   if (PROFILE_DIR) execArgv.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/${name}`);
-  const child = fork(here(script), [], { execArgv, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(script, [], { execArgv, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.add(child);
   child.on('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {
@@ -206,32 +208,46 @@ function target(label: string, value: number, min: number): void {
 // ---------------------------------------------------------------------------------------------
 // 1 + 2: echo round trips, memory
 
-/** `decode` (opt-in through BENCH_PATHS): the wiretap's decoders with the events dropped, no store. */
-type Path = 'direct' | 'relay' | 'wiretap' | 'decode';
-const ALL_PATHS: Path[] = ['direct', 'relay', 'wiretap', 'decode'];
-const PATHS: Path[] = (env.BENCH_PATHS ?? 'direct,relay,wiretap')
-  .split(',')
-  .filter((p): p is Path => (ALL_PATHS as string[]).includes(p));
-for (const required of ['direct', 'relay', 'wiretap'] as const) if (!PATHS.includes(required)) PATHS.push(required);
+/**
+ * The paths a round visits. `direct`, `relay` and `wiretap` always; `decode` (BENCH_PATHS) is the
+ * wiretap's decoders with the events dropped, to tell their cost from the store's; `compare`
+ * (BENCH_COMPARE=DIR) is the wiretap of another checkout of this project (its
+ * test/bench/relay-process.ts), for an A/B of a change in the same run.
+ */
+interface PathSpec {
+  name: string;
+  /** The relay program and its mode; null: straight to the echo target. */
+  relay: { script: string; mode: 'plain' | 'wiretap' | 'decode' } | null;
+}
+const COMPARE = env.BENCH_COMPARE ? resolve(env.BENCH_COMPARE, 'test/bench/relay-process.ts') : null;
+const PATH_SPECS: PathSpec[] = [
+  { name: 'direct', relay: null },
+  { name: 'relay', relay: { script: here('relay-process.ts'), mode: 'plain' } },
+  { name: 'wiretap', relay: { script: here('relay-process.ts'), mode: 'wiretap' } },
+  ...((env.BENCH_PATHS ?? '').split(',').includes('decode') ? [{ name: 'decode', relay: { script: here('relay-process.ts'), mode: 'decode' as const } }] : []),
+  ...(COMPARE ? [{ name: 'compare', relay: { script: COMPARE, mode: 'wiretap' as const } }] : []),
+];
 
 async function echoBench(): Promise<void> {
   out(`Echo round trips per second: ${CONNECTIONS} connections × ${IN_FLIGHT} in flight, ${Buffer.byteLength(MESSAGE)}-byte text`);
   out(`${ROUNDS} rounds × ${SECONDS} s per path (after ${WARMUP_MS} ms warm-up), paths alternating; each server in its own process.`);
+  if (COMPARE) out(`compare = the wiretap of ${COMPARE}`);
   out();
-  const server = await start('echo-target.ts', {}, 'echo-target');
-  const relay = await start('relay-process.ts', { BENCH_MODE: 'plain', BENCH_TARGET_PORT: String(server.port) }, 'relay');
-  const tap = await start('relay-process.ts', { BENCH_MODE: 'wiretap', BENCH_TARGET_PORT: String(server.port) }, 'wiretap');
-  const decode = PATHS.includes('decode') ? await start('relay-process.ts', { BENCH_MODE: 'decode', BENCH_TARGET_PORT: String(server.port) }, 'decode') : null;
-  const via: Record<Path, Child | null> = { direct: null, relay, wiretap: tap, decode };
-  const port: Record<Path, number> = { direct: server.port, relay: relay.port, wiretap: tap.port, decode: decode?.port ?? 0 };
+  const server = await start(here('echo-target.ts'), {}, 'echo-target');
+  const via = new Map<string, Child | null>();
+  for (const p of PATH_SPECS) {
+    via.set(p.name, p.relay && (await start(p.relay.script, { BENCH_MODE: p.relay.mode, BENCH_TARGET_PORT: String(server.port) }, p.name)));
+  }
+  const tap = via.get('wiretap')!;
 
   const memory: Array<{ when: string; s: Stats }> = [{ when: 'before load', s: await stats(tap.process, true) }];
-  const results: Record<Path, LoadResult[]> = { direct: [], relay: [], wiretap: [], decode: [] };
+  const results = new Map<string, LoadResult[]>(PATH_SPECS.map((p) => [p.name, []]));
   for (let r = 0; r < ROUNDS; r++) {
-    // Rotate the order, so no path always runs first (or right after the wiretap's GC debt).
-    for (let k = 0; k < PATHS.length; k++) {
-      const path = PATHS[(r + k) % PATHS.length]!;
-      results[path].push(await echoLoad(port[path], server.process, via[path]?.process ?? null));
+    // Rotate the order, so no path always runs first (or right after another's GC debt).
+    for (let k = 0; k < PATH_SPECS.length; k++) {
+      const { name } = PATH_SPECS[(r + k) % PATH_SPECS.length]!;
+      const relay = via.get(name) ?? null;
+      results.get(name)!.push(await echoLoad(relay?.port ?? server.port, server.process, relay?.process ?? null));
     }
     memory.push({ when: `after round ${r + 1}`, s: await stats(tap.process, true) });
   }
@@ -239,31 +255,32 @@ async function echoBench(): Promise<void> {
   const head = `${padEnd('path', 9)}${Array.from({ length: ROUNDS }, (_, i) => pad(`round ${i + 1}`, 10)).join('')}${pad('median', 10)}   CPU % of a core: load  relay  server   relay CPU µs/trip`;
   out(head);
   out('-'.repeat(head.length));
-  const med: Record<Path, number> = { direct: 0, relay: 0, wiretap: 0, decode: 0 };
-  for (const path of PATHS) {
-    const rs = results[path];
-    med[path] = median(rs.map((x) => x.rate));
+  const med = new Map<string, number>();
+  const usPerTrip = new Map<string, number>();
+  for (const { name } of PATH_SPECS) {
+    const rs = results.get(name)!;
+    med.set(name, median(rs.map((x) => x.rate)));
     const cpu = (pick: (c: LoadResult['cpu']) => number | null) => {
       const xs = rs.map((x) => pick(x.cpu)).filter((x): x is number => x !== null);
       return xs.length ? `${Math.round(median(xs))}` : '-';
     };
+    if (name !== 'direct') usPerTrip.set(name, median(rs.map((x) => x.relayUsPerTrip ?? 0)));
     out(
-      `${padEnd(path, 9)}${rs.map((x) => pad(int(x.rate), 10)).join('')}${pad(int(med[path]), 10)}` +
+      `${padEnd(name, 9)}${rs.map((x) => pad(int(x.rate), 10)).join('')}${pad(int(med.get(name)!), 10)}` +
         `${pad(cpu((c) => c.load), 25)}${pad(cpu((c) => c.relay), 7)}${pad(cpu((c) => c.server), 8)}` +
-        `${pad(path === 'direct' ? '-' : median(rs.map((x) => x.relayUsPerTrip ?? 0)).toFixed(1), 20)}`,
+        `${pad(usPerTrip.has(name) ? usPerTrip.get(name)!.toFixed(1) : '-', 20)}`,
     );
   }
   out();
+  const ratio = (a: string, b: string) => med.get(a)! / med.get(b)!;
+  const extra = PATH_SPECS.filter((p) => p.name === 'decode' || p.name === 'compare').map((p) => `   ${p.name}/relay: ${ratio(p.name, 'relay').toFixed(2)}`);
+  out(`relay/direct: ${ratio('relay', 'direct').toFixed(2)}   wiretap/direct: ${ratio('wiretap', 'direct').toFixed(2)}   wiretap/relay: ${ratio('wiretap', 'relay').toFixed(2)}${extra.join('')}`);
+  const overhead = (name: string) => (usPerTrip.get(name)! - usPerTrip.get('relay')!).toFixed(1);
   out(
-    `relay/direct: ${(med.relay / med.direct).toFixed(2)}   wiretap/direct: ${(med.wiretap / med.direct).toFixed(2)}   wiretap/relay: ${(med.wiretap / med.relay).toFixed(2)}` +
-      (decode ? `   decode/relay: ${(med.decode / med.relay).toFixed(2)}` : ''),
+    `CPU the wiretap process adds per round trip (2 frames, 4 events) to the plain relay's ${usPerTrip.get('relay')!.toFixed(1)} µs: ` +
+      PATH_SPECS.filter((p) => p.name !== 'direct' && p.name !== 'relay').map((p) => `${p.name} +${overhead(p.name)} µs`).join(', '),
   );
-  const usPerTrip = (path: Path) => median(results[path].map((x) => x.relayUsPerTrip ?? 0));
-  out(
-    `Decoding and storing cost the wiretap process ${(usPerTrip('wiretap') - usPerTrip('relay')).toFixed(1)} µs of CPU per round trip ` +
-      `(2 frames, ${IN_FLIGHT * CONNECTIONS} in flight) on top of the plain relay's ${usPerTrip('relay').toFixed(1)} µs.`,
-  );
-  target('wiretap/relay', med.wiretap / med.relay, 0.9);
+  target('wiretap/relay', ratio('wiretap', 'relay'), 0.9);
   out();
 
   out('Wiretap process memory (after a full GC); its CaptureStore is bounded');
@@ -279,20 +296,21 @@ async function echoBench(): Promise<void> {
   if (memory.length > 2) {
     const first = memory[1]!.s;
     const last = memory[memory.length - 1]!.s;
-    out(`heapUsed from round 1 to round ${ROUNDS}: ${mb(first.heapUsed)} → ${mb(last.heapUsed)}; rss ${mb(first.rss)} → ${mb(last.rss)}`);
+    out(`From round 1 to round ${ROUNDS}: heapUsed ${mb(first.heapUsed)} → ${mb(last.heapUsed)}, rss ${mb(first.rss)} → ${mb(last.rss)}`);
   }
   out();
-  await Promise.all([stop(tap.process), stop(relay.process), stop(server.process), decode && stop(decode.process)]);
+  await Promise.all([server, ...via.values()].map((c) => (c ? stop(c.process) : undefined)));
 }
 
 // ---------------------------------------------------------------------------------------------
 // 3: decoder throughput
 
-function decoderBench(): Promise<void> {
+/** Run a checkout's decoder-throughput.ts in a fresh process (clean JIT and heap). */
+function decoderBench(script: string, profileName: string): Promise<WorkloadResult[]> {
   return new Promise((resolve, reject) => {
     const execArgv = ['--import', TSX_LOADER];
-    if (PROFILE_DIR) execArgv.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/decoder`);
-    const child = fork(here('decoder-throughput.ts'), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    if (PROFILE_DIR) execArgv.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/${profileName}`);
+    const child = fork(script, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.add(child);
     let results: WorkloadResult[] | null = null;
     child.on('message', (msg: { type?: string; results?: WorkloadResult[] }) => {
@@ -300,30 +318,32 @@ function decoderBench(): Promise<void> {
     });
     child.on('exit', (code) => {
       children.delete(child);
-      if (!results) return reject(new Error(`the decoder bench exited with code ${code} before reporting`));
-      printDecoder(results);
-      resolve();
+      if (!results) reject(new Error(`the decoder bench exited with code ${code} before reporting`));
+      else resolve(results);
     });
   });
 }
 
-function printDecoder(results: WorkloadResult[]): void {
-  const rounds = results[0]?.rounds ?? 0;
-  out(`Decoder throughput, MB/s, on the same masked client frames in 64 KiB chunks (${rounds} rounds after warm-up, medians)`);
-  out('  ws = ws Receiver (isServer); frames = FrameDecoder + MessageAssembler; connection = ConnectionDecoder');
+async function decoderBenches(): Promise<void> {
+  const ours = await decoderBench(here('decoder-throughput.ts'), 'decoder');
+  const compare = COMPARE ? await decoderBench(resolve(COMPARE, '../decoder-throughput.ts'), 'decoder-compare') : [];
+  const rounds = ours[0]?.rounds ?? 0;
+  out(`Decoder throughput, MB per CPU-second, same masked client frames in 64 KiB chunks (${rounds} rounds after warm-up, medians)`);
+  out('  ws = ws Receiver (isServer); frames = FrameDecoder + MessageAssembler; connection = ConnectionDecoder (what the wiretap runs)');
   out();
-  const head = `${padEnd('workload', 24)}${pad('size', 9)}${pad('messages', 10)}${CONTENDERS.map((c) => pad(c, 12)).join('')}${pad('frames/ws', 11)}${pad('connection/ws', 15)}`;
+  const head = `${padEnd('workload', 32)}${pad('size', 9)}${pad('messages', 10)}${CONTENDERS.map((c) => pad(c, 12)).join('')}${pad('frames/ws', 11)}${pad('connection/ws', 15)}`;
   out(head);
   out('-'.repeat(head.length));
-  for (const r of results) {
+  const row = (r: WorkloadResult, label: string) =>
     out(
-      `${padEnd(r.name, 24)}${pad(`${(r.bytes / 1e6).toFixed(1)} MB`, 9)}${pad(int(r.messages), 10)}` +
+      `${padEnd(label, 32)}${pad(`${(r.bytes / 1e6).toFixed(1)} MB`, 9)}${pad(int(r.messages), 10)}` +
         `${CONTENDERS.map((c) => pad(r.mbps[c].toFixed(1), 12)).join('')}` +
         `${pad((r.mbps.frames / r.mbps.ws).toFixed(2), 11)}${pad((r.mbps.connection / r.mbps.ws).toFixed(2), 15)}`,
     );
-  }
+  for (const r of ours) row(r, r.name);
+  for (const r of compare) row(r, `${r.name} (compare)`);
   out();
-  for (const r of results) target(`decoder ours/ws, ${r.name}`, r.mbps.connection / r.mbps.ws, 1.0);
+  for (const r of ours) target(`decoder ours/ws, ${r.name}`, r.mbps.connection / r.mbps.ws, 1.0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -331,7 +351,7 @@ function printDecoder(results: WorkloadResult[]): void {
 const t0 = performance.now();
 try {
   if (ONLY !== 'decoder') await echoBench();
-  if (ONLY !== 'echo') await decoderBench();
+  if (ONLY !== 'echo') await decoderBenches();
 } catch (err) {
   out(`bench: ${(err as Error).stack ?? err}`);
 }

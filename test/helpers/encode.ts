@@ -211,7 +211,7 @@ const fraction = fc.integer({ min: 0, max: 10_000 }).map((x) => x / 10_000);
 
 const SAMPLE_TEXTS = ['héllo 👋', '', 'Hello webSocket', 'I heard you say "héllo 👋"', '€𐍈ü 日本語 🇫🇷', 'a'];
 
-const textArb: fc.Arbitrary<string> = fc.oneof(
+const textArb = (bulk: number): fc.Arbitrary<string> => fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...SAMPLE_TEXTS) },
   { weight: 3, arbitrary: fc.string({ unit: 'grapheme', maxLength: 40 }) },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 60 }) },
@@ -219,18 +219,18 @@ const textArb: fc.Arbitrary<string> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc
-      .tuple(fc.constantFrom(...SAMPLE_TEXTS.filter((s) => s !== '')), fc.integer({ min: 10, max: 2500 }))
+      .tuple(fc.constantFrom(...SAMPLE_TEXTS.filter((s) => s !== '')), fc.integer({ min: 10, max: 10 + Math.floor(bulk / 28) }))
       .map(([s, n]) => s.repeat(n)),
   },
 );
 
-const binaryArb: fc.Arbitrary<Buffer> = fc.oneof(
+const binaryArb = (bulk: number): fc.Arbitrary<Buffer> => fc.oneof(
   { weight: 4, arbitrary: fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)) },
   // Bulky payloads from a seed: 16-bit and 64-bit lengths (65536+), compressible or not.
   {
     weight: 1,
     arbitrary: fc
-      .tuple(fc.integer({ min: 120, max: 70_000 }), fc.nat(), fc.boolean())
+      .tuple(fc.integer({ min: 120, max: bulk }), fc.nat(), fc.boolean())
       .map(([n, seed, noisy]) => (noisy ? randomBytes(n, seed) : Buffer.alloc(n, seed & 0xff))),
   },
 );
@@ -243,11 +243,11 @@ const controlArb: fc.Arbitrary<Control> = fc.record({
   ),
 });
 
-const messageArb: fc.Arbitrary<DataMessage> = fc
+const messageArb = (bulk: number): fc.Arbitrary<DataMessage> => fc
   .record({
     binary: fc.boolean(),
-    text: textArb,
-    bin: binaryArb,
+    text: textArb(bulk),
+    bin: binaryArb(bulk),
     compress: fc.boolean(),
     cuts: fc.oneof(
       { weight: 2, arbitrary: fc.constant([] as number[]) },
@@ -284,12 +284,13 @@ const closeArb = fc.option(
  * Random valid streams: data messages (some fragmented, some compressed) and control frames.
  * Some messages repeat an earlier one, as chat and echo traffic does: with context takeover
  * their compressed form refers back into earlier messages, which is what the window tests.
+ * `bulk` bounds the few large payloads (70 000 reaches the 64-bit length encoding).
  */
-export const streamArb: fc.Arbitrary<StreamSpec> = fc
+export const makeStreamArb = (bulk: number): fc.Arbitrary<StreamSpec> => fc
   .record({
     items: fc.array(
       fc.oneof(
-        { weight: 4, arbitrary: fc.tuple(messageArb, fc.option(fc.nat(), { nil: null, freq: 2 })) },
+        { weight: 4, arbitrary: fc.tuple(messageArb(bulk), fc.option(fc.nat(), { nil: null, freq: 2 })) },
         { weight: 1, arbitrary: controlArb },
       ),
       { maxLength: 12 },
@@ -313,6 +314,10 @@ export const streamArb: fc.Arbitrary<StreamSpec> = fc
     }
     return { items: out, close, maskSeed };
   });
+
+export const streamArb = makeStreamArb(70_000);
+/** Smaller streams, for properties that run many cases (damage, fuzz). */
+export const smallStreamArb = makeStreamArb(2_000);
 
 export const directionDeflateArb: fc.Arbitrary<DirectionDeflate | null> = fc.option(
   fc.record({ windowBits: fc.integer({ min: 8, max: 15 }), noContextTakeover: fc.boolean(), level: fc.constantFrom(0, 1, 6, 9) }),

@@ -46,7 +46,12 @@ export const MAX_ROWS = 100_000;
 
 const PALETTE = ['#2f7de1', '#d9480f', '#2b8a3e', '#9c36b5', '#c2255c', '#0b7285', '#e67700', '#5c7cfa'];
 
-export const frameKey = (conn: number, dir: Direction, seq: number) => `${conn}:${dir}:${seq}`;
+/**
+ * A frame's identity as one number (connection, direction, index): no string per frame to
+ * allocate and collect, which matters at 10,000 frames a second.
+ */
+export type FrameKey = number;
+export const frameKey = (conn: number, dir: Direction, seq: number): FrameKey => conn * 2 ** 32 + seq * 2 + (dir === 'server' ? 1 : 0);
 
 class Model {
   conns = new Map<number, Conn>();
@@ -54,11 +59,13 @@ class Model {
   messages: MessageRow[] = [];
   /** Every event in arrival order (bounded like the rows), for the sequence diagram and stats. */
   events: WireEvent[] = [];
-  framesByKey = new Map<string, FrameEvent>();
-  violationsByFrame = new Map<string, ViolationEvent[]>();
+  framesByKey = new Map<FrameKey, FrameEvent>();
+  violationsByFrame = new Map<FrameKey, ViolationEvent[]>();
   violations: ViolationEvent[] = [];
-  /** Rows the view bound pushed out. */
+  /** Frames the view bound pushed out (the absolute index of `frames[0]`). */
   trimmed = 0;
+  /** The same for `messages`. */
+  messagesTrimmed = 0;
 
   reset(): void {
     this.conns.clear();
@@ -69,6 +76,7 @@ class Model {
     this.violationsByFrame.clear();
     this.violations = [];
     this.trimmed = 0;
+    this.messagesTrimmed = 0;
   }
 
   apply(e: WireEvent): void {
@@ -165,7 +173,10 @@ class Model {
       this.trimmed += f;
     }
     const m = over(this.messages);
-    if (m > 0) this.messages.splice(0, m);
+    if (m > 0) {
+      this.messages.splice(0, m);
+      this.messagesTrimmed += m;
+    }
     const ev = Math.max(0, this.events.length - 2 * MAX_ROWS);
     if (ev > 0) this.events.splice(0, ev);
     const v = over(this.violations);
@@ -186,8 +197,8 @@ export const shed = signal(0);
 
 // What the learner is looking at.
 export type Selection =
-  | { kind: 'frame'; key: string }
-  | { kind: 'message'; index: number; conn: number }
+  | { kind: 'frame'; key: FrameKey }
+  | { kind: 'message'; row: MessageRow; conn: number }
   | { kind: 'handshake'; conn: number }
   | null;
 export const selection = signal<Selection>(null);
@@ -216,33 +227,69 @@ export const selectedFrame = computed(() => {
 
 let pending: WireEvent[] = [];
 let scheduled = false;
+let lastApply = 0;
+
+/**
+ * Under a heavy stream (hundreds of events between two frames) views re-render at most ten
+ * times a second: each render walks lists of up to 100,000 rows, and at 60 renders a second
+ * the page would have no time left for the learner. A quiet stream renders every frame.
+ */
+const BUSY_EVENTS = 500;
+const BUSY_INTERVAL_MS = 250;
 
 function scheduleApply(): void {
   if (scheduled) return;
   scheduled = true;
-  // Once per animation frame; a hidden tab gets no frames, so a timer takes over there.
   const run = () => {
     if (!scheduled) return;
     scheduled = false;
     applyPending();
   };
-  requestAnimationFrame(run);
-  setTimeout(run, 250);
+  const wait = pending.length > BUSY_EVENTS ? Math.max(0, BUSY_INTERVAL_MS - (performance.now() - lastApply)) : 0;
+  // Once per animation frame; a hidden tab gets no frames, so a timer takes over there.
+  if (wait > 0) setTimeout(() => requestAnimationFrame(run), wait);
+  else requestAnimationFrame(run);
+  setTimeout(run, wait + 250);
 }
 
+/** A page applies events for at most this long per task, so input and paint get their turn. */
+const SLICE_MS = 8;
+/** Live events the server may send ahead of what this page has applied (flow control). */
+const FLOW_WINDOW = 4000;
+let stream: WebSocket | null = null;
+/** Sequence number after the last event received. */
+let receivedUpTo = 0;
+
 function applyPending(): void {
+  lastApply = performance.now();
   if (pending.length === 0) return;
-  const batch = pending;
-  pending = [];
-  for (const e of batch) model.apply(e);
+  const start = performance.now();
+  let i = 0;
+  while (i < pending.length) {
+    model.apply(pending[i]!);
+    i++;
+    if ((i & 255) === 0 && performance.now() - start > SLICE_MS) break;
+  }
+  pending = i === pending.length ? [] : pending.slice(i);
   model.trim();
   version.value++;
+  if (pending.length > 0) {
+    scheduled = true;
+    setTimeout(() => {
+      scheduled = false;
+      applyPending();
+    }, 0);
+    return;
+  }
+  // Everything received is applied: let the server send more.
+  if (stream && stream.readyState === WebSocket.OPEN) stream.send(JSON.stringify({ kind: 'ack', seq: receivedUpTo }));
 }
 
 /** Apply events at once (tests and recordings). */
 export function applyEvents(events: WireEvent[]): void {
-  pending.push(...events);
-  applyPending();
+  for (const e of events) model.apply(e);
+  model.trim();
+  version.value++;
 }
 
 export function tokenFromUrl(): string {
@@ -255,7 +302,9 @@ export function connectStream(token = tokenFromUrl()): void {
   const open = () => {
     streamState.value = 'connecting';
     const ws = new WebSocket(url);
+    stream = ws;
     let helloSeen = false;
+    ws.onopen = () => ws.send(JSON.stringify({ kind: 'flow', window: FLOW_WINDOW }));
     ws.onmessage = (ev) => {
       const msg = JSON.parse(ev.data as string) as StreamMessage;
       switch (msg.kind) {
@@ -272,7 +321,8 @@ export function connectStream(token = tokenFromUrl()): void {
           version.value++;
           break;
         case 'events':
-          pending.push(...msg.events);
+          for (const e of msg.events) pending.push(e);
+          receivedUpTo = msg.from + msg.events.length;
           scheduleApply();
           break;
         case 'shed':

@@ -39,7 +39,7 @@ function DetailPanel() {
   const conn = selectedConn.value !== null ? model.conns.get(selectedConn.value) ?? null : null;
   const sel = selection.value;
   const frame = sel?.kind === 'frame' ? model.framesByKey.get(sel.key) ?? null : null;
-  const row = sel?.kind === 'message' ? model.messages[sel.index] ?? null : null;
+  const row = sel?.kind === 'message' ? sel.row : null;
   return (
     <section class="panel detail" aria-label="Details">
       <div class="tabs" role="tablist">

@@ -91,8 +91,9 @@ function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
       if (bytes.length >= 2) {
         const code = (bytes[0]! << 8) | bytes[1]!;
         const reason = utf8(bytes.subarray(2));
-        label = `CLOSE ${explainCloseCode(code)}`;
-        detail = reason ? `"${reason}"` : '';
+        // "4000 private use (the application decides)" → "4000 private use": the row has little room.
+        label = `CLOSE ${explainCloseCode(code).replace(/ \(.*$/, '')}`;
+        detail = reason ? `“${reason}”` : '';
       } else {
         label = 'CLOSE (no code: the peer reports 1005)';
       }
@@ -193,7 +194,7 @@ function handshakeArrows(h: HandshakeEvent): Arrow[] {
       from: 'server',
       to: h.conn,
       label: `${res.status === 101 ? (h.acceptValid ? '✓ ' : '✗ ') : '✗ '}${res.status} ${res.reason}`,
-      detail: res.status === 101 ? (h.acceptValid ? `Accept matches${ext ? ` · ${ext}` : ''}` : 'Accept does not match') : h.problems[0] ?? '',
+      detail: res.status === 101 ? (h.acceptValid ? `Accept ok${ext ? ` · ${ext}` : ''}` : 'Accept does not match') : h.problems[0] ?? '',
       title: [
         `#${h.conn} HTTP response ${res.status} ${res.reason} at ${seconds(res.t)}`,
         res.status === 101 ? (h.acceptValid ? `Sec-WebSocket-Accept ${h.accept} matches the key` : `Sec-WebSocket-Accept ${h.accept ?? '(missing)'} should be ${h.expectedAccept}`) : 'No WebSocket: the server did not switch protocols.',
@@ -255,8 +256,8 @@ function arrowsOf(e: WireEvent, msgs: Map<string, MessageEvent>): Arrow[] {
           t: e.t,
           from: e.by === 'server' ? 'server' : e.by === 'wiretap' ? 'tap' : e.conn,
           to: e.by === 'server' ? e.conn : 'server',
-          label: `TCP end, by ${e.by}${e.clean ? ', clean' : e.code === null ? '' : ', not clean'}`,
-          detail: `${code}${e.error ? ` (${e.error})` : ''}`,
+          label: `TCP end by ${e.by}${e.clean ? ', clean' : e.code === null ? '' : ', not clean'}`,
+          detail: `${e.code === null ? 'no WebSocket' : e.code}${e.error ? ` ${e.error}` : ''}`,
           title: `#${e.conn} TCP connection ended by the ${e.by} at ${seconds(e.t)}: ${code}${e.error ? `, ${e.error}` : ''}${e.clean ? '; both close frames were seen first' : ''}`,
           cls: `tcp end${e.clean || e.code === null ? '' : ' bad'}`,
           bad: !e.clean && e.code !== null,
@@ -632,10 +633,10 @@ export function SequenceDiagram() {
           <tspan x={bx + 5} dy={12}>{`${g.peers} peer${g.peers === 1 ? '' : 's'}`}</tspan>
           {g.toSender && (
             <tspan class="sd-fansub" x={bx + 5} dy={12}>
-              {' + sender'}
+              + sender
             </tspan>
           )}
-          <tspan class="sd-fansub" x={bx + 5} dy={12}>{` in ${g.spanMs.toFixed(1)} ms`}</tspan>
+          <tspan class="sd-fansub" x={bx + 5} dy={12}>{`in ${g.spanMs.toFixed(1)} ms`}</tspan>
         </text>
       </g>
     );

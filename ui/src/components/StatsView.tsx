@@ -134,7 +134,7 @@ function closeText(c: Conn): { text: string; title: string } {
   const sentTitle = c.closes.map((x) => `${x.dir === 'client' ? 'client' : 'server'} sent ${x.explanation}${x.reason ? ` "${x.reason}"` : ''}`).join('; ');
   if (c.end) {
     if (c.end.code === null) return { text: 'no WebSocket', title: c.handshake ? `The handshake ended ${c.handshake.outcome}` : 'No handshake was seen' };
-    return { text: `${c.end.code}${sent ? ` (${sent})` : ''}`, title: `${c.end.explanation}${sentTitle ? `. ${sentTitle}` : ''}` };
+    return { text: c.end.explanation.replace(/ \(.*$/, ''), title: `The client application sees ${c.end.explanation}${sent ? ` (close frames: ${sent})` : ''}${sentTitle ? `. ${sentTitle}` : ''}` };
   }
   return sent ? { text: `closing ${sent}`, title: sentTitle } : { text: '', title: '' };
 }
@@ -271,7 +271,7 @@ export function StatsView() {
                   <td>
                     <Sparkline series={a.byteBins} width={90} height={22} label={`Connection #${c.id} bytes per second`} format={byteRate} />
                   </td>
-                  <td title={close.title}>
+                  <td class="st-close" title={close.title}>
                     {close.text || <span class={`state ${c.status}`}>{c.status}</span>}
                   </td>
                 </tr>
