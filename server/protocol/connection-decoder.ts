@@ -32,6 +32,8 @@ interface OpenResponse {
   response: HttpResponseHead;
   body: Buffer[];
   bodyBytes: number;
+  /** The server answered a request whose head had not ended (no blank line yet). */
+  unfinished: boolean;
 }
 
 const BODY_PREVIEW = 2048;
@@ -164,12 +166,23 @@ export class ConnectionDecoder {
       this.notHttp('server', head, t);
       return;
     }
-    const request = this.requests.shift() ?? null;
+    let request = this.requests.shift() ?? null;
+    let unfinished = false;
+    if (!request && this.client.stage === 'http' && this.client.head.buffered > 0) {
+      // The server did not wait for the end of the head (e.g. Node's 400 for a request cut
+      // short): show its answer against the part of the request that did arrive.
+      const partial = this.client.head.take();
+      request = parseRequestHead(partial, t);
+      if (request) {
+        unfinished = true;
+        this.client.pos += partial.length;
+      }
+    }
     if (res.status === 101) {
       this.upgrade(request, res, t);
       return;
     }
-    this.openResponse = { request, response: res, body: [], bodyBytes: 0 };
+    this.openResponse = { request, response: res, body: [], bodyBytes: 0, unfinished };
     const length = contentLength(res.headers);
     const noBody = res.status < 200 || res.status === 204 || res.status === 304 || request?.method === 'HEAD';
     this.server.bodyLeft = noBody ? 0 : length >= 0 ? length : Infinity;
@@ -249,7 +262,9 @@ export class ConnectionDecoder {
     if (r.bodyBytes > 0) r.response.body = Buffer.concat(r.body).toString('utf8');
     const wasUpgrade = r.request !== null && isUpgradeRequest(r.request);
     this.sawHandshake = true;
-    this.out.push(analyzeHandshake(this.conn, r.request?.t ?? t, wasUpgrade ? 'refused' : 'plain-http', r.request, r.response));
+    const hs = analyzeHandshake(this.conn, r.request?.t ?? t, wasUpgrade ? 'refused' : 'plain-http', r.request, r.response);
+    if (r.unfinished) hs.problems.unshift('The server answered before the request head was complete (it never ended with a blank line).');
+    this.out.push(hs);
     if (wasUpgrade && this.client.stage === 'hold') {
       // Refused: what the client sent meanwhile is more HTTP, not frames.
       this.client.stage = 'http';

@@ -11,12 +11,15 @@
  * --expose-gc is on) and the store's counts. Exits when the parent goes away.
  */
 import { logEvents } from '../../server/capture/log.ts';
-import { CaptureStore } from '../../server/capture/store.ts';
+import { CaptureStore, DEFAULT_STORE_LIMITS } from '../../server/capture/store.ts';
 import { Wiretap } from '../../server/tap/wiretap.ts';
 
 const mode = process.env.BENCH_MODE === 'plain' || process.env.BENCH_MODE === 'decode' ? process.env.BENCH_MODE : 'wiretap';
 const targetPort = Number(process.env.BENCH_TARGET_PORT);
-const store = new CaptureStore();
+// BENCH_STORE_EVENTS: another bound than the default (to see what holding events costs).
+const store = new CaptureStore(
+  process.env.BENCH_STORE_EVENTS ? { ...DEFAULT_STORE_LIMITS, maxEvents: Number(process.env.BENCH_STORE_EVENTS) } : DEFAULT_STORE_LIMITS,
+);
 
 const tap = new Wiretap({
   port: 0,

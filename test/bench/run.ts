@@ -16,7 +16,8 @@
  * Knobs (environment): BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_CONNECTIONS (32),
  * BENCH_IN_FLIGHT (64), BENCH_ONLY (echo | decoder), BENCH_PATHS=decode (also the decoders
  * without the store), BENCH_COMPARE=DIR (also the wiretap of another checkout, e.g. a worktree
- * with a change, A/B in the same run), BENCH_PROFILE=DIR (children write
+ * with a change, A/B in the same run), BENCH_NODE_FLAGS (extra node/V8 flags for the echo
+ * target and relays, e.g. "--max-semi-space-size=64"), BENCH_PROFILE=DIR (children write
  * --cpu-prof profiles to DIR), DEBUG (as for npm start; slows the wiretap down, of course).
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -64,7 +65,7 @@ interface Child {
 
 /** Fork a bench program through tsx; resolves once it reports `{ type: 'listening', port }`. */
 function start(script: string, extraEnv: Record<string, string>, name: string): Promise<Child> {
-  const execArgv = ['--import', TSX_LOADER, '--expose-gc'];
+  const execArgv = ['--import', TSX_LOADER, '--expose-gc', ...(env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
   // One folder per child: tsx's loader thread writes a profile of its own next to the main one.
   if (PROFILE_DIR) execArgv.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/${name}`);
   const child = fork(script, [], { execArgv, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

@@ -276,3 +276,18 @@ describe('the end event', () => {
     expect(d.receive('server', RESPONSE, 4)).toEqual([]);
   });
 });
+
+describe('a server that answers a request cut short', () => {
+  it('shows one refused handshake with the part of the request that arrived, not a second "incomplete" one', () => {
+    const d = new ConnectionDecoder(1);
+    const events = [
+      ...d.receive('client', Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n'), 1),
+      ...d.receive('server', Buffer.from('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'), 2),
+      ...d.end(3, 'server'),
+    ];
+    const handshakes = events.filter((e) => e.type === 'handshake');
+    expect(handshakes).toHaveLength(1);
+    expect(handshakes[0]).toMatchObject({ outcome: 'refused', request: { method: 'GET', path: '/' }, response: { status: 400 } });
+    expect((handshakes[0] as { problems: string[] }).problems[0]).toMatch(/before the request head was complete/);
+  });
+});

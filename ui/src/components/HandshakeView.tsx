@@ -10,7 +10,7 @@ const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 type Side = 'request' | 'response';
 
 /** One line per WebSocket header, as a learner needs it, by side (lower-case names). */
-const HEADER_NOTES: Record<string, Partial<Record<Side, string>>> = {
+const HEADER_NOTES: Record<string, Partial<Record<Side, string | ((value: string) => string)>>> = {
   host: {
     request: 'Which host and port the client asked for; HTTP/1.1 requires it, and careful servers check it (DNS rebinding).',
   },
@@ -19,8 +19,14 @@ const HEADER_NOTES: Record<string, Partial<Record<Side, string>>> = {
     response: 'The server confirms the switch: after this response the bytes are WebSocket frames.',
   },
   connection: {
-    request: '"Upgrade" marks the Upgrade header as meant for this hop; required with it (§4.1).',
-    response: '"Upgrade": the connection stays open and changes protocol (§4.2.2).',
+    request: (v) =>
+      hasUpgradeToken(v)
+        ? '"Upgrade" marks the Upgrade header as meant for this hop; required with it (§4.1).'
+        : 'No "Upgrade" token: the client does not ask to switch protocols, so this is ordinary HTTP.',
+    response: (v) =>
+      hasUpgradeToken(v)
+        ? '"Upgrade": the connection stays open and changes protocol (§4.2.2).'
+        : `"${v}": ordinary HTTP; the connection does not switch to WebSocket.`,
   },
   'sec-websocket-key': {
     request: '16 random bytes in base64, fresh for each connection; the server hashes it into Sec-WebSocket-Accept.',
@@ -46,6 +52,16 @@ const HEADER_NOTES: Record<string, Partial<Record<Side, string>>> = {
 };
 
 const isWsHeader = (name: string) => name.toLowerCase() in HEADER_NOTES;
+
+function hasUpgradeToken(value: string): boolean {
+  return value.split(',').some((t) => t.trim().toLowerCase() === 'upgrade');
+}
+
+function noteFor(name: string, value: string, side: Side): string | null {
+  const note = HEADER_NOTES[name.toLowerCase()]?.[side];
+  if (note === undefined) return null;
+  return typeof note === 'function' ? note(value) : note;
+}
 
 /** SHA-1 of a string, in the browser (WebCrypto is async, hence a hook). */
 function useSha1(input: string | null): { digest: Uint8Array | null; error: string | null } {
@@ -96,17 +112,20 @@ function HttpBlock({ side, first, headers, body, label }: { side: Side; first: s
 }
 
 function HeaderNotes({ side, headers }: { side: Side; headers: HeaderPair[] }) {
-  const rows = headers.filter(([name]) => HEADER_NOTES[name.toLowerCase()]?.[side] !== undefined);
+  const rows = headers.flatMap(([name, value]) => {
+    const note = noteFor(name, value, side);
+    return note === null ? [] : [{ name, value, note }];
+  });
   if (rows.length === 0) return null;
   return (
-    <dl class="header-notes">
-      {rows.map(([name, value]) => (
+    <dl class="header-notes" aria-label={side === 'request' ? 'What the request headers mean' : 'What the response headers mean'}>
+      {rows.map(({ name, value, note }) => (
         <div class="note-row">
           <dt>
             <code>{name}</code>
             {value.length <= 28 && <code class="muted"> {value}</code>}
           </dt>
-          <dd>{HEADER_NOTES[name.toLowerCase()]![side]}</dd>
+          <dd>{note}</dd>
         </div>
       ))}
     </dl>
@@ -329,19 +348,29 @@ function Subprotocol({ h }: { h: HandshakeEvent }) {
 /** Why a status refuses an upgrade, in the words a learner needs. */
 function refusalMeaning(status: number, h: HandshakeEvent): string {
   if (status === 400) {
-    return 'Bad Request: the server rejected the upgrade request itself. Usually a missing or malformed Sec-WebSocket-Key, a Sec-WebSocket-Version other than 13, or a missing Connection: Upgrade; the problems and the body below say which.';
+    return 'The server rejected the upgrade request itself. Usually a missing or malformed Sec-WebSocket-Key, a Sec-WebSocket-Version other than 13, or a missing Connection: Upgrade; the problems and the server’s own words below say which.';
   }
-  if (status === 401) return 'Unauthorized: the server wants credentials (a cookie, a token, an Authorization header) before it upgrades.';
+  if (status === 401) return 'The server wants credentials (a cookie, a token, an Authorization header) before it upgrades.';
   if (status === 403) {
-    return `Forbidden: the server understood the request and refused this client, most often because of its Origin${
+    return `The server understood the request and refused this client, most often because of its Origin${
       h.request?.headers.some(([n]) => n.toLowerCase() === 'origin') ? '' : ' (this request sent none)'
     } or an authentication check (ws's verifyClient, a proxy's rules).`;
   }
-  if (status === 404) return 'Not Found: nothing accepts WebSocket upgrades on this path.';
-  if (status === 426) return 'Upgrade Required: the server does not speak the version the client asked for; its Sec-WebSocket-Version lists the ones it does.';
+  if (status === 404) return 'Nothing accepts WebSocket upgrades on this path.';
+  if (status === 426) return 'The server does not speak the version the client asked for; its Sec-WebSocket-Version lists the ones it does.';
   if (status >= 500) return 'The server failed while handling the upgrade (a crash or an error in its code).';
   if (status >= 300 && status < 400) return 'A redirect: WebSocket clients do not follow redirects, so the connection fails.';
   return 'The server answered with ordinary HTTP instead of 101 Switching Protocols: it does not handle WebSocket upgrades here.';
+}
+
+/** What the server said in the body of a refusal, often the most precise reason there is. */
+function Body({ res }: { res: HandshakeEvent['response'] }) {
+  if (!res?.body) return null;
+  return (
+    <p>
+      The server’s body says: <q class="payload-text">{res.body.trim()}</q>
+    </p>
+  );
 }
 
 function Failure({ h, conn }: { h: HandshakeEvent; conn: Conn }) {
@@ -373,6 +402,7 @@ function Failure({ h, conn }: { h: HandshakeEvent; conn: Conn }) {
             </p>
           )}
           {!res && <p>The server did not answer.{ended}</p>}
+          <Body res={res} />
         </div>
       );
     case 'refused':
@@ -382,6 +412,7 @@ function Failure({ h, conn }: { h: HandshakeEvent; conn: Conn }) {
             The server refused the upgrade{res ? `: ${res.status} ${res.reason}` : ''}
           </h4>
           {res && <p>{refusalMeaning(res.status, h)}</p>}
+          <Body res={res} />
         </div>
       );
     case 'incomplete':
@@ -433,14 +464,23 @@ export function HandshakeView({ conn }: { conn: Conn | null }) {
   return (
     <div class="handshake-view">
       <p class="summary">
-        <span class={`outcome ${h.outcome}`}>{OUTCOME_LABEL[h.outcome]}</span> Connection #{conn.id} from <code>{conn.client}</code>
-        {res && (
+        <span class={`outcome ${h.outcome}`}>{OUTCOME_LABEL[h.outcome]}</span>
+        {res ? (
+          <b>
+            {res.status} {res.reason}
+          </b>
+        ) : (
+          <b>no response</b>
+        )}
+        {latency !== null && <span class="muted">answered in {latency.toFixed(1)} ms</span>}
+      </p>
+      <p class="muted small">
+        Connection #{conn.id} from <code>{conn.client}</code> to <code>{conn.target}</code>
+        {req && (
           <>
-            {' '}
-            · {res.status} {res.reason}
+            , path <code>{req.path}</code>
           </>
         )}
-        {latency !== null && <span class="muted"> · answered in {latency.toFixed(1)} ms</span>}
       </p>
 
       <Failure h={h} conn={conn} />
