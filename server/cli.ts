@@ -1,4 +1,4 @@
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { WireEvent } from './capture/events.ts';
 import { logEvents } from './capture/log.ts';
@@ -7,7 +7,9 @@ import { CaptureStore } from './capture/store.ts';
 import { startDashboard, type Dashboard } from './app/dashboard.ts';
 import { openBrowser } from './app/open-browser.ts';
 import { buildUi, uiNeedsBuild } from './app/ui-build.ts';
-import { ServerProcess } from './runner/server-process.ts';
+import { LearnerBridge } from './app/learner-bridge.ts';
+import { LearnerServer } from './runner/learner-server.ts';
+import { Workspace } from './runner/workspace.ts';
 import { findListeningPid } from './tap/port-owner.ts';
 import { parsePort, parseTarget, TargetError, type Target } from './tap/target.ts';
 import { Wiretap } from './tap/wiretap.ts';
@@ -15,8 +17,9 @@ import { Wiretap } from './tap/wiretap.ts';
 const HELP = `wsplay: the WebSocket Playground
 
 Usage:
-  wsplay start [--port 9900] [--dashboard-port 9901] [--record FILE] [--no-open]
-      Run the tutorial's echo server behind the wiretap on ws://127.0.0.1:PORT, and the dashboard.
+  wsplay start [--port 9900] [--dashboard-port 9901] [--workspace DIR] [--record FILE] [--no-open]
+      Run the learner's server (workspace/server.js, the course's echo server to start with)
+      behind the wiretap on ws://127.0.0.1:PORT, and the dashboard.
   wsplay tap --target ws://HOST:PORT [--port 9900] [--dashboard-port 9901] [--record FILE] [--no-open]
       Put the wiretap in front of any WebSocket server and decode what passes.
 
@@ -25,6 +28,7 @@ Options:
   --dashboard-port N  Port of the dashboard (default 9901; 0 picks a free one).
   --no-open           Do not open the dashboard in a browser.
   --no-dashboard      Run the wiretap only.
+  --workspace DIR     Where the learner's files live (default: workspace/ in the project).
   --record FILE       Write every event as JSON Lines to FILE (README, "Record format").
   --help              This text.
 
@@ -37,7 +41,7 @@ interface Running {
   tap: Wiretap;
   store: CaptureStore;
   recorder: Recorder | null;
-  server: ServerProcess | null;
+  bridge: LearnerBridge | null;
   dashboard: Dashboard | null;
 }
 
@@ -77,7 +81,7 @@ function wire(store: CaptureStore, recorder: Recorder | null): (events: WireEven
   };
 }
 
-async function runTap(target: Target, port: number, record: string | undefined, retry: string, server: ServerProcess | null): Promise<Running> {
+async function runTap(target: Target, port: number, record: string | undefined, retry: string, hint = 'start it, or point --target at where it listens.'): Promise<Running> {
   const store = new CaptureStore();
   const recorder = openRecorder(record);
   let lastWarning = 0;
@@ -89,11 +93,16 @@ async function runTap(target: Target, port: number, record: string | undefined, 
       // One line, at most every 5 s: a client retrying in a loop must not flood the terminal.
       if (Date.now() - lastWarning < 5000) return;
       lastWarning = Date.now();
-      print(`Cannot reach the server at ws://${target.host}:${target.port} (${err.code}): start it, or point --target at where it listens.`);
+      const now = tap.target;
+      print(`Cannot reach the server at ws://${now.host}:${now.port} (${err.code}): ${hint}`);
     },
   });
   await listenOrExplain(tap, port, retry);
-  return { tap, store, recorder, server, dashboard: null };
+  return { tap, store, recorder, bridge: null, dashboard: null };
+}
+
+function topologyOf(running: Running, targetLabel: string) {
+  return { tap: { host: running.tap.host, port: running.tap.port }, target: running.tap.target, targetLabel };
 }
 
 interface DashboardFlags {
@@ -114,12 +123,12 @@ async function runDashboard(running: Running, flags: DashboardFlags, targetLabel
       port,
       store: running.store,
       connections: () => running.tap.connections,
-      topology: () => ({
-        tap: { host: running.tap.host, port: running.tap.port },
-        target: running.tap.target,
-        targetLabel,
-      }),
+      topology: () => topologyOf(running, targetLabel),
+      ...(running.bridge
+        ? { workspace: running.bridge.workspace, learner: running.bridge.learner, extraHistory: () => running.bridge!.extraHistory() }
+        : {}),
     });
+    running.bridge?.attach(running.dashboard.stream);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       const pid = findListeningPid(port);
@@ -156,7 +165,7 @@ function shutdownOnSignals(running: Running): void {
     // Flush, not close: closing the tap ends the open connections, and their `end` events
     // belong in the recording too.
     running.recorder?.flush();
-    await Promise.all([running.tap.close(), running.server?.stop(), running.dashboard?.close()]);
+    await Promise.all([running.tap.close(), running.bridge?.close(), running.dashboard?.close()]);
     running.recorder?.close();
     if (running.recorder) print(`Recording complete: ${running.recorder.lines} events in ${running.recorder.path}`);
     process.exit(signal === 'SIGINT' ? 0 : 0);
@@ -180,6 +189,7 @@ async function main(argv: string[]): Promise<void> {
       'dashboard-port': { type: 'string' },
       'no-open': { type: 'boolean' },
       'no-dashboard': { type: 'boolean' },
+      workspace: { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -193,7 +203,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'tap') {
     if (!values.target) throw new UsageError('wsplay tap needs --target: the server to put the wiretap in front of, e.g. --target ws://127.0.0.1:8080');
     const target = parseTarget(values.target);
-    const running = await runTap(target, port, values.record, `npx wsplay tap --target ${values.target}`, null);
+    const running = await runTap(target, port, values.record, `npx wsplay tap --target ${values.target}`);
     shutdownOnSignals(running);
     print(`Wiretap listening on ws://127.0.0.1:${running.tap.port} → ws://${target.host}:${target.port}`);
     const problem = await probe(target);
@@ -206,29 +216,30 @@ async function main(argv: string[]): Promise<void> {
   }
 
   if (command === 'start') {
-    const script = fileURLToPath(new URL('./runner/echo-server.ts', import.meta.url));
-    const server = new ServerProcess({
-      script,
-      port: 0,
-      restartAfterMs: 1000,
-      onOutput: (line, stream) => print(stream === 'wsplay' ? line : `[server] ${line}`),
-    });
-    const serverPort = await server.start();
+    const workspace = new Workspace(values.workspace ? resolve(values.workspace) : undefined);
+    // The course's code listens on 9900 and connects to 9900: that port is the wiretap's, and
+    // the learner's server is moved behind it (server/runner/listen-preload.cjs).
+    const learner = new LearnerServer({ cwd: workspace.root, publicPort: port === 0 ? 9900 : port });
     let running: Running;
     try {
-      running = await runTap({ host: '127.0.0.1', port: serverPort }, port, values.record, 'npm start --', server);
+      // The target is set when the server listens (and again after each restart).
+      running = await runTap({ host: '127.0.0.1', port: 9 }, port, values.record, 'npm start --', 'server.js is not running (see its output above); fix it and save to restart it.');
     } catch (err) {
-      await server.stop();
+      workspace.close();
       throw err;
     }
+    const label = 'your server (server.js)';
+    running.bridge = new LearnerBridge(running.tap, workspace, learner, () => topologyOf(running, label), print);
     shutdownOnSignals(running);
-    print(`Echo server (the tutorial's) on 127.0.0.1:${serverPort}, pid ${server.pid}`);
-    print(`Wiretap listening on ws://127.0.0.1:${running.tap.port} → ws://127.0.0.1:${serverPort}`);
+    print(`Workspace: ${workspace.root} (client.js, server.js: edit them here or in any editor; server.js restarts on save)`);
+    const first = await learner.start();
+    if (first.status === 'running') print(`Server: server.js (pid ${first.pid}) on internal port ${first.port}`);
+    print(`Wiretap listening on ws://127.0.0.1:${running.tap.port} → ws://127.0.0.1:${first.port ?? '?'}`);
     if (values.record) print(`Recording every event to ${values.record}`);
     try {
-      await runDashboard(running, values, "the tutorial's echo server", 'npm start --');
+      await runDashboard(running, values, label, 'npm start --');
     } catch (err) {
-      await Promise.all([running.tap.close(), server.stop()]);
+      await Promise.all([running.tap.close(), running.bridge.close()]);
       throw err;
     }
     if (!process.env.DEBUG) print('Set DEBUG=wsplay:* to print every handshake, frame and message.');

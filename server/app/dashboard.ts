@@ -6,7 +6,10 @@ import express from 'express';
 import createDebug from 'debug';
 import type { CaptureStore } from '../capture/store.ts';
 import { EventStream, type EventStreamOptions } from './event-stream.ts';
-import { checkRequest, newToken } from './security.ts';
+import type { LearnerServer } from '../runner/learner-server.ts';
+import type { Workspace } from '../runner/workspace.ts';
+import { checkRequest, newToken, tokensEqual } from './security.ts';
+import { mountWorkspaceRoutes } from './workspace-routes.ts';
 import type { TopologyInfo } from './stream-protocol.ts';
 
 const log = createDebug('wsplay:dashboard');
@@ -23,6 +26,11 @@ export interface DashboardOptions {
   token?: string;
   /** Folder of the built UI; defaults to ui/dist. */
   uiDir?: string;
+  /** The learner's files and server process (wsplay start); absent for wsplay tap. */
+  workspace?: Workspace;
+  learner?: LearnerServer | null;
+  /** Messages each page gets right after the history. */
+  extraHistory?: () => import('./stream-protocol.ts').StreamMessage[];
   /** The event stream's batching and back-pressure bounds (tests use small ones). */
   stream?: Pick<EventStreamOptions, 'flushMs' | 'highWaterBytes' | 'maxQueue'>;
 }
@@ -83,6 +91,20 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       log('refused %s %s: %s', req.method, req.path, verdict.reason);
       res.status(403).json({ error: `403: ${verdict.reason}` });
       return;
+    }
+    next();
+  });
+
+  if (opts.workspace) {
+    // The Worker that runs the learner's client fetches /workspace/client.js without headers:
+    // it carries the session cookie set below instead (HttpOnly, SameSite=Strict, this origin).
+    const cookieOk = (req: express.Request) => tokensEqual(/(?:^|;\s*)wsplay_token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1], token);
+    mountWorkspaceRoutes(app, opts.workspace, opts.learner ?? null, (req) => cookieOk(req) || checkRequest(req, port, token, false).ok);
+  }
+
+  app.get(['/', '/index.html'], (req, res, next) => {
+    if (tokensEqual(typeof req.query.token === 'string' ? req.query.token : null, token)) {
+      res.setHeader('Set-Cookie', `wsplay_token=${token}; HttpOnly; SameSite=Strict; Path=/workspace`);
     }
     next();
   });

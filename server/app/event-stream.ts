@@ -4,7 +4,7 @@ import createDebug from 'debug';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { WireEvent } from '../capture/events.ts';
 import type { CaptureStore } from '../capture/store.ts';
-import type { StoreStatus, StreamMessage, TopologyInfo } from './stream-protocol.ts';
+import type { ConsoleLine, StoreStatus, StreamMessage, TopologyInfo } from './stream-protocol.ts';
 
 const log = createDebug('wsplay:dashboard');
 
@@ -18,7 +18,12 @@ export interface EventStreamOptions {
   highWaterBytes?: number;
   /** Events queued for one page at most; past that the oldest are shed (and counted). */
   maxQueue?: number;
+  /** Messages a page gets right after the history (the runner's state, recent console lines). */
+  extraHistory?: () => StreamMessage[];
 }
+
+/** Console lines sent per flush at most: a server printing in a loop must not flood the pages. */
+const CONSOLE_PER_FLUSH = 500;
 
 interface Subscriber {
   ws: WebSocket;
@@ -99,6 +104,7 @@ export class EventStream {
       this.send(ws, { kind: 'events', from, events, history: true });
       from += events.length;
     }
+    for (const msg of this.opts.extraHistory?.() ?? []) this.send(ws, msg);
     this.subs.add(sub);
     log('dashboard page connected (%d history events, %d pages open)', history.length, this.subs.size);
     ws.on('message', (data) => this.command(sub, data.toString()));
@@ -135,6 +141,13 @@ export class EventStream {
   }
 
   private flush(): void {
+    if (this.consoleQueue.length > 0 || this.consoleSkipped > 0) {
+      const msg: StreamMessage = { kind: 'console', lines: this.consoleQueue };
+      if (this.consoleSkipped > 0) msg.skipped = this.consoleSkipped;
+      this.consoleQueue = [];
+      this.consoleSkipped = 0;
+      this.broadcast(msg);
+    }
     for (const sub of this.subs) {
       // A page that has not read what it was sent gets nothing more until it catches up.
       if (sub.ws.bufferedAmount > this.highWater) continue;
@@ -156,6 +169,20 @@ export class EventStream {
       }
       this.send(sub.ws, { kind: 'events', from, events });
     }
+  }
+
+  private consoleQueue: ConsoleLine[] = [];
+  private consoleSkipped = 0;
+
+  /** Queue an output line for every page (sent with the next flush, batched). */
+  consoleLine(line: ConsoleLine): void {
+    if (this.consoleQueue.length >= CONSOLE_PER_FLUSH) this.consoleSkipped++;
+    else this.consoleQueue.push(line);
+  }
+
+  /** Send a message to every page now (runner state, file changes, topology). */
+  publish(msg: StreamMessage): void {
+    this.broadcast(msg);
   }
 
   private broadcast(msg: StreamMessage): void {

@@ -24,13 +24,49 @@ export interface StoreStatus {
   connections: number;
 }
 
+/** One line of output: the learner's server (stdout, stderr) or wsplay's notes about it. */
+export interface ConsoleLine {
+  source: 'server' | 'wsplay';
+  stream: 'stdout' | 'stderr' | 'info';
+  text: string;
+  /** Milliseconds since the wiretap started, like event times. */
+  t: number;
+}
+
+export type RunnerStatus = 'starting' | 'running' | 'crashed' | 'stopped' | 'not-listening';
+
+/** The learner's server process, as the playground runs it. */
+export interface RunnerState {
+  status: RunnerStatus;
+  file: string;
+  /** The internal port it really listens on (the wiretap forwards to it). */
+  port?: number;
+  pid?: number;
+  /** One or two sentences for the learner. */
+  message?: string;
+  /** A crash's stack, from the process's stderr. */
+  stack?: string;
+}
+
+export interface FileInfo {
+  name: string;
+  size: number;
+  mtime: number;
+}
+
 export type StreamMessage =
   | ({ kind: 'hello'; version: 1; topology: TopologyInfo; nextSeq: number } & StoreStatus)
   /** Events in capture order; `from` is the sequence number of the first. */
   | { kind: 'events'; from: number; events: WireEvent[]; history?: boolean }
   /** This page was too slow to keep up: `count` events were not sent to it (they are still in the store). */
   | { kind: 'shed'; count: number; total: number }
-  | ({ kind: 'status' } & StoreStatus);
+  | ({ kind: 'status' } & StoreStatus)
+  /** Output lines, batched; `skipped` counts lines not sent because the server printed too fast. */
+  | { kind: 'console'; lines: ConsoleLine[]; skipped?: number }
+  | ({ kind: 'runner' } & RunnerState)
+  /** A workspace file changed on disk from outside the dashboard (another editor). */
+  | ({ kind: 'file'; origin: 'disk' } & FileInfo)
+  | { kind: 'topology'; topology: TopologyInfo };
 
 /**
  * Page → server. `flow` turns on acknowledgements: the server then keeps at most `window` live

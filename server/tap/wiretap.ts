@@ -62,6 +62,11 @@ export class Wiretap {
     return this.opts.target;
   }
 
+  /** Relay new connections elsewhere (the learner's server restarted on a new internal port). */
+  setTarget(target: { host: string; port: number }): void {
+    this.opts.target = target;
+  }
+
   get connections(): number {
     return this.relays.size;
   }

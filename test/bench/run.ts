@@ -101,13 +101,26 @@ interface Stats {
   dropped?: number;
 }
 
+const NO_STATS: Stats = { cpuMs: NaN, rss: NaN, heapUsed: NaN };
+
+/** Ask a child for its CPU time and memory; NaNs if it has gone (the bench reports, never hangs). */
 function stats(child: ChildProcess, gc = false): Promise<Stats> {
   return new Promise((resolve) => {
-    child.on('message', function reply(msg: Stats & { type?: string }) {
+    const timer = setTimeout(() => {
+      child.off('message', reply);
+      resolve(NO_STATS);
+    }, 5000);
+    function reply(msg: Stats & { type?: string }) {
       if (msg?.type !== 'stats') return;
+      clearTimeout(timer);
       child.off('message', reply);
       resolve(msg);
-    });
+    }
+    if (!child.connected) {
+      clearTimeout(timer);
+      return resolve(NO_STATS);
+    }
+    child.on('message', reply);
     child.send({ type: 'stats', gc });
   });
 }
@@ -135,7 +148,8 @@ async function echoLoad(port: number, server: ChildProcess, relay: ChildProcess 
       const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
       return new Promise<WebSocket>((resolve, reject) => {
         ws.once('open', () => resolve(ws));
-        ws.once('error', reject);
+        // Before open: the path is down, the bench says so. After: a reset ends that client only.
+        ws.on('error', (err) => (ws.readyState === WebSocket.CONNECTING ? reject(err) : undefined));
       });
     }),
   );

@@ -123,11 +123,14 @@ describe('wsplay tap', () => {
 });
 
 describe('wsplay start', () => {
-  it('runs the echo server behind the wiretap and stops both on SIGTERM', async () => {
-    const p = cli(['start', '--port', '0']);
+  it("runs the course's server from the workspace behind the wiretap and stops both on SIGTERM", async () => {
+    const workspace = mkdtempSync(path.join(dir, 'ws-'));
+    const p = cli(['start', '--port', '0', '--workspace', workspace]);
+    const [, pid, internal] = await p.line(/^Server: server\.js \(pid (\d+)\) on internal port (\d+)$/);
     const [, port, , serverPort] = await p.line(LISTENING);
-    const [, pid] = await p.line(/^Echo server \(the tutorial's\) on 127\.0\.0\.1:(\d+), pid (\d+)$/).then((m) => [m[1], m[2]]);
-    expect(p.stdout()).toContain(`127.0.0.1:${serverPort}, pid ${pid}`);
+    expect(serverPort).toBe(internal);
+    // The course's code, verbatim, was seeded into the workspace and runs as written (port 9900 moved).
+    expect(readFileSync(path.join(workspace, 'server.js'), 'utf8')).toContain('new WebSocketServer({ port: 9900 })');
 
     const c = await client(`ws://127.0.0.1:${port}`);
     expect(await c.next()).toBe('Hello webSocket');
@@ -139,8 +142,8 @@ describe('wsplay start', () => {
     expect(isAlive(Number(pid))).toBe(false);
   });
 
-  it('leaves no echo server behind when it is killed outright', async () => {
-    const p = cli(['start', '--port', '0']);
+  it('leaves no server process behind when it is killed outright', async () => {
+    const p = cli(['start', '--port', '0', '--workspace', mkdtempSync(path.join(dir, 'ws-'))]);
     const [, , , serverPort] = await p.line(LISTENING);
     p.kill('SIGKILL');
     await p.exited;

@@ -322,6 +322,37 @@ describe('differential: UTF-8 split across fragments', () => {
   });
 });
 
+describe('differential: streams that end inside a frame', () => {
+  // ws fails the connection as soon as the first two bytes of a header break a rule; we judge
+  // a frame cut short on the same bytes.
+  const cases: Array<[string, Direction, string, string]> = [
+    ['a reserved opcode, two bytes into the header', 'client', '84 80', 'reserved-opcode'],
+    ['a fragmented ping, before its masking key', 'client', '09 85 37', 'fragmented-control-frame'],
+    ['RSV2, before the 16-bit length', 'server', 'a2 7e 01', 'rsv-without-extension'],
+    ['a ping announcing 126 bytes, before the extended length', 'server', '89 7e', 'control-frame-too-long'],
+    ['a masked server frame, before its masking key', 'server', '82 81 00', 'masked-server-frame'],
+    ['a close frame announcing a 1-byte body that never comes', 'server', '88 01', 'close-body-one-byte'],
+  ];
+  for (const [what, dir, bytes, rule] of cases) {
+    it(`flags ${what}, where ws fails with 1002`, async () => {
+      const b = Buffer.from(bytes.replace(/ /g, ''), 'hex');
+      const ws = await wsDecode([b], dir === 'client', null);
+      expect(ws).toEqual({ seen: [], error: 1002 });
+      const ours = decodeFrames(dir, b, { chunks: [1] });
+      expect(ofType(ours, 'frame')).toMatchObject([{ complete: false }]);
+      expect(ofType(ours, 'violation').map((v) => [v.rule, v.closeCode])).toEqual([[rule, 1002]]);
+    });
+  }
+
+  it('flags a complete 1-byte close body once, and reads it as no code (1005)', async () => {
+    const b = Buffer.from('880103', 'hex');
+    expect(await wsDecode([b], false, null)).toEqual({ seen: [], error: 1002 });
+    const ours = decodeFrames('server', b);
+    expect(ofType(ours, 'violation').map((v) => [v.rule, v.offset])).toEqual([['close-body-one-byte', 2]]);
+    expect(ofType(ours, 'close')).toMatchObject([{ code: 1005, reason: '' }]);
+  });
+});
+
 describe('differential: damaged streams', () => {
   it('deliver what ws delivers before it fails, and flag the rule ws fails with', async () => {
     await fc.assert(

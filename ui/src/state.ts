@@ -11,7 +11,7 @@ import type {
   ViolationEvent,
   WireEvent,
 } from '../../server/capture/events.ts';
-import type { StoreStatus, StreamMessage, TopologyInfo } from '../../server/app/stream-protocol.ts';
+import type { ConsoleLine, FileInfo, RunnerState, StoreStatus, StreamMessage, TopologyInfo } from '../../server/app/stream-protocol.ts';
 
 /**
  * The dashboard's state. Events arrive in batches over /api/events and are applied to plain
@@ -195,6 +195,16 @@ export const streamError = signal<string>('');
 /** Events the server did not send to this page because it was too slow (back-pressure). */
 export const shed = signal(0);
 
+/** The learner's server process (wsplay start): its state and its recent output. */
+export const runnerStatus = signal<RunnerState | null>(null);
+/** Output lines of the learner's server and wsplay's notes about it, newest last (bounded). */
+export const serverConsole = signal<ConsoleLine[]>([]);
+/** Lines the server printed too fast to send (counted, not shown). */
+export const serverConsoleSkipped = signal(0);
+/** The last workspace file changed on disk from outside the dashboard. */
+export const fileChanges = signal<FileInfo | null>(null);
+const MAX_CONSOLE_LINES = 1000;
+
 // What the learner is looking at.
 export type Selection =
   | { kind: 'frame'; key: FrameKey }
@@ -315,6 +325,7 @@ export function connectStream(token = tokenFromUrl()): void {
           model.reset();
           pending = [];
           shed.value = 0;
+          serverConsole.value = [];
           topology.value = msg.topology;
           storeStatus.value = { size: msg.size, dropped: msg.dropped, counts: msg.counts, connections: msg.connections };
           streamState.value = 'live';
@@ -330,6 +341,25 @@ export function connectStream(token = tokenFromUrl()): void {
           break;
         case 'status':
           storeStatus.value = { size: msg.size, dropped: msg.dropped, counts: msg.counts, connections: msg.connections };
+          break;
+        case 'console': {
+          const lines = serverConsole.value.concat(msg.lines);
+          serverConsole.value = lines.length > MAX_CONSOLE_LINES ? lines.slice(lines.length - MAX_CONSOLE_LINES) : lines;
+          if (msg.skipped) serverConsoleSkipped.value += msg.skipped;
+          break;
+        }
+        case 'runner': {
+          const { kind: _kind, ...state } = msg;
+          runnerStatus.value = state;
+          break;
+        }
+        case 'file': {
+          const { kind: _kind, origin: _origin, ...info } = msg;
+          fileChanges.value = info;
+          break;
+        }
+        case 'topology':
+          topology.value = msg.topology;
           break;
       }
     };

@@ -1,9 +1,9 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
-import type { FrameEvent, ViolationEvent } from '../../../server/capture/events.ts';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import type { FrameEvent, MessageEvent, ViolationEvent } from '../../../server/capture/events.ts';
 import { explainCloseCode } from '../../../server/protocol/close-codes.ts';
 import { isControl, opcodeName } from '../../../server/protocol/opcodes.ts';
 import { base64ToBytes, hexByte, hexToBytes, toHex, utf8, utf8OrNull, xorMask } from '../lib/bytes.ts';
-import { frameKey, model } from '../state.ts';
+import { detailTab, frameKey, model, selection } from '../state.ts';
 import '../detail.css';
 
 /** Payload bytes drawn in the grid; the rest is counted. 256 is 16 rows, enough to see the pattern. */
@@ -95,13 +95,13 @@ function bytesOf(f: FrameEvent): Bytes {
   return { wire, payload, key, header, more };
 }
 
-function explainByte(f: FrameEvent, b: Bytes, l: Layout, i: number): string {
+function explainByte(f: FrameEvent, b: Bytes, l: Layout, i: number, compressed: boolean): string {
   const v = b.wire[i]!;
   const hex = `0x${hexByte(v)}`;
   switch (fieldAt(i, l, f.masked)) {
     case 'b0':
       return `byte 0: FIN=${+f.fin} (${f.fin ? 'the last frame of its message' : 'more fragments follow'}), RSV1=${+f.rsv1}${
-        f.rsv1 ? ' (compressed, permessage-deflate)' : ''
+        f.rsv1 ? (compressed ? ' (compressed, permessage-deflate)' : ' (no extension defines it here)') : ''
       }, RSV2=${+f.rsv2}, RSV3=${+f.rsv3}, opcode=0x${f.opcode.toString(16)} ${opcodeName(f.opcode)}. ${hex} = ${bits8(v).slice(0, 4)} ${bits8(v).slice(4)}.`;
     case 'b1': {
       const len7 = v & 0x7f;
@@ -128,7 +128,7 @@ function explainByte(f: FrameEvent, b: Bytes, l: Layout, i: number): string {
     case 'payload': {
       const p = i - l.payloadAt;
       const plain = b.payload[p]!;
-      const what = f.rsv1 ? ' (DEFLATE-compressed data)' : '';
+      const what = compressed ? ' (DEFLATE-compressed data)' : '';
       if (b.key) {
         const kb = b.key[p & 3]!;
         return `byte ${i}: payload byte ${p}${what} as on the wire ${hex}; XOR key byte ${p & 3} (0x${hexByte(kb)}) = 0x${hexByte(plain)} ${printable(plain)}`.trim() + '.';
@@ -136,6 +136,14 @@ function explainByte(f: FrameEvent, b: Bytes, l: Layout, i: number): string {
       return `byte ${i}: payload byte ${p}${what} = ${hex} ${printable(plain)}`.trim() + '.';
     }
   }
+}
+
+/** Why the grid stops: its own cap, the wiretap's preview bound, or bytes that never came. */
+function moreNote(f: FrameEvent, b: Bytes): string {
+  const kept = b.payload.length;
+  if (f.complete === false) return kept > GRID_PAYLOAD ? ` (${(f.length - kept).toLocaleString('en-US')} of them never arrived)` : ' (never arrived)';
+  if (f.truncated) return ` (the wiretap kept the first ${kept.toLocaleString('en-US')} payload bytes; the rest was relayed, not stored)`;
+  return '';
 }
 
 function ByteGrid({ f, b, l, bad, selected, onSelect }: { f: FrameEvent; b: Bytes; l: Layout; bad: Set<number>; selected: number | null; onSelect: (i: number) => void }) {
@@ -184,7 +192,7 @@ function ByteGrid({ f, b, l, bad, selected, onSelect }: { f: FrameEvent; b: Byte
   return (
     <div class="hex-grid" ref={ref} role="group" aria-label="Frame bytes as on the wire (arrow keys move, the byte is explained below)">
       {rows}
-      {b.more > 0 && <div class="hex-more muted">… {b.more.toLocaleString('en-US')} more bytes{f.truncated ? ' (only the first bytes were kept)' : f.complete === false ? ' (never arrived)' : ''}</div>}
+      {b.more > 0 && <div class="hex-more muted">… {b.more.toLocaleString('en-US')} more bytes{moreNote(f, b)}</div>}
     </div>
   );
 }
@@ -292,7 +300,7 @@ function BitView({ f, header, bad }: { f: FrameEvent; header: Uint8Array; bad: S
   );
 }
 
-function XorRows({ b }: { b: Bytes }) {
+function XorRows({ b, bad, payloadAt }: { b: Bytes; bad: Set<number>; payloadAt: number }) {
   const key = b.key!;
   const n = Math.min(XOR_BYTES, b.payload.length);
   if (n === 0) return <p class="muted">The payload is empty: the masking key is sent but masks nothing.</p>;
@@ -318,13 +326,13 @@ function XorRows({ b }: { b: Bytes }) {
           <tr class="xor-result">
             <th scope="row">= unmasked</th>
             {idx.map((i) => (
-              <td>{hexByte(b.payload[i]!)}</td>
+              <td class={bad.has(payloadAt + i) ? 'bad' : undefined}>{hexByte(b.payload[i]!)}</td>
             ))}
           </tr>
           <tr class="xor-chars">
             <th scope="row">char</th>
             {idx.map((i) => (
-              <td>{printable(b.payload[i]!).slice(1, -1) || '·'}</td>
+              <td>{b.payload[i] === 0x20 ? '␣' : printable(b.payload[i]!).slice(1, -1) || '·'}</td>
             ))}
           </tr>
         </tbody>
@@ -334,13 +342,81 @@ function XorRows({ b }: { b: Bytes }) {
   );
 }
 
+/** Frame → its message, once found (a found message never changes); null: not complete when last searched. */
+const messageCache = new WeakMap<FrameEvent, MessageEvent | null>();
+/**
+ * Rows searched again for a frame whose message was not there yet: the view re-renders on every
+ * batch of a live stream, and the message arrives right after its last frame.
+ */
+const RESEARCH_ROWS = 4096;
+
+/** The data message this frame is part of (the newest rows are searched first). */
+function messageOf(f: FrameEvent): MessageEvent | null {
+  if (isControl(f.opcode)) return null;
+  const cached = messageCache.get(f);
+  if (cached) return cached;
+  const rows = model.messages;
+  const stop = cached === null ? Math.max(0, rows.length - RESEARCH_ROWS) : 0;
+  let found: MessageEvent | null = null;
+  for (let i = rows.length - 1; i >= stop; i--) {
+    const m = rows[i]!;
+    if (m.type === 'message' && m.conn === f.conn && m.dir === f.dir && m.firstFrame <= f.seq && f.seq <= m.lastFrame) {
+      found = m;
+      break;
+    }
+  }
+  messageCache.set(f, found);
+  return found;
+}
+
+/**
+ * Is this frame's payload DEFLATE data? RSV1 means "compressed" only where permessage-deflate was
+ * negotiated (RFC 7692 §6); continuation frames of a compressed message carry RSV1=0 but are compressed too.
+ */
+function isCompressed(f: FrameEvent): boolean {
+  if (isControl(f.opcode)) return false;
+  const m = messageOf(f);
+  if (m) return m.compressed;
+  return f.rsv1 && (model.conns.get(f.conn)?.handshake?.deflate ?? null) !== null;
+}
+
+function MessageLink({ f }: { f: FrameEvent }) {
+  const m = messageOf(f);
+  // A whole uncompressed message is the payload shown just above: nothing to add.
+  if (!m || (m.frames === 1 && !m.compressed)) return null;
+  const open = () => {
+    selection.value = { kind: 'message', row: m, conn: m.conn };
+    detailTab.value = 'message';
+  };
+  const text = m.text !== undefined ? (m.text.length > 120 ? `${m.text.slice(0, 120)}…` : m.text) : null;
+  return (
+    <p class="msg-link">
+      {m.frames > 1 ? `Fragment ${f.seq - m.firstFrame + 1} of ${m.frames} of a ` : 'Carries a whole '}
+      {m.opcode === 1 ? 'text' : 'binary'} message of {m.length.toLocaleString('en-US')} bytes{m.compressed ? ' (inflated)' : ''}
+      {text !== null && (
+        <>
+          : <q class="payload-text">{text}</q>
+        </>
+      )}{' '}
+      <button type="button" class="link-btn" onClick={open}>
+        open the message
+      </button>
+    </p>
+  );
+}
+
+/** A continuation frame of a binary message (known once the message is complete). */
+const isBinaryMessage = (f: FrameEvent) => messageOf(f)?.opcode === 2;
+
 /** The payload in words: text, close code and reason, or hex. */
-function PayloadText({ f, payload }: { f: FrameEvent; payload: Uint8Array }) {
-  if (f.rsv1) {
+function PayloadText({ f, payload, invalidUtf8 }: { f: FrameEvent; payload: Uint8Array; invalidUtf8: boolean }) {
+  const text = useMemo(() => utf8OrNull(payload), [payload]);
+  if (isCompressed(f)) {
     return (
       <p>
-        <span class="tag">compressed</span> RSV1=1: these {payload.length.toLocaleString('en-US')} bytes are DEFLATE data (permessage-deflate). The
-        Message tab shows the message inflated.
+        <span class="tag">compressed</span> {f.rsv1 ? 'RSV1=1' : 'Part of a compressed message'}: these {payload.length.toLocaleString('en-US')} bytes are
+        DEFLATE data (permessage-deflate), not readable as they are. The sender drops the 00 00 ff ff that ends each compressed message; the
+        receiver adds it back before inflating (RFC 7692 §7.2.1).
       </p>
     );
   }
@@ -363,8 +439,7 @@ function PayloadText({ f, payload }: { f: FrameEvent; payload: Uint8Array }) {
       </p>
     );
   }
-  const text = utf8OrNull(payload);
-  const textual = f.opcode === 0x1 || f.opcode === 0x0 || isControl(f.opcode);
+  const textual = f.opcode === 0x1 || (f.opcode === 0x0 && !isBinaryMessage(f)) || isControl(f.opcode);
   if (text !== null && (textual || /^[\x20-\x7e\s]*$/.test(text))) {
     return (
       <pre class="payload-text" aria-label="Payload as text">
@@ -372,10 +447,14 @@ function PayloadText({ f, payload }: { f: FrameEvent; payload: Uint8Array }) {
       </pre>
     );
   }
-  if (f.opcode === 0x1 && text === null) {
+  if ((f.opcode === 0x1 || f.opcode === 0x0) && text === null && !isBinaryMessage(f)) {
     return (
       <>
-        <p class="bad-text">Not valid UTF-8 (the message view says where); decoded with replacement characters:</p>
+        {invalidUtf8 ? (
+          <p class="bad-text">Not valid UTF-8 (see the rule above); decoded with replacement characters (�):</p>
+        ) : (
+          <p class="muted">Not UTF-8 on its own: a character is split between this fragment and the next; decoded with replacement characters (�):</p>
+        )}
         <pre class="payload-text">{utf8(payload)}</pre>
       </>
     );
@@ -429,11 +508,13 @@ export function FrameAnatomy({ frame }: { frame: FrameEvent | null }) {
   const [selected, setSelected] = useState<number | null>(null);
   const id = frame ? frameKey(frame.conn, frame.dir, frame.seq) : null;
   useEffect(() => setSelected(null), [id]);
+  // The panel re-renders on every batch of a live stream: decode the frame once.
+  const decoded = useMemo(() => (frame ? bytesOf(frame) : null), [frame]);
 
-  if (!frame) return <p class="hint">Select a frame in the timeline to see its bytes.</p>;
+  if (!frame || !decoded) return <p class="hint">Select a frame in the timeline to see its bytes.</p>;
   const f = frame;
   const l = layoutOf(f);
-  const b = bytesOf(f);
+  const b = decoded;
   const violations = model.violationsByFrame.get(id!) ?? [];
   const bad = new Set<number>();
   for (const v of violations) {
@@ -444,6 +525,7 @@ export function FrameAnatomy({ frame }: { frame: FrameEvent | null }) {
     for (let i = from; i < Math.min(to, b.wire.length); i++) bad.add(i);
   }
   const payloadLen = f.lengthExact ?? f.length.toLocaleString('en-US');
+  const compressed = isCompressed(f);
   const dirText = f.dir === 'client' ? 'client → server' : 'server → client';
 
   return (
@@ -460,11 +542,16 @@ export function FrameAnatomy({ frame }: { frame: FrameEvent | null }) {
       <p class="facts muted">
         stream offset {f.offset.toLocaleString('en-US')} · t = {(f.t / 1000).toFixed(3)} s
         {f.tEnd > f.t ? ` (last byte +${(f.tEnd - f.t).toFixed(1)} ms)` : ''} · header {f.headerLength} B + payload {payloadLen} B
+        {f.complete === false ? ` announced, ${b.payload.length.toLocaleString('en-US')} B arrived` : ''}
       </p>
-      {f.rsv1 && (
+      {compressed && (
         <p class="note">
-          <span class="tag">compressed</span> RSV1=1: the payload is compressed (permessage-deflate); the bytes below are DEFLATE data.
+          <span class="tag">compressed</span> {f.rsv1 ? 'RSV1=1: the' : 'The'} payload is compressed (permessage-deflate); the bytes below are DEFLATE
+          data.
         </p>
+      )}
+      {f.rsv1 && !compressed && !isControl(f.opcode) && (
+        <p class="note warn-text">RSV1=1, but no extension was negotiated on this connection: the bit means nothing here, so the payload is read as is.</p>
       )}
       {f.complete === false && <p class="note warn-text">The connection ended before this frame was complete: only the bytes that arrived are shown.</p>}
       {f.truncated && <p class="note muted">Only the first {b.payload.length.toLocaleString('en-US')} payload bytes were kept (preview bound).</p>}
@@ -487,7 +574,7 @@ export function FrameAnatomy({ frame }: { frame: FrameEvent | null }) {
       <p class="byte-explain" aria-live="polite">
         {selected !== null && selected < b.wire.length ? (
           <>
-            {explainByte(f, b, l, selected)} <span class="muted">Stream offset {(f.offset + selected).toLocaleString('en-US')}.</span>
+            {explainByte(f, b, l, selected, compressed)} <span class="muted">Stream offset {(f.offset + selected).toLocaleString('en-US')}.</span>
           </>
         ) : (
           <span class="muted">Click a byte (or use the arrow keys) to see what it means.</span>
@@ -524,7 +611,7 @@ export function FrameAnatomy({ frame }: { frame: FrameEvent | null }) {
         <>
           <h3>Unmasking: wire byte XOR key byte</h3>
           {b.key ? (
-            <XorRows b={b} />
+            <XorRows b={b} bad={bad} payloadAt={l.payloadAt} />
           ) : (
             <p class="bad-text">This client frame is not masked: RFC 6455 §5.1 requires every client frame to be masked, so a server must close the connection.</p>
           )}
@@ -533,7 +620,8 @@ export function FrameAnatomy({ frame }: { frame: FrameEvent | null }) {
       {f.dir === 'server' && !b.key && <p class="muted small">Server frames are not masked (§5.1): the payload is on the wire as is.</p>}
 
       <h3>Payload{b.key ? ' (unmasked)' : ''}</h3>
-      <PayloadText f={f} payload={b.payload} />
+      <PayloadText f={f} payload={b.payload} invalidUtf8={violations.some((v) => v.rule === 'invalid-utf8')} />
+      <MessageLink f={f} />
     </div>
   );
 }

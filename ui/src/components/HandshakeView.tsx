@@ -260,7 +260,7 @@ function DeflateTable({ d }: { d: PerMessageDeflateParams }) {
         )}
       </td>
       <td>
-        <b>{bits}</b> bits = {windowSize(bits)} back
+        2<sup>{bits}</sup> = {windowSize(bits)}
       </td>
     </tr>
   );
@@ -496,8 +496,8 @@ export function HandshakeView({ conn }: { conn: Conn | null }) {
         </div>
       )}
 
-      <h3>Request (client → server)</h3>
-      {req ? (
+      {(req || res) && <h3>Request (client → server)</h3>}
+      {!req && !res ? null : req ? (
         <>
           <HttpBlock side="request" label="HTTP request as sent" first={`${req.method} ${req.path} ${req.version}`} headers={req.headers} />
           <p class="muted small">Headers as sent, in order and case; each line ends with CRLF and a blank line ends the head.</p>
@@ -507,8 +507,8 @@ export function HandshakeView({ conn }: { conn: Conn | null }) {
         <p class="muted">No complete request was seen.</p>
       )}
 
-      <h3>Response (server → client)</h3>
-      {res ? (
+      {(req || res) && <h3>Response (server → client)</h3>}
+      {!req && !res ? null : res ? (
         <>
           <HttpBlock side="response" label="HTTP response as sent" first={`${res.version} ${res.status} ${res.reason}`} headers={res.headers} body={res.body} />
           <HeaderNotes side="response" headers={res.headers} />
@@ -517,7 +517,7 @@ export function HandshakeView({ conn }: { conn: Conn | null }) {
         <p class="muted">No response was seen.</p>
       )}
 
-      {(h.outcome === 'upgraded' || h.key !== null) && (
+      {h.outcome === 'upgraded' && (
         <>
           <h3>
             How <code>Sec-WebSocket-Accept</code> is computed

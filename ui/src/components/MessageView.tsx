@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import type { CloseEvent, ControlEvent, Direction, MessageEvent } from '../../../server/capture/events.ts';
 import { base64ToBytes, bytesToBase64, formatBytes, hexByte, utf8OrNull } from '../lib/bytes.ts';
 import { detailTab, frameKey, model, selection, type MessageRow } from '../state.ts';
@@ -13,15 +13,18 @@ type Tab = 'text' | 'hex' | 'base64';
 
 const dirText = (d: Direction) => (d === 'client' ? 'client → server' : 'server → client');
 
-/** A hex dump like `xxd`: offset, 16 bytes, their ASCII. One string: one text node. */
+/** Bytes per hex dump line: 8 fit the detail panel with their ASCII column. */
+const HEX_ROW = 8;
+
+/** A hex dump like `xxd`: offset, 8 bytes, their ASCII. One string: one text node. */
 function hexDump(bytes: Uint8Array, limit = HEX_LIMIT): string {
   const n = Math.min(bytes.length, limit);
   const lines: string[] = [];
-  for (let off = 0; off < n; off += 16) {
-    const row = bytes.subarray(off, Math.min(n, off + 16));
-    const hex = Array.from(row, hexByte).join(' ').padEnd(47, ' ');
+  for (let off = 0; off < n; off += HEX_ROW) {
+    const row = bytes.subarray(off, Math.min(n, off + HEX_ROW));
+    const hex = Array.from(row, hexByte).join(' ').padEnd(HEX_ROW * 3 - 1, ' ');
     const ascii = Array.from(row, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
-    lines.push(`${off.toString(16).padStart(6, '0')}  ${hex}  ${ascii}`);
+    lines.push(`${off.toString(16).padStart(4, '0')}  ${hex}  ${ascii}`);
   }
   return lines.join('\n');
 }
@@ -82,6 +85,15 @@ function messageBytes(m: MessageEvent): Uint8Array {
   return new TextEncoder().encode(m.text ?? '');
 }
 
+/** Where the text stops being UTF-8, as the decoder said it. */
+function utf8Violation(m: MessageEvent): string | null {
+  for (let seq = m.firstFrame; seq <= m.lastFrame; seq++) {
+    const v = model.violationsByFrame.get(frameKey(m.conn, m.dir, seq))?.find((x) => x.rule === 'invalid-utf8');
+    if (v) return v.message;
+  }
+  return null;
+}
+
 function Segmented({ tab, set, tabs }: { tab: Tab; set: (t: Tab) => void; tabs: Array<[Tab, string]> }) {
   return (
     <div class="seg" role="group" aria-label="Show the payload as">
@@ -97,7 +109,10 @@ function Segmented({ tab, set, tabs }: { tab: Tab; set: (t: Tab) => void; tabs: 
 function Body({ bytes, text, truncated, total }: { bytes: Uint8Array; text: string | null; truncated: boolean; total: number }) {
   const [tab, setTab] = useState<Tab>(text !== null ? 'text' : 'hex');
   const [pretty, setPretty] = useState(true);
-  const json = text !== null ? prettyJson(text) : null;
+  // The panel re-renders on every batch of a live stream: parse and format once per payload.
+  const json = useMemo(() => (text !== null ? prettyJson(text) : null), [text]);
+  const dump = useMemo(() => (tab === 'hex' ? hexDump(bytes) : ''), [bytes, tab]);
+  const b64 = useMemo(() => (tab === 'base64' ? bytesToBase64(bytes) : ''), [bytes, tab]);
   const current = tab === 'text' && text === null ? 'hex' : tab;
   const tabs: Array<[Tab, string]> = [
     ...(text !== null ? ([['text', json !== null ? 'Text / JSON' : 'Text']] as Array<[Tab, string]>) : []),
@@ -116,7 +131,8 @@ function Body({ bytes, text, truncated, total }: { bytes: Uint8Array; text: stri
       </div>
       {truncated && (
         <p class="note warn-text">
-          Preview: the first {formatBytes(bytes.length)} of {formatBytes(total)}; the wiretap keeps only the start of large messages.
+          Preview: the first {bytes.length.toLocaleString('en-US')} of {total.toLocaleString('en-US')} bytes ({formatBytes(total)}); the wiretap keeps only
+          the start of large messages.
         </p>
       )}
       {current === 'text' && (
@@ -127,14 +143,14 @@ function Body({ bytes, text, truncated, total }: { bytes: Uint8Array; text: stri
       {current === 'hex' && (
         <>
           <pre class="hex-dump" aria-label="Payload in hex">
-            {hexDump(bytes)}
+            {dump}
           </pre>
           {bytes.length > HEX_LIMIT && <p class="muted small">… {(bytes.length - HEX_LIMIT).toLocaleString('en-US')} more bytes (see Base64 for all of them).</p>}
         </>
       )}
       {current === 'base64' && (
         <pre class="b64" aria-label="Payload in base64">
-          {bytesToBase64(bytes)}
+          {b64}
         </pre>
       )}
     </div>
@@ -142,8 +158,9 @@ function Body({ bytes, text, truncated, total }: { bytes: Uint8Array; text: stri
 }
 
 function DataMessage({ m }: { m: MessageEvent }) {
-  const bytes = messageBytes(m);
-  const text = m.text !== undefined ? m.text : utf8OrNull(bytes);
+  const bytes = useMemo(() => messageBytes(m), [m]);
+  const text = useMemo(() => (m.text !== undefined ? m.text : utf8OrNull(bytes)), [m, bytes]);
+  const chars = useMemo(() => (text !== null ? [...text].length : 0), [text]);
   const frames = m.frames === 1 ? (
     <>
       1 frame (seq <FrameLink conn={m.conn} dir={m.dir} seq={m.firstFrame} />)
@@ -166,7 +183,7 @@ function DataMessage({ m }: { m: MessageEvent }) {
         <div>
           <dt>length</dt>
           <dd>
-            {m.length.toLocaleString('en-US')} bytes{m.opcode === 1 && text !== null ? `, ${[...text].length.toLocaleString('en-US')} characters` : ''}
+            {m.length.toLocaleString('en-US')} bytes{m.opcode === 1 && text !== null ? `, ${chars.toLocaleString('en-US')} characters` : ''}
           </dd>
         </div>
         <div>
@@ -177,7 +194,8 @@ function DataMessage({ m }: { m: MessageEvent }) {
           <div>
             <dt>compressed</dt>
             <dd>
-              <span class="tag">permessage-deflate</span> {formatBytes(m.wireLength ?? 0)} on the wire → {formatBytes(m.length)} inflated
+              <span class="tag">permessage-deflate</span> {(m.wireLength ?? 0).toLocaleString('en-US')} bytes on the wire →{' '}
+              {m.length.toLocaleString('en-US')} bytes inflated
               {m.wireLength !== undefined && m.length > 0 && (
                 <>
                   {' '}
@@ -193,7 +211,8 @@ function DataMessage({ m }: { m: MessageEvent }) {
             <dd>
               {m.utf8Valid === false ? (
                 <span class="bad-text">
-                  <span aria-hidden="true">✗ </span>not valid UTF-8: a receiver must close with 1007 (§8.1); the text below shows replacement characters
+                  <span aria-hidden="true">✗ </span>not valid UTF-8: a receiver must close with 1007 (§8.1); the text shows replacement characters (�).
+                  {utf8Violation(m) && <> {utf8Violation(m)}</>}
                 </span>
               ) : (
                 'valid'
@@ -217,15 +236,10 @@ function DataMessage({ m }: { m: MessageEvent }) {
 }
 
 function PingPong({ e }: { e: ControlEvent }) {
-  const bytes = base64ToBytes(e.payload);
-  const text = utf8OrNull(bytes);
+  const bytes = useMemo(() => base64ToBytes(e.payload), [e]);
+  const text = useMemo(() => utf8OrNull(bytes), [bytes]);
   return (
     <>
-      <p>
-        {e.type === 'ping'
-          ? 'A ping asks the other side for a pong with the same payload (§5.5.2); browsers and ws answer it by themselves. Servers send pings to keep connections alive and detect dead ones.'
-          : 'A pong answers a ping with the same payload (§5.5.3); an unsolicited pong is a one-way heartbeat.'}
-      </p>
       <dl class="facts-list">
         <div>
           <dt>payload</dt>
@@ -238,6 +252,11 @@ function PingPong({ e }: { e: ControlEvent }) {
           </dd>
         </div>
       </dl>
+      <p>
+        {e.type === 'ping'
+          ? 'A ping asks the other side for a pong with the same payload (§5.5.2); browsers and ws answer it by themselves. Servers send pings to keep connections alive and detect dead ones.'
+          : 'A pong answers a ping with the same payload (§5.5.3); an unsolicited pong is a one-way heartbeat.'}
+      </p>
       {bytes.length > 0 ? (
         <Body key={`${e.conn}:${e.dir}:${e.frame}`} bytes={bytes} text={text} truncated={false} total={bytes.length} />
       ) : (

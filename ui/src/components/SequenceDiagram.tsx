@@ -1,4 +1,5 @@
-import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { effect } from '@preact/signals';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Direction, FrameEvent, HandshakeEvent, MessageEvent, WireEvent } from '../../../server/capture/events.ts';
 import { explainCloseCode } from '../../../server/protocol/close-codes.ts';
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
@@ -9,8 +10,10 @@ import '../diagram.css';
 /**
  * The sequence diagram: one lane per client connection, the wiretap and the server; time flows
  * downward, one row per arrow (rows are evenly spaced, not proportional to time, so a burst of
- * frames stays readable). Only the newest arrows are drawn: an SVG with thousands of groups
- * re-rendered per animation frame would make a live page stutter.
+ * frames stays readable). Only the newest arrows are kept (PAGE, more on request), only the
+ * rows in sight are in the DOM, and draws are spaced by their cost: under a flood of frames an
+ * SVG of thousands of elements laid out on every batch would make the page stutter. Save SVG
+ * and Save PNG draw every kept row once and serialise them with their colours resolved.
  */
 
 /** Arrows drawn by default; "Show more" adds this many each time. */
@@ -33,8 +36,13 @@ const LANE_MIN = 30;
 /** Between the last client lane and the wiretap: room for the wiretap's box. */
 const TAP_GAP = 36;
 const LABEL_MIN = 220;
+const LABEL_EXPORT = 460;
 const RIGHT = 86;
 const CHAR_W = 6.6;
+/** Wait this many times the last draw's cost before the next one (the diagram takes at most ~1/5 of the main thread). */
+const BUSY_FACTOR = 4;
+/** Rows drawn above and below the visible ones, so a scroll shows no gap before the next draw. */
+const OVERSCAN = 15;
 
 type Lane = number | 'tap' | 'server';
 
@@ -65,6 +73,9 @@ interface FanOut {
   members: Set<string>;
 }
 
+// One formatter: toLocaleString builds a new one per call, which shows in a profile at 10,000 frames a second.
+const NUM = new Intl.NumberFormat('en-US');
+const num = (n: number) => NUM.format(n);
 const dirArrow = (d: Direction) => (d === 'client' ? 'client → server' : 'server → client');
 const seconds = (t: number) => `${(t / 1000).toFixed(3)}s`;
 
@@ -124,7 +135,7 @@ function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
     }
   }
   if (f.truncated) detail += '…';
-  const lengthText = `[${f.length.toLocaleString('en-US')} B]`;
+  const lengthText = `[${num(f.length)} B]`;
   const vText = violations.map((v) => `✗ ${v.rule} (${v.section}): ${v.message}`);
   return {
     id: `f${key}`,
@@ -136,7 +147,7 @@ function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
     label: `${violations.length ? '✗ ' : ''}${label} ${lengthText}`,
     detail,
     title: [
-      `#${f.conn} ${dirArrow(f.dir)} ${name} frame #${f.seq}, ${f.length.toLocaleString('en-US')} bytes of payload, at ${seconds(f.t)}`,
+      `#${f.conn} ${dirArrow(f.dir)} ${name} frame #${f.seq}, ${num(f.length)} bytes of payload, at ${seconds(f.t)}`,
       f.fin ? '' : 'FIN=0: more fragments follow',
       f.rsv1 ? 'RSV1: compressed (permessage-deflate)' : '',
       detail ? `payload: ${detail}` : '',
@@ -157,7 +168,7 @@ function handshakeArrows(h: HandshakeEvent): Arrow[] {
   if (req) {
     const upgrade = req.headers.find(([n]) => n.toLowerCase() === 'upgrade')?.[1];
     out.push({
-      id: `req${h.conn}`,
+      id: `req${h.conn}:${h.t}`,
       kind: 'request',
       conn: h.conn,
       t: req.t,
@@ -170,7 +181,7 @@ function handshakeArrows(h: HandshakeEvent): Arrow[] {
     });
   } else if (h.outcome === 'not-http') {
     out.push({
-      id: `req${h.conn}`,
+      id: `req${h.conn}:${h.t}`,
       kind: 'request',
       conn: h.conn,
       t: h.t,
@@ -187,7 +198,7 @@ function handshakeArrows(h: HandshakeEvent): Arrow[] {
     const ok = res.status === 101 && h.acceptValid;
     const ext = h.deflate ? 'permessage-deflate' : h.extensions.map((e) => e.name).join(', ');
     out.push({
-      id: `res${h.conn}`,
+      id: `res${h.conn}:${h.t}`,
       kind: 'response',
       conn: h.conn,
       t: res.t,
@@ -208,12 +219,15 @@ function handshakeArrows(h: HandshakeEvent): Arrow[] {
 }
 
 /** The arrows one event adds (a frame, the handshake's two, a note). Messages repeat their frames and are not drawn. */
+/** Tells apart notes that share a connection, time and rule (arrows are built once per event). */
+let noteCount = 0;
+
 function arrowsOf(e: WireEvent, msgs: Map<string, MessageEvent>): Arrow[] {
   switch (e.type) {
     case 'open':
       return [
         {
-          id: `open${e.conn}`,
+          id: `open${e.conn}:${e.t}`,
           kind: 'connect',
           conn: e.conn,
           t: e.t,
@@ -233,7 +247,7 @@ function arrowsOf(e: WireEvent, msgs: Map<string, MessageEvent>): Arrow[] {
       if (e.frame !== undefined) return [];
       return [
         {
-          id: `v${e.conn}:${e.dir}:${e.t}:${e.rule}`,
+          id: `v${e.conn}:${e.dir}:${e.t}:${e.rule}:${++noteCount}`,
           kind: 'violation',
           conn: e.conn,
           t: e.t,
@@ -250,7 +264,7 @@ function arrowsOf(e: WireEvent, msgs: Map<string, MessageEvent>): Arrow[] {
       const code = e.code === null ? 'no WebSocket' : e.explanation;
       return [
         {
-          id: `end${e.conn}`,
+          id: `end${e.conn}:${e.t}`,
           kind: 'end',
           conn: e.conn,
           t: e.t,
@@ -305,9 +319,73 @@ function findFanOuts(arrows: Arrow[]): Array<Omit<FanOut, 'first' | 'last'> & { 
 
 interface Built {
   arrows: Arrow[];
+  /** Arrows among the events the page holds that are not drawn. */
   older: number;
+  /**
+   * Arrows ever seen before the first one drawn (a count that only grows, unlike `older`,
+   * which falls when the page trims old events). Rows are placed by it, so an arrow keeps its
+   * coordinates while newer ones arrive and the browser re-lays out only what is new.
+   */
+  base: number;
   fanouts: FanOut[];
   lanes: number[];
+}
+
+function arrowCount(e: WireEvent): number {
+  switch (e.type) {
+    case 'frame':
+    case 'open':
+    case 'end':
+      return 1;
+    case 'handshake':
+      return (e.request || e.outcome === 'not-http' ? 1 : 0) + (e.response ? 1 : 0);
+    case 'violation':
+      return e.frame === undefined ? 1 : 0;
+    default:
+      return 0;
+  }
+}
+
+/**
+ * Arrows per event, built once: a label costs a base64 decode and a preview, and the same
+ * newest arrows are drawn again on every batch. A frame's arrow is rebuilt when a violation
+ * or (for a compressed frame) its message arrives after it.
+ */
+const arrowCache = new WeakMap<WireEvent, { sig: number; arrows: Arrow[] }>();
+
+function cachedArrows(e: WireEvent, msgs: Map<string, MessageEvent>): Arrow[] {
+  let sig = 0;
+  if (e.type === 'frame') {
+    sig = (model.violationsByFrame.get(frameKey(e.conn, e.dir, e.seq))?.length ?? 0) * 2;
+    if (e.rsv1 && msgs.has(`${e.conn}:${e.dir}:${e.seq}`)) sig += 1;
+  }
+  const hit = arrowCache.get(e);
+  if (hit && hit.sig === sig) return hit.arrows;
+  const arrows = arrowsOf(e, msgs);
+  arrowCache.set(e, { sig, arrows });
+  return arrows;
+}
+
+/** Arrows ever counted, per filter: the last event counted and the running total. */
+const tallies = new Map<number | null, { events: WireEvent[]; last: WireEvent | null; count: number }>();
+
+function tally(only: number | null): number {
+  const events = model.events;
+  // Forget tallies of an earlier stream (they hold its whole event array).
+  for (const [k, old] of tallies) if (old.events !== events || tallies.size > 64) tallies.delete(k);
+  let t = tallies.get(only);
+  // A reconnect starts a new array (model.reset): count from scratch.
+  if (!t || t.events !== events) tallies.set(only, (t = { events, last: null, count: 0 }));
+  let i = events.length - 1;
+  let add = 0;
+  while (i >= 0 && events[i] !== t.last) {
+    const e = events[i]!;
+    if (only === null || e.conn === only) add += arrowCount(e);
+    i--;
+  }
+  t.count += add;
+  t.last = events[events.length - 1] ?? null;
+  return t.count;
 }
 
 function build(limit: number, only: number | null): Built {
@@ -322,10 +400,10 @@ function build(limit: number, only: number | null): Built {
     const e = events[i]!;
     if (only !== null && e.conn !== only) continue;
     if (e.type === 'message' && e.compressed && picked.length < want) msgs.set(`${e.conn}:${e.dir}:${e.firstFrame}`, e);
-    const n = e.type === 'frame' || e.type === 'open' || e.type === 'end' ? 1 : e.type === 'handshake' ? (e.request ? 1 : e.outcome === 'not-http' ? 1 : 0) + (e.response ? 1 : 0) : e.type === 'violation' && e.frame === undefined ? 1 : 0;
+    const n = arrowCount(e);
     if (n === 0) continue;
     total += n;
-    if (picked.length < want) picked.push(...arrowsOf(e, msgs));
+    if (picked.length < want) picked.push(...cachedArrows(e, msgs));
   }
   picked.reverse();
   const ordered = picked.map((a, i) => ({ a, i })).sort((x, y) => x.a.t - y.a.t || x.i - y.i).map((x) => x.a);
@@ -339,7 +417,7 @@ function build(limit: number, only: number | null): Built {
     }
   }
   const lanes = [...new Set(arrows.map((a) => a.conn))].sort((a, b) => a - b);
-  return { arrows, older: total - arrows.length, fanouts, lanes };
+  return { arrows, older: total - arrows.length, base: Math.max(0, tally(only) - arrows.length), fanouts, lanes };
 }
 
 // ---- export ------------------------------------------------------------------------------
@@ -421,6 +499,7 @@ export function standaloneSvg(header: SVGSVGElement, body: SVGSVGElement, backgr
   }
   // Hit areas are for the mouse only.
   for (const hit of Array.from(out.querySelectorAll('[data-hit]'))) hit.remove();
+  for (const title of Array.from(out.querySelectorAll('title'))) title.textContent = (title.textContent ?? '').replace(/\nClick to open its anatomy\.$/, '');
   return `<?xml version="1.0" encoding="UTF-8"?>\n${new XMLSerializer().serializeToString(out)}\n`;
 }
 
@@ -464,8 +543,39 @@ const stamp = () => new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 
 // ---- the view ----------------------------------------------------------------------------
 
+/**
+ * The data version to draw, following `version` but no more often than the last draw's cost
+ * allows: under a flood of frames the newest 200 arrows are all new on every batch, and
+ * re-laying out a few thousand SVG elements ten times a second would starve the page.
+ */
+function useDrawnVersion(cost: { current: number }, lastDraw: { current: number }): number {
+  const [drawn, setDrawn] = useState(() => version.peek());
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const dispose = effect(() => {
+      const v = version.value;
+      if (timer !== undefined) return;
+      const wait = Math.min(2000, cost.current * BUSY_FACTOR) - (performance.now() - lastDraw.current);
+      if (wait <= 0) setDrawn(v);
+      else
+        timer = setTimeout(() => {
+          timer = undefined;
+          setDrawn(version.peek());
+        }, wait);
+    });
+    return () => {
+      dispose();
+      if (timer !== undefined) clearTimeout(timer);
+    };
+  }, []);
+  return drawn;
+}
+
 export function SequenceDiagram() {
-  const v = version.value;
+  const renderStart = performance.now();
+  const cost = useRef(0);
+  const lastDraw = useRef(0);
+  const v = useDrawnVersion(cost, lastDraw);
   const f = filters.value;
   const isPaused = paused.value;
   const sel = selection.value;
@@ -478,20 +588,28 @@ export function SequenceDiagram() {
   const frozen = useRef<Built | null>(null);
   if (!isPaused) frozen.current = null;
   else frozen.current ??= live;
-  const { arrows, older, fanouts, lanes } = frozen.current ?? live;
+  const { arrows, older, base, fanouts, lanes } = frozen.current ?? live;
 
   const scroller = useRef<HTMLDivElement>(null);
   const headerRef = useRef<SVGSVGElement>(null);
   const bodyRef = useRef<SVGSVGElement>(null);
   const follow = useRef(true);
   const [width, setWidth] = useState(800);
+  const [viewH, setViewH] = useState(600);
+  const [scrollTop, setScrollTop] = useState(0);
+  /** While saving, every row is drawn (the view draws only the rows in sight). */
+  const [exporting, setExporting] = useState<'svg' | 'png' | null>(null);
 
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
-    const ro = new ResizeObserver(() => setWidth(el.clientWidth));
+    const measure = () => {
+      setWidth(el.clientWidth);
+      setViewH(el.clientHeight);
+    };
+    const ro = new ResizeObserver(measure);
     ro.observe(el);
-    setWidth(el.clientWidth);
+    measure();
     return () => ro.disconnect();
   }, []);
 
@@ -500,15 +618,27 @@ export function SequenceDiagram() {
     if (el && follow.current) el.scrollTop = el.scrollHeight;
   }, [arrows.length, arrows[arrows.length - 1]?.id]);
 
+  useLayoutEffect(() => {
+    // Reading the layout here makes the browser lay out now, so the cost includes it.
+    void scroller.current?.scrollHeight;
+    lastDraw.current = performance.now();
+    cost.current = lastDraw.current - renderStart;
+  });
+
   // Geometry: time column | client lanes | wiretap | label span | server | fan-out brackets.
-  const laneW = Math.floor(Math.max(LANE_MIN, Math.min(LANE_W, (width - TIME_W - TAP_GAP - LABEL_MIN - RIGHT - 2) / Math.max(1, lanes.length))));
+  // A saved file is not bound by the panel: give it full lanes and room for whole labels.
+  const W = exporting ? Math.max(width, TIME_W + TAP_GAP + RIGHT + 2 + LABEL_EXPORT + lanes.length * LANE_W) : width;
+  const laneW = Math.floor(Math.max(LANE_MIN, Math.min(LANE_W, (W - TIME_W - TAP_GAP - LABEL_MIN - RIGHT - 2) / Math.max(1, lanes.length))));
   const laneX = new Map(lanes.map((c, i) => [c, Math.round(TIME_W + laneW * (i + 0.5))]));
   const tapX = TIME_W + laneW * lanes.length + TAP_GAP;
-  const labelW = Math.floor(Math.max(LABEL_MIN, width - tapX - RIGHT - 2));
+  const labelW = Math.floor(Math.max(LABEL_MIN, W - tapX - RIGHT - 2));
   const serverX = tapX + labelW;
   const totalW = Math.round(serverX + RIGHT);
   const top = older > 0 ? NOTE_ROW : 8;
+  /** A drawn row's y in the body, and in the row layer (placed by the arrow's ordinal, see Built.base). */
   const rowY = (i: number) => top + ROW * i + ROW - 8;
+  const gy = (i: number) => ROW * (base + i) + ROW - 8;
+  const layerY = top - ROW * base;
   const bodyH = top + ROW * arrows.length + 12;
   const xOf = (l: Lane) => (l === 'tap' ? tapX : l === 'server' ? serverX : laneX.get(l) ?? TIME_W);
   const labelChars = Math.floor((labelW - 24) / CHAR_W);
@@ -543,24 +673,40 @@ export function SequenceDiagram() {
         `${fanouts.length ? `, ${fanouts.length} fan-out${fanouts.length === 1 ? '' : 's'} of a client message to other connections` : ''}. ` +
         `Latest: ${last!.title.split('\n')[0]}.`;
 
-  const save = async (kind: 'svg' | 'png') => {
-    setSaveError('');
+  // Once every row is drawn, serialise: the DOM and its computed styles are what the file holds.
+  useLayoutEffect(() => {
+    if (!exporting) return;
+    const kind = exporting;
+    setExporting(null);
     const header = headerRef.current;
     const body = bodyRef.current;
     const el = scroller.current;
     if (!header || !body || !el) return;
-    try {
+    const run = async () => {
       const bg = getComputedStyle(el).backgroundColor;
       const svg = standaloneSvg(header, body, bg && bg !== 'rgba(0, 0, 0, 0)' ? bg : getComputedStyle(document.body).backgroundColor || '#ffffff');
       if (kind === 'svg') download(new Blob([svg], { type: 'image/svg+xml' }), `wsplay-sequence-${stamp()}.svg`);
       else download(await svgToPng(svg, totalW, HEADER + bodyH), `wsplay-sequence-${stamp()}.png`);
-    } catch (e) {
-      setSaveError((e as Error).message);
-    }
+    };
+    run().catch((e: unknown) => setSaveError((e as Error).message));
+  }, [exporting]);
+
+  const save = (kind: 'svg' | 'png') => {
+    setSaveError('');
+    setExporting(kind);
   };
 
-  const rows = arrows.map((a, i) => {
-    const y = rowY(i);
+  // Only the rows in sight (and a margin) are in the DOM: a flood makes every row new on each
+  // draw, and laying out a few dozen is what keeps a draw short. Following the newest rows, the
+  // scroll position is the bottom, known before the browser has laid anything out.
+  const contentH = HEADER + bodyH;
+  const top0 = follow.current ? Math.max(0, contentH - viewH) : scrollTop;
+  const firstRow = exporting ? 0 : Math.max(0, Math.floor((top0 - HEADER - top) / ROW) - OVERSCAN);
+  const lastRow = exporting ? arrows.length : Math.min(arrows.length, Math.ceil((top0 + viewH - top) / ROW) + OVERSCAN);
+
+  const rows = arrows.slice(firstRow, lastRow).map((a, j) => {
+    const i = firstRow + j;
+    const y = gy(i);
     const color = model.conns.get(a.conn)?.color ?? '#888';
     const key = a.frame ? frameKey(a.frame.conn, a.frame.dir, a.frame.seq) : null;
     const selected = key !== null && sel?.kind === 'frame' && sel.key === key;
@@ -618,9 +764,10 @@ export function SequenceDiagram() {
   });
 
   const bands = fanouts.map((g, gi) => {
+    if (g.last < firstRow || g.first >= lastRow) return null;
     // One row's top to another's bottom, 1 px inside each, so neighbouring fan-outs stay apart.
-    const y1 = rowY(g.first) - ROW + 9;
-    const y2 = rowY(g.last) + 7;
+    const y1 = gy(g.first) - ROW + 9;
+    const y2 = gy(g.last) + 7;
     const bx = serverX + 14;
     const mid = (y1 + y2) / 2;
     return (
@@ -685,6 +832,7 @@ export function SequenceDiagram() {
         onScroll={(e) => {
           const el = e.currentTarget as HTMLDivElement;
           follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW * 2;
+          setScrollTop(el.scrollTop);
         }}
       >
         {arrows.length === 0 ? (
@@ -736,17 +884,19 @@ export function SequenceDiagram() {
             <svg class="sd-body" ref={bodyRef} width={totalW} height={bodyH} role="img" aria-label={summary}>
               {older > 0 && (
                 <text class="sd-older" x={TIME_W} y={16}>
-                  {`… ${older.toLocaleString('en-US')} older arrow${older === 1 ? '' : 's'} not drawn${model.trimmed ? ` (and ${model.trimmed.toLocaleString('en-US')} frames no longer held by the page)` : ''}`}
+                  {`… ${num(older)} older arrow${older === 1 ? '' : 's'} not drawn${model.trimmed ? ` (and ${num(model.trimmed)} frames no longer held by the page)` : ''}`}
                 </text>
               )}
-              {bands}
+              <g transform={`translate(0 ${layerY})`}>{bands}</g>
               {lanes.map((c) => {
                 const s = span.get(c)!;
                 return <line class="sd-lifeline" key={`l${c}`} x1={laneX.get(c)} y1={s.from} x2={laneX.get(c)} y2={s.to} style={{ stroke: model.conns.get(c)?.color }} />;
               })}
               <line class="sd-lifeline tap" x1={tapX} y1={0} x2={tapX} y2={bodyH} />
               <line class="sd-lifeline server" x1={serverX} y1={0} x2={serverX} y2={bodyH} />
-              {rows}
+              <g class="sd-rows" transform={`translate(0 ${layerY})`}>
+                {rows}
+              </g>
             </svg>
           </>
         )}

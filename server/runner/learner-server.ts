@@ -1,0 +1,200 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { delimiter } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import createDebug from 'debug';
+import type { RunnerState } from '../app/stream-protocol.ts';
+
+const log = createDebug('wsplay:runner');
+
+export const LISTEN_PRELOAD = fileURLToPath(new URL('./listen-preload.cjs', import.meta.url));
+const PROJECT_MODULES = fileURLToPath(new URL('../../node_modules/', import.meta.url));
+
+export type { RunnerState, RunnerStatus } from '../app/stream-protocol.ts';
+
+export interface LearnerServerOptions {
+  /** Folder the script runs in (its require() calls resolve from there). */
+  cwd: string;
+  /** The script, relative to cwd. */
+  file?: string;
+  /** The port the course's code asks for and the wiretap holds: moved to a free internal port. */
+  publicPort: number;
+  /** How long a start may take before "it does not listen" is said. */
+  listenTimeoutMs?: number;
+}
+
+/**
+ * Runs the learner's server script in its own process group, with the listen preload that
+ * moves `port: 9900` to an internal port. It is restarted on demand (a save), its whole
+ * process tree is ended on restart so its port is freed, and a crash is reported with its
+ * stack instead of taking anything else down.
+ *
+ * Events: 'state' (RunnerState), 'output' ({ stream, text }: one line of stdout or stderr).
+ */
+export class LearnerServer extends EventEmitter {
+  private child: ChildProcess | null = null;
+  private stderrTail: string[] = [];
+  private listenTimer: NodeJS.Timeout | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private generation = 0;
+  state: RunnerState;
+
+  constructor(private readonly opts: LearnerServerOptions) {
+    super();
+    this.state = { status: 'stopped', file: opts.file ?? 'server.js' };
+  }
+
+  private set(state: Omit<RunnerState, 'file'>): void {
+    this.state = { ...state, file: this.opts.file ?? 'server.js' };
+    log('%s %s%s', this.state.file, state.status, state.message ? `: ${state.message}` : '');
+    this.emit('state', this.state);
+  }
+
+  /** Start the script; resolves once it listens, fails, or the listen timeout passes. */
+  start(): Promise<RunnerState> {
+    const gen = ++this.generation;
+    const file = this.opts.file ?? 'server.js';
+    this.stderrTail = [];
+    this.set({ status: 'starting', message: `Starting ${file}…` });
+    const child = spawn(process.execPath, ['--require', LISTEN_PRELOAD, file], {
+      cwd: this.opts.cwd,
+      env: {
+        ...process.env,
+        WSPLAY_PUBLIC_PORT: String(this.opts.publicPort),
+        DEBUG_COLORS: '0',
+        // require('ws') works from a workspace anywhere: fall back to the playground's packages.
+        NODE_PATH: [PROJECT_MODULES, process.env.NODE_PATH].filter(Boolean).join(delimiter),
+      },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      // Its own process group: a restart ends everything it started, and frees its port.
+      detached: true,
+    });
+    this.child = child;
+    this.pipeLines(child, 'stdout');
+    this.pipeLines(child, 'stderr');
+
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = () => {
+        if (!settled) {
+          settled = true;
+          resolve(this.state);
+        }
+      };
+      let other: { port: number; requested: number } | null = null;
+      child.on('message', (msg: { type?: string; port?: number; requested?: number }) => {
+        if (gen !== this.generation || msg?.type !== 'listening' || typeof msg.port !== 'number') return;
+        if (msg.requested === this.opts.publicPort) {
+          this.clearListenTimer();
+          this.set({ status: 'running', port: msg.port, pid: child.pid, message: `${file} listens on port ${this.opts.publicPort}, moved to internal port ${msg.port} behind the wiretap.` });
+          this.emit('port', msg.port);
+          settle();
+        } else if (!other) {
+          other = { port: msg.port, requested: msg.requested ?? msg.port };
+        }
+      });
+      this.listenTimer = setTimeout(() => {
+        if (gen !== this.generation || this.state.status !== 'starting') return;
+        if (other) {
+          this.set({
+            status: 'not-listening',
+            pid: child.pid,
+            message: `${file} listens on port ${other.requested}, not ${this.opts.publicPort}: the wiretap forwards port ${this.opts.publicPort} only. Use new WebSocketServer({ port: ${this.opts.publicPort} }).`,
+          });
+        } else {
+          this.set({
+            status: 'not-listening',
+            pid: child.pid,
+            message: `${file} has not listened on any port after ${(this.opts.listenTimeoutMs ?? 5000) / 1000} s. Does it create new WebSocketServer({ port: ${this.opts.publicPort} })?`,
+          });
+        }
+        settle();
+      }, this.opts.listenTimeoutMs ?? 5000);
+      child.on('exit', (code, signal) => {
+        this.clearListenTimer();
+        if (gen !== this.generation) return settle();
+        this.child = null;
+        const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
+        if (code === 0 && !signal) {
+          this.set({ status: 'stopped', message: `${file} ${how}: it ended on its own. A server keeps running while it listens.` });
+        } else {
+          this.set({
+            status: 'crashed',
+            message: `${file} crashed: it ${how}. Fix it and save: it restarts on every save. Connections to it ended with 1006.`,
+            stack: this.stderrTail.join('\n'),
+          });
+        }
+        settle();
+      });
+      child.on('error', (err) => {
+        this.set({ status: 'crashed', message: `${file} could not start: ${err.message}` });
+        settle();
+      });
+    });
+  }
+
+  private pipeLines(child: ChildProcess, stream: 'stdout' | 'stderr'): void {
+    let partial = '';
+    child[stream]!.setEncoding('utf8');
+    child[stream]!.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) this.line(stream, line);
+    });
+    child[stream]!.on('end', () => {
+      if (partial) this.line(stream, partial);
+      partial = '';
+    });
+  }
+
+  private line(stream: 'stdout' | 'stderr', text: string): void {
+    if (stream === 'stderr') {
+      this.stderrTail.push(text);
+      if (this.stderrTail.length > 60) this.stderrTail.shift();
+    }
+    this.emit('output', { stream, text });
+  }
+
+  private clearListenTimer(): void {
+    if (this.listenTimer) clearTimeout(this.listenTimer);
+    this.listenTimer = null;
+  }
+
+  /** Restart after `delayMs` of quiet (saves come in bursts while the learner types). */
+  scheduleRestart(delayMs = 300): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      void this.restart();
+    }, delayMs);
+  }
+
+  async restart(): Promise<RunnerState> {
+    await this.stop(false);
+    return this.start();
+  }
+
+  /** End the whole process group: SIGTERM, then SIGKILL after a grace period. */
+  async stop(report = true): Promise<void> {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.clearListenTimer();
+    const child = this.child;
+    this.generation++;
+    this.child = null;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        const kill = (signal: NodeJS.Signals) => {
+          try {
+            process.kill(-child.pid!, signal);
+          } catch {
+            // Already gone.
+          }
+        };
+        kill('SIGTERM');
+        setTimeout(() => kill('SIGKILL'), 1500).unref();
+      });
+    }
+    if (report) this.set({ status: 'stopped', message: 'Stopped.' });
+  }
+}

@@ -1,0 +1,144 @@
+import { EventEmitter } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FileInfo } from '../app/stream-protocol.ts';
+
+/** The starters: the course's code, verbatim. */
+export const STARTERS_DIR = fileURLToPath(new URL('./starters/', import.meta.url));
+export const DEFAULT_WORKSPACE = fileURLToPath(new URL('../../workspace/', import.meta.url));
+
+/** The learner's files, in the order the editor shows them. */
+export const WORKSPACE_FILES = ['client.js', 'server.js'] as const;
+export type WorkspaceFile = (typeof WORKSPACE_FILES)[number];
+
+export type { FileInfo } from '../app/stream-protocol.ts';
+
+export class WorkspacePathError extends Error {
+  readonly status = 403;
+}
+
+/**
+ * The learner's files on disk. Edits are written as they come (the dashboard saves as the
+ * learner types), so nothing is lost on a reload, a restart or a crash; edits made in another
+ * editor are noticed (`change` events) and reach the dashboard.
+ *
+ * Every path is resolved inside the workspace folder: `..` (plain or percent-encoded),
+ * absolute paths and symlinks that lead out of it are refused with a WorkspacePathError (403).
+ */
+export class Workspace extends EventEmitter {
+  readonly root: string;
+  private watcher: FSWatcher | null = null;
+  /** Contents we wrote ourselves, so the watcher does not report our own saves as outside edits. */
+  private readonly ownWrites = new Map<string, string>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+
+  constructor(root: string = DEFAULT_WORKSPACE) {
+    super();
+    mkdirSync(root, { recursive: true });
+    this.root = realpathSync(root);
+    this.seed();
+  }
+
+  /** Create missing files from the starters; never overwrite the learner's. */
+  private seed(): void {
+    // The course's server uses require(): the folder must be CommonJS whatever the project is.
+    const pkg = join(this.root, 'package.json');
+    if (!existsSync(pkg)) writeFileSync(pkg, `${JSON.stringify({ private: true, type: 'commonjs' }, null, 2)}\n`);
+    for (const name of WORKSPACE_FILES) {
+      const path = join(this.root, name);
+      if (!existsSync(path)) writeFileSync(path, readFileSync(join(STARTERS_DIR, name)));
+    }
+  }
+
+  /**
+   * Resolve a name given by a request to a path inside the workspace, or throw. The name may
+   * arrive percent-encoded (`%2e%2e%2f`), so it is decoded first and checked after.
+   */
+  resolve(name: string): string {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(name);
+    } catch {
+      throw new WorkspacePathError(`"${name}" is not a valid file name.`);
+    }
+    if (decoded === '' || isAbsolute(decoded) || decoded.includes('\0') || /(^|[\\/])\.\.([\\/]|$)/.test(decoded) || decoded.includes('\\')) {
+      throw new WorkspacePathError(`"${decoded}" is outside the workspace: only files inside ${this.root} can be read or written.`);
+    }
+    const path = resolve(this.root, decoded);
+    const rel = relative(this.root, path);
+    if (rel.startsWith('..') || isAbsolute(rel)) throw new WorkspacePathError(`"${decoded}" is outside the workspace.`);
+    if (existsSync(path)) {
+      // A symlink inside the workspace that points out of it is refused too.
+      const real = realpathSync(path);
+      if (real !== this.root && !real.startsWith(this.root + sep)) {
+        throw new WorkspacePathError(`"${decoded}" links outside the workspace.`);
+      }
+    }
+    return path;
+  }
+
+  list(): FileInfo[] {
+    return WORKSPACE_FILES.map((name) => this.info(name));
+  }
+
+  info(name: string): FileInfo {
+    const st = statSync(this.resolve(name));
+    return { name, size: st.size, mtime: st.mtimeMs };
+  }
+
+  read(name: string): string {
+    return readFileSync(this.resolve(name), 'utf8');
+  }
+
+  write(name: string, content: string): FileInfo {
+    const path = this.resolve(name);
+    if (!(WORKSPACE_FILES as readonly string[]).includes(name)) {
+      throw new WorkspacePathError(`"${name}" is not one of the workspace files (${WORKSPACE_FILES.join(', ')}).`);
+    }
+    this.ownWrites.set(name, content);
+    writeFileSync(path, content);
+    const info = this.info(name);
+    this.emit('saved', info);
+    return info;
+  }
+
+  /** Put the starter back (the dashboard asks the learner first). */
+  reset(name: string): FileInfo & { content: string } {
+    this.resolve(name);
+    if (!(WORKSPACE_FILES as readonly string[]).includes(name)) throw new WorkspacePathError(`"${name}" has no starter.`);
+    const content = readFileSync(join(STARTERS_DIR, name), 'utf8');
+    return { ...this.write(name, content), content };
+  }
+
+  /** Start noticing edits made outside the dashboard (another editor, git checkout). */
+  watch(): void {
+    if (this.watcher) return;
+    this.watcher = watch(this.root, (_event, filename) => {
+      const name = filename?.toString();
+      if (!name || !(WORKSPACE_FILES as readonly string[]).includes(name)) return;
+      // Editors save in several steps (truncate, write, rename): settle first.
+      clearTimeout(this.timers.get(name));
+      this.timers.set(
+        name,
+        setTimeout(() => {
+          let content: string;
+          try {
+            content = this.read(name);
+          } catch {
+            return;
+          }
+          if (this.ownWrites.get(name) === content) return;
+          this.ownWrites.set(name, content);
+          this.emit('change', this.info(name));
+        }, 100),
+      );
+    });
+  }
+
+  close(): void {
+    this.watcher?.close();
+    this.watcher = null;
+    for (const t of this.timers.values()) clearTimeout(t);
+  }
+}
