@@ -29,6 +29,8 @@ Options:
   --no-open           Do not open the dashboard in a browser.
   --no-dashboard      Run the wiretap only.
   --workspace DIR     Where the learner's files live (default: workspace/ in the project).
+  --inspect-server N  Run server.js with the Node inspector on 127.0.0.1:N (VS Code: "Attach to
+                      server.js"); it prints "Debugger listening on ws://...".
   --record FILE       Write every event as JSON Lines to FILE (README, "Record format").
   --help              This text.
 
@@ -190,6 +192,7 @@ async function main(argv: string[]): Promise<void> {
       'no-open': { type: 'boolean' },
       'no-dashboard': { type: 'boolean' },
       workspace: { type: 'string' },
+      'inspect-server': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -219,7 +222,8 @@ async function main(argv: string[]): Promise<void> {
     const workspace = new Workspace(values.workspace ? resolve(values.workspace) : undefined);
     // The course's code listens on 9900 and connects to 9900: that port is the wiretap's, and
     // the learner's server is moved behind it (server/runner/listen-preload.cjs).
-    const learner = new LearnerServer({ cwd: workspace.root, publicPort: port === 0 ? 9900 : port });
+    const inspectPort = values['inspect-server'] === undefined ? undefined : parsePort(values['inspect-server'], 9230, '--inspect-server');
+    const learner = new LearnerServer({ cwd: workspace.root, publicPort: port === 0 ? 9900 : port, inspectPort });
     let running: Running;
     try {
       // The target is set when the server listens (and again after each restart).

@@ -273,6 +273,7 @@ export class MessageAssembler implements FrameSink {
             after.push(this.makeViolation('invalid-compressed-data', tEnd, h.offset, r.error, h.seq));
           }
         } else {
+          if (r.warning) after.push(this.makeViolation('invalid-compressed-data', tEnd, h.offset, `The message inflated, but ${r.warning}.`, h.seq));
           length = r.data.length;
           bytes = r.data.subarray(0, this.limits.previewBytes);
           truncated = r.data.length > bytes.length;

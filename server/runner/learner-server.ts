@@ -21,6 +21,14 @@ export interface LearnerServerOptions {
   publicPort: number;
   /** How long a start may take before "it does not listen" is said. */
   listenTimeoutMs?: number;
+  /**
+   * Run the server with the Node inspector on 127.0.0.1 at this port (0: a free port, printed by
+   * Node as "Debugger listening on ws://..."), so VS Code or Chrome DevTools can attach and stop
+   * at breakpoints in server.js. Undefined: no inspector.
+   */
+  inspectPort?: number;
+  /** Wait for a debugger before running the first line (--inspect-brk). */
+  inspectBrk?: boolean;
 }
 
 /**
@@ -56,7 +64,9 @@ export class LearnerServer extends EventEmitter {
     const file = this.opts.file ?? 'server.js';
     this.stderrTail = [];
     this.set({ status: 'starting', message: `Starting ${file}…` });
-    const child = spawn(process.execPath, ['--require', LISTEN_PRELOAD, file], {
+    const inspect =
+      this.opts.inspectPort === undefined ? [] : [`--inspect${this.opts.inspectBrk ? '-brk' : ''}=127.0.0.1:${this.opts.inspectPort}`];
+    const child = spawn(process.execPath, [...inspect, '--require', LISTEN_PRELOAD, file], {
       cwd: this.opts.cwd,
       env: {
         ...process.env,

@@ -145,8 +145,9 @@ describe('from the upgrade into frames', () => {
   });
 
   it('applies the negotiated permessage-deflate to both directions', () => {
-    // "Hi" as a stored deflate block: RSV1 legal, and inflated to the text.
-    const stored = Buffer.from('00 02 00 fd ff 48 69'.replace(/ /g, ''), 'hex');
+    // "Hi" as a stored deflate block, then the header byte of the sync-flush block whose last
+    // four bytes (00 00 ff ff) the sender strips (RFC 7692 §7.2.1): RSV1 legal, inflated to the text.
+    const stored = Buffer.from('00 02 00 fd ff 48 69 00'.replace(/ /g, ''), 'hex');
     const compressed = (mask: boolean) => {
       const f = frame(1, stored, mask);
       f[0] = f[0]! | 0x40;
@@ -156,8 +157,8 @@ describe('from the upgrade into frames', () => {
     const res = Buffer.from(RESPONSE.toString().replace('\r\n\r\n', '\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n'));
     const ev = run([['client', req], ['server', Buffer.concat([res, compressed(false)])], ['client', compressed(true)]]);
     expect(ofType(ev, 'message').map((m) => [m.dir, m.text, m.compressed, m.wireLength])).toEqual([
-      ['server', 'Hi', true, 7],
-      ['client', 'Hi', true, 7],
+      ['server', 'Hi', true, 8],
+      ['client', 'Hi', true, 8],
     ]);
     expect(ofType(ev, 'violation')).toEqual([]);
   });

@@ -333,3 +333,31 @@ describe('permessage-deflate as negotiated in the handshake', () => {
     expect(violations(ev)).toMatchObject([{ rule: 'invalid-compressed-data', dir: 'server', frame: 1 }]);
   });
 });
+
+describe('a compressed message that does not end on a block boundary', () => {
+  // RFC 7692 §7.2.1: the sender ends each message with an empty stored block and strips its
+  // last four bytes. These payloads stop inside a block instead: zlib still yields bytes when the
+  // tail is appended (and that is what a lenient receiver such as ws hands the application), but
+  // the message is malformed, and with context takeover what follows rests on garbage.
+  const first = Buffer.from('626160600001', 'hex');
+  const frame = (opcode: number, payload: Buffer) => Buffer.concat([Buffer.from([0xc0 | opcode, payload.length]), payload]);
+
+  it('shows what inflated, flags invalid-compressed-data with 1007, and does not trust the next message', () => {
+    const ev = decodeFrames('server', Buffer.concat([frame(2, first), frame(1, Buffer.from('39', 'hex'))]), {
+      deflate: { windowBits: 8, noContextTakeover: false },
+    });
+    const [m1, m2] = ofType(ev, 'message');
+    expect(m1!.inflateError).toBeUndefined();
+    const v = ofType(ev, 'violation');
+    expect(v[0]).toMatchObject({ rule: 'invalid-compressed-data', closeCode: 1007, frame: 0 });
+    expect(v[0]!.message).toMatch(/block boundary/);
+    expect(m2!.inflateError).toMatch(/not properly compressed/);
+  });
+
+  it('inflates the same bytes as a well-formed message once the block is closed', () => {
+    const inflater = new MessageInflater(15, false, MB);
+    const good = inflater.inflate(Buffer.from('000200fdff486900', 'hex'));
+    expect('data' in good && good.data.toString()).toBe('Hi');
+    expect('warning' in good && good.warning).toBeFalsy();
+  });
+});

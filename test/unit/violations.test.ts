@@ -159,9 +159,10 @@ describe('reserved bits (RFC 6455 §5.2, RFC 7692 §6.1)', () => {
   });
 
   it('rejects RSV1 on a continuation frame with permessage-deflate negotiated with 1002 (RFC 7692 §6.1)', () => {
-    // "He" and "llo" as two stored (uncompressed) deflate blocks, so each frame is self-contained.
+    // "He" and "llo" as two stored (uncompressed) deflate blocks, then the header byte of the
+    // sync-flush block whose last four bytes the sender strips (RFC 7692 §7.2.1).
     const first = frame(1, hex('00 02 00 fd ff 48 65'), { fin: false, rsv: 0x40 });
-    const cont = frame(0, hex('00 03 00 fc ff 6c 6c 6f'), { rsv: 0x40 });
+    const cont = frame(0, hex('00 03 00 fc ff 6c 6c 6f 00'), { rsv: 0x40 });
     const ev = decode('server', Buffer.concat([first, cont, OK.server]), DEFLATE);
     expectOne(ev, 'rsv1-on-continuation', { dir: 'server', frame: 1, offset: first.length });
     expect(ofType(ev, 'message')[0]).toMatchObject({ text: 'Hello', compressed: true, frames: 2 });

@@ -526,6 +526,14 @@ export function FrameAnatomy({ frame }: { frame: FrameEvent | null }) {
   }
   const payloadLen = f.lengthExact ?? f.length.toLocaleString('en-US');
   const compressed = isCompressed(f);
+  const rulesAt = (i: number) =>
+    violations
+      .filter((v) => {
+        if (v.offset === undefined || v.offset < f.offset) return false;
+        const [from, to] = fieldRange(v.offset - f.offset, l, f.masked);
+        return i >= from && i < to;
+      })
+      .map((v) => v.rule);
   const dirText = f.dir === 'client' ? 'client → server' : 'server → client';
 
   return (
@@ -566,7 +574,7 @@ export function FrameAnatomy({ frame }: { frame: FrameEvent | null }) {
             <li>
               <span class={`sw f-${k}`} aria-hidden="true" />
               {FIELD_LABEL[k]}
-              {k === 'extlen' ? ` (${l.extLen * 8}-bit)` : k === 'mask' ? ` ${f.maskKey}` : ''}
+              {k === 'extlen' ? ` (${l.extLen * 8}-bit)` : k === 'mask' ? ` ${f.maskKey ?? '(incomplete)'}` : ''}
             </li>
           ))}
       </ul>
@@ -575,6 +583,7 @@ export function FrameAnatomy({ frame }: { frame: FrameEvent | null }) {
         {selected !== null && selected < b.wire.length ? (
           <>
             {explainByte(f, b, l, selected, compressed)} <span class="muted">Stream offset {(f.offset + selected).toLocaleString('en-US')}.</span>
+            {rulesAt(selected).length > 0 && <span class="bad-text"> Breaks {rulesAt(selected).join(', ')}.</span>}
           </>
         ) : (
           <span class="muted">Click a byte (or use the arrow keys) to see what it means.</span>
@@ -612,6 +621,8 @@ export function FrameAnatomy({ frame }: { frame: FrameEvent | null }) {
           <h3>Unmasking: wire byte XOR key byte</h3>
           {b.key ? (
             <XorRows b={b} bad={bad} payloadAt={l.payloadAt} />
+          ) : f.masked ? (
+            <p class="muted">The masking key never arrived: the connection ended inside the header.</p>
           ) : (
             <p class="bad-text">This client frame is not masked: RFC 6455 §5.1 requires every client frame to be masked, so a server must close the connection.</p>
           )}

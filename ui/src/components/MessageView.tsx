@@ -161,6 +161,7 @@ function DataMessage({ m }: { m: MessageEvent }) {
   const bytes = useMemo(() => messageBytes(m), [m]);
   const text = useMemo(() => (m.text !== undefined ? m.text : utf8OrNull(bytes)), [m, bytes]);
   const chars = useMemo(() => (text !== null ? [...text].length : 0), [text]);
+  const where = m.utf8Valid === false ? utf8Violation(m) : null;
   const frames = m.frames === 1 ? (
     <>
       1 frame (seq <FrameLink conn={m.conn} dir={m.dir} seq={m.firstFrame} />)
@@ -212,7 +213,7 @@ function DataMessage({ m }: { m: MessageEvent }) {
               {m.utf8Valid === false ? (
                 <span class="bad-text">
                   <span aria-hidden="true">✗ </span>not valid UTF-8: a receiver must close with 1007 (§8.1); the text shows replacement characters (�).
-                  {utf8Violation(m) && <> {utf8Violation(m)}</>}
+                  {where && <> {where}</>}
                 </span>
               ) : (
                 'valid'

@@ -104,10 +104,14 @@ function measure(now: number): { overall: Activity; perConn: Map<number, Activit
   return { overall, perConn, heldFrom };
 }
 
+// One formatter for every number: toLocaleString builds a new one per call.
+const NUM = new Intl.NumberFormat('en-US');
+const num = (n: number) => NUM.format(n);
+
 function rate(n: number): string {
   if (n === 0) return '0';
   if (n < 10) return n.toFixed(1);
-  return Math.round(n).toLocaleString('en-US');
+  return num(Math.round(n));
 }
 
 const byteRate = (n: number) => `${formatBytes(Math.round(n))}/s`;
@@ -126,6 +130,16 @@ function Sparkline({ series, width, height, label, format, fluid = false }: { se
       <polyline class="st-line client" points={points(series.client)} />
       <polyline class="st-line server" points={points(series.server)} />
     </svg>
+  );
+}
+
+/** One value per direction, stacked: ↑ client → server over ↓ server → client. */
+function Both({ client, server }: { client: string; server: string }) {
+  return (
+    <>
+      <div class="st-dir client">↑ {client}</div>
+      <div class="st-dir server">↓ {server}</div>
+    </>
   );
 }
 
@@ -188,37 +202,34 @@ export function StatsView() {
       <div class="st-cards">
         <Card title="Messages per second" now={overall.msgRate} unit={rate} suffix="msg/s" series={overall.msgBins} format={(n) => `${n}/s`} sparkLabel="Messages per second" />
         <Card title="Bytes per second" now={overall.byteRate} unit={byteRate} suffix="" series={overall.byteBins} format={byteRate} sparkLabel="Bytes per second" />
-        <section class="st-card" aria-label="Totals">
-          <h3>Totals</h3>
+        <section class="st-card st-totalcard" aria-label="Totals">
+          <h3>
+            Totals <span class="st-conncount">{conns.length} connection{conns.length === 1 ? '' : 's'}, {open} open</span>
+          </h3>
           <table class="st-totals">
             <thead>
               <tr>
                 <th />
-                <th class="client" scope="col" title="client → server">↑ client</th>
-                <th class="server" scope="col" title="server → client">↓ server</th>
+                <th scope="col">messages</th>
+                <th scope="col">frames</th>
+                <th scope="col">bytes</th>
               </tr>
             </thead>
             <tbody>
-              <tr>
-                <th scope="row">messages</th>
-                <td>{messages.client.toLocaleString('en-US')}</td>
-                <td>{messages.server.toLocaleString('en-US')}</td>
-              </tr>
-              <tr>
-                <th scope="row">frames</th>
-                <td>{frames.client.toLocaleString('en-US')}</td>
-                <td>{frames.server.toLocaleString('en-US')}</td>
-              </tr>
-              <tr>
-                <th scope="row">bytes</th>
+              <tr class="client">
+                <th scope="row" title="client → server">↑ client</th>
+                <td>{num(messages.client)}</td>
+                <td>{num(frames.client)}</td>
                 <td>{formatBytes(bytes.client)}</td>
+              </tr>
+              <tr class="server">
+                <th scope="row" title="server → client">↓ server</th>
+                <td>{num(messages.server)}</td>
+                <td>{num(frames.server)}</td>
                 <td>{formatBytes(bytes.server)}</td>
               </tr>
             </tbody>
           </table>
-          <div class="muted st-conncount">
-            {conns.length} connection{conns.length === 1 ? '' : 's'}, {open} open
-          </div>
         </section>
       </div>
       <p class="muted st-note">
@@ -231,9 +242,9 @@ export function StatsView() {
           <thead>
             <tr>
               <th scope="col">conn</th>
-              <th scope="col" class="num" title="frames client → server / server → client">frames ↑/↓</th>
-              <th scope="col" class="num" title="messages client → server / server → client">messages ↑/↓</th>
-              <th scope="col" class="num" title="bytes client → server / server → client">bytes ↑/↓</th>
+              <th scope="col" class="num" title="↑ client → server, ↓ server → client">frames</th>
+              <th scope="col" class="num" title="↑ client → server, ↓ server → client">messages</th>
+              <th scope="col" class="num" title="↑ client → server, ↓ server → client">bytes</th>
               <th scope="col" class="num" title="messages and bytes per second over the last 5 s, both directions">now</th>
               <th scope="col" title="bytes per second over the last 60 s, each direction">last 60 s</th>
               <th scope="col">close code</th>
@@ -256,13 +267,13 @@ export function StatsView() {
                     <span class="swatch" style={{ background: c.color }} />#{c.id}
                   </td>
                   <td class="num">
-                    {c.frames.client.toLocaleString('en-US')} / {c.frames.server.toLocaleString('en-US')}
+                    <Both client={num(c.frames.client)} server={num(c.frames.server)} />
                   </td>
                   <td class="num">
-                    {c.messages.client.toLocaleString('en-US')} / {c.messages.server.toLocaleString('en-US')}
+                    <Both client={num(c.messages.client)} server={num(c.messages.server)} />
                   </td>
                   <td class="num">
-                    {formatBytes(c.bytes.client)} / {formatBytes(c.bytes.server)}
+                    <Both client={formatBytes(c.bytes.client)} server={formatBytes(c.bytes.server)} />
                   </td>
                   <td class="num st-now">
                     <div>{rate(a.msgRate.client + a.msgRate.server)} msg/s</div>

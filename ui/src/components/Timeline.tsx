@@ -70,7 +70,7 @@ function computePreview(row: Row): string {
       const code = (bytes[0]! << 8) | bytes[1]!;
       return `${code} ${preview(bytes.subarray(2), true)}`;
     }
-    if (f.rsv1) return `(compressed) ${preview(bytes, false)}`;
+    if (f.rsv1 && model.conns.get(f.conn)?.handshake?.deflate) return `(compressed) ${preview(bytes, false)}`;
     return preview(bytes, f.opcode === 1 || f.opcode === 0);
   }
   const m = row.msg;
@@ -285,7 +285,11 @@ export function Timeline() {
         <span class="c-badge" role="cell">
           <span class={`badge op-${badge.toLowerCase().replace(/[^a-z]/g, '')}`}>{badge}</span>
           {'frame' in row && !row.frame.fin && <span class="badge frag" title="FIN=0: more fragments follow">…</span>}
-          {'frame' in row && row.frame.rsv1 && <span class="badge rsv" title="RSV1: compressed (permessage-deflate)">z</span>}
+          {'frame' in row && row.frame.rsv1 && (
+            <span class="badge rsv" title={conn?.handshake?.deflate ? 'RSV1: compressed (permessage-deflate)' : 'RSV1 set, but no extension was negotiated'}>
+              {conn?.handshake?.deflate ? 'z' : 'rsv1'}
+            </span>
+          )}
         </span>
         <span class="c-len" role="cell">{lengthOf(row).toLocaleString('en-US')}</span>
         <span class="c-preview" role="cell">

@@ -54,8 +54,16 @@ export type RuntimeMessage =
       partial?: boolean;
       threw?: { name: string; message: string };
     }
+  /**
+   * The worker stopped reporting some calls because there were too many (a loop): `count` more
+   * console lines, or sends on `socket` (those sends are then never linked to frames).
+   */
+  | { kind: 'dropped'; what: 'console' | 'send'; count: number; socket?: number; t: number }
   /** A WebSocket this worker created changed state. */
   | { kind: 'socket'; socket: number; event: 'created' | 'open' | 'close' | 'error'; url: string; code?: number; reason?: string; t: number };
+
+/** At most this many console lines and as many send reports a second, per worker. */
+export const MAX_REPORTS_PER_SECOND = 1000;
 
 /** Sends longer than this are reported by their first bytes and their size. */
 export const MAX_SEND_COPY = 256 * 1024;

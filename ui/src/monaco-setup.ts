@@ -1,0 +1,273 @@
+/**
+ * Monaco, bundled by vite with its workers (no CDN), loaded lazily: the Editor view imports this
+ * module with `import()`, so the inspector's first paint never waits for it.
+ *
+ * Two files, two language services, so each file is checked against what it really runs on:
+ * - client.js is "javascript" (Monaco's JavaScript service): checkJs on, libs ES2023 + the Web
+ *   Worker globals (it runs in a Worker: WebSocket, console, setTimeout, importScripts... and no
+ *   `document`, which would fail there).
+ * - server.js is a .js file in Monaco's TypeScript service (a second, separate worker): checkJs
+ *   on, CommonJS, with @types/node and @types/ws as served by the playground (/api/types/...).
+ */
+import * as monaco from 'monaco-editor/editor';
+import 'monaco-editor/features/register.all';
+import 'monaco-editor/languages/definitions/javascript/register';
+import 'monaco-editor/languages/definitions/typescript/register';
+import * as ts from 'monaco-editor/languages/features/typescript/register';
+import EditorWorker from 'monaco-editor/editor/editor.worker?worker';
+import TsWorker from 'monaco-editor/languages/features/typescript/ts.worker?worker';
+import { effect } from '@preact/signals';
+import { clientMarkers } from './runner/run-client.ts';
+import { fetchTypes, FILES, sessions, type FileName } from './runner/workspace.ts';
+
+export { monaco };
+
+(globalThis as unknown as { MonacoEnvironment: monaco.Environment }).MonacoEnvironment = {
+  getWorker(_id: string, label: string): Worker {
+    if (label === 'typescript' || label === 'javascript') return new TsWorker({ name: `monaco ${label}` });
+    return new EditorWorker({ name: 'monaco editor' });
+  },
+};
+
+export const URIS: Record<FileName, monaco.Uri> = {
+  'client.js': monaco.Uri.parse('file:///client.js'),
+  'server.js': monaco.Uri.parse('file:///server.js'),
+};
+const LANGUAGE: Record<FileName, string> = { 'client.js': 'javascript', 'server.js': 'typescript' };
+
+const common: ts.CompilerOptions = {
+  target: ts.ScriptTarget.ES2020,
+  allowJs: true,
+  checkJs: true,
+  allowNonTsExtensions: true,
+  noEmit: true,
+  strict: false,
+};
+
+ts.javascriptDefaults.setCompilerOptions({
+  ...common,
+  lib: ['es2023', 'webworker', 'webworker.importscripts', 'webworker.iterable'],
+  types: [],
+});
+ts.javascriptDefaults.setDiagnosticsOptions({ noSemanticValidation: false, noSyntaxValidation: false });
+
+ts.typescriptDefaults.setCompilerOptions({
+  ...common,
+  lib: ['es2023'],
+  module: ts.ModuleKind.CommonJS,
+  moduleResolution: ts.ModuleResolutionKind.NodeJs,
+  esModuleInterop: true,
+  types: ['node'],
+});
+ts.typescriptDefaults.setDiagnosticsOptions({ noSemanticValidation: false, noSyntaxValidation: false });
+
+/** Where the server's type libraries live in the TS worker's virtual file system. */
+const NODE_TYPES = 'file:///node_modules/@types/node/index.d.ts';
+const WS_TYPES = 'file:///node_modules/@types/ws/index.d.ts';
+const NODE_FALLBACK = `declare var require: { (id: string): any }; declare var module: { exports: any }; declare var exports: any;
+declare var process: any; declare var __dirname: string; declare var __filename: string; declare var Buffer: any;`;
+
+export const typesStatus = { node: false, ws: false };
+
+async function loadServerTypes(): Promise<void> {
+  const [node, ws] = await Promise.all([fetchTypes('node.d.ts'), fetchTypes('ws.d.ts')]);
+  typesStatus.node = node !== null;
+  typesStatus.ws = ws !== null;
+  ts.typescriptDefaults.addExtraLib(node ?? NODE_FALLBACK, node ? NODE_TYPES : 'file:///wsplay-node-fallback.d.ts');
+  if (ws) ts.typescriptDefaults.addExtraLib(ws, WS_TYPES);
+}
+
+// ---- theme --------------------------------------------------------------------------------------
+
+monaco.editor.defineTheme('wsplay-light', { base: 'vs', inherit: true, rules: [], colors: { 'editor.background': '#ffffff' } });
+monaco.editor.defineTheme('wsplay-dark', { base: 'vs-dark', inherit: true, rules: [], colors: { 'editor.background': '#1c1f24' } });
+const dark = matchMedia('(prefers-color-scheme: dark)');
+const applyTheme = () => monaco.editor.setTheme(dark.matches ? 'wsplay-dark' : 'wsplay-light');
+applyTheme();
+dark.addEventListener('change', applyTheme);
+
+// ---- models -------------------------------------------------------------------------------------
+
+const models = new Map<FileName, monaco.editor.ITextModel>();
+let suppress = 0;
+
+function modelFor(name: FileName): monaco.editor.ITextModel {
+  let m = models.get(name);
+  if (m) return m;
+  m = monaco.editor.getModel(URIS[name]) ?? monaco.editor.createModel('', LANGUAGE[name], URIS[name]);
+  m.updateOptions({ tabSize: 2, insertSpaces: true });
+  const model = m;
+  models.set(name, model);
+  model.onDidChangeContent(() => {
+    if (suppress > 0) return;
+    if (name === 'client.js') monaco.editor.setModelMarkers(model, 'wsplay-check', []);
+    sessions[name].edited();
+  });
+  return model;
+}
+
+/** Replace a model's text as one undoable edit (an external change or a reset), not saved back. */
+function setText(model: monaco.editor.ITextModel, text: string): void {
+  suppress++;
+  try {
+    model.pushStackElement();
+    model.pushEditOperations([], [{ range: model.getFullModelRange(), text }], () => null);
+    model.pushStackElement();
+  } finally {
+    suppress--;
+  }
+}
+
+let loading: Promise<void> | null = null;
+
+/** Load both files into their models (once; again after a failure). */
+export function loadFiles(): Promise<void> {
+  if (loading) return loading;
+  loading = (async () => {
+    const types = loadServerTypes();
+    const results = await Promise.allSettled(
+      FILES.map(async (name) => {
+        const model = modelFor(name);
+        const s = sessions[name];
+        if (s.bound) return;
+        const text = await s.load();
+        suppress++;
+        try {
+          model.setValue(text);
+        } finally {
+          suppress--;
+        }
+        s.bind({ get: () => model.getValue(), set: (t) => setText(model, t) });
+      }),
+    );
+    await types;
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      loading = null;
+      throw (failed as PromiseRejectedResult).reason;
+    }
+  })();
+  return loading;
+}
+
+export function getModel(name: FileName): monaco.editor.ITextModel {
+  return modelFor(name);
+}
+
+// ---- markers ------------------------------------------------------------------------------------
+
+effect(() => {
+  const list = clientMarkers.value;
+  const model = modelFor('client.js');
+  monaco.editor.setModelMarkers(
+    model,
+    'wsplay-runtime',
+    list
+      .filter((m) => m.line >= 1 && m.line <= model.getLineCount())
+      .map((m) => {
+        const max = model.getLineMaxColumn(m.line);
+        const start = Math.min(Math.max(1, m.column), max);
+        return {
+          severity: monaco.MarkerSeverity.Error,
+          message: `${m.message}${m.peers.length > 1 ? ` (peers ${m.peers.join(', ')})` : ''}`,
+          source: 'run',
+          startLineNumber: m.line,
+          startColumn: start,
+          endLineNumber: m.line,
+          endColumn: start < max ? max : start + 1,
+        };
+      }),
+  );
+});
+
+export interface SyntaxProblem {
+  line: number;
+  column: number;
+  message: string;
+}
+
+/**
+ * client.js's syntax errors as the JavaScript service sees them (its syntactic diagnostics,
+ * severity Error), also set as markers. Type errors do not stop a run: JavaScript runs them.
+ */
+export async function checkClientSyntax(): Promise<SyntaxProblem[]> {
+  const model = modelFor('client.js');
+  const getWorker = await ts.getJavaScriptWorker();
+  const worker = await getWorker(model.uri);
+  const diags = await worker.getSyntacticDiagnostics(model.uri.toString());
+  const problems = diags
+    .filter((d) => d.category === 1 /* Error */)
+    .map((d) => {
+      const start = model.getPositionAt(d.start ?? 0);
+      const end = model.getPositionAt((d.start ?? 0) + Math.max(1, d.length ?? 1));
+      const text = typeof d.messageText === 'string' ? d.messageText : d.messageText.messageText;
+      return { line: start.lineNumber, column: start.column, endLine: end.lineNumber, endColumn: end.column, message: text };
+    });
+  monaco.editor.setModelMarkers(
+    model,
+    'wsplay-check',
+    problems.map((p) => ({
+      severity: monaco.MarkerSeverity.Error,
+      message: `${p.message} (client.js is not run while it has a syntax error)`,
+      source: 'run',
+      startLineNumber: p.line,
+      startColumn: p.column,
+      endLineNumber: p.endLine,
+      endColumn: p.endColumn,
+    })),
+  );
+  return problems.map(({ line, column, message }) => ({ line, column, message }));
+}
+
+// ---- the editor widget ----------------------------------------------------------------------------
+
+export interface EditorHandle {
+  show(name: FileName): void;
+  reveal(line: number, column?: number): void;
+  focus(): void;
+  dispose(): void;
+}
+
+const viewStates = new Map<FileName, monaco.editor.ICodeEditorViewState | null>();
+
+export function mountEditor(container: HTMLElement, first: FileName): EditorHandle {
+  const editor = monaco.editor.create(container, {
+    model: modelFor(first),
+    automaticLayout: true,
+    minimap: { enabled: false },
+    fontSize: 13,
+    tabSize: 2,
+    scrollBeyondLastLine: false,
+    fixedOverflowWidgets: true,
+    renderLineHighlight: 'line',
+    ariaLabel: `${first} — code editor`,
+    accessibilitySupport: 'auto',
+    'semanticHighlighting.enabled': true,
+  });
+  let current = first;
+  const vs = viewStates.get(first);
+  if (vs) editor.restoreViewState(vs);
+  return {
+    show(name) {
+      if (name === current) return;
+      viewStates.set(current, editor.saveViewState());
+      current = name;
+      editor.setModel(modelFor(name));
+      editor.updateOptions({ ariaLabel: `${name} — code editor` });
+      const state = viewStates.get(name);
+      if (state) editor.restoreViewState(state);
+    },
+    reveal(line, column = 1) {
+      editor.revealLineInCenterIfOutsideViewport(line);
+      editor.setPosition({ lineNumber: line, column });
+      editor.focus();
+    },
+    focus() {
+      editor.focus();
+    },
+    dispose() {
+      viewStates.set(current, editor.saveViewState());
+      editor.dispose();
+    },
+  };
+}

@@ -1,0 +1,614 @@
+import { effect, signal } from '@preact/signals';
+import type { MessageEvent as WireMessage } from '../../../server/capture/events.ts';
+import { detailTab, frameKey, model, runnerStatus, selectedConn, selection, serverConsole, version, type FrameKey } from '../state.ts';
+import ClientRuntime from './client-runtime.ts?worker';
+import { sentMatches, type SentData } from './match.ts';
+import type { ConsoleLevel, RuntimeMessage, SourcePos, StartCommand } from './protocol.ts';
+import { saveAll } from './workspace.ts';
+
+/**
+ * The page side of running the learner's client: one Web Worker per peer (client-runtime.ts
+ * runs client.js from its real URL inside it), the console pane's log, and the links between
+ * `send` calls and the frames they put on the wire.
+ *
+ * Peers start one at a time: after starting peer k, the runner waits for the next NEW
+ * connection in the capture (an `open` event, up to 2 s); that connection is peer k's. So the
+ * peer → connection map comes from the wire, not from a guess. A send is linked to a frame only
+ * when a client message on that connection carries exactly the sent data (match.ts).
+ */
+
+export const MAX_PEERS = 8;
+/** How long a starting peer's connection may take to appear on the wire. */
+export const PEER_CONNECT_TIMEOUT_MS = 2000;
+/** After this long without a matching frame, a send says so (it may still be linked later). */
+const SEND_LATE_MS = 3000;
+const MAX_LOG = 3000;
+const MAX_PENDING = 2000;
+
+// ---- the console log ------------------------------------------------------------------------
+
+export interface SendRecord extends SentData {
+  peer: number;
+  socket: number;
+  /** readyState when send was called. */
+  state: number;
+  pos: SourcePos | null;
+  t: number;
+  threw?: { name: string; message: string };
+  /** The peer's connection on the wire, once known. */
+  conn: number | null;
+  /**
+   * - `waiting`: the peer's connection is not known yet;
+   * - `pending`: looking for its frame on the wire;
+   * - `linked`: `frame` is the (first) frame that carried it;
+   * - `not-sent`: the browser threw, or dropped it (socket closing or closed): no frame;
+   * - `unlinkable`: it was sent, but cannot be tied to a frame for sure (`why`).
+   */
+  status: 'waiting' | 'pending' | 'linked' | 'not-sent' | 'unlinkable';
+  why?: string;
+  frame: number | null;
+  /** Pending for SEND_LATE_MS without a match. */
+  late: boolean;
+  /** Internal: absolute index in model.messages to scan from. */
+  scanFrom: number;
+}
+
+export type ConsoleEntry =
+  | { id: number; t: number; source: 'client'; peer: number; kind: 'console'; level: ConsoleLevel; text: string; pos: SourcePos | null }
+  | { id: number; t: number; source: 'client'; peer: number; kind: 'error'; what: 'error' | 'rejection'; name: string; message: string; stack: string; pos: SourcePos | null }
+  | { id: number; t: number; source: 'client'; peer: number; kind: 'send'; send: SendRecord }
+  | { id: number; t: number; source: 'client' | 'server'; peer: number | null; kind: 'note'; level: 'info' | 'warn' | 'error'; text: string; detail?: string }
+  | { id: number; t: number; source: 'server'; kind: 'server'; origin: 'server' | 'wsplay'; stream: 'stdout' | 'stderr' | 'info'; text: string };
+
+/** Everything the console pane shows, oldest first (bounded). */
+export const consoleLog = signal<ConsoleEntry[]>([]);
+/** Entries dropped from the front of the log by its bound. */
+export const consoleTrimmed = signal(0);
+/** Bumped when a send gets linked (or gives up): views that show links re-render. */
+export const linkVersion = signal(0);
+
+let nextId = 1;
+let inbox: ConsoleEntry[] = [];
+let flushScheduled = false;
+
+function schedule(): void {
+  if (flushScheduled) return;
+  flushScheduled = true;
+  const run = () => {
+    if (!flushScheduled) return;
+    flushScheduled = false;
+    flush();
+  };
+  requestAnimationFrame(run);
+  setTimeout(run, 100); // hidden tabs get no animation frames
+}
+
+function flush(): void {
+  if (inbox.length === 0) return;
+  let next = consoleLog.value.concat(inbox);
+  inbox = [];
+  if (next.length > MAX_LOG) {
+    consoleTrimmed.value += next.length - MAX_LOG;
+    next = next.slice(next.length - MAX_LOG);
+  }
+  consoleLog.value = next;
+}
+
+type NewEntry = ConsoleEntry extends infer E ? (E extends ConsoleEntry ? Omit<E, 'id' | 't'> & { t?: number } : never) : never;
+
+function log(e: NewEntry): void {
+  inbox.push({ ...e, id: nextId++, t: e.t ?? Date.now() } as ConsoleEntry);
+  schedule();
+}
+
+export function note(text: string, level: 'info' | 'warn' | 'error' = 'info', peer: number | null = null, detail?: string, source: 'client' | 'server' = 'client'): void {
+  log({ source, peer, kind: 'note', level, text, detail });
+}
+
+/** Clear the console pane: everything, or one source's lines. */
+export function clearConsole(source?: 'client' | 'server'): void {
+  flush();
+  consoleLog.value = source ? consoleLog.value.filter((e) => e.source !== source) : [];
+  consoleTrimmed.value = 0;
+}
+
+// ---- editor markers ---------------------------------------------------------------------------
+
+export interface ClientMarker {
+  line: number;
+  column: number;
+  message: string;
+  peers: number[];
+}
+/** Runtime errors at their place in client.js, for the editor's markers (cleared on each run). */
+export const clientMarkers = signal<ClientMarker[]>([]);
+
+function addMarker(pos: SourcePos, message: string, peer: number): void {
+  const list = clientMarkers.value;
+  const same = list.find((m) => m.line === pos.line && m.column === pos.column && m.message === message);
+  if (same) {
+    if (same.peers.includes(peer)) return;
+    clientMarkers.value = list.map((m) => (m === same ? { ...m, peers: [...m.peers, peer] } : m));
+    return;
+  }
+  clientMarkers.value = [...list, { line: pos.line, column: pos.column, message, peers: [peer] }];
+}
+
+// ---- peers ----------------------------------------------------------------------------------
+
+export type PeerPhase = 'starting' | 'loading' | 'running' | 'failed' | 'stopped';
+
+export interface PeerView {
+  peer: number;
+  phase: PeerPhase;
+  /** Its connection on the wire: a number, 'waiting' while starting, null when none was seen. */
+  conn: number | 'waiting' | null;
+  /** State of its first WebSocket as its own events say. */
+  socket: 'none' | 'connecting' | 'open' | 'closed' | 'error';
+}
+
+export interface RunnerView {
+  running: boolean;
+  /** Peers still being started one by one. */
+  starting: boolean;
+  peers: PeerView[];
+  runs: number;
+}
+
+export const runner = signal<RunnerView>({ running: false, starting: false, peers: [], runs: 0 });
+/** How many peers the next run starts (1..MAX_PEERS). */
+export const peerCount = signal(1);
+
+interface Peer {
+  n: number;
+  worker: Worker | null;
+  phase: PeerPhase;
+  conn: number | 'waiting' | null;
+  socketState: PeerView['socket'];
+  socketsCreated: number;
+  /** Sockets whose sends were not all reported (a loop): never linked. */
+  untracked: boolean;
+  /** The absolute index of model.messages when the peer started: its messages come after. */
+  messagesAt: number;
+  waitingSends: SendRecord[];
+  /** Wakes the connection wait (a socket was created, the peer failed). */
+  poke: () => void;
+}
+
+let peers: Peer[] = [];
+let generation = 0;
+let runs = 0;
+let starting = false;
+
+function publish(): void {
+  runner.value = {
+    running: peers.some((p) => p.worker !== null),
+    starting,
+    runs,
+    peers: peers.map((p) => ({ peer: p.n, phase: p.phase, conn: p.conn, socket: p.socketState })),
+  };
+}
+
+/** The colour of a peer: its connection's colour once known (the inspector's), grey before. */
+export function peerColor(peer: number): string {
+  const p = peers.find((x) => x.n === peer);
+  const conn = typeof p?.conn === 'number' ? model.conns.get(p.conn) : undefined;
+  return conn?.color ?? 'var(--muted)';
+}
+
+/** Which peer of the current run a connection belongs to (seen on the wire), or null. */
+export function peerForConn(conn: number): number | null {
+  return peers.find((p) => p.conn === conn)?.n ?? null;
+}
+
+export function connForPeer(peer: number): number | null {
+  const c = peers.find((p) => p.n === peer)?.conn;
+  return typeof c === 'number' ? c : null;
+}
+
+type BeforeRun = () => Promise<{ ok: true } | { ok: false; reason: string }>;
+let beforeRun: BeforeRun | null = null;
+
+/**
+ * The editor registers its pre-run step (save the files, check client.js for syntax errors);
+ * without an editor loaded, a run just saves what is bound.
+ */
+export function setBeforeRun(fn: BeforeRun | null): void {
+  beforeRun = fn;
+}
+
+function clientUrl(): string {
+  return `${location.origin}/workspace/client.js`;
+}
+
+/** Run client.js as `n` peers (each its own Worker and connection); a running client is stopped first. */
+export async function runClient(n = peerCount.value): Promise<boolean> {
+  const count = Math.max(1, Math.min(MAX_PEERS, Math.floor(n) || 1));
+  const gen = ++generation;
+  const wasRunning = peers.some((p) => p.worker);
+  endWorkers();
+  starting = true;
+  publish();
+  try {
+    const check = beforeRun ? await beforeRun() : await saveAll().then(
+      () => ({ ok: true as const }),
+      (err: Error) => ({ ok: false as const, reason: `client.js could not be saved (${err.message})` }),
+    );
+    if (gen !== generation) return false;
+    if (!check.ok) {
+      note(`Not run: ${check.reason}`, 'error');
+      starting = false;
+      publish();
+      return false;
+    }
+  } catch (err) {
+    if (gen !== generation) return false;
+    note(`Not run: ${(err as Error).message}`, 'error');
+    starting = false;
+    publish();
+    return false;
+  }
+  clientMarkers.value = [];
+  runs++;
+  peers = [];
+  note(`${wasRunning ? 'Re-running' : 'Running'} client.js${count > 1 ? ` as ${count} peers` : ''} (${clientUrl()})`);
+  publish();
+  for (let k = 1; k <= count; k++) {
+    if (gen !== generation) return false;
+    const p = startPeer(k, gen);
+    const conn = await waitForConnection(p, gen);
+    if (gen !== generation) return false;
+    p.conn = conn;
+    if (conn !== null) {
+      if (count > 1) note(`peer ${k} → connection #${conn}`, 'info', k);
+    } else if (p.phase !== 'failed') {
+      note(
+        p.socketsCreated === 0
+          ? `peer ${k}: no WebSocket created within ${PEER_CONNECT_TIMEOUT_MS / 1000} s`
+          : `peer ${k}: no new connection reached the wiretap within ${PEER_CONNECT_TIMEOUT_MS / 1000} s (does it connect to the wiretap's address?): its sends are not linked to frames`,
+        'warn',
+        k,
+      );
+    }
+    const waiting = p.waitingSends;
+    p.waitingSends = [];
+    for (const s of waiting) assignSend(p, s);
+    publish();
+  }
+  starting = false;
+  publish();
+  matchPending();
+  return true;
+}
+
+/** Stop every peer (worker.terminate(): ends even an infinite loop). */
+export function stopClient(): void {
+  generation++;
+  const ended = endWorkers();
+  starting = false;
+  publish();
+  if (ended > 0) note(`Stopped (${ended === 1 ? 'the client' : `${ended} peers`} ended)`);
+}
+
+function endWorkers(): number {
+  let ended = 0;
+  for (const p of peers) {
+    if (p.worker) {
+      p.worker.terminate();
+      p.worker = null;
+      ended++;
+      if (p.phase !== 'failed') p.phase = 'stopped';
+      if (p.socketState === 'connecting' || p.socketState === 'open') p.socketState = 'closed';
+      p.poke();
+      for (const s of p.waitingSends) unlinkable(s, 'the run was stopped before its connection was seen');
+      p.waitingSends = [];
+    }
+  }
+  return ended;
+}
+
+function maxConnId(): number {
+  let max = 0;
+  for (const id of model.conns.keys()) if (id > max) max = id;
+  return max;
+}
+
+function startPeer(n: number, gen: number): Peer {
+  const p: Peer = {
+    n,
+    worker: null,
+    phase: 'starting',
+    conn: 'waiting',
+    socketState: 'none',
+    socketsCreated: 0,
+    untracked: false,
+    messagesAt: model.messagesTrimmed + model.messages.length,
+    waitingSends: [],
+    poke: () => undefined,
+  };
+  peers.push(p);
+  const worker = new ClientRuntime({ name: `client.js · peer ${n}` });
+  p.worker = worker;
+  worker.onmessage = (e: MessageEvent<RuntimeMessage>) => {
+    if (gen !== generation && p.worker === null) return;
+    onRuntimeMessage(p, e.data);
+  };
+  worker.onerror = (e: ErrorEvent) => {
+    // Errors inside client.js are reported by the runtime itself; this one is only for a
+    // runtime that could not start at all (its script blocked or missing).
+    if (p.phase === 'starting') {
+      e.preventDefault();
+      p.phase = 'failed';
+      note(`peer ${n}: the client runtime could not start${e.message ? `: ${e.message}` : ''}`, 'error', n);
+      p.poke();
+      publish();
+    }
+  };
+  worker.onmessageerror = () => note(`peer ${n}: a message from the worker could not be read`, 'warn', n);
+  const start: StartCommand = { kind: 'start', url: clientUrl(), peer: n };
+  worker.postMessage(start);
+  publish();
+  return p;
+}
+
+function waitForConnection(p: Peer, gen: number): Promise<number | null> {
+  const before = maxConnId();
+  const taken = new Set(peers.map((x) => x.conn).filter((c): c is number => typeof c === 'number'));
+  return new Promise((resolve) => {
+    let done = false;
+    let unsubscribe = () => undefined as void;
+    const finish = (conn: number | null) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      unsubscribe();
+      p.poke = () => undefined;
+      resolve(conn);
+    };
+    const check = () => {
+      if (gen !== generation || p.worker === null || p.phase === 'failed') return finish(null);
+      // Only once this peer has created a WebSocket: a connection from elsewhere before that is not its.
+      if (p.socketsCreated === 0) return;
+      for (const id of model.conns.keys()) if (id > before && !taken.has(id)) return finish(id);
+    };
+    const timer = setTimeout(() => finish(null), PEER_CONNECT_TIMEOUT_MS);
+    p.poke = check;
+    unsubscribe = version.subscribe(check);
+  });
+}
+
+function onRuntimeMessage(p: Peer, m: RuntimeMessage): void {
+  switch (m.kind) {
+    case 'loading':
+      p.phase = 'loading';
+      publish();
+      break;
+    case 'loaded':
+      if (p.phase === 'loading') p.phase = 'running';
+      publish();
+      break;
+    case 'console':
+      log({ source: 'client', peer: p.n, kind: 'console', level: m.level, text: m.text, pos: m.pos, t: m.t });
+      break;
+    case 'error': {
+      if (p.phase === 'loading' && !m.pos && /importScripts/.test(m.message)) {
+        note(`peer ${p.n}: client.js could not be loaded: ${m.message}`, 'error', p.n);
+      } else {
+        log({ source: 'client', peer: p.n, kind: 'error', what: m.what, name: m.name, message: m.message, stack: m.stack, pos: m.pos, t: m.t });
+      }
+      if (m.pos) addMarker(m.pos, `${m.what === 'rejection' ? 'Unhandled rejection' : 'Uncaught'} ${m.name}: ${m.message}`, p.n);
+      if (p.phase === 'loading') p.phase = 'failed';
+      p.poke();
+      publish();
+      break;
+    }
+    case 'send': {
+      const s: SendRecord = {
+        peer: p.n,
+        socket: m.socket,
+        state: m.state,
+        pos: m.pos,
+        t: m.t,
+        opcode: m.opcode,
+        size: m.size,
+        text: m.text,
+        bytes: m.bytes,
+        partial: m.partial,
+        threw: m.threw,
+        conn: typeof p.conn === 'number' ? p.conn : null,
+        status: 'waiting',
+        frame: null,
+        late: false,
+        scanFrom: p.messagesAt,
+      };
+      log({ source: 'client', peer: p.n, kind: 'send', send: s, t: m.t });
+      if (p.conn === 'waiting') p.waitingSends.push(s);
+      else assignSend(p, s);
+      matchPending();
+      break;
+    }
+    case 'dropped':
+      if (m.what === 'send') {
+        if (!p.untracked) note(`peer ${p.n}: too many sends to report; from here on they are not linked to frames`, 'warn', p.n);
+        p.untracked = true;
+      } else if (m.count > 0) {
+        note(`peer ${p.n}: ${m.count.toLocaleString('en-US')} console lines not shown (more than 1,000 a second)`, 'warn', p.n);
+      }
+      break;
+    case 'socket':
+      if (m.event === 'created') {
+        p.socketsCreated++;
+        if (m.socket === 0) p.socketState = 'connecting';
+        p.poke();
+      } else if (m.socket === 0) {
+        p.socketState = m.event === 'open' ? 'open' : m.event === 'close' ? 'closed' : 'error';
+      }
+      if (m.event === 'close' && m.socket === 0 && m.code !== undefined && m.code !== 1000 && m.code !== 1005) {
+        note(`peer ${p.n}: WebSocket closed, code ${m.code}${m.reason ? ` "${m.reason}"` : ''}`, 'warn', p.n);
+      }
+      publish();
+      break;
+  }
+}
+
+// ---- send ↔ frame links ----------------------------------------------------------------------
+
+let pending: SendRecord[] = [];
+const linkByFrame = new Map<FrameKey, SendRecord>();
+/** Per connection: the first frame of the last message linked (messages link in order). */
+const lastLinked = new Map<number, number>();
+let messagesRef: unknown = null;
+
+function unlinkable(s: SendRecord, why: string): void {
+  s.status = 'unlinkable';
+  s.why = why;
+  linkVersion.value++;
+}
+
+function assignSend(p: Peer, s: SendRecord): void {
+  if (s.threw) {
+    s.status = 'not-sent';
+    s.why = `the browser threw ${s.threw.name}`;
+  } else if (s.state !== 1) {
+    s.status = 'not-sent';
+    s.why = s.state === 0 ? 'the socket was still connecting' : 'the socket was closing or closed: the browser discards the data';
+  } else if (p.untracked) {
+    s.status = 'unlinkable';
+    s.why = 'too many sends to follow';
+  } else if (s.socket !== 0) {
+    s.status = 'unlinkable';
+    s.why = "only the peer's first WebSocket is matched to a connection";
+  } else if (typeof p.conn !== 'number') {
+    s.status = 'unlinkable';
+    s.why = 'no connection of this peer was seen on the wire';
+  } else if (s.opcode === 2 && !s.bytes) {
+    s.status = 'unlinkable';
+    s.why = 'its Blob could not be read';
+  } else {
+    s.conn = p.conn;
+    s.status = 'pending';
+    pending.push(s);
+    if (pending.length > MAX_PENDING) {
+      for (const old of pending.splice(0, pending.length - MAX_PENDING)) {
+        old.status = 'unlinkable';
+        old.why = 'too many sends waiting for their frames';
+      }
+    }
+    setTimeout(() => {
+      if (s.status === 'pending') {
+        s.late = true;
+        linkVersion.value++;
+      }
+    }, SEND_LATE_MS);
+  }
+  linkVersion.value++;
+}
+
+function matchPending(): void {
+  if (pending.length === 0) return;
+  const msgs = model.messages;
+  const base = model.messagesTrimmed;
+  if (msgs !== messagesRef) {
+    // The stream reconnected and the model was rebuilt from history: scan again from the start.
+    messagesRef = msgs;
+    for (const s of pending) s.scanFrom = 0;
+  }
+  let changed = false;
+  const still: SendRecord[] = [];
+  for (const s of pending) {
+    const conn = s.conn!;
+    const after = lastLinked.get(conn) ?? -1;
+    let found: WireMessage | null = null;
+    for (let i = Math.max(0, s.scanFrom - base); i < msgs.length; i++) {
+      const m = msgs[i]!;
+      if (m.type !== 'message' || m.dir !== 'client' || m.conn !== conn || m.firstFrame <= after) continue;
+      if (sentMatches(s, m)) {
+        found = m;
+        s.scanFrom = base + i + 1;
+        break;
+      }
+    }
+    if (!found) {
+      s.scanFrom = base + msgs.length;
+      still.push(s);
+      continue;
+    }
+    s.status = 'linked';
+    s.frame = found.firstFrame;
+    s.late = false;
+    lastLinked.set(conn, found.firstFrame);
+    for (let seq = found.firstFrame; seq <= found.lastFrame; seq++) linkByFrame.set(frameKey(conn, 'client', seq), s);
+    changed = true;
+  }
+  pending = still;
+  if (changed) linkVersion.value++;
+}
+
+version.subscribe(() => matchPending());
+
+/** The send call that produced a client frame (seen on the wire and matched), or null. */
+export function sendForFrame(conn: number, seq: number): SendRecord | null {
+  return linkByFrame.get(frameKey(conn, 'client', seq)) ?? null;
+}
+
+/** The line of client.js whose `send` produced this client frame, or null when none is known. */
+export function sendLineForFrame(conn: number, seq: number): number | null {
+  return sendForFrame(conn, seq)?.pos?.line ?? null;
+}
+
+/** Show a frame in the inspector (Frame anatomy). */
+export function selectFrame(conn: number, seq: number): void {
+  selection.value = { kind: 'frame', key: frameKey(conn, 'client', seq) };
+  selectedConn.value = conn;
+  detailTab.value = 'frame';
+}
+
+// ---- the learner's server: its console and status -------------------------------------------
+
+interface ServerLine {
+  source?: string;
+  stream?: string;
+  text: string;
+  t?: number;
+}
+
+interface RunnerStatusLike {
+  status: string;
+  port?: number;
+  pid?: number;
+  message?: string;
+  stack?: string;
+  file?: string;
+}
+
+const seenServerLines = new Set<string>();
+let seenQueue: string[] = [];
+
+effect(() => {
+  const lines = (serverConsole.value ?? []) as unknown as readonly ServerLine[];
+  for (const l of lines) {
+    // The same line again after the stream reconnects (history is re-sent): keep it once.
+    const key = `${l.t ?? ''}\u0000${l.source ?? ''}\u0000${l.stream ?? ''}\u0000${l.text}`;
+    if (seenServerLines.has(key)) continue;
+    seenServerLines.add(key);
+    seenQueue.push(key);
+    if (seenQueue.length > 10_000) {
+      for (const k of seenQueue.splice(0, 5_000)) seenServerLines.delete(k);
+    }
+    const origin = l.source === 'wsplay' ? 'wsplay' : 'server';
+    const stream = l.stream === 'stderr' ? 'stderr' : l.stream === 'info' ? 'info' : 'stdout';
+    log({ source: 'server', kind: 'server', origin, stream, text: l.text });
+  }
+});
+
+let lastStatusKey = '';
+effect(() => {
+  const s = runnerStatus.value as unknown as RunnerStatusLike | null;
+  if (!s) return;
+  const key = `${s.status}|${s.port ?? ''}|${s.pid ?? ''}|${s.message ?? ''}`;
+  if (key === lastStatusKey) return;
+  lastStatusKey = key;
+  if (s.status === 'crashed') note(`server.js crashed${s.message ? `: ${s.message}` : ''}`, 'error', null, s.stack, 'server');
+  else if (s.status === 'not-listening') note(`server.js is not listening${s.message ? `: ${s.message}` : ''}`, 'warn', null, undefined, 'server');
+  else if (s.status === 'running') note(`server.js running${s.port ? ` on internal port ${s.port}` : ''}${s.pid ? ` (pid ${s.pid})` : ''}`, 'info', null, undefined, 'server');
+});
