@@ -1,5 +1,6 @@
 import type { Direction, EndEvent, HttpRequestHead, HttpResponseHead, WireEvent } from '../capture/events.ts';
 import { explainCloseCode } from './close-codes.ts';
+import { ChunkedReader } from './chunked.ts';
 import { FrameDecoder } from './frame-decoder.ts';
 import { analyzeHandshake, headerValues, HttpHeadReader, isUpgradeRequest, parseRequestHead, parseResponseHead } from './handshake.ts';
 import { DEFAULT_LIMITS, MessageAssembler, type DecoderLimits } from './message-assembler.ts';
@@ -52,6 +53,8 @@ export class ConnectionDecoder {
   private held: Array<[Buffer, number]> = [];
   private heldBytes = 0;
   private openResponse: OpenResponse | null = null;
+  /** The body of the open response is chunked (Transfer-Encoding: chunked). */
+  private chunked: ChunkedReader | null = null;
   private upgraded = false;
   private sawHandshake = false;
   private readonly bytes = { client: 0, server: 0 };
@@ -105,6 +108,17 @@ export class ConnectionDecoder {
           this.hold(data, t);
           return;
         case 'body': {
+          if (dir === 'server' && this.chunked) {
+            const used = this.chunked.push(data, (piece) => this.openResponse && this.keepBody(piece));
+            side.pos += used;
+            data = data.subarray(used);
+            if (this.chunked.done) {
+              this.chunked = null;
+              side.bodyLeft = 0;
+              this.bodyDone(dir, t);
+            }
+            break;
+          }
           const take = Math.min(side.bodyLeft, data.length);
           if (dir === 'server' && this.openResponse) this.keepBody(data.subarray(0, take));
           side.bodyLeft -= take;
@@ -186,6 +200,8 @@ export class ConnectionDecoder {
     const length = contentLength(res.headers);
     const noBody = res.status < 200 || res.status === 204 || res.status === 304 || request?.method === 'HEAD';
     this.server.bodyLeft = noBody ? 0 : length >= 0 ? length : Infinity;
+    const chunked = headerValues(res.headers, 'transfer-encoding').some((v) => /(^|,)\s*chunked\s*$/i.test(v));
+    this.chunked = !noBody && chunked ? new ChunkedReader() : null;
     if (this.server.bodyLeft === 0) this.bodyDone('server', t);
     else this.server.stage = 'body';
   }

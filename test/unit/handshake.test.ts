@@ -355,3 +355,20 @@ describe('connections that are not HTTP', () => {
     expect(ofType(ev, 'frame')).toEqual([]);
   });
 });
+
+describe('a refusal sent with chunked transfer encoding', () => {
+  it('is complete at its last chunk, with the body text joined, and the next response on the same connection is read', async () => {
+    const { ConnectionDecoder } = await import('../../server/protocol/connection-decoder.ts');
+    const d = new ConnectionDecoder(1);
+    const ev = [
+      ...d.receive('client', Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n'), 1),
+      ...d.receive('server', Buffer.from('HTTP/1.1 426 Upgrade Required\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nUpgra\r\n'), 2),
+      ...d.receive('server', Buffer.from('9;ext=1\r\nde needed\r\n0\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n'), 3),
+    ];
+    const hs = ev.filter((e) => e.type === 'handshake');
+    expect(hs.map((h) => [h.outcome, h.response?.status, h.response?.body, h.request?.path])).toEqual([
+      ['plain-http', 426, 'Upgrade needed', '/'],
+      ['plain-http', 404, undefined, '/b'],
+    ]);
+  });
+});

@@ -223,6 +223,8 @@ export async function checkClientSyntax(): Promise<SyntaxProblem[]> {
 
 export interface EditorHandle {
   show(name: FileName): void;
+  /** Read-only while the shown file is not loaded (typing there could not be saved). */
+  refresh(): void;
   reveal(line: number, column?: number): void;
   focus(): void;
   dispose(): void;
@@ -241,6 +243,8 @@ export function mountEditor(container: HTMLElement, first: FileName): EditorHand
     fixedOverflowWidgets: true,
     renderLineHighlight: 'line',
     ariaLabel: `${first} — code editor`,
+    readOnly: !sessions[first].bound,
+    readOnlyMessage: { value: 'This file is not loaded from the workspace yet.' },
     accessibilitySupport: 'auto',
     'semanticHighlighting.enabled': true,
   });
@@ -253,9 +257,12 @@ export function mountEditor(container: HTMLElement, first: FileName): EditorHand
       viewStates.set(current, editor.saveViewState());
       current = name;
       editor.setModel(modelFor(name));
-      editor.updateOptions({ ariaLabel: `${name} — code editor` });
+      editor.updateOptions({ ariaLabel: `${name} — code editor`, readOnly: !sessions[name].bound });
       const state = viewStates.get(name);
       if (state) editor.restoreViewState(state);
+    },
+    refresh() {
+      editor.updateOptions({ readOnly: !sessions[current].bound });
     },
     reveal(line, column = 1) {
       editor.revealLineInCenterIfOutsideViewport(line);

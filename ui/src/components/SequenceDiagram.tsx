@@ -800,7 +800,7 @@ export function SequenceDiagram() {
           <input type="checkbox" checked={only !== null} disabled={only === null && selConn === null} onChange={(e) => onlyToggle((e.target as HTMLInputElement).checked)} /> only the selected connection
           {only !== null && <span class="muted"> (#{only})</span>}
         </label>
-        <span class="sd-legend muted">
+        <span class="sd-legend muted" title={older > 0 ? `${num(older)} older arrows are not drawn: “Show ${PAGE} older” draws more` : undefined}>
           {older > 0 && <span class="sd-older-count" role="status">{num(older)} older not drawn · </span>}
           <span aria-hidden="true">
             <span class="sd-key-ping">◆ ping</span> <span class="sd-key-pong">◇ pong</span> <span class="sd-key-bad">✗ violation</span> <span class="sd-key-fan">▮ fan-out</span>

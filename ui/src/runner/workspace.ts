@@ -1,5 +1,5 @@
-import { signal } from '@preact/signals';
-import { tokenFromUrl } from '../state.ts';
+import { effect, signal } from '@preact/signals';
+import { fileChanges, tokenFromUrl } from '../state.ts';
 
 /**
  * The learner's two files on disk (workspace/client.js and workspace/server.js) as the editor
@@ -69,6 +69,11 @@ export async function fetchTypes(name: 'ws.d.ts' | 'node.d.ts'): Promise<string 
   } catch {
     return null;
   }
+}
+
+/** Restart the learner's server (POST /api/server/restart). */
+export async function restartServer(): Promise<void> {
+  await api('/api/server/restart', { method: 'POST' });
 }
 
 export interface TextBinding {
@@ -240,3 +245,11 @@ export async function resolveConflict(keep: 'mine' | 'disk'): Promise<void> {
     await s.save();
   }
 }
+
+// A workspace file changed on disk from outside the dashboard (the `fileChanges` signal, fed by
+// the event stream): reload it into the editor, or ask when this page has unsaved edits.
+effect(() => {
+  const change = fileChanges.value as { name?: string } | null;
+  const name = change?.name;
+  if (name === 'client.js' || name === 'server.js') void sessions[name].external();
+});

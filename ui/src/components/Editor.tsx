@@ -1,0 +1,603 @@
+import { signal } from '@preact/signals';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { preview } from '../lib/bytes.ts';
+import { model, runnerStatus, version } from '../state.ts';
+import {
+  clearConsole,
+  clientMarkers,
+  consoleLog,
+  consoleTrimmed,
+  linkVersion,
+  MAX_PEERS,
+  peerColor,
+  peerCount,
+  runClient,
+  runner,
+  selectFrame,
+  setBeforeRun,
+  stopClient,
+  type ConsoleEntry,
+  type SendRecord,
+} from '../runner/run-client.ts';
+import { conflict, fileStatus, FILES, resolveConflict, restartServer, saveAll, sessions, type FileName } from '../runner/workspace.ts';
+import '../editor.css';
+
+type Setup = typeof import('../monaco-setup.ts');
+type Handle = ReturnType<Setup['mountEditor']>;
+
+/**
+ * The editor view: Monaco with the learner's client.js and server.js (saved as they type),
+ * Run / Re-run / Stop for the client (optionally as N peers), the console pane (the client's
+ * console, errors and send calls linked to their frames; the server's output and status).
+ * Monaco is loaded on first use (dynamic import): the inspector never waits for it.
+ */
+
+let setup: Setup | null = null;
+let setupPromise: Promise<Setup> | null = null;
+
+function loadSetup(): Promise<Setup> {
+  if (!setupPromise) {
+    setupPromise = import('../monaco-setup.ts').then((m) => {
+      setup = m;
+      setBeforeRun(async () => {
+        try {
+          await saveAll();
+        } catch (err) {
+          return { ok: false, reason: `the files could not be saved (${(err as Error).message})` };
+        }
+        if (!sessions['client.js'].bound) return { ok: false, reason: 'client.js is not loaded in the editor' };
+        const problems = await m.checkClientSyntax();
+        if (problems.length > 0) {
+          const p = problems[0]!;
+          return { ok: false, reason: `client.js has a syntax error at line ${p.line}, column ${p.column}: ${p.message}` };
+        }
+        return { ok: true };
+      });
+      return m;
+    });
+    setupPromise.catch(() => {
+      setupPromise = null;
+    });
+  }
+  return setupPromise;
+}
+
+const activeFile = signal<FileName>('client.js');
+const consoleFilter = signal<'all' | 'client' | 'server'>('all');
+const resetAsk = signal<FileName | null>(null);
+/** What the editor should show next (a console line's client.js:N link). */
+const revealRequest = signal<{ line: number; column: number; n: number } | null>(null);
+let revealN = 0;
+
+function reveal(line: number, column: number): void {
+  activeFile.value = 'client.js';
+  revealRequest.value = { line, column, n: ++revealN };
+}
+
+async function saveNow(): Promise<void> {
+  try {
+    await saveAll();
+  } catch {
+    // The file's status shows the error.
+  }
+}
+
+// ---- toolbar ---------------------------------------------------------------------------------
+
+function SaveState({ name }: { name: FileName }) {
+  const s = fileStatus.value[name];
+  const text =
+    s.state === 'loading'
+      ? 'loading…'
+      : s.state === 'saving'
+        ? 'saving…'
+        : s.state === 'dirty'
+          ? 'edited'
+          : s.state === 'error'
+            ? s.error ?? 'error'
+            : 'saved';
+  return (
+    <span class={`save-state ${s.state}`} role="status" aria-live="polite" title={s.state === 'saved' && s.at ? `saved to workspace/${name} at ${new Date(s.at).toLocaleTimeString()}` : undefined}>
+      {s.state === 'error' ? '⚠ ' : ''}
+      {text}
+    </span>
+  );
+}
+
+function FileTabs() {
+  const active = activeFile.value;
+  const status = fileStatus.value;
+  return (
+    <div class="ed-files" role="tablist" aria-label="Files">
+      {FILES.map((name) => (
+        <button
+          role="tab"
+          id={`ed-tab-${name}`}
+          aria-selected={active === name}
+          aria-controls="ed-monaco"
+          class={active === name ? 'tab active' : 'tab'}
+          onClick={() => (activeFile.value = name)}
+          title={name === 'client.js' ? 'The browser client (runs in a Web Worker)' : "The server (runs in a child process of the playground)"}
+        >
+          {name}
+          {(status[name].state === 'dirty' || status[name].state === 'saving') && (
+            <span class="dirty-dot" aria-label="(unsaved edits)">
+              ●
+            </span>
+          )}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+function RunControls() {
+  const r = runner.value;
+  const running = r.running || r.starting;
+  const mod = /Mac|iPhone|iPad/.test(navigator.platform) ? '⌘' : 'Ctrl';
+  return (
+    <div class="ed-run" role="group" aria-label="Run the client">
+      <button class="primary" onClick={() => void runClient()} title={`${running ? 'Re-run' : 'Run'} client.js (${mod}+Enter)`} aria-keyshortcuts="Control+Enter Meta+Enter">
+        {running ? '↻ Re-run' : '▶ Run'}
+      </button>
+      <button onClick={stopClient} disabled={!running} title="Stop the client (ends its Web Worker, even inside an infinite loop)">
+        ■ Stop
+      </button>
+      <label class="peers" title="Run client.js as N peers: N Web Workers, each with its own connection">
+        as
+        <select aria-label="Number of peers" value={String(peerCount.value)} onChange={(e) => (peerCount.value = Number((e.target as HTMLSelectElement).value))}>
+          {Array.from({ length: MAX_PEERS }, (_, i) => (
+            <option value={String(i + 1)}>{i + 1}</option>
+          ))}
+        </select>
+        {peerCount.value === 1 ? 'peer' : 'peers'}
+      </label>
+    </div>
+  );
+}
+
+function PeerChips() {
+  version.value;
+  const r = runner.value;
+  if (r.peers.length === 0) return null;
+  return (
+    <ul class="peer-chips" aria-label="Peers">
+      {r.peers.map((p) => {
+        const conn = typeof p.conn === 'number' ? model.conns.get(p.conn) : undefined;
+        return (
+          <li class={`peer-chip ${p.phase}`} title={p.conn === null ? 'No connection of this peer was seen on the wiretap' : undefined}>
+            <span class="swatch" style={{ background: conn?.color ?? 'var(--muted)' }} />
+            peer {p.peer}
+            <span class="muted">
+              {p.conn === 'waiting' ? ' · connecting…' : p.conn === null ? ' · no connection' : ` · #${p.conn}`}
+              {p.phase === 'failed' ? ' · failed' : p.phase === 'stopped' ? ' · stopped' : p.socket !== 'none' ? ` · ${p.socket}` : ''}
+            </span>
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
+// ---- the console pane -------------------------------------------------------------------------
+
+function time(t: number): string {
+  const d = new Date(t);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+function PosLink({ line, column }: { line: number; column: number }) {
+  return (
+    <button class="pos-link" onClick={() => reveal(line, column)} aria-label={`Show client.js line ${line}, column ${column} in the editor`}>
+      client.js:{line}:{column}
+    </button>
+  );
+}
+
+function Who({ e }: { e: ConsoleEntry }) {
+  if (e.source === 'server') return <span class="who server">{e.kind === 'server' && e.origin === 'wsplay' ? 'wsplay' : 'server'}</span>;
+  const peer = 'peer' in e ? e.peer : null;
+  const many = runner.value.peers.length > 1 || (peer !== null && peer > 1);
+  return (
+    <span class="who client">
+      {peer !== null && <span class="swatch" style={{ background: peerColor(peer) }} />}
+      {peer !== null && many ? `peer ${peer}` : 'client'}
+    </span>
+  );
+}
+
+function payloadText(s: SendRecord): string {
+  if (s.opcode === 1) {
+    const t = s.text ?? '';
+    const shown = t.length > 120 ? `${t.slice(0, 100)}…${t.slice(-12)}` : t;
+    return JSON.stringify(shown);
+  }
+  return s.bytes ? `<${preview(s.bytes, false, 60)}>` : '<Blob>';
+}
+
+function SendLink({ s }: { s: SendRecord }) {
+  linkVersion.value;
+  switch (s.status) {
+    case 'linked':
+      return (
+        <button class="frame-link" onClick={() => selectFrame(s.conn!, s.frame!)} aria-label={`Show frame #${s.frame} of connection #${s.conn} in the inspector`}>
+          → frame #{s.frame}
+          <span class="muted"> on #{s.conn}</span>
+        </button>
+      );
+    case 'pending':
+      return <span class="muted">{s.late ? `no matching frame seen on #${s.conn} yet` : 'waiting for its frame…'}</span>;
+    case 'waiting':
+      return <span class="muted">waiting for the peer's connection…</span>;
+    case 'not-sent':
+      return <span class="bad">not sent: {s.why}</span>;
+    case 'unlinkable':
+      return <span class="muted">not linked: {s.why}</span>;
+  }
+}
+
+function Row({ e }: { e: ConsoleEntry }) {
+  switch (e.kind) {
+    case 'console':
+      return (
+        <li class={`crow level-${e.level}`}>
+          <span class="ctime">{time(e.t)}</span>
+          <Who e={e} />
+          <span class="ctext">{e.text}</span>
+          {e.pos && <PosLink line={e.pos.line} column={e.pos.column} />}
+        </li>
+      );
+    case 'error':
+      return (
+        <li class="crow level-error">
+          <span class="ctime">{time(e.t)}</span>
+          <Who e={e} />
+          <span class="ctext">
+            {e.what === 'rejection' ? 'Unhandled rejection ' : 'Uncaught '}
+            {e.name}: {e.message}
+            {e.stack && (
+              <details>
+                <summary>stack</summary>
+                <pre>{e.stack}</pre>
+              </details>
+            )}
+          </span>
+          {e.pos && <PosLink line={e.pos.line} column={e.pos.column} />}
+        </li>
+      );
+    case 'send':
+      return (
+        <li class="crow send">
+          <span class="ctime">{time(e.t)}</span>
+          <Who e={e} />
+          <span class="ctext">
+            <span class="send-call">send</span>({payloadText(e.send)}) <span class="muted">{e.send.size.toLocaleString('en-US')} B {e.send.opcode === 1 ? 'text' : 'binary'}</span> <SendLink s={e.send} />
+          </span>
+          {e.send.pos && <PosLink line={e.send.pos.line} column={e.send.pos.column} />}
+        </li>
+      );
+    case 'note':
+      return (
+        <li class={`crow note level-${e.level}`}>
+          <span class="ctime">{time(e.t)}</span>
+          <Who e={e} />
+          <span class="ctext">
+            {e.text}
+            {e.detail && <pre class="stack">{e.detail}</pre>}
+          </span>
+        </li>
+      );
+    case 'server':
+      return (
+        <li class={`crow ${e.stream === 'stderr' ? 'level-error' : e.stream === 'info' ? 'level-info note' : 'level-log'}`}>
+          <span class="ctime">{time(e.t)}</span>
+          <Who e={e} />
+          <span class="ctext">{e.text}</span>
+        </li>
+      );
+  }
+}
+
+interface RunnerStatusLike {
+  status: string;
+  port?: number;
+  pid?: number;
+  message?: string;
+  stack?: string;
+}
+
+function ServerStatus() {
+  const s = runnerStatus.value as unknown as RunnerStatusLike | null;
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState('');
+  const restart = async () => {
+    setBusy(true);
+    setErr('');
+    try {
+      await sessions['server.js'].save().catch(() => undefined);
+      await restartServer();
+    } catch (e) {
+      setErr((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  let text: string;
+  let cls = 'muted';
+  if (!s) text = 'server.js: no status yet';
+  else if (s.status === 'running') {
+    text = `server.js running on internal port ${s.port ?? '?'}${s.pid ? ` · pid ${s.pid}` : ''}`;
+    cls = 'good';
+  } else if (s.status === 'crashed') {
+    text = `server.js crashed${s.message ? `: ${s.message}` : ''}`;
+    cls = 'bad';
+  } else if (s.status === 'not-listening') {
+    text = `server.js not listening${s.message ? `: ${s.message}` : ''}`;
+    cls = 'warn';
+  } else if (s.status === 'starting') text = 'server.js starting…';
+  else if (s.status === 'stopped') text = 'server.js stopped';
+  else text = `server.js: ${s.status}`;
+  return (
+    <div class="server-status">
+      <span class={`dot ${cls}`} aria-hidden="true" />
+      <span class={cls} role="status" aria-live="polite" title={s?.stack ?? undefined}>
+        {text}
+      </span>
+      <button onClick={() => void restart()} disabled={busy} title="Save server.js and restart the learner's server">
+        Restart server
+      </button>
+      {err && <span class="bad">{err}</span>}
+    </div>
+  );
+}
+
+const MAX_ROWS_SHOWN = 1000;
+
+function ConsolePane() {
+  const all = consoleLog.value;
+  const filter = consoleFilter.value;
+  const rows = filter === 'all' ? all : all.filter((e) => e.source === filter);
+  const shown = rows.length > MAX_ROWS_SHOWN ? rows.slice(rows.length - MAX_ROWS_SHOWN) : rows;
+  const hidden = rows.length - shown.length + (filter === 'all' ? consoleTrimmed.value : 0);
+  const list = useRef<HTMLDivElement>(null);
+  const stick = useRef(true);
+  useLayoutEffect(() => {
+    const el = list.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  });
+  const counts = { client: 0, server: 0 };
+  for (const e of all) counts[e.source]++;
+  return (
+    <section class="ed-console" aria-label="Console">
+      <div class="ed-console-head">
+        <div class="seg" role="group" aria-label="Show lines from">
+          {(
+            [
+              ['all', 'All'],
+              ['client', 'Client'],
+              ['server', 'Server'],
+            ] as const
+          ).map(([v, label]) => (
+            <button aria-pressed={filter === v} onClick={() => (consoleFilter.value = v)}>
+              {label}
+              {v !== 'all' && <span class="muted"> {counts[v]}</span>}
+            </button>
+          ))}
+        </div>
+        <ServerStatus />
+        <button class="clear" onClick={() => clearConsole(filter === 'all' ? undefined : filter)} aria-label={filter === 'all' ? 'Clear the console' : `Clear the ${filter} lines`}>
+          Clear
+        </button>
+      </div>
+      <div
+        class="ed-console-body"
+        ref={list}
+        onScroll={(ev) => {
+          const el = ev.currentTarget as HTMLDivElement;
+          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+        }}
+        role="log"
+        aria-label="Console output"
+        tabIndex={0}
+      >
+        {hidden > 0 && <p class="muted older">{hidden.toLocaleString('en-US')} earlier lines not shown</p>}
+        {shown.length === 0 && (
+          <p class="muted empty">
+            {filter === 'server' ? "The server's output (stdout and stderr) appears here." : 'Run client.js (▶ Run or Ctrl+Enter): its console, errors and send calls appear here.'}
+          </p>
+        )}
+        <ol>
+          {shown.map((e) => (
+            <Row key={e.id} e={e} />
+          ))}
+        </ol>
+      </div>
+    </section>
+  );
+}
+
+// ---- dialogs and banners ------------------------------------------------------------------------
+
+function ResetDialog() {
+  const name = resetAsk.value;
+  const ref = useRef<HTMLDialogElement>(null);
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState('');
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (name && !d.open) {
+      setErr('');
+      d.showModal();
+    } else if (!name && d.open) d.close();
+  }, [name]);
+  const confirm = async () => {
+    if (!name) return;
+    setBusy(true);
+    setErr('');
+    try {
+      await sessions[name].reset();
+      resetAsk.value = null;
+    } catch (e) {
+      setErr((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <dialog ref={ref} class="ed-dialog" aria-labelledby="ed-reset-title" aria-describedby="ed-reset-desc" onClose={() => (resetAsk.value = null)}>
+      <h2 id="ed-reset-title">Reset {name ?? ''} to the starter?</h2>
+      <p id="ed-reset-desc">
+        This replaces <code>workspace/{name ?? ''}</code> with the tutorial's version. Your changes to it are lost (Ctrl+Z in the editor can still bring them back
+        until you reload the page).
+      </p>
+      {err && (
+        <p class="bad" role="alert">
+          {err}
+        </p>
+      )}
+      <div class="ed-dialog-buttons">
+        <button autofocus onClick={() => (resetAsk.value = null)} disabled={busy}>
+          Cancel
+        </button>
+        <button class="danger" onClick={() => void confirm()} disabled={busy}>
+          Reset {name ?? ''}
+        </button>
+      </div>
+    </dialog>
+  );
+}
+
+function ConflictBanner() {
+  const c = conflict.value;
+  if (!c) return null;
+  return (
+    <div class="banner ed-banner" role="alert">
+      <span>
+        <b>{c.name}</b> changed on disk (another editor?) while you had unsaved edits here.
+      </span>
+      <button onClick={() => void resolveConflict('disk')}>Load the version on disk</button>
+      <button onClick={() => void resolveConflict('mine')}>Keep mine (overwrite the disk)</button>
+    </div>
+  );
+}
+
+// ---- the view -----------------------------------------------------------------------------------
+
+export function Editor() {
+  const host = useRef<HTMLDivElement>(null);
+  const handle = useRef<Handle | null>(null);
+  const [phase, setPhase] = useState<'loading' | 'ready' | 'failed'>(setup ? 'ready' : 'loading');
+  const [error, setError] = useState('');
+  const [attempt, setAttempt] = useState(0);
+  const active = activeFile.value;
+  const markers = clientMarkers.value;
+
+  useEffect(() => {
+    let gone = false;
+    setError('');
+    loadSetup()
+      .then(async (m) => {
+        if (gone || !host.current) return;
+        if (!handle.current) handle.current = m.mountEditor(host.current, activeFile.value);
+        setPhase('ready');
+        try {
+          await m.loadFiles();
+        } catch (err) {
+          if (!gone) setError(`The workspace files could not be loaded: ${(err as Error).message}`);
+        }
+        if (!gone) handle.current?.refresh();
+      })
+      .catch((err: Error) => {
+        if (gone) return;
+        setPhase('failed');
+        setError(`The editor could not be loaded: ${err.message}`);
+      });
+    return () => {
+      gone = true;
+    };
+  }, [attempt]);
+
+  useEffect(
+    () => () => {
+      handle.current?.dispose();
+      handle.current = null;
+    },
+    [],
+  );
+
+  useEffect(() => {
+    handle.current?.show(active);
+  }, [active, phase]);
+
+  useEffect(
+    () =>
+      revealRequest.subscribe((r) => {
+        if (r) handle.current?.reveal(r.line, r.column);
+      }),
+    [phase],
+  );
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (!(e.ctrlKey || e.metaKey) || e.altKey) return;
+      if (document.querySelector('dialog[open]')) return;
+      if (e.key === 'Enter') {
+        e.preventDefault();
+        e.stopPropagation();
+        void runClient();
+      } else if (e.key === 's' || e.key === 'S') {
+        // Save now, and never the browser's "Save page" dialog.
+        e.preventDefault();
+        e.stopPropagation();
+        void saveNow();
+      }
+    };
+    window.addEventListener('keydown', onKey, true);
+    return () => window.removeEventListener('keydown', onKey, true);
+  }, []);
+
+  const errorsHere = active === 'client.js' ? markers.length : 0;
+  return (
+    <section class="editor-view" aria-label="Editor">
+      <div class="ed-toolbar" role="toolbar" aria-label="Editor">
+        <FileTabs />
+        <SaveState name={active} />
+        {errorsHere > 0 && (
+          <span class="bad" title="Errors thrown by the last run, marked in the editor">
+            {errorsHere} runtime error{errorsHere > 1 ? 's' : ''}
+          </span>
+        )}
+        <span class="spacer" />
+        <RunControls />
+        <button class="reset" onClick={() => (resetAsk.value = active)} title={`Put the tutorial's ${active} back`} disabled={!sessions[active].bound && fileStatus.value[active].state !== 'error'}>
+          Reset to starter…
+        </button>
+      </div>
+      <PeerChips />
+      <ConflictBanner />
+      {error && (
+        <div class="banner error ed-banner" role="alert">
+          <span>{error}</span>
+          <button
+            onClick={() => {
+              setPhase(setup ? 'ready' : 'loading');
+              setAttempt((a) => a + 1);
+            }}
+          >
+            Retry
+          </button>
+        </div>
+      )}
+      <div class="ed-main">
+        <div class="ed-monaco" id="ed-monaco" role="tabpanel" aria-labelledby={`ed-tab-${active}`}>
+          <div class="ed-host" ref={host} />
+          {phase === 'loading' && <p class="ed-loading muted">Loading the editor…</p>}
+        </div>
+        <ConsolePane />
+      </div>
+      <ResetDialog />
+    </section>
+  );
+}
