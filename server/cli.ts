@@ -125,6 +125,7 @@ async function runDashboard(running: Running, flags: DashboardFlags, targetLabel
       port,
       store: running.store,
       connections: () => running.tap.connections,
+      now: () => running.tap.now(),
       topology: () => topologyOf(running, targetLabel),
       ...(running.bridge
         ? { workspace: running.bridge.workspace, learner: running.bridge.learner, extraHistory: () => running.bridge!.extraHistory() }

@@ -29,6 +29,8 @@ export interface DashboardOptions {
   /** The learner's files and server process (wsplay start); absent for wsplay tap. */
   workspace?: Workspace;
   learner?: LearnerServer | null;
+  /** The wiretap's clock (Wiretap.now). */
+  now?: () => number;
   /** Messages each page gets right after the history. */
   extraHistory?: () => import('./stream-protocol.ts').StreamMessage[];
   /** The event stream's batching and back-pressure bounds (tests use small ones). */
@@ -73,7 +75,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
         "worker-src 'self' blob:",
         // No ws://[::1]:PORT here: Chromium rejects IPv6 literals in CSP source lists (and the
         // dashboard listens on 127.0.0.1 only); 'self' covers the page's own ws:// origin anyway.
-        `connect-src 'self' ws://127.0.0.1:${port} ws://localhost:${port}`,
+        // The client runtime Worker runs the learner's client.js under the CSP of its own script's
+        // response: it may open WebSockets to any port on this machine (the wiretap, or elsewhere).
+        `connect-src 'self' ws://127.0.0.1:${port} ws://localhost:${port}${/^\/assets\/client-runtime-[\w-]+\.js$/.test(req.path) ? ' ws://localhost:* ws://127.0.0.1:* wss://localhost:* wss://127.0.0.1:*' : ''}`,
         "frame-ancestors 'none'",
       ].join('; '),
     );

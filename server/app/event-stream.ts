@@ -18,6 +18,8 @@ export interface EventStreamOptions {
   highWaterBytes?: number;
   /** Events queued for one page at most; past that the oldest are shed (and counted). */
   maxQueue?: number;
+  /** The wiretap's clock, so a page can tell how old the newest event is. */
+  now?: () => number;
   /** Messages a page gets right after the history (the runner's state, recent console lines). */
   extraHistory?: () => StreamMessage[];
 }
@@ -84,7 +86,9 @@ export class EventStream {
 
   private status(): StoreStatus {
     const s = this.opts.store;
-    return { size: s.size, dropped: s.dropped, counts: { ...s.counts }, connections: this.opts.connections() };
+    const status: StoreStatus = { size: s.size, dropped: s.dropped, counts: { ...s.counts }, connections: this.opts.connections() };
+    if (this.opts.now) status.now = this.opts.now();
+    return status;
   }
 
   /** Take over an HTTP upgrade that the guard already accepted. */

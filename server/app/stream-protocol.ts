@@ -22,6 +22,8 @@ export interface StoreStatus {
   counts: Record<WireEventType, number>;
   /** TCP connections open through the wiretap now. */
   connections: number;
+  /** The wiretap's clock (ms since it started, like event times) when this was sent. */
+  now?: number;
 }
 
 /** One line of output: the learner's server (stdout, stderr) or wsplay's notes about it. */

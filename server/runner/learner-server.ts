@@ -100,7 +100,8 @@ export class LearnerServer extends EventEmitter {
           this.emit('port', msg.port);
           settle();
         } else if (!other) {
-          other = { port: msg.port, requested: msg.requested ?? msg.port };
+          // `port: 0` asks the system for one: name the port it got, not 0.
+          other = { port: msg.port, requested: msg.requested || msg.port };
         }
       });
       this.listenTimer = setTimeout(() => {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FileInfo } from '../app/stream-protocol.ts';
@@ -62,15 +62,24 @@ export class Workspace extends EventEmitter {
     } catch {
       throw new WorkspacePathError(`"${name}" is not a valid file name.`);
     }
+    // Still percent-encoded after one decoding (`%252e%252e%252f`): a name encoded twice is an
+    // attempt to slip `..` past a check that decodes once; no workspace file has such a name.
+    if (/%[0-9a-f]{2}/i.test(decoded)) throw new WorkspacePathError(`"${name}" is encoded twice: only files inside ${this.root} can be read or written.`);
     if (decoded === '' || isAbsolute(decoded) || decoded.includes('\0') || /(^|[\\/])\.\.([\\/]|$)/.test(decoded) || decoded.includes('\\')) {
       throw new WorkspacePathError(`"${decoded}" is outside the workspace: only files inside ${this.root} can be read or written.`);
     }
     const path = resolve(this.root, decoded);
     const rel = relative(this.root, path);
     if (rel.startsWith('..') || isAbsolute(rel)) throw new WorkspacePathError(`"${decoded}" is outside the workspace.`);
-    if (existsSync(path)) {
-      // A symlink inside the workspace that points out of it is refused too.
-      const real = realpathSync(path);
+    if (lstatSync(path, { throwIfNoEntry: false })) {
+      // A symlink inside the workspace that points out of it is refused too, and so is a dangling
+      // one (lstat sees it, exists does not): a write would follow it and create its target.
+      let real: string;
+      try {
+        real = realpathSync(path);
+      } catch {
+        throw new WorkspacePathError(`"${decoded}" is a link to a file that does not exist.`);
+      }
       if (real !== this.root && !real.startsWith(this.root + sep)) {
         throw new WorkspacePathError(`"${decoded}" links outside the workspace.`);
       }

@@ -266,7 +266,9 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the dashboard in real Chromium: 
     await centerTab('Stats').click();
     const totals = dash.getByRole('region', { name: 'Totals' });
     // Two messages from the client; the greeting and two echoes from the server.
-    expect(await visibleText(totals.getByRole('row', { name: /^messages/ }))).toBe('messages\t2\t3');
+    // Rows are the directions; the first number in each is its messages.
+    expect(await visibleText(totals.getByRole('row', { name: /client/ }))).toMatch(/^↑ client\t2\t2\t/);
+    expect(await visibleText(totals.getByRole('row', { name: /server/ }))).toMatch(/^↓ server\t3\t3\t/);
     const perConn = dash.getByRole('table', { name: 'Per connection' });
     expect(await visibleText(perConn.getByRole('row').filter({ hasText: `#${conn}` }))).toContain('open');
     await shot('stats');

@@ -190,6 +190,14 @@ export const model = new Model();
 export const version = signal(0);
 export const topology = signal<TopologyInfo | null>(null);
 export const storeStatus = signal<StoreStatus | null>(null);
+/** The wiretap's clock as last reported, and when (performance.now()) the page heard it. */
+export const wiretapClock = signal<{ now: number; at: number } | null>(null);
+
+/** The wiretap's time now (ms since it started), estimated from its last report; null before one. */
+export function wiretapNow(): number | null {
+  const c = wiretapClock.value;
+  return c ? c.now + (performance.now() - c.at) : null;
+}
 export const streamState = signal<'connecting' | 'live' | 'refused' | 'lost'>('connecting');
 export const streamError = signal<string>('');
 /** Events the server did not send to this page because it was too slow (back-pressure). */
@@ -215,7 +223,7 @@ export const selection = signal<Selection>(null);
 export const selectedConn = signal<number | null>(null);
 export const rowMode = signal<'frames' | 'messages'>('frames');
 export const paused = signal(false);
-export const centerView = signal<'timeline' | 'diagram' | 'stats'>('timeline');
+export const centerView = signal<'timeline' | 'diagram' | 'stats' | 'editor'>('timeline');
 export const detailTab = signal<'handshake' | 'frame' | 'message'>('frame');
 
 export interface Filters {
@@ -328,6 +336,7 @@ export function connectStream(token = tokenFromUrl()): void {
           serverConsole.value = [];
           topology.value = msg.topology;
           storeStatus.value = { size: msg.size, dropped: msg.dropped, counts: msg.counts, connections: msg.connections };
+          if (msg.now !== undefined) wiretapClock.value = { now: msg.now, at: performance.now() };
           streamState.value = 'live';
           version.value++;
           break;
@@ -341,6 +350,7 @@ export function connectStream(token = tokenFromUrl()): void {
           break;
         case 'status':
           storeStatus.value = { size: msg.size, dropped: msg.dropped, counts: msg.counts, connections: msg.connections };
+          if (msg.now !== undefined) wiretapClock.value = { now: msg.now, at: performance.now() };
           break;
         case 'console': {
           const lines = serverConsole.value.concat(msg.lines);

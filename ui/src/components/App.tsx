@@ -1,6 +1,8 @@
+import { signal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { centerView, detailTab, model, paused, rowMode, selectedConn, selection, shed, storeStatus, streamError, streamState, topology, version } from '../state.ts';
 import { Connections } from './Connections.tsx';
+import { Editor } from './Editor.tsx';
 import { FrameAnatomy } from './FrameAnatomy.tsx';
 import { HandshakeView } from './HandshakeView.tsx';
 import { MessageView } from './MessageView.tsx';
@@ -81,6 +83,9 @@ function useShortcuts(): void {
         case '3':
           centerView.value = 'stats';
           break;
+        case '4':
+          centerView.value = 'editor';
+          break;
         case '/':
           document.querySelector<HTMLInputElement>('#filter-text')?.focus();
           break;
@@ -94,9 +99,12 @@ function useShortcuts(): void {
   }, []);
 }
 
+const editorOpened = signal(false);
+
 export function App() {
   useShortcuts();
   const view = centerView.value;
+  if (view === 'editor' && !editorOpened.value) editorOpened.value = true;
   return (
     <div class="app">
       <header class="top">
@@ -118,6 +126,7 @@ export function App() {
                 ['timeline', 'Timeline', '1'],
                 ['diagram', 'Sequence diagram', '2'],
                 ['stats', 'Stats', '3'],
+                ['editor', 'Code', '4'],
               ] as const
             ).map(([v, label, key]) => (
               <button role="tab" aria-selected={view === v} class={view === v ? 'tab active' : 'tab'} title={`${label} (${key})`} onClick={() => (centerView.value = v)}>
@@ -128,6 +137,12 @@ export function App() {
           {view === 'timeline' && <Timeline />}
           {view === 'diagram' && <SequenceDiagram />}
           {view === 'stats' && <StatsView />}
+          {/* Kept mounted once opened: Monaco keeps its models, undo history and running clients. */}
+          {(view === 'editor' || editorOpened.value) && (
+            <div class="editor-host" style={{ display: view === 'editor' ? 'flex' : 'none' }}>
+              <Editor />
+            </div>
+          )}
         </section>
         <DetailPanel />
       </main>

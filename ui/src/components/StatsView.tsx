@@ -2,7 +2,7 @@ import { effect } from '@preact/signals';
 import { useEffect, useState } from 'preact/hooks';
 import type { Direction } from '../../../server/capture/events.ts';
 import { formatBytes } from '../lib/bytes.ts';
-import { model, selectedConn, shed, version, type Conn } from '../state.ts';
+import { model, selectedConn, shed, version, type Conn, wiretapNow as reportedNow } from '../state.ts';
 import '../diagram.css';
 
 /**
@@ -36,9 +36,12 @@ effect(() => {
   if (newest !== anchor.t) anchor = { t: newest, at: performance.now() };
 });
 
-/** The wiretap's clock as well as the page can tell. */
+/**
+ * The wiretap's clock as well as the page can tell: from its own reports when there are some
+ * (right after a reload the newest event may be minutes old), else from the newest event.
+ */
 function wiretapNow(): number {
-  return anchor.t + (performance.now() - anchor.at);
+  return reportedNow() ?? anchor.t + (performance.now() - anchor.at);
 }
 
 type PerDir = Record<Direction, number>;
