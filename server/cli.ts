@@ -34,7 +34,9 @@ Options:
   --record FILE       Write every event as JSON Lines to FILE (README, "Record format").
   --help              This text.
 
-Set DEBUG=wsplay:* to print one line per handshake, frame, message, close and violation.`;
+Set DEBUG=wsplay:* to print one line per handshake, frame, message, close and violation.
+Set WSPLAY_TOKEN=T to use T as the dashboard's session token instead of a random one, so a fixed
+URL opens it (VS Code's "Client: client.js in Chromium" does: docs/debugging.md).`;
 
 /** A problem the user can fix: printed as one line, exit code 2. */
 class UsageError extends Error {}
@@ -116,7 +118,8 @@ interface DashboardFlags {
 async function runDashboard(running: Running, flags: DashboardFlags, targetLabel: string, retry: string): Promise<void> {
   if (flags['no-dashboard']) return;
   const port = parsePort(flags['dashboard-port'], 9901, '--dashboard-port');
-  if (uiNeedsBuild()) {
+  // Tests that only need the API set WSPLAY_SKIP_UI_BUILD: two builds at once would clash in ui/dist.
+  if (!process.env.WSPLAY_SKIP_UI_BUILD && uiNeedsBuild()) {
     print('Building the dashboard (once; later starts use the build)…');
     await buildUi();
   }
@@ -127,6 +130,8 @@ async function runDashboard(running: Running, flags: DashboardFlags, targetLabel
       connections: () => running.tap.connections,
       now: () => running.tap.now(),
       topology: () => topologyOf(running, targetLabel),
+      // A fixed token, for a browser that must open a known URL (VS Code's Chrome configuration).
+      token: process.env.WSPLAY_TOKEN || undefined,
       ...(running.bridge
         ? { workspace: running.bridge.workspace, learner: running.bridge.learner, extraHistory: () => running.bridge!.extraHistory() }
         : {}),

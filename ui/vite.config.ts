@@ -13,7 +13,20 @@ export default defineConfig({
   root,
   base: './',
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
-  build: { outDir: 'dist', emptyOutDir: true, sourcemap: true, target: 'es2022' },
+  // Monaco's TypeScript worker alone is ~7 MB: it is loaded only with the Editor tab.
+  build: { outDir: 'dist', emptyOutDir: true, sourcemap: true, target: 'es2022', chunkSizeWarningLimit: 8000 },
+  worker: {
+    // Classic workers: the client runtime (ui/src/runner/client-runtime.ts) runs the learner's
+    // client.js with importScripts, which module workers do not have. Monaco's workers build as IIFE too.
+    format: 'iife',
+    rolldownOptions: {
+      output: {
+        // DevTools skips the runtime's frames: an error thrown by the browser's send (called
+        // through the runtime's wrapper) and console calls point at the learner's client.js line.
+        sourcemapIgnoreList: (source: string) => /node_modules|client-runtime/.test(source),
+      },
+    },
+  },
   server: {
     host: '127.0.0.1',
     proxy: {

@@ -54,7 +54,7 @@ export interface Dashboard {
 export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
   const token = opts.token ?? newToken();
   const uiDir = opts.uiDir ?? UI_DIST;
-  const stream = new EventStream({ ...opts.stream, store: opts.store, topology: opts.topology, connections: opts.connections });
+  const stream = new EventStream({ ...opts.stream, store: opts.store, topology: opts.topology, connections: opts.connections, extraHistory: opts.extraHistory, now: opts.now });
   const app = express();
   app.disable('x-powered-by');
   let port = 0;

@@ -145,6 +145,8 @@ export interface PeerView {
   conn: number | 'waiting' | null;
   /** State of its first WebSocket as its own events say. */
   socket: 'none' | 'connecting' | 'open' | 'closed' | 'error';
+  /** Uncaught errors and rejections so far. */
+  errors: number;
 }
 
 export interface RunnerView {
@@ -166,6 +168,8 @@ interface Peer {
   conn: number | 'waiting' | null;
   socketState: PeerView['socket'];
   socketsCreated: number;
+  /** Uncaught errors and rejections reported. */
+  errors: number;
   /** Sockets whose sends were not all reported (a loop): never linked. */
   untracked: boolean;
   /** The absolute index of model.messages when the peer started: its messages come after. */
@@ -185,7 +189,7 @@ function publish(): void {
     running: peers.some((p) => p.worker !== null),
     starting,
     runs,
-    peers: peers.map((p) => ({ peer: p.n, phase: p.phase, conn: p.conn, socket: p.socketState })),
+    peers: peers.map((p) => ({ peer: p.n, phase: p.phase, conn: p.conn, socket: p.socketState, errors: p.errors })),
   };
 }
 
@@ -321,6 +325,7 @@ function startPeer(n: number, gen: number): Peer {
     conn: 'waiting',
     socketState: 'none',
     socketsCreated: 0,
+    errors: 0,
     untracked: false,
     messagesAt: model.messagesTrimmed + model.messages.length,
     waitingSends: [],
@@ -391,14 +396,18 @@ function onRuntimeMessage(p: Peer, m: RuntimeMessage): void {
       log({ source: 'client', peer: p.n, kind: 'console', level: m.level, text: m.text, pos: m.pos, t: m.t });
       break;
     case 'error': {
+      p.errors++;
       if (p.phase === 'loading' && !m.pos && /importScripts/.test(m.message)) {
+        // client.js itself could not be fetched (403 without the session cookie, 404...).
         note(`peer ${p.n}: client.js could not be loaded: ${m.message}`, 'error', p.n);
+        p.phase = 'failed';
+        p.poke();
       } else {
+        // The learner's code threw: its callbacks may still run (the worker lives on).
         log({ source: 'client', peer: p.n, kind: 'error', what: m.what, name: m.name, message: m.message, stack: m.stack, pos: m.pos, t: m.t });
+        if (p.phase === 'loading') p.phase = 'running';
       }
       if (m.pos) addMarker(m.pos, `${m.what === 'rejection' ? 'Unhandled rejection' : 'Uncaught'} ${m.name}: ${m.message}`, p.n);
-      if (p.phase === 'loading') p.phase = 'failed';
-      p.poke();
       publish();
       break;
     }
@@ -565,50 +574,30 @@ export function selectFrame(conn: number, seq: number): void {
 
 // ---- the learner's server: its console and status -------------------------------------------
 
-interface ServerLine {
-  source?: string;
-  stream?: string;
-  text: string;
-  t?: number;
-}
-
-interface RunnerStatusLike {
-  status: string;
-  port?: number;
-  pid?: number;
-  message?: string;
-  stack?: string;
-  file?: string;
-}
-
 const seenServerLines = new Set<string>();
 let seenQueue: string[] = [];
 
 effect(() => {
-  const lines = (serverConsole.value ?? []) as unknown as readonly ServerLine[];
-  for (const l of lines) {
+  for (const l of serverConsole.value) {
     // The same line again after the stream reconnects (history is re-sent): keep it once.
-    const key = `${l.t ?? ''}\u0000${l.source ?? ''}\u0000${l.stream ?? ''}\u0000${l.text}`;
+    const key = `${l.t}\u0000${l.source}\u0000${l.stream}\u0000${l.text}`;
     if (seenServerLines.has(key)) continue;
     seenServerLines.add(key);
     seenQueue.push(key);
     if (seenQueue.length > 10_000) {
       for (const k of seenQueue.splice(0, 5_000)) seenServerLines.delete(k);
     }
-    const origin = l.source === 'wsplay' ? 'wsplay' : 'server';
-    const stream = l.stream === 'stderr' ? 'stderr' : l.stream === 'info' ? 'info' : 'stdout';
-    log({ source: 'server', kind: 'server', origin, stream, text: l.text });
+    log({ source: 'server', kind: 'server', origin: l.source, stream: l.stream, text: l.text });
   }
 });
 
-let lastStatusKey = '';
+// A crash's stack, once per crash (its one-line message is already among wsplay's lines).
+let lastCrash = '';
 effect(() => {
-  const s = runnerStatus.value as unknown as RunnerStatusLike | null;
-  if (!s) return;
-  const key = `${s.status}|${s.port ?? ''}|${s.pid ?? ''}|${s.message ?? ''}`;
-  if (key === lastStatusKey) return;
-  lastStatusKey = key;
-  if (s.status === 'crashed') note(`server.js crashed${s.message ? `: ${s.message}` : ''}`, 'error', null, s.stack, 'server');
-  else if (s.status === 'not-listening') note(`server.js is not listening${s.message ? `: ${s.message}` : ''}`, 'warn', null, undefined, 'server');
-  else if (s.status === 'running') note(`server.js running${s.port ? ` on internal port ${s.port}` : ''}${s.pid ? ` (pid ${s.pid})` : ''}`, 'info', null, undefined, 'server');
+  const s = runnerStatus.value;
+  if (!s || s.status !== 'crashed' || !s.stack) return;
+  const key = `${s.pid ?? ''}|${s.stack}`;
+  if (key === lastCrash) return;
+  lastCrash = key;
+  note('server.js crashed:', 'error', null, s.stack, 'server');
 });
