@@ -13,6 +13,8 @@ import { Workspace } from './runner/workspace.ts';
 import { findListeningPid } from './tap/port-owner.ts';
 import { parsePort, parseTarget, TargetError, type Target } from './tap/target.ts';
 import { Wiretap } from './tap/wiretap.ts';
+import { describeFault, FaultError, parseFaultArg, type FaultSpec } from './tap/faults.ts';
+import { runExportCommand } from './export.ts';
 
 const HELP = `wsplay: the WebSocket Playground
 
@@ -22,6 +24,8 @@ Usage:
       behind the wiretap on ws://127.0.0.1:PORT, and the dashboard.
   wsplay tap --target ws://HOST:PORT [--port 9900] [--dashboard-port 9901] [--record FILE] [--no-open]
       Put the wiretap in front of any WebSocket server and decode what passes.
+  wsplay export RECORDING --format har|pcapng -o FILE
+      Convert a recording to HAR (with Chrome's WebSocket messages) or pcapng (Wireshark, tshark).
 
 Options:
   --port N            Port the wiretap listens on (default 9900, the tutorial's; 0 picks a free one).
@@ -32,6 +36,11 @@ Options:
   --inspect-server N  Run server.js with the Node inspector on 127.0.0.1:N (VS Code: "Attach to
                       server.js"); it prints "Debugger listening on ws://...".
   --record FILE       Write every event as JSON Lines to FILE (README, "Record format").
+  --fault SPEC        Break every connection on purpose (repeat for several; the dashboard's
+                      "Break it" tab turns them off): delay-handshake=MS (hold the server's 101),
+                      latency=MS, split=BYTES (tiny TCP writes), drop-pongs, hold-pongs=MS,
+                      blackhole; add ,dir=client or ,dir=server to latency, split and the pongs
+                      ones for one direction. E.g. --fault latency=200 --fault split=1,dir=server
   --help              This text.
 
 Set DEBUG=wsplay:* to print one line per handshake, frame, message, close and violation.
@@ -118,6 +127,10 @@ interface DashboardFlags {
 async function runDashboard(running: Running, flags: DashboardFlags, targetLabel: string, retry: string): Promise<void> {
   if (flags['no-dashboard']) return;
   const port = parsePort(flags['dashboard-port'], 9901, '--dashboard-port');
+  const fixedToken = process.env.WSPLAY_TOKEN || undefined;
+  if (fixedToken !== undefined && !/^[\w-]{8,128}$/.test(fixedToken)) {
+    throw new UsageError('WSPLAY_TOKEN must be 8 to 128 letters, digits, "_" or "-" (it goes in a URL and a cookie). Fix it, or unset it for a random token.');
+  }
   // Tests that only need the API set WSPLAY_SKIP_UI_BUILD: two builds at once would clash in ui/dist.
   if (!process.env.WSPLAY_SKIP_UI_BUILD && uiNeedsBuild()) {
     print('Building the dashboard (once; later starts use the build)…');
@@ -130,8 +143,9 @@ async function runDashboard(running: Running, flags: DashboardFlags, targetLabel
       connections: () => running.tap.connections,
       now: () => running.tap.now(),
       topology: () => topologyOf(running, targetLabel),
+      control: running.tap,
       // A fixed token, for a browser that must open a known URL (VS Code's Chrome configuration).
-      token: process.env.WSPLAY_TOKEN || undefined,
+      token: fixedToken,
       ...(running.bridge
         ? { workspace: running.bridge.workspace, learner: running.bridge.learner, extraHistory: () => running.bridge!.extraHistory() }
         : {}),
@@ -146,6 +160,14 @@ async function runDashboard(running: Running, flags: DashboardFlags, targetLabel
   }
   print(`Dashboard: ${running.dashboard.url}`);
   if (!flags['no-open']) openBrowser(running.dashboard.url);
+}
+
+/** --fault: on for every connection from the start; printed so nobody wonders why things are slow. */
+function applyFaults(tap: Wiretap, faults: FaultSpec[]): void {
+  for (const spec of faults) {
+    const f = tap.faults.add(spec, null);
+    print(`Fault on for every connection: ${describeFault(f)} (turn it off in the dashboard's "Break it" tab)`);
+  }
 }
 
 async function probe(target: Target): Promise<string | null> {
@@ -188,6 +210,10 @@ async function main(argv: string[]): Promise<void> {
     print(HELP);
     return;
   }
+  if (command === 'export') {
+    process.exitCode = runExportCommand(rest);
+    return;
+  }
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -199,6 +225,7 @@ async function main(argv: string[]): Promise<void> {
       'no-dashboard': { type: 'boolean' },
       workspace: { type: 'string' },
       'inspect-server': { type: 'string' },
+      fault: { type: 'string', multiple: true },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -208,11 +235,13 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const port = parsePort(values.port, 9900);
+  const faults = (values.fault ?? []).map(parseFaultArg);
 
   if (command === 'tap') {
     if (!values.target) throw new UsageError('wsplay tap needs --target: the server to put the wiretap in front of, e.g. --target ws://127.0.0.1:8080');
     const target = parseTarget(values.target);
     const running = await runTap(target, port, values.record, `npx wsplay tap --target ${values.target}`);
+    applyFaults(running.tap, faults);
     shutdownOnSignals(running);
     print(`Wiretap listening on ws://127.0.0.1:${running.tap.port} → ws://${target.host}:${target.port}`);
     const problem = await probe(target);
@@ -234,6 +263,7 @@ async function main(argv: string[]): Promise<void> {
     try {
       // The target is set when the server listens (and again after each restart).
       running = await runTap({ host: '127.0.0.1', port: 9 }, port, values.record, 'npm start --', 'server.js is not running (see its output above); fix it and save to restart it.');
+      applyFaults(running.tap, faults);
     } catch (err) {
       workspace.close();
       throw err;
@@ -260,7 +290,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: Error) => {
-  if (err instanceof UsageError || err instanceof TargetError) {
+  if (err instanceof UsageError || err instanceof TargetError || err instanceof FaultError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }

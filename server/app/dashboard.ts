@@ -10,6 +10,8 @@ import type { LearnerServer } from '../runner/learner-server.ts';
 import type { Workspace } from '../runner/workspace.ts';
 import { checkRequest, newToken, tokensEqual } from './security.ts';
 import { mountWorkspaceRoutes } from './workspace-routes.ts';
+import { mountControlRoutes, type ControlTarget } from './control-routes.ts';
+import { mountExportRoutes } from './export-routes.ts';
 import type { TopologyInfo } from './stream-protocol.ts';
 
 const log = createDebug('wsplay:dashboard');
@@ -35,6 +37,8 @@ export interface DashboardOptions {
   extraHistory?: () => import('./stream-protocol.ts').StreamMessage[];
   /** The event stream's batching and back-pressure bounds (tests use small ones). */
   stream?: Pick<EventStreamOptions, 'flushMs' | 'highWaterBytes' | 'maxQueue'>;
+  /** Faults and frame injection (/api/faults, /api/inject): the wiretap. */
+  control?: ControlTarget;
 }
 
 export interface Dashboard {
@@ -113,6 +117,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     next();
   });
 
+  if (opts.control) mountControlRoutes(app, opts.control);
+
   app.get('/api/info', (_req, res) => {
     const s = opts.store;
     res.json({ topology: opts.topology(), size: s.size, dropped: s.dropped, counts: s.counts, connections: opts.connections() });
@@ -123,6 +129,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     const since = Number(req.query.since ?? 0) || 0;
     res.type('application/x-ndjson').send(opts.store.since(since).map((e) => JSON.stringify(e)).join('\n') + '\n');
   });
+
+  mountExportRoutes(app, opts.store, opts.now);
 
   if (existsSync(uiDir)) {
     app.use(express.static(uiDir, { index: 'index.html', maxAge: 0 }));

@@ -307,6 +307,15 @@ export class ConnectionDecoder {
   }
 
   /**
+   * Where `dir`'s frames stand (FrameDecoder.pending), or null before frames start (the
+   * handshake, client bytes held until the server answers it) or when they never will.
+   */
+  framing(dir: Direction): { header: Buffer; remaining: number } | null {
+    const side = dir === 'client' ? this.client : this.server;
+    return !this.ended && side.stage === 'frames' && side.decoder ? side.decoder.pending : null;
+  }
+
+  /**
    * TCP is gone. Reports what was left unfinished (a handshake, a frame) and the `end` event.
    * `by` is who ended first; `error` the socket error, if any.
    */

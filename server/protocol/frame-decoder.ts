@@ -87,6 +87,16 @@ export class FrameDecoder {
     return this.seq;
   }
 
+  /**
+   * How far into a frame the stream stands: the header bytes of a frame begun (none between
+   * frames) and the payload bytes still to come. The wiretap's faults, which add or remove
+   * whole frames only, start their own frame splitter from here (server/tap/faults.ts).
+   */
+  get pending(): { header: Buffer; remaining: number } {
+    if (this.state === State.GetData) return { header: Buffer.alloc(0), remaining: this.remaining };
+    return { header: Buffer.from(this.hdr.subarray(0, this.hdrLen)), remaining: 0 };
+  }
+
   receive(chunk: Buffer, t: number): void {
     let pos = 0;
     const len = chunk.length;

@@ -3,6 +3,8 @@ import { performance } from 'node:perf_hooks';
 import type { Direction, EndEvent, WireEvent } from '../capture/events.ts';
 import { ConnectionDecoder } from '../protocol/connection-decoder.ts';
 import { DEFAULT_LIMITS, type DecoderLimits } from '../protocol/message-assembler.ts';
+import { buildFrame } from './crafter.ts';
+import { FaultTable, Lane, NO_FAULTS, type ConnFaults, type LaneStats } from './faults.ts';
 
 export interface WiretapOptions {
   /** Port to listen on; 0 picks a free one. The tutorial's clients use 9900. */
@@ -17,6 +19,15 @@ export interface WiretapOptions {
   onTargetError?: (err: NodeJS.ErrnoException) => void;
   /** Decode nothing: relay bytes only (the baseline the benchmark measures against). */
   decode?: boolean;
+  /** The faults to apply (shared with the dashboard's control API); a new, empty table by default. */
+  faults?: FaultTable;
+}
+
+/** What the faults did on one connection, for GET /api/faults. */
+export interface ConnFaultStatus {
+  conn: number;
+  client: LaneStats;
+  server: LaneStats;
 }
 
 interface Relay {
@@ -28,6 +39,13 @@ interface Relay {
   error: string | undefined;
   closed: number;
   upstreamConnected: boolean;
+  /**
+   * Set while a fault applies to the connection or a frame is being injected: every byte then
+   * goes through a Lane per direction. Null on the plain path (the relay's hot path).
+   */
+  lanes: Record<Direction, Lane> | null;
+  /** Counters of lanes that were let go (the connection went back to the plain path). */
+  pastStats: Record<Direction, LaneStats> | null;
 }
 
 /**
@@ -44,9 +62,13 @@ export class Wiretap {
   private readonly t0 = performance.now();
   private readonly limits: DecoderLimits;
   port = 0;
+  /** Faults on this wiretap's connections; changes apply at once to open ones. */
+  readonly faults: FaultTable;
 
   constructor(private readonly opts: WiretapOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.faults = opts.faults ?? new FaultTable();
+    this.faults.onChange(() => this.applyFaults());
   }
 
   /** Milliseconds since the wiretap was created, to the microsecond. */
@@ -101,6 +123,137 @@ export class Wiretap {
     return Promise.all([stopped, drained]).then(() => undefined);
   }
 
+  // ---- faults and injection ---------------------------------------------------------------
+
+  /** Open connections, oldest first. */
+  connectionIds(): number[] {
+    return [...this.relays.keys()];
+  }
+
+  /** A connection's lanes, created (and synced with its decoder) on first need. */
+  private lanesOf(r: Relay, fx: ConnFaults | null = this.faults.effective(r.id)): Record<Direction, Lane> {
+    if (r.lanes) return r.lanes;
+    const lane = (dir: Direction, from: net.Socket, to: net.Socket) =>
+      new Lane(
+        dir,
+        {
+          write: (bytes) => {
+            if (to.destroyed || to.writableEnded) return true;
+            const ok = to.write(bytes);
+            if (r.decoder) this.emit(r.decoder.receive(dir, bytes, this.now()));
+            return ok;
+          },
+          onDrain: (fn) => to.once('drain', fn),
+          end: () => {
+            if (!to.destroyed && !to.writableEnded) to.end();
+          },
+          pauseSender: () => from.pause(),
+          resumeSender: () => {
+            if (dir === 'server' || r.upstreamConnected) from.resume();
+          },
+          framing: () => r.decoder?.framing(dir) ?? null,
+          now: () => this.now(),
+          idle: () => this.maybePlain(r),
+        },
+        fx?.[dir] ?? { ...NO_FAULTS },
+        from.bytesRead,
+      );
+    r.lanes = { client: lane('client', r.client, r.upstream), server: lane('server', r.upstream, r.client) };
+    return r.lanes;
+  }
+
+  /** Back to the plain path once no fault applies and nothing is queued. */
+  private maybePlain(r: Relay): void {
+    const lanes = r.lanes;
+    if (!lanes || this.faults.effective(r.id) !== null || !lanes.client.idle || !lanes.server.idle) return;
+    r.lanes = null;
+    r.pastStats = { client: sumStats(r.pastStats?.client, lanes.client.stats), server: sumStats(r.pastStats?.server, lanes.server.stats) };
+    lanes.client.dispose();
+    lanes.server.dispose();
+    // A lane may have paused a sender for back-pressure; the plain path resumes on its own terms.
+    if (r.upstreamConnected) r.client.resume();
+    r.upstream.resume();
+  }
+
+  private applyFaults(): void {
+    for (const r of this.relays.values()) {
+      const fx = this.faults.effective(r.id);
+      if (fx) {
+        const lanes = this.lanesOf(r, fx);
+        lanes.client.settings = fx.client;
+        lanes.server.settings = fx.server;
+      } else if (r.lanes) {
+        r.lanes.client.settings = { ...NO_FAULTS };
+        r.lanes.server.settings = { ...NO_FAULTS };
+        this.maybePlain(r);
+      }
+    }
+  }
+
+  private relay(conn: number): Relay {
+    const r = this.relays.get(conn);
+    if (!r) throw new RangeError(`No open connection #${conn} (open: ${this.connectionIds().map((c) => `#${c}`).join(', ') || 'none'}).`);
+    return r;
+  }
+
+  /**
+   * Write bytes into a live connection as if `dir` had sent them: `client` toward the server,
+   * `server` toward the client. They go between two of the real sender's frames (waiting, if
+   * needed, for the frame in progress to end) and through the decoder like any other bytes, so
+   * they show in the timeline with the violations they commit. Throws RangeError for a
+   * connection that is not open.
+   */
+  inject(conn: number, dir: Direction, bytes: Uint8Array): 'sent' | 'waiting' {
+    const r = this.relay(conn);
+    return this.lanesOf(r)[dir].insert(Buffer.from(bytes));
+  }
+
+  /** Reset connections (one, or all when null): RST to both sides, as a crashed middlebox would. */
+  reset(conn: number | null): number[] {
+    const targets = conn === null ? [...this.relays.values()] : [this.relay(conn)];
+    for (const r of targets) {
+      r.error ??= 'reset by the wiretap (fault)';
+      r.firstEnd ??= 'wiretap';
+      r.client.resetAndDestroy();
+      r.upstream.resetAndDestroy();
+    }
+    return targets.map((r) => r.id);
+  }
+
+  /**
+   * Close connections from the middle: the wiretap sends each side a close frame with `code`
+   * (masked toward the server, as a client must; unmasked toward the client), then ends both.
+   * What either side sends after that is not passed on.
+   */
+  closeWith(conn: number | null, code: number, reason = ''): number[] {
+    const targets = conn === null ? [...this.relays.values()] : [this.relay(conn)];
+    const frame = (mask: boolean) =>
+      Buffer.from(
+        buildFrame({ fin: true, rsv1: false, rsv2: false, rsv3: false, opcode: 0x8, mask, payload: { kind: 'close', code, reason } }).bytes,
+      );
+    for (const r of targets) {
+      r.firstEnd ??= 'wiretap';
+      const lanes = this.lanesOf(r);
+      lanes.client.insert(frame(true), true, 'end');
+      lanes.server.insert(frame(false), true, 'end');
+    }
+    return targets.map((r) => r.id);
+  }
+
+  /** What the faults did on each open connection (or did before it went back to the plain path). */
+  faultStatus(): ConnFaultStatus[] {
+    const out: ConnFaultStatus[] = [];
+    for (const r of this.relays.values()) {
+      if (!r.lanes && !r.pastStats) continue;
+      out.push({
+        conn: r.id,
+        client: sumStats(r.pastStats?.client, r.lanes?.client.stats),
+        server: sumStats(r.pastStats?.server, r.lanes?.server.stats),
+      });
+    }
+    return out;
+  }
+
   private emit(events: WireEvent[]): void {
     if (events.length > 0) this.opts.onEvents?.(events);
   }
@@ -119,6 +272,8 @@ export class Wiretap {
       error: undefined,
       closed: 0,
       upstreamConnected: false,
+      lanes: null,
+      pastStats: null,
     };
     this.relays.set(id, relay);
     if (decode) {
@@ -134,10 +289,17 @@ export class Wiretap {
     });
     this.pipe(relay, client, upstream, 'client');
     this.pipe(relay, upstream, client, 'server');
+    const fx = this.faults.effective(id);
+    if (fx) this.lanesOf(relay, fx);
   }
 
   private pipe(r: Relay, from: net.Socket, to: net.Socket, dir: Direction): void {
     from.on('data', (chunk: Buffer) => {
+      // Faults (and injected frames) take the slow path; everything else is a plain write.
+      if (r.lanes !== null) {
+        r.lanes[dir].receive(chunk);
+        return;
+      }
       if (!to.write(chunk)) {
         from.pause();
         to.once('drain', () => from.resume());
@@ -146,8 +308,10 @@ export class Wiretap {
     });
     from.on('end', () => {
       r.firstEnd ??= dir;
-      // Half-close: pass the FIN on, so each side sees exactly what the other did.
-      if (!to.destroyed) to.end();
+      // Half-close: pass the FIN on, so each side sees exactly what the other did (after the
+      // bytes a fault still holds).
+      if (r.lanes) r.lanes[dir].end();
+      else if (!to.destroyed) to.end();
     });
     from.on('error', (err: NodeJS.ErrnoException) => {
       if (dir === 'server' && !r.upstreamConnected) {
@@ -166,13 +330,29 @@ export class Wiretap {
     });
     from.on('close', () => {
       if (++r.closed === 2) this.finish(r);
+      else if (r.lanes) r.lanes[dir].end();
       else if (!to.destroyed && !to.writableEnded) to.end();
     });
   }
 
   private finish(r: Relay): void {
     this.relays.delete(r.id);
+    if (r.lanes) {
+      r.lanes.client.dispose();
+      r.lanes.server.dispose();
+    }
+    this.faults.forget(r.id);
     if (r.decoder) this.emit(r.decoder.end(this.now(), r.firstEnd ?? 'wiretap', r.error));
     if (this.relays.size === 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
   }
+}
+
+function sumStats(a: LaneStats | undefined, b: LaneStats | undefined): LaneStats {
+  return {
+    droppedPongs: (a?.droppedPongs ?? 0) + (b?.droppedPongs ?? 0),
+    heldPongs: (a?.heldPongs ?? 0) + (b?.heldPongs ?? 0),
+    swallowed: (a?.swallowed ?? 0) + (b?.swallowed ?? 0),
+    injected: (a?.injected ?? 0) + (b?.injected ?? 0),
+    holding: b?.holding ?? false,
+  };
 }

@@ -180,9 +180,13 @@ async function echoLoad(port: number, server: ChildProcess, relay: ChildProcess 
     clients.map(
       (ws) =>
         new Promise<void>((resolve) => {
+          if (ws.readyState === WebSocket.CLOSED) return resolve();
           ws.once('close', () => resolve());
           ws.close(1000);
-          setTimeout(() => ws.terminate(), 2000).unref();
+          setTimeout(() => {
+            ws.terminate();
+            resolve();
+          }, 2000).unref();
         }),
     ),
   );
@@ -205,7 +209,8 @@ async function echoLoad(port: number, server: ChildProcess, relay: ChildProcess 
 // Formatting
 
 const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
+  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
@@ -262,7 +267,13 @@ async function echoBench(): Promise<void> {
     for (let k = 0; k < PATH_SPECS.length; k++) {
       const { name } = PATH_SPECS[(r + k) % PATH_SPECS.length]!;
       const relay = via.get(name) ?? null;
-      results.get(name)!.push(await echoLoad(relay?.port ?? server.port, server.process, relay?.process ?? null));
+      try {
+        results.get(name)!.push(await echoLoad(relay?.port ?? server.port, server.process, relay?.process ?? null));
+      } catch (err) {
+        // A path that is down (its process crashed) is reported as such; the others carry on.
+        out(`round ${r + 1}, ${name}: ${(err as Error).message}`);
+        results.get(name)!.push({ rate: NaN, cpu: { load: NaN, relay: null, server: NaN }, relayUsPerTrip: null });
+      }
     }
     memory.push({ when: `after round ${r + 1}`, s: await stats(tap.process, true) });
   }
@@ -364,11 +375,17 @@ async function decoderBenches(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 const t0 = performance.now();
-try {
-  if (ONLY !== 'decoder') await echoBench();
-  if (ONLY !== 'echo') await decoderBenches();
-} catch (err) {
-  out(`bench: ${(err as Error).stack ?? err}`);
+for (const [part, run] of [
+  ['echo', echoBench],
+  ['decoder', decoderBenches],
+] as const) {
+  if (ONLY && ONLY !== part) continue;
+  try {
+    await run();
+  } catch (err) {
+    out(`bench (${part}): ${(err as Error).stack ?? err}`);
+    out();
+  }
 }
 out(`Ran in ${((performance.now() - t0) / 1000).toFixed(0)} s on ${(await import('node:os')).cpus().length} cores, Node ${process.version}.`);
 out();

@@ -29,6 +29,7 @@ export class Cdp {
   private readonly events: CdpEvent[] = [];
   private readonly taken = new Set<CdpEvent>();
   private readonly waiters = new Set<() => void>();
+  private readonly listeners: ((e: CdpEvent) => void)[] = [];
   private closedWith: Error | null = null;
 
   private constructor(private readonly ws: WebSocket) {
@@ -43,7 +44,9 @@ export class Cdp {
         return;
       }
       if (msg.method) {
-        this.events.push({ method: msg.method, params: msg.params, sessionId: msg.sessionId });
+        const event: CdpEvent = { method: msg.method, params: msg.params, sessionId: msg.sessionId };
+        this.events.push(event);
+        for (const l of this.listeners) l(event);
         for (const w of [...this.waiters]) w();
       }
     });
@@ -72,6 +75,19 @@ export class Cdp {
       this.pending.set(id, { resolve, reject, method });
       this.ws.send(JSON.stringify(sessionId ? { id, method, params, sessionId } : { id, method, params }));
     });
+  }
+
+  /** Call `listener` with every event from now on (kept for `take` all the same). */
+  onEvent(listener: (e: CdpEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * The URL of a parsed script (Node leaves CallFrame.url empty: a paused frame's script is
+   * known by its scriptId, from Debugger.scriptParsed).
+   */
+  scriptUrl(scriptId: string, sessionId?: string): string | undefined {
+    return this.events.find((e) => e.method === 'Debugger.scriptParsed' && e.params.scriptId === scriptId && e.sessionId === sessionId)?.params.url;
   }
 
   /** Every event received so far (taken or not). */

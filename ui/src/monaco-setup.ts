@@ -14,18 +14,20 @@ import 'monaco-editor/features/register.all';
 import 'monaco-editor/languages/definitions/javascript/register';
 import 'monaco-editor/languages/definitions/typescript/register';
 import * as ts from 'monaco-editor/languages/features/typescript/register';
-import EditorWorker from 'monaco-editor/editor/editor.worker?worker';
-import TsWorker from 'monaco-editor/languages/features/typescript/ts.worker?worker';
+import editorWorkerUrl from 'monaco-editor/editor/editor.worker?worker&url';
+import tsWorkerUrl from 'monaco-editor/languages/features/typescript/ts.worker?worker&url';
 import { effect } from '@preact/signals';
 import { clientMarkers } from './runner/run-client.ts';
 import { fetchTypes, FILES, sessions, type FileName } from './runner/workspace.ts';
 
 export { monaco };
 
+// Monaco's workers, bundled by vite (one script each, same origin). Started as module workers:
+// the build's IIFE scripts run as modules too, and `npm run dev` serves them as ES modules.
 (globalThis as unknown as { MonacoEnvironment: monaco.Environment }).MonacoEnvironment = {
   getWorker(_id: string, label: string): Worker {
-    if (label === 'typescript' || label === 'javascript') return new TsWorker({ name: `monaco ${label}` });
-    return new EditorWorker({ name: 'monaco editor' });
+    if (label === 'typescript' || label === 'javascript') return new Worker(tsWorkerUrl, { type: 'module', name: `monaco ${label}` });
+    return new Worker(editorWorkerUrl, { type: 'module', name: 'monaco editor' });
   },
 };
 
@@ -57,24 +59,48 @@ ts.typescriptDefaults.setCompilerOptions({
   module: ts.ModuleKind.CommonJS,
   moduleResolution: ts.ModuleResolutionKind.NodeJs,
   esModuleInterop: true,
-  types: ['node'],
+  // Every @types file is a root of the program (extra libs): no type directives to resolve.
+  types: [],
 });
 ts.typescriptDefaults.setDiagnosticsOptions({ noSemanticValidation: false, noSyntaxValidation: false });
 
-/** Where the server's type libraries live in the TS worker's virtual file system. */
-const NODE_TYPES = 'file:///node_modules/@types/node/index.d.ts';
-const WS_TYPES = 'file:///node_modules/@types/ws/index.d.ts';
 const NODE_FALLBACK = `declare var require: { (id: string): any }; declare var module: { exports: any }; declare var exports: any;
-declare var process: any; declare var __dirname: string; declare var __filename: string; declare var Buffer: any;`;
+declare var process: any; declare var __dirname: string; declare var __filename: string; declare var Buffer: any; declare var console: Console;
+interface Console { log(...data: any[]): void; error(...data: any[]): void; warn(...data: any[]): void; info(...data: any[]): void }`;
 
 export const typesStatus = { node: false, ws: false };
 
+/**
+ * The playground serves each @types package as one text: its .d.ts files one after the other,
+ * each after a `// @types/PKG/PATH.d.ts` line. They must not be one file for TypeScript (one
+ * `export {}` would turn every `declare module "fs"` in it into an augmentation), so each goes
+ * back to its own path under file:///node_modules/, where `require('ws')` resolves.
+ */
+export function splitDeclarations(bundle: string): Array<{ path: string; content: string }> {
+  const files: Array<{ path: string; content: string }> = [];
+  const re = /^\/\/ (@types\/[\w.-]+\/[^\n]*?\.d\.ts)[ \t]*$/gm;
+  let m: RegExpExecArray | null;
+  let last: { path: string; start: number } | null = null;
+  while ((m = re.exec(bundle))) {
+    if (last) files.push({ path: last.path, content: bundle.slice(last.start, m.index) });
+    last = { path: m[1]!, start: m.index + m[0].length };
+  }
+  if (last) files.push({ path: last.path, content: bundle.slice(last.start) });
+  return files;
+}
+
 async function loadServerTypes(): Promise<void> {
   const [node, ws] = await Promise.all([fetchTypes('node.d.ts'), fetchTypes('ws.d.ts')]);
-  typesStatus.node = node !== null;
-  typesStatus.ws = ws !== null;
-  ts.typescriptDefaults.addExtraLib(node ?? NODE_FALLBACK, node ? NODE_TYPES : 'file:///wsplay-node-fallback.d.ts');
-  if (ws) ts.typescriptDefaults.addExtraLib(ws, WS_TYPES);
+  const add = (bundle: string | null, fallbackPath: string): boolean => {
+    if (!bundle) return false;
+    const files = splitDeclarations(bundle);
+    if (files.length === 0) ts.typescriptDefaults.addExtraLib(bundle, fallbackPath);
+    for (const f of files) ts.typescriptDefaults.addExtraLib(f.content, `file:///node_modules/${f.path}`);
+    return true;
+  };
+  typesStatus.node = add(node, 'file:///node_modules/@types/node/index.d.ts');
+  typesStatus.ws = add(ws, 'file:///node_modules/@types/ws/index.d.ts');
+  if (!typesStatus.node) ts.typescriptDefaults.addExtraLib(NODE_FALLBACK, 'file:///wsplay-node-fallback.d.ts');
 }
 
 // ---- theme --------------------------------------------------------------------------------------
@@ -170,7 +196,7 @@ effect(() => {
         return {
           severity: monaco.MarkerSeverity.Error,
           message: `${m.message}${m.peers.length > 1 ? ` (peers ${m.peers.join(', ')})` : ''}`,
-          source: 'run',
+          source: 'last run',
           startLineNumber: m.line,
           startColumn: start,
           endLineNumber: m.line,
@@ -203,13 +229,16 @@ export async function checkClientSyntax(): Promise<SyntaxProblem[]> {
       const text = typeof d.messageText === 'string' ? d.messageText : d.messageText.messageText;
       return { line: start.lineNumber, column: start.column, endLine: end.lineNumber, endColumn: end.column, message: text };
     });
+  // Monaco's own JavaScript markers usually show these already: add only the missing ones.
+  const shown = monaco.editor.getModelMarkers({ resource: model.uri, owner: 'javascript' });
+  const missing = problems.filter((p) => !shown.some((m) => m.startLineNumber === p.line && m.startColumn === p.column));
   monaco.editor.setModelMarkers(
     model,
     'wsplay-check',
-    problems.map((p) => ({
+    missing.map((p) => ({
       severity: monaco.MarkerSeverity.Error,
       message: `${p.message} (client.js is not run while it has a syntax error)`,
-      source: 'run',
+      source: 'wsplay',
       startLineNumber: p.line,
       startColumn: p.column,
       endLineNumber: p.endLine,

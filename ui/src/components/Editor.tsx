@@ -4,7 +4,6 @@ import { preview } from '../lib/bytes.ts';
 import { model, runnerStatus, version } from '../state.ts';
 import {
   clearConsole,
-  clientMarkers,
   consoleLog,
   consoleTrimmed,
   linkVersion,
@@ -49,7 +48,7 @@ function loadSetup(): Promise<Setup> {
         const problems = await m.checkClientSyntax();
         if (problems.length > 0) {
           const p = problems[0]!;
-          return { ok: false, reason: `client.js has a syntax error at line ${p.line}, column ${p.column}: ${p.message}` };
+          return { ok: false, reason: `client.js has a syntax error at line ${p.line}, column ${p.column}: ${p.message}`, pos: { line: p.line, column: p.column } };
         }
         return { ok: true };
       });
@@ -138,10 +137,12 @@ function RunControls() {
   return (
     <div class="ed-run" role="group" aria-label="Run the client">
       <button class="primary" onClick={() => void runClient()} title={`${running ? 'Re-run' : 'Run'} client.js (${mod}+Enter)`} aria-keyshortcuts="Control+Enter Meta+Enter">
-        {running ? '↻ Re-run' : '▶ Run'}
+        <span aria-hidden="true">{running ? '↻ ' : '▶ '}</span>
+        {running ? 'Re-run' : 'Run'}
       </button>
       <button onClick={stopClient} disabled={!running} title="Stop the client (ends its Web Worker, even inside an infinite loop)">
-        ■ Stop
+        <span aria-hidden="true">■ </span>
+        Stop
       </button>
       <label class="peers" title="Run client.js as N peers: N Web Workers, each with its own connection">
         as
@@ -172,6 +173,12 @@ function PeerChips() {
               {p.conn === 'waiting' ? ' · connecting…' : p.conn === null ? ' · no connection' : ` · #${p.conn}`}
               {p.phase === 'failed' ? ' · failed' : p.phase === 'stopped' ? ' · stopped' : p.socket !== 'none' ? ` · ${p.socket}` : ''}
             </span>
+            {p.errors > 0 && (
+              <span class="bad">
+                {' '}
+                · {p.errors} error{p.errors > 1 ? 's' : ''}
+              </span>
+            )}
           </li>
         );
       })}
@@ -195,13 +202,29 @@ function PosLink({ line, column }: { line: number; column: number }) {
   );
 }
 
+const CLIP = 1500;
+
+/** A long line shows its start, with a button for the rest (a 70 kB message must not fill the pane). */
+function Clipped({ text }: { text: string }) {
+  const [all, setAll] = useState(false);
+  if (all || text.length <= CLIP) return <>{text}</>;
+  return (
+    <>
+      {text.slice(0, CLIP)}
+      <button class="link-button more" onClick={() => setAll(true)}>
+        … show all {text.length.toLocaleString('en-US')} characters
+      </button>
+    </>
+  );
+}
+
 function Who({ e }: { e: ConsoleEntry }) {
   if (e.source === 'server') return <span class="who server">{e.kind === 'server' && e.origin === 'wsplay' ? 'wsplay' : 'server'}</span>;
   const peer = 'peer' in e ? e.peer : null;
   const many = runner.value.peers.length > 1 || (peer !== null && peer > 1);
   return (
     <span class="who client">
-      {peer !== null && <span class="swatch" style={{ background: peerColor(peer) }} />}
+      {peer !== null && <span class="swatch" style={{ background: peerColor(e.run, peer) }} />}
       {peer !== null && many ? `peer ${peer}` : 'client'}
     </span>
   );
@@ -244,7 +267,9 @@ function Row({ e }: { e: ConsoleEntry }) {
         <li class={`crow level-${e.level}`}>
           <span class="ctime">{time(e.t)}</span>
           <Who e={e} />
-          <span class="ctext">{e.text}</span>
+          <span class="ctext">
+            <Clipped text={e.text} />
+          </span>
           {e.pos && <PosLink line={e.pos.line} column={e.pos.column} />}
         </li>
       );
@@ -286,6 +311,7 @@ function Row({ e }: { e: ConsoleEntry }) {
             {e.text}
             {e.detail && <pre class="stack">{e.detail}</pre>}
           </span>
+          {e.pos && <PosLink line={e.pos.line} column={e.pos.column} />}
         </li>
       );
     case 'server':
@@ -293,22 +319,16 @@ function Row({ e }: { e: ConsoleEntry }) {
         <li class={`crow ${e.stream === 'stderr' ? 'level-error' : e.stream === 'info' ? 'level-info note' : 'level-log'}`}>
           <span class="ctime">{time(e.t)}</span>
           <Who e={e} />
-          <span class="ctext">{e.text}</span>
+          <span class="ctext">
+            <Clipped text={e.text} />
+          </span>
         </li>
       );
   }
 }
 
-interface RunnerStatusLike {
-  status: string;
-  port?: number;
-  pid?: number;
-  message?: string;
-  stack?: string;
-}
-
 function ServerStatus() {
-  const s = runnerStatus.value as unknown as RunnerStatusLike | null;
+  const s = runnerStatus.value;
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState('');
   const restart = async () => {
@@ -330,10 +350,10 @@ function ServerStatus() {
     text = `server.js running on internal port ${s.port ?? '?'}${s.pid ? ` · pid ${s.pid}` : ''}`;
     cls = 'good';
   } else if (s.status === 'crashed') {
-    text = `server.js crashed${s.message ? `: ${s.message}` : ''}`;
+    text = s.message ?? 'server.js crashed';
     cls = 'bad';
   } else if (s.status === 'not-listening') {
-    text = `server.js not listening${s.message ? `: ${s.message}` : ''}`;
+    text = s.message ?? 'server.js is not listening';
     cls = 'warn';
   } else if (s.status === 'starting') text = 'server.js starting…';
   else if (s.status === 'stopped') text = 'server.js stopped';
@@ -344,11 +364,29 @@ function ServerStatus() {
       <span class={cls} role="status" aria-live="polite" title={s?.stack ?? undefined}>
         {text}
       </span>
-      <button onClick={() => void restart()} disabled={busy} title="Save server.js and restart the learner's server">
-        Restart server
+      {s?.stack && (
+        <button class="link-button" aria-expanded={showStack.value} aria-controls="ed-crash-stack" onClick={() => (showStack.value = !showStack.value)}>
+          {showStack.value ? 'hide stack' : 'stack'}
+        </button>
+      )}
+      <button onClick={() => void restart()} disabled={busy} aria-label="Restart server.js" title="Save server.js and restart the learner's server">
+        Restart
       </button>
       {err && <span class="bad">{err}</span>}
     </div>
+  );
+}
+
+const showStack = signal(true);
+
+/** The learner's server crashed: its stack under the console's header, until it runs again. */
+function CrashStack() {
+  const s = runnerStatus.value;
+  if (!s || s.status !== 'crashed' || !s.stack || !showStack.value) return null;
+  return (
+    <pre id="ed-crash-stack" class="crash-stack" aria-label="server.js crash stack">
+      {s.stack}
+    </pre>
   );
 }
 
@@ -379,7 +417,13 @@ function ConsolePane() {
               ['server', 'Server'],
             ] as const
           ).map(([v, label]) => (
-            <button aria-pressed={filter === v} onClick={() => (consoleFilter.value = v)}>
+            <button
+              aria-pressed={filter === v}
+              onClick={() => {
+                stick.current = true;
+                consoleFilter.value = v;
+              }}
+            >
               {label}
               {v !== 'all' && <span class="muted"> {counts[v]}</span>}
             </button>
@@ -390,6 +434,7 @@ function ConsolePane() {
           Clear
         </button>
       </div>
+      <CrashStack />
       <div
         class="ed-console-body"
         ref={list}
@@ -492,7 +537,6 @@ export function Editor() {
   const [error, setError] = useState('');
   const [attempt, setAttempt] = useState(0);
   const active = activeFile.value;
-  const markers = clientMarkers.value;
 
   useEffect(() => {
     let gone = false;
@@ -558,22 +602,22 @@ export function Editor() {
     return () => window.removeEventListener('keydown', onKey, true);
   }, []);
 
-  const errorsHere = active === 'client.js' ? markers.length : 0;
   return (
     <section class="editor-view" aria-label="Editor">
       <div class="ed-toolbar" role="toolbar" aria-label="Editor">
         <FileTabs />
         <SaveState name={active} />
-        {errorsHere > 0 && (
-          <span class="bad" title="Errors thrown by the last run, marked in the editor">
-            {errorsHere} runtime error{errorsHere > 1 ? 's' : ''}
-          </span>
-        )}
+        <button
+          class="reset"
+          onClick={() => (resetAsk.value = active)}
+          aria-label={`Reset ${active} to starter…`}
+          title={`Reset ${active} to the tutorial's version (asks first)`}
+          disabled={fileStatus.value[active].state === 'loading'}
+        >
+          Reset…
+        </button>
         <span class="spacer" />
         <RunControls />
-        <button class="reset" onClick={() => (resetAsk.value = active)} title={`Put the tutorial's ${active} back`} disabled={!sessions[active].bound && fileStatus.value[active].state !== 'error'}>
-          Reset to starter…
-        </button>
       </div>
       <PeerChips />
       <ConflictBanner />

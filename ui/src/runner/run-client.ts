@@ -1,6 +1,6 @@
 import { effect, signal } from '@preact/signals';
 import type { MessageEvent as WireMessage } from '../../../server/capture/events.ts';
-import { detailTab, frameKey, model, runnerStatus, selectedConn, selection, serverConsole, version, type FrameKey } from '../state.ts';
+import { detailTab, frameKey, model, selectedConn, selection, serverConsole, version, type FrameKey } from '../state.ts';
 import ClientRuntime from './client-runtime.ts?worker';
 import { sentMatches, type SentData } from './match.ts';
 import type { ConsoleLevel, RuntimeMessage, SourcePos, StartCommand } from './protocol.ts';
@@ -24,6 +24,8 @@ export const PEER_CONNECT_TIMEOUT_MS = 2000;
 const SEND_LATE_MS = 3000;
 const MAX_LOG = 3000;
 const MAX_PENDING = 2000;
+/** Frame → send links kept (oldest forgotten first), like the model's own row bound. */
+const MAX_LINKS = 100_000;
 
 // ---- the console log ------------------------------------------------------------------------
 
@@ -54,10 +56,10 @@ export interface SendRecord extends SentData {
 }
 
 export type ConsoleEntry =
-  | { id: number; t: number; source: 'client'; peer: number; kind: 'console'; level: ConsoleLevel; text: string; pos: SourcePos | null }
-  | { id: number; t: number; source: 'client'; peer: number; kind: 'error'; what: 'error' | 'rejection'; name: string; message: string; stack: string; pos: SourcePos | null }
-  | { id: number; t: number; source: 'client'; peer: number; kind: 'send'; send: SendRecord }
-  | { id: number; t: number; source: 'client' | 'server'; peer: number | null; kind: 'note'; level: 'info' | 'warn' | 'error'; text: string; detail?: string }
+  | { id: number; t: number; source: 'client'; run: number; peer: number; kind: 'console'; level: ConsoleLevel; text: string; pos: SourcePos | null }
+  | { id: number; t: number; source: 'client'; run: number; peer: number; kind: 'error'; what: 'error' | 'rejection'; name: string; message: string; stack: string; pos: SourcePos | null }
+  | { id: number; t: number; source: 'client'; run: number; peer: number; kind: 'send'; send: SendRecord }
+  | { id: number; t: number; source: 'client' | 'server'; run: number; peer: number | null; kind: 'note'; level: 'info' | 'warn' | 'error'; text: string; detail?: string; pos?: SourcePos }
   | { id: number; t: number; source: 'server'; kind: 'server'; origin: 'server' | 'wsplay'; stream: 'stdout' | 'stderr' | 'info'; text: string };
 
 /** Everything the console pane shows, oldest first (bounded). */
@@ -102,7 +104,7 @@ function log(e: NewEntry): void {
 }
 
 export function note(text: string, level: 'info' | 'warn' | 'error' = 'info', peer: number | null = null, detail?: string, source: 'client' | 'server' = 'client'): void {
-  log({ source, peer, kind: 'note', level, text, detail });
+  log({ source, peer, run: runs, kind: 'note', level, text, detail });
 }
 
 /** Clear the console pane: everything, or one source's lines. */
@@ -162,6 +164,8 @@ export const runner = signal<RunnerView>({ running: false, starting: false, peer
 export const peerCount = signal(1);
 
 interface Peer {
+  /** The run it belongs to (console lines keep their run's colours). */
+  run: number;
   n: number;
   worker: Worker | null;
   phase: PeerPhase;
@@ -187,22 +191,27 @@ let starting = false;
 function publish(): void {
   runner.value = {
     running: peers.some((p) => p.worker !== null),
-    starting,
+    starting: starting || checking,
     runs,
     peers: peers.map((p) => ({ peer: p.n, phase: p.phase, conn: p.conn, socket: p.socketState, errors: p.errors })),
   };
 }
 
-/** The colour of a peer: its connection's colour once known (the inspector's), grey before. */
-export function peerColor(peer: number): string {
-  const p = peers.find((x) => x.n === peer);
+/** Peers of recent runs, by `${run}:${peer}`, for the colours of their console lines. */
+const pastPeers = new Map<string, Peer>();
+
+/** The colour of a peer of a run: its connection's colour once known (the inspector's), grey before. */
+export function peerColor(run: number, peer: number): string {
+  const p = pastPeers.get(`${run}:${peer}`);
   const conn = typeof p?.conn === 'number' ? model.conns.get(p.conn) : undefined;
   return conn?.color ?? 'var(--muted)';
 }
 
-/** Which peer of the current run a connection belongs to (seen on the wire), or null. */
+/** Which peer (of the current or a recent run) a connection belongs to, as seen on the wire, or null. */
 export function peerForConn(conn: number): number | null {
-  return peers.find((p) => p.conn === conn)?.n ?? null;
+  let found: number | null = null;
+  for (const p of pastPeers.values()) if (p.conn === conn) found = p.n;
+  return found;
 }
 
 export function connForPeer(peer: number): number | null {
@@ -210,7 +219,7 @@ export function connForPeer(peer: number): number | null {
   return typeof c === 'number' ? c : null;
 }
 
-type BeforeRun = () => Promise<{ ok: true } | { ok: false; reason: string }>;
+type BeforeRun = () => Promise<Preflight>;
 let beforeRun: BeforeRun | null = null;
 
 /**
@@ -225,51 +234,60 @@ function clientUrl(): string {
   return `${location.origin}/workspace/client.js`;
 }
 
-/** Run client.js as `n` peers (each its own Worker and connection); a running client is stopped first. */
+export type Preflight = { ok: true } | { ok: false; reason: string; pos?: SourcePos };
+
+let requests = 0;
+/** A run is being prepared (saving, checking). */
+let checking = false;
+
+/**
+ * Run client.js as `n` peers (each its own Worker and connection). The files are saved and
+ * client.js checked first: a syntax error means no run (and a running client goes on); then a
+ * running client is stopped and the new one started.
+ */
 export async function runClient(n = peerCount.value): Promise<boolean> {
   const count = Math.max(1, Math.min(MAX_PEERS, Math.floor(n) || 1));
-  const gen = ++generation;
-  const wasRunning = peers.some((p) => p.worker);
-  endWorkers();
-  starting = true;
+  const req = ++requests;
+  checking = true;
   publish();
+  let check: Preflight;
   try {
-    const check = beforeRun ? await beforeRun() : await saveAll().then(
-      () => ({ ok: true as const }),
-      (err: Error) => ({ ok: false as const, reason: `client.js could not be saved (${err.message})` }),
-    );
-    if (gen !== generation) return false;
-    if (!check.ok) {
-      note(`Not run: ${check.reason}`, 'error');
-      starting = false;
-      publish();
-      return false;
-    }
+    check = beforeRun
+      ? await beforeRun()
+      : await saveAll().then(
+          () => ({ ok: true as const }),
+          (err: Error) => ({ ok: false as const, reason: `the files could not be saved (${err.message})` }),
+        );
   } catch (err) {
-    if (gen !== generation) return false;
-    note(`Not run: ${(err as Error).message}`, 'error');
-    starting = false;
+    check = { ok: false, reason: (err as Error).message };
+  }
+  if (req !== requests) return false; // a newer Run took over
+  checking = false;
+  if (!check.ok) {
+    log({ source: 'client', peer: null, run: runs, kind: 'note', level: 'error', text: `Not run: ${check.reason}`, pos: check.pos });
     publish();
     return false;
   }
+  const gen = ++generation;
+  const wasRunning = endWorkers() > 0;
   clientMarkers.value = [];
   runs++;
   peers = [];
   note(`${wasRunning ? 'Re-running' : 'Running'} client.js${count > 1 ? ` as ${count} peers` : ''} (${clientUrl()})`);
+  starting = true;
   publish();
   for (let k = 1; k <= count; k++) {
     if (gen !== generation) return false;
+    const before = maxConnId();
     const p = startPeer(k, gen);
-    const conn = await waitForConnection(p, gen);
+    const conn = await waitForConnection(p, gen, before);
     if (gen !== generation) return false;
     p.conn = conn;
     if (conn !== null) {
       if (count > 1) note(`peer ${k} → connection #${conn}`, 'info', k);
-    } else if (p.phase !== 'failed') {
+    } else if (p.phase !== 'failed' && p.socketsCreated > 0) {
       note(
-        p.socketsCreated === 0
-          ? `peer ${k}: no WebSocket created within ${PEER_CONNECT_TIMEOUT_MS / 1000} s`
-          : `peer ${k}: no new connection reached the wiretap within ${PEER_CONNECT_TIMEOUT_MS / 1000} s (does it connect to the wiretap's address?): its sends are not linked to frames`,
+        `peer ${k}: no new connection reached the wiretap within ${PEER_CONNECT_TIMEOUT_MS / 1000} s (does it connect to the wiretap's address?): its sends are not linked to frames`,
         'warn',
         k,
       );
@@ -288,6 +306,8 @@ export async function runClient(n = peerCount.value): Promise<boolean> {
 /** Stop every peer (worker.terminate(): ends even an infinite loop). */
 export function stopClient(): void {
   generation++;
+  requests++; // a run still being prepared (saving, checking) does not start either
+  checking = false;
   const ended = endWorkers();
   starting = false;
   publish();
@@ -319,6 +339,7 @@ function maxConnId(): number {
 
 function startPeer(n: number, gen: number): Peer {
   const p: Peer = {
+    run: runs,
     n,
     worker: null,
     phase: 'starting',
@@ -332,6 +353,8 @@ function startPeer(n: number, gen: number): Peer {
     poke: () => undefined,
   };
   peers.push(p);
+  pastPeers.set(`${p.run}:${n}`, p);
+  if (pastPeers.size > 200) pastPeers.delete(pastPeers.keys().next().value!);
   const worker = new ClientRuntime({ name: `client.js · peer ${n}` });
   p.worker = worker;
   worker.onmessage = (e: MessageEvent<RuntimeMessage>) => {
@@ -356,9 +379,9 @@ function startPeer(n: number, gen: number): Peer {
   return p;
 }
 
-function waitForConnection(p: Peer, gen: number): Promise<number | null> {
-  const before = maxConnId();
-  const taken = new Set(peers.map((x) => x.conn).filter((c): c is number => typeof c === 'number'));
+/** The first connection newer than `before` that the wire shows once the peer has created a WebSocket. */
+function waitForConnection(p: Peer, gen: number, before: number): Promise<number | null> {
+  const taken = new Set([...pastPeers.values()].map((x) => x.conn).filter((c): c is number => typeof c === 'number'));
   return new Promise((resolve) => {
     let done = false;
     let unsubscribe = () => undefined as void;
@@ -393,7 +416,7 @@ function onRuntimeMessage(p: Peer, m: RuntimeMessage): void {
       publish();
       break;
     case 'console':
-      log({ source: 'client', peer: p.n, kind: 'console', level: m.level, text: m.text, pos: m.pos, t: m.t });
+      log({ source: 'client', run: p.run, peer: p.n, kind: 'console', level: m.level, text: m.text, pos: m.pos, t: m.t });
       break;
     case 'error': {
       p.errors++;
@@ -404,7 +427,7 @@ function onRuntimeMessage(p: Peer, m: RuntimeMessage): void {
         p.poke();
       } else {
         // The learner's code threw: its callbacks may still run (the worker lives on).
-        log({ source: 'client', peer: p.n, kind: 'error', what: m.what, name: m.name, message: m.message, stack: m.stack, pos: m.pos, t: m.t });
+        log({ source: 'client', run: p.run, peer: p.n, kind: 'error', what: m.what, name: m.name, message: m.message, stack: m.stack, pos: m.pos, t: m.t });
         if (p.phase === 'loading') p.phase = 'running';
       }
       if (m.pos) addMarker(m.pos, `${m.what === 'rejection' ? 'Unhandled rejection' : 'Uncaught'} ${m.name}: ${m.message}`, p.n);
@@ -430,7 +453,7 @@ function onRuntimeMessage(p: Peer, m: RuntimeMessage): void {
         late: false,
         scanFrom: p.messagesAt,
       };
-      log({ source: 'client', peer: p.n, kind: 'send', send: s, t: m.t });
+      log({ source: 'client', run: p.run, peer: p.n, kind: 'send', send: s, t: m.t });
       if (p.conn === 'waiting') p.waitingSends.push(s);
       else assignSend(p, s);
       matchPending();
@@ -547,6 +570,7 @@ function matchPending(): void {
     s.late = false;
     lastLinked.set(conn, found.firstFrame);
     for (let seq = found.firstFrame; seq <= found.lastFrame; seq++) linkByFrame.set(frameKey(conn, 'client', seq), s);
+    while (linkByFrame.size > MAX_LINKS) linkByFrame.delete(linkByFrame.keys().next().value!);
     changed = true;
   }
   pending = still;
@@ -589,15 +613,4 @@ effect(() => {
     }
     log({ source: 'server', kind: 'server', origin: l.source, stream: l.stream, text: l.text });
   }
-});
-
-// A crash's stack, once per crash (its one-line message is already among wsplay's lines).
-let lastCrash = '';
-effect(() => {
-  const s = runnerStatus.value;
-  if (!s || s.status !== 'crashed' || !s.stack) return;
-  const key = `${s.pid ?? ''}|${s.stack}`;
-  if (key === lastCrash) return;
-  lastCrash = key;
-  note('server.js crashed:', 'error', null, s.stack, 'server');
 });

@@ -249,7 +249,6 @@ export async function resolveConflict(keep: 'mine' | 'disk'): Promise<void> {
 // A workspace file changed on disk from outside the dashboard (the `fileChanges` signal, fed by
 // the event stream): reload it into the editor, or ask when this page has unsaved edits.
 effect(() => {
-  const change = fileChanges.value as { name?: string } | null;
-  const name = change?.name;
+  const name = fileChanges.value?.name;
   if (name === 'client.js' || name === 'server.js') void sessions[name].external();
 });

@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import { computeAccept } from '../../server/protocol/handshake.ts';
+import { check, must, until, useLesson, type CallResult, type ClientRun } from '../harness.ts';
+
+/** RFC 6455 §1.3's example, byte for byte. */
+const RFC_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+const RFC_ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
+const BROWSERS = 3;
+
+// The clients are started by the checks: three browsers, one after the other, each with its own key.
+const lesson = useLesson(import.meta.url, { client: false, files: ['accept.js'] });
+
+function shown(r: CallResult | undefined): string {
+  if (!r) return 'nothing';
+  return r.ok ? JSON.stringify(r.value) : `an error (${r.error})`;
+}
+
+check("accept() gives the RFC's answer for the RFC's example key", { hint: 2 }, async () => {
+  const [r] = await lesson.callExport('accept.js', 'accept', [[RFC_KEY]]);
+  must(
+    r?.ok && r.value === RFC_ACCEPT,
+    `accept('${RFC_KEY}') returned ${shown(r)}; RFC 6455 §1.3 says '${RFC_ACCEPT}'. Hash key + GUID with SHA-1, then base64 the 20 bytes.`,
+  );
+});
+
+check('accept() agrees with the wiretap on 20 random keys', { hint: 2 }, async () => {
+  const keys = Array.from({ length: 20 }, () => randomBytes(16).toString('base64'));
+  const results = await lesson.callExport('accept.js', 'accept', keys.map((k) => [k]));
+  const wrong = keys.findIndex((k, i) => !(results[i]?.ok && results[i].value === computeAccept(k)));
+  must(wrong === -1, () => `accept('${keys[wrong]}') returned ${shown(results[wrong])}; the right answer is '${computeAccept(keys[wrong]!)}'.`);
+});
+
+let browsers: Promise<void> | null = null;
+
+/** Three browsers connect, one after the other: three handshakes, three random keys. */
+function connectBrowsers(): Promise<void> {
+  browsers ??= (async () => {
+    const clients = await lesson.peers(BROWSERS);
+    // Each either gets the greeting or is closed by its browser (a bad Accept).
+    const settled = (c: ClientRun) => (c.sockets.some((s) => s.event === 'close') || c.console.some((l) => l.text.includes('Hello webSocket')) ? true : undefined);
+    await Promise.all(clients.map((c) => until(() => settled(c), 2000)));
+    await lesson.settle(250, 2000);
+  })();
+  return browsers;
+}
+
+check(`the browser accepted your 101 on ${BROWSERS} connections, each with its own key`, { hint: 3 }, async () => {
+  await connectBrowsers();
+  const upgrades = lesson.wire.ofType('handshake').filter((h) => h.outcome === 'upgraded');
+  must(upgrades.length >= BROWSERS, () => `The server answered ${upgrades.length} of ${BROWSERS} upgrade requests with a 101.\nThe wiretap saw:\n${lesson.wire.transcript()}`);
+  for (const h of upgrades) {
+    must(
+      h.acceptValid,
+      `For the key ${h.key} the server sent Sec-WebSocket-Accept: '${h.accept ?? ''}', but the browser expects '${h.expectedAccept}'. The browser closed the connection (1006).`,
+    );
+  }
+  must(new Set(upgrades.map((h) => h.key)).size === upgrades.length, 'Two connections had the same key: every browser connection should bring a fresh one.');
+});
+
+check("the greeting reached every browser: the connection stayed open after the 101", { hint: 3 }, async () => {
+  await connectBrowsers();
+  for (const c of lesson.clients) {
+    const line = await c.waitForConsole('Hello webSocket', 1500);
+    const closed = c.sockets.find((s) => s.event === 'close');
+    must(
+      line,
+      `${c.name} never received 'Hello webSocket'${closed ? `: the browser closed the connection with code ${closed.code} right after the handshake` : ''}.`,
+    );
+  }
+});
+
+check('a plain GET to port 9900 is answered 426 Upgrade Required', { hint: 1 }, async () => {
+  const res = await lesson.httpGet('/').catch((err: Error) => ({ status: 0, body: err.message }));
+  const seen = await lesson.waitForType('handshake', (h) => h.outcome === 'plain-http', 2000);
+  must(seen, () => `The wiretap saw no plain HTTP exchange for GET / (the answer was: ${res.status || res.body}).`);
+  must(
+    seen.response?.status === 426,
+    `GET / was answered ${seen.response ? `${seen.response.status} ${seen.response.reason}` : 'with nothing'}, not 426 Upgrade Required.`,
+  );
+});

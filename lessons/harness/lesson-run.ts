@@ -1,0 +1,289 @@
+/**
+ * One run of a lesson's check: the wiretap on a free port, the learner's server.js behind it
+ * (its `port: 9900` moved to an internal port by the runner's preload; the wiretap follows),
+ * optionally a slow link in between, and the learner's client.js run with the browser's
+ * WebSocket API against the wiretap. Everything is read from the wire and from what the client
+ * printed, threw and called.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import type { WireEvent } from '../../server/capture/events.ts';
+import { LearnerServer } from '../../server/runner/learner-server.ts';
+import type { FaultSpec } from '../../server/tap/faults.ts';
+import { Wiretap } from '../../server/tap/wiretap.ts';
+import { ClientRun, type ClientOptions } from './client.ts';
+import { lessonInfo, readHints, type LessonInfo } from './format.ts';
+import { callExport, type CallResult } from './module-call.ts';
+import { quiet, until } from './wait.ts';
+import { Wire, type EventOf } from './wire.ts';
+import { lessonWorkspace } from './workspace.ts';
+
+/** The port the course's code uses. The check never binds it: the runner moves it. */
+export const PUBLIC_PORT = 9900;
+const HOST = '127.0.0.1';
+
+/** A failed expectation, worded for the learner: the reporter prints its message and nothing else. */
+export class LessonFailure extends Error {
+  override name = 'LessonFailure';
+}
+
+/** The lesson this test file runs (a vitest worker runs one check file at a time, isolated). */
+let current: LessonRun | null = null;
+
+/**
+ * Fail the check with `message` unless `condition` holds. What else went wrong in the lesson's
+ * run (the server crashed, the client threw) is appended, so the learner sees the likely cause.
+ */
+export function must(condition: unknown, message: string | (() => string)): asserts condition {
+  if (condition) return;
+  const text = typeof message === 'function' ? message() : message;
+  const trouble = current?.trouble() ?? '';
+  throw new LessonFailure(trouble && !text.includes(trouble) ? `${text}\nAlso: ${trouble}` : text);
+}
+
+export interface LessonOptions {
+  /** Start the learner's server.js behind the wiretap (default true). */
+  server?: boolean;
+  /**
+   * Run the learner's client.js once the server listens (default true), with these options.
+   * false: the check starts its clients itself (`runClient`, `peers`).
+   */
+  client?: boolean | ClientOptions;
+  /**
+   * Hold the server's 101 this long, as a slow network would (the wiretap's `delay-handshake`
+   * fault, server/tap/faults.ts, for every connection of the check). On localhost a handshake
+   * takes a millisecond, so code that sends "a little later" (a setTimeout) seems to work;
+   * with the 101 held it meets CONNECTING, as on a real network.
+   */
+  handshakeDelayMs?: number;
+  /** Other faults of the wiretap, on for every connection from the start (latency, drop-pongs ...). */
+  faults?: FaultSpec[];
+  /** Files besides client.js and server.js the lesson needs in the workspace (accept.js). */
+  files?: string[];
+  /**
+   * Client errors (by name) the lesson expects, that failure messages need not repeat (lesson 3
+   * keeps the course's early send, whose InvalidStateError is lesson 4's subject).
+   */
+  expectedErrors?: string[];
+  /** Run the files of this folder instead of the learner's workspace/NN-slug/ (the integrity test). */
+  workspaceDir?: string;
+}
+
+export class LessonRun {
+  readonly info: LessonInfo;
+  /** The learner's folder for this lesson (workspace/NN-slug/). */
+  readonly dir: string;
+  /** True when this run created the folder from the starter (the learner has not started yet). */
+  readonly seeded: boolean;
+  /** Every event the wiretap emitted, in order. */
+  readonly events: WireEvent[] = [];
+  readonly wire: Wire;
+  readonly clients: ClientRun[] = [];
+  /** What server.js printed, one line each. */
+  readonly serverOutput: string[] = [];
+  server: LearnerServer | null = null;
+  tap: Wiretap | null = null;
+  /** Connections attributed to each client, by the order they appeared on the wire. */
+  private readonly connsOf = new Map<ClientRun, number[]>();
+
+  constructor(
+    lessonDir: string,
+    readonly opts: LessonOptions = {},
+  ) {
+    this.info = lessonInfo(lessonDir);
+    const ws = opts.workspaceDir ? { dir: opts.workspaceDir, seeded: false } : lessonWorkspace(this.info.dir, this.info.slug);
+    this.dir = ws.dir;
+    this.seeded = ws.seeded;
+    this.wire = new Wire(this.events);
+    current = this;
+  }
+
+  /** Where the wiretap listens: clients use ws://127.0.0.1:tapPort (the course's 9900 maps here). */
+  get tapPort(): number {
+    return this.tap?.port ?? 0;
+  }
+
+  /** The first client.js run (the one `useLesson` starts). */
+  get client(): ClientRun {
+    const c = this.clients[0];
+    if (!c) throw new Error('No client has run in this check (client: false?): call runClient() first.');
+    return c;
+  }
+
+  file(name: string): string {
+    return join(this.dir, name);
+  }
+
+  read(name: string): string {
+    return readFileSync(this.file(name), 'utf8');
+  }
+
+  async start(): Promise<void> {
+    for (const name of ['client.js', 'server.js', ...(this.opts.files ?? [])]) {
+      must(existsSync(this.file(name)), `There is no ${name} in ${this.dir}. Load it from the lesson (or copy it from lessons/${this.info.slug}/starter/).`);
+    }
+    this.tap = new Wiretap({
+      port: 0,
+      host: HOST,
+      // Until the server listens, connections have nowhere to go (a refused target is shown as such).
+      target: { host: HOST, port: 1 },
+      onEvents: (events) => this.onEvents(events),
+    });
+    await this.tap.listen();
+    if (this.opts.handshakeDelayMs) this.tap.faults.add({ kind: 'delay-handshake', value: this.opts.handshakeDelayMs });
+    for (const fault of this.opts.faults ?? []) this.tap.faults.add(fault);
+    if (this.opts.server !== false) await this.startServer();
+    if (this.opts.client !== false) await this.runClient(typeof this.opts.client === 'object' ? this.opts.client : {});
+  }
+
+  private async startServer(): Promise<void> {
+    const server = new LearnerServer({ cwd: this.dir, file: 'server.js', publicPort: PUBLIC_PORT, listenTimeoutMs: 5000 });
+    this.server = server;
+    server.on('output', ({ text }: { text: string }) => this.serverOutput.push(text));
+    server.on('port', (port: number) => this.tap!.setTarget({ host: HOST, port }));
+    const state = await server.start();
+    if (state.status !== 'running') {
+      const tail = learnerLines(state.stack ?? this.serverOutput.slice(-8).join('\n'));
+      throw new LessonFailure(`${state.message ?? `server.js is ${state.status}.`}${tail ? `\n${tail}` : ''}`);
+    }
+  }
+
+  /** Restart server.js (as a save does); resolves when it listens again. */
+  async restartServer(): Promise<void> {
+    must(this.server, 'This check runs no server.');
+    const state = await this.server.restart();
+    must(state.status === 'running', () => state.message ?? `server.js is ${state.status}.`);
+  }
+
+  private onEvents(events: WireEvent[]): void {
+    for (const e of events) {
+      this.events.push(e);
+      if (e.type === 'open') {
+        // A new connection belongs to the client started most recently (peers() starts them one
+        // at a time, each after its first connection appeared, so the attribution is exact).
+        const last = this.clients[this.clients.length - 1];
+        if (last) this.connsOf.get(last)!.push(e.conn);
+      }
+    }
+  }
+
+  /** Run a client file of the workspace (client.js) with the browser WebSocket API; resolves once its top level ran. */
+  async runClient(opts: ClientOptions = {}): Promise<ClientRun> {
+    must(this.tap, 'The wiretap is not running: call start() first.');
+    const client = new ClientRun(this.file(opts.file ?? 'client.js'), this.tapPort, PUBLIC_PORT, opts);
+    this.clients.push(client);
+    this.connsOf.set(client, []);
+    await client.waitUntilRan(5000);
+    return client;
+  }
+
+  /**
+   * Start `n` copies of client.js one after the other, named A, B, C ..., each once its first
+   * connection reached the wiretap, so each connection is known to be whose.
+   */
+  async peers(n: number, opts: ClientOptions = {}): Promise<ClientRun[]> {
+    const started: ClientRun[] = [];
+    for (let i = 0; i < n; i++) {
+      const client = await this.runClient({ ...opts, name: opts.name ? `${opts.name} ${i + 1}` : `client ${String.fromCharCode(65 + i)}` });
+      await until(() => (this.connsOf.get(client)!.length > 0 ? true : undefined), 3000);
+      started.push(client);
+    }
+    return started;
+  }
+
+  /** The wiretap's connection ids that belong to `client`. */
+  connectionsOf(client: ClientRun): number[] {
+    return [...(this.connsOf.get(client) ?? [])];
+  }
+
+  /** The client a connection belongs to. */
+  clientOf(conn: number): ClientRun | undefined {
+    return this.clients.find((c) => this.connsOf.get(c)?.includes(conn));
+  }
+
+  /** The first event matching, waiting up to `timeoutMs`; undefined if none came. */
+  waitFor<T extends WireEvent = WireEvent>(match: (e: WireEvent) => e is T, timeoutMs?: number): Promise<T | undefined>;
+  waitFor(match: (e: WireEvent) => boolean, timeoutMs?: number): Promise<WireEvent | undefined>;
+  waitFor(match: (e: WireEvent) => boolean, timeoutMs = 3000): Promise<WireEvent | undefined> {
+    return until(() => this.events.find(match), timeoutMs);
+  }
+
+  /** The first event of `type` matching, waiting up to `timeoutMs`. */
+  waitForType<T extends WireEvent['type']>(type: T, match?: (e: EventOf<T>) => boolean, timeoutMs = 3000): Promise<EventOf<T> | undefined> {
+    return until(() => this.events.find((e): e is EventOf<T> => e.type === type && (!match || match(e as EventOf<T>))), timeoutMs);
+  }
+
+  /** Wait until the wire has been quiet for `quietMs` (at most `maxMs`). */
+  settle(quietMs = 250, maxMs = 3000): Promise<boolean> {
+    return quiet(() => this.events.length, quietMs, maxMs);
+  }
+
+  /** Stop every client, and wait for the wiretap to see their connections end. */
+  async stopClients(timeoutMs = 2000): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.stop()));
+    const opened = () => this.wire.ofType('open').map((e) => e.conn);
+    await until(() => (opened().every((conn) => this.events.some((e) => e.type === 'end' && e.conn === conn)) ? true : undefined), timeoutMs);
+  }
+
+  /** A plain HTTP GET through the wiretap, as a browser tab at http://localhost:9900/path sends. */
+  httpGet(path = '/', headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = http.get({ host: HOST, port: this.tapPort, path, headers: { host: `localhost:${PUBLIC_PORT}`, ...headers }, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (s: string) => (body += s));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', reject);
+      });
+      req.setTimeout(3000, () => req.destroy(new Error(`No answer to GET ${path} within 3 s.`)));
+      req.on('error', reject);
+    });
+  }
+
+  /** Call the function a workspace file exports (accept.js's accept) once per argument list, in a child process. */
+  callExport(file: string, name: string, inputs: unknown[][], timeoutMs = 5000): Promise<CallResult[]> {
+    return callExport(this.dir, file, name, inputs, timeoutMs);
+  }
+
+  /** Hints of this lesson, for messages that point at one. */
+  hints(): string[] {
+    return readHints(this.info.dir);
+  }
+
+  /**
+   * What went wrong besides the check itself, for failure messages: the server crashed or
+   * stopped, a client threw. Empty when nothing did.
+   */
+  trouble(): string {
+    const lines: string[] = [];
+    const state = this.server?.state;
+    if (state && state.status !== 'running') lines.push(`${state.message ?? `server.js is ${state.status}`}${state.stack ? `\n${indent(learnerLines(state.stack))}` : ''}`);
+    const expected = new Set(this.opts.expectedErrors ?? []);
+    for (const c of this.clients) for (const e of c.errors) if (!expected.has(e.name)) lines.push(c.describeError(e));
+    return lines.join('\n');
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.stop()));
+    await this.server?.stop(false);
+    await this.tap?.close();
+  }
+}
+
+/** Node's output about a crash, without its internals (node:internal frames, the version line). */
+export function learnerLines(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => !/^\s+at .*\(?node:internal\//.test(l) && !/^Node\.js v\d/.test(l))
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}
+
+export function indent(text: string, by = '  '): string {
+  return text
+    .split('\n')
+    .map((l) => by + l)
+    .join('\n');
+}

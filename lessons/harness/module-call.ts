@@ -1,0 +1,73 @@
+/**
+ * Call a function the learner exports (`module.exports = function accept(key) {...}`) with a
+ * list of inputs, in a child process: an infinite loop or a crash in the learner's code cannot
+ * take the check down, and each call's result or error comes back on its own.
+ */
+import { spawn } from 'node:child_process';
+import { delimiter, join } from 'node:path';
+import { PROJECT_ROOT } from './workspace.ts';
+
+export type CallResult = { ok: true; value: unknown } | { ok: false; error: string };
+
+const MARK = '@@wsplay-result@@';
+
+const CHILD = `
+const path = process.argv[1];
+const inputs = JSON.parse(process.argv[2]);
+let out;
+try {
+  const mod = require(path);
+  const fn = typeof mod === 'function' ? mod : mod && (mod[process.argv[3]] || mod.default);
+  if (typeof fn !== 'function') {
+    out = { load: 'it does not export a function (module.exports = function ' + process.argv[3] + '(...) {...})' };
+  } else {
+    out = { results: inputs.map((args) => {
+      try { return { ok: true, value: fn(...args) }; }
+      catch (e) { return { ok: false, error: (e && e.name ? e.name + ': ' : '') + (e && e.message !== undefined ? e.message : String(e)) }; }
+    }) };
+  }
+} catch (e) {
+  out = { load: String(e && e.stack || e).split('\\n').slice(0, 5).join('\\n') };
+}
+process.stdout.write('\\n${MARK}' + JSON.stringify(out));
+`;
+
+/**
+ * Require `file` (from `dir`), take its exported function (the module itself, or the export
+ * named `name`), call it once per argument list. Rejects with a sentence when the module does not
+ * load, exports no function, or runs longer than `timeoutMs`.
+ */
+export function callExport(dir: string, file: string, name: string, inputs: unknown[][], timeoutMs = 5000): Promise<CallResult[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', CHILD, join(dir, file), JSON.stringify(inputs), name], {
+      cwd: dir,
+      env: {
+        ...process.env,
+        NODE_OPTIONS: '',
+        NODE_PATH: [join(PROJECT_ROOT, 'node_modules'), process.env.NODE_PATH].filter(Boolean).join(delimiter),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${file} did not return within ${timeoutMs / 1000} s (an endless loop?).`));
+    }, timeoutMs);
+    child.on('exit', () => {
+      clearTimeout(timer);
+      let out: { load?: string; results?: CallResult[] };
+      try {
+        // What the module printed itself comes before the marker.
+        const at = stdout.lastIndexOf(MARK);
+        out = JSON.parse(at === -1 ? '' : stdout.slice(at + MARK.length)) as typeof out;
+      } catch {
+        return reject(new Error(`${file} could not be run: ${stderr.trim().split('\n').slice(0, 5).join('\n') || 'it printed nothing'}`));
+      }
+      if (out.load !== undefined) return reject(new Error(`${file} could not be loaded: ${out.load}`));
+      resolve(out.results ?? []);
+    });
+  });
+}
