@@ -13,10 +13,15 @@ import { defineConfig } from 'vitest/config';
  */
 const root = fileURLToPath(new URL('.', import.meta.url));
 
-/** Lesson numbers given on the command line (`vitest run --config ... 03 4`). */
+/**
+ * Lesson numbers given on the command line (`vitest run --config ... 03 4`): bare numbers of one
+ * or two digits, not the value of an option (`--maxWorkers 2`).
+ */
 export function lessonNumbers(argv: readonly string[]): string[] {
   const afterRun = argv.slice(argv.findIndex((a) => a === 'run' || a.endsWith('vitest.mjs')) + 1);
-  return afterRun.filter((a) => /^\d{1,2}$/.test(a)).map((a) => a.padStart(2, '0'));
+  return afterRun
+    .filter((a, i) => /^\d{1,2}$/.test(a) && !(i > 0 && /^--?[a-zA-Z][\w-]*$/.test(afterRun[i - 1]!)))
+    .map((a) => a.padStart(2, '0'));
 }
 
 const only = lessonNumbers(process.argv);

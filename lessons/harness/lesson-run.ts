@@ -1,9 +1,9 @@
 /**
  * One run of a lesson's check: the wiretap on a free port, the learner's server.js behind it
  * (its `port: 9900` moved to an internal port by the runner's preload; the wiretap follows),
- * optionally a slow link in between, and the learner's client.js run with the browser's
- * WebSocket API against the wiretap. Everything is read from the wire and from what the client
- * printed, threw and called.
+ * optionally with the wiretap's faults on (a delayed handshake ...), and the learner's
+ * client.js run with the browser's WebSocket API against the wiretap. Everything is read from
+ * the wire and from what the client printed, threw and called.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -260,7 +260,10 @@ export class LessonRun {
     const state = this.server?.state;
     if (state && state.status !== 'running') lines.push(`${state.message ?? `server.js is ${state.status}`}${state.stack ? `\n${indent(learnerLines(state.stack))}` : ''}`);
     const expected = new Set(this.opts.expectedErrors ?? []);
-    for (const c of this.clients) for (const e of c.errors) if (!expected.has(e.name)) lines.push(c.describeError(e));
+    for (const c of this.clients) {
+      for (const e of c.errors) if (!expected.has(e.name)) lines.push(c.describeError(e));
+      if (!c.ran && c.running) lines.push(`${c.name} has not finished running its first lines (an endless loop?): nothing after them can happen.`);
+    }
     return lines.join('\n');
   }
 
