@@ -505,6 +505,8 @@ export class Lane {
   /** A FIN (the sender's, or the wiretap's close from the middle) is queued: nothing more passes. */
   private ended = false;
   private disposed = false;
+  /** Inside receive() or insert(): the relay must not drop this lane under its own feet. */
+  private busy = false;
 
   constructor(
     readonly dir: Direction,
@@ -540,6 +542,16 @@ export class Lane {
 
   /** Bytes from the sender. */
   receive(chunk: Buffer): void {
+    this.busy = true;
+    try {
+      this.take(chunk);
+    } finally {
+      this.busy = false;
+    }
+    this.checkIdle();
+  }
+
+  private take(chunk: Buffer): void {
     const first = this.received === 0;
     this.received += chunk.length;
     if (first && this.settings.holdFirstMs > 0) this.holdUntil = this.io.now() + this.settings.holdFirstMs;
@@ -588,6 +600,18 @@ export class Lane {
    * right after them and lets nothing more through. Returns whether it had to wait.
    */
   insert(bytes: Buffer, counted = true, then: 'end' | null = null): 'sent' | 'waiting' {
+    this.busy = true;
+    let status: 'sent' | 'waiting';
+    try {
+      status = this.place(bytes, counted, then);
+    } finally {
+      this.busy = false;
+    }
+    this.checkIdle();
+    return status;
+  }
+
+  private place(bytes: Buffer, counted: boolean, then: 'end' | null): 'sent' | 'waiting' {
     if (this.ended || this.disposed) return 'sent';
     if (counted) this.stats.injected++;
     this.inserts.push({ bytes, end: then === 'end' });
@@ -708,7 +732,7 @@ export class Lane {
   }
 
   private checkIdle(): void {
-    if (this.idle) this.io.idle();
+    if (!this.busy && !this.disposed && this.idle) this.io.idle();
   }
 
   /** The connection is gone: stop every timer. */

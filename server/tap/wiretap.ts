@@ -168,11 +168,9 @@ export class Wiretap {
     if (!lanes || this.faults.effective(r.id) !== null || !lanes.client.idle || !lanes.server.idle) return;
     r.lanes = null;
     r.pastStats = { client: sumStats(r.pastStats?.client, lanes.client.stats), server: sumStats(r.pastStats?.server, lanes.server.stats) };
+    // An idle lane has resumed any sender it paused (its queue is empty).
     lanes.client.dispose();
     lanes.server.dispose();
-    // A lane may have paused a sender for back-pressure; the plain path resumes on its own terms.
-    if (r.upstreamConnected) r.client.resume();
-    r.upstream.resume();
   }
 
   private applyFaults(): void {

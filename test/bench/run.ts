@@ -143,16 +143,23 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * sends the next message. Counts echoes over SECONDS after a warm-up.
  */
 async function echoLoad(port: number, server: ChildProcess, relay: ChildProcess | null): Promise<LoadResult> {
-  const clients = await Promise.all(
+  const opening = await Promise.allSettled(
     Array.from({ length: CONNECTIONS }, () => {
       const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
       return new Promise<WebSocket>((resolve, reject) => {
-        ws.once('open', () => resolve(ws));
         // Before open: the path is down, the bench says so. After: a reset ends that client only.
-        ws.on('error', (err) => (ws.readyState === WebSocket.CONNECTING ? reject(err) : undefined));
+        ws.on('error', reject);
+        ws.once('open', () => resolve(ws));
+        ws.once('close', () => reject(new Error('closed before it opened')));
       });
     }),
   );
+  const clients = opening.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  const failed = opening.find((o) => o.status === 'rejected');
+  if (failed) {
+    for (const ws of clients) ws.terminate();
+    throw failed.reason;
+  }
   let received = 0;
   let inFlight = 0;
   let running = true;
@@ -290,7 +297,7 @@ async function echoBench(): Promise<void> {
       const xs = rs.map((x) => pick(x.cpu)).filter((x): x is number => x !== null);
       return xs.length ? `${Math.round(median(xs))}` : '-';
     };
-    if (name !== 'direct') usPerTrip.set(name, median(rs.map((x) => x.relayUsPerTrip ?? 0)));
+    if (name !== 'direct') usPerTrip.set(name, median(rs.map((x) => x.relayUsPerTrip ?? NaN)));
     out(
       `${padEnd(name, 9)}${rs.map((x) => pad(int(x.rate), 10)).join('')}${pad(int(med.get(name)!), 10)}` +
         `${pad(cpu((c) => c.load), 25)}${pad(cpu((c) => c.relay), 7)}${pad(cpu((c) => c.server), 8)}` +

@@ -4,6 +4,7 @@
  * that throws, a heartbeat that gives up, a close code), together with what the wiretap shows.
  */
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, type RawData } from 'ws';
 import { startDashboard } from '../../server/app/dashboard.ts';
@@ -11,7 +12,7 @@ import type { Direction, ViolationRule } from '../../server/capture/events.ts';
 import { CaptureStore } from '../../server/capture/store.ts';
 import { RULES } from '../../server/protocol/violations.ts';
 import { buildFrame, PRESET_LIST, presetBytes, PRESETS, type Preset } from '../../server/tap/crafter.ts';
-import { Cleanup, connect, frameBytes, HOST, startTap, startWsServer, until, WS_KEY, type Client, type CustomServerHandle, type TapHandle } from '../helpers/net.ts';
+import { Cleanup, connect, frameBytes, HOST, runCli, startTap, startWsServer, until, WS_KEY, type Client, type CustomServerHandle, type TapHandle } from '../helpers/net.ts';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -136,6 +137,23 @@ describe('latency', () => {
     // The server saw the message 150 ms late, and its answer came back 150 ms after that.
     expect(first.t - sentAt).toBeGreaterThanOrEqual(150);
     expect(echo.t - first.t).toBeGreaterThanOrEqual(150);
+  });
+});
+
+describe('latency and the closing handshake', () => {
+  it('delays the close frames and the FIN too, so a normal close still completes cleanly', async () => {
+    const { handle, log } = await server();
+    const tap = await tapFor(handle.port);
+    tap.tap.faults.add({ kind: 'latency', value: 100 });
+    const c = await client(tap.url);
+    expect(await c.next()).toBe('Hello webSocket');
+    c.ws.send('last words');
+    c.ws.close(1000, 'bye');
+    expect(await c.closed).toEqual({ code: 1000, reason: 'bye' });
+    expect(c.messages).toEqual(['Hello webSocket', 'I heard you say "last words"']);
+    const end = await tap.waitFor('end');
+    expect(end).toMatchObject({ clean: true, code: 1000, serverCode: 1000 });
+    expect(log.closes).toEqual([{ code: 1000, reason: 'bye' }]);
   });
 });
 
@@ -458,5 +476,27 @@ describe('the command channel (/api/faults, /api/inject)', () => {
     expect(await b.closed).toEqual({ code: 1001, reason: 'going away' });
     await until(() => (log.closes.length === 2 ? true : undefined), 5000, () => 'both server sockets to close');
     expect(log.closes.map((x) => x.code)).toEqual([1001, 1001]);
+  });
+});
+
+describe('--fault on the command line', () => {
+  it('refuses a fault it cannot read, with the way out', async () => {
+    const bad = runCli(['tap', '--target', 'ws://127.0.0.1:1', '--port', '0', '--no-dashboard', '--fault', 'latency=fast']);
+    cleanup.add(() => bad.kill());
+    expect((await bad.exited).code).toBe(2);
+    expect(bad.stderr()).toMatch(/--fault latency=fast: the value is a whole number of milliseconds, e.g. latency=200/);
+  });
+
+  it('turns the fault on for every connection and says so', async () => {
+    const { handle } = await server();
+    const cli = runCli(['tap', '--target', `ws://127.0.0.1:${handle.port}`, '--port', '0', '--no-dashboard', '--fault', 'latency=150,dir=server']);
+    cleanup.add(() => cli.kill());
+    await cli.line(/Fault on for every connection: latency 150 ms \(server → client\)/);
+    const [, port] = await cli.line(/Wiretap listening on ws:\/\/127\.0\.0\.1:(\d+)/);
+    const start = performance.now();
+    // The server's 101 is held 150 ms like every byte it sends.
+    const c = await client(`ws://127.0.0.1:${port}`);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(150);
+    expect(await c.next()).toBe('Hello webSocket');
   });
 });

@@ -223,7 +223,7 @@ export const selection = signal<Selection>(null);
 export const selectedConn = signal<number | null>(null);
 export const rowMode = signal<'frames' | 'messages'>('frames');
 export const paused = signal(false);
-export const centerView = signal<'timeline' | 'diagram' | 'stats' | 'editor'>('timeline');
+export const centerView = signal<'timeline' | 'diagram' | 'stats' | 'editor' | 'break'>('timeline');
 export const detailTab = signal<'handshake' | 'frame' | 'message'>('frame');
 
 export interface Filters {

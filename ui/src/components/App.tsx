@@ -2,6 +2,8 @@ import { signal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { centerView, detailTab, model, paused, rowMode, selectedConn, selection, shed, storeStatus, streamError, streamState, topology, version } from '../state.ts';
 import { Connections } from './Connections.tsx';
+import { Crafter } from './Crafter.tsx';
+import { ActiveFaultsBadge, FaultsPanel } from './FaultsPanel.tsx';
 import { Editor } from './Editor.tsx';
 import { FrameAnatomy } from './FrameAnatomy.tsx';
 import { HandshakeView } from './HandshakeView.tsx';
@@ -86,6 +88,9 @@ function useShortcuts(): void {
         case '4':
           centerView.value = 'editor';
           break;
+        case '5':
+          centerView.value = 'break';
+          break;
         case '/':
           document.querySelector<HTMLInputElement>('#filter-text')?.focus();
           break;
@@ -110,6 +115,7 @@ export function App() {
       <header class="top">
         <h1>WebSocket Playground</h1>
         <Topology />
+        <ActiveFaultsBadge onOpen={() => (centerView.value = 'break')} />
         <StatusBar />
       </header>
       {streamState.value !== 'live' && streamError.value && (
@@ -127,6 +133,7 @@ export function App() {
                 ['diagram', 'Sequence diagram', '2'],
                 ['stats', 'Stats', '3'],
                 ['editor', 'Code', '4'],
+                ['break', 'Break it', '5'],
               ] as const
             ).map(([v, label, key]) => (
               <button role="tab" aria-selected={view === v} class={view === v ? 'tab active' : 'tab'} title={`${label} (${key})`} onClick={() => (centerView.value = v)}>
@@ -137,6 +144,12 @@ export function App() {
           {view === 'timeline' && <Timeline />}
           {view === 'diagram' && <SequenceDiagram />}
           {view === 'stats' && <StatsView />}
+          {view === 'break' && (
+            <div class="break-it">
+              <FaultsPanel />
+              <Crafter />
+            </div>
+          )}
           {/* Kept mounted once opened: Monaco keeps its models, undo history and running clients. */}
           {(view === 'editor' || editorOpened.value) && (
             <div class="editor-host" style={{ display: view === 'editor' ? 'flex' : 'none' }}>

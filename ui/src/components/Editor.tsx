@@ -1,4 +1,5 @@
 import { signal } from '@preact/signals';
+import { memo } from 'preact/compat';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { preview } from '../lib/bytes.ts';
 import { model, runnerStatus, version } from '../state.ts';
@@ -10,6 +11,8 @@ import {
   MAX_PEERS,
   peerColor,
   peerCount,
+  peerMapVersion,
+  runSize,
   runClient,
   runner,
   selectFrame,
@@ -219,9 +222,10 @@ function Clipped({ text }: { text: string }) {
 }
 
 function Who({ e }: { e: ConsoleEntry }) {
+  peerMapVersion.value;
   if (e.source === 'server') return <span class="who server">{e.kind === 'server' && e.origin === 'wsplay' ? 'wsplay' : 'server'}</span>;
   const peer = 'peer' in e ? e.peer : null;
-  const many = runner.value.peers.length > 1 || (peer !== null && peer > 1);
+  const many = peer !== null && (peer > 1 || (e.kind !== 'note' && runSize(e.run) > 1));
   return (
     <span class="who client">
       {peer !== null && <span class="swatch" style={{ background: peerColor(e.run, peer) }} />}
@@ -260,7 +264,9 @@ function SendLink({ s }: { s: SendRecord }) {
   }
 }
 
-function Row({ e }: { e: ConsoleEntry }) {
+const Row = memo(RowView);
+
+function RowView({ e }: { e: ConsoleEntry }) {
   switch (e.kind) {
     case 'console':
       return (
@@ -361,7 +367,7 @@ function ServerStatus() {
   return (
     <div class="server-status">
       <span class={`dot ${cls}`} aria-hidden="true" />
-      <span class={cls} role="status" aria-live="polite" title={s?.stack ?? undefined}>
+      <span class={cls} role="status" aria-live="polite" title={text}>
         {text}
       </span>
       {s?.stack && (

@@ -51,8 +51,6 @@ export interface SendRecord extends SentData {
   frame: number | null;
   /** Pending for SEND_LATE_MS without a match. */
   late: boolean;
-  /** Internal: absolute index in model.messages to scan from. */
-  scanFrom: number;
 }
 
 export type ConsoleEntry =
@@ -68,10 +66,16 @@ export const consoleLog = signal<ConsoleEntry[]>([]);
 export const consoleTrimmed = signal(0);
 /** Bumped when a send gets linked (or gives up): views that show links re-render. */
 export const linkVersion = signal(0);
+/** Bumped when a peer's connection becomes known (its colour changes from grey). */
+export const peerMapVersion = signal(0);
 
 let nextId = 1;
 let inbox: ConsoleEntry[] = [];
 let flushScheduled = false;
+
+let lastFlush = 0;
+/** The pane re-renders at most this often: a client logging in a loop must not starve the page. */
+const FLUSH_INTERVAL_MS = 100;
 
 function schedule(): void {
   if (flushScheduled) return;
@@ -81,11 +85,14 @@ function schedule(): void {
     flushScheduled = false;
     flush();
   };
-  requestAnimationFrame(run);
-  setTimeout(run, 100); // hidden tabs get no animation frames
+  const wait = Math.max(0, FLUSH_INTERVAL_MS - (performance.now() - lastFlush));
+  if (wait > 0) setTimeout(() => requestAnimationFrame(run), wait);
+  else requestAnimationFrame(run);
+  setTimeout(run, wait + 100); // hidden tabs get no animation frames
 }
 
 function flush(): void {
+  lastFlush = performance.now();
   if (inbox.length === 0) return;
   let next = consoleLog.value.concat(inbox);
   inbox = [];
@@ -176,8 +183,6 @@ interface Peer {
   errors: number;
   /** Sockets whose sends were not all reported (a loop): never linked. */
   untracked: boolean;
-  /** The absolute index of model.messages when the peer started: its messages come after. */
-  messagesAt: number;
   waitingSends: SendRecord[];
   /** Wakes the connection wait (a socket was created, the peer failed). */
   poke: () => void;
@@ -205,6 +210,13 @@ export function peerColor(run: number, peer: number): string {
   const p = pastPeers.get(`${run}:${peer}`);
   const conn = typeof p?.conn === 'number' ? model.conns.get(p.conn) : undefined;
   return conn?.color ?? 'var(--muted)';
+}
+
+/** How many peers a (recent) run started so far. */
+export function runSize(run: number): number {
+  let n = 0;
+  for (const p of pastPeers.values()) if (p.run === run) n++;
+  return n;
 }
 
 /** Which peer (of the current or a recent run) a connection belongs to, as seen on the wire, or null. */
@@ -283,6 +295,7 @@ export async function runClient(n = peerCount.value): Promise<boolean> {
     const conn = await waitForConnection(p, gen, before);
     if (gen !== generation) return false;
     p.conn = conn;
+    peerMapVersion.value++;
     if (conn !== null) {
       if (count > 1) note(`peer ${k} → connection #${conn}`, 'info', k);
     } else if (p.phase !== 'failed' && p.socketsCreated > 0) {
@@ -299,7 +312,6 @@ export async function runClient(n = peerCount.value): Promise<boolean> {
   }
   starting = false;
   publish();
-  matchPending();
   return true;
 }
 
@@ -348,7 +360,6 @@ function startPeer(n: number, gen: number): Peer {
     socketsCreated: 0,
     errors: 0,
     untracked: false,
-    messagesAt: model.messagesTrimmed + model.messages.length,
     waitingSends: [],
     poke: () => undefined,
   };
@@ -451,12 +462,10 @@ function onRuntimeMessage(p: Peer, m: RuntimeMessage): void {
         status: 'waiting',
         frame: null,
         late: false,
-        scanFrom: p.messagesAt,
       };
       log({ source: 'client', run: p.run, peer: p.n, kind: 'send', send: s, t: m.t });
       if (p.conn === 'waiting') p.waitingSends.push(s);
       else assignSend(p, s);
-      matchPending();
       break;
     }
     case 'dropped':
@@ -484,12 +493,27 @@ function onRuntimeMessage(p: Peer, m: RuntimeMessage): void {
 }
 
 // ---- send ↔ frame links ----------------------------------------------------------------------
+//
+// A peer's first WebSocket puts its messages on its connection in the order its code called
+// send. So each connection has a queue of sends waiting for their frames, in call order, and
+// each new client message on the connection (in wire order) is compared with that queue: the
+// first send carrying exactly its data is linked to it. Sends before that one in the queue never
+// reached the wire (their frame would have come first): they are not linked. Every message is
+// looked at once, so a busy connection costs little.
 
-let pending: SendRecord[] = [];
+/** Per connection: sends waiting for their frames, in call order. */
+const queues = new Map<number, SendRecord[]>();
 const linkByFrame = new Map<FrameKey, SendRecord>();
 /** Per connection: the first frame of the last message linked (messages link in order). */
 const lastLinked = new Map<number, number>();
+/** Client messages no waiting send matched yet (their send's report may come after them). */
+let unmatched: WireMessage[] = [];
+const MAX_UNMATCHED = 256;
+/** Absolute index in model.messages up to which messages were looked at. */
+let scanned = 0;
 let messagesRef: unknown = null;
+let pendingCount = 0;
+let lateTimer: ReturnType<typeof setInterval> | null = null;
 
 function unlinkable(s: SendRecord, why: string): void {
   s.status = 'unlinkable';
@@ -519,65 +543,124 @@ function assignSend(p: Peer, s: SendRecord): void {
   } else {
     s.conn = p.conn;
     s.status = 'pending';
-    pending.push(s);
-    if (pending.length > MAX_PENDING) {
-      for (const old of pending.splice(0, pending.length - MAX_PENDING)) {
-        old.status = 'unlinkable';
-        old.why = 'too many sends waiting for their frames';
-      }
-    }
-    setTimeout(() => {
-      if (s.status === 'pending') {
-        s.late = true;
-        linkVersion.value++;
-      }
-    }, SEND_LATE_MS);
+    addPending(s);
   }
   linkVersion.value++;
 }
 
-function matchPending(): void {
-  if (pending.length === 0) return;
+function link(s: SendRecord, m: WireMessage): void {
+  s.status = 'linked';
+  s.frame = m.firstFrame;
+  s.late = false;
+  lastLinked.set(m.conn, m.firstFrame);
+  for (let seq = m.firstFrame; seq <= m.lastFrame; seq++) linkByFrame.set(frameKey(m.conn, 'client', seq), s);
+  while (linkByFrame.size > MAX_LINKS) linkByFrame.delete(linkByFrame.keys().next().value!);
+}
+
+function addPending(s: SendRecord): void {
+  const conn = s.conn!;
+  // Its frame may be on the wire already (seen before the report, or before the peer's
+  // connection was known): the earliest unmatched message of the connection with its data.
+  const after = lastLinked.get(conn) ?? -1;
+  const queue = queues.get(conn) ?? [];
+  if (queue.length === 0) {
+    const i = unmatched.findIndex((m) => m.conn === conn && m.firstFrame > after && sentMatches(s, m));
+    if (i >= 0) {
+      const m = unmatched[i]!;
+      // Messages before it on the connection came from sends that were not reported: leave them.
+      unmatched = unmatched.filter((x, j) => j > i || x.conn !== conn);
+      link(s, m);
+      return;
+    }
+  }
+  queue.push(s);
+  queues.set(conn, queue);
+  pendingCount++;
+  if (queue.length > MAX_PENDING) {
+    for (const old of queue.splice(0, queue.length - MAX_PENDING)) {
+      old.status = 'unlinkable';
+      old.why = 'too many sends waiting for their frames';
+      pendingCount--;
+    }
+  }
+  if (!lateTimer) {
+    lateTimer = setInterval(() => {
+      let changed = false;
+      const now = Date.now();
+      for (const q of queues.values()) {
+        for (const x of q) {
+          if (!x.late && now - x.t > SEND_LATE_MS) {
+            x.late = true;
+            changed = true;
+          }
+        }
+      }
+      if (changed) linkVersion.value++;
+      if (pendingCount === 0 && lateTimer) {
+        clearInterval(lateTimer);
+        lateTimer = null;
+      }
+    }, 1000);
+  }
+  scheduleMatch();
+}
+
+/** A new client message on the wire: link it to the first waiting send with its data. */
+function onClientMessage(m: WireMessage): boolean {
+  const queue = queues.get(m.conn);
+  if (queue) {
+    for (let k = 0; k < queue.length; k++) {
+      const s = queue[k]!;
+      if (!sentMatches(s, m)) continue;
+      // The sends before it in the queue never reached the wire: their frames would be first.
+      for (const skipped of queue.slice(0, k)) {
+        skipped.status = 'unlinkable';
+        skipped.why = 'no frame with its data came before the next send\'s frame';
+      }
+      queue.splice(0, k + 1);
+      pendingCount -= k + 1;
+      if (queue.length === 0) queues.delete(m.conn);
+      link(s, m);
+      return true;
+    }
+  }
+  unmatched.push(m);
+  if (unmatched.length > MAX_UNMATCHED) unmatched.splice(0, unmatched.length - MAX_UNMATCHED);
+  return false;
+}
+
+function matchNew(): void {
   const msgs = model.messages;
   const base = model.messagesTrimmed;
   if (msgs !== messagesRef) {
-    // The stream reconnected and the model was rebuilt from history: scan again from the start.
+    // A new model (the stream reconnected and sent its history again): look at it all; links
+    // already made are kept (lastLinked skips their messages).
     messagesRef = msgs;
-    for (const s of pending) s.scanFrom = 0;
+    scanned = 0;
+    unmatched = [];
   }
-  let changed = false;
-  const still: SendRecord[] = [];
-  for (const s of pending) {
-    const conn = s.conn!;
-    const after = lastLinked.get(conn) ?? -1;
-    let found: WireMessage | null = null;
-    for (let i = Math.max(0, s.scanFrom - base); i < msgs.length; i++) {
-      const m = msgs[i]!;
-      if (m.type !== 'message' || m.dir !== 'client' || m.conn !== conn || m.firstFrame <= after) continue;
-      if (sentMatches(s, m)) {
-        found = m;
-        s.scanFrom = base + i + 1;
-        break;
-      }
-    }
-    if (!found) {
-      s.scanFrom = base + msgs.length;
-      still.push(s);
-      continue;
-    }
-    s.status = 'linked';
-    s.frame = found.firstFrame;
-    s.late = false;
-    lastLinked.set(conn, found.firstFrame);
-    for (let seq = found.firstFrame; seq <= found.lastFrame; seq++) linkByFrame.set(frameKey(conn, 'client', seq), s);
-    while (linkByFrame.size > MAX_LINKS) linkByFrame.delete(linkByFrame.keys().next().value!);
-    changed = true;
+  let linked = false;
+  for (let i = Math.max(0, scanned - base); i < msgs.length; i++) {
+    const m = msgs[i]!;
+    if (m.type !== 'message' || m.dir !== 'client') continue;
+    if (m.firstFrame <= (lastLinked.get(m.conn) ?? -1)) continue;
+    if (onClientMessage(m)) linked = true;
   }
-  pending = still;
-  if (changed) linkVersion.value++;
+  scanned = base + msgs.length;
+  if (linked) linkVersion.value++;
 }
 
-version.subscribe(() => matchPending());
+let matchScheduled = false;
+function scheduleMatch(): void {
+  if (matchScheduled) return;
+  matchScheduled = true;
+  setTimeout(() => {
+    matchScheduled = false;
+    matchNew();
+  }, 0);
+}
+
+version.subscribe(() => scheduleMatch());
 
 /** The send call that produced a client frame (seen on the wire and matched), or null. */
 export function sendForFrame(conn: number, seq: number): SendRecord | null {
