@@ -28,12 +28,12 @@ declare module 'vitest' {
 }
 
 export { LessonRun, LessonFailure, must, indent, PUBLIC_PORT, type LessonOptions } from './harness/lesson-run.ts';
-export { ClientRun, READY_STATES, type ClientError, type ClientOptions, type ConsoleLine, type SendCall, type SocketEvent } from './harness/client.ts';
+export { ClientRun, READY_STATES, type ClientError, type ClientOptions, type ConsoleLine, type ReceiveEvent, type SendCall, type SocketEvent } from './harness/client.ts';
 export { Wire, frameBytes, upgradedAt, type Connection, type EventOf } from './harness/wire.ts';
 export { until, sleep, quiet } from './harness/wait.ts';
 export { listLessons, readLesson, readHints, parseLesson, parseHints, type LessonInfo, type LessonStep, type CodeBlock } from './harness/format.ts';
 export { workspaceRoot, lessonWorkspace } from './harness/workspace.ts';
-export type { CallResult } from './harness/module-call.ts';
+export { bytesArg, bytesOf, type CallResult } from './harness/module-call.ts';
 
 /**
  * The lesson this check file belongs to (its folder), run for the whole file: started before the

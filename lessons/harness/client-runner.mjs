@@ -18,6 +18,7 @@
 //   { type: 'error', kind: 'uncaught' | 'rejection', name, message, line, column, stack, t }
 //   { type: 'send', socket, readyState, size, line, t }         (a call to WebSocket#send)
 //   { type: 'socket', socket, event: 'create' | 'open' | 'error' | 'close', url, code, reason, wasClean, t }
+//   { type: 'receive', socket, dataType, size, binaryType, t }  (a message event: what event.data was)
 //   { type: 'done', t }                                          (the script's first run ended)
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -112,6 +113,15 @@ if (typeof BrowserWebSocket !== 'function') {
 }
 
 let nextSocket = 1;
+/** Message events reported at most (a client that receives a flood must not flood the harness). */
+let receiveReports = 2000;
+
+/** What `event.data` is, as the page sees it: 'string', 'Blob', 'ArrayBuffer'; and its size in bytes. */
+function describeData(data) {
+  if (typeof data === 'string') return { dataType: 'string', size: Buffer.byteLength(data) };
+  const dataType = data?.constructor?.name ?? typeof data;
+  return { dataType, size: data?.byteLength ?? data?.size ?? null };
+}
 
 class WebSocket extends BrowserWebSocket {
   #asked;
@@ -143,6 +153,10 @@ class WebSocket extends BrowserWebSocket {
         Object.defineProperties(event, { code: { value: 1006 }, reason: { value: '' }, wasClean: { value: false } });
         this.dispatchEvent(event);
       }, 0);
+    });
+    // Registered before any handler of the page's: it sees event.data as the page will.
+    this.addEventListener('message', (e) => {
+      if (receiveReports-- > 0) report({ type: 'receive', socket: id, ...describeData(e.data), binaryType: this.binaryType });
     });
     this.addEventListener('close', (e) => {
       this.#closeFired = true;

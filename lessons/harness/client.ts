@@ -55,8 +55,20 @@ export interface SocketEvent {
   t: number;
 }
 
+/** A message event the page received: what `event.data` was (lesson 7: Blob or ArrayBuffer). */
+export interface ReceiveEvent {
+  socket: number;
+  /** `string` for a text message; for a binary one `Blob` or `ArrayBuffer`, as `binaryType` says. */
+  dataType: string;
+  /** Bytes (UTF-8 length of a string). */
+  size: number | null;
+  /** The socket's binaryType when the message arrived. */
+  binaryType: string;
+  t: number;
+}
+
 export interface ClientOptions {
-  /** The client's file in the lesson workspace (client.js). */
+  /** The client's file in the lesson workspace (client.js), or an absolute path (a check's own client, `runScript`). */
   file?: string;
   /** A name for messages ("client A"); defaults to the file name. */
   name?: string;
@@ -76,6 +88,8 @@ export class ClientRun {
   readonly errors: ClientError[] = [];
   readonly sends: SendCall[] = [];
   readonly sockets: SocketEvent[] = [];
+  /** The message events the page received (the first 2000). */
+  readonly received: ReceiveEvent[] = [];
   /** What the process itself wrote to stdout/stderr (Node's own warnings, a crash of the runner). */
   readonly output: string[] = [];
   /** True once the script's first run (its top level) has ended. */
@@ -138,6 +152,9 @@ export class ClientRun {
       case 'socket':
         this.sockets.push(rest as unknown as SocketEvent);
         break;
+      case 'receive':
+        this.received.push(rest as unknown as ReceiveEvent);
+        break;
       case 'done':
         this.ran = true;
         break;
@@ -164,6 +181,11 @@ export class ClientRun {
   /** Wait for a socket event of this client (`open`, `close` ...). */
   waitForSocket(event: SocketEvent['event'], timeoutMs = 3000): Promise<SocketEvent | undefined> {
     return until(() => this.sockets.find((s) => s.event === event), timeoutMs);
+  }
+
+  /** The first message event matching, waiting up to `timeoutMs`. */
+  waitForReceive(match: (r: ReceiveEvent) => boolean = () => true, timeoutMs = 3000): Promise<ReceiveEvent | undefined> {
+    return until(() => this.received.find(match), timeoutMs);
   }
 
   /** Wait until the script's top level has run (or it died first). */

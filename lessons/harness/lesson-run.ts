@@ -5,9 +5,10 @@
  * client.js run with the browser's WebSocket API against the wiretap. Everything is read from
  * the wire and from what the client printed, threw and called.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import type { WireEvent } from '../../server/capture/events.ts';
 import { LearnerServer } from '../../server/runner/learner-server.ts';
 import type { FaultSpec } from '../../server/tap/faults.ts';
@@ -86,6 +87,8 @@ export class LessonRun {
   tap: Wiretap | null = null;
   /** Connections attributed to each client, by the order they appeared on the wire. */
   private readonly connsOf = new Map<ClientRun, number[]>();
+  /** Where `runScript` puts the check's own client scripts (outside the learner's folder). */
+  private scriptDir: string | null = null;
 
   constructor(
     lessonDir: string,
@@ -171,11 +174,24 @@ export class LessonRun {
   /** Run a client file of the workspace (client.js) with the browser WebSocket API; resolves once its top level ran. */
   async runClient(opts: ClientOptions = {}): Promise<ClientRun> {
     must(this.tap, 'The wiretap is not running: call start() first.');
-    const client = new ClientRun(this.file(opts.file ?? 'client.js'), this.tapPort, PUBLIC_PORT, opts);
+    const file = opts.file ?? 'client.js';
+    const client = new ClientRun(isAbsolute(file) ? file : this.file(file), this.tapPort, PUBLIC_PORT, opts);
     this.clients.push(client);
     this.connsOf.set(client, []);
     await client.waitUntilRan(5000);
     return client;
+  }
+
+  /**
+   * Run the check's own client (browser code, as client.js is) from `source`: a probe that sends
+   * what the check needs whatever the learner's client does (lesson 6's 'héllo 👋' and 300 KB).
+   * The script lives in a temporary folder, not in the learner's; `name` is how messages call it.
+   */
+  async runScript(name: string, source: string, opts: Omit<ClientOptions, 'file' | 'name'> = {}): Promise<ClientRun> {
+    this.scriptDir ??= mkdtempSync(join(tmpdir(), 'wsplay-check-'));
+    const file = join(this.scriptDir, `${name.replace(/[^a-z0-9]+/gi, '-')}-${this.clients.length + 1}.js`);
+    writeFileSync(file, source);
+    return this.runClient({ ...opts, file, name });
   }
 
   /**
@@ -271,6 +287,7 @@ export class LessonRun {
     await Promise.all(this.clients.map((c) => c.stop()));
     await this.server?.stop(false);
     await this.tap?.close();
+    if (this.scriptDir) rmSync(this.scriptDir, { recursive: true, force: true });
   }
 }
 

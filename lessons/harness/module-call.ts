@@ -2,6 +2,10 @@
  * Call a function the learner exports (`module.exports = function accept(key) {...}`) with a
  * list of inputs, in a child process: an infinite loop or a crash in the learner's code cannot
  * take the check down, and each call's result or error comes back on its own.
+ *
+ * Inputs and results cross as JSON, with bytes kept as bytes: an input `{ $bytes: base64 }` (see
+ * `bytesArg`) arrives as a Buffer, and a Buffer, Uint8Array or ArrayBuffer the function returns
+ * (anywhere in its result) comes back as `{ $bytes: base64 }` (lesson 5's `decodeFrame`).
  */
 import { spawn } from 'node:child_process';
 import { delimiter, join } from 'node:path';
@@ -13,13 +17,21 @@ const MARK = '@@wsplay-result@@';
 
 const CHILD = `
 const path = process.argv[1];
-const inputs = JSON.parse(process.argv[2]);
+// On stdin, not argv: a frame of 64 KiB is longer than one command-line argument may be.
+const inputs = JSON.parse(require('fs').readFileSync(0, 'utf8'), (k, v) =>
+  v && typeof v === 'object' && typeof v.$bytes === 'string' && Object.keys(v).length === 1 ? Buffer.from(v.$bytes, 'base64') : v);
+function bytesOut(key, value) {
+  const raw = this[key];
+  if (raw instanceof ArrayBuffer) return { $bytes: Buffer.from(raw).toString('base64') };
+  if (ArrayBuffer.isView(raw)) return { $bytes: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') };
+  return typeof value === 'bigint' ? Number(value) : value;
+}
 let out;
 try {
   const mod = require(path);
-  const fn = typeof mod === 'function' ? mod : mod && (mod[process.argv[3]] || mod.default);
+  const fn = typeof mod === 'function' ? mod : mod && (mod[process.argv[2]] || mod.default);
   if (typeof fn !== 'function') {
-    out = { load: 'it does not export a function (module.exports = function ' + process.argv[3] + '(...) {...})' };
+    out = { load: 'it does not export a function (module.exports = function ' + process.argv[2] + '(...) {...})' };
   } else {
     out = { results: inputs.map((args) => {
       try { return { ok: true, value: fn(...args) }; }
@@ -29,8 +41,19 @@ try {
 } catch (e) {
   out = { load: String(e && e.stack || e).split('\\n').slice(0, 5).join('\\n') };
 }
-process.stdout.write('\\n${MARK}' + JSON.stringify(out));
+process.stdout.write('\\n${MARK}' + JSON.stringify(out, bytesOut));
 `;
+
+/** An input that reaches the learner's function as a Buffer. */
+export function bytesArg(bytes: Uint8Array): { $bytes: string } {
+  return { $bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
+}
+
+/** Bytes a result carries (`{ $bytes }`, as returned for a Buffer), or null when it is not bytes. */
+export function bytesOf(value: unknown): Buffer | null {
+  if (value && typeof value === 'object' && typeof (value as { $bytes?: unknown }).$bytes === 'string') return Buffer.from((value as { $bytes: string }).$bytes, 'base64');
+  return null;
+}
 
 /**
  * Require `file` (from `dir`), take its exported function (the module itself, or the export
@@ -39,15 +62,18 @@ process.stdout.write('\\n${MARK}' + JSON.stringify(out));
  */
 export function callExport(dir: string, file: string, name: string, inputs: unknown[][], timeoutMs = 5000): Promise<CallResult[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', CHILD, join(dir, file), JSON.stringify(inputs), name], {
+    const child = spawn(process.execPath, ['-e', CHILD, join(dir, file), name], {
       cwd: dir,
       env: {
         ...process.env,
         NODE_OPTIONS: '',
         NODE_PATH: [join(PROJECT_ROOT, 'node_modules'), process.env.NODE_PATH].filter(Boolean).join(delimiter),
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    // A child that exits before reading its input must not fail the check with EPIPE.
+    child.stdin.on('error', () => {});
+    child.stdin.end(JSON.stringify(inputs));
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));

@@ -12,6 +12,7 @@ import { checkRequest, newToken, tokensEqual } from './security.ts';
 import { mountWorkspaceRoutes } from './workspace-routes.ts';
 import { mountControlRoutes, type ControlTarget } from './control-routes.ts';
 import { mountExportRoutes } from './export-routes.ts';
+import { mountRecordingRoutes } from './recording-routes.ts';
 import type { TopologyInfo } from './stream-protocol.ts';
 
 const log = createDebug('wsplay:dashboard');
@@ -131,6 +132,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   });
 
   mountExportRoutes(app, opts.store, opts.now);
+  mountRecordingRoutes(app, opts.store, opts.topology);
 
   if (existsSync(uiDir)) {
     app.use(express.static(uiDir, { index: 'index.html', maxAge: 0 }));

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FileInfo } from '../app/stream-protocol.ts';
@@ -8,9 +8,18 @@ import type { FileInfo } from '../app/stream-protocol.ts';
 export const STARTERS_DIR = fileURLToPath(new URL('./starters/', import.meta.url));
 export const DEFAULT_WORKSPACE = fileURLToPath(new URL('../../workspace/', import.meta.url));
 
-/** The learner's files, in the order the editor shows them. */
+/** The learner's files of the free playground, in the order the editor shows them. */
 export const WORKSPACE_FILES = ['client.js', 'server.js'] as const;
-export type WorkspaceFile = (typeof WORKSPACE_FILES)[number];
+
+/**
+ * The files a starter folder gives the learner: its .js files, client.js and server.js first
+ * (a lesson may add others, e.g. accept.js).
+ */
+export function starterFiles(dir: string): string[] {
+  const names = readdirSync(dir).filter((n) => n.endsWith('.js') && statSync(join(dir, n)).isFile());
+  const rank = (n: string) => (n === 'client.js' ? 0 : n === 'server.js' ? 1 : 2);
+  return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
 
 export type { FileInfo } from '../app/stream-protocol.ts';
 
@@ -33,10 +42,18 @@ export class Workspace extends EventEmitter {
   private readonly ownWrites = new Map<string, string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
 
-  constructor(root: string = DEFAULT_WORKSPACE) {
+  /** The learner's files here, in the order the editor shows them. */
+  readonly files: string[];
+
+  constructor(
+    root: string = DEFAULT_WORKSPACE,
+    /** Where the starters are: the course's code, or a lesson's starter/ folder. */
+    readonly starterDir: string = STARTERS_DIR,
+  ) {
     super();
     mkdirSync(root, { recursive: true });
     this.root = realpathSync(root);
+    this.files = starterFiles(starterDir);
     this.seed();
   }
 
@@ -45,9 +62,9 @@ export class Workspace extends EventEmitter {
     // The course's server uses require(): the folder must be CommonJS whatever the project is.
     const pkg = join(this.root, 'package.json');
     if (!existsSync(pkg)) writeFileSync(pkg, `${JSON.stringify({ private: true, type: 'commonjs' }, null, 2)}\n`);
-    for (const name of WORKSPACE_FILES) {
+    for (const name of this.files) {
       const path = join(this.root, name);
-      if (!existsSync(path)) writeFileSync(path, readFileSync(join(STARTERS_DIR, name)));
+      if (!existsSync(path)) writeFileSync(path, readFileSync(join(this.starterDir, name)));
     }
   }
 
@@ -88,7 +105,7 @@ export class Workspace extends EventEmitter {
   }
 
   list(): FileInfo[] {
-    return WORKSPACE_FILES.map((name) => this.info(name));
+    return this.files.map((name) => this.info(name));
   }
 
   info(name: string): FileInfo {
@@ -102,8 +119,8 @@ export class Workspace extends EventEmitter {
 
   write(name: string, content: string): FileInfo {
     const path = this.resolve(name);
-    if (!(WORKSPACE_FILES as readonly string[]).includes(name)) {
-      throw new WorkspacePathError(`"${name}" is not one of the workspace files (${WORKSPACE_FILES.join(', ')}).`);
+    if (!this.files.includes(name)) {
+      throw new WorkspacePathError(`"${name}" is not one of the workspace files (${this.files.join(', ')}).`);
     }
     this.ownWrites.set(name, content);
     writeFileSync(path, content);
@@ -115,8 +132,8 @@ export class Workspace extends EventEmitter {
   /** Put the starter back (the dashboard asks the learner first). */
   reset(name: string): FileInfo & { content: string } {
     this.resolve(name);
-    if (!(WORKSPACE_FILES as readonly string[]).includes(name)) throw new WorkspacePathError(`"${name}" has no starter.`);
-    const content = readFileSync(join(STARTERS_DIR, name), 'utf8');
+    if (!this.files.includes(name)) throw new WorkspacePathError(`"${name}" has no starter.`);
+    const content = readFileSync(join(this.starterDir, name), 'utf8');
     return { ...this.write(name, content), content };
   }
 
@@ -125,7 +142,7 @@ export class Workspace extends EventEmitter {
     if (this.watcher) return;
     this.watcher = watch(this.root, (_event, filename) => {
       const name = filename?.toString();
-      if (!name || !(WORKSPACE_FILES as readonly string[]).includes(name)) return;
+      if (!name || !this.files.includes(name)) return;
       // Editors save in several steps (truncate, write, rename): settle first.
       clearTimeout(this.timers.get(name));
       this.timers.set(

@@ -231,7 +231,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const results = runDecoderBench({
     smallBytes: Number(process.env.BENCH_SMALL_BYTES ?? 8 * 1024 * 1024),
     mediumBytes: Number(process.env.BENCH_MEDIUM_BYTES ?? 32 * 1024 * 1024),
-    rounds: Number(process.env.BENCH_ROUNDS ?? 7),
+    rounds: Number(process.env.BENCH_DECODER_ROUNDS ?? 7),
   });
   if (process.send) {
     process.send({ type: 'decoder-results', results }, () => process.exit(0));

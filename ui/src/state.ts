@@ -66,8 +66,11 @@ class Model {
   trimmed = 0;
   /** The same for `messages`. */
   messagesTrimmed = 0;
+  /** Bumped by each reset: views that cache per-index work start over (a recording replaced the live events). */
+  generation = 0;
 
   reset(): void {
+    this.generation++;
     this.conns.clear();
     this.frames = [];
     this.messages = [];
@@ -277,6 +280,22 @@ const FLOW_WINDOW = 4000;
 let stream: WebSocket | null = null;
 /** Sequence number after the last event received. */
 let receivedUpTo = 0;
+/** A recording is on view (ui/src/recording.ts): live events are not applied to the model. */
+let viewingRecording = false;
+/** Close the stream and open it at once: the server sends the whole history again. */
+let restartStream: (() => void) | null = null;
+
+/**
+ * While a recording is viewed the model holds the recording: live events are received and
+ * acknowledged (so the server does not shed them) but not applied. Back to live, the stream is
+ * opened again and the history (with what came meanwhile) replaces the recording.
+ */
+export function setViewingRecording(on: boolean): void {
+  if (on === viewingRecording) return;
+  viewingRecording = on;
+  pending = [];
+  if (!on) restartStream?.();
+}
 
 function applyPending(): void {
   lastApply = performance.now();
@@ -330,7 +349,7 @@ export function connectStream(token = tokenFromUrl()): void {
           helloSeen = true;
           retry = 500;
           // A (re)connect sends the whole history again: start from a clean slate.
-          model.reset();
+          if (!viewingRecording) model.reset();
           pending = [];
           shed.value = 0;
           serverConsole.value = [];
@@ -341,8 +360,12 @@ export function connectStream(token = tokenFromUrl()): void {
           version.value++;
           break;
         case 'events':
-          for (const e of msg.events) pending.push(e);
           receivedUpTo = msg.from + msg.events.length;
+          if (viewingRecording) {
+            ws.send(JSON.stringify({ kind: 'ack', seq: receivedUpTo }));
+            break;
+          }
+          for (const e of msg.events) pending.push(e);
           scheduleApply();
           break;
         case 'shed':
@@ -374,6 +397,7 @@ export function connectStream(token = tokenFromUrl()): void {
       }
     };
     ws.onclose = () => {
+      if (ws !== stream) return;
       if (!helloSeen) {
         streamState.value = 'refused';
         streamError.value = 'The dashboard refused this page: open the address printed by `npm start` (it carries the session token).';
@@ -384,6 +408,15 @@ export function connectStream(token = tokenFromUrl()): void {
       setTimeout(open, retry);
       retry = Math.min(retry * 2, 10_000);
     };
+  };
+  restartStream = () => {
+    const old = stream;
+    stream = null;
+    if (old) {
+      old.onmessage = null;
+      old.close();
+    }
+    open();
   };
   open();
 }

@@ -8,6 +8,7 @@ import { Editor } from './Editor.tsx';
 import { FrameAnatomy } from './FrameAnatomy.tsx';
 import { HandshakeView } from './HandshakeView.tsx';
 import { MessageView } from './MessageView.tsx';
+import { RecordingBar, RecordingMenu } from './RecordingBar.tsx';
 import { SequenceDiagram } from './SequenceDiagram.tsx';
 import { StatsView } from './StatsView.tsx';
 import { Timeline } from './Timeline.tsx';
@@ -117,7 +118,9 @@ export function App() {
         <Topology />
         <ActiveFaultsBadge onOpen={() => (centerView.value = 'break')} />
         <StatusBar />
+        <RecordingMenu />
       </header>
+      <RecordingBar />
       {streamState.value !== 'live' && streamError.value && (
         <div class={streamState.value === 'refused' ? 'banner error' : 'banner'} role="alert">
           {streamError.value}

@@ -1,5 +1,5 @@
 import { signal } from '@preact/signals';
-import { memo } from 'preact/compat';
+import { Component } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { preview } from '../lib/bytes.ts';
 import { model, runnerStatus, version } from '../state.ts';
@@ -7,7 +7,7 @@ import {
   clearConsole,
   consoleLog,
   consoleTrimmed,
-  linkVersion,
+  sendRev,
   MAX_PEERS,
   peerColor,
   peerCount,
@@ -244,7 +244,7 @@ function payloadText(s: SendRecord): string {
 }
 
 function SendLink({ s }: { s: SendRecord }) {
-  linkVersion.value;
+  sendRev(s).value;
   switch (s.status) {
     case 'linked':
       return (
@@ -264,7 +264,15 @@ function SendLink({ s }: { s: SendRecord }) {
   }
 }
 
-const Row = memo(RowView);
+/** A console line renders once: entries never change (a send's link re-renders its own part). */
+class Row extends Component<{ e: ConsoleEntry }> {
+  override shouldComponentUpdate(next: { e: ConsoleEntry }): boolean {
+    return next.e !== this.props.e;
+  }
+  override render() {
+    return <RowView e={this.props.e} />;
+  }
+}
 
 function RowView({ e }: { e: ConsoleEntry }) {
   switch (e.kind) {
@@ -396,7 +404,7 @@ function CrashStack() {
   );
 }
 
-const MAX_ROWS_SHOWN = 1000;
+const MAX_ROWS_SHOWN = 500;
 
 function ConsolePane() {
   const all = consoleLog.value;
@@ -406,10 +414,11 @@ function ConsolePane() {
   const hidden = rows.length - shown.length + (filter === 'all' ? consoleTrimmed.value : 0);
   const list = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
+  const lastShown = shown[shown.length - 1];
   useLayoutEffect(() => {
     const el = list.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
-  });
+  }, [lastShown, filter]);
   const counts = { client: 0, server: 0 };
   for (const e of all) counts[e.source]++;
   return (
@@ -609,7 +618,15 @@ export function Editor() {
   }, []);
 
   return (
-    <section class="editor-view" aria-label="Editor">
+    <section
+      class="editor-view"
+      aria-label="Editor"
+      onKeyDown={(e) => {
+        // Keys typed into Monaco are text, not the dashboard's one-key shortcuts (1-4, m, p, /):
+        // Monaco's input is not always a textarea (EditContext), so keep its keys from bubbling.
+        if ((e.target as Element | null)?.closest?.('.monaco-editor')) e.stopPropagation();
+      }}
+    >
       <div class="ed-toolbar" role="toolbar" aria-label="Editor">
         <FileTabs />
         <SaveState name={active} />

@@ -186,7 +186,7 @@ export function Timeline() {
   // would be the page's longest task.
   const base = mode === 'frames' ? model.trimmed : model.messagesTrimmed;
   const source: Array<FrameEvent | MessageRow> = mode === 'frames' ? model.frames : model.messages;
-  const key = `${mode}|${f.conn}|${f.dir}|${f.kind}|${f.regex}|${f.text}`;
+  const key = `${model.generation}|${mode}|${f.conn}|${f.dir}|${f.kind}|${f.regex}|${f.text}`;
   let c = cache.current;
   // A reconnect resets the model (the lists shrink): start over then too.
   if (!c || c.key !== key || c.next > base + source.length) c = cache.current = { key, rows: [], next: base, version: v };

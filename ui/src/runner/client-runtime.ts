@@ -44,7 +44,8 @@ const post = (m: RuntimeMessage) => {
 
 /**
  * A loop that logs or sends as fast as it can must not flood the page: at most
- * MAX_REPORTS_PER_SECOND reports a second of each kind; the rest are counted and the count
+ * MAX_REPORTS_PER_SECOND reports a second of each kind (console lines beyond it reach neither
+ * the page nor the browser's console); the rest are counted and the count
  * reported when the next second starts (checked on each call: a busy loop never yields).
  */
 class Budget {
@@ -208,13 +209,19 @@ for (const [name, level] of levels) {
   const original = console[name] as (...a: unknown[]) => void;
   if (typeof original !== 'function') continue;
   (console as unknown as Record<string, unknown>)[name] = function (this: unknown, ...args: unknown[]) {
+    let within = true;
     try {
       const t = Date.now();
-      if (consoleBudget.take(t)) post({ kind: 'console', level, text: format(args), pos: here(), t });
+      within = consoleBudget.take(t);
+      if (within) post({ kind: 'console', level, text: format(args), pos: here(), t });
     } catch {
       // never break the learner's console call
     }
-    return original.apply(this, args);
+    // The browser's console too, within the same budget: Chromium hands every console message
+    // of a worker to the page's main thread, and a loop logging millions a second would freeze
+    // the dashboard (and DevTools) long after Stop.
+    if (within) return original.apply(this, args);
+    return undefined;
   };
 }
 

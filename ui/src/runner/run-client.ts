@@ -1,4 +1,4 @@
-import { effect, signal } from '@preact/signals';
+import { effect, signal, type Signal } from '@preact/signals';
 import type { MessageEvent as WireMessage } from '../../../server/capture/events.ts';
 import { detailTab, frameKey, model, selectedConn, selection, serverConsole, version, type FrameKey } from '../state.ts';
 import ClientRuntime from './client-runtime.ts?worker';
@@ -66,6 +66,20 @@ export const consoleLog = signal<ConsoleEntry[]>([]);
 export const consoleTrimmed = signal(0);
 /** Bumped when a send gets linked (or gives up): views that show links re-render. */
 export const linkVersion = signal(0);
+const sendRevs = new WeakMap<SendRecord, Signal<number>>();
+/** A send's own revision: its console line re-renders when its link status changes, alone. */
+export function sendRev(s: SendRecord): Signal<number> {
+  let r = sendRevs.get(s);
+  if (!r) {
+    r = signal(0);
+    sendRevs.set(s, r);
+  }
+  return r;
+}
+function touched(s: SendRecord): void {
+  const r = sendRevs.get(s);
+  if (r) r.value++;
+}
 /** Bumped when a peer's connection becomes known (its colour changes from grey). */
 export const peerMapVersion = signal(0);
 
@@ -473,7 +487,7 @@ function onRuntimeMessage(p: Peer, m: RuntimeMessage): void {
         if (!p.untracked) note(`peer ${p.n}: too many sends to report; from here on they are not linked to frames`, 'warn', p.n);
         p.untracked = true;
       } else if (m.count > 0) {
-        note(`peer ${p.n}: ${m.count.toLocaleString('en-US')} console lines not shown (more than 1,000 a second)`, 'warn', p.n);
+        note(`peer ${p.n}: ${m.count.toLocaleString('en-US')} console lines dropped (more than 1,000 a second; DevTools did not get them either)`, 'warn', p.n);
       }
       break;
     case 'socket':
@@ -518,6 +532,7 @@ let lateTimer: ReturnType<typeof setInterval> | null = null;
 function unlinkable(s: SendRecord, why: string): void {
   s.status = 'unlinkable';
   s.why = why;
+  touched(s);
   linkVersion.value++;
 }
 
@@ -545,6 +560,7 @@ function assignSend(p: Peer, s: SendRecord): void {
     s.status = 'pending';
     addPending(s);
   }
+  touched(s);
   linkVersion.value++;
 }
 
@@ -552,6 +568,7 @@ function link(s: SendRecord, m: WireMessage): void {
   s.status = 'linked';
   s.frame = m.firstFrame;
   s.late = false;
+  touched(s);
   lastLinked.set(m.conn, m.firstFrame);
   for (let seq = m.firstFrame; seq <= m.lastFrame; seq++) linkByFrame.set(frameKey(m.conn, 'client', seq), s);
   while (linkByFrame.size > MAX_LINKS) linkByFrame.delete(linkByFrame.keys().next().value!);
@@ -580,6 +597,7 @@ function addPending(s: SendRecord): void {
     for (const old of queue.splice(0, queue.length - MAX_PENDING)) {
       old.status = 'unlinkable';
       old.why = 'too many sends waiting for their frames';
+      touched(old);
       pendingCount--;
     }
   }
@@ -591,6 +609,7 @@ function addPending(s: SendRecord): void {
         for (const x of q) {
           if (!x.late && now - x.t > SEND_LATE_MS) {
             x.late = true;
+            touched(x);
             changed = true;
           }
         }
@@ -616,6 +635,7 @@ function onClientMessage(m: WireMessage): boolean {
       for (const skipped of queue.slice(0, k)) {
         skipped.status = 'unlinkable';
         skipped.why = 'no frame with its data came before the next send\'s frame';
+        touched(skipped);
       }
       queue.splice(0, k + 1);
       pendingCount -= k + 1;

@@ -117,10 +117,15 @@ class FileSession {
     }
   }
 
-  /** The learner typed: save after a pause. */
+  private get conflicted(): boolean {
+    return conflict.value?.name === this.name;
+  }
+
+  /** The learner typed: save after a pause (not while the disk's newer text awaits a choice). */
   edited(): void {
     if (this.lastSaved === null) return;
     if (this.timer) clearTimeout(this.timer);
+    if (this.conflicted) return;
     const dirty = this.unsaved;
     if (fileStatus.value[this.name].state !== 'saving') setStatus(this.name, dirty ? { state: 'dirty' } : { state: 'saved', at: fileStatus.value[this.name].at });
     if (!dirty) return;
@@ -139,6 +144,10 @@ class FileSession {
     // One PUT at a time, in order: wait for the one in flight, then save what is newer.
     while (this.inflight) await this.inflight.catch(() => undefined);
     if (!this.binding || this.lastSaved === null) return;
+    if (this.conflicted) {
+      setStatus(this.name, { state: 'error', error: 'changed on disk: keep yours or load the disk version' });
+      throw new Error(`${this.name} changed on disk while you had unsaved edits: choose which version to keep`);
+    }
     const text = this.binding.get();
     // Never PUT what the disk already has: saving server.js restarts the learner's server.
     if (text === this.lastSaved) {
@@ -198,7 +207,13 @@ class FileSession {
       return;
     }
     if (this.unsaved || this.inflight || this.timer) {
+      // Ask; until then nothing is saved over the disk's text.
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = null;
+      }
       conflict.value = { name: this.name, disk };
+      setStatus(this.name, { state: 'dirty' });
       return;
     }
     this.applyDisk(disk);

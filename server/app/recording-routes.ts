@@ -1,0 +1,99 @@
+import { once } from 'node:events';
+import express, { type Express } from 'express';
+import { parseRecording, type RecordingError } from '../capture/recording-reader.ts';
+import { planReplay, runReplay, type ReplayOptions, type ReplayReport } from '../capture/replay.ts';
+import type { CaptureStore } from '../capture/store.ts';
+import type { TopologyInfo } from './stream-protocol.ts';
+
+/** POST /api/replay's answer: the report, and what was wrong in the recording. */
+export interface ReplayResponse extends ReplayReport {
+  /** Lines of the recording that could not be read (skipped; the rest was replayed). */
+  errors: RecordingError[];
+  lines: number;
+  events: number;
+}
+
+/** A recording sent for replay is at most this large: the store's own bound is 128 MB of events, a recording of them far less. */
+const MAX_RECORDING_BYTES = 64 * 1024 * 1024;
+const TEXT_TYPES = ['text/plain', 'application/x-ndjson', 'application/jsonl', 'application/json-lines'];
+
+/** `wsplay-20250131-142502.jsonl`, in local time: the name the dashboard saves a recording under. */
+export function recordingFileName(d = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `wsplay-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}.jsonl`;
+}
+
+/**
+ * Recordings from the dashboard, under /api (so the dashboard's guard, token, Host and Origin,
+ * runs first):
+ * - GET /api/recording: the store's events in the recording format (JSON Lines), as a download.
+ * - POST /api/replay: body a recording (JSON Lines text); replays each recorded connection's
+ *   client side through the wiretap (so the replay shows in the inspector like any client)
+ *   against the server that runs now, and answers with a ReplayResponse.
+ */
+export function mountRecordingRoutes(app: Express, store: CaptureStore, topology: () => TopologyInfo, replayOptions: Partial<ReplayOptions> = {}): void {
+  app.get('/api/recording', async (_req, res) => {
+    const events = store.all();
+    res.setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
+    res.setHeader('Content-Disposition', `attachment; filename="${recordingFileName()}"`);
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('X-Wsplay-Events', String(events.length));
+    // Events the store's bound pushed out are not in the file: say how many.
+    res.setHeader('X-Wsplay-Dropped', String(store.dropped));
+    for (let i = 0; i < events.length; i += 1000) {
+      if (res.destroyed) return;
+      const chunk = events.slice(i, i + 1000).map((e) => JSON.stringify(e)).join('\n') + '\n';
+      if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    }
+    res.end();
+  });
+
+  const text = express.text({ type: TEXT_TYPES, limit: MAX_RECORDING_BYTES });
+  let running = false;
+  app.post(
+    '/api/replay',
+    (req, res, next) =>
+      text(req, res, (err?: unknown) => {
+        if (err) {
+          const e = err as { type?: string; message: string };
+          const why = e.type === 'entity.too.large' ? `the recording is larger than ${MAX_RECORDING_BYTES / 1024 / 1024} MB` : e.message;
+          res.status(e.type === 'entity.too.large' ? 413 : 400).json({ error: `${e.type === 'entity.too.large' ? 413 : 400}: ${why}` });
+        } else next();
+      }),
+    async (req, res) => {
+      if (typeof req.body !== 'string') {
+        res.status(400).json({ error: '400: send the recording as text, one event per line (Content-Type: application/x-ndjson).' });
+        return;
+      }
+      if (running) {
+        res.status(409).json({ error: '409: a replay is already running; wait for its report.' });
+        return;
+      }
+      const recording = parseRecording(req.body);
+      const plans = planReplay(recording.events);
+      if (plans.length === 0) {
+        const why = recording.errors.length ? ` (${recording.errors.length} unreadable: ${recording.errors[0]!.message})` : '';
+        res.status(400).json({ error: `400: the recording has no connection to replay: ${recording.events.length} events read from ${recording.lines} lines${why}.`, errors: recording.errors });
+        return;
+      }
+      const tap = topology().tap;
+      // A wiretap listening on every interface is reached on the loopback.
+      const host = tap.host === '0.0.0.0' || tap.host === '::' || tap.host === '' ? '127.0.0.1' : tap.host;
+      const from = store.nextSeq;
+      running = true;
+      try {
+        const report = await runReplay(plans, { ...replayOptions, host, port: tap.port });
+        // The wiretap's `open` event names the replay's own address: that is its id in the inspector.
+        const opened = new Map<string, number>();
+        for (const e of store.since(from)) if (e.type === 'open') opened.set(e.client, e.conn);
+        for (const c of report.connections) c.replayedAs = c.local ? opened.get(c.local) ?? null : null;
+        const body: ReplayResponse = { ...report, errors: recording.errors, lines: recording.lines, events: recording.events.length };
+        res.json(body);
+      } catch (err) {
+        res.status(500).json({ error: `500: the replay failed: ${(err as Error).message}` });
+      } finally {
+        running = false;
+      }
+    },
+  );
+}

@@ -1,0 +1,447 @@
+import { computed, signal } from '@preact/signals';
+import type { WireEvent, WireEventType } from '../../server/capture/events.ts';
+import type { ReplayResponse } from '../../server/app/recording-routes.ts';
+import { applyEvents, filters, model, paused, selectedConn, selection, setViewingRecording, tokenFromUrl } from './state.ts';
+
+/**
+ * Recording mode: a recording (a .jsonl file the learner picks) replaces the live events in
+ * every view while the live stream waits; a time scrubber shows the recording as it was at any
+ * moment; "Back to live" reopens the stream. Also the downloads (Save recording, Export) and
+ * the replay of a recording's client side (POST /api/replay).
+ */
+
+// ---- reading a recording, as the server does ------------------------------------------------
+//
+// A browser twin of server/capture/recording-reader.ts, which reads files with node:fs and
+// Buffer and so cannot be bundled here. Same rules, same messages: test/integration/
+// replay.test.ts checks both give the same result on good, corrupt and cut recordings.
+
+export interface RecordingError {
+  /** 1-based line number in the file. */
+  line: number;
+  message: string;
+}
+
+export interface Recording {
+  events: WireEvent[];
+  errors: RecordingError[];
+  lines: number;
+}
+
+export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+
+type Check = (v: unknown) => string | null;
+type Shape = Record<string, Check>;
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const HEX = /^(?:[0-9a-f]{2})*$/i;
+const num: Check = (v) => (typeof v === 'number' && Number.isFinite(v) ? null : 'a number');
+const count: Check = (v) => (isInt(v) && v >= 0 ? null : 'a whole number ≥ 0');
+const int: Check = (v) => (isInt(v) ? null : 'a whole number');
+const bool: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
+const str: Check = (v) => (typeof v === 'string' ? null : 'text');
+const base64: Check = (v) => (typeof v === 'string' && v.length % 4 === 0 && BASE64.test(v) ? null : 'base64 text');
+const hex: Check = (v) => (typeof v === 'string' && HEX.test(v) ? null : 'hex digits');
+const oneOf =
+  (...values: unknown[]): Check =>
+  (v) =>
+    values.includes(v) ? null : values.map((x) => JSON.stringify(x)).join(' or ');
+const nullable =
+  (check: Check): Check =>
+  (v) =>
+    v === null ? null : check(v) && `${check(v)} or null`;
+const array =
+  (item: Check): Check =>
+  (v) =>
+    Array.isArray(v) && v.every((x) => item(x) === null) ? null : `a list of ${item(undefined) ?? 'items'}`;
+const pair: Check = (v) => (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' ? null : '[name, value] pairs');
+const any: Check = () => null;
+const object =
+  (shape: Shape, what: string): Check =>
+  (v) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) && firstProblem(v as Record<string, unknown>, shape) === null ? null : what;
+
+const HTTP_REQUEST: Shape = { method: str, path: str, version: str, headers: array(pair), raw: base64, t: num };
+const HTTP_RESPONSE: Shape = { status: int, reason: str, version: str, headers: array(pair), raw: base64, t: num, 'body?': str };
+const PER_DIR_COUNTS: Shape = { client: count, server: count };
+const DIR = oneOf('client', 'server');
+
+const SHAPES: Record<WireEventType, Shape> = {
+  open: { client: str, target: str },
+  handshake: {
+    outcome: oneOf('upgraded', 'refused', 'plain-http', 'incomplete', 'not-http'),
+    request: nullable(object(HTTP_REQUEST, 'an HTTP request (method, path, version, headers, raw, t)')),
+    response: nullable(object(HTTP_RESPONSE, 'an HTTP response (status, reason, version, headers, raw, t)')),
+    key: nullable(str),
+    accept: nullable(str),
+    'offeredExtensions?': array(any),
+    'extensions?': array(any),
+    'deflate?': any,
+    'problems?': array(str),
+  },
+  frame: {
+    dir: DIR,
+    fin: bool,
+    rsv1: bool,
+    rsv2: bool,
+    rsv3: bool,
+    opcode: (v) => (isInt(v) && v >= 0 && v <= 15 ? null : 'an opcode (0-15)'),
+    masked: bool,
+    maskKey: nullable((v) => (typeof v === 'string' && /^[0-9a-f]{8}$/i.test(v) ? null : '8 hex digits')),
+    length: count,
+    'lengthExact?': (v) => (typeof v === 'string' && /^\d+$/.test(v) ? null : 'decimal digits'),
+    lengthEncoding: oneOf(7, 16, 64),
+    payload: base64,
+    'truncated?': bool,
+    'complete?': bool,
+    offset: count,
+    header: (v) => hex(v) ?? ((v as string).length <= 28 ? null : 'at most 14 bytes of hex'),
+    headerLength: count,
+    tEnd: num,
+    seq: count,
+  },
+  message: {
+    dir: DIR,
+    opcode: oneOf(1, 2),
+    length: count,
+    'text?': str,
+    'base64?': base64,
+    'truncated?': bool,
+    compressed: bool,
+    frames: count,
+    firstFrame: count,
+    lastFrame: count,
+  },
+  ping: { dir: DIR, payload: base64, frame: count },
+  pong: { dir: DIR, payload: base64, frame: count },
+  close: { dir: DIR, code: int, reason: str, explanation: str, frame: count },
+  violation: { dir: DIR, rule: str, section: str, closeCode: int, message: str, 'frame?': count, 'offset?': count },
+  end: {
+    by: oneOf('client', 'server', 'wiretap'),
+    clean: bool,
+    code: nullable(int),
+    serverCode: nullable(int),
+    explanation: str,
+    'error?': str,
+    bytes: object(PER_DIR_COUNTS, '{ client, server } byte counts'),
+    frames: object(PER_DIR_COUNTS, '{ client, server } frame counts'),
+  },
+};
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'string') return v.length > 24 ? `"${v.slice(0, 24)}…"` : JSON.stringify(v);
+  if (typeof v === 'object') return 'an object';
+  return String(v);
+}
+
+function firstProblem(obj: Record<string, unknown>, shape: Shape): string | null {
+  for (const [key, check] of Object.entries(shape)) {
+    const optional = key.endsWith('?');
+    const name = optional ? key.slice(0, -1) : key;
+    const value = obj[name];
+    if (value === undefined) {
+      if (optional) continue;
+      return `\`${name}\` is missing`;
+    }
+    const want = check(value);
+    if (want !== null) return `\`${name}\` should be ${want} (got ${describeValue(value)})`;
+  }
+  return null;
+}
+
+function checkEvent(value: unknown): string | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return `is JSON but not an event (${describeValue(value)}, not an object)`;
+  const e = value as Record<string, unknown>;
+  if (typeof e.type !== 'string') return 'is JSON but not an event: it has no `type`';
+  const shape = SHAPES[e.type as WireEventType] as Shape | undefined;
+  if (!Object.hasOwn(SHAPES, e.type) || !shape) return `has an unknown event type ${describeValue(e.type)} (written by a newer wsplay?)`;
+  const problem = firstProblem(e, { conn: count, t: num }) ?? firstProblem(e, shape);
+  if (problem) return `is not a valid ${e.type} event: ${problem}`;
+  if (e.type === 'frame' && (e.header as string).length !== 2 * (e.headerLength as number)) {
+    return `is not a valid frame event: \`header\` has ${(e.header as string).length / 2} bytes but \`headerLength\` says ${e.headerLength as number}`;
+  }
+  return null;
+}
+
+const encoder = new TextEncoder();
+
+/** UTF-8 length past the bound, counting bytes only when characters alone cannot tell. */
+function overBound(s: string): boolean {
+  if (s.length > MAX_LINE_BYTES) return true;
+  if (s.length * 3 <= MAX_LINE_BYTES) return false;
+  return encoder.encode(s).length > MAX_LINE_BYTES;
+}
+
+/**
+ * Read a recording held as text (File.text()): a line that is not a well-formed event is
+ * reported with its number and skipped, every other line is kept. Never throws on content.
+ */
+export function parseRecordingText(text: string): Recording {
+  const events: WireEvent[] = [];
+  const errors: RecordingError[] = [];
+  let line = 0;
+  let start = 0;
+  while (start < text.length) {
+    let nl = text.indexOf('\n', start);
+    const last = nl < 0;
+    if (last) nl = text.length;
+    let s = text.slice(start, nl);
+    start = nl + 1;
+    line++;
+    if (overBound(s)) {
+      errors.push({ line, message: `line ${line} is longer than ${MAX_LINE_BYTES / 1024 / 1024} MiB: not a wsplay event (is this a recording?)` });
+      continue;
+    }
+    if (line === 1 && s.charCodeAt(0) === 0xfeff) s = s.slice(1);
+    if (s.endsWith('\r')) s = s.slice(0, -1);
+    if (s.trim() === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(s);
+    } catch (err) {
+      errors.push({
+        line,
+        message: last
+          ? `line ${line} is cut short: the recording ends in the middle of it (wsplay stopped while writing, or the file is still being copied)`
+          : `line ${line} is not JSON (${(err as Error).message})`,
+      });
+      continue;
+    }
+    const problem = checkEvent(value);
+    if (problem) {
+      errors.push({ line, message: `line ${line} ${problem}` });
+      continue;
+    }
+    events.push(value as WireEvent);
+  }
+  return { events, errors, lines: line };
+}
+
+// ---- recording mode ------------------------------------------------------------------------
+
+export interface RecordingView extends Recording {
+  /** The file's name, as picked. */
+  name: string;
+  /** The file's text, sent as is for a replay (the server reads it with the same tolerance). */
+  text: string;
+  /**
+   * `reached[i]`: the largest `t` among events 0..i. Event i is shown at scrub time s when
+   * reached[i] <= s: events keep their recorded order (a message is recorded after its last
+   * frame, but carries its first frame's time), so what is shown is always a prefix.
+   */
+  reached: number[];
+  first: number;
+  last: number;
+  connections: number;
+}
+
+/** The recording on view, or null when the views show the live capture. */
+export const recording = signal<RecordingView | null>(null);
+/** The scrubber's time (ms on the recording's clock). */
+export const scrubTime = signal(0);
+/** Events of the recording the views show now (a prefix of them). */
+export const shownEvents = signal(0);
+export const playing = signal(false);
+/** Playback speed: 1 is the recorded pace. */
+export const playSpeed = signal(1);
+/** A download, open or replay that failed, for the bar to show. */
+export const barError = signal('');
+
+export type ReplayState = { state: 'idle' } | { state: 'running' } | { state: 'done'; report: ReplayResponse } | { state: 'failed'; error: string };
+export const replayState = signal<ReplayState>({ state: 'idle' });
+
+export const viewing = computed(() => recording.value !== null);
+
+/** Number of leading events whose `reached` time is <= t. */
+function prefixAt(reached: number[], t: number): number {
+  let lo = 0;
+  let hi = reached.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (reached[mid]! <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Show a recording (already read) in place of the live capture, all of it. */
+export function openRecordingText(name: string, text: string): RecordingView {
+  const parsed = parseRecordingText(text);
+  const reached: number[] = [];
+  let max = -Infinity;
+  let min = Infinity;
+  for (const e of parsed.events) {
+    reached.push((max = Math.max(max, e.t)));
+    min = Math.min(min, e.t);
+  }
+  const view: RecordingView = {
+    ...parsed,
+    name,
+    text,
+    reached,
+    first: parsed.events.length ? min : 0,
+    last: parsed.events.length ? max : 0,
+    connections: new Set(parsed.events.map((e) => e.conn)).size,
+  };
+  stopPlaying();
+  setViewingRecording(true);
+  recording.value = view;
+  replayState.value = { state: 'idle' };
+  barError.value = '';
+  selection.value = null;
+  selectedConn.value = null;
+  paused.value = false;
+  shown = -1;
+  scrubTo(view.last);
+  return view;
+}
+
+export async function openRecordingFile(file: File): Promise<void> {
+  try {
+    openRecordingText(file.name, await file.text());
+  } catch (err) {
+    barError.value = `Could not read ${file.name}: ${(err as Error).message}`;
+  }
+}
+
+/** Events applied to the model from the recording (-1: none yet, the model holds live events). */
+let shown = -1;
+
+/** Show the recording as it was at time t: the events up to it, applied again from the start when going back. */
+export function scrubTo(t: number): void {
+  const rec = recording.value;
+  if (!rec) return;
+  const time = Math.min(rec.last, Math.max(rec.first, t));
+  scrubTime.value = time;
+  const k = prefixAt(rec.reached, time);
+  if (k === shown) return;
+  if (shown < 0 || k < shown) {
+    model.reset();
+    applyEvents(rec.events.slice(0, k));
+  } else {
+    applyEvents(rec.events.slice(shown, k));
+  }
+  shown = k;
+  shownEvents.value = k;
+}
+
+/** Leave the recording: the live stream opens again and its history fills the views. */
+export function backToLive(): void {
+  if (!recording.value) return;
+  stopPlaying();
+  recording.value = null;
+  shown = -1;
+  shownEvents.value = 0;
+  selection.value = null;
+  selectedConn.value = null;
+  model.reset();
+  applyEvents([]);
+  setViewingRecording(false);
+}
+
+/** Back to live, looking at one connection (the replay of a recorded one). */
+export function showLiveConnection(conn: number): void {
+  backToLive();
+  selectedConn.value = conn;
+  filters.value = { ...filters.value, conn };
+}
+
+let frame = 0;
+
+/** Gaps with no event longer than this (recording time) are shortened to it while playing. */
+const MAX_IDLE_MS = 1000;
+
+export function play(): void {
+  const rec = recording.value;
+  if (!rec || playing.value) return;
+  if (scrubTime.value >= rec.last) scrubTo(rec.first);
+  playing.value = true;
+  let prev = performance.now();
+  const tick = (now: number) => {
+    if (!playing.value || recording.value !== rec) return;
+    let next = scrubTime.value + (now - prev) * playSpeed.value;
+    prev = now;
+    const upcoming = rec.reached[shown];
+    if (upcoming !== undefined && upcoming - next > MAX_IDLE_MS) next = upcoming - MAX_IDLE_MS;
+    scrubTo(next);
+    if (next >= rec.last) {
+      playing.value = false;
+      return;
+    }
+    frame = requestAnimationFrame(tick);
+  };
+  frame = requestAnimationFrame(tick);
+}
+
+export function stopPlaying(): void {
+  playing.value = false;
+  cancelAnimationFrame(frame);
+}
+
+// ---- downloads and the replay --------------------------------------------------------------
+
+/** `wsplay-20250131-142502.jsonl` in local time (the same name the server gives). */
+export function recordingFileName(d = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `wsplay-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}.jsonl`;
+}
+
+async function apiError(res: Response): Promise<string> {
+  const text = await res.text();
+  try {
+    return (JSON.parse(text) as { error?: string }).error ?? `${res.status} ${res.statusText}`;
+  } catch {
+    return `${res.status} ${res.statusText}`;
+  }
+}
+
+function saveBlob(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/** Download `path` from the API (with the token) under `name`, or the server's name for it. */
+async function download(path: string, name?: string): Promise<void> {
+  barError.value = '';
+  try {
+    const res = await fetch(path, { headers: { 'X-Wsplay-Token': tokenFromUrl() }, cache: 'no-store' });
+    if (!res.ok) throw new Error(await apiError(res));
+    const given = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1];
+    saveBlob(await res.blob(), name ?? given ?? 'wsplay-download');
+  } catch (err) {
+    barError.value = `Download failed: ${(err as Error).message}`;
+  }
+}
+
+/** Save the live capture (the store's events) as a recording. */
+export const saveRecording = () => download('/api/recording', recordingFileName());
+export const exportCapture = (format: 'pcapng' | 'har') => download(`/api/export?format=${format}`);
+
+/** Replay the recording on view against the server that runs now (through the wiretap). */
+export async function replayRecording(): Promise<void> {
+  const rec = recording.value;
+  if (!rec || replayState.value.state === 'running') return;
+  replayState.value = { state: 'running' };
+  try {
+    const res = await fetch('/api/replay', {
+      method: 'POST',
+      headers: { 'X-Wsplay-Token': tokenFromUrl(), 'Content-Type': 'application/x-ndjson' },
+      body: rec.text,
+      cache: 'no-store',
+    });
+    if (!res.ok) throw new Error(await apiError(res));
+    replayState.value = { state: 'done', report: (await res.json()) as ReplayResponse };
+  } catch (err) {
+    replayState.value = { state: 'failed', error: (err as Error).message };
+  }
+}
