@@ -258,7 +258,7 @@ async function main(argv: string[]): Promise<void> {
     // The course's code listens on 9900 and connects to 9900: that port is the wiretap's, and
     // the learner's server is moved behind it (server/runner/listen-preload.cjs).
     const inspectPort = values['inspect-server'] === undefined ? undefined : parsePort(values['inspect-server'], 9230, '--inspect-server');
-    const learner = new LearnerServer({ cwd: workspace.root, publicPort: port === 0 ? 9900 : port, inspectPort });
+    const learner = new LearnerServer({ cwd: workspace.root, publicPort: 9900, inspectPort });
     let running: Running;
     try {
       // The target is set when the server listens (and again after each restart).

@@ -132,6 +132,20 @@ describe.skipIf(chromium.skip)(chromium.skip ? `recordings in real Chromium: ${c
     // Greeting, four answers and the close from the server; four messages and the close from the client.
     expect(frameCount(events)).toBe(11);
     saved = { file, text, events };
+
+    // The exports download from the same place.
+    const [pcap] = await Promise.all([dash.waitForEvent('download'), menu().getByRole('button', { name: 'Export pcapng' }).click()]);
+    expect(pcap.suggestedFilename()).toMatch(/^wsplay-.*\.pcapng$/);
+    const pcapFile = path.join(dir, pcap.suggestedFilename());
+    await pcap.saveAs(pcapFile);
+    // pcapng's Section Header Block type, 0x0A0D0D0A.
+    expect(readFileSync(pcapFile).subarray(0, 4).toString('hex')).toBe('0a0d0d0a');
+    const [har] = await Promise.all([dash.waitForEvent('download'), menu().getByRole('button', { name: 'Export HAR' }).click()]);
+    expect(har.suggestedFilename()).toMatch(/^wsplay-.*\.har$/);
+    const harFile = path.join(dir, har.suggestedFilename());
+    await har.saveAs(harFile);
+    const log = (JSON.parse(readFileSync(harFile, 'utf8')) as { log: { entries: Array<{ _webSocketMessages?: Array<{ data: string }> }> } }).log;
+    expect(log.entries[0]!._webSocketMessages!.map((m) => m.data)).toContain(heard('fourth message'));
   });
 
   it("opens the recording in place of the live capture, and the scrubber's middle shows fewer frames", async () => {

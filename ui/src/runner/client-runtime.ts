@@ -253,6 +253,23 @@ scope.addEventListener('unhandledrejection', (e: PromiseRejectionEvent) => {
 // ---- WebSocket ------------------------------------------------------------------------------
 
 const NativeWebSocket = scope.WebSocket;
+let portMap: StartCommand['portMap'];
+
+/** ws://localhost:9900 → the wiretap's real port, when it is not 9900 (StartCommand.portMap). */
+function mapPort(url: string | URL): string | URL {
+  if (!portMap || portMap.from === portMap.to) return url;
+  try {
+    const u = new URL(String(url), clientUrl || undefined);
+    const local = u.hostname === 'localhost' || u.hostname === '127.0.0.1' || u.hostname === '[::1]';
+    if (local && Number(u.port) === portMap.from) {
+      u.port = String(portMap.to);
+      return u.href;
+    }
+  } catch {
+    // Not a URL: the browser's own constructor reports that, as it would.
+  }
+  return url;
+}
 const socketIds = new WeakMap<object, number>();
 let sockets = 0;
 let sends = 0;
@@ -265,7 +282,7 @@ if (typeof NativeWebSocket === 'function') {
   // method are the browser's; the constructor only numbers the socket and watches its events.
   const Instrumented = class WebSocket extends NativeWebSocket {
     constructor(...args: ConstructorParameters<typeof NativeWebSocket>) {
-      super(...args);
+      super(mapPort(args[0]), ...(args.slice(1) as [string | string[] | undefined]));
       const id = sockets++;
       socketIds.set(this, id);
       const url = this.url;
@@ -341,6 +358,7 @@ const onStart = (e: MessageEvent<StartCommand>) => {
   if (!e.data || e.data.kind !== 'start') return;
   scope.removeEventListener('message', onStart);
   clientUrl = e.data.url;
+  portMap = e.data.portMap;
   clientRe = new RegExp(`${escapeRe(clientUrl)}:(\\d+):(\\d+)`);
   post({ kind: 'loading', t: Date.now() });
   let ok = false;

@@ -9,6 +9,12 @@ export interface StartCommand {
   /** Absolute URL of the learner's client file, e.g. http://127.0.0.1:9901/workspace/client.js. */
   url: string;
   peer: number;
+  /**
+   * The course's code connects to ws://localhost:9900, the wiretap's usual port. When the
+   * wiretap listens elsewhere (npm start -- --port N), connections to `from` on localhost go
+   * to `to` instead, so the learner's code runs unchanged.
+   */
+  portMap?: { from: number; to: number };
 }
 
 /** A place in client.js (1-based line and column), found in a stack trace. */

@@ -1,6 +1,6 @@
 import { effect, signal, type Signal } from '@preact/signals';
 import type { MessageEvent as WireMessage } from '../../../server/capture/events.ts';
-import { detailTab, frameKey, model, selectedConn, selection, serverConsole, version, type FrameKey } from '../state.ts';
+import { detailTab, frameKey, model, selectedConn, selection, serverConsole, version, type FrameKey, topology } from '../state.ts';
 import ClientRuntime from './client-runtime.ts?worker';
 import { sentMatches, type SentData } from './match.ts';
 import type { ConsoleLevel, RuntimeMessage, SourcePos, StartCommand } from './protocol.ts';
@@ -398,7 +398,8 @@ function startPeer(n: number, gen: number): Peer {
     }
   };
   worker.onmessageerror = () => note(`peer ${n}: a message from the worker could not be read`, 'warn', n);
-  const start: StartCommand = { kind: 'start', url: clientUrl(), peer: n };
+  const tap = topology.value?.tap.port;
+  const start: StartCommand = { kind: 'start', url: clientUrl(), peer: n, ...(tap ? { portMap: { from: 9900, to: tap } } : {}) };
   worker.postMessage(start);
   publish();
   return p;
