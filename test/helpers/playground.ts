@@ -70,6 +70,9 @@ export async function startPlayground(opts: PlaygroundOptions = {}): Promise<Pla
       store,
       connections: () => tap.connections,
       topology: () => ({ tap: { host: tap.host, port: tap.port }, target: tap.target, targetLabel: "the tutorial's echo server" }),
+      // The command channel (faults, frame crafter), as wsplay start has it.
+      control: tap,
+      now: () => tap.now(),
       stream: opts.stream,
     });
     cleanup.add(() => dashboard.close());

@@ -336,6 +336,7 @@ export function tokenFromUrl(): string {
 export function connectStream(token = tokenFromUrl()): void {
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/events?token=${encodeURIComponent(token)}`;
   let retry = 500;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
   const open = () => {
     streamState.value = 'connecting';
     const ws = new WebSocket(url);
@@ -405,11 +406,12 @@ export function connectStream(token = tokenFromUrl()): void {
         streamState.value = 'lost';
         streamError.value = 'Lost the connection to the playground; reconnecting…';
       }
-      setTimeout(open, retry);
+      retryTimer = setTimeout(open, retry);
       retry = Math.min(retry * 2, 10_000);
     };
   };
   restartStream = () => {
+    clearTimeout(retryTimer);
     const old = stream;
     stream = null;
     if (old) {

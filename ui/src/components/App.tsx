@@ -30,7 +30,8 @@ function StatusBar() {
   return (
     <div class="status" role="status" aria-live="polite">
       <span>{s ? `${s.connections} open` : ''}</span>
-      <span>{s ? `${(s.counts.frame ?? 0).toLocaleString('en-US')} frames captured` : ''}</span>
+      {/* The store's count comes once a second; the page's own count is never behind what it shows. */}
+      <span>{s ? `${Math.max(s.counts.frame ?? 0, model.trimmed + model.frames.length).toLocaleString('en-US')} frames captured` : ''}</span>
       {s && s.dropped > 0 && <span class="warn">{s.dropped.toLocaleString('en-US')} events dropped from the store (bound)</span>}
       {lost > 0 && <span class="warn">{lost.toLocaleString('en-US')} frames dropped from view</span>}
       {shed.value > 0 && <span class="warn">{shed.value.toLocaleString('en-US')} events not shown: this tab was too slow to keep up</span>}

@@ -1,0 +1,143 @@
+/**
+ * Driving the dashboard's Monaco editor from a test the way a person does: click into the
+ * text, select all, type. Reading goes through what is on screen (the rendered lines, the line
+ * numbers in the margin, the error squiggles, the hover), never through Monaco's API: the page
+ * exposes none, and a test that reads the model would not see what the learner sees.
+ *
+ * The files of the playground are short, so every line is rendered (Monaco only renders the
+ * lines in view).
+ */
+import type { Locator, Page } from 'playwright-core';
+
+/** The editor widget of the page (there is one). */
+export function monacoEditor(page: Page): Locator {
+  return page.locator('.editor-view .monaco-editor').first();
+}
+
+/** Resolve when `check` returns true (polled); fail after `timeoutMs` with `what()`. */
+export async function eventually(check: () => Promise<boolean> | boolean, what: () => string | Promise<string>, timeoutMs = 10_000): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() - started > timeoutMs) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${await what()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The text the editor shows, line by line in order (Monaco's non-breaking spaces as spaces). */
+export async function editorLines(page: Page): Promise<string[]> {
+  return monacoEditor(page)
+    .locator('.view-lines')
+    .evaluate((root) =>
+      Array.from(root.querySelectorAll<HTMLElement>('.view-line'))
+        .map((el) => ({ top: parseFloat(el.style.top || '0'), text: (el.textContent ?? '').replace(/\u00a0/g, ' ') }))
+        .sort((a, b) => a.top - b.top)
+        .map((l) => l.text),
+    );
+}
+
+export async function editorText(page: Page): Promise<string> {
+  return (await editorLines(page)).join('\n');
+}
+
+/** Wait until the editor shows `text` somewhere. */
+export async function waitForEditorText(page: Page, text: string, timeoutMs = 15_000): Promise<void> {
+  let seen = '';
+  await eventually(
+    async () => {
+      seen = await editorText(page).catch(() => '');
+      return seen.includes(text);
+    },
+    () => `the editor to show ${JSON.stringify(text)}; it shows ${JSON.stringify(seen)}`,
+    timeoutMs,
+  );
+}
+
+/**
+ * Replace the whole text of the shown file by typing: click into it, select all, type. The text
+ * arrives as one input (like an IME commit or a paste), so Monaco's auto-closing brackets and
+ * auto-indent, which act on single typed characters, leave it as it is.
+ */
+export async function typeIntoEditor(page: Page, text: string): Promise<void> {
+  const editor = monacoEditor(page);
+  await editor.locator('.view-lines').click();
+  await page.keyboard.press('ControlOrMeta+A');
+  await page.keyboard.insertText(text);
+}
+
+/** The vertical band (page coordinates) of line `n` as the margin's line number shows it. */
+async function lineBand(page: Page, n: number): Promise<{ top: number; bottom: number } | null> {
+  const number = monacoEditor(page).locator('.margin .line-numbers').filter({ hasText: new RegExp(`^\\s*${n}\\s*$`) });
+  if ((await number.count()) !== 1) return null;
+  const box = await number.boundingBox();
+  return box ? { top: box.y, bottom: box.y + box.height } : null;
+}
+
+/** The numbers of the lines that show an error squiggle (Monaco's red wavy underline). */
+export async function linesWithErrorSquiggle(page: Page): Promise<number[]> {
+  const editor = monacoEditor(page);
+  const squiggles = await editor.locator('.squiggly-error').evaluateAll((els) =>
+    els.map((el) => {
+      const r = el.getBoundingClientRect();
+      return { mid: r.top + r.height / 2, width: r.width };
+    }),
+  );
+  const lines: number[] = [];
+  const count = await editor.locator('.margin .line-numbers').count();
+  for (let n = 1; n <= count; n++) {
+    const band = await lineBand(page, n);
+    if (band && squiggles.some((s) => s.width > 0 && s.mid >= band.top && s.mid <= band.bottom)) lines.push(n);
+  }
+  return lines;
+}
+
+/** Wait until line `n` shows an error squiggle. */
+export async function waitForErrorSquiggle(page: Page, n: number, timeoutMs = 10_000): Promise<void> {
+  let seen: number[] = [];
+  await eventually(
+    async () => {
+      seen = await linesWithErrorSquiggle(page).catch(() => []);
+      return seen.includes(n);
+    },
+    () => `an error squiggle on line ${n}; lines with one: ${JSON.stringify(seen)}`,
+    timeoutMs,
+  );
+}
+
+/**
+ * Hover the error squiggle on line `n` and return the text of the hover Monaco shows for it
+ * (the marker's message). The mouse is moved away afterwards.
+ */
+export async function hoverErrorOnLine(page: Page, n: number, expect: RegExp, timeoutMs = 10_000): Promise<string> {
+  const editor = monacoEditor(page);
+  const band = await lineBand(page, n);
+  if (!band) throw new Error(`line ${n} is not shown in the editor`);
+  let text = '';
+  await eventually(
+    async () => {
+      const boxes = await editor.locator('.squiggly-error').evaluateAll((els) =>
+        els.map((el) => {
+          const r = el.getBoundingClientRect();
+          return { x: r.left, y: r.top, w: r.width, h: r.height };
+        }),
+      );
+      const box = boxes.find((b) => b.w > 0 && b.y + b.h / 2 >= band.top && b.y + b.h / 2 <= band.bottom);
+      if (!box) return false;
+      // Move off and back on: Monaco shows its hover after the mouse rests on the text.
+      await page.mouse.move(box.x + box.w / 2, band.top - 40);
+      await page.mouse.move(box.x + Math.min(box.w / 2, 20), box.y + box.h / 2, { steps: 2 });
+      const hover = page.locator('.monaco-hover:not(.hidden) .hover-contents, .monaco-hover:not(.hidden) .marker.hover-contents').first();
+      try {
+        await hover.waitFor({ state: 'visible', timeout: 2500 });
+      } catch {
+        return false;
+      }
+      text = (await page.locator('.monaco-hover:not(.hidden)').first().innerText()).trim();
+      return expect.test(text);
+    },
+    () => `a hover on line ${n} matching ${expect}; last hover text: ${JSON.stringify(text)}`,
+    timeoutMs,
+  );
+  await page.mouse.move(2, 2);
+  return text;
+}
