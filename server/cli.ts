@@ -8,6 +8,7 @@ import { startDashboard, type Dashboard } from './app/dashboard.ts';
 import { openBrowser } from './app/open-browser.ts';
 import { buildUi, uiNeedsBuild } from './app/ui-build.ts';
 import { LearnerBridge } from './app/learner-bridge.ts';
+import { ActiveWorkspace } from './app/active-workspace.ts';
 import { LearnerServer } from './runner/learner-server.ts';
 import { Workspace } from './runner/workspace.ts';
 import { findListeningPid } from './tap/port-owner.ts';
@@ -32,7 +33,8 @@ Options:
   --dashboard-port N  Port of the dashboard (default 9901; 0 picks a free one).
   --no-open           Do not open the dashboard in a browser.
   --no-dashboard      Run the wiretap only.
-  --workspace DIR     Where the learner's files live (default: workspace/ in the project).
+  --workspace DIR     Where the learner's files live (default: workspace/ in the project). A lesson's
+                      files are in DIR/NN-slug/, the lessons' progress in DIR/progress.json.
   --inspect-server N  Run server.js with the Node inspector on 127.0.0.1:N (VS Code: "Attach to
                       server.js"); it prints "Debugger listening on ws://...".
   --record FILE       Write every event as JSON Lines to FILE (README, "Record format").
@@ -55,6 +57,8 @@ interface Running {
   store: CaptureStore;
   recorder: Recorder | null;
   bridge: LearnerBridge | null;
+  /** Lessons (wsplay start): which folder the learner's files are in, and their progress. */
+  lessons?: ActiveWorkspace;
   dashboard: Dashboard | null;
 }
 
@@ -147,7 +151,7 @@ async function runDashboard(running: Running, flags: DashboardFlags, targetLabel
       // A fixed token, for a browser that must open a known URL (VS Code's Chrome configuration).
       token: fixedToken,
       ...(running.bridge
-        ? { workspace: running.bridge.workspace, learner: running.bridge.learner, extraHistory: () => running.bridge!.extraHistory() }
+        ? { workspace: () => running.bridge!.workspace, lessons: running.lessons, learner: running.bridge.learner, extraHistory: () => running.bridge!.extraHistory() }
         : {}),
     });
     running.bridge?.attach(running.dashboard.stream);
@@ -271,7 +275,10 @@ async function main(argv: string[]): Promise<void> {
     const label = 'your server (server.js)';
     running.bridge = new LearnerBridge(running.tap, workspace, learner, () => topologyOf(running, label), print);
     shutdownOnSignals(running);
+    running.lessons = new ActiveWorkspace(running.bridge);
     print(`Workspace: ${workspace.root} (client.js, server.js: edit them here or in any editor; server.js restarts on save)`);
+    // The lesson open when the playground last stopped is open again (progress.json): it says so.
+    await running.lessons.restore();
     const first = await learner.start();
     if (first.status === 'running') print(`Server: server.js (pid ${first.pid}) on internal port ${first.port}`);
     print(`Wiretap listening on ws://127.0.0.1:${running.tap.port} → ws://127.0.0.1:${first.port ?? '?'}`);

@@ -16,6 +16,8 @@ let dead: ReturnType<typeof vanish> | null = null;
 
 /** A second client says hello, then vanishes: its connection is blackholed. */
 async function vanish() {
+  // A new connection belongs to the client started last: let client.js's own appear first.
+  await until(() => connOf(lesson.client), 3000);
   const ghost = await lesson.runClient({ name: 'the second client' });
   const said = await lesson.waitForType('message', (m) => m.dir === 'client' && m.conn === connOf(ghost), 3000);
   if (!said) return { ghost, conn: undefined, from: 0, end: undefined };

@@ -1,4 +1,4 @@
-import { check, must, useLesson } from '../harness.ts';
+import { check, must, until, useLesson } from '../harness.ts';
 
 const EVIL = 'http://evil.example';
 const OURS = ['http://localhost:9901', 'http://127.0.0.1:9901'];
@@ -17,6 +17,8 @@ socket.onclose = (event) => console.log('closed', event.code);
 
 /** The handshake of the first connection of a client started now, with `origin`. */
 async function handshakeFrom(origin: string, name: string) {
+  // A new connection belongs to the client started last: let client.js's own appear first.
+  await until(() => lesson.connectionsOf(lesson.client)[0], 3000);
   const c = await lesson.runScript(name, page(null), { origin });
   const hs = await lesson.waitForType('handshake', (h) => lesson.connectionsOf(c).includes(h.conn) && h.outcome !== 'incomplete', 3000);
   return hs;

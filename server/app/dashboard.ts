@@ -10,6 +10,8 @@ import type { LearnerServer } from '../runner/learner-server.ts';
 import type { Workspace } from '../runner/workspace.ts';
 import { checkRequest, newToken, tokensEqual } from './security.ts';
 import { mountWorkspaceRoutes } from './workspace-routes.ts';
+import { mountLessonRoutes, type LessonRoutesOptions } from './lesson-routes.ts';
+import type { ActiveWorkspace } from './active-workspace.ts';
 import { mountControlRoutes, type ControlTarget } from './control-routes.ts';
 import { mountExportRoutes } from './export-routes.ts';
 import { mountRecordingRoutes } from './recording-routes.ts';
@@ -29,8 +31,14 @@ export interface DashboardOptions {
   token?: string;
   /** Folder of the built UI; defaults to ui/dist. */
   uiDir?: string;
-  /** The learner's files and server process (wsplay start); absent for wsplay tap. */
-  workspace?: Workspace;
+  /**
+   * The learner's files and server process (wsplay start); absent for wsplay tap. A getter when
+   * the files in use change (a lesson opened: `lessons`).
+   */
+  workspace?: Workspace | (() => Workspace);
+  /** The lessons (/api/lessons, /api/progress): which workspace is in use, progress, checks. */
+  lessons?: ActiveWorkspace;
+  lessonRoutes?: LessonRoutesOptions;
   learner?: LearnerServer | null;
   /** The wiretap's clock (Wiretap.now). */
   now?: () => number;
@@ -119,6 +127,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   });
 
   if (opts.control) mountControlRoutes(app, opts.control);
+  if (opts.lessons) mountLessonRoutes(app, opts.lessons, opts.lessonRoutes);
 
   app.get('/api/info', (_req, res) => {
     const s = opts.store;

@@ -68,7 +68,12 @@ export type StreamMessage =
   | ({ kind: 'runner' } & RunnerState)
   /** A workspace file changed on disk from outside the dashboard (another editor). */
   | ({ kind: 'file'; origin: 'disk' } & FileInfo)
-  | { kind: 'topology'; topology: TopologyInfo };
+  | { kind: 'topology'; topology: TopologyInfo }
+  /**
+   * The learner's files are now another folder: a lesson's (`lesson`: its folder name,
+   * `03-first-conversation`) or the free playground's (`lesson: null`). Pages load the new files.
+   */
+  | { kind: 'workspace'; lesson: string | null; files: FileInfo[] };
 
 /**
  * Page → server. `flow` turns on acknowledgements: the server then keeps at most `window` live

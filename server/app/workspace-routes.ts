@@ -60,10 +60,17 @@ function fail(res: Response, err: unknown): void {
  * - POST /api/server/restart
  * - GET /api/types/ws.d.ts, /api/types/node.d.ts
  */
-export function mountWorkspaceRoutes(app: Express, workspace: Workspace, learner: LearnerServer | null, authorized: (req: Request) => boolean): void {
+export function mountWorkspaceRoutes(
+  app: Express,
+  /** The learner's files, or a getter of the files in use now (a lesson's, or the free playground's). */
+  files: Workspace | (() => Workspace),
+  learner: LearnerServer | null,
+  authorized: (req: Request) => boolean,
+): void {
+  const current = typeof files === 'function' ? files : () => files;
   app.get('/api/files', (_req, res) => {
     try {
-      res.json(workspace.list());
+      res.json(current().list());
     } catch (err) {
       fail(res, err);
     }
@@ -72,6 +79,7 @@ export function mountWorkspaceRoutes(app: Express, workspace: Workspace, learner
   app.post('/api/files/:name/reset', (req, res) => {
     try {
       const name = rawName(req, '/api/files').replace(/\/reset$/, '');
+      const workspace = current();
       workspace.resolve(name);
       res.json(workspace.reset(decodeURIComponent(name)));
     } catch (err) {
@@ -82,6 +90,7 @@ export function mountWorkspaceRoutes(app: Express, workspace: Workspace, learner
   app.use('/api/files/', express.text({ type: () => true, limit: '2mb' }), (req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'PUT') return next();
     const name = rawName(req, '/api/files');
+    const workspace = current();
     try {
       workspace.resolve(name);
       const decoded = decodeURIComponent(name);
@@ -125,6 +134,7 @@ export function mountWorkspaceRoutes(app: Express, workspace: Workspace, learner
       return;
     }
     const name = rawName(req, '/workspace');
+    const workspace = current();
     try {
       workspace.resolve(name);
       res.setHeader('Cache-Control', 'no-store');

@@ -52,6 +52,16 @@ export class LearnerServer extends EventEmitter {
     this.state = { status: 'stopped', file: opts.file ?? 'server.js' };
   }
 
+  /** The folder the script runs in. */
+  get cwd(): string {
+    return this.opts.cwd;
+  }
+
+  /** Run in another folder from the next start on (a lesson opened: restart() after this). */
+  setCwd(cwd: string): void {
+    this.opts.cwd = cwd;
+  }
+
   private set(state: Omit<RunnerState, 'file'>): void {
     this.state = { ...state, file: this.opts.file ?? 'server.js' };
     log('%s %s%s', this.state.file, state.status, state.message ? `: ${state.message}` : '');

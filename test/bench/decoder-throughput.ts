@@ -6,8 +6,7 @@
  * - `ws`: `new Receiver({ isServer: true })`, counting 'message' events;
  * - `frames`: our FrameDecoder + MessageAssembler (frame, message events; see test/helpers/decode.ts);
  * - `connection`: our full ConnectionDecoder, after an upgrade request and its 101.
- * Each is warmed up, then the three alternate for several rounds; the medians are reported, in
- * MB per second of CPU time.
+ * Each is warmed up, then the three alternate for several rounds; the medians are reported.
  *
  * `ws` unmasks payloads in place, in the chunks it is given, so it gets a fresh copy of the
  * stream each pass (made before the clock starts). Ours never writes to its input.
@@ -16,6 +15,7 @@
  * `{ type: 'decoder-results', results }` over IPC, or prints them when run alone.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import * as ws from 'ws';
 import type { WireEvent } from '../../server/capture/events.ts';
 import { ConnectionDecoder } from '../../server/protocol/connection-decoder.ts';
@@ -37,7 +37,7 @@ export interface WorkloadResult {
   bytes: number;
   messages: number;
   rounds: number;
-  /** Median MB (10^6 bytes) decoded per second of CPU time, per contender. */
+  /** Median MB/s (10^6 bytes per second), per contender. */
   mbps: Record<Contender, number>;
   /** Every round's MB/s, for the spread. */
   samples: Record<Contender, number[]>;
@@ -178,18 +178,14 @@ function decodeOnce(who: Contender, chunks: Buffer[]): number {
   return messages;
 }
 
-/**
- * Time one pass, in CPU time (user + system, GC threads included) rather than wall time: on a
- * machine that is busy with something else, wall time measures the scheduler. `ws` gets its own
- * copy of the bytes (it unmasks in place).
- */
+/** Time one pass (wall clock); `ws` gets its own copy of the bytes, made first (it unmasks in place). */
 function timeOnce(who: Contender, w: Workload, shared: Buffer[]): number {
   const chunks = who === 'ws' ? chunksOf(Buffer.from(w.bytes)) : shared;
-  const start = process.cpuUsage();
+  const start = performance.now();
   const n = decodeOnce(who, chunks);
-  const used = process.cpuUsage(start);
+  const ms = performance.now() - start;
   if (n !== w.messages) throw new Error(`${who} decoded ${n} messages of ${w.messages} in "${w.name}"`);
-  return w.bytes.length / (used.user + used.system);
+  return w.bytes.length / 1e6 / (ms / 1000);
 }
 
 const median = (xs: number[]) => {

@@ -21,6 +21,7 @@
  * --cpu-prof profiles to DIR), DEBUG (as for npm start; slows the wiretap down, of course).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -361,7 +362,7 @@ async function decoderBenches(): Promise<void> {
   const ours = await decoderBench(here('decoder-throughput.ts'), 'decoder');
   const compare = COMPARE ? await decoderBench(resolve(COMPARE, '../decoder-throughput.ts'), 'decoder-compare') : [];
   const rounds = ours[0]?.rounds ?? 0;
-  out(`Decoder throughput, MB per CPU-second, same masked client frames in 64 KiB chunks (${rounds} rounds after warm-up, medians)`);
+  out(`Decoder throughput, MB/s, on the same masked client frames in 64 KiB chunks (${rounds} rounds after warm-up, medians)`);
   out('  ws = ws Receiver (isServer); frames = FrameDecoder + MessageAssembler; connection = ConnectionDecoder (what the wiretap runs)');
   out();
   const head = `${padEnd('workload', 32)}${pad('size', 9)}${pad('messages', 10)}${CONTENDERS.map((c) => pad(c, 12)).join('')}${pad('frames/ws', 11)}${pad('connection/ws', 15)}`;
@@ -382,6 +383,8 @@ async function decoderBenches(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 const t0 = performance.now();
+const load1 = () => loadavg()[0]!.toFixed(1);
+const loadAtStart = load1();
 for (const [part, run] of [
   ['echo', echoBench],
   ['decoder', decoderBenches],
@@ -394,7 +397,10 @@ for (const [part, run] of [
     out();
   }
 }
-out(`Ran in ${((performance.now() - t0) / 1000).toFixed(0)} s on ${(await import('node:os')).cpus().length} cores, Node ${process.version}.`);
+out(`Ran in ${((performance.now() - t0) / 1000).toFixed(0)} s on ${cpus().length} cores, Node ${process.version}; load average ${loadAtStart} at the start, ${load1()} at the end.`);
+if (Math.max(Number(loadAtStart), Number(load1())) > cpus().length) {
+  out('Other processes were competing for the CPUs: the rates are noisy (the ratios, taken round by round, less so).');
+}
 out();
 for (const line of targetLines) out(line);
 endChildren();

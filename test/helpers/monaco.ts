@@ -54,15 +54,40 @@ export async function waitForEditorText(page: Page, text: string, timeoutMs = 15
 }
 
 /**
- * Replace the whole text of the shown file by typing: click into it, select all, type. The text
- * arrives as one input (like an IME commit or a paste), so Monaco's auto-closing brackets and
- * auto-indent, which act on single typed characters, leave it as it is.
+ * Replace the whole text of the shown file as a person does: click into it, select all, paste
+ * the new text (Ctrl/Cmd+V from the clipboard). A paste keeps the text as it is; typed or
+ * inserted text would get Monaco's auto-indent on every new line. The page's context needs the
+ * clipboard permissions (`context.grantPermissions(['clipboard-read', 'clipboard-write'])`).
  */
 export async function typeIntoEditor(page: Page, text: string): Promise<void> {
   const editor = monacoEditor(page);
   await editor.locator('.view-lines').click();
+  await page.evaluate((t) => navigator.clipboard.writeText(t), text);
   await page.keyboard.press('ControlOrMeta+A');
-  await page.keyboard.insertText(text);
+  await page.keyboard.press('ControlOrMeta+V');
+}
+
+/**
+ * Replace line `n` by typing `text` key by key (one line): click at the end of the line,
+ * select back to its start, type. Monaco's auto-closed brackets and quotes are typed over as
+ * a person would, so the line ends up as `text`.
+ */
+export async function typeOverLine(page: Page, n: number, text: string): Promise<void> {
+  if (text.includes('\n')) throw new Error('typeOverLine types one line');
+  const band = await lineBand(page, n);
+  if (!band) throw new Error(`line ${n} is not shown in the editor`);
+  // Just right of the line's last character: the cursor lands at its end.
+  const texts = await monacoEditor(page)
+    .locator('.view-line > span')
+    .evaluateAll((els) => els.map((el) => el.getBoundingClientRect()).map((r) => ({ right: r.right, mid: r.top + r.height / 2 })));
+  const line = texts.find((t) => t.mid >= band.top && t.mid <= band.bottom);
+  if (!line) throw new Error(`line ${n} has no text to click`);
+  await page.mouse.click(line.right + 4, (band.top + band.bottom) / 2);
+  // Typed keys must go to the editor, never to the dashboard's one-key shortcuts.
+  await page.locator('.editor-view .monaco-editor.focused').waitFor();
+  await page.keyboard.press('Shift+Home');
+  await page.keyboard.type(text, { delay: 5 });
+  await page.keyboard.press('Escape'); // close a suggestion list, if one is open
 }
 
 /** The vertical band (page coordinates) of line `n` as the margin's line number shows it. */

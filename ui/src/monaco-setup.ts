@@ -18,7 +18,7 @@ import editorWorkerUrl from 'monaco-editor/editor/editor.worker?worker&url';
 import tsWorkerUrl from 'monaco-editor/languages/features/typescript/ts.worker?worker&url';
 import { effect } from '@preact/signals';
 import { clientMarkers } from './runner/run-client.ts';
-import { fetchTypes, FILES, sessions, type FileName } from './runner/workspace.ts';
+import { fetchTypes, sessions, workspaceFiles, workspaceGeneration, type FileName } from './runner/workspace.ts';
 
 export { monaco };
 
@@ -31,11 +31,10 @@ export { monaco };
   },
 };
 
-export const URIS: Record<FileName, monaco.Uri> = {
-  'client.js': monaco.Uri.parse('file:///client.js'),
-  'server.js': monaco.Uri.parse('file:///server.js'),
-};
-const LANGUAGE: Record<FileName, string> = { 'client.js': 'javascript', 'server.js': 'typescript' };
+/** file:///client.js, file:///server.js, file:///accept.js (a lesson's module) ... */
+export const uriOf = (name: FileName): monaco.Uri => monaco.Uri.parse(`file:///${name}`);
+/** client.js runs in the browser (a Worker); every other file runs in Node (server.js, a lesson's modules). */
+const languageOf = (name: FileName): string => (name === 'client.js' ? 'javascript' : 'typescript');
 
 const common: ts.CompilerOptions = {
   target: ts.ScriptTarget.ES2020,
@@ -120,14 +119,14 @@ let suppress = 0;
 function modelFor(name: FileName): monaco.editor.ITextModel {
   let m = models.get(name);
   if (m) return m;
-  m = monaco.editor.getModel(URIS[name]) ?? monaco.editor.createModel('', LANGUAGE[name], URIS[name]);
+  m = monaco.editor.getModel(uriOf(name)) ?? monaco.editor.createModel('', languageOf(name), uriOf(name));
   m.updateOptions({ tabSize: 2, insertSpaces: true });
   const model = m;
   models.set(name, model);
   model.onDidChangeContent(() => {
     if (suppress > 0) return;
     if (name === 'client.js') monaco.editor.setModelMarkers(model, 'wsplay-check', []);
-    sessions[name].edited();
+    sessions[name]?.edited();
   });
   return model;
 }
@@ -145,18 +144,25 @@ function setText(model: monaco.editor.ITextModel, text: string): void {
 }
 
 let loading: Promise<void> | null = null;
+let loadingGeneration = -1;
+let typesLoading: Promise<void> | null = null;
 
-/** Load both files into their models (once; again after a failure). */
+/** Load the workspace's files into their models (once per workspace; again after a failure). */
 export function loadFiles(): Promise<void> {
-  if (loading) return loading;
+  if (loading && loadingGeneration === workspaceGeneration.peek()) return loading;
+  loadingGeneration = workspaceGeneration.peek();
+  const names = workspaceFiles.peek();
   loading = (async () => {
-    const types = loadServerTypes();
+    typesLoading ??= loadServerTypes();
+    const types = typesLoading;
     const results = await Promise.allSettled(
-      FILES.map(async (name) => {
+      names.map(async (name) => {
         const model = modelFor(name);
         const s = sessions[name];
-        if (s.bound) return;
+        if (!s || s.bound) return;
         const text = await s.load();
+        // Another workspace opened meanwhile: this text is not the file's any more.
+        if (sessions[name] !== s) return;
         suppress++;
         try {
           model.setValue(text);

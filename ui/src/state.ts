@@ -214,6 +214,11 @@ export const serverConsole = signal<ConsoleLine[]>([]);
 export const serverConsoleSkipped = signal(0);
 /** The last workspace file changed on disk from outside the dashboard. */
 export const fileChanges = signal<FileInfo | null>(null);
+/**
+ * The files in use (the stream's `workspace` message): an open lesson's (its folder name) or the
+ * free playground's (lesson null), with their names in the editor's order. Null before the first.
+ */
+export const activeWorkspace = signal<{ lesson: string | null; files: string[] } | null>(null);
 const MAX_CONSOLE_LINES = 1000;
 
 // What the learner is looking at.
@@ -227,7 +232,7 @@ export const selectedConn = signal<number | null>(null);
 export const rowMode = signal<'frames' | 'messages'>('frames');
 export const paused = signal(false);
 export const centerView = signal<'timeline' | 'diagram' | 'stats' | 'editor' | 'break'>('timeline');
-export const detailTab = signal<'handshake' | 'frame' | 'message'>('frame');
+export const detailTab = signal<'lesson' | 'handshake' | 'frame' | 'message'>('lesson');
 
 export interface Filters {
   conn: number | null;
@@ -395,6 +400,12 @@ export function connectStream(token = tokenFromUrl()): void {
         case 'topology':
           topology.value = msg.topology;
           break;
+        case 'workspace': {
+          const files = msg.files.map((f) => f.name);
+          const now = activeWorkspace.value;
+          if (!now || now.lesson !== msg.lesson || now.files.join('\n') !== files.join('\n')) activeWorkspace.value = { lesson: msg.lesson, files };
+          break;
+        }
       }
     };
     ws.onclose = () => {

@@ -7,6 +7,8 @@ import { ActiveFaultsBadge, FaultsPanel } from './FaultsPanel.tsx';
 import { Editor } from './Editor.tsx';
 import { FrameAnatomy } from './FrameAnatomy.tsx';
 import { HandshakeView } from './HandshakeView.tsx';
+import { LessonPane } from './LessonPane.tsx';
+import { lessonDoc } from '../lessons.ts';
 import { MessageView } from './MessageView.tsx';
 import { RecordingBar, RecordingMenu } from './RecordingBar.tsx';
 import { SequenceDiagram } from './SequenceDiagram.tsx';
@@ -49,17 +51,23 @@ function DetailPanel() {
   return (
     <section class="panel detail" aria-label="Details">
       <div class="tabs" role="tablist">
-        {(['handshake', 'frame', 'message'] as const).map((t) => (
+        {(['lesson', 'handshake', 'frame', 'message'] as const).map((t) => (
           <button role="tab" aria-selected={tab === t} class={tab === t ? 'tab active' : 'tab'} onClick={() => (detailTab.value = t)}>
-            {t === 'handshake' ? 'Handshake' : t === 'frame' ? 'Frame anatomy' : 'Message'}
+            {t === 'lesson' ? (lessonDoc.value ? `Lesson ${lessonDoc.value.number}` : 'Lessons') : t === 'handshake' ? 'Handshake' : t === 'frame' ? 'Frame anatomy' : 'Message'}
           </button>
         ))}
       </div>
-      <div class="detail-body">
-        {tab === 'handshake' && <HandshakeView conn={conn} />}
-        {tab === 'frame' && <FrameAnatomy frame={frame} />}
-        {tab === 'message' && <MessageView row={row} />}
+      {/* Kept mounted: the learner finds the lesson where they left it (scrolled, hints open). */}
+      <div class="detail-body lesson-host" style={{ display: tab === 'lesson' ? 'flex' : 'none' }}>
+        <LessonPane />
       </div>
+      {tab !== 'lesson' && (
+        <div class="detail-body">
+          {tab === 'handshake' && <HandshakeView conn={conn} />}
+          {tab === 'frame' && <FrameAnatomy frame={frame} />}
+          {tab === 'message' && <MessageView row={row} />}
+        </div>
+      )}
     </section>
   );
 }

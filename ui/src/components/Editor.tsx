@@ -21,7 +21,21 @@ import {
   type ConsoleEntry,
   type SendRecord,
 } from '../runner/run-client.ts';
-import { conflict, fileStatus, FILES, resolveConflict, restartServer, saveAll, sessions, type FileName } from '../runner/workspace.ts';
+import {
+  activeFile,
+  conflict,
+  fetchFileList,
+  resolveConflict,
+  restartServer,
+  saveAll,
+  sessions,
+  statusOf,
+  switchWorkspace,
+  workspaceFiles,
+  workspaceGeneration,
+  type FileName,
+} from '../runner/workspace.ts';
+import { activeWorkspace } from '../state.ts';
 import '../editor.css';
 
 type Setup = typeof import('../monaco-setup.ts');
@@ -47,7 +61,7 @@ function loadSetup(): Promise<Setup> {
         } catch (err) {
           return { ok: false, reason: `the files could not be saved (${(err as Error).message})` };
         }
-        if (!sessions['client.js'].bound) return { ok: false, reason: 'client.js is not loaded in the editor' };
+        if (!sessions['client.js']?.bound) return { ok: false, reason: 'client.js is not loaded in the editor' };
         const problems = await m.checkClientSyntax();
         if (problems.length > 0) {
           const p = problems[0]!;
@@ -64,7 +78,6 @@ function loadSetup(): Promise<Setup> {
   return setupPromise;
 }
 
-const activeFile = signal<FileName>('client.js');
 const consoleFilter = signal<'all' | 'client' | 'server'>('all');
 const resetAsk = signal<FileName | null>(null);
 /** What the editor should show next (a console line's client.js:N link). */
@@ -87,7 +100,7 @@ async function saveNow(): Promise<void> {
 // ---- toolbar ---------------------------------------------------------------------------------
 
 function SaveState({ name }: { name: FileName }) {
-  const s = fileStatus.value[name];
+  const s = statusOf(name);
   const text =
     s.state === 'loading'
       ? 'loading…'
@@ -108,10 +121,9 @@ function SaveState({ name }: { name: FileName }) {
 
 function FileTabs() {
   const active = activeFile.value;
-  const status = fileStatus.value;
   return (
     <div class="ed-files" role="tablist" aria-label="Files">
-      {FILES.map((name) => (
+      {workspaceFiles.value.map((name) => (
         <button
           role="tab"
           id={`ed-tab-${name}`}
@@ -119,10 +131,16 @@ function FileTabs() {
           aria-controls="ed-monaco"
           class={active === name ? 'tab active' : 'tab'}
           onClick={() => (activeFile.value = name)}
-          title={name === 'client.js' ? 'The browser client (runs in a Web Worker)' : "The server (runs in a child process of the playground)"}
+          title={
+            name === 'client.js'
+              ? 'The browser client (runs in a Web Worker)'
+              : name === 'server.js'
+                ? 'The server (runs in a child process of the playground)'
+                : "A module of the lesson's (the check calls it in Node)"
+          }
         >
           {name}
-          {(status[name].state === 'dirty' || status[name].state === 'saving') && (
+          {(statusOf(name).state === 'dirty' || statusOf(name).state === 'saving') && (
             <span class="dirty-dot" aria-label="(unsaved edits)">
               ●
             </span>
@@ -349,7 +367,7 @@ function ServerStatus() {
     setBusy(true);
     setErr('');
     try {
-      await sessions['server.js'].save().catch(() => undefined);
+      await sessions['server.js']?.save().catch(() => undefined);
       await restartServer();
     } catch (e) {
       setErr((e as Error).message);
@@ -497,7 +515,7 @@ function ResetDialog() {
     setBusy(true);
     setErr('');
     try {
-      await sessions[name].reset();
+      await sessions[name]?.reset();
       resetAsk.value = null;
     } catch (e) {
       setErr((e as Error).message);
@@ -509,8 +527,8 @@ function ResetDialog() {
     <dialog ref={ref} class="ed-dialog" aria-labelledby="ed-reset-title" aria-describedby="ed-reset-desc" onClose={() => (resetAsk.value = null)}>
       <h2 id="ed-reset-title">Reset {name ?? ''} to the starter?</h2>
       <p id="ed-reset-desc">
-        This replaces <code>workspace/{name ?? ''}</code> with the tutorial's version. Your changes to it are lost (Ctrl+Z in the editor can still bring them back
-        until you reload the page).
+        This replaces <code>{name ?? ''}</code> with the starter's version ({activeWorkspace.value?.lesson ? "the lesson's starter" : "the tutorial's code"}). Your changes
+        to it are lost (Ctrl+Z in the editor can still bring them back until you reload the page).
       </p>
       {err && (
         <p class="bad" role="alert">
@@ -552,6 +570,8 @@ export function Editor() {
   const [error, setError] = useState('');
   const [attempt, setAttempt] = useState(0);
   const active = activeFile.value;
+  // Another workspace's files (a lesson opened): load them all again.
+  const generation = workspaceGeneration.value;
 
   useEffect(() => {
     let gone = false;
@@ -562,11 +582,18 @@ export function Editor() {
         if (!handle.current) handle.current = m.mountEditor(host.current, activeFile.value);
         setPhase('ready');
         try {
+          // The tabs are the workspace's files, as the playground lists them.
+          const names = await fetchFileList();
+          if (gone) return;
+          switchWorkspace(activeWorkspace.peek()?.lesson ?? null, names);
           await m.loadFiles();
         } catch (err) {
           if (!gone) setError(`The workspace files could not be loaded: ${(err as Error).message}`);
         }
-        if (!gone) handle.current?.refresh();
+        if (!gone) {
+          handle.current?.show(activeFile.peek());
+          handle.current?.refresh();
+        }
       })
       .catch((err: Error) => {
         if (gone) return;
@@ -576,7 +603,7 @@ export function Editor() {
     return () => {
       gone = true;
     };
-  }, [attempt]);
+  }, [attempt, generation]);
 
   useEffect(
     () => () => {
@@ -635,7 +662,7 @@ export function Editor() {
           onClick={() => (resetAsk.value = active)}
           aria-label={`Reset ${active} to starter…`}
           title={`Reset ${active} to the tutorial's version (asks first)`}
-          disabled={fileStatus.value[active].state === 'loading'}
+          disabled={statusOf(active).state === 'loading'}
         >
           Reset…
         </button>

@@ -1,16 +1,24 @@
 import { effect, signal } from '@preact/signals';
-import { fileChanges, tokenFromUrl } from '../state.ts';
+import { activeWorkspace, fileChanges, tokenFromUrl } from '../state.ts';
 
 /**
- * The learner's two files on disk (workspace/client.js and workspace/server.js) as the editor
- * sees them: loading, saving as they type (debounced), saving before a run, reloading what
- * another editor changed on disk, resetting to the starter. No Monaco here: the editor binds a
- * text getter and setter to each file once Monaco is loaded (monaco-setup.ts), so the page
- * stays light until the Editor tab is opened.
+ * The learner's files on disk (the free playground's workspace/client.js and server.js, or an
+ * open lesson's workspace/NN-slug/ files, which may include others such as accept.js) as the
+ * editor sees them: loading, saving as they type (debounced), saving before a run, reloading
+ * what another editor changed on disk, resetting to the starter. No Monaco here: the editor
+ * binds a text getter and setter to each file once Monaco is loaded (monaco-setup.ts), so the
+ * page stays light until the Editor tab is opened.
  */
 
-export type FileName = 'client.js' | 'server.js';
-export const FILES: readonly FileName[] = ['client.js', 'server.js'];
+/** A file of the active workspace: client.js, server.js, or another file a lesson has. */
+export type FileName = string;
+
+/** The active workspace's files, in the editor's order (GET /api/files; the stream's `workspace` messages). */
+export const workspaceFiles = signal<readonly FileName[]>(['client.js', 'server.js']);
+/** Bumped when the files are another folder's (a lesson opened): the editor loads them all again. */
+export const workspaceGeneration = signal(0);
+/** The file shown in the editor. */
+export const activeFile = signal<FileName>('client.js');
 
 export type SaveState = 'loading' | 'saved' | 'dirty' | 'saving' | 'error';
 export interface FileStatus {
@@ -26,6 +34,11 @@ export const fileStatus = signal<Record<FileName, FileStatus>>({
   'server.js': { state: 'loading' },
 });
 
+/** A file's status, `loading` for a file not known yet. */
+export function statusOf(name: FileName): FileStatus {
+  return fileStatus.value[name] ?? { state: 'loading' };
+}
+
 /**
  * A file changed on disk (another editor) while this page had edits it had not saved yet: the
  * learner chooses which to keep. Null when there is nothing to decide.
@@ -38,7 +51,8 @@ function setStatus(name: FileName, s: FileStatus): void {
   fileStatus.value = { ...fileStatus.value, [name]: s };
 }
 
-async function api(path: string, init: RequestInit = {}): Promise<Response> {
+/** A request to the playground's API with the session token; rejects with the error's text on a non-2xx status. */
+export async function api(path: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   headers.set('X-Wsplay-Token', tokenFromUrl());
   const res = await fetch(path, { ...init, headers, cache: 'no-store' });
@@ -95,6 +109,47 @@ class FileSession {
     this.binding = b;
   }
 
+  /** The editor's text, or the disk's as last loaded (null: not loaded yet). */
+  text(): string | null {
+    return this.binding ? this.binding.get() : this.lastSaved;
+  }
+
+  /** This file is no longer the workspace's (another lesson opened): stop saving it. */
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.binding = null;
+  }
+
+  /**
+   * Replace the file with `text` (a lesson's code button): written to disk now, and put in the
+   * editor as one undoable edit. Resolves once the disk has it.
+   */
+  async replaceWith(text: string): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    while (this.inflight) await this.inflight.catch(() => undefined);
+    setStatus(this.name, { state: 'saving' });
+    try {
+      await api(`/api/files/${encodeURIComponent(this.name)}`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+        body: text,
+      });
+    } catch (err) {
+      setStatus(this.name, { state: 'error', error: `not saved: ${(err as Error).message}` });
+      throw err;
+    }
+    if (conflict.value?.name === this.name) conflict.value = null;
+    if (this.lastSaved === null && !this.binding) {
+      setStatus(this.name, { state: 'saved', at: Date.now() });
+      return;
+    }
+    this.applyDisk(text);
+  }
+
   get bound(): boolean {
     return this.binding !== null;
   }
@@ -127,7 +182,7 @@ class FileSession {
     if (this.timer) clearTimeout(this.timer);
     if (this.conflicted) return;
     const dirty = this.unsaved;
-    if (fileStatus.value[this.name].state !== 'saving') setStatus(this.name, dirty ? { state: 'dirty' } : { state: 'saved', at: fileStatus.value[this.name].at });
+    if (statusOf(this.name).state !== 'saving') setStatus(this.name, dirty ? { state: 'dirty' } : { state: 'saved', at: statusOf(this.name).at });
     if (!dirty) return;
     this.timer = setTimeout(() => {
       this.timer = null;
@@ -151,7 +206,7 @@ class FileSession {
     const text = this.binding.get();
     // Never PUT what the disk already has: saving server.js restarts the learner's server.
     if (text === this.lastSaved) {
-      if (fileStatus.value[this.name].state !== 'saved') setStatus(this.name, { state: 'saved', at: Date.now() });
+      if (statusOf(this.name).state !== 'saved') setStatus(this.name, { state: 'saved', at: Date.now() });
       return;
     }
     setStatus(this.name, { state: 'saving' });
@@ -238,6 +293,7 @@ class FileSession {
   }
 }
 
+/** One session per file of the active workspace (replaced when another workspace opens). */
 export const sessions: Record<FileName, FileSession> = {
   'client.js': new FileSession('client.js'),
   'server.js': new FileSession('server.js'),
@@ -245,8 +301,46 @@ export const sessions: Record<FileName, FileSession> = {
 
 /** Save every file with unsaved edits (before a run; Ctrl/Cmd+S). Rejects if one fails. */
 export async function saveAll(): Promise<void> {
-  await Promise.all(FILES.map((n) => sessions[n].save()));
+  await Promise.all(Object.values(sessions).map((s) => s.save()));
 }
+
+/** Which workspace the sessions are for: `lesson|file,file`. */
+let workspaceKey = 'null|client.js,server.js';
+
+/**
+ * The files are now `files` of `lesson` (null: the free playground). When that is another
+ * workspace than the sessions are for, every session is dropped (its pending save too: the
+ * lesson pane saves before it switches) and the editor loads the new files.
+ */
+export function switchWorkspace(lesson: string | null, files: readonly FileName[]): void {
+  const key = `${lesson}|${files.join(',')}`;
+  if (key === workspaceKey) return;
+  workspaceKey = key;
+  for (const s of Object.values(sessions)) s.dispose();
+  for (const name of Object.keys(sessions)) delete sessions[name];
+  const status: Record<FileName, FileStatus> = {};
+  for (const name of files) {
+    sessions[name] = new FileSession(name);
+    status[name] = { state: 'loading' };
+  }
+  conflict.value = null;
+  fileStatus.value = status;
+  workspaceFiles.value = [...files];
+  if (!files.includes(activeFile.value)) activeFile.value = files[0] ?? 'client.js';
+  workspaceGeneration.value++;
+}
+
+/** The active workspace's file list (GET /api/files), for the editor's tabs. */
+export async function fetchFileList(): Promise<FileName[]> {
+  const list = (await (await api('/api/files')).json()) as Array<{ name: string }>;
+  return list.map((f) => f.name);
+}
+
+// The stream says which workspace is in use (on every (re)connect, and when a lesson opens).
+effect(() => {
+  const ws = activeWorkspace.value;
+  if (ws) switchWorkspace(ws.lesson, ws.files);
+});
 
 /** Keep the editor's text (overwrite the disk) or take the disk's, after a conflict. */
 export async function resolveConflict(keep: 'mine' | 'disk'): Promise<void> {
@@ -254,6 +348,7 @@ export async function resolveConflict(keep: 'mine' | 'disk'): Promise<void> {
   if (!c) return;
   conflict.value = null;
   const s = sessions[c.name];
+  if (!s) return;
   if (keep === 'disk') s.applyDisk(c.disk);
   else {
     s.lastSaved = c.disk;
@@ -265,5 +360,5 @@ export async function resolveConflict(keep: 'mine' | 'disk'): Promise<void> {
 // the event stream): reload it into the editor, or ask when this page has unsaved edits.
 effect(() => {
   const name = fileChanges.value?.name;
-  if (name === 'client.js' || name === 'server.js') void sessions[name].external();
+  if (name) void sessions[name]?.external();
 });

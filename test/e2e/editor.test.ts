@@ -1,0 +1,560 @@
+/**
+ * The Code tab end to end, in real Chromium, against the real `wsplay start` (the learner's
+ * server.js in its supervised child process behind the wiretap, the dashboard, a workspace in a
+ * temporary folder): code is typed into Monaco, run in the page's Web Workers, and what the
+ * learner sees is asserted (the console pane, the editor's markers, the runner's status, the
+ * inspector's rows). The course's code connects to ws://localhost:9900 as written: the client
+ * runner maps that to the wiretap's real (ephemeral) port. Main states are kept as screenshots
+ * under test-artifacts/screenshots/editor-*.png.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildUi, uiNeedsBuild } from '../../server/app/ui-build.ts';
+import { chromiumAvailability, launchChromium } from '../helpers/browser.ts';
+import {
+  editorText,
+  eventually,
+  hoverErrorOnLine,
+  linesWithErrorSquiggle,
+  typeIntoEditor,
+  typeOverLine,
+  waitForEditorText,
+  waitForErrorSquiggle,
+} from '../helpers/monaco.ts';
+import { ROOT, runCli, type CliProcess } from '../helpers/net.ts';
+
+const chromium = chromiumAvailability();
+
+const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
+const VIEWPORT = { width: 1280, height: 800 };
+const STARTERS = path.join(ROOT, 'server', 'runner', 'starters');
+const STARTER_CLIENT = readFileSync(path.join(STARTERS, 'client.js'), 'utf8');
+const STARTER_SERVER = readFileSync(path.join(STARTERS, 'server.js'), 'utf8');
+
+/** The tutorial's client with its bug fixed (send once the socket is open), sending `text`. */
+const fixedClient = (text: string) => `const socket = new WebSocket('ws://localhost:9900');
+
+socket.onmessage = (event) => {
+  console.log('received: ', event.data);
+};
+
+socket.onopen = () => {
+  socket.send('${text}');
+};
+`;
+
+/** Every message goes to every open client, as "broadcast: ...". */
+const BROADCAST_SERVER = `const { WebSocketServer, WebSocket } = require('ws');
+
+const wss = new WebSocketServer({ port: 9900 });
+
+wss.on('connection', (ws) => {
+  ws.on('message', (data) => {
+    for (const client of wss.clients) {
+      if (client.readyState === WebSocket.OPEN) client.send(\`broadcast: \${data}\`);
+    }
+  });
+});
+`;
+
+/**
+ * Each peer says hi once open, and answers the first hi it hears from another peer. Whichever
+ * of the two completes its handshake first, each connection then receives a broadcast that the
+ * other peer sent ("hi from peer N" or "peer N saw peer M").
+ */
+const PEERS_CLIENT = `const me = /peer (\\d+)/.exec(self.name)[1];
+const socket = new WebSocket('ws://localhost:9900');
+const answered = new Set();
+
+socket.onopen = () => socket.send(\`hi from peer \${me}\`);
+
+socket.onmessage = (event) => {
+  console.log(\`peer \${me} got: \${event.data}\`);
+  const from = /hi from peer (\\d+)/.exec(event.data);
+  if (from && from[1] !== me && !answered.has(from[1])) {
+    answered.add(from[1]);
+    socket.send(\`peer \${me} saw peer \${from[1]}\`);
+  }
+};
+`;
+
+const CRASHING_SERVER = `const { WebSocketServer } = require('ws');
+
+const wss = new WebSocketServer({ port: 9900 });
+
+wss.on('connection', (ws) => {
+  ws.on('message', (data) => {
+    throw new Error(\`crash on purpose after "\${data}"\`);
+  });
+  ws.send('Hello webSocket');
+});
+`;
+
+/** The real CLI, started on a workspace folder, with what it printed. */
+interface Playground {
+  cli: CliProcess;
+  dashboardUrl: string;
+  token: string;
+  tapPort: number;
+  /** The learner's server process as first started. */
+  serverPid: number;
+}
+
+async function startPlayground(workspace: string): Promise<Playground> {
+  const cli = runCli(['start', '--port', '0', '--dashboard-port', '0', '--no-open', '--workspace', workspace], { WSPLAY_SKIP_UI_BUILD: '1' });
+  try {
+    const [, url] = await cli.line(/^Dashboard: (\S+)$/, 20_000);
+    const [, tap] = await cli.line(/^Wiretap listening on ws:\/\/127\.0\.0\.1:(\d+)/);
+    const [, pid] = await cli.line(/^Server: server\.js \(pid (\d+)\)/);
+    return { cli, dashboardUrl: url!, token: new URL(url!).searchParams.get('token')!, tapPort: Number(tap), serverPid: Number(pid) };
+  } catch (err) {
+    cli.kill();
+    throw err;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(chromium.skip)(chromium.skip ? `the Code tab in real Chromium: ${chromium.reason}` : 'the Code tab in real Chromium', () => {
+  let workspace: string;
+  let pg: Playground;
+  const clis: CliProcess[] = [];
+  /** Every learner server process seen (ended in afterAll if one outlived its playground). */
+  const serverPids = new Set<number>();
+  let browser: Browser;
+  let context: BrowserContext;
+  let dash: Page;
+  const pageErrors: string[] = [];
+  const dialogs: string[] = [];
+
+  const shot = (name: string) => dash.screenshot({ path: path.join(SHOTS, `editor-${name}.png`) });
+  const centerTab = (name: string) => dash.getByRole('region', { name: 'Capture' }).getByRole('tab', { name });
+  const fileTab = (name: 'client.js' | 'server.js') => dash.getByRole('tablist', { name: 'Files' }).getByRole('tab', { name: new RegExp(`^${name.replace('.', '\\.')}`) });
+  const runButton = () => dash.getByRole('group', { name: 'Run the client' }).getByRole('button', { name: /^(Run|Re-run)$/ });
+  const stopButton = () => dash.getByRole('group', { name: 'Run the client' }).getByRole('button', { name: 'Stop', exact: true });
+  const consoleRows = () => dash.getByRole('log', { name: 'Console output' }).getByRole('listitem');
+  const serverStatus = () => dash.getByRole('region', { name: 'Console' }).getByRole('status');
+  const peerChips = () => dash.getByRole('list', { name: 'Peers' }).getByRole('listitem');
+  const timelineRows = () => dash.getByRole('grid', { name: 'Frames' }).getByRole('row');
+  const saveState = () => dash.locator('.ed-toolbar .save-state');
+  const diskFile = (name: string) => readFileSync(path.join(workspace, name), 'utf8');
+
+  /** The text of an element once it is visible. */
+  async function visibleText(locator: Locator, timeoutMs = 10_000): Promise<string> {
+    await locator.waitFor({ state: 'visible', timeout: timeoutMs });
+    return (await locator.innerText()).trim();
+  }
+
+  /** The server's status line once it says `re`; its text. */
+  async function serverStatusMatching(re: RegExp, timeoutMs = 15_000): Promise<string> {
+    let text = '';
+    await eventually(
+      async () => {
+        text = (await serverStatus().innerText().catch(() => '')).trim();
+        return re.test(text);
+      },
+      () => `the server status to match ${re}; it says ${JSON.stringify(text)}; CLI output: ${pg.cli.stdout().slice(-800)}`,
+      timeoutMs,
+    );
+    const pid = /pid (\d+)/.exec(text);
+    if (pid) serverPids.add(Number(pid[1]));
+    return text;
+  }
+
+  /** The highest connection number the Connections list shows (0 for none). */
+  async function lastConnection(): Promise<number> {
+    const ids = await dash
+      .getByRole('listbox', { name: 'Connections' })
+      .getByRole('option')
+      .evaluateAll((els) => els.map((el) => Number(el.getAttribute('data-conn'))));
+    return Math.max(0, ...ids);
+  }
+
+  /** Open the Code tab and wait until Monaco shows the file with `text` in it. */
+  async function openCode(file: 'client.js' | 'server.js', text: string): Promise<void> {
+    await centerTab('Code').click();
+    await fileTab(file).click();
+    expect(await fileTab(file).getAttribute('aria-selected')).toBe('true');
+    await waitForEditorText(dash, text, 30_000);
+  }
+
+  /** Type `text` as the whole of `file` and wait until the workspace has it. */
+  async function typeFile(file: 'client.js' | 'server.js', text: string): Promise<void> {
+    await fileTab(file).click();
+    await typeIntoEditor(dash, text);
+    await waitForEditorText(dash, text.split('\n').find((l) => l.trim().length > 0)!);
+    // Saved as typed (debounced): nothing to press. The disk gets exactly what was typed.
+    await eventually(
+      () => existsSync(path.join(workspace, file)) && diskFile(file) === text,
+      async () => `workspace/${file} to hold the typed text; the editor says "${await saveState().innerText().catch(() => '?')}", the disk has ${JSON.stringify(diskFile(file))}`,
+    );
+  }
+
+  /** The console line (a list item) that contains `text`, once it shows. */
+  async function consoleLine(text: string | RegExp, timeoutMs = 15_000): Promise<Locator> {
+    const row = consoleRows().filter({ hasText: text }).last();
+    try {
+      await row.waitFor({ state: 'visible', timeout: timeoutMs });
+    } catch {
+      const all = await consoleRows().allInnerTexts();
+      throw new Error(`No console line with ${String(text)}; the console shows:\n${all.slice(-40).join('\n')}`);
+    }
+    return row;
+  }
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-editor-e2e-'));
+    // Once for this file; the CLI then serves ui/dist as it is (WSPLAY_SKIP_UI_BUILD).
+    if (uiNeedsBuild()) await buildUi();
+    const [started, launched] = await Promise.allSettled([startPlayground(workspace), launchChromium()]);
+    if (started.status === 'fulfilled') {
+      pg = started.value;
+      clis.push(pg.cli);
+      serverPids.add(pg.serverPid);
+    }
+    if (launched.status === 'fulfilled') browser = launched.value;
+    if (started.status === 'rejected') throw started.reason;
+    if (launched.status === 'rejected') throw launched.reason;
+    context = await browser.newContext({ viewport: VIEWPORT, colorScheme: 'light' });
+    // The editor's text is replaced by pasting it (typeIntoEditor).
+    await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+    context.setDefaultTimeout(10_000);
+    dash = await context.newPage();
+    dash.on('pageerror', (err) => pageErrors.push(`${err.message}\n${err.stack ?? ''}`));
+    dash.on('dialog', (d) => {
+      dialogs.push(`${d.type()}: ${d.message()}`);
+      void d.dismiss().catch(() => {});
+    });
+    await dash.goto(pg.dashboardUrl);
+    await dash.getByText(`wiretap ws://127.0.0.1:${pg.tapPort}`).waitFor({ timeout: 15_000 });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    for (const cli of clis) {
+      cli.kill('SIGTERM');
+      const ended = await Promise.race([cli.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+      if (!ended) {
+        cli.kill('SIGKILL');
+        await cli.exited;
+      }
+    }
+    // A learner server outliving its playground would hold its port: end it (its own group).
+    await eventually(() => [...serverPids].every((pid) => !alive(pid)), () => 'the learner servers to end', 3000).catch(() => {
+      for (const pid of serverPids) {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    });
+    if (workspace) rmSync(workspace, { recursive: true, force: true });
+  }, 30_000);
+
+  it("shows the tutorial's client throwing InvalidStateError at its send line, in the console and as a marker on line 7", async () => {
+    await openCode('client.js', "socket.send('I am listening');");
+    expect(await editorText(dash)).toBe(STARTER_CLIENT);
+    await serverStatusMatching(/^server\.js running on internal port \d+/);
+
+    await runButton().click();
+
+    // As the browser gives it, at its line.
+    const error = await consoleLine('InvalidStateError');
+    const errorText = await visibleText(error);
+    expect(errorText).toMatch(/Uncaught InvalidStateError: .*CONNECTING/);
+    expect(await error.getByRole('button', { name: /^Show client\.js line 7, column \d+ in the editor$/ }).count()).toBe(1);
+    expect(errorText).toMatch(/client\.js:7:\d+/);
+    // The send itself: not sent, and why.
+    expect(await visibleText(await consoleLine(/send\("I am listening"\)/))).toContain('not sent: the browser threw InvalidStateError');
+
+    // The editor marks line 7, and only it; hovering the mark says what happened.
+    await waitForErrorSquiggle(dash, 7);
+    expect(await linesWithErrorSquiggle(dash)).toEqual([7]);
+    const hover = await hoverErrorOnLine(dash, 7, /InvalidStateError/);
+    expect(hover).toMatch(/Uncaught InvalidStateError/);
+    // The client still connected: the server's greeting reached it.
+    await consoleLine(/received:\s+Hello webSocket/);
+    await shot('invalid-state');
+  });
+
+  it('runs a change typed into Monaco and shows its frames in the inspector', async () => {
+    const text = `typed into Monaco ${Date.now().toString(36)}`;
+    // The fix, typed key by key over the line that threw: send once the socket is open.
+    const line7 = `socket.onopen = () => socket.send('${text}');`;
+    await typeOverLine(dash, 7, line7);
+    const client = STARTER_CLIENT.replace("socket.send('I am listening');", line7);
+    await waitForEditorText(dash, line7);
+    expect(await editorText(dash)).toBe(client);
+
+    // Run with the keyboard, from inside the editor; the run saves first.
+    await dash.keyboard.press('ControlOrMeta+Enter');
+    await consoleLine('Re-running client.js');
+    await consoleLine(new RegExp(`received:\\s+I heard you say "${text}"`));
+    expect(diskFile('client.js')).toBe(client);
+    // The fixed code ran without an error: the last run's marker on line 7 is gone.
+    await eventually(
+      async () => (await linesWithErrorSquiggle(dash)).length === 0,
+      async () => `no error squiggle; lines with one: ${JSON.stringify(await linesWithErrorSquiggle(dash))}`,
+    );
+    const send = await consoleLine(`send("${text}")`);
+    const link = send.getByRole('button', { name: /^Show frame #\d+ of connection #\d+ in the inspector$/ });
+    await link.waitFor({ timeout: 10_000 });
+    const [, conn] = /connection #(\d+)/.exec((await link.getAttribute('aria-label'))!)!;
+    await shot('typed-run');
+
+    // The send links to its frame: the frame's anatomy shows the payload that was typed.
+    await link.click();
+    const details = dash.getByRole('region', { name: 'Details' });
+    expect(await details.getByRole('tab', { name: 'Frame anatomy' }).getAttribute('aria-selected')).toBe('true');
+    expect(await visibleText(details.getByLabel('Payload as text'))).toBe(text);
+
+    // The timeline: the new text going to the server on that connection, and its echo coming back.
+    await centerTab('Timeline').click();
+    const sent = timelineRows().filter({ has: dash.getByRole('cell', { name: text, exact: true }) });
+    const sentText = await visibleText(sent);
+    expect(sentText).toContain(`#${conn}`);
+    expect(sentText).toContain('→');
+    const echo = await visibleText(timelineRows().filter({ hasText: `I heard you say "${text}"` }));
+    expect(echo).toContain(`#${conn}`);
+    expect(echo).toContain('←');
+    await shot('typed-timeline');
+  });
+
+  it('marks a syntax error and does not run the client', async () => {
+    await openCode('client.js', 'socket.onopen');
+    const broken = `const socket = new WebSocket('ws://localhost:9900');
+
+socket.onopen = () => {
+  socket.send('never sent' 'twice');
+};
+`;
+    await typeFile('client.js', broken);
+    const before = await lastConnection();
+    await runButton().click();
+
+    const notRun = await visibleText(await consoleLine(/^.*Not run: /));
+    expect(notRun).toMatch(/Not run: client\.js has a syntax error at line 4, column \d+/);
+    expect(notRun).toMatch(/client\.js:4:\d+/);
+    await waitForErrorSquiggle(dash, 4);
+    expect(await linesWithErrorSquiggle(dash)).toEqual([4]);
+    await shot('syntax-error');
+
+    // Nothing connected for it: the next run that does connect gets the very next connection.
+    const text = `after the fix ${Date.now().toString(36)}`;
+    await typeFile('client.js', fixedClient(text));
+    await runButton().click();
+    const link = (await consoleLine(`send("${text}")`)).getByRole('button', { name: /^Show frame #\d+ of connection #\d+/ });
+    await link.waitFor({ timeout: 10_000 });
+    expect(await link.getAttribute('aria-label')).toContain(`of connection #${before + 1} `);
+  });
+
+  it('stops a client stuck in an infinite loop, and the page stays responsive', async () => {
+    const looping = `const socket = new WebSocket('ws://localhost:9900');
+console.log('entering the loop');
+let n = 0;
+while (true) {
+  n++;
+}
+`;
+    await typeFile('client.js', looping);
+    await runButton().click();
+    await consoleLine('entering the loop');
+    const chip = peerChips().first();
+    await eventually(
+      async () => /peer 1/.test(await chip.innerText().catch(() => '')),
+      async () => `the peer's chip; it shows ${JSON.stringify(await peerChips().allInnerTexts())}`,
+    );
+    expect(await chip.innerText()).not.toContain('stopped');
+    // The loop runs in its Worker: the page still answers while it spins.
+    expect(await stopButton().isEnabled()).toBe(true);
+
+    await stopButton().click();
+    await consoleLine(/Stopped \(the client ended\)/);
+    await eventually(
+      async () => (await chip.innerText()).includes('stopped'),
+      async () => `the peer to show stopped; it shows ${JSON.stringify(await chip.innerText())}`,
+    );
+    expect(await stopButton().isDisabled()).toBe(true);
+    await shot('loop-stopped');
+
+    // Another tab opens at once.
+    await centerTab('Stats').click();
+    await dash.getByRole('region', { name: 'Totals' }).waitFor({ timeout: 5000 });
+    await centerTab('Code').click();
+    await runButton().waitFor({ state: 'visible', timeout: 5000 });
+  });
+
+  it('restarts the server when server.js is changed to broadcast, and the broadcasts show on the wire for 2 peers', async () => {
+    const before = await serverStatusMatching(/^server\.js running on internal port (\d+)/);
+    const [, oldPort, oldPid] = /internal port (\d+) · pid (\d+)/.exec(before)!;
+
+    await openCode('server.js', "new WebSocketServer({ port: 9900 })");
+    expect(await editorText(dash)).toBe(STARTER_SERVER);
+    await typeFile('server.js', BROADCAST_SERVER);
+    // Restarted on save: running again, as a new process on a new internal port.
+    const after = await serverStatusMatching(new RegExp(`^server\\.js running on internal port (?!${oldPort}\\b)\\d+ · pid (?!${oldPid}\\b)\\d+`), 20_000);
+    const [, newPort] = /internal port (\d+)/.exec(after)!;
+    expect(newPort).not.toBe(oldPort);
+    await eventually(() => !alive(Number(oldPid)), () => `the old server (pid ${oldPid}) to end`);
+
+    await typeFile('client.js', PEERS_CLIENT);
+    await dash.getByLabel('Number of peers').selectOption('2');
+    await runButton().click();
+    // Each peer on its own connection.
+    let chips: string[] = [];
+    await eventually(
+      async () => {
+        chips = await peerChips().allInnerTexts();
+        return chips.length === 2 && chips.every((c) => /#\d+/.test(c));
+      },
+      () => `two peers with their connections; the chips say ${JSON.stringify(chips)}`,
+      15_000,
+    );
+    const [c1, c2] = chips.map((c) => Number(/#(\d+)/.exec(c)![1]));
+    expect(c1).not.toBe(c2);
+    // Each peer hears the other one through the server.
+    await consoleLine(/peer 2 got: broadcast: (hi from peer 1|peer 1 saw peer 2)/);
+    await consoleLine(/peer 1 got: broadcast: (hi from peer 2|peer 2 saw peer 1)/);
+    await shot('broadcast');
+
+    // On the wire: server → client frames carrying the other peer's words, on both connections.
+    await centerTab('Timeline').click();
+    const fromServer = (conn: number, re: RegExp) =>
+      timelineRows()
+        .filter({ has: dash.getByRole('cell', { name: `#${conn}`, exact: true }) })
+        .filter({ has: dash.getByRole('cell', { name: '←', exact: true }) })
+        .filter({ hasText: re });
+    await fromServer(c2!, /broadcast: (hi from peer 1|peer 1 saw peer 2)/).first().waitFor();
+    await fromServer(c1!, /broadcast: (hi from peer 2|peer 2 saw peer 1)/).first().waitFor();
+    await shot('broadcast-timeline');
+
+    await centerTab('Code').click();
+    await stopButton().click();
+    await dash.getByLabel('Number of peers').selectOption('1');
+  });
+
+  it('keeps an edit across a restart of the whole playground', async () => {
+    const mark = `// kept across a restart ${Date.now().toString(36)}`;
+    await typeFile('client.js', `${mark}\n${PEERS_CLIENT}`);
+    await saveState().filter({ hasText: 'saved' }).waitFor();
+
+    // The playground goes away at once (a crash, a closed terminal): no chance to save anything.
+    const old = pg;
+    old.cli.kill('SIGKILL');
+    await old.cli.exited;
+    // Its server goes with it.
+    await eventually(() => !alive(old.serverPid) && [...serverPids].every((pid) => !alive(pid)), () => `the learner's server of the killed playground to end (pids ${[...serverPids].join(', ')})`);
+
+    pg = await startPlayground(workspace);
+    clis.push(pg.cli);
+    serverPids.add(pg.serverPid);
+    await dash.goto(pg.dashboardUrl);
+    await dash.getByText(`wiretap ws://127.0.0.1:${pg.tapPort}`).waitFor({ timeout: 15_000 });
+
+    await openCode('client.js', mark);
+    expect(await editorText(dash)).toBe(`${mark}\n${PEERS_CLIENT}`);
+    // And the server code: the broadcast version runs again.
+    await openCode('server.js', 'broadcast: ');
+    expect(await editorText(dash)).toBe(BROADCAST_SERVER);
+    await serverStatusMatching(new RegExp(`^server\\.js running on internal port \\d+ · pid ${pg.serverPid}\\b`));
+    await fileTab('client.js').click();
+    await shot('after-restart');
+  });
+
+  it('answers 403 to path-escape attempts from the page', async () => {
+    // A link inside the workspace to a file outside it.
+    symlinkSync('/etc/passwd', path.join(workspace, 'passwd.js'));
+    const attempts: Array<[string, string]> = [
+      ['GET', '/api/files/..%2f..%2fetc%2fpasswd'],
+      ['GET', '/api/files/..%2F..%2F..%2F..%2Fetc%2Fpasswd'],
+      ['GET', '/api/files/%2e%2e%2f%2e%2e%2fetc%2fpasswd'],
+      ['GET', '/api/files/%252e%252e%252fetc%252fpasswd'],
+      ['GET', '/api/files/%2fetc%2fpasswd'],
+      ['GET', '/api/files/..%5c..%5cetc%5cpasswd'],
+      ['GET', '/api/files/passwd.js'],
+      ['PUT', '/api/files/..%2fescaped.js'],
+      ['POST', '/api/files/..%2f..%2fetc%2fpasswd/reset'],
+      ['GET', '/workspace/..%2f..%2fetc%2fpasswd'],
+      ['GET', '/workspace/passwd.js'],
+    ];
+    const results = await dash.evaluate(
+      async ({ attempts, token }) => {
+        const out: Array<{ request: string; status: number; leaked: boolean }> = [];
+        for (const [method, url] of attempts) {
+          const res = await fetch(url, { method, headers: { 'X-Wsplay-Token': token }, body: method === 'PUT' ? 'pwned' : undefined, cache: 'no-store' });
+          const body = await res.text();
+          out.push({ request: `${method} ${url}`, status: res.status, leaked: body.includes('root:') });
+        }
+        const control = await fetch('/api/files/client.js', { headers: { 'X-Wsplay-Token': token }, cache: 'no-store' });
+        const worker = await fetch('/workspace/client.js', { cache: 'no-store' });
+        return { out, control: control.status, worker: worker.status };
+      },
+      { attempts, token: pg.token },
+    );
+    // The same page, with the same token and cookie, reads the workspace's own files.
+    expect(results.control).toBe(200);
+    expect(results.worker).toBe(200);
+    expect(results.out).toEqual(attempts.map(([method, url]) => ({ request: `${method} ${url}`, status: 403, leaked: false })));
+    expect(existsSync(path.join(path.dirname(workspace), 'escaped.js'))).toBe(false);
+  });
+
+  it('survives a crashing server.js: the crash and its stack show, the inspector works, and a fixed save brings it back', async () => {
+    await openCode('server.js', 'broadcast: ');
+    const running = await serverStatusMatching(/^server\.js running on internal port \d+ · pid (\d+)/);
+    const [, pidBefore] = /pid (\d+)/.exec(running)!;
+    await typeFile('server.js', CRASHING_SERVER);
+    await serverStatusMatching(new RegExp(`^server\\.js running on internal port \\d+ · pid (?!${pidBefore}\\b)\\d+`), 20_000);
+
+    const text = `make it crash ${Date.now().toString(36)}`;
+    await typeFile('client.js', fixedClient(text));
+    await runButton().click();
+
+    // The crash, with its stack, while the dashboard goes on.
+    const crashed = await serverStatusMatching(/^server\.js crashed: it exited with code 1/, 20_000);
+    expect(crashed).toContain('Fix it and save');
+    const stack = await visibleText(dash.getByLabel('server.js crash stack'));
+    expect(stack).toContain(`Error: crash on purpose after "${text}"`);
+    expect(stack).toMatch(/server\.js:7:\d+/);
+    await dash.getByRole('region', { name: 'Console' }).getByRole('group', { name: 'Show lines from' }).getByRole('button', { name: /^Server/ }).click();
+    await consoleLine(`Error: crash on purpose after "${text}"`);
+    await shot('server-crashed');
+    await dash.getByRole('region', { name: 'Console' }).getByRole('group', { name: 'Show lines from' }).getByRole('button', { name: /^All/ }).click();
+
+    // The inspector still works: the message that crashed it is in the timeline, the connection ended.
+    await centerTab('Timeline').click();
+    const sent = await visibleText(timelineRows().filter({ has: dash.getByRole('cell', { name: text, exact: true }) }));
+    expect(sent).toContain('→');
+    await centerTab('Sequence diagram').click();
+    await dash.getByRole('img', { name: /^Sequence diagram of/ }).waitFor();
+
+    // A fixed server.js, saved, runs again; the client gets its echo.
+    await openCode('server.js', 'crash on purpose');
+    await typeFile('server.js', STARTER_SERVER);
+    await serverStatusMatching(/^server\.js running on internal port \d+/, 20_000);
+    expect(await dash.getByLabel('server.js crash stack').count()).toBe(0);
+    const again = `back again ${Date.now().toString(36)}`;
+    await typeFile('client.js', fixedClient(again));
+    await runButton().click();
+    await consoleLine(new RegExp(`received:\\s+I heard you say "${again}"`));
+    await shot('server-back');
+  });
+
+  it('ran without a script error or a dialog in the page', () => {
+    // The learner's client.js throwing (InvalidStateError) is reported by the browser as it
+    // would be in DevTools: lesson material. Anything else is the dashboard's own error.
+    expect(pageErrors.filter((e) => !/\/workspace\/client\.js:\d+:\d+/.test(e))).toEqual([]);
+    expect(dialogs).toEqual([]);
+  });
+});
