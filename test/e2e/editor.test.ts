@@ -19,7 +19,7 @@ import {
   eventually,
   hoverErrorOnLine,
   linesWithErrorSquiggle,
-  typeIntoEditor,
+  pasteIntoEditor,
   typeOverLine,
   waitForEditorText,
   waitForErrorSquiggle,
@@ -188,12 +188,12 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the Code tab in real Chromium: $
     await waitForEditorText(dash, text, 30_000);
   }
 
-  /** Type `text` as the whole of `file` and wait until the workspace has it. */
-  async function typeFile(file: 'client.js' | 'server.js', text: string): Promise<void> {
+  /** Paste `text` as the whole of `file` in Monaco and wait until the workspace has it. */
+  async function replaceFile(file: 'client.js' | 'server.js', text: string): Promise<void> {
     await fileTab(file).click();
-    await typeIntoEditor(dash, text);
+    await pasteIntoEditor(dash, text);
     await waitForEditorText(dash, text.split('\n').find((l) => l.trim().length > 0)!);
-    // Saved as typed (debounced): nothing to press. The disk gets exactly what was typed.
+    // Saved as edited (debounced): nothing to press. The disk gets exactly the editor's text.
     await eventually(
       () => existsSync(path.join(workspace, file)) && diskFile(file) === text,
       async () => `workspace/${file} to hold the typed text; the editor says "${await saveState().innerText().catch(() => '?')}", the disk has ${JSON.stringify(diskFile(file))}`,
@@ -227,7 +227,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the Code tab in real Chromium: $
     if (started.status === 'rejected') throw started.reason;
     if (launched.status === 'rejected') throw launched.reason;
     context = await browser.newContext({ viewport: VIEWPORT, colorScheme: 'light' });
-    // The editor's text is replaced by pasting it (typeIntoEditor).
+    // The editor's text is replaced by pasting it (pasteIntoEditor).
     await context.grantPermissions(['clipboard-read', 'clipboard-write']);
     context.setDefaultTimeout(10_000);
     dash = await context.newPage();
@@ -271,7 +271,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the Code tab in real Chromium: $
     await runButton().click();
 
     // As the browser gives it, at its line.
-    const error = await consoleLine('InvalidStateError');
+    const error = await consoleLine(/Uncaught InvalidStateError/);
     const errorText = await visibleText(error);
     expect(errorText).toMatch(/Uncaught InvalidStateError: .*CONNECTING/);
     expect(await error.getByRole('button', { name: /^Show client\.js line 7, column \d+ in the editor$/ }).count()).toBe(1);
@@ -340,7 +340,7 @@ socket.onopen = () => {
   socket.send('never sent' 'twice');
 };
 `;
-    await typeFile('client.js', broken);
+    await replaceFile('client.js', broken);
     const before = await lastConnection();
     await runButton().click();
 
@@ -353,7 +353,7 @@ socket.onopen = () => {
 
     // Nothing connected for it: the next run that does connect gets the very next connection.
     const text = `after the fix ${Date.now().toString(36)}`;
-    await typeFile('client.js', fixedClient(text));
+    await replaceFile('client.js', fixedClient(text));
     await runButton().click();
     const link = (await consoleLine(`send("${text}")`)).getByRole('button', { name: /^Show frame #\d+ of connection #\d+/ });
     await link.waitFor({ timeout: 10_000 });
@@ -368,7 +368,7 @@ while (true) {
   n++;
 }
 `;
-    await typeFile('client.js', looping);
+    await replaceFile('client.js', looping);
     await runButton().click();
     await consoleLine('entering the loop');
     const chip = peerChips().first();
@@ -402,14 +402,14 @@ while (true) {
 
     await openCode('server.js', "new WebSocketServer({ port: 9900 })");
     expect(await editorText(dash)).toBe(STARTER_SERVER);
-    await typeFile('server.js', BROADCAST_SERVER);
+    await replaceFile('server.js', BROADCAST_SERVER);
     // Restarted on save: running again, as a new process on a new internal port.
     const after = await serverStatusMatching(new RegExp(`^server\\.js running on internal port (?!${oldPort}\\b)\\d+ · pid (?!${oldPid}\\b)\\d+`), 20_000);
     const [, newPort] = /internal port (\d+)/.exec(after)!;
     expect(newPort).not.toBe(oldPort);
     await eventually(() => !alive(Number(oldPid)), () => `the old server (pid ${oldPid}) to end`);
 
-    await typeFile('client.js', PEERS_CLIENT);
+    await replaceFile('client.js', PEERS_CLIENT);
     await dash.getByLabel('Number of peers').selectOption('2');
     await runButton().click();
     // Each peer on its own connection.
@@ -447,7 +447,7 @@ while (true) {
 
   it('keeps an edit across a restart of the whole playground', async () => {
     const mark = `// kept across a restart ${Date.now().toString(36)}`;
-    await typeFile('client.js', `${mark}\n${PEERS_CLIENT}`);
+    await replaceFile('client.js', `${mark}\n${PEERS_CLIENT}`);
     await saveState().filter({ hasText: 'saved' }).waitFor();
 
     // The playground goes away at once (a crash, a closed terminal): no chance to save anything.
@@ -514,11 +514,11 @@ while (true) {
     await openCode('server.js', 'broadcast: ');
     const running = await serverStatusMatching(/^server\.js running on internal port \d+ · pid (\d+)/);
     const [, pidBefore] = /pid (\d+)/.exec(running)!;
-    await typeFile('server.js', CRASHING_SERVER);
+    await replaceFile('server.js', CRASHING_SERVER);
     await serverStatusMatching(new RegExp(`^server\\.js running on internal port \\d+ · pid (?!${pidBefore}\\b)\\d+`), 20_000);
 
     const text = `make it crash ${Date.now().toString(36)}`;
-    await typeFile('client.js', fixedClient(text));
+    await replaceFile('client.js', fixedClient(text));
     await runButton().click();
 
     // The crash, with its stack, while the dashboard goes on.
@@ -541,11 +541,11 @@ while (true) {
 
     // A fixed server.js, saved, runs again; the client gets its echo.
     await openCode('server.js', 'crash on purpose');
-    await typeFile('server.js', STARTER_SERVER);
+    await replaceFile('server.js', STARTER_SERVER);
     await serverStatusMatching(/^server\.js running on internal port \d+/, 20_000);
     expect(await dash.getByLabel('server.js crash stack').count()).toBe(0);
     const again = `back again ${Date.now().toString(36)}`;
-    await typeFile('client.js', fixedClient(again));
+    await replaceFile('client.js', fixedClient(again));
     await runButton().click();
     await consoleLine(new RegExp(`received:\\s+I heard you say "${again}"`));
     await shot('server-back');

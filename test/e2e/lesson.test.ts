@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLesson } from '../../lessons/harness/format.ts';
 import { buildUi, uiNeedsBuild } from '../../server/app/ui-build.ts';
 import { chromiumAvailability, launchChromium } from '../helpers/browser.ts';
-import { eventually, typeIntoEditor, waitForEditorText } from '../helpers/monaco.ts';
+import { eventually, pasteIntoEditor, waitForEditorText } from '../helpers/monaco.ts';
 import { ROOT, runCli, type CliProcess } from '../helpers/net.ts';
 
 const chromium = chromiumAvailability();
@@ -165,7 +165,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `a lesson in real Chromium: ${chr
   it("asks before replacing the learner's own edits, loads step 4's fix, and the Check turns green", async () => {
     // The learner's own change: the pane must not throw it away without asking.
     const mine = `${stepCode(1)}// my own note\n`;
-    await typeIntoEditor(dash, mine);
+    await pasteIntoEditor(dash, mine);
     await eventually(() => lessonFile('client.js') === mine, () => `client.js to be saved; it holds ${JSON.stringify(lessonFile('client.js'))}`);
 
     await step(4).getByRole('button', { name: 'Load into client.js' }).click();

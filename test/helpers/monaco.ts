@@ -1,8 +1,9 @@
 /**
  * Driving the dashboard's Monaco editor from a test the way a person does: click into the
- * text, select all, type. Reading goes through what is on screen (the rendered lines, the line
- * numbers in the margin, the error squiggles, the hover), never through Monaco's API: the page
- * exposes none, and a test that reads the model would not see what the learner sees.
+ * text, then type a line key by key, or select all and paste a whole file. Reading goes through
+ * what is on screen (the rendered lines, the line numbers in the margin, the error squiggles,
+ * the hover), never through Monaco's API: the page exposes none, and a test that reads the
+ * model would not see what the learner sees.
  *
  * The files of the playground are short, so every line is rendered (Monaco only renders the
  * lines in view).
@@ -59,9 +60,10 @@ export async function waitForEditorText(page: Page, text: string, timeoutMs = 15
  * inserted text would get Monaco's auto-indent on every new line. The page's context needs the
  * clipboard permissions (`context.grantPermissions(['clipboard-read', 'clipboard-write'])`).
  */
-export async function typeIntoEditor(page: Page, text: string): Promise<void> {
+export async function pasteIntoEditor(page: Page, text: string): Promise<void> {
   const editor = monacoEditor(page);
   await editor.locator('.view-lines').click();
+  await page.locator('.editor-view .monaco-editor.focused').waitFor();
   await page.evaluate((t) => navigator.clipboard.writeText(t), text);
   await page.keyboard.press('ControlOrMeta+A');
   await page.keyboard.press('ControlOrMeta+V');

@@ -473,6 +473,8 @@ export async function loadCode(file: string, code: string): Promise<void> {
 // The open lesson changed (this page or another opened one): load its text, forget the old check.
 let shownLesson: string | null | undefined;
 effect(() => {
+  // No workspace (wsplay tap: the playground does not run the learner's code): no lessons either.
+  if (activeWorkspace.value === null) return;
   const id = openLessonId();
   if (id === shownLesson) return;
   shownLesson = id;

@@ -1,6 +1,6 @@
 import { signal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
-import { centerView, detailTab, model, paused, rowMode, selectedConn, selection, shed, storeStatus, streamError, streamState, topology, version } from '../state.ts';
+import { activeWorkspace, centerView, detailTab, model, paused, rowMode, selectedConn, selection, shed, storeStatus, streamError, streamState, topology, version } from '../state.ts';
 import { Connections } from './Connections.tsx';
 import { Crafter } from './Crafter.tsx';
 import { ActiveFaultsBadge, FaultsPanel } from './FaultsPanel.tsx';
@@ -43,7 +43,9 @@ function StatusBar() {
 
 function DetailPanel() {
   version.value;
-  const tab = detailTab.value;
+  // Lessons need the learner's files (wsplay start): with wsplay tap there is no Lesson tab.
+  const lessons = activeWorkspace.value !== null;
+  const tab = detailTab.value === 'lesson' && !lessons ? 'frame' : detailTab.value;
   const conn = selectedConn.value !== null ? model.conns.get(selectedConn.value) ?? null : null;
   const sel = selection.value;
   const frame = sel?.kind === 'frame' ? model.framesByKey.get(sel.key) ?? null : null;
@@ -51,16 +53,18 @@ function DetailPanel() {
   return (
     <section class="panel detail" aria-label="Details">
       <div class="tabs" role="tablist">
-        {(['lesson', 'handshake', 'frame', 'message'] as const).map((t) => (
+        {(lessons ? (['lesson', 'handshake', 'frame', 'message'] as const) : (['handshake', 'frame', 'message'] as const)).map((t) => (
           <button role="tab" aria-selected={tab === t} class={tab === t ? 'tab active' : 'tab'} onClick={() => (detailTab.value = t)}>
             {t === 'lesson' ? (lessonDoc.value ? `Lesson ${lessonDoc.value.number}` : 'Lessons') : t === 'handshake' ? 'Handshake' : t === 'frame' ? 'Frame anatomy' : 'Message'}
           </button>
         ))}
       </div>
       {/* Kept mounted: the learner finds the lesson where they left it (scrolled, hints open). */}
-      <div class="detail-body lesson-host" style={{ display: tab === 'lesson' ? 'flex' : 'none' }}>
-        <LessonPane />
-      </div>
+      {lessons && (
+        <div class="detail-body lesson-host" style={{ display: tab === 'lesson' ? 'flex' : 'none' }}>
+          <LessonPane />
+        </div>
+      )}
       {tab !== 'lesson' && (
         <div class="detail-body">
           {tab === 'handshake' && <HandshakeView conn={conn} />}
