@@ -426,15 +426,17 @@ export async function runCheck(): Promise<void> {
   }
   try {
     const result = await call<CheckResult>('POST', `/api/lessons/${encodeURIComponent(doc.id)}/check`);
+    void refreshList();
+    // Another lesson opened while this one was checked: its pane has nothing to show of this.
+    if (openLessonId() !== doc.id) return;
     checkState.value = { lesson: doc.id, running: false, result, error: '' };
     const now = lessonDoc.value;
     if (now?.id === doc.id) {
       const check = { passed: result.ok, at: result.at, passing: result.passing, total: result.total };
       setProgress(doc.id, { ...now.progress, check, passedAt: result.ok ? result.at : now.progress.passedAt });
     }
-    void refreshList();
   } catch (err) {
-    checkState.value = { ...checkState.value, running: false, error: (err as Error).message };
+    if (checkState.peek().lesson === doc.id) checkState.value = { ...checkState.peek(), running: false, error: (err as Error).message };
   }
 }
 
