@@ -276,7 +276,7 @@ function LessonRow({ l, open }: { l: LessonSummary; open: boolean }) {
       </span>
       <span class="lp-row-main">
         <span class="lp-row-title">
-          <span class="muted">{l.number}</span> <InlineView parts={parseInline(l.title)} />
+          <InlineView parts={parseInline(l.title)} />
         </span>
         <span class="lp-row-progress">
           <StepDots l={l} />
