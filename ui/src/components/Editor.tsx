@@ -1,4 +1,5 @@
 import { signal } from '@preact/signals';
+import { ConfirmDialog } from './ConfirmDialog.tsx';
 import { Component } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { preview } from '../lib/bytes.ts';
@@ -499,51 +500,23 @@ function ConsolePane() {
 
 function ResetDialog() {
   const name = resetAsk.value;
-  const ref = useRef<HTMLDialogElement>(null);
-  const [busy, setBusy] = useState(false);
-  const [err, setErr] = useState('');
-  useEffect(() => {
-    const d = ref.current;
-    if (!d) return;
-    if (name && !d.open) {
-      setErr('');
-      d.showModal();
-    } else if (!name && d.open) d.close();
-  }, [name]);
-  const confirm = async () => {
-    if (!name) return;
-    setBusy(true);
-    setErr('');
-    try {
-      await sessions[name]?.reset();
-      resetAsk.value = null;
-    } catch (e) {
-      setErr((e as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  };
   return (
-    <dialog ref={ref} class="ed-dialog" aria-labelledby="ed-reset-title" aria-describedby="ed-reset-desc" onClose={() => (resetAsk.value = null)}>
-      <h2 id="ed-reset-title">Reset {name ?? ''} to the starter?</h2>
-      <p id="ed-reset-desc">
-        This replaces <code>{name ?? ''}</code> with the starter's version ({activeWorkspace.value?.lesson ? "the lesson's starter" : "the tutorial's code"}). Your changes
-        to it are lost (Ctrl+Z in the editor can still bring them back until you reload the page).
-      </p>
-      {err && (
-        <p class="bad" role="alert">
-          {err}
-        </p>
-      )}
-      <div class="ed-dialog-buttons">
-        <button autofocus onClick={() => (resetAsk.value = null)} disabled={busy}>
-          Cancel
-        </button>
-        <button class="danger" onClick={() => void confirm()} disabled={busy}>
-          Reset {name ?? ''}
-        </button>
-      </div>
-    </dialog>
+    <ConfirmDialog
+      open={name !== null}
+      id="ed-reset"
+      title={`Reset ${name ?? ''} to the starter?`}
+      cancelLabel="Cancel"
+      confirmLabel={`Reset ${name ?? ''}`}
+      onCancel={() => (resetAsk.value = null)}
+      onConfirm={async () => {
+        if (!name) return;
+        await sessions[name]?.reset();
+        resetAsk.value = null;
+      }}
+    >
+      This replaces <code>{name ?? ''}</code> with the starter's version ({activeWorkspace.value?.lesson ? "the lesson's starter" : "the tutorial's code"}). Your changes
+      to it are lost (Ctrl+Z in the editor can still bring them back until you reload the page).
+    </ConfirmDialog>
   );
 }
 

@@ -1,6 +1,6 @@
 import { signal } from '@preact/signals';
+import { ConfirmDialog } from './ConfirmDialog.tsx';
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   checkState,
   docError,
@@ -201,51 +201,24 @@ export function Markdown({ md }: { md: string }) {
 
 function LoadDialog() {
   const ask = loadAsk.value;
-  const ref = useRef<HTMLDialogElement>(null);
-  const [busy, setBusy] = useState(false);
-  const [err, setErr] = useState('');
-  useEffect(() => {
-    const d = ref.current;
-    if (!d) return;
-    if (ask && !d.open) {
-      setErr('');
-      d.showModal();
-    } else if (!ask && d.open) d.close();
-  }, [ask]);
-  const confirm = async () => {
-    if (!ask) return;
-    setBusy(true);
-    setErr('');
-    try {
-      await loadCode(ask.file, ask.code);
-      loadAsk.value = null;
-    } catch (e) {
-      setErr((e as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  };
   return (
-    <dialog ref={ref} class="ed-dialog lp-dialog" aria-labelledby="lp-load-title" aria-describedby="lp-load-desc" onClose={() => (loadAsk.value = null)}>
-      <h2 id="lp-load-title">Replace your {ask?.file ?? ''}?</h2>
-      <p id="lp-load-desc">
-        Your <code>{ask?.file ?? ''}</code> has changes of your own: it is not the starter or any of this lesson's code. Loading the lesson's code replaces
-        them (Ctrl+Z in the editor brings them back until you reload the page).
-      </p>
-      {err && (
-        <p class="bad" role="alert">
-          {err}
-        </p>
-      )}
-      <div class="ed-dialog-buttons">
-        <button autofocus onClick={() => (loadAsk.value = null)} disabled={busy}>
-          Keep mine
-        </button>
-        <button class="danger" onClick={() => void confirm()} disabled={busy}>
-          Replace {ask?.file ?? ''}
-        </button>
-      </div>
-    </dialog>
+    <ConfirmDialog
+      open={ask !== null}
+      id="lp-load"
+      class="lp-dialog"
+      title={`Replace your ${ask?.file ?? ''}?`}
+      cancelLabel="Keep mine"
+      confirmLabel={`Replace ${ask?.file ?? ''}`}
+      onCancel={() => (loadAsk.value = null)}
+      onConfirm={async () => {
+        if (!ask) return;
+        await loadCode(ask.file, ask.code);
+        loadAsk.value = null;
+      }}
+    >
+      Your <code>{ask?.file ?? ''}</code> has changes of your own: it is not the starter or any of this lesson's code. Loading the lesson's code replaces
+      them (Ctrl+Z in the editor brings them back until you reload the page).
+    </ConfirmDialog>
   );
 }
 
