@@ -1,7 +1,8 @@
 /**
- * The bench's echo target, run as its own process (`fork` with tsx): a plain `ws` server that
- * sends every message straight back, as text or binary as it came. It does the least work a
- * WebSocket server can, so what the bench measures is the path in front of it.
+ * The bench's echo target, run as its own process (forked through server/bin/run-ts.js): a
+ * plain `ws` server that sends every message straight back, as text or binary as it came. It
+ * does the least work a WebSocket server can, so what the bench measures is the path in front
+ * of it.
  *
  * Listens on 127.0.0.1, port 0, and reports the port over IPC: `{ type: 'listening', port }`.
  * Answers `{ type: 'stats' }` with its CPU time, and exits when the parent goes away.

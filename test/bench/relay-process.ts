@@ -1,5 +1,6 @@
 /**
- * A relay for the bench, run as its own process (`fork` with tsx). BENCH_MODE picks what it is:
+ * A relay for the bench, run as its own process (forked through server/bin/run-ts.js, as
+ * `npm start` runs the wiretap). BENCH_MODE picks what it is:
  * - `plain`: `Wiretap` with `decode: false`: bytes relayed, nothing decoded (the proxy ceiling);
  * - `wiretap`: the wiretap as `npm start` runs it: every chunk decoded, every event added to a
  *   bounded CaptureStore and offered to the debug log (off unless DEBUG is set);

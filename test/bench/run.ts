@@ -17,7 +17,8 @@
  * BENCH_IN_FLIGHT (64), BENCH_DECODER_ROUNDS (7), BENCH_ONLY (echo | decoder), BENCH_PATHS=decode (also the decoders
  * without the store), BENCH_COMPARE=DIR (also the wiretap of another checkout, e.g. a worktree
  * with a change, A/B in the same run), BENCH_NODE_FLAGS (extra node/V8 flags for the echo
- * target and relays, e.g. "--max-semi-space-size=64"), BENCH_PROFILE=DIR (children write
+ * target and relays, e.g. "--max-semi-space-size=64"), BENCH_STORE_EVENTS (the wiretap's
+ * CaptureStore bound instead of the default), BENCH_PROFILE=DIR (children write
  * --cpu-prof profiles to DIR), DEBUG (as for npm start; slows the wiretap down, of course).
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -26,7 +27,6 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { TSX_LOADER } from '../../server/runner/server-process.ts';
 import { CONTENDERS, type WorkloadResult } from './decoder-throughput.ts';
 
 const env = process.env;
@@ -41,6 +41,7 @@ const ONLY = env.BENCH_ONLY;
 const MESSAGE = 'hello wiretap 012345';
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+const RUN_TS = here('../../server/bin/run-ts.js');
 
 // ---------------------------------------------------------------------------------------------
 // Child processes
@@ -64,14 +65,26 @@ interface Child {
   port: number;
 }
 
-/** Fork a bench program through tsx; resolves once it reports `{ type: 'listening', port }`. */
-function start(script: string, extraEnv: Record<string, string>, name: string): Promise<Child> {
-  const execArgv = ['--import', TSX_LOADER, '--expose-gc', ...(env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
+/**
+ * Fork a TypeScript program of the bench the way `npm start` and `npm run bench` run theirs:
+ * through server/bin/run-ts.js (tsx's `register()`), not `--import tsx`. The latter also hooks
+ * require(), and on Node 20 ws's own (untransformed) Receiver then runs ~40% slower: measured
+ * 330 vs 560 MB/s on 16 KiB frames. That would slow every path's echo server and flatter our
+ * decoders against ws.
+ */
+function forkTs(script: string, name: string, extraEnv: Record<string, string> = {}, flags: string[] = []): ChildProcess {
+  const execArgv = [...flags];
   // One folder per child: tsx's loader thread writes a profile of its own next to the main one.
   if (PROFILE_DIR) execArgv.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/${name}`);
-  const child = fork(script, [], { execArgv, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(RUN_TS, [script], { execArgv, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.add(child);
   child.on('exit', () => children.delete(child));
+  return child;
+}
+
+/** Fork a bench program; resolves once it reports `{ type: 'listening', port }`. */
+function start(script: string, extraEnv: Record<string, string>, name: string): Promise<Child> {
+  const child = forkTs(script, name, extraEnv, ['--expose-gc', ...(env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])]);
   return new Promise((resolve, reject) => {
     child.on('message', function listening(msg: { type?: string; port?: number }) {
       if (msg?.type === 'listening' && typeof msg.port === 'number') {
@@ -342,16 +355,12 @@ async function echoBench(): Promise<void> {
 /** Run a checkout's decoder-throughput.ts in a fresh process (clean JIT and heap). */
 function decoderBench(script: string, profileName: string): Promise<WorkloadResult[]> {
   return new Promise((resolve, reject) => {
-    const execArgv = ['--import', TSX_LOADER];
-    if (PROFILE_DIR) execArgv.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/${profileName}`);
-    const child = fork(script, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    children.add(child);
+    const child = forkTs(script, profileName);
     let results: WorkloadResult[] | null = null;
     child.on('message', (msg: { type?: string; results?: WorkloadResult[] }) => {
       if (msg?.type === 'decoder-results' && msg.results) results = msg.results;
     });
     child.on('exit', (code) => {
-      children.delete(child);
       if (!results) reject(new Error(`the decoder bench exited with code ${code} before reporting`));
       else resolve(results);
     });
