@@ -27,6 +27,8 @@ const NAMESPACE: Record<WireEvent['type'], keyof typeof ns> = {
 };
 
 export function logEvents(events: WireEvent[]): void {
+  // The common case, logging off: one check per batch, not one per event.
+  if (!ns.conn.enabled && !ns.frame.enabled && !ns.message.enabled && !ns.violation.enabled) return;
   for (const e of events) {
     const d = ns[NAMESPACE[e.type]];
     if (d.enabled) d('%s', describeEvent(e));

@@ -34,13 +34,20 @@ class Preview {
   total = 0;
   constructor(private readonly cap: number) {}
 
-  push(data: Buffer): void {
+  /**
+   * Keep what fits under the cap. `owned`: `data` is the decoder's own copy (an unmasked
+   * payload) and is kept as is; otherwise it may be a view of a socket chunk that must not be
+   * kept alive, and is copied. Returns the kept buffer when it is all of `data` (so a second
+   * preview of the same bytes can keep it without copying again), else null.
+   */
+  push(data: Buffer, owned = false): Buffer | null {
     this.total += data.length;
-    if (this.kept >= this.cap) return;
+    if (this.kept >= this.cap) return null;
     const take = Math.min(this.cap - this.kept, data.length);
-    // Copy: `data` may be a view of a socket chunk that must not be kept alive.
-    this.parts.push(Buffer.from(data.subarray(0, take)));
+    const kept = owned ? (take === data.length ? data : data.subarray(0, take)) : Buffer.from(data.subarray(0, take));
+    this.parts.push(kept);
     this.kept += take;
+    return take === data.length ? kept : null;
   }
 
   bytes(): Buffer {
@@ -72,7 +79,7 @@ interface FrameState {
   header: FrameHeader;
   preview: Preview;
   /** Violations found while the frame arrived; emitted right after the frame event. */
-  violations: ViolationEvent[];
+  violations: ViolationEvent[] | null;
   /** Part of the current message (data frame or continuation that continues one). */
   inMessage: boolean;
 }
@@ -87,6 +94,8 @@ export class MessageAssembler implements FrameSink {
   private frame: FrameState | null = null;
   private inflater: MessageInflater | null = null;
   private closeSeen = false;
+  /** One validator, reset for each text message (a direction's messages never overlap). */
+  private readonly utf8 = new Utf8Validator();
   /** The close frame's code, or null while none has been seen. */
   closeCode: number | null = null;
   frames = 0;
@@ -107,7 +116,7 @@ export class MessageAssembler implements FrameSink {
 
   frameHeader(h: FrameHeader): void {
     this.frames++;
-    const fs: FrameState = { header: h, preview: new Preview(this.limits.previewBytes), violations: [], inMessage: false };
+    const fs: FrameState = { header: h, preview: new Preview(this.limits.previewBytes), violations: null, inMessage: false };
     this.frame = fs;
     if (this.closeSeen) this.flag('frame-after-close', h.t, h.offset, `Frame ${h.seq} came after this side's close frame.`);
     if (this.dir === 'client' && h.t < this.handshakeDoneAt && h.seq === 0) {
@@ -132,8 +141,9 @@ export class MessageAssembler implements FrameSink {
         firstFrame: h.seq,
         lastFrame: h.seq,
         length: 0,
-        preview: new Preview(this.limits.previewBytes),
-        utf8: h.opcode === Opcode.Text && !compressed ? new Utf8Validator() : null,
+        // A message of one frame has that frame's bytes: share its preview rather than copy them.
+        preview: h.fin ? fs.preview : new Preview(this.limits.previewBytes),
+        utf8: h.opcode === Opcode.Text && !compressed ? this.utf8.reset() : null,
         gathered: compressed ? [] : null,
         gatheredBytes: 0,
         utf8Reported: false,
@@ -147,7 +157,8 @@ export class MessageAssembler implements FrameSink {
 
   framePayload(h: FrameHeader, data: Buffer, payloadOffset: number): void {
     const fs = this.frame!;
-    fs.preview.push(data);
+    // A masked frame's payload arrives as the frame decoder's own unmasked copy: kept, not copied.
+    const kept = fs.preview.push(data, h.masked);
     if (!fs.inMessage) return;
     const m = this.message!;
     m.length += data.length;
@@ -163,7 +174,10 @@ export class MessageAssembler implements FrameSink {
       }
       return;
     }
-    m.preview.push(data);
+    if (m.preview !== fs.preview) {
+      if (kept) m.preview.push(kept, true);
+      else m.preview.push(data, h.masked);
+    }
     if (m.utf8 && !m.utf8.push(data) && !m.utf8Reported) {
       m.utf8Reported = true;
       // Point at the bad sequence's first byte; one begun in an earlier fragment is reported at
@@ -178,31 +192,44 @@ export class MessageAssembler implements FrameSink {
     const fs = this.frame!;
     this.frame = null;
     const payload = fs.preview.bytes();
-    this.out.push({
-      type: 'frame',
-      conn: this.conn,
-      t: h.t,
-      dir: this.dir,
-      fin: h.fin,
-      rsv1: h.rsv1,
-      rsv2: h.rsv2,
-      rsv3: h.rsv3,
-      opcode: h.opcode,
-      masked: h.masked,
-      maskKey: h.maskKey ? h.maskKey.toString('hex') : null,
-      length: h.length,
-      ...(h.lengthExact !== undefined ? { lengthExact: h.lengthExact } : {}),
-      lengthEncoding: h.lengthEncoding,
-      payload: payload.toString('base64'),
-      ...(fs.preview.truncated ? { truncated: true } : {}),
-      ...(complete ? {} : { complete: false }),
-      offset: h.offset,
-      header: h.header.toString('hex'),
-      headerLength: h.header.length,
-      tEnd,
-      seq: h.seq,
-    });
-    for (const v of fs.violations) this.out.push(v);
+    const header = hexOf(h.header);
+    // The masking key is the header's last 4 bytes (§5.2): slice the hex rather than encode it again.
+    const maskKey = h.maskKey ? header.slice(-8) : null;
+    const truncated = fs.preview.truncated;
+    if (h.lengthExact === undefined && !truncated && complete) {
+      // The common case as one literal (no spreads): same fields, same order as below.
+      this.out.push({
+        type: 'frame', conn: this.conn, t: h.t, dir: this.dir, fin: h.fin, rsv1: h.rsv1, rsv2: h.rsv2, rsv3: h.rsv3,
+        opcode: h.opcode, masked: h.masked, maskKey, length: h.length, lengthEncoding: h.lengthEncoding,
+        payload: payload.toString('base64'), offset: h.offset, header, headerLength: h.header.length, tEnd, seq: h.seq,
+      });
+    } else {
+      this.out.push({
+        type: 'frame',
+        conn: this.conn,
+        t: h.t,
+        dir: this.dir,
+        fin: h.fin,
+        rsv1: h.rsv1,
+        rsv2: h.rsv2,
+        rsv3: h.rsv3,
+        opcode: h.opcode,
+        masked: h.masked,
+        maskKey,
+        length: h.length,
+        ...(h.lengthExact !== undefined ? { lengthExact: h.lengthExact } : {}),
+        lengthEncoding: h.lengthEncoding,
+        payload: payload.toString('base64'),
+        ...(truncated ? { truncated: true } : {}),
+        ...(complete ? {} : { complete: false }),
+        offset: h.offset,
+        header,
+        headerLength: h.header.length,
+        tEnd,
+        seq: h.seq,
+      });
+    }
+    if (fs.violations) for (const v of fs.violations) this.out.push(v);
     if (!complete) return;
 
     if (h.opcode === Opcode.Close) this.close(h, payload, tEnd);
@@ -228,7 +255,7 @@ export class MessageAssembler implements FrameSink {
     const v = this.makeViolation(rule, t, offset, message);
     if (this.frame) {
       v.frame = this.frame.header.seq;
-      this.frame.violations.push(v);
+      (this.frame.violations ??= []).push(v);
     } else {
       this.out.push(v);
     }
@@ -352,4 +379,14 @@ export class MessageAssembler implements FrameSink {
       ...after,
     );
   }
+}
+
+/** Byte -> two hex digits. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Hex of a frame header (2-14 bytes): a table beats `toString('hex')`'s call overhead on a few bytes. */
+function hexOf(b: Buffer): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]!]!;
+  return s;
 }

@@ -5,8 +5,10 @@ import { isUtf8 } from 'node:buffer';
  * A code point may be split anywhere, so the last incomplete sequence of each piece is carried
  * into the next. The bulk of each piece is checked by Node's native `isUtf8`.
  */
+const EMPTY = Buffer.alloc(0);
+
 export class Utf8Validator {
-  private carry = Buffer.alloc(0);
+  private carry = EMPTY;
   private failed = false;
   /** Bytes accepted so far: the offset of the first bad byte when validation fails. */
   private accepted = 0;
@@ -20,10 +22,11 @@ export class Utf8Validator {
     return this.failed ? this.accepted : -1;
   }
 
-  reset(): void {
-    this.carry = Buffer.alloc(0);
+  reset(): this {
+    this.carry = EMPTY;
     this.failed = false;
     this.accepted = 0;
+    return this;
   }
 
   /** Feed the next piece; returns false once the text is known to be invalid. */
@@ -43,11 +46,11 @@ export class Utf8Validator {
       }
       if (!isUtf8(joined)) return this.fail();
       this.accepted += need;
-      this.carry = Buffer.alloc(0);
+      this.carry = EMPTY;
       data = piece.subarray(take);
     }
     const end = incompleteTail(data);
-    if (!isUtf8(data.subarray(0, end))) {
+    if (!isUtf8(end === data.length ? data : data.subarray(0, end))) {
       this.accepted += firstInvalid(data.subarray(0, end));
       return this.fail();
     }
