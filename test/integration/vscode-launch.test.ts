@@ -146,20 +146,21 @@ function originalAt(mappings: Mapping[], line: number, column: number): Mapping 
  * (tsx compacts each module onto a few lines), and the breakpoint goes there by the file's URL.
  * It is conditional, as a learner would make it: stop for the client's message only.
  */
-async function breakInLogTs(cdp: Cdp, tapPort: number, text: string): Promise<void> {
-  const file = path.join(PROJECT_ROOT, 'server/capture/log.ts');
+async function breakInStoreTs(cdp: Cdp, tapPort: number, text: string): Promise<void> {
+  // The capture store sees every event (the log only when DEBUG is on).
+  const file = path.join(PROJECT_ROOT, 'server/capture/store.ts');
   const url = pathToFileURL(file).href;
   const script = cdp.all('Debugger.scriptParsed').find((e) => e.params.url === url);
   expect(script, `${url} is loaded, through tsx`).toBeDefined();
   const map = inlineSourceMap(script!.params.sourceMapURL);
   const source = map.sources.findIndex((s) => (s.startsWith('file:') ? fileURLToPath(s) : path.resolve(path.dirname(file), s)) === file);
-  expect(source, `the source map of log.ts names log.ts: ${JSON.stringify(map.sources)}`).toBeGreaterThanOrEqual(0);
+  expect(source, `the source map of store.ts names store.ts: ${JSON.stringify(map.sources)}`).toBeGreaterThanOrEqual(0);
   expect(map.sourcesContent?.[source], 'the source map carries the .ts text a debugger shows').toBe(readFileSync(file, 'utf8'));
 
-  const line = lineOf(file, 'const d = ns[NAMESPACE[e.type]]');
+  const line = lineOf(file, 'this.counts[e.type]++');
   const mappings = decodeMappings(map);
   const at = mappings.filter((m) => m.source === source && m.originalLine === line).sort((a, b) => a.line - b.line || a.column - b.column)[0];
-  expect(at, `log.ts line ${line + 1} has generated code`).toBeDefined();
+  expect(at, `store.ts line ${line + 1} has generated code`).toBeDefined();
   const bp = await cdp.send<{ breakpointId: string; locations: { lineNumber: number; columnNumber: number }[] }>('Debugger.setBreakpointByUrl', {
     url,
     lineNumber: at!.line,
@@ -375,7 +376,7 @@ describe(`"${PLAYGROUND}"`, () => {
   });
 
   it("stops in the playground's own TypeScript, mapped through tsx's source map", async () => {
-    await breakInLogTs(await debuggerAt(wsplayInspector), tapPort, 'seen by the wiretap');
+    await breakInStoreTs(await debuggerAt(wsplayInspector), tapPort, 'seen by the wiretap');
   });
 
   it('serves the dashboard at the URL the Chromium configuration opens, and the client file to it', async () => {
@@ -496,7 +497,7 @@ describe(`"${TAP}"`, () => {
     const [, tapPort, host, target] = (await p.line(/^Wiretap listening on ws:\/\/127\.0\.0\.1:(\d+) → ws:\/\/([\d.]+):(\d+)$/))!;
     expect([host, Number(target)]).toEqual(['127.0.0.1', echo.port]);
     const [, inspector] = await p.line(/^Debugger listening on (ws:\/\/\S+)/, { stream: 'stderr' });
-    await breakInLogTs(await debuggerAt(inspector!), Number(tapPort), 'through the tap');
+    await breakInStoreTs(await debuggerAt(inspector!), Number(tapPort), 'through the tap');
   });
 });
 
