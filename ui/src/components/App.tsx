@@ -31,7 +31,8 @@ function StatusBar() {
   const lost = model.trimmed;
   return (
     <div class="status" role="status" aria-live="polite">
-      <span>{s ? `${s.connections} open` : ''}</span>
+      {/* From the page's own events (the store's status comes once a second and lags behind them). */}
+      <span>{s ? `${[...model.conns.values()].filter((c) => c.status !== 'closed').length} open` : ''}</span>
       {/* The store's count comes once a second; the page's own count is never behind what it shows. */}
       <span>{s ? `${Math.max(s.counts.frame ?? 0, model.trimmed + model.frames.length).toLocaleString('en-US')} frames captured` : ''}</span>
       {s && s.dropped > 0 && <span class="warn">{s.dropped.toLocaleString('en-US')} events dropped from the store (bound)</span>}
