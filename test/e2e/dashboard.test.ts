@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FrameEvent } from '../../server/capture/events.ts';
-import { chromiumAvailability, launchChromium } from '../helpers/browser.ts';
+import { chromiumAvailability, launchChromium, eventually, visibleText } from '../helpers/browser.ts';
 import { ROOT } from '../helpers/net.ts';
 import { startPlayground, type Playground } from '../helpers/playground.ts';
 
@@ -20,22 +20,6 @@ const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
 const README_SHOT = path.join(ROOT, 'docs', 'dashboard.png');
 const VIEWPORT = { width: 1280, height: 800 };
 const XSS = '<img src=x onerror=alert(1)>';
-
-/** Resolve when `check` returns true (polled); fail after `timeoutMs` with `what()`. */
-async function eventually(check: () => Promise<boolean> | boolean, what: () => string | Promise<string>, timeoutMs = 5000): Promise<void> {
-  const started = Date.now();
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() - started > timeoutMs) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${await what()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** The text a person sees in an element, once it is visible. */
-async function visibleText(locator: Locator, timeoutMs = 5000): Promise<string> {
-  await locator.waitFor({ state: 'visible', timeout: timeoutMs });
-  return (await locator.innerText()).trim();
-}
 
 const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(' ');
 

@@ -13,7 +13,7 @@ import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WireEvent } from '../../server/capture/events.ts';
 import { parseRecording } from '../../server/capture/recording-reader.ts';
-import { chromiumAvailability, launchChromium } from '../helpers/browser.ts';
+import { chromiumAvailability, launchChromium, eventually, visibleText } from '../helpers/browser.ts';
 import { connect, ROOT } from '../helpers/net.ts';
 import { startPlayground, type Playground } from '../helpers/playground.ts';
 
@@ -22,20 +22,6 @@ const SHOTS = process.env.WSPLAY_SHOTS ?? path.join(ROOT, 'test-artifacts', 'scr
 const VIEWPORT = { width: 1280, height: 800 };
 const heard = (msg: string) => `I heard you say "${msg}"`;
 const MESSAGES = ['first message', 'second message', 'third message', 'fourth message'];
-
-async function eventually(check: () => Promise<boolean> | boolean, what: () => string | Promise<string>, timeoutMs = 5000): Promise<void> {
-  const started = Date.now();
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() - started > timeoutMs) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${await what()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-async function visibleText(locator: Locator, timeoutMs = 5000): Promise<string> {
-  await locator.waitFor({ state: 'visible', timeout: timeoutMs });
-  return (await locator.innerText()).trim();
-}
 
 /** Frames the scrubber shows at time t: events up to the first whose running-max time passes t. */
 function framesShownAt(events: WireEvent[], t: number): number {

@@ -5,7 +5,7 @@
  * skips its end-to-end tests tests nothing.
  */
 import { accessSync, constants } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Locator } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -53,4 +53,20 @@ export function chromiumAvailability(): BrowserAvailability {
 /** Launch the installed Chromium, headless. Close it in afterAll. */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+}
+
+/** Resolve when `check` returns true (polled); fail after `timeoutMs` with `what()`. */
+export async function eventually(check: () => Promise<boolean> | boolean, what: () => string | Promise<string>, timeoutMs = 5000): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() - started > timeoutMs) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${await what()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The text a person sees in an element, once it is visible. */
+export async function visibleText(locator: Locator, timeoutMs = 5000): Promise<string> {
+  await locator.waitFor({ state: 'visible', timeout: timeoutMs });
+  return (await locator.innerText()).trim();
 }
