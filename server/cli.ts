@@ -105,6 +105,8 @@ async function runTap(target: Target, port: number, record: string | undefined, 
   const tap = new Wiretap({
     port,
     target,
+    // Events go to the store, which makes their strings only when they are read.
+    lazyEvents: true,
     onEvents: wire(store, recorder),
     onTargetError: (err) => {
       // One line, at most every 5 s: a client retrying in a loop must not flood the terminal.

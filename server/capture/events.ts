@@ -5,7 +5,21 @@
  *
  * The recording format (README, "Record format") is these objects, one per line. Add fields,
  * never rename or remove one: recordings must stay readable.
+ *
+ * One exception to "JSON-ready", for speed: the wiretap's decoders may hand out frame, message,
+ * ping and pong events whose strings are not made yet (`payload`, `header`, `maskKey`, `text`,
+ * `base64`); the bytes they are made from wait in `_bytes` (and `_mask`). The CaptureStore
+ * and the Recorder make them (server/capture/materialize.ts) before anyone reads or writes an
+ * event, so only code that takes events straight from a lazy decoder ever sees one unmade.
  */
+
+/**
+ * The bytes a lazy event's strings are made from, until they are made; then undefined, so
+ * `JSON.stringify` leaves them out. Never part of a recording.
+ */
+interface LazyBytes {
+  _bytes?: Uint8Array | undefined;
+}
 
 /** Who sent the bytes: `client` is client → server, `server` is server → client. */
 export type Direction = 'client' | 'server';
@@ -105,7 +119,7 @@ export interface HandshakeEvent extends EventBase {
 
 export type LengthEncoding = 7 | 16 | 64;
 
-export interface FrameEvent extends EventBase {
+export interface FrameEvent extends EventBase, LazyBytes {
   type: 'frame';
   dir: Direction;
   fin: boolean;
@@ -138,9 +152,14 @@ export interface FrameEvent extends EventBase {
   tEnd: number;
   /** Index of this frame in its direction (0-based), for linking frames and messages. */
   seq: number;
+  /**
+   * Lazy events only: the masking key (big-endian) while `header` is '' (not made yet); the
+   * header is then made from the fields, which determine it exactly.
+   */
+  _mask?: number | undefined;
 }
 
-export interface MessageEvent extends EventBase {
+export interface MessageEvent extends EventBase, LazyBytes {
   type: 'message';
   dir: Direction;
   /** 1 text or 2 binary. */
@@ -167,7 +186,7 @@ export interface MessageEvent extends EventBase {
   utf8Valid?: boolean;
 }
 
-export interface ControlEvent extends EventBase {
+export interface ControlEvent extends EventBase, LazyBytes {
   type: 'ping' | 'pong';
   dir: Direction;
   /** The control frame's payload as base64 (at most 125 bytes). */

@@ -1,6 +1,7 @@
 import createDebug from 'debug';
 import type { WireEvent } from './events.ts';
 import { describeEvent } from './describe.ts';
+import { materialize } from './materialize.ts';
 
 /**
  * Socket-level logging through `debug`: `DEBUG=wsplay:*` prints one line per event.
@@ -31,6 +32,6 @@ export function logEvents(events: WireEvent[]): void {
   if (!ns.conn.enabled && !ns.frame.enabled && !ns.message.enabled && !ns.violation.enabled) return;
   for (const e of events) {
     const d = ns[NAMESPACE[e.type]];
-    if (d.enabled) d('%s', describeEvent(e));
+    if (d.enabled) d('%s', describeEvent(materialize(e)));
   }
 }

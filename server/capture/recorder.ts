@@ -1,5 +1,6 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { WireEvent } from './events.ts';
+import { materialize } from './materialize.ts';
 
 /**
  * Writes events as JSON Lines (one event per line, README "Record format"). Lines gathered in
@@ -19,7 +20,7 @@ export class Recorder {
 
   write(events: WireEvent[]): void {
     if (this.fd === null) return;
-    for (const e of events) this.pending.push(JSON.stringify(e));
+    for (const e of events) this.pending.push(JSON.stringify(materialize(e)));
     this.lines += events.length;
     if (!this.scheduled) {
       this.scheduled = true;

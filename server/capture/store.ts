@@ -1,4 +1,5 @@
 import type { WireEvent, WireEventType } from './events.ts';
+import { materializeAll } from './materialize.ts';
 import { RingBuffer } from './ring-buffer.ts';
 
 export interface StoreLimits {
@@ -10,22 +11,30 @@ export interface StoreLimits {
 
 export const DEFAULT_STORE_LIMITS: StoreLimits = { maxEvents: 100_000, maxBytes: 128 * 1024 * 1024 };
 
-/** What an event costs to hold, roughly: its strings (2 bytes a character) plus a fixed part. */
+/** Characters of base64 for `n` bytes. */
+const base64Chars = (n: number) => Math.ceil(n / 3) * 4;
+
+/**
+ * What an event costs to hold, roughly: its strings (2 bytes a character) plus a fixed part.
+ * A lazy event (events.ts) weighs what it will once its strings are made, so the bound holds
+ * whether or not anyone has read it.
+ */
 export function eventWeight(e: WireEvent): number {
   let w = 160;
   switch (e.type) {
     case 'frame':
-      w += 2 * (e.payload.length + e.header.length);
+      w += 2 * ((e._bytes ? base64Chars(e._bytes.length) : e.payload.length) + (e.header === '' ? 2 * e.headerLength : e.header.length));
       break;
     case 'message':
-      w += 2 * ((e.text?.length ?? 0) + (e.base64?.length ?? 0));
+      if (e._bytes) w += 2 * (e.opcode === 1 ? e._bytes.length : base64Chars(e._bytes.length));
+      else w += 2 * ((e.text?.length ?? 0) + (e.base64?.length ?? 0));
       break;
     case 'handshake':
       w += 2 * ((e.request?.raw.length ?? 0) * 2 + (e.response?.raw.length ?? 0) * 2 + (e.response?.body?.length ?? 0));
       break;
     case 'ping':
     case 'pong':
-      w += 2 * e.payload.length;
+      w += 2 * (e._bytes ? base64Chars(e._bytes.length) : e.payload.length);
       break;
     case 'violation':
       w += 2 * e.message.length;
@@ -39,6 +48,10 @@ export function eventWeight(e: WireEvent): number {
 /**
  * The capture store: the newest events within bounds, and counts of everything ever seen,
  * including what the bounds pushed out. Listeners get each batch as it is added.
+ *
+ * It takes lazy events (events.ts) as they come from the wiretap and makes their strings only
+ * when they are read: for listeners as a batch arrives, for `since` and `all` on the way out.
+ * Everything it hands out is made.
  */
 export class CaptureStore {
   private readonly ring: RingBuffer<WireEvent>;
@@ -58,6 +71,8 @@ export class CaptureStore {
       this.counts[e.type]++;
       this.ring.push(e, eventWeight(e));
     }
+    if (this.listeners.size === 0) return;
+    materializeAll(events);
     for (const l of this.listeners) l(events);
   }
 
@@ -80,11 +95,11 @@ export class CaptureStore {
   }
 
   since(seq = 0): WireEvent[] {
-    return this.ring.since(seq);
+    return materializeAll(this.ring.since(seq));
   }
 
   all(): WireEvent[] {
-    return this.ring.toArray();
+    return materializeAll(this.ring.toArray());
   }
 
   subscribe(listener: (events: WireEvent[]) => void): () => void {

@@ -5,6 +5,7 @@ import { FrameDecoder } from './frame-decoder.ts';
 import { analyzeHandshake, headerValues, HttpHeadReader, isUpgradeRequest, parseRequestHead, parseResponseHead } from './handshake.ts';
 import { DEFAULT_LIMITS, MessageAssembler, type DecoderLimits } from './message-assembler.ts';
 import { RULES } from './violations.ts';
+import { materializeAll } from '../capture/materialize.ts';
 
 /**
  * Where one direction's bytes go next:
@@ -63,6 +64,11 @@ export class ConnectionDecoder {
   constructor(
     readonly conn: number,
     private readonly limits: DecoderLimits = DEFAULT_LIMITS,
+    /**
+     * Hand out lazy events (server/capture/events.ts): strings made when first read, by the
+     * CaptureStore or `materialize`. The wiretap's way; by default every event comes out made.
+     */
+    private readonly lazy = false,
   ) {
     this.client = this.side();
     this.server = this.side();
@@ -89,7 +95,12 @@ export class ConnectionDecoder {
         message: `${RULES['decoder-failure'].text} (${(err as Error).message})`,
       });
     }
-    return this.out.splice(0);
+    return this.drain();
+  }
+
+  private drain(): WireEvent[] {
+    const events = this.out.splice(0);
+    return this.lazy ? events : materializeAll(events);
   }
 
   private feed(dir: Direction, chunk: Buffer, t: number): void {
@@ -357,7 +368,7 @@ export class ConnectionDecoder {
     };
     if (error) end.error = error;
     this.out.push(end);
-    return this.out.splice(0);
+    return this.drain();
   }
 }
 

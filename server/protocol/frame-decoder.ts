@@ -35,6 +35,34 @@ export interface FrameSink {
   /** The frame's last byte arrived (`complete`), or the stream ended inside it. */
   frameEnd(frame: FrameHeader, t: number, complete: boolean): void;
   violation(rule: ViolationRule, frame: FrameHeader, offset: number, message?: string): void;
+  /**
+   * The fast path, for the frame most traffic is made of: a whole text or binary frame in one
+   * chunk, FIN set, no RSV bit, masked as its direction must be, its length minimally encoded,
+   * so it breaks no header rule. `wholeFrameWanted` says whether the sink can take such a frame
+   * now (no message in progress, nothing else to flag); `wholeFrame` gets it unmasked in one
+   * piece and returns false to decline it after all (text that is not valid UTF-8), in which
+   * case the decoder reports the same frame through the calls above.
+   */
+  wholeFrameWanted?(length: number, t: number, seq: number): boolean;
+  wholeFrame?(frame: WholeFrame): boolean;
+}
+
+/** A whole frame on the fast path (see FrameSink.wholeFrame); the decoder reuses the object. */
+export interface WholeFrame {
+  opcode: 1 | 2;
+  masked: boolean;
+  /** The masking key, big-endian, when masked. */
+  maskKey: number;
+  length: number;
+  lengthEncoding: 7 | 16;
+  headerLength: number;
+  /** The unmasked payload: the decoder's own copy. */
+  payload: Buffer;
+  /** True when every payload byte is below 0x80 (so text is valid UTF-8 without a check). */
+  ascii: boolean;
+  offset: number;
+  t: number;
+  seq: number;
 }
 
 const enum State {
@@ -100,7 +128,15 @@ export class FrameDecoder {
   receive(chunk: Buffer, t: number): void {
     let pos = 0;
     const len = chunk.length;
+    const fast = this.sink.wholeFrame !== undefined;
     while (pos < len) {
+      if (fast && this.hdrLen === 0 && this.state === State.GetInfo && len - pos >= 2) {
+        const used = this.whole(chunk, pos, len, t);
+        if (used > 0) {
+          pos += used;
+          continue;
+        }
+      }
       if (this.state === State.GetData) {
         const take = Math.min(this.remaining, len - pos);
         this.deliver(chunk, pos, take);
@@ -136,6 +172,73 @@ export class FrameDecoder {
       this.sink.frameEnd(partial, t, false);
     }
     this.hdrLen = 0;
+  }
+
+  private readonly wf: WholeFrame = {
+    opcode: 1, masked: false, maskKey: 0, length: 0, lengthEncoding: 7, headerLength: 2,
+    payload: Buffer.alloc(0), ascii: true, offset: 0, t: 0, seq: 0,
+  };
+
+  /**
+   * The fast path (FrameSink.wholeFrame): a whole, unremarkable data frame at `pos`, decoded
+   * straight from the chunk. Returns the bytes it used, or 0 to leave the frame to the general
+   * path (which also finds every rule a declined frame breaks).
+   */
+  private whole(chunk: Buffer, pos: number, len: number, t: number): number {
+    const b0 = chunk[pos]!;
+    // FIN, no RSV bit, text or binary (RFC 6455 §5.2).
+    if (b0 !== 0x81 && b0 !== 0x82) return 0;
+    const b1 = chunk[pos + 1]!;
+    const masked = (b1 & 0x80) !== 0;
+    if (masked !== (this.dir === 'client')) return 0;
+    let n = b1 & 0x7f;
+    let hl = 2;
+    if (n === 126) {
+      if (len - pos < 4) return 0;
+      n = (chunk[pos + 2]! << 8) | chunk[pos + 3]!;
+      if (n < 126) return 0;
+      hl = 4;
+    } else if (n === 127) {
+      return 0;
+    }
+    const keyAt = pos + hl;
+    if (masked) hl += 4;
+    const total = hl + n;
+    if (len - pos < total || !this.sink.wholeFrameWanted!(n, t, this.seq)) return 0;
+    const w = this.wf;
+    w.opcode = b0 === 0x81 ? 1 : 2;
+    w.masked = masked;
+    w.length = n;
+    w.lengthEncoding = hl === 2 || hl === 6 ? 7 : 16;
+    w.headerLength = hl;
+    w.offset = this.offset;
+    w.t = t;
+    w.seq = this.seq;
+    const data = Buffer.allocUnsafe(n);
+    const at = pos + hl;
+    if (masked) {
+      const k0 = chunk[keyAt]!;
+      const k1 = chunk[keyAt + 1]!;
+      const k2 = chunk[keyAt + 2]!;
+      const k3 = chunk[keyAt + 3]!;
+      w.maskKey = ((k0 << 24) | (k1 << 16) | (k2 << 8) | k3) >>> 0;
+      w.ascii = n >= WORDWISE_FROM ? unmaskWords(chunk, at, n, data, k0, k1, k2, k3) : unmaskBytes(chunk, at, n, data, k0, k1, k2, k3);
+    } else {
+      w.maskKey = 0;
+      let or = 0;
+      if (n >= WORDWISE_FROM) {
+        chunk.copy(data, 0, at, at + n);
+        or = 0x80;
+      } else {
+        for (let i = 0; i < n; i++) or |= data[i] = chunk[at + i]!;
+      }
+      w.ascii = (or & 0x80) === 0;
+    }
+    w.payload = data;
+    if (!this.sink.wholeFrame!(w)) return 0;
+    this.seq++;
+    this.offset += total;
+    return total;
   }
 
   private getInfo(): void {
@@ -306,6 +409,46 @@ export class FrameDecoder {
       seq: this.seq++,
     };
   }
+}
+
+/**
+ * Unmask `n` bytes of `src` from `at` into `out` (the fast path's short payloads); returns true
+ * when every unmasked byte is ASCII.
+ */
+function unmaskBytes(src: Buffer, at: number, n: number, out: Buffer, k0: number, k1: number, k2: number, k3: number): boolean {
+  let or = 0;
+  const end4 = n & ~3;
+  let i = 0;
+  for (; i < end4; i += 4) {
+    or |= out[i] = src[at + i]! ^ k0;
+    or |= out[i + 1] = src[at + i + 1]! ^ k1;
+    or |= out[i + 2] = src[at + i + 2]! ^ k2;
+    or |= out[i + 3] = src[at + i + 3]! ^ k3;
+  }
+  if (i < n) or |= out[i] = src[at + i]! ^ k0;
+  if (i + 1 < n) or |= out[i + 1] = src[at + i + 1]! ^ k1;
+  if (i + 2 < n) or |= out[i + 2] = src[at + i + 2]! ^ k2;
+  return (or & 0x80) === 0;
+}
+
+/** The same for longer payloads: a native copy, then XOR 32 bits at a time; true when all ASCII. */
+function unmaskWords(src: Buffer, at: number, n: number, out: Buffer, k0: number, k1: number, k2: number, k3: number): boolean {
+  src.copy(out, 0, at, at + n);
+  rotated[0] = k0;
+  rotated[1] = k1;
+  rotated[2] = k2;
+  rotated[3] = k3;
+  const word = rotatedWord[0]!;
+  const words = n >>> 2;
+  let or = 0;
+  if ((out.byteOffset & 3) === 0) {
+    const view = new Uint32Array(out.buffer, out.byteOffset, words);
+    for (let i = 0; i < words; i++) or |= view[i]! ^= word;
+  } else {
+    for (let i = 0; i < words * 4; i++) or |= out[i]! ^= rotated[i & 3]!;
+  }
+  for (let i = words * 4; i < n; i++) or |= out[i]! ^= rotated[i & 3]!;
+  return (or & 0x80808080) === 0;
 }
 
 /** From this many bytes on, unmasking 4 bytes at a time through a Uint32Array view pays off. */

@@ -1,10 +1,12 @@
 import type { Direction, MessageEvent, ViolationEvent, ViolationRule, WireEvent } from '../capture/events.ts';
 import { explainCloseCode, isValidCloseCodeOnWire } from './close-codes.ts';
 import { MessageInflater } from './deflate.ts';
-import type { FrameHeader, FrameSink } from './frame-decoder.ts';
+import { isUtf8 } from 'node:buffer';
+import type { FrameHeader, FrameSink, WholeFrame } from './frame-decoder.ts';
 import { isControl, isReserved, Opcode } from './opcodes.ts';
 import { RULES } from './violations.ts';
-import { incompleteTail, Utf8Validator } from './utf8.ts';
+import { Utf8Validator } from './utf8.ts';
+import { HEX } from '../capture/materialize.ts';
 
 export interface DecoderLimits {
   /** Bytes of each frame's and message's payload kept for showing; the length is always exact. */
@@ -114,6 +116,41 @@ export class MessageAssembler implements FrameSink {
     this.inflater = new MessageInflater(windowBits, noContextTakeover, this.limits.maxInflatedMessage);
   }
 
+  wholeFrameWanted(length: number, t: number, seq: number): boolean {
+    return (
+      this.message === null &&
+      !this.closeSeen &&
+      length <= this.limits.previewBytes &&
+      !(this.dir === 'client' && seq === 0 && t < this.handshakeDoneAt)
+    );
+  }
+
+  /**
+   * The fast path (FrameSink.wholeFrame): one frame that is one whole message and breaks no
+   * rule. Its events are the general path's, field for field, left lazy: the payload stays
+   * bytes, and the header, masking key and text are made from it when first read
+   * (server/capture/materialize.ts).
+   */
+  wholeFrame(w: WholeFrame): boolean {
+    const text = w.opcode === Opcode.Text;
+    if (text && !w.ascii && !isUtf8(w.payload)) return false;
+    this.frames++;
+    const payload = w.payload;
+    this.out.push(
+      {
+        type: 'frame', conn: this.conn, t: w.t, dir: this.dir, fin: true, rsv1: false, rsv2: false, rsv3: false,
+        opcode: w.opcode, masked: w.masked, maskKey: null, length: w.length, lengthEncoding: w.lengthEncoding,
+        payload: '', offset: w.offset, header: '', headerLength: w.headerLength, tEnd: w.t, seq: w.seq,
+        _bytes: payload, _mask: w.masked ? w.maskKey : undefined,
+      },
+      {
+        type: 'message', conn: this.conn, t: w.t, dir: this.dir, opcode: w.opcode, length: w.length, compressed: false,
+        frames: 1, firstFrame: w.seq, lastFrame: w.seq, _bytes: payload,
+      },
+    );
+    return true;
+  }
+
   frameHeader(h: FrameHeader): void {
     this.frames++;
     const fs: FrameState = { header: h, preview: new Preview(this.limits.previewBytes), violations: null, inMessage: false };
@@ -201,7 +238,8 @@ export class MessageAssembler implements FrameSink {
       this.out.push({
         type: 'frame', conn: this.conn, t: h.t, dir: this.dir, fin: h.fin, rsv1: h.rsv1, rsv2: h.rsv2, rsv3: h.rsv3,
         opcode: h.opcode, masked: h.masked, maskKey, length: h.length, lengthEncoding: h.lengthEncoding,
-        payload: payload.toString('base64'), offset: h.offset, header, headerLength: h.header.length, tEnd, seq: h.seq,
+        payload: '', offset: h.offset, header, headerLength: h.header.length, tEnd, seq: h.seq,
+        _bytes: payload, _mask: undefined,
       });
     } else {
       this.out.push({
@@ -219,7 +257,7 @@ export class MessageAssembler implements FrameSink {
         length: h.length,
         ...(h.lengthExact !== undefined ? { lengthExact: h.lengthExact } : {}),
         lengthEncoding: h.lengthEncoding,
-        payload: payload.toString('base64'),
+        payload: '',
         ...(truncated ? { truncated: true } : {}),
         ...(complete ? {} : { complete: false }),
         offset: h.offset,
@@ -227,6 +265,8 @@ export class MessageAssembler implements FrameSink {
         headerLength: h.header.length,
         tEnd,
         seq: h.seq,
+        _bytes: payload,
+        _mask: undefined,
       });
     }
     if (fs.violations) for (const v of fs.violations) this.out.push(v);
@@ -239,8 +279,9 @@ export class MessageAssembler implements FrameSink {
         conn: this.conn,
         t: h.t,
         dir: this.dir,
-        payload: payload.toString('base64'),
+        payload: '',
         frame: h.seq,
+        _bytes: payload,
       });
     } else if (fs.inMessage && h.fin) {
       this.finishMessage(h, tEnd);
@@ -332,13 +373,9 @@ export class MessageAssembler implements FrameSink {
       firstFrame: m.firstFrame,
       lastFrame: m.lastFrame,
     };
-    if (m.opcode === Opcode.Text) {
-      // A preview cut inside a code point would show a replacement character for a byte that is fine.
-      event.text = (truncated ? bytes.subarray(0, incompleteTail(bytes)) : bytes).toString('utf8');
-      if (!utf8Valid) event.utf8Valid = false;
-    } else {
-      event.base64 = bytes.toString('base64');
-    }
+    // The text or base64 is made from the bytes when the event is first read (materialize.ts).
+    event._bytes = bytes;
+    if (m.opcode === Opcode.Text && !utf8Valid) event.utf8Valid = false;
     if (truncated) event.truncated = true;
     if (m.compressed) event.wireLength = m.length;
     if (inflateError !== undefined) event.inflateError = inflateError;
@@ -380,9 +417,6 @@ export class MessageAssembler implements FrameSink {
     );
   }
 }
-
-/** Byte -> two hex digits. */
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /** Hex of a frame header (2-14 bytes): a table beats `toString('hex')`'s call overhead on a few bytes. */
 function hexOf(b: Buffer): string {

@@ -21,6 +21,11 @@ export interface WiretapOptions {
   decode?: boolean;
   /** The faults to apply (shared with the dashboard's control API); a new, empty table by default. */
   faults?: FaultTable;
+  /**
+   * Hand `onEvents` lazy events, whose strings are made when first read (server/capture/events.ts):
+   * for a consumer that stores events and reads few of them, a CaptureStore. Off by default.
+   */
+  lazyEvents?: boolean;
 }
 
 /** What the faults did on one connection, for GET /api/faults. */
@@ -265,7 +270,7 @@ export class Wiretap {
       id,
       client,
       upstream,
-      decoder: decode ? new ConnectionDecoder(id, this.limits) : null,
+      decoder: decode ? new ConnectionDecoder(id, this.limits, this.opts.lazyEvents === true) : null,
       firstEnd: null,
       error: undefined,
       closed: 0,

@@ -167,7 +167,7 @@ function decodeOnce(who: Contender, chunks: Buffer[]): number {
     }
     return messages;
   }
-  const cd = new ConnectionDecoder(1);
+  const cd = new ConnectionDecoder(1, DEFAULT_LIMITS, true);
   cd.receive('client', REQUEST, 0);
   cd.receive('server', RESPONSE, 0);
   let t = 1;

@@ -26,6 +26,7 @@ const tap = new Wiretap({
   port: 0,
   target: { host: '127.0.0.1', port: targetPort },
   decode: mode !== 'plain',
+  lazyEvents: true,
   onEvents:
     mode === 'decode'
       ? () => {}

@@ -1,4 +1,5 @@
 import type { Direction, WireEvent } from '../../server/capture/events.ts';
+import { materializeAll } from '../../server/capture/materialize.ts';
 import { FrameDecoder } from '../../server/protocol/frame-decoder.ts';
 import { DEFAULT_LIMITS, MessageAssembler, type DecoderLimits } from '../../server/protocol/message-assembler.ts';
 
@@ -28,7 +29,7 @@ export function decodeFrames(dir: Direction, bytes: Buffer, opts: DecodeOptions 
     pos += n;
   }
   decoder.end(t);
-  return out;
+  return materializeAll(out);
 }
 
 /** The event type for a `type` value; ping and pong share one interface, so Extract alone would miss them. */

@@ -18,6 +18,7 @@ import { constants, deflateRawSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Direction, WireEvent } from '../../server/capture/events.ts';
+import { materializeAll } from '../../server/capture/materialize.ts';
 import { ConnectionDecoder } from '../../server/protocol/connection-decoder.ts';
 import { FrameDecoder } from '../../server/protocol/frame-decoder.ts';
 import { DEFAULT_LIMITS, MessageAssembler, type DecoderLimits } from '../../server/protocol/message-assembler.ts';
@@ -305,7 +306,7 @@ async function feedGiantFrame(dir: Direction, header: Buffer, opts: { limits?: D
   const after = memory();
   const retained = { buffers: after.buffers - base.buffers, heap: after.heap - base.heap };
   decoder.end(t);
-  return { events: out, during, peakBuffers, retained };
+  return { events: materializeAll(out), during, peakBuffers, retained };
 }
 
 describe('memory bounds', () => {
