@@ -30,7 +30,8 @@ export class RingBuffer<T> {
     return this.weight;
   }
 
-  push(item: T, weight = 1): void {
+  /** Add an item (pushing out the oldest as the bounds require); returns the slot it went to. */
+  push(item: T, weight = 1): number {
     while (this.count > 0 && (this.count === this.maxItems || this.weight + weight > this.maxWeight)) this.shift();
     const i = (this.head + this.count) % this.maxItems;
     this.items[i] = item;
@@ -38,6 +39,12 @@ export class RingBuffer<T> {
     this.weight += weight;
     this.count++;
     this.total++;
+    return i;
+  }
+
+  /** Replace the item in a slot `push` returned (while it is still held). */
+  setAt(slot: number, item: T): void {
+    this.items[slot] = item;
   }
 
   private shift(): void {
@@ -55,10 +62,18 @@ export class RingBuffer<T> {
 
   /** Items with sequence number >= `seq` (all held items when `seq` is older than the oldest). */
   since(seq = 0): T[] {
-    const skip = Math.max(0, seq - this.firstSeq);
     const out: T[] = [];
-    for (let k = skip; k < this.count; k++) out.push(this.items[(this.head + k) % this.maxItems]!);
+    this.forEachSince(seq, (item) => out.push(item));
     return out;
+  }
+
+  /** Each item with sequence number >= `seq`, oldest first, with the slot it sits in. */
+  forEachSince(seq: number, fn: (item: T, slot: number) => void): void {
+    const skip = Math.max(0, seq - this.firstSeq);
+    for (let k = skip; k < this.count; k++) {
+      const slot = (this.head + k) % this.maxItems;
+      fn(this.items[slot]!, slot);
+    }
   }
 
   toArray(): T[] {

@@ -1,5 +1,6 @@
 import type { WireEvent, WireEventType } from './events.ts';
-import { materializeAll } from './materialize.ts';
+import { materialize, materializeAll } from './materialize.ts';
+import { PackedSlots } from './packed.ts';
 import { RingBuffer } from './ring-buffer.ts';
 
 export interface StoreLimits {
@@ -54,7 +55,9 @@ export function eventWeight(e: WireEvent): number {
  * Everything it hands out is made.
  */
 export class CaptureStore {
-  private readonly ring: RingBuffer<WireEvent>;
+  /** Held events; null where the event is packed (server/capture/packed.ts) in the same slot. */
+  private readonly ring: RingBuffer<WireEvent | null>;
+  private packed: PackedSlots | null = null;
   /** Events ever added, by type (kept after the events themselves are dropped). */
   readonly counts: Record<WireEventType, number> = {
     open: 0, handshake: 0, frame: 0, message: 0, ping: 0, pong: 0, close: 0, violation: 0, end: 0,
@@ -67,9 +70,12 @@ export class CaptureStore {
 
   add(events: WireEvent[]): void {
     if (events.length === 0) return;
-    for (const e of events) {
+    const packed = (this.packed ??= new PackedSlots(this.limits.maxEvents));
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
       this.counts[e.type]++;
-      this.ring.push(e, eventWeight(e));
+      const slot = this.ring.push(null, eventWeight(e));
+      if (!packed.pack(slot, e)) this.ring.setAt(slot, e);
     }
     if (this.listeners.size === 0) return;
     materializeAll(events);
@@ -95,11 +101,14 @@ export class CaptureStore {
   }
 
   since(seq = 0): WireEvent[] {
-    return materializeAll(this.ring.since(seq));
+    const out: WireEvent[] = [];
+    const packed = this.packed;
+    this.ring.forEachSince(seq, (e, slot) => out.push(e === null ? packed!.unpack(slot) : materialize(e)));
+    return out;
   }
 
   all(): WireEvent[] {
-    return materializeAll(this.ring.toArray());
+    return this.since(0);
   }
 
   subscribe(listener: (events: WireEvent[]) => void): () => void {

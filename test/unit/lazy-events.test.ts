@@ -23,8 +23,8 @@ import { buildStream, directionDeflateArb, encodeFrame, handshakeHeads, mutate, 
 
 const SEED = Number(process.env.FC_SEED ?? 0xfa57);
 
-/** Decode one direction's bytes cut into `size`-byte chunks, all at time 0; events left lazy. */
-function decodeLazy(dir: Direction, bytes: Buffer, size: number, deflate: { windowBits: number; noContextTakeover: boolean } | null): WireEvent[] {
+/** Decode one direction's bytes cut into `size`-byte chunks, all at time 0 unless `timed`; events left lazy. */
+function decodeLazy(dir: Direction, bytes: Buffer, size: number, deflate: { windowBits: number; noContextTakeover: boolean } | null, timed = false): WireEvent[] {
   const out: WireEvent[] = [];
   const assembler = new MessageAssembler(1, dir, out, DEFAULT_LIMITS);
   const decoder = new FrameDecoder(dir, assembler);
@@ -32,8 +32,9 @@ function decodeLazy(dir: Direction, bytes: Buffer, size: number, deflate: { wind
     decoder.deflate = true;
     assembler.enableDeflate(deflate.windowBits, deflate.noContextTakeover);
   }
-  for (let p = 0; p < bytes.length; p += size) decoder.receive(bytes.subarray(p, p + size), 0);
-  decoder.end(0);
+  let t = 0;
+  for (let p = 0; p < bytes.length; p += size) decoder.receive(bytes.subarray(p, p + size), timed ? (t += 1.25) : 0);
+  decoder.end(t + 1);
   return out;
 }
 
@@ -117,6 +118,31 @@ describe('lazy events in the store and the recording', () => {
     expect(all.some(isLazy)).toBe(false);
     expect(all.filter((e) => e.type === 'message').map((e) => (e as MessageEvent).text)).toEqual(['before anyone listens', 'while a page listens']);
     expect(store.since(0).filter((e) => e.type === 'frame').map((e) => (e as FrameEvent).maskKey)).toEqual(['a1b2c3d4', 'a1b2c3d4']);
+  });
+
+  it('gives back what went in, field for field, whether it packed an event or held it as it came', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        smallStreamArb,
+        fc.constantFrom<Direction>('client', 'server'),
+        fc.option(mutationsArb, { nil: null }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 2, max: 400 }),
+        async (spec, dir, mutations, maxEvents, batch, chunk) => {
+          const built = await buildStream(spec, dir, null);
+          const bytes = mutations ? mutate(built.bytes, mutations) : built.bytes;
+          const expected = materializeAll(decodeLazy(dir, bytes, chunk, null, true));
+          // A small store, fed in small batches: the ring wraps and packed slots are reused.
+          const store = new CaptureStore({ maxEvents, maxBytes: Infinity });
+          const events = decodeLazy(dir, bytes, chunk, null, true);
+          for (let i = 0; i < events.length; i += batch) store.add(events.slice(i, i + batch));
+          expect(store.all()).toEqual(expected.slice(-maxEvents));
+          expect(store.since(store.nextSeq - 1)).toEqual(expected.slice(-1));
+        },
+      ),
+      { seed: SEED, numRuns: 200 },
+    );
   });
 
   it('weighs a lazy frame as it will weigh once made', () => {
