@@ -5,7 +5,12 @@
  * a socket delivers them) and feeds the same chunks to:
  * - `ws`: `new Receiver({ isServer: true })`, counting 'message' events;
  * - `frames`: our FrameDecoder + MessageAssembler (frame, message events; see test/helpers/decode.ts);
- * - `connection`: our full ConnectionDecoder, after an upgrade request and its 101.
+ * - `connection`: our full ConnectionDecoder, after an upgrade request and its 101, handing out
+ *   lazy events as the wiretap has it do (server/capture/events.ts): every field decoded, the
+ *   payload unmasked and checked, its strings (base64, hex, text) left until the event is read;
+ * - `made`: the same with every event's strings made at once (server/capture/materialize.ts),
+ *   as happens while a dashboard watches or a recording is written.
+ * Like ws, which hands its listener a Buffer, the first three turn no payload into a string.
  * Each is warmed up, then the three alternate for several rounds; the medians are reported.
  *
  * `ws` unmasks payloads in place, in the chunks it is given, so it gets a fresh copy of the
@@ -18,12 +23,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import * as ws from 'ws';
 import type { WireEvent } from '../../server/capture/events.ts';
+import { materializeAll } from '../../server/capture/materialize.ts';
 import { ConnectionDecoder } from '../../server/protocol/connection-decoder.ts';
 import { FrameDecoder } from '../../server/protocol/frame-decoder.ts';
 import { DEFAULT_LIMITS, MessageAssembler } from '../../server/protocol/message-assembler.ts';
 
-export type Contender = 'ws' | 'frames' | 'connection';
-export const CONTENDERS: Contender[] = ['ws', 'frames', 'connection'];
+export type Contender = 'ws' | 'frames' | 'connection' | 'made';
+export const CONTENDERS: Contender[] = ['ws', 'frames', 'connection', 'made'];
 
 export interface Workload {
   name: string;
@@ -171,8 +177,10 @@ function decodeOnce(who: Contender, chunks: Buffer[]): number {
   cd.receive('client', REQUEST, 0);
   cd.receive('server', RESPONSE, 0);
   let t = 1;
+  const made = who === 'made';
   for (const c of chunks) {
     const events = cd.receive('client', c, t++);
+    if (made) materializeAll(events);
     for (let i = 0; i < events.length; i++) if (events[i]!.type === 'message') messages++;
   }
   return messages;
@@ -197,7 +205,7 @@ const median = (xs: number[]) => {
 export function benchWorkload(w: Workload, rounds: number, warmup = 2): WorkloadResult {
   const shared = chunksOf(w.bytes);
   for (let i = 0; i < warmup; i++) for (const who of CONTENDERS) timeOnce(who, w, shared);
-  const samples: Record<Contender, number[]> = { ws: [], frames: [], connection: [] };
+  const samples: Record<Contender, number[]> = { ws: [], frames: [], connection: [], made: [] };
   for (let r = 0; r < rounds; r++) {
     // Rotate who goes first, so no contender always runs right after another's garbage.
     for (let k = 0; k < CONTENDERS.length; k++) {
@@ -210,7 +218,7 @@ export function benchWorkload(w: Workload, rounds: number, warmup = 2): Workload
     bytes: w.bytes.length,
     messages: w.messages,
     rounds,
-    mbps: { ws: median(samples.ws), frames: median(samples.frames), connection: median(samples.connection) },
+    mbps: { ws: median(samples.ws), frames: median(samples.frames), connection: median(samples.connection), made: median(samples.made) },
     samples,
   };
 }
