@@ -109,8 +109,12 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the dashboard in real Chromium: 
     conn = (await pg.waitFor('handshake')).conn;
 
     const connection = dash.getByRole('listbox', { name: 'Connections' }).getByRole('option').filter({ hasText: `#${conn}` });
-    const connText = await visibleText(connection);
-    expect(connText).toContain('open');
+    // The page applies events in batches: the row may still say "connecting" for a moment.
+    let connText = '';
+    await eventually(
+      async () => (connText = await visibleText(connection)).includes('open'),
+      () => `connection #${conn} to show as open; it shows: ${connText}`,
+    );
     expect(connText).toContain('127.0.0.1:');
 
     const rows = timeline().getByRole('row');
