@@ -75,10 +75,11 @@ function makeHeader(e: FrameEvent): void {
   const b0 = (e.fin ? 0x80 : 0) | (e.rsv1 ? 0x40 : 0) | (e.rsv2 ? 0x20 : 0) | (e.rsv3 ? 0x10 : 0) | e.opcode;
   const len7 = e.lengthEncoding === 7 ? e.length : e.lengthEncoding === 16 ? 126 : 127;
   let hex = HEX[b0]! + HEX[(e.masked ? 0x80 : 0) | len7]!;
-  if (e.lengthEncoding === 16) hex += e.length.toString(16).padStart(4, '0');
+  if (e.lengthEncoding === 16) hex += HEX[e.length >>> 8]! + HEX[e.length & 0xff]!;
   else if (e.lengthEncoding === 64) hex += BigInt(e.lengthExact ?? e.length).toString(16).padStart(16, '0');
   if (e.masked && e._mask !== undefined) {
-    const key = (e._mask >>> 0).toString(16).padStart(8, '0');
+    const m = e._mask;
+    const key = HEX[m >>> 24]! + HEX[(m >>> 16) & 0xff]! + HEX[(m >>> 8) & 0xff]! + HEX[m & 0xff]!;
     hex += key;
     e.maskKey = key;
   }
