@@ -5,6 +5,7 @@ import type { WireEvent } from './capture/events.ts';
 import { exportHar } from './capture/har-writer.ts';
 import { exportPcapng } from './capture/pcapng-writer.ts';
 import { readRecordingFile } from './capture/recording-reader.ts';
+import { recordedStart } from './capture/wall-clock.ts';
 
 /**
  * `wsplay export RECORDING --format har|pcapng -o FILE`, and the same conversion for the
@@ -42,13 +43,26 @@ function packageVersion(): string {
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-/**
- * Convert events. `startedAt` is the wall-clock time (epoch ms) of t = 0: recordings hold only
- * times relative to the wiretap's start. `origin` says where that anchor came from, for the
- * file's comment.
- */
-export function exportEvents(events: WireEvent[], format: ExportFormat, startedAt: number, origin: string): ExportOutput {
-  const comment = `Exported by wsplay from ${origin}.`;
+/** Where the events come from, and the wall-clock time of t = 0 to use if they do not say it. */
+export interface ExportSource {
+  /** Where the events come from, for the file's comment: `the dashboard`, `the recording x.jsonl`. */
+  origin: string;
+  /**
+   * The wall-clock time (epoch ms) of t = 0, estimated: used only when no open event carries
+   * `wall` (a recording made before open events had it), since event times are relative to the
+   * wiretap's start. When one does, the recording's own clock anchors every time.
+   */
+  startedAt: number;
+  /** How `startedAt` was estimated, for the file's comment when it is used. */
+  estimatedBy?: string;
+}
+
+/** Convert events. */
+export function exportEvents(events: WireEvent[], format: ExportFormat, source: ExportSource): ExportOutput {
+  const recorded = recordedStart(events);
+  const startedAt = recorded ?? source.startedAt;
+  const clock = recorded !== null ? "times on the wiretap's wall clock, as recorded" : source.estimatedBy;
+  const comment = `Exported by wsplay from ${source.origin}${clock ? ` (${clock})` : ''}.`;
   if (format === 'har') {
     const { har, notes } = exportHar(events, { startedAt, creator: { name: 'wsplay', version: packageVersion() }, comment });
     const messages = har.log.entries.reduce((n, e) => n + (e._webSocketMessages?.length ?? 0), 0);
@@ -187,10 +201,14 @@ function exportCommand(args: string[], io: Io): number {
   for (const e of errors.slice(0, MAX_LINE_WARNINGS)) io.stderr(`Warning: ${name}: ${e.message}; skipped.`);
   if (errors.length > MAX_LINE_WARNINGS) io.stderr(`Warning: ${name}: ${plural(errors.length - MAX_LINE_WARNINGS, 'more bad line')} skipped.`);
 
-  // The recording holds no wall clock: its last line was written (within a tick) at the file's
-  // modification time, which anchors every other time.
-  const startedAt = stat.mtimeMs - lastTime(events);
-  const out = exportEvents(events, format, startedAt, `the recording ${name} (times anchored to the file's modification time)`);
+  // A recording made before open events had `wall` holds no wall clock: its last line was
+  // written (within a tick) at the file's modification time, which anchors every other time.
+  // exportEvents uses this only for such a recording.
+  const out = exportEvents(events, format, {
+    origin: `the recording ${name}`,
+    startedAt: stat.mtimeMs - lastTime(events),
+    estimatedBy: "times anchored to the file's modification time",
+  });
   writeOutput(output, out.chunks());
   for (const note of out.notes) io.stderr(`Note: ${note}`);
   const skipped = errors.length > 0 ? `; ${plural(errors.length, 'bad line')} skipped` : '';

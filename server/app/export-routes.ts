@@ -8,7 +8,9 @@ import { EXPORT_FORMATS, exportEvents, isExportFormat, lastTime } from '../expor
  * /api, so the dashboard's guard (token, Host, Origin) applies before it runs.
  */
 export function mountExportRoutes(app: express.Express, store: CaptureStore, now?: () => number): void {
-  // With the wiretap's clock, t = 0 is exactly `now()` ms ago; without it, estimate.
+  // Events whose open events carry `wall` anchor themselves (exportEvents). For older ones (a
+  // store fed from elsewhere, or one that dropped every open event): with the wiretap's clock,
+  // t = 0 is exactly `now()` ms ago; without it, estimate.
   const clock = now ? () => Date.now() - now() : wallClockOf(store);
   app.get('/api/export', async (req, res) => {
     const format = req.query.format;
@@ -17,7 +19,7 @@ export function mountExportRoutes(app: express.Express, store: CaptureStore, now
       return;
     }
     const events = store.all();
-    const out = exportEvents(events, format, clock(), 'the dashboard');
+    const out = exportEvents(events, format, { origin: 'the dashboard', startedAt: clock() });
     const stamp = new Date().toISOString().replace(/\.\d+Z$/, '').replace(/:/g, '-');
     res.setHeader('Content-Type', out.mimeType);
     res.setHeader('Content-Disposition', `attachment; filename="wsplay-${stamp}.${out.extension}"`);

@@ -38,6 +38,13 @@ export interface OpenEvent extends EventBase {
   client: string;
   /** Where the wiretap relays the connection to, e.g. `127.0.0.1:9901`. */
   target: string;
+  /**
+   * Wall-clock time (epoch milliseconds, fractional) when the wiretap accepted the connection:
+   * the one absolute time in a recording. `wall - t` is the wall-clock time of t = 0, the same
+   * for every connection of one wiretap, which the exports (HAR, pcapng) anchor their times to.
+   * Absent in recordings made before it was added; exports then estimate that anchor.
+   */
+  wall?: number;
 }
 
 /** One header line as sent: name and value with their case and order kept. */

@@ -1,4 +1,5 @@
 import type { EndEvent, HandshakeEvent, HeaderPair, MessageEvent, OpenEvent, WireEvent } from './events.ts';
+import { recordedStart } from './wall-clock.ts';
 
 /**
  * A recording as a HAR 1.2 log (http://www.softwareishard.com/blog/har-12-spec/), shaped like
@@ -18,7 +19,11 @@ import type { EndEvent, HandshakeEvent, HeaderPair, MessageEvent, OpenEvent, Wir
  */
 
 export interface HarOptions {
-  /** Wall-clock time (epoch milliseconds) of t = 0 in the recording. */
+  /**
+   * Wall-clock time (epoch milliseconds) of t = 0 in the recording, an estimate used only when
+   * no open event carries `wall`: when one does, the recording's own clock is used, and each
+   * entry's `startedDateTime` is its connection's `wall` exactly.
+   */
   startedAt: number;
   creator?: { name: string; version: string };
   comment?: string;
@@ -151,7 +156,7 @@ function entryOf(c: ConnectionEvents, hs: HandshakeEvent, startedAt: number): Ha
   const wait = res ? ms(res.t - req.t) : ms((c.end?.t ?? req.t) - req.t);
   const body = res?.body ? Buffer.from(res.body, 'utf8') : null;
   const entry: HarEntry = {
-    startedDateTime: new Date(startedAt + t0).toISOString(),
+    startedDateTime: new Date(c.open?.wall ?? startedAt + t0).toISOString(),
     time: ms(send + wait),
     request: {
       method: req.method,
@@ -223,13 +228,14 @@ export function exportHar(events: WireEvent[], opts: HarOptions): HarExport {
   const notes: string[] = [];
   const entries: HarEntry[] = [];
   let truncated = 0;
+  const startedAt = recordedStart(events) ?? opts.startedAt;
   for (const c of groupByConnection(events)) {
     const hs = c.handshake;
     if (!hs?.request) {
       notes.push(`Connection ${c.conn} has no HTTP request in the recording (${hs ? hs.outcome : 'no handshake event'}), so it has no HAR entry.`);
       continue;
     }
-    const entry = entryOf(c, hs, opts.startedAt);
+    const entry = entryOf(c, hs, startedAt);
     truncated += entry._webSocketMessages?.filter((m) => m._truncated).length ?? 0;
     entries.push(entry);
   }

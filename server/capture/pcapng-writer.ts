@@ -1,4 +1,5 @@
 import type { Direction, EndEvent, FrameEvent, HandshakeEvent, OpenEvent, WireEvent } from './events.ts';
+import { recordedStart } from './wall-clock.ts';
 
 /**
  * A recording as a pcapng capture (draft-tuexen-opsawg-pcapng) that Wireshark and tshark open
@@ -21,12 +22,17 @@ import type { Direction, EndEvent, FrameEvent, HandshakeEvent, OpenEvent, WireEv
  * - bytes the recording never had (an HTTP body past its 2 KiB preview, a connection whose start
  *   the dashboard's store already dropped): no packet carries them, so the sequence numbers jump
  *   and Wireshark says "previous segment not captured" — which is what happened.
- * - times: the recording has times relative to the wiretap's start; `startedAt` (epoch ms) anchors
- *   them. Packets are in time order across connections and directions.
+ * - times: the recording has times relative to the wiretap's start, and on each open event the
+ *   wall-clock time the connection was accepted (`wall`), which anchors them: t = 0 is at
+ *   `wall - t`. A recording made before open events had `wall` is anchored at `startedAt` (epoch
+ *   ms), an estimate. Packets are in time order across connections and directions.
  */
 
 export interface PcapngOptions {
-  /** Wall-clock time (epoch milliseconds) of t = 0 in the recording. */
+  /**
+   * Wall-clock time (epoch milliseconds) of t = 0 in the recording, an estimate used only when
+   * no open event carries `wall` (the recording's own clock, used when one does).
+   */
   startedAt: number;
   /** Text for the section header's comment (what the file is, where it came from). */
   comment?: string;
@@ -461,7 +467,7 @@ export function exportPcapng(events: WireEvent[], opts: PcapngOptions): PcapngEx
   // Stable: packets of one connection keep their planned order when times are equal.
   packets.sort((a, b) => a.t - b.t);
   const frames = connections.reduce((n, c) => n + c.frames.length, 0);
-  const startUs = BigInt(Math.round(opts.startedAt * 1000));
+  const startUs = BigInt(Math.round((recordedStart(events) ?? opts.startedAt) * 1000));
 
   function* chunks(): Generator<Buffer> {
     yield sectionHeader(opts.comment);

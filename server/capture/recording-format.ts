@@ -74,7 +74,7 @@ const DIR = oneOf('client', 'server');
  * here, or older recordings would stop opening.
  */
 const SHAPES: Record<WireEventType, Shape> = {
-  open: { client: str, target: str },
+  open: { client: str, target: str, 'wall?': num },
   handshake: {
     outcome: oneOf('upgraded', 'refused', 'plain-http', 'incomplete', 'not-http'),
     request: nullable(object(HTTP_REQUEST, 'an HTTP request (method, path, version, headers, raw, t)')),

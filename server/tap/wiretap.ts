@@ -280,8 +280,16 @@ export class Wiretap {
     };
     this.relays.set(id, relay);
     if (decode) {
+      const t = this.now();
+      // `wall`: t = 0 on the wall clock (performance.timeOrigin, the process start as epoch ms,
+      // plus t0, this wiretap's start on the same monotonic clock as every `t`) plus t. Anchored
+      // once, not Date.now() per connection: `wall - t` is then the same for every connection of
+      // this wiretap (to the microsecond), so an export maps all its times with one consistent
+      // offset, and a system clock step while the tap runs cannot reorder connections. The price:
+      // such a step (or NTP slewing over a long run) is not followed, as no `t` follows it either.
+      const wall = Math.round((performance.timeOrigin + this.t0 + t) * 1000) / 1000;
       this.emit([
-        { type: 'open', conn: id, t: this.now(), client: `${client.remoteAddress}:${client.remotePort}`, target: `${host}:${port}` },
+        { type: 'open', conn: id, t, wall, client: `${client.remoteAddress}:${client.remotePort}`, target: `${host}:${port}` },
       ]);
     }
     // Hold the client's bytes in the kernel until the target answers.

@@ -7,7 +7,8 @@
  * are skipped, loudly, where it is missing — except under CI, where a missing tshark fails.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -130,6 +131,26 @@ function exportFile(recording: string, format: 'har' | 'pcapng'): { file: string
   const code = runExportCommand([recording, '--format', format, '-o', file], { stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) });
   expect(code, stderr.join('\n')).toBe(0);
   return { file, stdout, stderr };
+}
+
+const opensOf = (events: WireEvent[]) => events.filter((e): e is OpenEvent => e.type === 'open');
+
+/** Every packet's timestamp in a pcapng file (microseconds since the epoch), in file order. */
+function packetTimesUs(bytes: Buffer): bigint[] {
+  const out: bigint[] = [];
+  for (let p = 0; p < bytes.length; p += bytes.readUInt32LE(p + 4)) {
+    if (bytes.readUInt32LE(p) === 6) out.push((BigInt(bytes.readUInt32LE(p + 12)) << 32n) | BigInt(bytes.readUInt32LE(p + 16)));
+  }
+  return out;
+}
+
+/** A copy of a recording whose file says it was last written at `mtimeMs`; `edit` changes each event first. */
+function copyRecording(from: string, name: string, mtimeMs: number, edit: (e: Record<string, unknown>) => unknown = (e) => e): string {
+  const file = path.join(dir, name);
+  const lines = readFileSync(from, 'utf8').split('\n').filter((l) => l !== '');
+  writeFileSync(file, lines.map((l) => `${JSON.stringify(edit(JSON.parse(l) as Record<string, unknown>))}\n`).join(''));
+  utimesSync(file, mtimeMs / 1000, mtimeMs / 1000);
+  return file;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -297,11 +318,11 @@ describe.skipIf(!HAS_TSHARK)('pcapng read back by tshark', () => {
     expect(flags.filter((l) => l.includes('F')).length).toBe(4);
   });
 
-  it('stamps each packet with the recorded time, anchored at the file\'s modification time', () => {
-    const startedAt = statSync(main.file).mtimeMs - lastTime(main.events);
-    const [first] = tshark(['-r', pcap, '-c', '1', '-T', 'fields', '-e', 'frame.time_epoch']).trim().split('\n');
-    const open = main.events.find((e) => e.type === 'open')!;
-    expect(Number(first) * 1000).toBeCloseTo(startedAt + open.t, 1);
+  it('stamps each connection\'s SYN with the wall-clock time the wiretap accepted it', () => {
+    const syns = tshark(['-r', pcap, '-Y', 'tcp.flags.syn == 1 && tcp.flags.ack == 0', '-T', 'fields', '-e', 'frame.time_epoch']).trim().split('\n');
+    const walls = opensOf(main.events).map((o) => o.wall!);
+    expect(syns).toHaveLength(2);
+    syns.forEach((s, i) => expect(Math.abs(Number(s) * 1000 - walls[i]!)).toBeLessThan(1));
   });
 
   it('keeps a frame cut at the preview bound at its real length, zero-filled and commented, and the frames after it', async () => {
@@ -478,13 +499,91 @@ describe('HAR', () => {
       { type: 'send', opcode: 1, data: 'fragments please' },
       { type: 'receive', opcode: 1, data: 'part one, part two' },
     ]);
-    // Seconds since the epoch: the recording's times on the file's clock.
-    const startedAt = statSync(main.file).mtimeMs - lastTime(main.events);
+    // Seconds since the epoch: the recording's times on the wiretap's wall clock (`wall - t` of an open event).
+    const [open] = opensOf(main.events);
+    const startedAt = open!.wall! - open!.t;
     const messages = main.events.filter((e): e is MessageEvent => e.type === 'message');
     const times = har.log.entries.flatMap((e) => e._webSocketMessages!.map((m) => m.time));
     expect(times).toHaveLength(messages.length);
     times.forEach((time, i) => expect(time).toBeCloseTo((startedAt + messages[i]!.t) / 1000, 5));
-    expect(new Date(plain.startedDateTime).getTime()).toBeCloseTo(startedAt + main.events[0]!.t, -1);
+  });
+
+  it('starts each entry exactly when the wiretap accepted its connection', () => {
+    const opens = opensOf(main.events);
+    expect(har.log.entries.map((e) => e.startedDateTime)).toEqual(opens.map((o) => new Date(o.wall!).toISOString()));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The wall clock: open events carry it, exports use it; older recordings are estimated
+
+describe('the wall clock', () => {
+  /** 2001-09-09: a modification time far from when the recording was made. */
+  const LONG_AGO = 1_000_000_000_000;
+
+  it('is on each open event: when the wiretap accepted the connection, one clock for the whole wiretap', async () => {
+    const server = await startWsServer({}, echo);
+    cleanup.add(() => server.close());
+    const tap = await startTap(server.port);
+    cleanup.add(() => tap.close());
+    const brackets: Array<[number, number]> = [];
+    for (let i = 1; i <= 2; i++) {
+      const before = Date.now();
+      const socket = net.connect(tap.port, '127.0.0.1');
+      cleanup.add(() => socket.destroy());
+      await tap.waitForCount('open', i);
+      brackets.push([before, Date.now()]);
+    }
+    const opens = opensOf(tap.events);
+    expect(opens).toHaveLength(2);
+    opens.forEach((o, i) => {
+      const [before, after] = brackets[i]!;
+      expect(o.wall).toBeGreaterThanOrEqual(before);
+      // Date.now() counts whole milliseconds: a `wall` in the same millisecond as `after` is past it by less than 1.
+      expect(o.wall).toBeLessThan(after + 1);
+    });
+    // `wall - t` is t = 0 on the wall clock: the same for both connections (each is rounded to the microsecond).
+    expect(Math.abs(opens[1]!.wall! - opens[1]!.t - (opens[0]!.wall! - opens[0]!.t))).toBeLessThanOrEqual(0.002);
+  });
+
+  it('anchors the exports of a recording that has it, whatever the file\'s modification time says', () => {
+    const moved = copyRecording(main.file, 'touched.jsonl', LONG_AGO);
+    const opens = opensOf(main.events);
+    expect(opens.map((o) => typeof o.wall)).toEqual(['number', 'number']);
+
+    const har = JSON.parse(readFileSync(exportFile(moved, 'har').file, 'utf8')) as Har;
+    expect(har.log.entries.map((e) => e.startedDateTime)).toEqual(opens.map((o) => new Date(o.wall!).toISOString()));
+    expect(har.log.comment).toBe("Exported by wsplay from the recording touched.jsonl (times on the wiretap's wall clock, as recorded).");
+
+    const pcap = readFileSync(exportFile(moved, 'pcapng').file);
+    expectWellFormedPcapng(pcap);
+    // The first packet is connection 1's SYN, at its open event.
+    const [first] = packetTimesUs(pcap);
+    expect(Math.abs(Number(first!) / 1000 - opens[0]!.wall!)).toBeLessThan(1);
+  });
+
+  it('is estimated for an older recording without it: the last event at the file\'s modification time', () => {
+    const old = copyRecording(main.file, 'old.jsonl', LONG_AGO, ({ wall: _wall, ...e }) => e);
+    const { events, errors } = readRecordingFile(old);
+    expect(errors).toEqual([]);
+    expect(events.some((e) => 'wall' in e)).toBe(false);
+    const startedAt = statSync(old).mtimeMs - lastTime(events);
+    const opens = opensOf(events);
+
+    const out = exportFile(old, 'har');
+    expect(out.stdout).toEqual([`Exported 2 connections (${events.filter((e) => e.type === 'message').length} messages) to ${out.file}.`]);
+    const har = JSON.parse(readFileSync(out.file, 'utf8')) as Har;
+    expectHar12(har);
+    expect(har.log.entries.map((e) => new Date(e.startedDateTime).getTime())).toEqual(opens.map((o) => Math.floor(startedAt + o.t)));
+    expect(har.log.entries[0]!.startedDateTime).toMatch(/^2001-09-0/);
+    const messages = events.filter((e): e is MessageEvent => e.type === 'message');
+    const times = har.log.entries.flatMap((e) => e._webSocketMessages!.map((m) => m.time));
+    times.forEach((time, i) => expect(time).toBeCloseTo((startedAt + messages[i]!.t) / 1000, 5));
+    expect(har.log.comment).toBe("Exported by wsplay from the recording old.jsonl (times anchored to the file's modification time).");
+
+    const pcap = readFileSync(exportFile(old, 'pcapng').file);
+    const [first] = packetTimesUs(pcap);
+    expect(Math.abs(Number(first!) / 1000 - (startedAt + opens[0]!.t))).toBeLessThan(0.002);
   });
 });
 
@@ -568,13 +667,13 @@ describe('GET /api/export', () => {
   /** The wiretap's clock as the dashboard gets it: 2 s after the fixture's last event. */
   const tapClock = () => lastTime(readRecordingFile(FIXTURE).events) + 2000;
 
-  async function dashboard() {
+  async function dashboard(events: WireEvent[] = readRecordingFile(FIXTURE).events, now = tapClock) {
     const store = new CaptureStore();
-    store.add(readRecordingFile(FIXTURE).events);
+    store.add(events);
     const d = await startDashboard({
       port: 0,
       store,
-      now: tapClock,
+      now,
       token: 'test-token',
       uiDir: path.join(dir, 'no-ui'),
       connections: () => 0,
@@ -606,6 +705,16 @@ describe('GET /api/export', () => {
     const started = new Date(har.log.entries[0]!.startedDateTime).getTime();
     expect(started).toBeGreaterThanOrEqual(Math.floor(before - tapClock() + open.t) - 1);
     expect(started).toBeLessThanOrEqual(Math.ceil(after - tapClock() + open.t) + 1);
+  });
+
+  it("anchors a capture whose open events have the wall clock to it, exactly, not to the wiretap's clock", async () => {
+    // A clock that puts t = 0 a day ago: not main's wiretap's.
+    const { get } = await dashboard(main.events, () => 86_400_000);
+    const har = (await (await get('?format=har')).json()) as Har;
+    const opens = opensOf(main.events);
+    expect(har.log.entries.map((e) => e.startedDateTime)).toEqual(opens.map((o) => new Date(o.wall!).toISOString()));
+    const [first] = packetTimesUs(Buffer.from(await (await get('?format=pcapng')).arrayBuffer()));
+    expect(Math.abs(Number(first!) / 1000 - opens[0]!.wall!)).toBeLessThan(1);
   });
 
   it('downloads them as pcapng', async () => {

@@ -50,6 +50,14 @@ describe('a whole recording', () => {
     expect(r.events).toEqual(expected.slice(0, 4));
   });
 
+  it("keeps an open event's wall-clock time, and opens older recordings without it", () => {
+    expect(expected[0]).not.toHaveProperty('wall');
+    const open = { ...(expected[0] as object), wall: 1795634519337.046 };
+    const r = parseRecording(`${JSON.stringify(open)}\n${lines[1]}\n`);
+    expect(r.errors).toEqual([]);
+    expect(r.events).toEqual([open, expected[1]]);
+  });
+
   it('ignores fields it does not know, so a newer recording still opens', () => {
     const open = { ...(expected[0] as object), wallClock: 1700000000000, tags: ['x'] };
     const r = parseRecording(`${JSON.stringify(open)}\n`);
@@ -94,6 +102,7 @@ describe('a broken recording', () => {
     ['{"type":"telemetry","conn":1,"t":2}', 'line 1 has an unknown event type "telemetry" (written by a newer wsplay?)'],
     ['{"type":"open","conn":1,"t":"soon","client":"a:1","target":"b:2"}', 'line 1 is not a valid open event: `t` should be a number (got "soon")'],
     ['{"type":"open","conn":-1,"t":1,"client":"a:1","target":"b:2"}', 'line 1 is not a valid open event: `conn` should be a whole number ≥ 0 (got -1)'],
+    ['{"type":"open","conn":1,"t":1,"client":"a:1","target":"b:2","wall":"yesterday"}', 'line 1 is not a valid open event: `wall` should be a number (got "yesterday")'],
     ['{"type":"ping","conn":1,"t":1,"dir":"client","payload":"not base64!","frame":0}', 'line 1 is not a valid ping event: `payload` should be base64 text (got "not base64!")'],
     ['{"type":"close","conn":1,"t":1,"dir":"up","code":1000,"reason":"","explanation":"","frame":0}', 'line 1 is not a valid close event: `dir` should be "client" or "server" (got "up")'],
     ['{"type":"end","conn":1,"t":1,"by":"client","clean":true,"code":null,"serverCode":null,"explanation":"","bytes":{"client":1},"frames":{"client":0,"server":0}}', 'line 1 is not a valid end event: `bytes` should be { client, server } byte counts (got an object)'],
