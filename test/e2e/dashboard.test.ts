@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FrameEvent } from '../../server/capture/events.ts';
-import { chromiumAvailability, launchChromium, eventually, visibleText } from '../helpers/browser.ts';
+import { chromiumAvailability, launchChromium, eventually, textEventually, visibleText } from '../helpers/browser.ts';
 import { ROOT } from '../helpers/net.ts';
 import { startPlayground, type Playground } from '../helpers/playground.ts';
 
@@ -110,11 +110,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the dashboard in real Chromium: 
 
     const connection = dash.getByRole('listbox', { name: 'Connections' }).getByRole('option').filter({ hasText: `#${conn}` });
     // The page applies events in batches: the row may still say "connecting" for a moment.
-    let connText = '';
-    await eventually(
-      async () => (connText = await visibleText(connection)).includes('open'),
-      () => `connection #${conn} to show as open; it shows: ${connText}`,
-    );
+    const connText = await textEventually(connection, (t) => t.includes('open'), `connection #${conn} to show as open`);
     expect(connText).toContain('127.0.0.1:');
 
     const rows = timeline().getByRole('row');

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildUi, uiNeedsBuild } from '../../server/app/ui-build.ts';
-import { chromiumAvailability, launchChromium } from '../helpers/browser.ts';
+import { chromiumAvailability, launchChromium, textEventually } from '../helpers/browser.ts';
 import {
   editorText,
   eventually,
@@ -276,8 +276,11 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the Code tab in real Chromium: $
     expect(errorText).toMatch(/Uncaught InvalidStateError: .*CONNECTING/);
     expect(await error.getByRole('button', { name: /^Show client\.js line 7, column \d+ in the editor$/ }).count()).toBe(1);
     expect(errorText).toMatch(/client\.js:7:\d+/);
-    // The send itself: not sent, and why.
-    expect(await visibleText(await consoleLine(/send\("I am listening"\)/))).toContain('not sent: the browser threw InvalidStateError');
+    // The send itself: not sent, and why. Its line shows at once ("waiting for the peer's
+    // connection…"); the verdict comes once the page has the connection from the event stream.
+    const notSent = 'not sent: the browser threw InvalidStateError';
+    const sendLine = await textEventually(await consoleLine(/send\("I am listening"\)/), (t) => t.includes(notSent), `the send line to say "${notSent}"`, 10_000);
+    expect(sendLine).toContain(notSent);
 
     // The editor marks line 7, and only it; hovering the mark says what happened.
     await waitForErrorSquiggle(dash, 7);

@@ -70,3 +70,18 @@ export async function visibleText(locator: Locator, timeoutMs = 5000): Promise<s
   await locator.waitFor({ state: 'visible', timeout: timeoutMs });
   return (await locator.innerText()).trim();
 }
+
+/**
+ * The text a person sees in an element once `ok` holds for it. For content that arrives after
+ * the element shows: the dashboard applies server events in batches (at most ~10 renders a
+ * second), so a row can show before its state does. Fails with `what` and the text last shown.
+ */
+export async function textEventually(locator: Locator, ok: (text: string) => boolean, what: string, timeoutMs = 5000): Promise<string> {
+  let text = '';
+  await eventually(
+    async () => ok((text = await visibleText(locator, timeoutMs))),
+    () => `${what}; it shows ${JSON.stringify(text)}`,
+    timeoutMs,
+  );
+  return text;
+}
