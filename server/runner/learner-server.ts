@@ -135,23 +135,39 @@ export class LearnerServer extends EventEmitter {
         this.clearListenTimer();
         if (gen !== this.generation) return settle();
         this.child = null;
-        const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
-        if (code === 0 && !signal) {
-          this.set({ status: 'stopped', message: `${file} ${how}: it ended on its own. A server keeps running while it listens.` });
-        } else {
-          this.set({
-            status: 'crashed',
-            message: `${file} crashed: it ${how}. Fix it and save: it restarts on every save. Connections to it ended with 1006.`,
-            stack: this.stderrTail.join('\n'),
-          });
-        }
-        settle();
+        // The crash's last lines may still be in the pipe at 'exit': report once stderr has
+        // ended ('close'), or after a moment if a process the script started keeps it open.
+        let reported = false;
+        const report = () => {
+          if (reported) return;
+          reported = true;
+          clearTimeout(grace);
+          if (gen !== this.generation) return settle();
+          this.exited(file, code, signal);
+          settle();
+        };
+        const grace = setTimeout(report, 300);
+        child.once('close', report);
       });
       child.on('error', (err) => {
         this.set({ status: 'crashed', message: `${file} could not start: ${err.message}` });
         settle();
       });
     });
+  }
+
+  /** The script's process ended: say how, with the end of its error output when it crashed. */
+  private exited(file: string, code: number | null, signal: NodeJS.Signals | null): void {
+    const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
+    if (code === 0 && !signal) {
+      this.set({ status: 'stopped', message: `${file} ${how}: it ended on its own. A server keeps running while it listens.` });
+    } else {
+      this.set({
+        status: 'crashed',
+        message: `${file} crashed: it ${how}. Fix it and save: it restarts on every save. Connections to it ended with 1006.`,
+        stack: this.stderrTail.join('\n'),
+      });
+    }
   }
 
   private pipeLines(child: ChildProcess, stream: 'stdout' | 'stderr'): void {
