@@ -293,6 +293,8 @@ describe('the event stream', () => {
     const page = await openStream(pg);
     const hello = await page.next('hello');
     expect(hello.nextSeq).toBe(pg.store.nextSeq);
+    // History may come in several batches: wait for the one that reaches the hello's nextSeq.
+    await page.next('events', (m) => m.history === true && m.from + m.events.length === hello.nextSeq);
     const history = page.messages.filter((m): m is Extract<StreamMessage, { kind: 'events' }> => m.kind === 'events' && m.history === true);
     const events = history.flatMap((m) => m.events);
     expect(events).toContainEqual(echo);
