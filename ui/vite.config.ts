@@ -1,14 +1,60 @@
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin, type ProxyOptions } from 'vite';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
-const dashboard = process.env.WSPLAY_DASHBOARD ?? 'http://127.0.0.1:9901';
+const dashboard = (process.env.WSPLAY_DASHBOARD ?? 'http://127.0.0.1:9901').replace(/\/$/, '');
 
 /**
  * The dashboard build. `npm start` builds once into ui/dist and serves that; `npm run dev`
- * serves ui/ with hot reload and proxies /api to a running playground (WSPLAY_DASHBOARD,
- * default http://127.0.0.1:9901).
+ * serves ui/ with hot reload and proxies /api and /workspace to a running playground
+ * (WSPLAY_DASHBOARD, default http://127.0.0.1:9901).
  */
+
+/**
+ * The playground answers only its own origin. A request the dev page makes (its Origin is the
+ * dev server's own) is presented as coming from the dashboard; any other Origin is passed on as
+ * it came, so the playground's guard refuses a foreign page exactly as it would without the proxy.
+ */
+function ownOriginAsDashboard(proxyReq: ClientRequest, req: IncomingMessage): void {
+  const origin = req.headers.origin;
+  if (origin !== undefined && req.headers.host !== undefined && origin.toLowerCase() === `http://${req.headers.host.toLowerCase()}`) {
+    proxyReq.setHeader('origin', dashboard);
+  }
+}
+
+const toPlayground: ProxyOptions = {
+  target: dashboard,
+  ws: true,
+  changeOrigin: true,
+  configure: (proxy) => {
+    proxy.on('proxyReq', ownOriginAsDashboard);
+    proxy.on('proxyReqWs', ownOriginAsDashboard);
+  },
+};
+
+/**
+ * The Worker that runs the learner's client loads /workspace/client.js with the session cookie
+ * (no headers of its own). The dashboard sets that cookie when its page is opened with the right
+ * token; in dev the page comes from vite, so vite sets it the same way: for /workspace, HttpOnly,
+ * SameSite=Strict. The playground still checks the value against its token.
+ */
+function sessionCookie(): Plugin {
+  return {
+    name: 'wsplay-session-cookie',
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const url = new URL(req.url ?? '/', 'http://dev');
+        const token = url.searchParams.get('token');
+        if ((url.pathname === '/' || url.pathname === '/index.html') && token && /^[A-Za-z0-9_-]+$/.test(token)) {
+          res.setHeader('Set-Cookie', `wsplay_token=${token}; HttpOnly; SameSite=Strict; Path=/workspace`);
+        }
+        next();
+      });
+    },
+  };
+}
+
 export default defineConfig({
   root,
   base: './',
@@ -27,11 +73,9 @@ export default defineConfig({
       },
     },
   },
+  plugins: [sessionCookie()],
   server: {
     host: '127.0.0.1',
-    proxy: {
-      // The playground only talks to its own origin: present the proxied requests as such.
-      '/api': { target: dashboard, ws: true, changeOrigin: true, headers: { origin: dashboard } },
-    },
+    proxy: { '/api': toPlayground, '/workspace': toPlayground },
   },
 });

@@ -365,10 +365,25 @@ const onStart = (e: MessageEvent<StartCommand>) => {
   try {
     // The learner's file, from its real URL. What it throws propagates as uncaught (reported by
     // the error listener above, and shown by DevTools as the browser would show it).
-    importScripts(clientUrl);
+    if (import.meta.env.DEV) loadInModuleWorker(clientUrl);
+    else importScripts(clientUrl);
     ok = true;
   } finally {
     if (ok) post({ kind: 'loaded', t: Date.now() });
   }
 };
 scope.addEventListener('message', onStart);
+
+/**
+ * `npm run dev` only: vite serves workers as modules there, and a module worker has no
+ * importScripts. Fetch the file synchronously (as importScripts does) and run it as a global
+ * script with indirect eval, named by its URL so stacks and DevTools still point at client.js.
+ * The build (what `npm start` serves) never includes this: it runs the file with importScripts.
+ */
+function loadInModuleWorker(url: string): void {
+  const xhr = new XMLHttpRequest();
+  xhr.open('GET', url, false);
+  xhr.send();
+  if (xhr.status !== 200) throw new Error(`Could not load ${url}: ${xhr.status} ${xhr.statusText}`);
+  (0, eval)(`${xhr.responseText}\n//# sourceURL=${url}`);
+}
