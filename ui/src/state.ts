@@ -30,6 +30,11 @@ export interface Conn {
   handshake: HandshakeEvent | null;
   frames: Record<Direction, number>;
   messages: Record<Direction, number>;
+  /**
+   * Bytes of the frames seen so far, headers and payloads (the HTTP handshake not included):
+   * one meaning from the first frame to the end. The TCP totals, handshake included, arrive
+   * with the end event (`end.bytes`) and are shown apart from these.
+   */
   bytes: Record<Direction, number>;
   closes: CloseEvent[];
   end: EndEvent | null;
@@ -130,7 +135,6 @@ class Model {
         const c = this.conn(e.conn);
         c.end = e;
         c.status = 'closed';
-        c.bytes = { ...e.bytes };
         break;
       }
     }

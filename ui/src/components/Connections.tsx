@@ -1,5 +1,8 @@
-import { detailTab, filters, model, selectedConn, selection, version, type Conn } from '../state.ts';
+import type { TopologyInfo } from '../../../server/app/stream-protocol.ts';
+import { detailTab, filters, model, selectedConn, selection, topology, version, type Conn } from '../state.ts';
+import { recording } from '../recording.ts';
 import { formatBytes } from '../lib/bytes.ts';
+import { plural } from '../lib/plural.ts';
 
 function closeText(c: Conn): string {
   if (c.end) {
@@ -8,6 +11,75 @@ function closeText(c: Conn): string {
   }
   const last = c.closes[c.closes.length - 1];
   return last ? `closing: ${last.explanation}` : '';
+}
+
+/** The address a client connects to: the wiretap's, as the header shows it. */
+export function tapUrl(t: TopologyInfo): string {
+  const host = t.tap.host === '' || t.tap.host === '0.0.0.0' || t.tap.host === '::' ? 'localhost' : t.tap.host.includes(':') ? `[${t.tap.host}]` : t.tap.host;
+  return `ws://${host}:${t.tap.port}`;
+}
+
+function Empty() {
+  const rec = recording.value;
+  if (rec) {
+    return (
+      <p class="empty">
+        {rec.connections === 0
+          ? 'This recording holds no connections.'
+          : `No connection has opened yet at this point of the recording: move the scrubber on, or press play.`}
+      </p>
+    );
+  }
+  const t = topology.value;
+  return (
+    <p class="empty">
+      No connections yet. Connect a client to the wiretap
+      {t ? (
+        <>
+          , for example:
+          <code>new WebSocket('{tapUrl(t)}')</code>
+        </>
+      ) : (
+        '.'
+      )}
+    </p>
+  );
+}
+
+/** One direction's frames and messages. */
+function DirLine({ c, dir }: { c: Conn; dir: 'client' | 'server' }) {
+  const arrow = dir === 'client' ? '↑' : '↓';
+  const way = dir === 'client' ? 'client → server' : 'server → client';
+  return (
+    <div class="conn-line" title={`${way}: ${plural(c.frames[dir], 'frame')}, ${plural(c.messages[dir], 'message')}`}>
+      {arrow} {plural(c.frames[dir], 'frame')} · {plural(c.messages[dir], 'msg')}
+    </div>
+  );
+}
+
+/**
+ * Bytes, with what they count said each time: the frames' (headers and payloads) from the first
+ * frame to the end, and once TCP is gone its total with the HTTP handshake, on a line of its own.
+ */
+function ByteLines({ c }: { c: Conn }) {
+  return (
+    <>
+      <div class="conn-line" title={`Frame headers and payloads: ${formatBytes(c.bytes.client)} client → server, ${formatBytes(c.bytes.server)} server → client (the HTTP handshake is not counted)`}>
+        in frames ↑ {formatBytes(c.bytes.client)} ↓ {formatBytes(c.bytes.server)}
+      </div>
+      {c.end && (
+        <div
+          class="conn-line conn-tcp muted"
+          title={`Every byte of the TCP connection, the HTTP handshake included: ${formatBytes(c.end.bytes.client)} client → server, ${formatBytes(c.end.bytes.server)} server → client`}
+        >
+          TCP incl. handshake{' '}
+          <span class="conn-nums">
+            ↑ {formatBytes(c.end.bytes.client)} ↓ {formatBytes(c.end.bytes.server)}
+          </span>
+        </div>
+      )}
+    </>
+  );
 }
 
 export function Connections() {
@@ -30,12 +102,7 @@ export function Connections() {
           </button>
         )}
       </h2>
-      {conns.length === 0 && (
-        <p class="empty">
-          No connections yet. Connect a client to the wiretap, for example the course's
-          <code>new WebSocket('ws://localhost:9900')</code>.
-        </p>
-      )}
+      {conns.length === 0 && <Empty />}
       <ul role="listbox" aria-label="Connections">
         {conns.map((c) => (
           <li
@@ -54,13 +121,14 @@ export function Connections() {
               {c.violations > 0 && <span class="badge violation" title="Rules of RFC 6455 broken on this connection">{c.violations} ✗</span>}
             </div>
             <div class="conn-line muted">{c.client}</div>
-            <div class="conn-line">
-              ↑ {c.frames.client} frames · {c.messages.client} msgs · {formatBytes(c.bytes.client)}
-            </div>
-            <div class="conn-line">
-              ↓ {c.frames.server} frames · {c.messages.server} msgs · {formatBytes(c.bytes.server)}
-            </div>
-            {closeText(c) && <div class="conn-line close-code">{closeText(c)}</div>}
+            <DirLine c={c} dir="client" />
+            <DirLine c={c} dir="server" />
+            <ByteLines c={c} />
+            {closeText(c) && (
+              <div class="conn-line close-code" title={closeText(c)}>
+                {closeText(c)}
+              </div>
+            )}
           </li>
         ))}
       </ul>

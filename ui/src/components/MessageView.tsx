@@ -1,7 +1,9 @@
 import { useMemo, useState } from 'preact/hooks';
-import type { CloseEvent, ControlEvent, Direction, MessageEvent } from '../../../server/capture/events.ts';
+import type { CloseEvent, ControlEvent, Direction, FrameEvent, MessageEvent } from '../../../server/capture/events.ts';
+import { opcodeName } from '../../../server/protocol/opcodes.ts';
 import { base64ToBytes, bytesToBase64, formatBytes, hexByte, utf8OrNull } from '../lib/bytes.ts';
-import { detailTab, frameKey, model, selection, type MessageRow } from '../state.ts';
+import { plural } from '../lib/plural.ts';
+import { detailTab, frameKey, MAX_ROWS, model, selection, version, type MessageRow } from '../state.ts';
 import '../detail.css';
 
 /** Hex dump rows drawn; 4 KiB is 256 rows, more than anyone reads, and cheap to render. */
@@ -168,7 +170,7 @@ function DataMessage({ m }: { m: MessageEvent }) {
     </>
   ) : (
     <>
-      {m.frames} frames, fragmented (seq{' '}
+      {plural(m.frames, 'frame')}, fragmented (seq{' '}
       {Array.from({ length: Math.min(m.frames, 12) }, (_, i) => (
         <>
           {i > 0 && ', '}
@@ -302,11 +304,81 @@ function Close({ e }: { e: CloseEvent }) {
 
 const badgeOf = (r: MessageRow) => (r.type === 'message' ? (r.opcode === 1 ? 'TEXT' : 'BINARY') : r.type.toUpperCase());
 
+/** Messages found for a frame, so a live stream's re-renders do not search again. */
+const messageOfFrame = new WeakMap<FrameEvent, MessageRow>();
+
+/**
+ * The message a frame belongs to: the data message whose first..last frames hold it, or the
+ * ping, pong or close event of a control frame. Null when the page holds none.
+ */
+export function messageFor(f: FrameEvent): MessageRow | null {
+  const known = messageOfFrame.get(f);
+  if (known) return known;
+  const control = (f.opcode & 8) !== 0;
+  const list = model.messages;
+  // Newest first: the frame chosen is most often recent, and its message comes after it.
+  for (let i = list.length - 1; i >= 0; i--) {
+    const m = list[i]!;
+    if (m.conn !== f.conn || m.dir !== f.dir) continue;
+    const hit = m.type === 'message' ? !control && m.firstFrame <= f.seq && f.seq <= m.lastFrame : control && m.frame === f.seq;
+    if (hit) {
+      messageOfFrame.set(f, m);
+      return m;
+    }
+    // Messages come in frame order: one that ended before this frame means there is none later back.
+    if (m.type === 'message' && m.lastFrame < f.seq && !control) break;
+  }
+  return null;
+}
+
+/** Why a frame has no message to show, precisely. */
+function noMessageText(f: FrameEvent): string {
+  const what = `Frame seq ${f.seq} (${opcodeName(f.opcode)}, ${f.dir === 'client' ? 'client → server' : 'server → client'}, #${f.conn})`;
+  const conn = model.conns.get(f.conn);
+  const ended = conn?.end != null;
+  if (f.complete === false) return `${what} never arrived whole: the connection ended in the middle of it, so it makes no message.`;
+  const broken = model.violationsByFrame.get(frameKey(f.conn, f.dir, f.seq));
+  if (broken && broken.length > 0) return `${what} breaks a rule of RFC 6455 (${broken[0]!.message}), so no message was assembled from it. The Frame anatomy tab shows the frame.`;
+  const dataOp = f.opcode === 0 || f.opcode === 1 || f.opcode === 2;
+  if (!dataOp && (f.opcode < 8 || f.opcode > 10)) return `${what} has a reserved opcode: it is no message, ping, pong or close.`;
+  if (dataOp && (!f.fin || f.opcode === 0)) {
+    return ended
+      ? `${what} is a fragment of a message that never finished: the connection ended before the message's last frame (FIN=1).`
+      : `${what} is a fragment of a message still arriving: the message shows here once its last frame (FIN=1) comes.`;
+  }
+  if (model.messagesTrimmed > 0) return `${what}: its message is no longer held by this page, which keeps the newest ${MAX_ROWS.toLocaleString('en-US')} messages.`;
+  return `${what}: no message was assembled from it.`;
+}
+
+/** Where the shown message came from when a frame is selected (Frames mode). */
+function FromFrame({ f, m }: { f: FrameEvent; m: MessageRow }) {
+  const part = m.type === 'message' && m.frames > 1 ? `, frame ${f.seq - m.firstFrame + 1} of its ${plural(m.frames, 'frame')}` : '';
+  return (
+    <p class="muted from-frame">
+      The message of the selected frame (seq {f.seq}
+      {part}).
+    </p>
+  );
+}
+
 export function MessageView({ row }: { row: MessageRow | null }) {
-  if (!row) return <p class="hint">Select a row in the timeline (Messages mode shows whole messages) to see its content.</p>;
+  version.value;
+  const sel = selection.value;
+  const frame = !row && sel?.kind === 'frame' ? model.framesByKey.get(sel.key) ?? null : null;
+  if (!row && frame) {
+    const m = messageFor(frame);
+    if (!m) return <p class="hint no-message">{noMessageText(frame)}</p>;
+    return <MessageBody row={m} from={frame} />;
+  }
+  if (!row) return <p class="hint">Select a row in the timeline to see its message: a frame shows the message it belongs to.</p>;
+  return <MessageBody row={row} from={null} />;
+}
+
+function MessageBody({ row, from }: { row: MessageRow; from: FrameEvent | null }) {
   const badge = badgeOf(row);
   return (
     <div class="message-view">
+      {from && <FromFrame f={from} m={row} />}
       <p class="summary">
         <span class={`badge op-${badge.toLowerCase()}`}>{badge}</span> <span class={`dir ${row.dir}`}>{dirText(row.dir)}</span> · #{row.conn}
         <span class="muted"> · t = {(row.t / 1000).toFixed(3)} s</span>

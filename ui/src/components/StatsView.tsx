@@ -2,6 +2,8 @@ import { effect } from '@preact/signals';
 import { useEffect, useState } from 'preact/hooks';
 import type { Direction } from '../../../server/capture/events.ts';
 import { formatBytes } from '../lib/bytes.ts';
+import { plural } from '../lib/plural.ts';
+import { recording } from '../recording.ts';
 import { model, selectedConn, shed, version, type Conn, wiretapNow as reportedNow } from '../state.ts';
 import '../diagram.css';
 
@@ -207,7 +209,7 @@ export function StatsView() {
         <Card title="Bytes per second" now={overall.byteRate} unit={byteRate} suffix="" series={overall.byteBins} format={byteRate} sparkLabel="Bytes per second" />
         <section class="st-card st-totalcard" aria-label="Totals">
           <h3>
-            Totals <span class="st-conncount">{conns.length} connection{conns.length === 1 ? '' : 's'}, {open} open</span>
+            Totals <span class="st-conncount">{plural(conns.length, 'connection')}, {open} open</span>
           </h3>
           <table class="st-totals">
             <thead>
@@ -215,7 +217,7 @@ export function StatsView() {
                 <th />
                 <th scope="col">messages</th>
                 <th scope="col">frames</th>
-                <th scope="col">bytes</th>
+                <th scope="col" title="Frame headers and payloads; the HTTP handshake is not counted">bytes in frames</th>
               </tr>
             </thead>
             <tbody>
@@ -237,7 +239,8 @@ export function StatsView() {
       </div>
       <p class="muted st-note">
         Rates are averaged over the last 5 s; the lines show the last 60 s, one point a second (<span class="st-key client">client → server</span>,{' '}
-        <span class="st-key server">server → client</span>). Bytes count frame headers and payloads.
+        <span class="st-key server">server → client</span>). Bytes count frame headers and payloads, from the first frame to the last; the HTTP
+        handshake is not in them. A closed connection's TCP total, handshake included, shows in the Connections list.
         {partial && ' Part of the last minute is no longer held by this page, so its lines start later.'}
       </p>
       <div class="st-tablewrap">
@@ -247,7 +250,9 @@ export function StatsView() {
               <th scope="col">conn</th>
               <th scope="col" class="num" title="↑ client → server, ↓ server → client">frames</th>
               <th scope="col" class="num" title="↑ client → server, ↓ server → client">messages</th>
-              <th scope="col" class="num" title="↑ client → server, ↓ server → client">bytes</th>
+              <th scope="col" class="num" title="Frame headers and payloads (↑ client → server, ↓ server → client); the HTTP handshake is not counted">
+                bytes in frames
+              </th>
               <th scope="col" class="num" title="messages and bytes per second over the last 5 s, both directions">now</th>
               <th scope="col" title="bytes per second over the last 60 s, each direction">last 60 s</th>
               <th scope="col">close code</th>
@@ -257,7 +262,7 @@ export function StatsView() {
             {conns.length === 0 && (
               <tr>
                 <td colSpan={7} class="empty">
-                  No connections yet.
+                  {recording.value ? 'No connections in the recording at this point.' : 'No connections yet.'}
                 </td>
               </tr>
             )}
@@ -275,7 +280,14 @@ export function StatsView() {
                   <td class="num">
                     <Both client={num(c.messages.client)} server={num(c.messages.server)} />
                   </td>
-                  <td class="num">
+                  <td
+                    class="num"
+                    title={
+                      c.end
+                        ? `In frames: ↑ ${formatBytes(c.bytes.client)} ↓ ${formatBytes(c.bytes.server)}. TCP total, the HTTP handshake included: ↑ ${formatBytes(c.end.bytes.client)} ↓ ${formatBytes(c.end.bytes.server)}.`
+                        : `In frames: ↑ ${formatBytes(c.bytes.client)} ↓ ${formatBytes(c.bytes.server)} (headers and payloads).`
+                    }
+                  >
                     <Both client={formatBytes(c.bytes.client)} server={formatBytes(c.bytes.server)} />
                   </td>
                   <td class="num st-now">

@@ -2,7 +2,9 @@ import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { FrameEvent } from '../../../server/capture/events.ts';
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
 import { base64ToBytes, preview } from '../lib/bytes.ts';
-import { detailTab, filters, frameKey, model, paused, rowMode, selectedConn, selection, version, type Filters, type MessageRow } from '../state.ts';
+import { plural } from '../lib/plural.ts';
+import { recording, scrubTime } from '../recording.ts';
+import { detailTab, filters, frameKey, model, paused, rowMode, runnerStatus, selectedConn, selection, version, type Conn, type Filters, type MessageRow } from '../state.ts';
 
 const ROW_HEIGHT = 24;
 
@@ -113,6 +115,64 @@ function regexError(f: Filters): string | null {
   } catch (e) {
     return (e as Error).message;
   }
+}
+
+/** Why a connection that has no row of this mode has none: how it ended, or where it stands. */
+function connEmptyText(c: Conn, mode: 'frames' | 'messages'): string {
+  const id = `#${c.id}`;
+  const noun = mode === 'frames' ? 'frame' : 'message';
+  const hs = c.handshake;
+  const end = c.end;
+  if (!end) {
+    if (c.status === 'connecting') return `${id} is still in its opening handshake: no ${noun}s yet.`;
+    return `${id} is open; no ${noun} has crossed it yet.`;
+  }
+  if (end.code !== null) {
+    const runner = recording.value ? null : runnerStatus.value;
+    let why = '';
+    // 1006's explanation says "without a close frame"; the sentence after it says who dropped TCP.
+    let what = end.explanation;
+    if (end.code === 1006 && end.by !== 'wiretap') what = what.replace(/ \(.*\)$/, '');
+    if (end.code === 1006 && end.by === 'server') {
+      why =
+        runner?.status === 'crashed'
+          ? ` The server closed TCP without a close frame: ${runner.file} crashed (its output is in the server console).`
+          : ` The server closed TCP without a close frame (did ${runner?.file ?? 'the server'} crash?).`;
+    } else if (end.code === 1006 && end.by === 'client') why = ' The client closed TCP without a close frame.';
+    else if (end.by === 'wiretap') why = ` The wiretap ended it${end.error ? ` (${end.error})` : ''}.`;
+    else if (end.error) why = ` Socket error: ${end.error}.`;
+    return `${id} ended before any ${noun}: ${what}.${why}`;
+  }
+  // No WebSocket was established: the handshake says why.
+  if (end.by === 'wiretap' && end.error) return `${id} never became a WebSocket: the wiretap could not reach the server (${end.error}).`;
+  if (!hs || hs.outcome === 'incomplete') {
+    const problem = hs?.problems[0] ?? 'No HTTP request was seen.';
+    return `${id} ended before the WebSocket handshake finished: ${problem} See the Handshake tab.`;
+  }
+  const answer = hs.response ? `${hs.response.status} ${hs.response.reason}`.trim() : 'nothing';
+  if (hs.outcome === 'refused') return `${id} never became a WebSocket: the server answered ${answer} to the upgrade request. See the Handshake tab.`;
+  if (hs.outcome === 'plain-http') return `${id} was plain HTTP, not a WebSocket${hs.request ? ` (${hs.request.method} ${hs.request.path}, answered ${answer})` : ''}. See the Handshake tab.`;
+  if (hs.outcome === 'not-http') return `${id} never became a WebSocket: the client's first bytes are not an HTTP request.`;
+  return `${id} ended with no ${noun}s: ${end.explanation}.`;
+}
+
+/** What an empty timeline says: what happened to the filtered connection, the recording's point, or the filters. */
+function emptyText(mode: 'frames' | 'messages', f: Filters, total: number): string {
+  const noun = mode === 'frames' ? 'frame' : 'message';
+  if (f.conn !== null) {
+    const c = model.conns.get(f.conn);
+    if (c) {
+      const own = mode === 'frames' ? c.frames.client + c.frames.server : model.messages.reduce((n, m) => n + (m.conn === c.id ? 1 : 0), 0);
+      if (own === 0) return connEmptyText(c, mode);
+      return `No row matches the filters (#${c.id} has ${plural(own, noun)}).`;
+    }
+  }
+  if (total === 0) {
+    const rec = recording.value;
+    if (rec) return scrubTime.value < rec.last ? `No ${noun}s yet at this point of the recording: move the scrubber on, or press play.` : `This recording holds no ${noun}s.`;
+    return 'Nothing on the wire yet.';
+  }
+  return 'No row matches the filters.';
 }
 
 function FilterBar({ shown, total }: { shown: number; total: number }) {
@@ -305,7 +365,7 @@ export function Timeline() {
       <FilterBar shown={rows.length} total={total} />
       {isPaused && newWhilePaused > 0 && (
         <div class="paused-note" role="status">
-          Paused: {newWhilePaused.toLocaleString('en-US')} new rows waiting. Resume to see them.
+          Paused: {plural(newWhilePaused, 'new row')} waiting. Resume to see them.
         </div>
       )}
       <div
@@ -323,7 +383,7 @@ export function Timeline() {
         <div class="tspacer" style={{ height: `${rows.length * ROW_HEIGHT}px` }}>
           {visible}
         </div>
-        {rows.length === 0 && <p class="empty">{total === 0 ? 'Nothing on the wire yet.' : 'No row matches the filters.'}</p>}
+        {rows.length === 0 && <p class="empty">{emptyText(mode, f, total)}</p>}
       </div>
     </div>
   );
