@@ -89,8 +89,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
         // No ws://[::1]:PORT here: Chromium rejects IPv6 literals in CSP source lists (and the
         // dashboard listens on 127.0.0.1 only); 'self' covers the page's own ws:// origin anyway.
         // The client runtime Worker runs the learner's client.js under the CSP of its own script's
-        // response: it may open WebSockets to any port on this machine (the wiretap, or elsewhere).
-        `connect-src 'self' ws://127.0.0.1:${port} ws://localhost:${port}${/^\/assets\/client-runtime-[\w-]+\.js$/.test(req.path) ? ' ws://localhost:* ws://127.0.0.1:* wss://localhost:* wss://127.0.0.1:*' : ''}`,
+        // response: it may open WebSockets, and make HTTP requests (fetch: lesson 1's polling), to
+        // any port on this machine (the wiretap, or elsewhere); nowhere else. The page itself
+        // keeps 'self' only, and the dashboard's API still needs its token, Host and Origin.
+        `connect-src 'self' ws://127.0.0.1:${port} ws://localhost:${port}${/^\/assets\/client-runtime-[\w-]+\.js$/.test(req.path) ? ' ws://localhost:* ws://127.0.0.1:* wss://localhost:* wss://127.0.0.1:* http://localhost:* http://127.0.0.1:*' : ''}`,
         "frame-ancestors 'none'",
       ].join('; '),
     );

@@ -13,7 +13,8 @@ const server = http.createServer((req, res) => {
     return;
   }
   const after = Number(url.searchParams.get('after') || 0);
-  res.writeHead(200, { 'Content-Type': 'application/json' });
+  // CORS: lets a page of another origin (the dashboard's) read the answer.
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Access-Control-Allow-Origin': '*' });
   res.end(JSON.stringify(notifications.filter((n) => n.id > after)));
 });
 

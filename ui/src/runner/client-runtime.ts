@@ -10,6 +10,7 @@
  *      thrown as the browser threw it, same object;
  *    - WebSocket is the browser's class, subclassed only to number the sockets a peer creates
  *      and report when they open and close.
+ *    - fetch is the browser's, called with the wiretap's real port in place of 9900 (below).
  * 2. Then, on the page's `start` message, it runs `importScripts(<origin>/workspace/client.js)`:
  *    the learner's code runs from its real, stable URL, so DevTools and VS Code breakpoints bind
  *    to it and line numbers are the file's own.
@@ -255,7 +256,10 @@ scope.addEventListener('unhandledrejection', (e: PromiseRejectionEvent) => {
 const NativeWebSocket = scope.WebSocket;
 let portMap: StartCommand['portMap'];
 
-/** ws://localhost:9900 → the wiretap's real port, when it is not 9900 (StartCommand.portMap). */
+/**
+ * ws://localhost:9900 (or http://localhost:9900/… for fetch) → the wiretap's real port, when it
+ * is not 9900 (StartCommand.portMap).
+ */
 function mapPort(url: string | URL): string | URL {
   if (!portMap || portMap.from === portMap.to) return url;
   try {
@@ -270,6 +274,31 @@ function mapPort(url: string | URL): string | URL {
   }
   return url;
 }
+
+// ---- fetch ----------------------------------------------------------------------------------
+
+// The course's polling client (lesson 1) fetches http://localhost:9900/…: the same port mapping
+// as WebSocket's. Everything else (the Response, its errors, CORS) is the browser's own.
+const nativeFetch = typeof self.fetch === 'function' ? self.fetch : null;
+if (nativeFetch) {
+  const fetch = function fetch(this: unknown, input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    let target: RequestInfo | URL = input;
+    try {
+      if (typeof Request === 'function' && input instanceof Request) {
+        const mapped = mapPort(input.url);
+        if (mapped !== input.url) target = new Request(String(mapped), input);
+      } else {
+        target = mapPort(input as string | URL);
+      }
+    } catch {
+      target = input; // never let the mapping break the learner's call
+    }
+    return nativeFetch.call(self, target, init);
+  };
+  const desc = Object.getOwnPropertyDescriptor(self, 'fetch');
+  Object.defineProperty(self, 'fetch', { ...(desc ?? { writable: true, configurable: true, enumerable: true }), value: fetch });
+}
+
 const socketIds = new WeakMap<object, number>();
 let sockets = 0;
 let sends = 0;

@@ -1,0 +1,187 @@
+/**
+ * Lesson 01 ("Push vs polling") followed in the dashboard, in real Chromium, against the real
+ * `wsplay start` (wiretap on a port the system picks, so not the course's 9900): step 1's
+ * polling client (`fetch('http://localhost:9900/notifications?after=N')` every 250 ms) and step
+ * 2's polling-plus-WebSocket client run from the Code tab in the page's client runtime (a Web
+ * Worker of the dashboard). What the learner must see: the client's console prints the
+ * notifications its polls brought back (not `TypeError: Failed to fetch`), and the inspector
+ * shows the polls as plain HTTP requests to /notifications that reached the server through the
+ * wiretap. Then step 3's push-only client passes the Check.
+ * Screenshots: test-artifacts/screenshots/lesson01-*.png (and /tmp/shots).
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readLesson } from '../../lessons/harness/format.ts';
+import { buildUi, uiNeedsBuild } from '../../server/app/ui-build.ts';
+import { chromiumAvailability, launchChromium, textEventually } from '../helpers/browser.ts';
+import { eventually, waitForEditorText } from '../helpers/monaco.ts';
+import { ROOT, runCli, type CliProcess } from '../helpers/net.ts';
+
+const chromium = chromiumAvailability();
+
+const SHOTS = [path.join(ROOT, 'test-artifacts', 'screenshots'), '/tmp/shots'];
+const VIEWPORT = { width: 1280, height: 800 };
+const LESSON = '01-push-vs-polling';
+const text = readLesson(path.join(ROOT, 'lessons', LESSON));
+/** The code of step N's `file=…` button. */
+const stepCode = (n: number, file: string) => text.steps.find((s) => s.n === n)!.blocks.find((b) => b.file === file)!.code;
+
+describe.skipIf(chromium.skip)(chromium.skip ? `lesson 01's polling client in real Chromium: ${chromium.reason}` : "lesson 01's polling client in real Chromium", () => {
+  let workspace: string;
+  let cli: CliProcess;
+  let tapPort = 0;
+  let browser: Browser;
+  let context: BrowserContext;
+  let dash: Page;
+  const pageErrors: string[] = [];
+  /** What Chromium printed for the page (its CSP refusals too). */
+  const browserConsole: string[] = [];
+
+  const pane = () => dash.getByRole('region', { name: 'Details' });
+  const step = (n: number) => pane().getByRole('region', { name: new RegExp(`^Step ${n}\\b`) });
+  const lessonFile = (name: string) => readFileSync(path.join(workspace, LESSON, name), 'utf8');
+  const consoleRows = () => dash.getByRole('log', { name: 'Console output' }).getByRole('listitem');
+  const runButton = () => dash.getByRole('group', { name: 'Run the client' }).getByRole('button', { name: /^(Run|Re-run)$/ });
+  const centerTab = (name: string) => dash.getByRole('region', { name: 'Capture' }).getByRole('tab', { name });
+  const connections = () => dash.getByRole('listbox', { name: 'Connections' }).getByRole('option');
+
+  async function shot(name: string): Promise<void> {
+    for (const dir of SHOTS) await dash.screenshot({ path: path.join(dir, `lesson01-${name}.png`) });
+  }
+
+  /** The console pane's client lines of the current run that match `re`, once there are `n`. */
+  async function consoleLines(re: RegExp, n: number): Promise<string[]> {
+    let all: string[] = [];
+    await eventually(
+      async () => {
+        all = await consoleRows().allInnerTexts();
+        return all.filter((l) => re.test(l)).length >= n;
+      },
+      () => `${n} console lines matching ${re}; the console shows:\n${all.slice(-15).join('\n')}`,
+      15_000,
+    );
+    return all;
+  }
+
+  /** Load a step's code into `file` through its button; the Code tab shows it. */
+  async function load(n: number, file: string, shows: string): Promise<void> {
+    await pane().getByRole('tab', { name: /^Lesson/ }).click();
+    await step(n).getByRole('button', { name: `Load into ${file}` }).click();
+    await waitForEditorText(dash, shows, 30_000);
+    await eventually(() => lessonFile(file) === stepCode(n, file), () => `${file} to hold step ${n}'s code; it holds ${JSON.stringify(lessonFile(file))}`);
+  }
+
+  beforeAll(async () => {
+    for (const dir of SHOTS) mkdirSync(dir, { recursive: true });
+    workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-lesson01-e2e-'));
+    if (uiNeedsBuild()) await buildUi();
+    cli = runCli(['start', '--port', '0', '--dashboard-port', '0', '--no-open', '--workspace', workspace], { WSPLAY_SKIP_UI_BUILD: '1' });
+    const [started, launched] = await Promise.allSettled([cli.line(/^Dashboard: (\S+)$/, 20_000), launchChromium()]);
+    if (launched.status === 'fulfilled') browser = launched.value;
+    if (started.status === 'rejected') throw started.reason;
+    if (launched.status === 'rejected') throw launched.reason;
+    tapPort = Number((await cli.line(/^Wiretap listening on ws:\/\/127\.0\.0\.1:(\d+)/))[1]);
+    context = await browser.newContext({ viewport: VIEWPORT, colorScheme: 'light' });
+    context.setDefaultTimeout(10_000);
+    dash = await context.newPage();
+    dash.on('pageerror', (err) => pageErrors.push(`${err.message}\n${err.stack ?? ''}`));
+    dash.on('console', (m) => browserConsole.push(`${m.type()}: ${m.text()}`));
+    await dash.goto(started.value[1]!);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    if (cli) {
+      cli.kill('SIGTERM');
+      const ended = await Promise.race([cli.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+      if (!ended) {
+        cli.kill('SIGKILL');
+        await cli.exited;
+      }
+    }
+    if (workspace) rmSync(workspace, { recursive: true, force: true });
+  }, 30_000);
+
+  it("opens lesson 01 on a wiretap that is not on 9900, and loads step 1's server and polling client", async () => {
+    expect(tapPort).not.toBe(9900);
+    const row = pane().getByRole('listitem', { name: 'Lesson 01: Push vs polling' });
+    await row.getByRole('button', { name: 'Open lesson 01' }).click();
+    await pane().getByRole('heading', { name: 'Lesson 01 · Push vs polling' }).waitFor();
+    await cli.line(/server\.js listens on port 9900/, 20_000);
+
+    await load(1, 'server.js', "'Access-Control-Allow-Origin': '*'");
+    await load(1, 'client.js', 'fetch(`http://localhost:9900/notifications?after=${seen}`)');
+  });
+
+  it('runs the polling client from the Code tab: its console prints the notifications, and no fetch fails', async () => {
+    await runButton().click();
+    const lines = await consoleLines(/^notification: Build #\d+ passed/m, 2);
+    expect(lines.join('\n')).not.toMatch(/Failed to fetch|TypeError/);
+    await shot('step1-code');
+  });
+
+  it('shows the polls in the inspector: plain HTTP requests GET /notifications?after=N answered 200', async () => {
+    await centerTab('Timeline').click();
+    const conn = connections().first();
+    await conn.waitFor();
+    await conn.click();
+    const handshake = pane();
+    const shown = await textEventually(
+      handshake,
+      (t) => /GET \/notifications\?after=\d+/.test(t) && /\b200\b/.test(t),
+      'the selected connection to show a GET /notifications request answered 200',
+      10_000,
+    );
+    expect(shown).toMatch(/plain HTTP/i);
+    // localhost:9900 in the code, the wiretap's real port on the wire.
+    expect(shown).toContain(`Host: localhost:${tapPort}`);
+    await shot('step1-timeline');
+
+    // The sequence diagram draws each poll: one request arrow after another, four a second.
+    await centerTab('Sequence diagram').click();
+    const polls = dash.locator('svg.sd-body text').filter({ hasText: /^GET \/notifications\?after=\d+ HTTP\/1\.1/ });
+    await eventually(
+      async () => (await polls.count()) >= 4,
+      async () => `4 poll arrows (GET /notifications?after=N) in the sequence diagram; it shows ${JSON.stringify(await dash.locator('svg.sd-body text').allTextContents())}`,
+    );
+    await shot('step1-diagram');
+  });
+
+  it('runs step 2 (polling and a WebSocket side by side): both print, and the WebSocket is on the wire', async () => {
+    await centerTab('Code').click();
+    await load(2, 'client.js', "const socket = new WebSocket('ws://localhost:9900');");
+    await runButton().click();
+    const lines = await consoleLines(/^push: Build #\d+ passed/m, 2);
+    expect(lines.some((l) => /^poll: Build #\d+ passed/m.test(l))).toBe(true);
+    expect(lines.join('\n')).not.toMatch(/Failed to fetch|TypeError/);
+    await shot('step2-code');
+    await centerTab('Timeline').click();
+    // The Timeline still shows only the polling connection picked above: show them all.
+    await dash.getByRole('region', { name: 'Connections' }).getByRole('button', { name: 'show all' }).click();
+    const frames = dash.getByRole('grid', { name: 'Frames' }).getByRole('row');
+    await textEventually(frames.last(), (t) => /Build #\d+ passed/.test(t), 'a frame carrying a notification in the Timeline', 10_000);
+    const websocket = connections().filter({ hasText: /↓ [1-9]\d* frames/ });
+    await websocket.first().waitFor();
+    await shot('step2-timeline');
+  });
+
+  it("lets only the client runtime reach other loopback ports: the dashboard's page itself still cannot", async () => {
+    // The same request as the learner's, made by the page instead of its client Worker: the
+    // page's Content-Security-Policy (connect-src 'self') refuses it before it leaves.
+    const fromPage = await dash.evaluate((port) => fetch(`http://127.0.0.1:${port}/notifications`).then((r) => `answered ${r.status}`, (e: Error) => `${e.name}: ${e.message}`), tapPort);
+    expect(fromPage).toBe('TypeError: Failed to fetch');
+    expect(browserConsole.some((l) => /Content Security Policy/.test(l) && l.includes(`127.0.0.1:${tapPort}/notifications`))).toBe(true);
+  });
+
+  it("passes the Check with step 3's push-only client", async () => {
+    await centerTab('Code').click();
+    await dash.getByRole('group', { name: 'Run the client' }).getByRole('button', { name: 'Stop' }).click();
+    await load(3, 'client.js', "console.log('notification:', notification.text);");
+    await pane().getByRole('button', { name: /^(Check|Checking…)$/ }).click();
+    await textEventually(pane().locator('#lp-check-status'), (t) => /^✓ All \d+ checks pass$/.test(t.trim()), 'the Check to pass', 45_000);
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+});
