@@ -116,6 +116,32 @@ async function startPlayground(workspace: string): Promise<Playground> {
   }
 }
 
+/** The epoch time nearest `near` whose local time of day is `shown` (the console's HH:MM:SS.mmm). */
+function shownNear(shown: string, near: number): number {
+  const m = /^(\d\d):(\d\d):(\d\d)\.(\d{3})$/.exec(shown.trim());
+  if (!m) throw new Error(`not a console time: ${JSON.stringify(shown)}`);
+  const d = new Date(near);
+  d.setHours(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]));
+  const day = 24 * 3600 * 1000;
+  const t = d.getTime();
+  return [t - day, t, t + day].reduce((a, b) => (Math.abs(b - near) < Math.abs(a - near) ? b : a));
+}
+
+/** A console time that says a moment between `from` and `to` (epoch ms), within a second. */
+function expectShownWithin(shown: string, from: number, to: number): void {
+  const t = shownNear(shown, from);
+  expect(t, `the console says ${shown}`).toBeGreaterThanOrEqual(from - 1000);
+  expect(t, `the console says ${shown}`).toBeLessThanOrEqual(to + 1000);
+}
+
+/** An element whose text is cut (an ellipsis, or more than it shows without scrolling). */
+function isClipped(locator: Locator): Promise<boolean> {
+  return locator.evaluate((el) => {
+    const cut = (e: Element) => e.scrollWidth > e.clientWidth + 1 || (e.scrollHeight > e.clientHeight + 1 && getComputedStyle(e).overflowY !== 'visible');
+    return cut(el) || Array.from(el.querySelectorAll('*')).some(cut);
+  });
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -524,16 +550,34 @@ while (true) {
     await replaceFile('client.js', fixedClient(text));
     await runButton().click();
 
-    // The crash, with its stack, while the dashboard goes on.
-    const crashed = await serverStatusMatching(/^server\.js crashed: it exited with code 1/, 20_000);
-    expect(crashed).toContain('Fix it and save');
-    const stack = await visibleText(dash.getByLabel('server.js crash stack'));
-    expect(stack).toContain(`Error: crash on purpose after "${text}"`);
-    expect(stack).toMatch(/server\.js:7:\d+/);
-    await dash.getByRole('region', { name: 'Console' }).getByRole('group', { name: 'Show lines from' }).getByRole('button', { name: /^Server/ }).click();
+    // The crash while the dashboard goes on: what happened, where, and what to do, in whole
+    // lines under the console's head; the stack itself once, in the console (the server's lines).
+    expect(await serverStatusMatching(/^server\.js crashed$/, 20_000)).toBe('server.js crashed');
+    const notice = dash.getByRole('group', { name: 'server.js crash' });
+    const said = await visibleText(notice);
+    expect(said).toContain(`Error: crash on purpose after "${text}" at server.js:7:`);
+    expect(said).toContain('server.js crashed: it exited with code 1. Fix it and save');
+    expect(await isClipped(notice)).toBe(false);
     await consoleLine(`Error: crash on purpose after "${text}"`);
+    // The stack's frames show once: in the console.
+    await consoleLine(/at WebSocket\.<anonymous> \(.*server\.js:7:\d+\)/);
+    expect(await dash.getByRole('region', { name: 'Console' }).getByText(/at WebSocket\.<anonymous> \(.*server\.js:7:\d+\)/).count()).toBe(1);
     await shot('server-crashed');
-    await dash.getByRole('region', { name: 'Console' }).getByRole('group', { name: 'Show lines from' }).getByRole('button', { name: /^All/ }).click();
+    // Its place, one click away: server.js at the line that threw.
+    await notice.getByRole('button', { name: /^Show server\.js line 7, column \d+ in the editor$/ }).click();
+    expect(await fileTab('server.js').getAttribute('aria-selected')).toBe('true');
+    await waitForEditorText(dash, 'crash on purpose');
+    // The stack's first line (Node's "server.js:7"), brought to the top of the console.
+    await notice.getByRole('button', { name: 'Show the stack in the console' }).click();
+    const first = consoleRows().filter({ hasText: /server\.js:7$/ }).last();
+    await eventually(
+      async () => {
+        const [row, log] = await Promise.all([first.boundingBox(), dash.getByRole('log', { name: 'Console output' }).boundingBox()]);
+        return !!row && !!log && Math.abs(row.y - log.y) < 4;
+      },
+      () => 'the first line of the stack at the top of the console',
+    );
+    await shot('server-crashed-stack');
 
     // The inspector still works: the message that crashed it is in the timeline, the connection ended.
     await centerTab('Timeline').click();
@@ -546,12 +590,83 @@ while (true) {
     await openCode('server.js', 'crash on purpose');
     await replaceFile('server.js', STARTER_SERVER);
     await serverStatusMatching(/^server\.js running on internal port \d+/, 20_000);
-    expect(await dash.getByLabel('server.js crash stack').count()).toBe(0);
+    expect(await dash.getByRole('group', { name: 'server.js crash' }).count()).toBe(0);
     const again = `back again ${Date.now().toString(36)}`;
     await replaceFile('client.js', fixedClient(again));
     await runButton().click();
     await consoleLine(new RegExp(`received:\\s+I heard you say "${again}"`));
     await shot('server-back');
+  });
+
+  it('shows each server line at the time it was printed, also after a reload of the page', async () => {
+    // The starter server prints "received: <text>" when a message arrives.
+    await openCode('server.js', 'require');
+    await replaceFile('server.js', STARTER_SERVER);
+    await serverStatusMatching(/^server\.js running on internal port \d+/, 20_000);
+    const text = `printed at its time ${Date.now().toString(36)}`;
+    await replaceFile('client.js', fixedClient(text));
+    const caused = Date.now();
+    await runButton().click();
+    const printed = `received: ${text}`;
+    const live = await consoleLine(printed);
+    const seen = Date.now();
+    expect(await live.innerText()).toMatch(/\bserver\b/);
+    expectShownWithin(await live.locator('.ctime').innerText(), caused, seen);
+
+    // Long enough for a reload's own time to be told apart from the line's.
+    await new Promise((r) => setTimeout(r, Math.max(0, seen + 2500 - Date.now())));
+    await dash.reload();
+    await dash.getByText(`wiretap ws://127.0.0.1:${pg.tapPort}`).waitFor({ timeout: 15_000 });
+    const reloaded = Date.now();
+    await openCode('client.js', text);
+    const again = await consoleLine(printed);
+    const shown = await again.locator('.ctime').innerText();
+    expectShownWithin(shown, caused, seen);
+    expect(Math.abs(shownNear(shown, reloaded) - reloaded)).toBeGreaterThan(2000);
+    // The playground's own line about the run's server (printed before the reload) is not the reload's time either.
+    const started = await consoleRows().filter({ hasText: 'server.js listens on port 9900, moved to internal port' }).last().locator('.ctime').innerText();
+    expect(shownNear(started, reloaded)).toBeLessThan(reloaded - 2000);
+    await shot('after-reload');
+  });
+
+  it("drops a run's error marks and its error count once client.js changes: an edit, a lesson's code loaded", async () => {
+    await openCode('client.js', 'socket');
+    await replaceFile('client.js', STARTER_CLIENT);
+    await runButton().click();
+    await waitForErrorSquiggle(dash, 7);
+    await textEventually(peerChips().first(), (t) => /· 1 error$/.test(t), 'the peer to count 1 error');
+
+    // Valid code instead, not run yet: the run's mark and count were for the old text.
+    await replaceFile('client.js', fixedClient('valid now'));
+    await eventually(
+      async () => (await linesWithErrorSquiggle(dash)).length === 0,
+      async () => `no error squiggle; lines with one: ${JSON.stringify(await linesWithErrorSquiggle(dash))}`,
+    );
+    expect(await peerChips().first().innerText()).not.toMatch(/error/);
+    expect(await visibleText(dash.locator('.peer-note'))).toBe('client.js edited since this run · the peers still run the old code');
+    await shot('edited-after-error');
+    // Monaco's own diagnostics still follow the text as it is typed (no run): an unclosed call.
+    await replaceFile('client.js', fixedClient('valid now').replace("socket.send('valid now');", "socket.send('valid now';"));
+    await waitForErrorSquiggle(dash, 8);
+
+    // A lesson's code loaded into client.js: the marks of a run of other code do not come along.
+    const details = () => dash.getByRole('region', { name: 'Details' });
+    const step = (n: number) => details().getByRole('region', { name: new RegExp(`^Step ${n}\\b`) });
+    await details().getByRole('listitem', { name: 'Lesson 04: Sending too early' }).getByRole('button', { name: 'Open lesson 04' }).click();
+    await details().getByRole('heading', { name: 'Lesson 04 · Sending too early' }).waitFor();
+    await step(1).getByRole('button', { name: 'Load into client.js' }).click();
+    await waitForEditorText(dash, "socket.send('I am listening');", 30_000);
+    await runButton().click();
+    await waitForErrorSquiggle(dash, 7);
+    await textEventually(peerChips().first(), (t) => /· 1 error$/.test(t), 'the peer to count 1 error');
+    await step(4).getByRole('button', { name: 'Load into client.js' }).click();
+    await waitForEditorText(dash, 'socket.onopen = () => {');
+    await eventually(
+      async () => (await linesWithErrorSquiggle(dash)).length === 0,
+      async () => `no error squiggle after the lesson's code was loaded; lines with one: ${JSON.stringify(await linesWithErrorSquiggle(dash))}`,
+    );
+    expect(await peerChips().first().innerText()).not.toMatch(/error/);
+    await shot('lesson-code-loaded');
   });
 
   it('ran without a script error or a dialog in the page', () => {

@@ -6,6 +6,7 @@ import { preview } from '../lib/bytes.ts';
 import { model, runnerStatus, version } from '../state.ts';
 import {
   clearConsole,
+  clientTextChanged,
   consoleLog,
   consoleTrimmed,
   sendRev,
@@ -37,6 +38,7 @@ import {
   type FileName,
 } from '../runner/workspace.ts';
 import { activeWorkspace } from '../state.ts';
+import { summarizeCrash } from '../runner/crash.ts';
 import '../editor.css';
 
 type Setup = typeof import('../monaco-setup.ts');
@@ -56,7 +58,16 @@ function loadSetup(): Promise<Setup> {
   if (!setupPromise) {
     setupPromise = import('../monaco-setup.ts').then((m) => {
       setup = m;
+      const client = m.getModel('client.js');
+      // A run's markers belong to the text it ran: any change (typed, pasted, a reset, a
+      // lesson's code loaded, another workspace's file) hides them, and the pre-run syntax
+      // check's markers go too. Monaco's own diagnostics follow the text by themselves.
+      client.onDidChangeContent(() => {
+        clientTextChanged(client.getValue());
+        m.monaco.editor.setModelMarkers(client, 'wsplay-check', []);
+      });
       setBeforeRun(async () => {
+        const text = client.getValue();
         try {
           await saveAll();
         } catch (err) {
@@ -68,7 +79,7 @@ function loadSetup(): Promise<Setup> {
           const p = problems[0]!;
           return { ok: false, reason: `client.js has a syntax error at line ${p.line}, column ${p.column}: ${p.message}`, pos: { line: p.line, column: p.column } };
         }
-        return { ok: true };
+        return { ok: true, text };
       });
       return m;
     });
@@ -81,12 +92,12 @@ function loadSetup(): Promise<Setup> {
 
 const consoleFilter = signal<'all' | 'client' | 'server'>('all');
 const resetAsk = signal<FileName | null>(null);
-/** What the editor should show next (a console line's client.js:N link). */
+/** What the editor should show next (a console line's client.js:N link, a crash's server.js:N). */
 const revealRequest = signal<{ line: number; column: number; n: number } | null>(null);
 let revealN = 0;
 
-function reveal(line: number, column: number): void {
-  activeFile.value = 'client.js';
+function reveal(line: number, column: number, file: FileName = 'client.js'): void {
+  activeFile.value = file;
   revealRequest.value = { line, column, n: ++revealN };
 }
 
@@ -184,27 +195,35 @@ function PeerChips() {
   const r = runner.value;
   if (r.peers.length === 0) return null;
   return (
-    <ul class="peer-chips" aria-label="Peers">
-      {r.peers.map((p) => {
-        const conn = typeof p.conn === 'number' ? model.conns.get(p.conn) : undefined;
-        return (
-          <li class={`peer-chip ${p.phase}`} title={p.conn === null ? 'No connection of this peer was seen on the wiretap' : undefined}>
-            <span class="swatch" style={{ background: conn?.color ?? 'var(--muted)' }} />
-            peer {p.peer}
-            <span class="muted">
-              {p.conn === 'waiting' ? ' · connecting…' : p.conn === null ? ' · no connection' : ` · #${p.conn}`}
-              {p.phase === 'failed' ? ' · failed' : p.phase === 'stopped' ? ' · stopped' : p.socket !== 'none' ? ` · ${p.socket}` : ''}
-            </span>
-            {p.errors > 0 && (
-              <span class="bad">
-                {' '}
-                · {p.errors} error{p.errors > 1 ? 's' : ''}
+    <div class="peer-bar">
+      <ul class="peer-chips" aria-label="Peers">
+        {r.peers.map((p) => {
+          const conn = typeof p.conn === 'number' ? model.conns.get(p.conn) : undefined;
+          return (
+            <li class={`peer-chip ${p.phase}`} title={p.conn === null ? 'No connection of this peer was seen on the wiretap' : undefined}>
+              <span class="swatch" style={{ background: conn?.color ?? 'var(--muted)' }} />
+              peer {p.peer}
+              <span class="muted">
+                {p.conn === 'waiting' ? ' · connecting…' : p.conn === null ? ' · no connection' : ` · #${p.conn}`}
+                {p.phase === 'failed' ? ' · failed' : p.phase === 'stopped' ? ' · stopped' : p.socket !== 'none' ? ` · ${p.socket}` : ''}
               </span>
-            )}
-          </li>
-        );
-      })}
-    </ul>
+              {/* The run's errors count for the text it ran: not once client.js is edited. */}
+              {p.errors > 0 && !r.edited && (
+                <span class="bad">
+                  {' '}
+                  · {p.errors} error{p.errors > 1 ? 's' : ''}
+                </span>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+      {r.edited && (
+        <span class="peer-note muted" title="Its errors and their marks were for the code it ran: they are not shown on the new text. Run again to check the new text.">
+          client.js edited since this run{r.running ? ' · the peers still run the old code' : ''}
+        </span>
+      )}
+    </div>
   );
 }
 
@@ -376,6 +395,7 @@ function ServerStatus() {
       setBusy(false);
     }
   };
+  // A short state here; what happened and what to do, in full, in the notice under it.
   let text: string;
   let cls = 'muted';
   if (!s) text = 'server.js: no status yet';
@@ -383,10 +403,10 @@ function ServerStatus() {
     text = `server.js running on internal port ${s.port ?? '?'}${s.pid ? ` · pid ${s.pid}` : ''}`;
     cls = 'good';
   } else if (s.status === 'crashed') {
-    text = s.message ?? 'server.js crashed';
+    text = `${s.file} crashed`;
     cls = 'bad';
   } else if (s.status === 'not-listening') {
-    text = s.message ?? 'server.js is not listening';
+    text = `${s.file} is not listening`;
     cls = 'warn';
   } else if (s.status === 'starting') text = 'server.js starting…';
   else if (s.status === 'stopped') text = 'server.js stopped';
@@ -394,14 +414,9 @@ function ServerStatus() {
   return (
     <div class="server-status">
       <span class={`dot ${cls}`} aria-hidden="true" />
-      <span class={cls} role="status" aria-live="polite" title={text}>
+      <span class={cls} role="status" aria-live="polite" title={s?.message ?? text}>
         {text}
       </span>
-      {s?.stack && (
-        <button class="link-button" aria-expanded={showStack.value} aria-controls="ed-crash-stack" onClick={() => (showStack.value = !showStack.value)}>
-          {showStack.value ? 'hide stack' : 'stack'}
-        </button>
-      )}
       <button onClick={() => void restart()} disabled={busy} aria-label="Restart server.js" title="Save server.js and restart the learner's server">
         Restart
       </button>
@@ -410,16 +425,79 @@ function ServerStatus() {
   );
 }
 
-const showStack = signal(true);
+/** Asks the console to scroll to an entry (the first line of a crash's stack). */
+const scrollRequest = signal<{ id: number; n: number } | null>(null);
+let scrollN = 0;
 
-/** The learner's server crashed: its stack under the console's header, until it runs again. */
-function CrashStack() {
+/** The newest server stderr line that starts the crash's stack, in the console. */
+function stackStart(stack: string): ConsoleEntry | null {
+  const first = stack.split('\n').find((l) => l.trim().length > 0);
+  if (first === undefined) return null;
+  const log = consoleLog.value;
+  for (let i = log.length - 1; i >= 0; i--) {
+    const e = log[i]!;
+    if (e.kind === 'server' && e.stream === 'stderr' && e.text === first) return e;
+  }
+  return null;
+}
+
+/**
+ * The learner's server crashed or does not listen: what happened, where, and what to do, in
+ * whole lines that wrap. A crash shows its error line and the place in the learner's file (a
+ * link into the editor); the whole stack is in the console once (its server lines), one click away.
+ */
+function ServerNotice() {
   const s = runnerStatus.value;
-  if (!s || s.status !== 'crashed' || !s.stack || !showStack.value) return null;
+  if (!s || !s.message || (s.status !== 'crashed' && s.status !== 'not-listening')) return null;
+  if (s.status === 'not-listening') {
+    return (
+      <div class="server-notice warn" role="group" aria-label={`${s.file} is not listening`}>
+        <p>{s.message}</p>
+      </div>
+    );
+  }
+  const files = workspaceFiles.value;
+  const sum = s.stack ? summarizeCrash(s.stack, files) : { error: null, at: null };
+  const start = s.stack ? stackStart(s.stack) : null;
+  const at = sum.at;
   return (
-    <pre id="ed-crash-stack" class="crash-stack" aria-label="server.js crash stack">
-      {s.stack}
-    </pre>
+    <div class="server-notice bad" role="group" aria-label={`${s.file} crash`}>
+      {(sum.error || at) && (
+        <p class="crash-error">
+          {sum.error && <code title={sum.error}>{sum.error.length > 300 ? `${sum.error.slice(0, 300)}…` : sum.error}</code>}
+          {at && (
+            <>
+              {' at '}
+              <button
+                class="pos-link"
+                onClick={() => reveal(at.line, at.column ?? 1, at.file as FileName)}
+                aria-label={`Show ${at.file} line ${at.line}${at.column ? `, column ${at.column}` : ''} in the editor`}
+              >
+                {at.file}:{at.line}
+                {at.column ? `:${at.column}` : ''}
+              </button>
+            </>
+          )}
+        </p>
+      )}
+      <p>
+        {s.message}
+        {start && (
+          <>
+            {' '}
+            <button
+              class="link-button"
+              onClick={() => {
+                if (consoleFilter.value === 'client') consoleFilter.value = 'all';
+                scrollRequest.value = { id: start.id, n: ++scrollN };
+              }}
+            >
+              Show the stack in the console
+            </button>
+          </>
+        )}
+      </p>
+    </div>
   );
 }
 
@@ -438,6 +516,19 @@ function ConsolePane() {
     const el = list.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
   }, [lastShown, filter]);
+  // "Show the stack in the console": its first line at the top of the pane.
+  const want = scrollRequest.value;
+  useLayoutEffect(() => {
+    const el = list.current;
+    if (!el || !want) return;
+    const i = shown.findIndex((e) => e.id === want.id);
+    const row = i >= 0 ? (el.querySelector('ol')?.children[i] as HTMLElement | undefined) : undefined;
+    if (!row) return;
+    stick.current = false;
+    el.scrollTop += row.getBoundingClientRect().top - el.getBoundingClientRect().top;
+    row.classList.add('flash');
+    setTimeout(() => row.classList.remove('flash'), 1200);
+  }, [want]);
   const counts = { client: 0, server: 0 };
   for (const e of all) counts[e.source]++;
   return (
@@ -468,7 +559,7 @@ function ConsolePane() {
           Clear
         </button>
       </div>
-      <CrashStack />
+      <ServerNotice />
       <div
         class="ed-console-body"
         ref={list}

@@ -1,6 +1,6 @@
 import { effect, signal, type Signal } from '@preact/signals';
 import type { MessageEvent as WireMessage } from '../../../server/capture/events.ts';
-import { detailTab, frameKey, model, selectedConn, selection, serverConsole, version, type FrameKey, topology } from '../state.ts';
+import { detailTab, frameKey, model, selectedConn, selection, serverConsole, version, wiretapClock, type FrameKey, topology } from '../state.ts';
 import ClientRuntime from './client-runtime.ts?worker';
 import { sentMatches, type SentData } from './match.ts';
 import type { ConsoleLevel, RuntimeMessage, SourcePos, StartCommand } from './protocol.ts';
@@ -143,18 +143,43 @@ export interface ClientMarker {
   message: string;
   peers: number[];
 }
-/** Runtime errors at their place in client.js, for the editor's markers (cleared on each run). */
+/**
+ * Runtime errors at their place in client.js, for the editor's markers. They belong to the text
+ * the run ran: they show only while the editor holds that text (an edit, a reset or a lesson's
+ * code loaded hides them; undoing back to the run's text shows them again), and a new run
+ * starts without any.
+ */
 export const clientMarkers = signal<ClientMarker[]>([]);
+/** The last run's markers, shown or not. */
+let runMarkers: ClientMarker[] = [];
+/** The text of client.js the last run ran (from the pre-run step), or null when not known. */
+let runText: string | null = null;
+/** The editor holds the text the last run ran (true until the editor reports a change). */
+let textIsRun = true;
 
 function addMarker(pos: SourcePos, message: string, peer: number): void {
-  const list = clientMarkers.value;
+  const list = runMarkers;
   const same = list.find((m) => m.line === pos.line && m.column === pos.column && m.message === message);
   if (same) {
     if (same.peers.includes(peer)) return;
-    clientMarkers.value = list.map((m) => (m === same ? { ...m, peers: [...m.peers, peer] } : m));
-    return;
+    runMarkers = list.map((m) => (m === same ? { ...m, peers: [...m.peers, peer] } : m));
+  } else {
+    runMarkers = [...list, { line: pos.line, column: pos.column, message, peers: [peer] }];
   }
-  clientMarkers.value = [...list, { line: pos.line, column: pos.column, message, peers: [peer] }];
+  if (textIsRun) clientMarkers.value = runMarkers;
+}
+
+/**
+ * The editor's client.js now holds `text` (any change: typing, a paste, a reset, a lesson's code
+ * loaded, another workspace's file). The last run's markers and error counts show only while
+ * it is the text that run ran.
+ */
+export function clientTextChanged(text: string): void {
+  const same = runText !== null && text === runText;
+  if (same === textIsRun) return;
+  textIsRun = same;
+  clientMarkers.value = same ? runMarkers : [];
+  publish();
 }
 
 // ---- peers ----------------------------------------------------------------------------------
@@ -173,6 +198,8 @@ export interface PeerView {
 }
 
 export interface RunnerView {
+  /** client.js was changed in the editor since the peers' run: they run the older text. */
+  edited: boolean;
   running: boolean;
   /** Peers still being started one by one. */
   starting: boolean;
@@ -180,7 +207,7 @@ export interface RunnerView {
   runs: number;
 }
 
-export const runner = signal<RunnerView>({ running: false, starting: false, peers: [], runs: 0 });
+export const runner = signal<RunnerView>({ edited: false, running: false, starting: false, peers: [], runs: 0 });
 /** How many peers the next run starts (1..MAX_PEERS). */
 export const peerCount = signal(1);
 
@@ -209,6 +236,7 @@ let starting = false;
 
 function publish(): void {
   runner.value = {
+    edited: !textIsRun,
     running: peers.some((p) => p.worker !== null),
     starting: starting || checking,
     runs,
@@ -260,7 +288,8 @@ function clientUrl(): string {
   return `${location.origin}/workspace/client.js`;
 }
 
-export type Preflight = { ok: true } | { ok: false; reason: string; pos?: SourcePos };
+/** The pre-run step's verdict; `text` is client.js as saved for the run, when known. */
+export type Preflight = { ok: true; text?: string } | { ok: false; reason: string; pos?: SourcePos };
 
 let requests = 0;
 /** A run is being prepared (saving, checking). */
@@ -296,6 +325,9 @@ export async function runClient(n = peerCount.value): Promise<boolean> {
   }
   const gen = ++generation;
   const wasRunning = endWorkers() > 0;
+  runText = check.text ?? null;
+  textIsRun = true;
+  runMarkers = [];
   clientMarkers.value = [];
   runs++;
   peers = [];
@@ -702,6 +734,32 @@ export function selectFrame(conn: number, seq: number): void {
 
 // ---- the learner's server: its console and status -------------------------------------------
 
+/**
+ * The wall-clock time (epoch ms) of the wiretap's t = 0, from its clock reports (the stream's
+ * hello, then one a second). Each estimate is late by the time its report waited to be handled
+ * (a page still loading handles the hello late), so the smallest recent one is the best.
+ * Another wiretap (the playground restarted: its clock starts again) starts over.
+ */
+let zero: { best: number; lastNow: number; recent: number[] } | null = null;
+wiretapClock.subscribe((c) => {
+  if (!c) return;
+  const estimate = Date.now() - (c.now + (performance.now() - c.at));
+  if (!zero || c.now < zero.lastNow || Math.abs(estimate - zero.best) > 2000) zero = { best: estimate, lastNow: c.now, recent: [] };
+  zero.recent.push(estimate);
+  if (zero.recent.length > 60) zero.recent.shift();
+  zero.best = Math.min(...zero.recent);
+  zero.lastNow = c.now;
+});
+
+/**
+ * A server line's wall-clock time. Lines carry the wiretap's time (ms since it started, like
+ * events), and a page that (re)loads gets the recent ones again: each keeps the time it was
+ * printed, not the time the page heard it.
+ */
+function wallTime(t: number): number {
+  return zero ? Math.round(zero.best + t) : Date.now();
+}
+
 const seenServerLines = new Set<string>();
 let seenQueue: string[] = [];
 
@@ -715,6 +773,6 @@ effect(() => {
     if (seenQueue.length > 10_000) {
       for (const k of seenQueue.splice(0, 5_000)) seenServerLines.delete(k);
     }
-    log({ source: 'server', kind: 'server', origin: l.source, stream: l.stream, text: l.text });
+    log({ source: 'server', kind: 'server', origin: l.source, stream: l.stream, text: l.text, t: wallTime(l.t) });
   }
 });
