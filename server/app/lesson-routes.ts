@@ -89,6 +89,11 @@ function summary(lesson: LessonInfo, p: LessonProgress): LessonSummary {
   };
 }
 
+/** `steps` with every step 1..count added (sorted, once each). */
+export function stepsWithAll(steps: number[], count: number): number[] {
+  return [...new Set([...steps, ...Array.from({ length: count }, (_, i) => i + 1)])].sort((a, b) => a - b);
+}
+
 function fail(res: Response, err: unknown): void {
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'ENOENT') res.status(404).json({ error: `404: ${e.message}` });
@@ -208,9 +213,20 @@ export function mountLessonRoutes(app: Express, active: ActiveWorkspace, opts: L
     } finally {
       checking = null;
     }
+    let stepCount = 0;
+    try {
+      stepCount = textOf(lesson).steps.length;
+    } catch {
+      // No lesson.md to count steps in: only the check is recorded.
+    }
     active.progress.update(lesson.slug, (p) => {
       p.check = { passed: result.ok, at: result.at, passing: result.passing, total: result.total };
-      if (result.ok) p.passedAt = result.at;
+      if (result.ok) {
+        p.passedAt = result.at;
+        // The check covers every step (the last one is "Check your work"): a lesson whose check
+        // passes has every step done, so the list and the pane never say "passed" beside "0 of 4".
+        p.steps = stepsWithAll(p.steps, stepCount);
+      }
     });
     res.json(result);
   });

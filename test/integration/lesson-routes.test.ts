@@ -250,6 +250,9 @@ describe('lessons in the dashboard', () => {
     const four = list.lessons.find((l) => l.id === LESSON)!;
     expect(four.done).toBe(true);
     expect(four.passedAt).toBe(body.at);
+    // A passing check counts every step done: the list never says "passed" beside "0 of 5 steps".
+    expect(four.stepsDone).toEqual([1, 2, 3, 4, 5]);
+    expect((await http.get<LessonDoc>(`/api/lessons/${LESSON}`)).body.progress.steps).toEqual([1, 2, 3, 4, 5]);
   }, 60_000);
 
   it('records the steps marked done, refusing steps the lesson does not have', async () => {

@@ -15,6 +15,11 @@ import { activeWorkspace, centerView, tokenFromUrl } from './state.ts';
 export type { CheckResult, CheckItem } from '../../server/app/lesson-check.ts';
 export type { LessonDoc, LessonList, LessonSummary, HintsReply } from '../../server/app/lesson-routes.ts';
 
+/** `steps` with every step 1..count added (as server/app/lesson-routes.ts records a passing check). */
+function stepsWithAll(steps: number[], count: number): number[] {
+  return [...new Set([...steps, ...Array.from({ length: count }, (_, i) => i + 1)])].sort((a, b) => a - b);
+}
+
 // ---- Markdown ---------------------------------------------------------------------------------
 
 export type Inline =
@@ -433,7 +438,9 @@ export async function runCheck(): Promise<void> {
     const now = lessonDoc.value;
     if (now?.id === doc.id) {
       const check = { passed: result.ok, at: result.at, passing: result.passing, total: result.total };
-      setProgress(doc.id, { ...now.progress, check, passedAt: result.ok ? result.at : now.progress.passedAt });
+      // A passing check counts every step done, as the playground records it (lesson-routes.ts).
+      const steps = result.ok ? stepsWithAll(now.progress.steps, now.steps.length) : now.progress.steps;
+      setProgress(doc.id, { ...now.progress, steps, check, passedAt: result.ok ? result.at : now.progress.passedAt });
     }
   } catch (err) {
     if (checkState.peek().lesson === doc.id) checkState.value = { ...checkState.peek(), running: false, error: (err as Error).message };

@@ -1,6 +1,7 @@
 import { signal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
-import { activeWorkspace, centerView, detailTab, model, paused, rowMode, selectedConn, selection, shed, storeStatus, streamError, streamState, topology, version } from '../state.ts';
+import type { ComponentChildren } from 'preact';
+import { activeWorkspace, centerView, detailTab, model, paused, rowMode, runnerStatus, selectedConn, selection, shed, storeStatus, streamError, streamState, topology, version } from '../state.ts';
 import { Connections } from './Connections.tsx';
 import { Crafter } from './Crafter.tsx';
 import { ActiveFaultsBadge, FaultsPanel } from './FaultsPanel.tsx';
@@ -15,14 +16,61 @@ import { SequenceDiagram } from './SequenceDiagram.tsx';
 import { StatsView } from './StatsView.tsx';
 import { Timeline } from './Timeline.tsx';
 
+/**
+ * Where clients connect, then where the bytes go. The wiretap's address is what a learner types
+ * into a client: it never shrinks. The target (secondary) takes what room is left, with an
+ * ellipsis and the whole route in the tooltip.
+ */
 function Topology() {
   const t = topology.value;
-  if (!t) return <span class="topology">connecting to the playground…</span>;
+  if (!t) {
+    return streamState.value === 'refused' ? (
+      <span class="topology bad">the playground refused this page (no valid session token)</span>
+    ) : (
+      <span class="topology">connecting to the playground…</span>
+    );
+  }
+  const tap = `ws://${t.tap.host}:${t.tap.port}`;
+  const target = `${t.target.host}:${t.target.port}`;
+  const route = `Clients connect to the wiretap at ${tap}, which relays every byte to ${t.targetLabel} (${target}) and decodes it on the way`;
   return (
-    <span class="topology" title="Clients connect to the wiretap, which relays every byte to the server and decodes it on the way">
-      clients → <b>wiretap ws://{t.tap.host}:{t.tap.port}</b> → {t.targetLabel} <span class="muted">{t.target.host}:{t.target.port}</span>
-    </span>
+    <>
+      <span class="topology tap" title={route}>
+        clients → <b class="tap-url">wiretap {tap}</b>
+      </span>
+      <span class="topology topo-target" title={route}>
+        → {t.targetLabel} <span class="muted">{target}</span>
+      </span>
+    </>
   );
+}
+
+/**
+ * The learner's server.js when it is not serving (crashed, not listening, ended): seen from any
+ * tab, one click from the Code tab where its message and stack are. Hidden while it runs.
+ */
+function ServerChip() {
+  const s = runnerStatus.value;
+  if (!s || (s.status !== 'crashed' && s.status !== 'not-listening' && s.status !== 'stopped')) return null;
+  const what = s.status === 'crashed' ? 'crashed' : s.status === 'not-listening' ? 'not listening' : 'stopped';
+  return (
+    <button
+      class={`server-chip ${s.status === 'crashed' ? 'bad' : 'warn'}`}
+      title={`${s.message ?? `${s.file} ${what}`}\nClick to open the Code tab.`}
+      aria-label={`${s.file} ${what}: open the Code tab`}
+      onClick={() => (centerView.value = 'editor')}
+    >
+      <span class="server-chip-icon" aria-hidden="true">
+        {s.status === 'crashed' ? '✗' : '!'}
+      </span>
+      {s.file} {what} — see Code
+    </button>
+  );
+}
+
+/** A message with `code` spans, as the playground writes them, shown as code. */
+function withCode(text: string): ComponentChildren {
+  return text.split('`').map((part, i) => (i % 2 === 1 ? <code>{part}</code> : part));
 }
 
 function StatusBar() {
@@ -130,6 +178,7 @@ export function App() {
       <header class="top">
         <h1>WebSocket Playground</h1>
         <Topology />
+        <ServerChip />
         <ActiveFaultsBadge onOpen={() => (centerView.value = 'break')} />
         <StatusBar />
         <RecordingMenu />
@@ -137,7 +186,7 @@ export function App() {
       <RecordingBar />
       {streamState.value !== 'live' && streamError.value && (
         <div class={streamState.value === 'refused' ? 'banner error' : 'banner'} role="alert">
-          {streamError.value}
+          {withCode(streamError.value)}
         </div>
       )}
       <main class="layout">

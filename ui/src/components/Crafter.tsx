@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'preact/hooks';
-import type { Direction, WireEvent } from '../../../server/capture/events.ts';
+import type { Direction, FrameEvent, WireEvent } from '../../../server/capture/events.ts';
 import type { InjectResult } from '../../../server/app/control-routes.ts';
 import { explainCloseCode } from '../../../server/protocol/close-codes.ts';
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
@@ -17,7 +17,7 @@ import {
   type PayloadSpec,
   type Preset,
 } from '../../../server/tap/crafter.ts';
-import { centerView, filters, model, selectedConn, version } from '../state.ts';
+import { centerView, detailTab, filters, frameKey, model, selectedConn, selection, version } from '../state.ts';
 import { control, openConnections } from './FaultsPanel.tsx';
 import '../control.css';
 
@@ -130,29 +130,81 @@ function Bit({ label, checked, onChange, title, plain }: { label: string; checke
   );
 }
 
-/** The peer's answer to what was sent: violations, close frames, the end, after `afterT`. */
-function reactionOf(conn: number, afterT: number): WireEvent[] {
-  const out: WireEvent[] = [];
+/**
+ * The peer's answer to what was sent after `afterT`: violations, pings and pongs (a server
+ * answers a PING with a PONG), the first messages from the other side, close frames, the end.
+ * The learner's own client goes on sending meanwhile: its messages are not the answer.
+ */
+function reactionOf(conn: number, afterT: number, sentAs: Direction): WireEvent[] {
+  const found: WireEvent[] = [];
   const ev = model.events;
-  for (let i = ev.length - 1; i >= 0 && out.length < 40; i--) {
+  let start = ev.length;
+  while (start > 0 && ev[start - 1]!.t > afterT) start--;
+  let messages = 0;
+  for (let i = start; i < ev.length && found.length < 8; i++) {
     const e = ev[i]!;
-    if (e.t <= afterT) break;
-    if (e.conn === conn && (e.type === 'violation' || e.type === 'close' || e.type === 'end')) out.unshift(e);
+    if (e.conn !== conn) continue;
+    if (e.type === 'violation' || e.type === 'close' || e.type === 'end' || e.type === 'ping' || e.type === 'pong') found.push(e);
+    else if (e.type === 'message' && e.dir !== sentAs && messages < 3) {
+      messages++;
+      found.push(e);
+    }
   }
-  return out.slice(0, 6);
+  return found;
 }
 
-function reactionLine(e: WireEvent): string {
+const side = (dir: Direction) => (dir === 'client' ? 'Client' : 'Server');
+
+function preview(base64: string): string {
+  if (!base64) return '';
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  return ` "${text.length > 60 ? `${text.slice(0, 60)}…` : text}"`;
+}
+
+function reactionLine(e: WireEvent, yours: FrameEvent | null): string {
   switch (e.type) {
     case 'violation':
       return `✗ ${e.dir === 'client' ? 'client → server' : 'server → client'}: ${e.rule}: ${e.message} (${e.section}; a conforming endpoint closes with ${e.closeCode})`;
+    case 'ping':
+    case 'pong': {
+      const mine = yours !== null && e.dir === yours.dir && e.frame === yours.seq;
+      return `${mine ? 'Your' : side(e.dir)} ${e.type.toUpperCase()}${preview(e.payload)}${mine ? ' (injected by you)' : e.dir === 'client' ? ' (client → server)' : ' (server → client)'}`;
+    }
+    case 'message': {
+      const body = e.opcode === 1 ? (e.text === undefined ? '' : ` "${e.text.length > 60 ? `${e.text.slice(0, 60)}…` : e.text}"`) : ` (${e.length} bytes)`;
+      return `${side(e.dir)} sent ${e.opcode === 1 ? 'TEXT' : 'BINARY'}${body}`;
+    }
     case 'close':
-      return `${e.dir === 'client' ? 'Client' : 'Server'} sent CLOSE ${e.explanation}${e.reason ? ` "${e.reason}"` : ''}`;
+      return `${side(e.dir)} sent CLOSE ${e.explanation}${e.reason ? ` "${e.reason}"` : ''}`;
     case 'end':
       return `Connection ended${e.error ? ` (${e.error})` : ''}: the client's onclose reports ${e.code ?? '—'}${e.code !== null ? `, ${explainCloseCode(e.code)}` : ''}`;
     default:
       return '';
   }
+}
+
+/**
+ * The frame the crafter injected, as the wiretap decoded it: the first frame in that direction
+ * after the send whose header is the crafted header, byte for byte. The event model has no
+ * "injected" mark, so this is how the page tells it from the learner's own frames.
+ */
+function injectedFrame(conn: number, afterT: number, dir: Direction, headerHex: string): FrameEvent | null {
+  const frames = model.frames;
+  for (let i = frames.length - 1; i >= 0; i--) {
+    const f = frames[i]!;
+    if (f.t <= afterT) break;
+    if (f.conn === conn && f.dir === dir && f.header.toLowerCase() === headerHex) {
+      // Keep going back: the first such frame after the send is the one (a client may send a like one later).
+      let first = f;
+      for (let j = i - 1; j >= 0 && frames[j]!.t > afterT; j--) {
+        const g = frames[j]!;
+        if (g.conn === conn && g.dir === dir && g.header.toLowerCase() === headerHex) first = g;
+      }
+      return first;
+    }
+  }
+  return null;
 }
 
 function lastT(conn: number): number {
@@ -169,7 +221,7 @@ export function Crafter() {
   const [dir, setDir] = useState<Direction>('client');
   const [presetRule, setPresetRule] = useState<string>(CUSTOM);
   const [form, setForm] = useState<Form>(NEW_FRAME);
-  const [result, setResult] = useState<{ ok: boolean; text: string; conn?: number; afterT?: number } | null>(null);
+  const [result, setResult] = useState<{ ok: boolean; text: string; conn?: number; afterT?: number; dir?: Direction; header?: string } | null>(null);
   const [busy, setBusy] = useState(false);
   // The key used when none is typed: random, shown in the preview, and new after each send (§5.3).
   const [autoKey, setAutoKey] = useState(randomKeyHex);
@@ -208,6 +260,8 @@ export function Crafter() {
         ok: true,
         conn,
         afterT,
+        dir,
+        header: toHex(built.main.bytes.subarray(0, built.main.headerLength), ''),
         text:
           r.status === 'sent'
             ? `Sent ${r.bytes} bytes to ${to} on #${conn}.`
@@ -220,7 +274,18 @@ export function Crafter() {
     }
   };
 
-  const reaction = result?.ok && result.conn !== undefined ? reactionOf(result.conn, result.afterT ?? 0) : [];
+  const sent = result?.ok && result.conn !== undefined && result.dir !== undefined ? { conn: result.conn, afterT: result.afterT ?? 0, dir: result.dir, header: result.header ?? '' } : null;
+  const yours = sent ? injectedFrame(sent.conn, sent.afterT, sent.dir, sent.header) : null;
+  const reaction = sent ? reactionOf(sent.conn, sent.afterT, sent.dir) : [];
+  // The connection sent on has closed since: say so instead of a "Sent …" that reads as now.
+  const sentConnGone = sent !== null && !conns.includes(sent.conn);
+  const showYours = () => {
+    if (!yours) return;
+    filters.value = { ...filters.value, conn: yours.conn };
+    selection.value = { kind: 'frame', key: frameKey(yours.conn, yours.dir, yours.seq) };
+    detailTab.value = 'frame';
+    centerView.value = 'timeline';
+  };
   const opcodes = Array.from({ length: 16 }, (_, i) => i);
   const masksWrong = form.mask !== (dir === 'client');
 
@@ -404,21 +469,43 @@ export function Crafter() {
           Send {dir === 'client' ? 'to the server' : 'to the client'}
           {conn !== null ? ` on #${conn}` : ''}
         </button>
-        {conns.length === 0 && <span class="muted">Open a connection first (run client.js, or any client on the wiretap's port).</span>}
-        {result && (
-          <span class={result.ok ? 'craft-result' : 'craft-result control-error'} role="status">
-            {result.text}
+        {/* One state at a time: nothing to send on, what the last send did, or that its connection closed since. */}
+        {sentConnGone ? (
+          <span class="muted" role="status">
+            #{sent!.conn} has closed (its end is in the answer below).
+            {conns.length === 0 ? " To send again, open a connection: run client.js, or any client on the wiretap's port." : ''}
           </span>
+        ) : conns.length === 0 && !(result && !result.ok) ? (
+          <span class="muted">Open a connection first (run client.js, or any client on the wiretap's port).</span>
+        ) : (
+          result && (
+            <span class={result.ok ? 'craft-result' : 'craft-result control-error'} role="status">
+              {result.text}
+            </span>
+          )
         )}
       </div>
-      {reaction.length > 0 && (
-        <div class="craft-reaction" aria-label="The answer">
+      {sent && (yours || reaction.length > 0) && (
+        <div class="craft-reaction" role="region" aria-label="The answer">
           <h3>The answer</h3>
-          <ul>
-            {reaction.map((e) => (
-              <li class={e.type === 'violation' ? 'bad' : ''}>{reactionLine(e)}</li>
-            ))}
-          </ul>
+          {yours && (
+            <p class="craft-yours">
+              Your frame is in the timeline at <b>{(yours.t / 1000).toFixed(3)}s</b> on #{yours.conn} as a {opcodeName(yours.opcode)} frame{' '}
+              {yours.dir === 'client' ? 'from the client' : 'from the server'}: <b>injected by you</b> through the wiretap, not sent by your {yours.dir === 'client' ? 'client' : 'server'}.{' '}
+              <button class="link-button" onClick={showYours}>
+                Show your frame
+              </button>
+            </p>
+          )}
+          {reaction.length === 0 ? (
+            <p class="muted">No answer yet.</p>
+          ) : (
+            <ul>
+              {reaction.map((e) => (
+                <li class={e.type === 'violation' ? 'bad' : ''}>{reactionLine(e, yours)}</li>
+              ))}
+            </ul>
+          )}
           <button
             class="link"
             onClick={() => {

@@ -344,7 +344,8 @@ function CheckRow({ c }: { c: CheckItem }) {
       </span>
       <span class="lp-result-main">
         <span class="lp-sentence">
-          <span class="sr-only">{c.state === 'pass' ? 'passed: ' : c.state === 'fail' ? 'failed: ' : 'not run: '}</span>
+          {/* The sentence says what the check wants; a failure is "not yet", never a false statement. */}
+          {c.state === 'fail' ? <span class="lp-verdict">Not yet: </span> : <span class="sr-only">{c.state === 'pass' ? 'passed: ' : 'not run: '}</span>}
           {c.name}
         </span>
         {c.message && <span class="lp-message">{c.message}</span>}
@@ -497,31 +498,28 @@ export function LessonPane() {
   const errors = [switchError.value, loadError.value, stepError.value].filter(Boolean);
   return (
     <div class="lesson-pane">
-      <header class="lp-head">
-        {view === 'lesson' ? (
-          <>
-            <button class="lp-back" onClick={() => (paneView.value = 'list')} aria-label="All lessons and progress">
-              ☰ All lessons
-            </button>
-            <h2 class="lp-title">
-              {doc ? (
-                <>
-                  Lesson {doc.number} · <InlineView parts={parseInline(doc.title)} />
-                </>
-              ) : (
-                `Lesson ${open}`
-              )}
-            </h2>
-            {doc && (
-              <span class="lp-head-progress muted" aria-label="Steps done">
-                {doc.progress.steps.length}/{doc.steps.length} steps
-              </span>
+      {/* The list needs no heading of its own: the tab above it says "Lessons". */}
+      {view === 'lesson' && (
+        <header class="lp-head">
+          <button class="lp-back" onClick={() => (paneView.value = 'list')} aria-label="All lessons and progress">
+            ☰ All lessons
+          </button>
+          <h2 class="lp-title" title={doc ? `Lesson ${doc.number} · ${doc.title.replace(/`/g, '')}` : undefined}>
+            {doc ? (
+              <>
+                Lesson {doc.number} · <InlineView parts={parseInline(doc.title)} />
+              </>
+            ) : (
+              `Lesson ${open}`
             )}
-          </>
-        ) : (
-          <h2 class="lp-title">Lessons</h2>
-        )}
-      </header>
+          </h2>
+          {doc && (
+            <span class="lp-head-progress muted" aria-label="Steps done">
+              {doc.progress.steps.length}/{doc.steps.length} steps
+            </span>
+          )}
+        </header>
+      )}
       {errors.map((e) => (
         <div class="banner error lp-banner" role="alert">
           {e}
