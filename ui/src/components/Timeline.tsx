@@ -416,6 +416,11 @@ export function Timeline() {
         </span>
         <span class="c-badge" role="cell">
           <span class={`badge op-${badge.toLowerCase().replace(/[^a-z]/g, '')}`}>{badge}</span>
+          {'http' in row && (
+            <span class={`badge http-status${failed ? ' bad' : ''}`} title={row.http.response ? `${row.http.response.status} ${row.http.response.reason}` : 'no answer'}>
+              {row.http.response ? row.http.response.status : '…'}
+            </span>
+          )}
           {'frame' in row && !row.frame.fin && <span class="badge frag" title="FIN=0: more fragments follow">…</span>}
           {'frame' in row && row.frame.rsv1 && (
             <span class="badge rsv" title={conn?.handshake?.deflate ? 'RSV1: compressed (permessage-deflate)' : 'RSV1 set, but no extension was negotiated'}>
