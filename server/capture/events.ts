@@ -122,6 +122,12 @@ export interface HandshakeEvent extends EventBase {
   deflate: PerMessageDeflateParams | null;
   /** Why the handshake is not a valid WebSocket upgrade, one sentence each (empty when fine). */
   problems: string[];
+  /**
+   * Which request/response exchange of its connection this is, from 1: a kept-alive HTTP
+   * connection (a polling client) carries many, each its own `handshake` event, in order.
+   * Absent on `incomplete` and `not-http` events and in recordings made before it was added.
+   */
+  exchange?: number;
 }
 
 export type LengthEncoding = 7 | 16 | 64;
@@ -249,6 +255,16 @@ export interface EndEvent extends EventBase {
   error?: string;
   bytes: { client: number; server: number };
   frames: { client: number; server: number };
+  /**
+   * HTTP request/response exchanges the connection carried, when more than one (keep-alive)
+   * or when some were not reported; absent otherwise and in older recordings.
+   */
+  httpExchanges?: number;
+  /**
+   * Exchanges past the decoder's bound (1000 per connection) that got no `handshake` event:
+   * counted, not reported. Absent when none.
+   */
+  httpExchangesOmitted?: number;
 }
 
 export type ViolationRule =

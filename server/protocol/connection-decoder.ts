@@ -41,6 +41,13 @@ interface OpenResponse {
 const BODY_PREVIEW = 2048;
 
 /**
+ * HTTP request/response exchanges per connection reported in full (a `handshake` event each):
+ * a kept-alive polling client sends thousands. Past the bound they are counted, and the `end`
+ * event says how many there were (`httpExchanges`, `httpExchangesOmitted`).
+ */
+export const MAX_HTTP_EXCHANGES = 1000;
+
+/**
  * Sans-I/O decoder for one TCP connection seen by the wiretap: feed it each chunk with its
  * direction and arrival time, get back typed events. It follows the connection from the HTTP
  * upgrade (or plain HTTP) into frames and messages, and never throws on any input.
@@ -60,6 +67,9 @@ export class ConnectionDecoder {
   private sawHandshake = false;
   private readonly bytes = { client: 0, server: 0 };
   private ended = false;
+  /** Request/response exchanges answered so far (101 included), reported or not. */
+  private exchanges = 0;
+  private omitted = 0;
 
   constructor(
     readonly conn: number,
@@ -69,6 +79,8 @@ export class ConnectionDecoder {
      * CaptureStore or `materialize`. The wiretap's way; by default every event comes out made.
      */
     private readonly lazy = false,
+    /** Exchanges per connection reported in full (MAX_HTTP_EXCHANGES); the rest are counted. */
+    private readonly maxExchanges = MAX_HTTP_EXCHANGES,
   ) {
     this.client = this.side();
     this.server = this.side();
@@ -220,6 +232,7 @@ export class ConnectionDecoder {
   private upgrade(request: HttpRequestHead | null, response: HttpResponseHead, t: number): void {
     this.upgraded = true;
     const hs = analyzeHandshake(this.conn, request?.t ?? t, 'upgraded', request, response);
+    hs.exchange = ++this.exchanges;
     this.sawHandshake = true;
     this.out.push(hs);
     const d = hs.deflate;
@@ -289,9 +302,16 @@ export class ConnectionDecoder {
     if (r.bodyBytes > 0) r.response.body = Buffer.concat(r.body).toString('utf8');
     const wasUpgrade = r.request !== null && isUpgradeRequest(r.request);
     this.sawHandshake = true;
-    const hs = analyzeHandshake(this.conn, r.request?.t ?? t, wasUpgrade ? 'refused' : 'plain-http', r.request, r.response);
-    if (r.unfinished) hs.problems.unshift('The server answered before the request head was complete (it never ended with a blank line).');
-    this.out.push(hs);
+    const exchange = ++this.exchanges;
+    if (exchange > this.maxExchanges) {
+      // Bounded: a long-polling page is counted from here on, not reported exchange by exchange.
+      this.omitted++;
+    } else {
+      const hs = analyzeHandshake(this.conn, r.request?.t ?? t, wasUpgrade ? 'refused' : 'plain-http', r.request, r.response);
+      hs.exchange = exchange;
+      if (r.unfinished) hs.problems.unshift('The server answered before the request head was complete (it never ended with a blank line).');
+      this.out.push(hs);
+    }
     if (wasUpgrade && this.client.stage === 'hold') {
       // Refused: what the client sent meanwhile is more HTTP, not frames.
       this.client.stage = 'http';
@@ -367,6 +387,8 @@ export class ConnectionDecoder {
       frames: { client: this.client.assembler?.frames ?? 0, server: this.server.assembler?.frames ?? 0 },
     };
     if (error) end.error = error;
+    if (this.exchanges > 1 || this.omitted > 0) end.httpExchanges = this.exchanges;
+    if (this.omitted > 0) end.httpExchangesOmitted = this.omitted;
     this.out.push(end);
     return this.drain();
   }

@@ -198,9 +198,12 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the inspector views in real Chro
     const half = await hangUp('GET / HTTP/1.1\r\nHost: localhost\r\n');
     await option(half.conn).click();
     const handshake = await pg.waitFor('handshake', (h) => h.conn === half.conn);
-    expect(await visibleText(timelineEmpty())).toBe(
-      `#${half.conn} was plain HTTP, not a WebSocket (GET /, answered ${handshake.response!.status} ${handshake.response!.reason}). See the Handshake tab.`,
-    );
+    // Its one HTTP exchange is a Timeline row (a failed one: the server answered an error).
+    const row = dash.getByRole('grid', { name: 'Frames' }).getByRole('row');
+    await textEventually(row.first(), (t) => t.includes(`GET / → ${handshake.response!.status} ${handshake.response!.reason}`), `#${half.conn}'s HTTP exchange as a Timeline row`);
+    expect(await row.count()).toBe(1);
+    expect(await row.first().getAttribute('data-badge')).toBe('HTTP');
+    expect(await row.first().locator('.badge.violation').count()).toBe(handshake.response!.status >= 400 ? 1 : 0);
     await shots('timeline-empty-incomplete');
     await conns().getByRole('button', { name: 'show all' }).click();
   });

@@ -52,6 +52,14 @@ describe.skipIf(chromium.skip)(chromium.skip ? `lesson 01's polling client in re
     for (const dir of SHOTS) await dash.screenshot({ path: path.join(dir, `lesson01-${name}.png`) });
   }
 
+  /** The same in the dark colour scheme too (lesson01-NAME-dark.png). */
+  async function shots(name: string): Promise<void> {
+    await shot(name);
+    await dash.emulateMedia({ colorScheme: 'dark' });
+    await shot(`${name}-dark`);
+    await dash.emulateMedia({ colorScheme: 'light' });
+  }
+
   /** The console pane's client lines of the current run that match `re`, once there are `n`. */
   async function consoleLines(re: RegExp, n: number): Promise<string[]> {
     let all: string[] = [];
@@ -138,7 +146,21 @@ describe.skipIf(chromium.skip)(chromium.skip ? `lesson 01's polling client in re
     expect(shown).toMatch(/plain HTTP/i);
     // localhost:9900 in the code, the wiretap's real port on the wire.
     expect(shown).toContain(`Host: localhost:${tapPort}`);
-    await shot('step1-timeline');
+    // A 200 answer to plain HTTP is no error: neutral words, no red box.
+    expect(shown).toMatch(/never upgraded to WebSocket/);
+    expect(shown).not.toMatch(/WebSocket-only server/);
+    expect(await handshake.locator('.failure').count()).toBe(0);
+    // The Timeline lists the polls, one HTTP row per request/response, as they keep coming.
+    const rows = dash.getByRole('grid', { name: 'Frames' }).getByRole('row');
+    await eventually(
+      async () => (await rows.allInnerTexts()).filter((t) => /HTTP[\s\S]*GET \/notifications\?after=\d+ → 200 OK/.test(t)).length >= 4,
+      async () => `4 HTTP rows GET /notifications?after=N → 200 OK in the Timeline; it shows ${JSON.stringify(await rows.allInnerTexts())}`,
+    );
+    await textEventually(conn, (t) => /HTTP · \d+ requests/.test(t), 'the connection to say how many HTTP requests it carried');
+    await shots('step1-timeline');
+    // The Handshake view steps back through the connection's requests.
+    await handshake.getByRole('group', { name: 'HTTP exchanges' }).getByRole('button', { name: 'Previous request' }).click();
+    await shots('step1-handshake');
 
     // The sequence diagram draws each poll: one request arrow after another, four a second.
     await centerTab('Sequence diagram').click();
@@ -147,7 +169,11 @@ describe.skipIf(chromium.skip)(chromium.skip ? `lesson 01's polling client in re
       async () => (await polls.count()) >= 4,
       async () => `4 poll arrows (GET /notifications?after=N) in the sequence diagram; it shows ${JSON.stringify(await dash.locator('svg.sd-body text').allTextContents())}`,
     );
-    await shot('step1-diagram');
+    // Their 200 OK answers are not failures: no ✗ on them.
+    const answers = await dash.locator('svg.sd-body text.sd-label').allTextContents();
+    expect(answers.filter((t) => /^200 OK/.test(t)).length).toBeGreaterThanOrEqual(4);
+    expect(answers.filter((t) => /200 OK/.test(t) && t.includes('✗'))).toEqual([]);
+    await shots('step1-diagram');
   });
 
   it('runs step 2 (polling and a WebSocket side by side): both print, and the WebSocket is on the wire', async () => {

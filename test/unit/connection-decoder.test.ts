@@ -292,3 +292,62 @@ describe('a server that answers a request cut short', () => {
     expect((handshakes[0] as { problems: string[] }).problems[0]).toMatch(/before the request head was complete/);
   });
 });
+
+describe('a kept-alive plain-HTTP connection (a polling client)', () => {
+  const poll = (i: number) => Buffer.from(`GET /notifications?n=${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n`);
+  const answer = (i: number) =>
+    i % 2 === 0
+      ? Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${String(i).length + 2}\r\n\r\n[${i}]`)
+      : Buffer.from(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${(String(i).length + 2).toString(16)}\r\n[${i}]\r\n0\r\n\r\n`);
+
+  it('reports one plain-http handshake event per request/response exchange, in order', () => {
+    const steps: Step[] = [];
+    for (let i = 0; i < 5; i++) steps.push(['client', poll(i)], ['server', answer(i)]);
+    const events = run(steps);
+    const hs = ofType(events, 'handshake');
+    expect(hs).toHaveLength(5);
+    expect(hs.map((h) => h.outcome)).toEqual(Array(5).fill('plain-http'));
+    expect(hs.map((h) => h.request?.path)).toEqual([0, 1, 2, 3, 4].map((i) => `/notifications?n=${i}`));
+    expect(hs.map((h) => h.response?.body)).toEqual(['[0]', '[1]', '[2]', '[3]', '[4]']);
+    expect(hs.map((h) => h.exchange)).toEqual([1, 2, 3, 4, 5]);
+    expect(hs.every((h) => h.problems.length === 0)).toBe(true);
+    const end = endOf(events);
+    expect(end).toMatchObject({ code: null, httpExchanges: 5 });
+    expect(end.httpExchangesOmitted).toBeUndefined();
+  });
+
+  it('pairs pipelined requests with their responses', () => {
+    const events = run([
+      ['client', Buffer.concat([poll(1), poll(2), poll(3)])],
+      ['server', Buffer.concat([answer(1), answer(2)])],
+      ['server', answer(3)],
+    ]);
+    const hs = ofType(events, 'handshake');
+    expect(hs.map((h) => [h.exchange, h.request?.path, h.response?.body])).toEqual([
+      [1, '/notifications?n=1', '[1]'],
+      [2, '/notifications?n=2', '[2]'],
+      [3, '/notifications?n=3', '[3]'],
+    ]);
+  });
+
+  it('reports a bounded number of exchanges in full and counts the rest', () => {
+    const d = new ConnectionDecoder(1, undefined, false, 3);
+    const out: WireEvent[] = [];
+    for (let i = 0; i < 8; i++) {
+      out.push(...d.receive('client', poll(i), 2 * i));
+      out.push(...d.receive('server', answer(i), 2 * i + 1));
+    }
+    out.push(...d.end(20, 'client'));
+    const hs = ofType(out, 'handshake');
+    expect(hs.map((h) => h.exchange)).toEqual([1, 2, 3]);
+    expect(endOf(out)).toMatchObject({ httpExchanges: 8, httpExchangesOmitted: 5 });
+  });
+
+  it('says nothing extra about a connection with a single exchange or an upgrade', () => {
+    const one = endOf(run([['client', poll(1)], ['server', answer(2)]]));
+    expect(one.httpExchanges).toBeUndefined();
+    const ws = run([['client', REQUEST], ['server', RESPONSE]]);
+    expect(ofType(ws, 'handshake')[0]!.exchange).toBe(1);
+    expect(endOf(ws).httpExchanges).toBeUndefined();
+  });
+});

@@ -39,12 +39,27 @@ export interface Conn {
   closes: CloseEvent[];
   end: EndEvent | null;
   violations: number;
+  /**
+   * The connection's HTTP request/response exchanges when it was not upgraded (plain HTTP, a
+   * refused upgrade), in order: a kept-alive polling client makes many. Bounded per connection
+   * (MAX_EXCHANGES, the oldest go); `httpCount` counts them all.
+   */
+  exchanges: HttpExchange[];
+  /** Every HTTP exchange seen on the connection, those not kept (or not reported) included. */
+  httpCount: number;
   /** A stable colour per connection, shared by every view. */
   color: string;
 }
 
 /** A timeline row: a frame, or (in message mode) a message, ping, pong or close. */
 export type MessageRow = MessageEvent | ControlEvent | CloseEvent;
+
+/** An HTTP request/response exchange of a connection that was never upgraded: a timeline row in both modes. */
+export type HttpExchange = HandshakeEvent & { outcome: 'plain-http' | 'refused' };
+export const isExchange = (e: WireEvent): e is HttpExchange => e.type === 'handshake' && (e.outcome === 'plain-http' || e.outcome === 'refused');
+
+/** HTTP exchanges a connection keeps for the Handshake view; older ones are counted. */
+export const MAX_EXCHANGES = 1000;
 
 /** Views hold at most this many frames and as many messages; older ones are counted, not kept. */
 export const MAX_ROWS = 100_000;
@@ -62,6 +77,13 @@ class Model {
   conns = new Map<number, Conn>();
   frames: FrameEvent[] = [];
   messages: MessageRow[] = [];
+  /** The Timeline's rows in frame mode: frames and HTTP exchanges, in arrival order (bounded like `frames`). */
+  frameRows: Array<FrameEvent | HttpExchange> = [];
+  /** The same in message mode: messages, pings, pongs, closes and HTTP exchanges. */
+  messageRows: Array<MessageRow | HttpExchange> = [];
+  /** Rows the bound pushed out of `frameRows` and `messageRows` (the absolute index of their first). */
+  frameRowsTrimmed = 0;
+  messageRowsTrimmed = 0;
   /** Every event in arrival order (bounded like the rows), for the sequence diagram and stats. */
   events: WireEvent[] = [];
   framesByKey = new Map<FrameKey, FrameEvent>();
@@ -85,6 +107,10 @@ class Model {
     this.violations = [];
     this.trimmed = 0;
     this.messagesTrimmed = 0;
+    this.frameRows = [];
+    this.messageRows = [];
+    this.frameRowsTrimmed = 0;
+    this.messageRowsTrimmed = 0;
   }
 
   apply(e: WireEvent): void {
@@ -96,7 +122,15 @@ class Model {
       case 'handshake': {
         const c = this.conn(e.conn);
         c.handshake = e;
-        c.status = e.outcome === 'upgraded' ? 'open' : e.outcome === 'incomplete' ? c.status : 'closed';
+        if (isExchange(e)) {
+          c.exchanges.push(e);
+          if (c.exchanges.length > MAX_EXCHANGES) c.exchanges.splice(0, c.exchanges.length - MAX_EXCHANGES);
+          c.httpCount = Math.max(c.httpCount + 1, e.exchange ?? 0);
+          this.frameRows.push(e);
+          this.messageRows.push(e);
+        }
+        // Plain HTTP keeps its TCP connection open for more requests (keep-alive) until `end`.
+        c.status = e.outcome === 'upgraded' ? 'open' : e.outcome === 'incomplete' ? c.status : e.outcome === 'plain-http' && !c.end ? 'open' : 'closed';
         break;
       }
       case 'frame': {
@@ -104,6 +138,7 @@ class Model {
         c.frames[e.dir]++;
         c.bytes[e.dir] += e.headerLength + (e.complete === false ? 0 : e.length);
         this.frames.push(e);
+        this.frameRows.push(e);
         this.framesByKey.set(frameKey(e.conn, e.dir, e.seq), e);
         break;
       }
@@ -112,12 +147,14 @@ class Model {
       case 'pong':
         if (e.type === 'message') this.conn(e.conn).messages[e.dir]++;
         this.messages.push(e);
+        this.messageRows.push(e);
         break;
       case 'close': {
         const c = this.conn(e.conn);
         c.closes.push(e);
         if (c.status === 'open') c.status = 'closing';
         this.messages.push(e);
+        this.messageRows.push(e);
         break;
       }
       case 'violation': {
@@ -135,6 +172,7 @@ class Model {
         const c = this.conn(e.conn);
         c.end = e;
         c.status = 'closed';
+        if (e.httpExchanges !== undefined) c.httpCount = Math.max(c.httpCount, e.httpExchanges);
         break;
       }
     }
@@ -154,6 +192,8 @@ class Model {
       closes: [],
       end: null,
       violations: 0,
+      exchanges: [],
+      httpCount: 0,
       color: PALETTE[(e.conn - 1) % PALETTE.length]!,
     });
   }
@@ -183,6 +223,16 @@ class Model {
     if (m > 0) {
       this.messages.splice(0, m);
       this.messagesTrimmed += m;
+    }
+    const fr = Math.max(0, this.frameRows.length - MAX_ROWS);
+    if (fr > 0) {
+      this.frameRows.splice(0, fr);
+      this.frameRowsTrimmed += fr;
+    }
+    const mr = Math.max(0, this.messageRows.length - MAX_ROWS);
+    if (mr > 0) {
+      this.messageRows.splice(0, mr);
+      this.messageRowsTrimmed += mr;
     }
     const ev = Math.max(0, this.events.length - 2 * MAX_ROWS);
     if (ev > 0) this.events.splice(0, ev);
@@ -229,7 +279,7 @@ const MAX_CONSOLE_LINES = 1000;
 export type Selection =
   | { kind: 'frame'; key: FrameKey }
   | { kind: 'message'; row: MessageRow; conn: number }
-  | { kind: 'handshake'; conn: number }
+  | { kind: 'handshake'; conn: number; exchange?: HttpExchange }
   | null;
 export const selection = signal<Selection>(null);
 export const selectedConn = signal<number | null>(null);
@@ -241,7 +291,8 @@ export const detailTab = signal<'lesson' | 'handshake' | 'frame' | 'message'>('l
 export interface Filters {
   conn: number | null;
   dir: Direction | 'both';
-  kind: 'all' | 'data' | 'control';
+  /** `http`: plain HTTP request/response exchanges (a polling client's); `data` and `control`: WebSocket frames or messages. */
+  kind: 'all' | 'data' | 'control' | 'http';
   text: string;
   regex: boolean;
 }

@@ -6,7 +6,10 @@ import { plural } from '../lib/plural.ts';
 
 function closeText(c: Conn): string {
   if (c.end) {
-    if (c.end.code === null) return c.handshake ? `no WebSocket (${c.handshake.outcome})` : 'no WebSocket';
+    if (c.end.code === null) {
+      if (isHttp(c) && c.handshake?.outcome === 'plain-http') return 'plain HTTP: never upgraded to WebSocket';
+      return c.handshake ? `no WebSocket (${c.handshake.outcome})` : 'no WebSocket';
+    }
     return c.end.explanation;
   }
   const last = c.closes[c.closes.length - 1];
@@ -46,6 +49,29 @@ function Empty() {
   );
 }
 
+/** The connection carried HTTP exchanges and was never upgraded (plain HTTP, a refused upgrade). */
+function isHttp(c: Conn): boolean {
+  return c.httpCount > 0 && c.frames.client + c.frames.server === 0;
+}
+
+/** What a plain-HTTP connection carried: how many requests, and the latest. */
+function HttpLines({ c }: { c: Conn }) {
+  const last = c.exchanges[c.exchanges.length - 1];
+  const latest = last ? `${last.request ? `${last.request.method} ${last.request.path}` : '(request not seen)'} → ${last.response ? last.response.status : 'no answer'}` : '';
+  return (
+    <>
+      <div class="conn-line conn-http" title={`${plural(c.httpCount, 'HTTP request')} on this TCP connection (kept alive between requests)`}>
+        HTTP · {plural(c.httpCount, 'request')}
+      </div>
+      {latest && (
+        <div class="conn-line muted" title={`Latest: ${latest}`}>
+          latest {latest}
+        </div>
+      )}
+    </>
+  );
+}
+
 /** One direction's frames and messages. */
 function DirLine({ c, dir }: { c: Conn; dir: 'client' | 'server' }) {
   const arrow = dir === 'client' ? '↑' : '↓';
@@ -62,17 +88,23 @@ function DirLine({ c, dir }: { c: Conn; dir: 'client' | 'server' }) {
  * frame to the end, and once TCP is gone its total with the HTTP handshake, on a line of its own.
  */
 function ByteLines({ c }: { c: Conn }) {
+  const http = isHttp(c);
   return (
     <>
-      <div class="conn-line" title={`Frame headers and payloads: ${formatBytes(c.bytes.client)} client → server, ${formatBytes(c.bytes.server)} server → client (the HTTP handshake is not counted)`}>
-        in frames ↑ {formatBytes(c.bytes.client)} ↓ {formatBytes(c.bytes.server)}
-      </div>
+      {!http && (
+        <div
+          class="conn-line"
+          title={`Frame headers and payloads: ${formatBytes(c.bytes.client)} client → server, ${formatBytes(c.bytes.server)} server → client (the HTTP handshake is not counted)`}
+        >
+          in frames ↑ {formatBytes(c.bytes.client)} ↓ {formatBytes(c.bytes.server)}
+        </div>
+      )}
       {c.end && (
         <div
           class="conn-line conn-tcp muted"
-          title={`Every byte of the TCP connection, the HTTP handshake included: ${formatBytes(c.end.bytes.client)} client → server, ${formatBytes(c.end.bytes.server)} server → client`}
+          title={`Every byte of the TCP connection, HTTP included: ${formatBytes(c.end.bytes.client)} client → server, ${formatBytes(c.end.bytes.server)} server → client`}
         >
-          TCP incl. handshake{' '}
+          {http ? 'TCP' : 'TCP incl. handshake'}{' '}
           <span class="conn-nums">
             ↑ {formatBytes(c.end.bytes.client)} ↓ {formatBytes(c.end.bytes.server)}
           </span>
@@ -121,8 +153,14 @@ export function Connections() {
               {c.violations > 0 && <span class="badge violation" title="Rules of RFC 6455 broken on this connection">{c.violations} ✗</span>}
             </div>
             <div class="conn-line muted">{c.client}</div>
-            <DirLine c={c} dir="client" />
-            <DirLine c={c} dir="server" />
+            {isHttp(c) ? (
+              <HttpLines c={c} />
+            ) : (
+              <>
+                <DirLine c={c} dir="client" />
+                <DirLine c={c} dir="server" />
+              </>
+            )}
             <ByteLines c={c} />
             {closeText(c) && (
               <div class="conn-line close-code" title={closeText(c)}>

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { ExtensionOffer, HandshakeEvent, HeaderPair, PerMessageDeflateParams } from '../../../server/capture/events.ts';
 import { base64ToBytes, bytesToBase64, toHex } from '../lib/bytes.ts';
-import type { Conn } from '../state.ts';
+import { selection, version, type Conn, type HttpExchange } from '../state.ts';
 import '../detail.css';
 
 /** RFC 6455 §1.3: the server appends this to the client's key before hashing. */
@@ -380,6 +380,36 @@ function Failure({ h, conn }: { h: HandshakeEvent; conn: Conn }) {
     case 'upgraded':
       return null;
     case 'plain-http':
+      if (res && res.status < 400) {
+        // Plain HTTP answered normally (a page, a fetch, a polling client): not a failure.
+        return (
+          <div class="note plain-note" role="note">
+            <h4>Plain HTTP: this connection was never upgraded to WebSocket</h4>
+            <p>
+              The request{h.request ? ` (${h.request.method} ${h.request.path})` : ''} has no <code>Upgrade: websocket</code> header: it is
+              ordinary HTTP, such as a <code>fetch()</code>, a page load or a polling client, and the server answered it with{' '}
+              <b>
+                {res.status} {res.reason}
+              </b>
+              . Each request is a full round trip with its own headers; with keep-alive, several share one TCP connection.
+            </p>
+          </div>
+        );
+      }
+      if (res && res.status !== 426) {
+        return (
+          <div class="failure" role="note">
+            <h4>
+              The HTTP request failed: {res.status} {res.reason}
+            </h4>
+            <p>
+              The request{h.request ? ` (${h.request.method} ${h.request.path})` : ''} is ordinary HTTP (no <code>Upgrade: websocket</code>{' '}
+              header), and the server answered with an error status.
+            </p>
+            <Body res={res} />
+          </div>
+        );
+      }
       return (
         <div class="failure" role="note">
           <h4>A plain HTTP request reached a WebSocket-only server</h4>
@@ -391,14 +421,6 @@ function Failure({ h, conn }: { h: HandshakeEvent; conn: Conn }) {
             <p>
               The server answered <b>426 Upgrade Required</b>: on this address it only speaks WebSocket. Connect with a WebSocket client
               instead, e.g. <code>new WebSocket('ws://…')</code>.
-            </p>
-          )}
-          {res && res.status !== 426 && (
-            <p>
-              The server answered <b>
-                {res.status} {res.reason}
-              </b>
-              .
             </p>
           )}
           {!res && <p>The server did not answer.{ended}</p>}
@@ -448,9 +470,45 @@ const OUTCOME_LABEL: Record<HandshakeEvent['outcome'], string> = {
   'not-http': 'not HTTP',
 };
 
+/** Step through a kept-alive connection's HTTP exchanges: which one is shown, and the way to the others. */
+function ExchangeStepper({ conn, shown }: { conn: Conn; shown: HttpExchange }) {
+  const list = conn.exchanges;
+  const at = list.indexOf(shown);
+  const number = shown.exchange ?? at + 1;
+  const go = (e: HttpExchange | undefined) => {
+    if (e) selection.value = { kind: 'handshake', conn: conn.id, exchange: e };
+  };
+  const latest = list[list.length - 1];
+  return (
+    <div class="exchange-stepper" role="group" aria-label="HTTP exchanges">
+      <button class="step" aria-label="Previous request" disabled={at <= 0} onClick={() => go(list[at - 1])}>
+        ‹
+      </button>
+      <span class="exchange-pos">
+        Request {number.toLocaleString('en-US')} of {conn.httpCount.toLocaleString('en-US')}
+      </span>
+      <button class="step" aria-label="Next request" disabled={at < 0 || at >= list.length - 1} onClick={() => go(list[at + 1])}>
+        ›
+      </button>
+      <button class="link" disabled={shown === latest} onClick={() => go(latest)}>
+        latest
+      </button>
+      {conn.httpCount > list.length && (
+        <span class="muted small">
+          {' '}
+          ({(conn.httpCount - list.length).toLocaleString('en-US')} earlier or later not kept)
+        </span>
+      )}
+    </div>
+  );
+}
+
 export function HandshakeView({ conn }: { conn: Conn | null }) {
+  version.value;
   if (!conn) return <p class="hint">Select a connection to see its opening handshake.</p>;
-  const h = conn.handshake;
+  const sel = selection.value;
+  const picked = sel?.kind === 'handshake' && sel.conn === conn.id && sel.exchange && conn.exchanges.includes(sel.exchange) ? sel.exchange : null;
+  const h = picked ?? conn.handshake;
   if (!h) {
     return (
       <p class="hint">
@@ -461,10 +519,13 @@ export function HandshakeView({ conn }: { conn: Conn | null }) {
   const req = h.request;
   const res = h.response;
   const latency = req && res ? res.t - req.t : null;
+  const neutral = h.outcome === 'plain-http' && res !== null && res.status < 400;
+  const shownExchange = conn.exchanges.includes(h as HttpExchange) ? (h as HttpExchange) : null;
   return (
     <div class="handshake-view">
+      {shownExchange && conn.httpCount > 1 && <ExchangeStepper conn={conn} shown={shownExchange} />}
       <p class="summary">
-        <span class={`outcome ${h.outcome}`}>{OUTCOME_LABEL[h.outcome]}</span>
+        <span class={`outcome ${h.outcome}${neutral ? ' neutral' : ''}`}>{OUTCOME_LABEL[h.outcome]}</span>
         {res ? (
           <b>
             {res.status} {res.reason}

@@ -196,6 +196,8 @@ function handshakeArrows(h: HandshakeEvent): Arrow[] {
   const res = h.response;
   if (res) {
     const ok = res.status === 101 && h.acceptValid;
+    // Plain HTTP answered without an error (a fetch, a poll) is not a failed handshake: no ✗.
+    const plain = h.outcome === 'plain-http' && res.status !== 426 && res.status < 400;
     const ext = h.deflate ? 'permessage-deflate' : h.extensions.map((e) => e.name).join(', ');
     out.push({
       id: `res${h.conn}:${h.t}`,
@@ -204,15 +206,21 @@ function handshakeArrows(h: HandshakeEvent): Arrow[] {
       t: res.t,
       from: 'server',
       to: h.conn,
-      label: `${res.status === 101 ? (h.acceptValid ? '✓ ' : '✗ ') : '✗ '}${res.status} ${res.reason}`,
-      detail: res.status === 101 ? (h.acceptValid ? `Accept ok${ext ? ` · ${ext}` : ''}` : 'Accept does not match') : h.problems[0] ?? '',
+      label: `${res.status === 101 ? (h.acceptValid ? '✓ ' : '✗ ') : plain ? '' : '✗ '}${res.status} ${res.reason}`,
+      detail: res.status === 101 ? (h.acceptValid ? `Accept ok${ext ? ` · ${ext}` : ''}` : 'Accept does not match') : plain ? 'plain HTTP' : h.problems[0] ?? '',
       title: [
-        `#${h.conn} HTTP response ${res.status} ${res.reason} at ${seconds(res.t)}`,
-        res.status === 101 ? (h.acceptValid ? `Sec-WebSocket-Accept ${h.accept} matches the key` : `Sec-WebSocket-Accept ${h.accept ?? '(missing)'} should be ${h.expectedAccept}`) : 'No WebSocket: the server did not switch protocols.',
+        `#${h.conn} HTTP response ${res.status} ${res.reason} at ${seconds(res.t)}${h.exchange && h.exchange > 1 ? ` (request ${h.exchange} on this connection)` : ''}`,
+        res.status === 101
+          ? h.acceptValid
+            ? `Sec-WebSocket-Accept ${h.accept} matches the key`
+            : `Sec-WebSocket-Accept ${h.accept ?? '(missing)'} should be ${h.expectedAccept}`
+          : plain
+            ? 'Plain HTTP: the request asked for no upgrade, and the server answered it.'
+            : 'No WebSocket: the server did not switch protocols.',
         ...h.problems,
       ].join('\n'),
-      cls: ok ? 'http ok' : 'http bad',
-      bad: !ok,
+      cls: ok ? 'http ok' : plain ? 'http' : 'http bad',
+      bad: !ok && !plain,
     });
   }
   return out;

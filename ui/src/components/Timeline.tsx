@@ -1,10 +1,25 @@
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { FrameEvent } from '../../../server/capture/events.ts';
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
-import { base64ToBytes, preview } from '../lib/bytes.ts';
+import { base64ToBytes, formatBytes, preview } from '../lib/bytes.ts';
 import { plural } from '../lib/plural.ts';
 import { recording, scrubTime } from '../recording.ts';
-import { detailTab, filters, frameKey, model, paused, rowMode, runnerStatus, selectedConn, selection, version, type Conn, type Filters, type MessageRow } from '../state.ts';
+import {
+  detailTab,
+  filters,
+  frameKey,
+  model,
+  paused,
+  rowMode,
+  runnerStatus,
+  selectedConn,
+  selection,
+  version,
+  type Conn,
+  type Filters,
+  type HttpExchange,
+  type MessageRow,
+} from '../state.ts';
 
 const ROW_HEIGHT = 24;
 
@@ -16,7 +31,8 @@ function formatDelta(ms: number): string {
 }
 const OVERSCAN = 12;
 
-type Row = { frame: FrameEvent; index: number } | { msg: MessageRow; index: number };
+type Row = { frame: FrameEvent; index: number } | { msg: MessageRow; index: number } | { http: HttpExchange; index: number };
+type Item = FrameEvent | MessageRow | HttpExchange;
 
 interface FilterCache {
   /** The filters and mode the rows were computed for. */
@@ -28,8 +44,37 @@ interface FilterCache {
   version: number;
 }
 
-function toRow(item: FrameEvent | MessageRow, index: number, mode: 'frames' | 'messages'): Row {
+function toRow(item: Item, index: number, mode: 'frames' | 'messages'): Row {
+  if (item.type === 'handshake') return { http: item, index };
   return mode === 'frames' ? { frame: item as FrameEvent, index } : { msg: item as MessageRow, index };
+}
+
+const eventOf = (row: Row): Item => ('frame' in row ? row.frame : 'msg' in row ? row.msg : row.http);
+
+/** Bytes of a base64 string without decoding it. */
+function base64Length(b64: string): number {
+  const pad = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
+  return Math.max(0, (b64.length / 4) * 3 - pad);
+}
+
+/** An HTTP body's size: its Content-Length, else what the decoder kept of it. */
+function bodyLength(headers: [string, string][], body: string | undefined): number {
+  const cl = headers.find(([n]) => n.toLowerCase() === 'content-length')?.[1];
+  const n = cl === undefined ? NaN : Number(cl.trim());
+  return Number.isSafeInteger(n) && n >= 0 ? n : body ? new TextEncoder().encode(body).length : 0;
+}
+
+/** An exchange's bytes each way: the head as sent and its body. */
+function exchangeSizes(h: HttpExchange): { up: number; down: number; body: number } {
+  const up = h.request ? base64Length(h.request.raw) + bodyLength(h.request.headers, undefined) : 0;
+  const body = h.response ? bodyLength(h.response.headers, h.response.body) : 0;
+  const down = h.response ? base64Length(h.response.raw) + body : 0;
+  return { up, down, body };
+}
+
+/** A failed exchange: an error status or a refused upgrade. A 200 answer to plain HTTP is not one. */
+export function exchangeFailed(h: HttpExchange): boolean {
+  return h.outcome === 'refused' || (h.response?.status ?? 0) >= 400;
 }
 
 /** First position in an ascending array whose value is >= x. */
@@ -45,6 +90,7 @@ function lowerBound(a: number[], x: number): number {
 }
 
 function badgeOf(row: Row): string {
+  if ('http' in row) return 'HTTP';
   if ('frame' in row) return opcodeName(row.frame.opcode);
   const m = row.msg;
   if (m.type === 'message') return m.opcode === 1 ? 'TEXT' : 'BINARY';
@@ -55,7 +101,7 @@ function badgeOf(row: Row): string {
 const previews = new WeakMap<object, string>();
 
 function previewOf(row: Row): string {
-  const ev = 'frame' in row ? row.frame : row.msg;
+  const ev = eventOf(row);
   let p = previews.get(ev);
   if (p === undefined) {
     p = computePreview(row);
@@ -65,6 +111,14 @@ function previewOf(row: Row): string {
 }
 
 function computePreview(row: Row): string {
+  if ('http' in row) {
+    const h = row.http;
+    const req = h.request ? `${h.request.method} ${h.request.path}` : '(request not seen)';
+    const res = h.response ? `${h.response.status} ${h.response.reason}`.trim() : 'no answer';
+    const { up, down } = exchangeSizes(h);
+    const took = h.request && h.response ? ` · ${formatDelta(h.response.t - h.request.t)}` : '';
+    return `${req} → ${res}${took} · ↑ ${formatBytes(up)} ↓ ${formatBytes(down)}`;
+  }
   if ('frame' in row) {
     const f = row.frame;
     const bytes = base64ToBytes(f.payload);
@@ -82,6 +136,7 @@ function computePreview(row: Row): string {
 }
 
 function lengthOf(row: Row): number {
+  if ('http' in row) return exchangeSizes(row.http).body;
   if ('frame' in row) return row.frame.length;
   const m = row.msg;
   if (m.type === 'message') return m.length;
@@ -89,8 +144,10 @@ function lengthOf(row: Row): number {
   return base64ToBytes(m.payload).length;
 }
 
-function isControlRow(row: Row): boolean {
-  return 'frame' in row ? (row.frame.opcode & 8) !== 0 : row.msg.type !== 'message';
+function kindOf(row: Row): 'data' | 'control' | 'http' {
+  if ('http' in row) return 'http';
+  const control = 'frame' in row ? (row.frame.opcode & 8) !== 0 : row.msg.type !== 'message';
+  return control ? 'control' : 'data';
 }
 
 function matcher(f: Filters): ((s: string) => boolean) | null {
@@ -163,8 +220,10 @@ function emptyText(mode: 'frames' | 'messages', f: Filters, total: number): stri
     const c = model.conns.get(f.conn);
     if (c) {
       const own = mode === 'frames' ? c.frames.client + c.frames.server : model.messages.reduce((n, m) => n + (m.conn === c.id ? 1 : 0), 0);
-      if (own === 0) return connEmptyText(c, mode);
-      return `No row matches the filters (#${c.id} has ${plural(own, noun)}).`;
+      const http = c.exchanges.length;
+      if (own === 0 && http === 0) return connEmptyText(c, mode);
+      const has = [own > 0 ? plural(own, noun) : '', http > 0 ? plural(http, 'HTTP exchange') : ''].filter(Boolean).join(' and ');
+      return `No row matches the filters (#${c.id} has ${has}).`;
     }
   }
   if (total === 0) {
@@ -205,9 +264,10 @@ function FilterBar({ shown, total }: { shown: number; total: number }) {
         <option value="server">server → client</option>
       </select>
       <select aria-label="Kind" value={f.kind} onChange={(e) => set({ kind: (e.target as HTMLSelectElement).value as Filters['kind'] })}>
-        <option value="all">data and control</option>
+        <option value="all">all kinds</option>
         <option value="data">data only</option>
         <option value="control">control only</option>
+        <option value="http">HTTP only</option>
       </select>
       <input
         id="filter-text"
@@ -244,8 +304,8 @@ export function Timeline() {
   // and lose their oldest items at the front, so each batch filters just the new items: at
   // 10,000 frames a second over 100,000 rows, re-filtering everything per animation frame
   // would be the page's longest task.
-  const base = mode === 'frames' ? model.trimmed : model.messagesTrimmed;
-  const source: Array<FrameEvent | MessageRow> = mode === 'frames' ? model.frames : model.messages;
+  const base = mode === 'frames' ? model.frameRowsTrimmed : model.messageRowsTrimmed;
+  const source: Item[] = mode === 'frames' ? model.frameRows : model.messageRows;
   const key = `${model.generation}|${mode}|${f.conn}|${f.dir}|${f.kind}|${f.regex}|${f.text}`;
   let c = cache.current;
   // A reconnect resets the model (the lists shrink): start over then too.
@@ -256,8 +316,9 @@ export function Timeline() {
     const item = source[abs - base]!;
     const row = toRow(item, abs, mode);
     if (f.conn !== null && item.conn !== f.conn) continue;
-    if (f.dir !== 'both' && item.dir !== f.dir) continue;
-    if (f.kind !== 'all' && isControlRow(row) !== (f.kind === 'control')) continue;
+    // An HTTP exchange goes both ways (request and response): it passes either direction.
+    if (f.dir !== 'both' && item.type !== 'handshake' && item.dir !== f.dir) continue;
+    if (f.kind !== 'all' && kindOf(row) !== f.kind) continue;
     if (match && !match(`${badgeOf(row)} ${previewOf(row)}`)) continue;
     c.rows.push(abs);
   }
@@ -301,7 +362,11 @@ export function Timeline() {
   const sel = selection.value;
 
   const open = (row: Row) => {
-    if ('frame' in row) {
+    if ('http' in row) {
+      selection.value = { kind: 'handshake', conn: row.http.conn, exchange: row.http };
+      selectedConn.value = row.http.conn;
+      detailTab.value = 'handshake';
+    } else if ('frame' in row) {
       selection.value = { kind: 'frame', key: frameKey(row.frame.conn, row.frame.dir, row.frame.seq) };
       selectedConn.value = row.frame.conn;
       detailTab.value = 'frame';
@@ -316,34 +381,46 @@ export function Timeline() {
   for (let i = first; i < last; i++) {
     const row = rowAt(i);
     if (!row) continue;
-    const ev = 'frame' in row ? row.frame : row.msg;
+    const ev = eventOf(row);
     const prev = i > 0 ? rowAt(i - 1) : null;
-    const prevT = prev ? ('frame' in prev ? prev.frame.t : prev.msg.t) : ev.t;
+    const prevT = prev ? eventOf(prev).t : ev.t;
     const conn = model.conns.get(ev.conn);
     const key = 'frame' in row ? frameKey(row.frame.conn, row.frame.dir, row.frame.seq) : null;
     const violations = key ? model.violationsByFrame.get(key)?.length ?? 0 : 0;
-    const selected = key ? sel?.kind === 'frame' && sel.key === key : sel?.kind === 'message' && 'msg' in row && sel.row === row.msg;
+    const failed = 'http' in row && exchangeFailed(row.http);
+    const selected = key
+      ? sel?.kind === 'frame' && sel.key === key
+      : 'http' in row
+        ? sel?.kind === 'handshake' && sel.exchange === row.http
+        : sel?.kind === 'message' && 'msg' in row && sel.row === row.msg;
     const badge = badgeOf(row);
+    const dir = ev.type === 'handshake' ? 'http' : ev.dir;
     visible.push(
       <div
         role="row"
         aria-selected={selected}
-        class={`trow ${ev.dir}${selected ? ' selected' : ''}${violations ? ' has-violation' : ''}`}
+        class={`trow ${dir}${selected ? ' selected' : ''}${violations || failed ? ' has-violation' : ''}`}
         style={{ top: `${i * ROW_HEIGHT}px` }}
         onClick={() => open(row)}
-        data-dir={ev.dir}
+        data-dir={dir}
         data-badge={badge}
+        title={'http' in row ? `#${ev.conn} HTTP exchange ${row.http.exchange ?? ''}: ${previewOf(row)}. Click to see its headers.` : undefined}
       >
         <span class="c-time" role="cell">{(ev.t / 1000).toFixed(3)}s</span>
         <span class="c-delta muted" role="cell">+{formatDelta(ev.t - prevT)}</span>
         <span class="c-conn" role="cell">
           <span class="swatch" style={{ background: conn?.color }} />#{ev.conn}
         </span>
-        <span class="c-dir" role="cell" title={ev.dir === 'client' ? 'client → server' : 'server → client'}>
-          {ev.dir === 'client' ? '→' : '←'}
+        <span class="c-dir" role="cell" title={dir === 'http' ? 'request and response' : dir === 'client' ? 'client → server' : 'server → client'}>
+          {dir === 'http' ? '⇄' : dir === 'client' ? '→' : '←'}
         </span>
         <span class="c-badge" role="cell">
           <span class={`badge op-${badge.toLowerCase().replace(/[^a-z]/g, '')}`}>{badge}</span>
+          {'http' in row && (
+            <span class={`badge http-status${failed ? ' bad' : ''}`} title={row.http.response ? `${row.http.response.status} ${row.http.response.reason}` : 'no answer'}>
+              {row.http.response ? row.http.response.status : '…'}
+            </span>
+          )}
           {'frame' in row && !row.frame.fin && <span class="badge frag" title="FIN=0: more fragments follow">…</span>}
           {'frame' in row && row.frame.rsv1 && (
             <span class="badge rsv" title={conn?.handshake?.deflate ? 'RSV1: compressed (permessage-deflate)' : 'RSV1 set, but no extension was negotiated'}>
@@ -354,6 +431,7 @@ export function Timeline() {
         <span class="c-len" role="cell">{lengthOf(row).toLocaleString('en-US')}</span>
         <span class="c-preview" role="cell">
           {violations > 0 && <span class="badge violation" title="This frame breaks a rule of RFC 6455">✗</span>}
+          {failed && <span class="badge violation" title="The request failed: an error status or a refused upgrade">✗</span>}
           {previewOf(row)}
         </span>
       </div>,
