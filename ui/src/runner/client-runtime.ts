@@ -394,7 +394,7 @@ const onStart = (e: MessageEvent<StartCommand>) => {
   try {
     // The learner's file, from its real URL. What it throws propagates as uncaught (reported by
     // the error listener above, and shown by DevTools as the browser would show it).
-    if (import.meta.env.DEV) loadInModuleWorker(clientUrl);
+    if (import.meta.env.MODE === 'development') loadInModuleWorker(clientUrl);
     else importScripts(clientUrl);
     ok = true;
   } finally {
