@@ -227,6 +227,12 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the header in real Chromium: ${c
       expect(await centerTab('Timeline').getAttribute('aria-selected')).toBe('true');
       const selected = dash.getByRole('grid', { name: 'Frames' }).locator('[role=row][aria-selected=true]');
       expect(await visibleText(selected)).toMatch(/PING/);
+
+      // Back in Break it, the crafter still has the frame being built and its answer.
+      await centerTab('Break it').click();
+      expect(await crafter().getByLabel('Payload as text').inputValue()).toBe('are you there');
+      expect(await crafter().getByLabel('Opcode').inputValue()).toBe('9');
+      expect(await visibleText(answer)).toMatch(/Server PONG "are you there"/);
     } finally {
       ws.close();
     }

@@ -168,11 +168,13 @@ function useShortcuts(): void {
 }
 
 const editorOpened = signal(false);
+const breakOpened = signal(false);
 
 export function App() {
   useShortcuts();
   const view = centerView.value;
   if (view === 'editor' && !editorOpened.value) editorOpened.value = true;
+  if (view === 'break' && !breakOpened.value) breakOpened.value = true;
   return (
     <div class="app">
       <header class="top">
@@ -210,8 +212,9 @@ export function App() {
           {view === 'timeline' && <Timeline />}
           {view === 'diagram' && <SequenceDiagram />}
           {view === 'stats' && <StatsView />}
-          {view === 'break' && (
-            <div class="break-it">
+          {/* Kept mounted once opened: the crafter keeps the frame being built and its answer. */}
+          {(view === 'break' || breakOpened.value) && (
+            <div class="break-it" style={{ display: view === 'break' ? undefined : 'none' }}>
               <FaultsPanel />
               <Crafter />
             </div>
