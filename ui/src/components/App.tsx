@@ -1,4 +1,5 @@
 import { signal } from '@preact/signals';
+import { plural } from '../lib/plural.ts';
 import { useEffect } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import { activeWorkspace, centerView, detailTab, model, paused, rowMode, runnerStatus, selectedConn, selection, shed, storeStatus, streamError, streamState, topology, version } from '../state.ts';
@@ -77,12 +78,16 @@ function StatusBar() {
   version.value;
   const s = storeStatus.value;
   const lost = model.trimmed;
+  let http = 0;
+  for (const c of model.conns.values()) http += c.httpCount;
   return (
     <div class="status" role="status" aria-live="polite">
       {/* From the page's own events (the store's status comes once a second and lags behind them). */}
       <span>{s ? `${[...model.conns.values()].filter((c) => c.status !== 'closed').length} open` : ''}</span>
       {/* The store's count comes once a second; the page's own count is never behind what it shows. */}
-      <span>{s ? `${Math.max(s.counts.frame ?? 0, model.trimmed + model.frames.length).toLocaleString('en-US')} frames captured` : ''}</span>
+      <span>{s ? `${plural(Math.max(s.counts.frame ?? 0, model.trimmed + model.frames.length), 'frame')} captured` : ''}</span>
+      {/* Plain HTTP (a polling client, lesson 1) carries no frames: count its requests instead. */}
+      {s && http > 0 && <span>{plural(http, 'HTTP request')}</span>}
       {s && s.dropped > 0 && <span class="warn">{s.dropped.toLocaleString('en-US')} events dropped from the store (bound)</span>}
       {lost > 0 && <span class="warn">{lost.toLocaleString('en-US')} frames dropped from view</span>}
       {shed.value > 0 && <span class="warn">{shed.value.toLocaleString('en-US')} events not shown: this tab was too slow to keep up</span>}
