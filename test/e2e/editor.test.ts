@@ -268,14 +268,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the Code tab in real Chromium: $
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    for (const cli of clis) {
-      cli.kill('SIGTERM');
-      const ended = await Promise.race([cli.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
-      if (!ended) {
-        cli.kill('SIGKILL');
-        await cli.exited;
-      }
-    }
+    for (const cli of clis) await cli.stop();
     // A learner server outliving its playground would hold its port: end it (its own group).
     await eventually(() => [...serverPids].every((pid) => !alive(pid)), () => 'the learner servers to end', 3000).catch(() => {
       for (const pid of serverPids) {

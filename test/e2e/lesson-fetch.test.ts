@@ -102,14 +102,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `lesson 01's polling client in re
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (cli) {
-      cli.kill('SIGTERM');
-      const ended = await Promise.race([cli.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
-      if (!ended) {
-        cli.kill('SIGKILL');
-        await cli.exited;
-      }
-    }
+    await cli?.stop();
     if (workspace) rmSync(workspace, { recursive: true, force: true });
   }, 30_000);
 

@@ -325,6 +325,8 @@ export interface CliProcess {
   line(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(signal?: NodeJS.Signals): void;
+  /** SIGTERM (it stops cleanly), SIGKILL after `graceMs`; resolves once the process is gone. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
@@ -340,6 +342,9 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
+  const kill = (signal: NodeJS.Signals = 'SIGKILL') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
   return {
     child,
     stdout: () => out,
@@ -351,8 +356,14 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess 
         () => `a line matching ${re}; stdout: ${JSON.stringify(out)} stderr: ${JSON.stringify(err)}`,
       ),
     exited,
-    kill: (signal = 'SIGKILL') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    kill,
+    stop: async (graceMs = 5000) => {
+      kill('SIGTERM');
+      const ended = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs))]);
+      if (!ended) {
+        kill('SIGKILL');
+        await exited;
+      }
     },
   };
 }
