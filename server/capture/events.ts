@@ -170,6 +170,12 @@ export interface FrameEvent extends EventBase, LazyBytes {
    * header is then made from the fields, which determine it exactly.
    */
   _mask?: number | undefined;
+  /**
+   * Present and true when the wiretap sent this frame, not the peer: a frame from the
+   * dashboard's crafter ("Break it") or a close frame of the "close with code" fault. Absent on
+   * every frame a real client or server sent, and in recordings made before it was added.
+   */
+  injected?: true;
 }
 
 export interface MessageEvent extends EventBase, LazyBytes {
@@ -197,6 +203,8 @@ export interface MessageEvent extends EventBase, LazyBytes {
   lastFrame: number;
   /** False when the text is not valid UTF-8 (a violation event says where). */
   utf8Valid?: boolean;
+  /** True when one of its frames was sent by the wiretap (`FrameEvent.injected`), not the peer. */
+  injected?: true;
 }
 
 export interface ControlEvent extends EventBase, LazyBytes {
@@ -205,6 +213,8 @@ export interface ControlEvent extends EventBase, LazyBytes {
   /** The control frame's payload as base64 (at most 125 bytes). */
   payload: string;
   frame: number;
+  /** True when the wiretap sent the frame (`FrameEvent.injected`), not the peer. */
+  injected?: true;
 }
 
 export interface CloseEvent extends EventBase {
@@ -216,6 +226,8 @@ export interface CloseEvent extends EventBase {
   /** One line: what the code means, e.g. "1000 normal closure". */
   explanation: string;
   frame: number;
+  /** True when the wiretap sent the close frame (`FrameEvent.injected`), not the peer. */
+  injected?: true;
 }
 
 export interface ViolationEvent extends EventBase {
@@ -233,6 +245,8 @@ export interface ViolationEvent extends EventBase {
   frame?: number;
   /** Byte offset in the direction's stream where the offending field starts. */
   offset?: number;
+  /** True when the frame that broke the rule was sent by the wiretap (`FrameEvent.injected`). */
+  injected?: true;
 }
 
 /** The TCP connection is gone (both directions closed, or reset, or the target refused). */

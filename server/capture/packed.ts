@@ -60,14 +60,16 @@ export class PackedSlots {
 
   /**
    * Pack `e` into `slot` if it is one of the events packed (a lazy fast-path frame or one-frame
-   * message, payload within PACKED_PAYLOAD); returns false, writing nothing, for any other.
+   * message, payload within PACKED_PAYLOAD); returns false, writing nothing, for any other
+   * (one the wiretap injected among them: a slot has no room for `injected`).
    */
   pack(slot: number, e: WireEvent): boolean {
     if (e.type === 'frame') {
       const b = e._bytes;
       if (
         e.header !== '' || b === undefined || b.length > PACKED_PAYLOAD || b.length !== e.length || !e.fin || e.rsv1 || e.rsv2 || e.rsv3 ||
-        e.lengthEncoding === 64 || e.truncated !== undefined || e.complete !== undefined || e.lengthExact !== undefined
+        e.lengthEncoding === 64 || e.truncated !== undefined || e.complete !== undefined || e.lengthExact !== undefined ||
+        e.injected !== undefined
       ) {
         return false;
       }
@@ -85,7 +87,8 @@ export class PackedSlots {
       const b = e._bytes;
       if (
         b === undefined || b.length > PACKED_PAYLOAD || b.length !== e.length || e.frames !== 1 || e.compressed || e.truncated !== undefined ||
-        e.utf8Valid !== undefined || e.inflateError !== undefined || e.wireLength !== undefined || e.firstFrame !== e.lastFrame
+        e.utf8Valid !== undefined || e.inflateError !== undefined || e.wireLength !== undefined || e.firstFrame !== e.lastFrame ||
+        e.injected !== undefined
       ) {
         return false;
       }

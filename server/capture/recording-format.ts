@@ -67,6 +67,9 @@ const HTTP_REQUEST: Shape = { method: str, path: str, version: str, headers: arr
 const HTTP_RESPONSE: Shape = { status: int, reason: str, version: str, headers: array(pair), raw: base64, t: num, 'body?': str };
 const PER_DIR_COUNTS: Shape = { client: count, server: count };
 const DIR = oneOf('client', 'server');
+/** `injected` (sent by the wiretap, not the peer): present only as true. */
+const INJECTED = 'injected?';
+const yes = oneOf(true);
 
 /**
  * What each event type must carry for the exports and the dashboard to use it. Only fields that
@@ -106,6 +109,7 @@ const SHAPES: Record<WireEventType, Shape> = {
     headerLength: count,
     tEnd: num,
     seq: count,
+    [INJECTED]: yes,
   },
   message: {
     dir: DIR,
@@ -118,11 +122,12 @@ const SHAPES: Record<WireEventType, Shape> = {
     frames: count,
     firstFrame: count,
     lastFrame: count,
+    [INJECTED]: yes,
   },
-  ping: { dir: DIR, payload: base64, frame: count },
-  pong: { dir: DIR, payload: base64, frame: count },
-  close: { dir: DIR, code: int, reason: str, explanation: str, frame: count },
-  violation: { dir: DIR, rule: str, section: str, closeCode: int, message: str, 'frame?': count, 'offset?': count },
+  ping: { dir: DIR, payload: base64, frame: count, [INJECTED]: yes },
+  pong: { dir: DIR, payload: base64, frame: count, [INJECTED]: yes },
+  close: { dir: DIR, code: int, reason: str, explanation: str, frame: count, [INJECTED]: yes },
+  violation: { dir: DIR, rule: str, section: str, closeCode: int, message: str, 'frame?': count, 'offset?': count, [INJECTED]: yes },
   end: {
     by: oneOf('client', 'server', 'wiretap'),
     clean: bool,

@@ -58,7 +58,10 @@ export class ConnectionDecoder {
   private readonly client: Side;
   private readonly server: Side;
   private requests: HttpRequestHead[] = [];
-  private held: Array<[Buffer, number]> = [];
+  /** Client bytes held until the upgrade is answered, with their time and whether the wiretap inserted them. */
+  private held: Array<[Buffer, number, boolean]> = [];
+  /** Inside receiveInjected: the bytes are the wiretap's own. */
+  private injecting = false;
   private heldBytes = 0;
   private openResponse: OpenResponse | null = null;
   /** The body of the open response is chunked (Transfer-Encoding: chunked). */
@@ -108,6 +111,26 @@ export class ConnectionDecoder {
       });
     }
     return this.drain();
+  }
+
+  /**
+   * Feed bytes the wiretap itself inserted into `dir`'s stream (a crafted frame, the close frame
+   * of a close from the middle) rather than relayed from the peer. They are decoded like any
+   * other bytes, and the frames that begin in them, with their violations, control events and
+   * messages, say `injected: true`. The wiretap inserts whole frames between the peer's frames
+   * (server/tap/faults.ts, Lane), so those are exactly the inserted frames. The relay's plain
+   * path never calls this.
+   */
+  receiveInjected(dir: Direction, chunk: Buffer, t: number): WireEvent[] {
+    const assembler = (dir === 'client' ? this.client : this.server).assembler;
+    this.injecting = true;
+    if (assembler) assembler.injecting = true;
+    try {
+      return this.receive(dir, chunk, t);
+    } finally {
+      this.injecting = false;
+      if (assembler) assembler.injecting = false;
+    }
   }
 
   private drain(): WireEvent[] {
@@ -253,7 +276,13 @@ export class ConnectionDecoder {
     this.held = [];
     this.heldBytes = 0;
     // Held client bytes were sent before the 101 arrived; decode them with their own times.
-    for (const [chunk, ht] of held) this.feedFrames('client', chunk, ht);
+    const assembler = this.client.assembler!;
+    const injecting = assembler.injecting;
+    for (const [chunk, ht, injected] of held) {
+      assembler.injecting = injected;
+      this.feedFrames('client', chunk, ht);
+    }
+    assembler.injecting = injecting;
   }
 
   /** Feed bytes straight to a side's frame decoder. */
@@ -272,7 +301,7 @@ export class ConnectionDecoder {
       this.client.stage = 'opaque';
       return;
     }
-    this.held.push([Buffer.from(data), t]);
+    this.held.push([Buffer.from(data), t, this.injecting]);
     this.heldBytes += data.length;
   }
 

@@ -75,6 +75,8 @@ interface MessageState {
   gathered: Buffer[] | null;
   gatheredBytes: number;
   utf8Reported: boolean;
+  /** One of its frames was sent by the wiretap (MessageAssembler.injecting). */
+  injected: boolean;
 }
 
 interface FrameState {
@@ -84,6 +86,8 @@ interface FrameState {
   violations: ViolationEvent[] | null;
   /** Part of the current message (data frame or continuation that continues one). */
   inMessage: boolean;
+  /** The frame began while `injecting` was on: the wiretap sent it, not the peer. */
+  injected: boolean;
 }
 
 /**
@@ -101,6 +105,13 @@ export class MessageAssembler implements FrameSink {
   /** The close frame's code, or null while none has been seen. */
   closeCode: number | null = null;
   frames = 0;
+  /**
+   * On while the bytes being decoded are ones the wiretap inserted (a crafted frame, its close
+   * frame), set by ConnectionDecoder.receiveInjected for one call: frames that begin meanwhile
+   * get `injected: true`, as do their violations, control events and message. Such frames skip
+   * the fast path, whose events stay exactly as they are for everyone else.
+   */
+  injecting = false;
 
   constructor(
     private readonly conn: number,
@@ -118,6 +129,7 @@ export class MessageAssembler implements FrameSink {
 
   wholeFrameWanted(length: number, t: number, seq: number): boolean {
     return (
+      !this.injecting &&
       this.message === null &&
       !this.closeSeen &&
       length <= this.limits.previewBytes &&
@@ -153,7 +165,7 @@ export class MessageAssembler implements FrameSink {
 
   frameHeader(h: FrameHeader): void {
     this.frames++;
-    const fs: FrameState = { header: h, preview: new Preview(this.limits.previewBytes), violations: null, inMessage: false };
+    const fs: FrameState = { header: h, preview: new Preview(this.limits.previewBytes), violations: null, inMessage: false, injected: this.injecting };
     this.frame = fs;
     if (this.closeSeen) this.flag('frame-after-close', h.t, h.offset, `Frame ${h.seq} came after this side's close frame.`);
     if (this.dir === 'client' && h.t < this.handshakeDoneAt && h.seq === 0) {
@@ -184,9 +196,11 @@ export class MessageAssembler implements FrameSink {
         gathered: compressed ? [] : null,
         gatheredBytes: 0,
         utf8Reported: false,
+        injected: false,
       };
     }
     const m = this.message!;
+    if (fs.injected) m.injected = true;
     m.frames++;
     m.lastFrame = h.seq;
     fs.inMessage = true;
@@ -228,6 +242,7 @@ export class MessageAssembler implements FrameSink {
   frameEnd(h: FrameHeader, tEnd: number, complete: boolean): void {
     const fs = this.frame!;
     this.frame = null;
+    const from = this.out.length;
     const payload = fs.preview.bytes();
     const header = hexOf(h.header);
     // The masking key is the header's last 4 bytes (§5.2): slice the hex rather than encode it again.
@@ -270,7 +285,10 @@ export class MessageAssembler implements FrameSink {
       });
     }
     if (fs.violations) for (const v of fs.violations) this.out.push(v);
-    if (!complete) return;
+    if (!complete) {
+      if (fs.injected) this.markInjected(from);
+      return;
+    }
 
     if (h.opcode === Opcode.Close) this.close(h, payload, tEnd);
     else if (h.opcode === Opcode.Ping || h.opcode === Opcode.Pong) {
@@ -286,6 +304,14 @@ export class MessageAssembler implements FrameSink {
     } else if (fs.inMessage && h.fin) {
       this.finishMessage(h, tEnd);
     }
+    // The frame, its violations and what it completes: all the wiretap's doing.
+    if (fs.injected) this.markInjected(from);
+  }
+
+  /** Mark the events pushed since `from` as the wiretap's own (FrameEvent.injected). */
+  private markInjected(from: number): void {
+    const out = this.out as Array<WireEvent & { injected?: true }>;
+    for (let i = from; i < out.length; i++) out[i]!.injected = true;
   }
 
   violation(rule: ViolationRule, h: FrameHeader, offset: number, message?: string): void {
@@ -376,6 +402,8 @@ export class MessageAssembler implements FrameSink {
     // The text or base64 is made from the bytes when the event is first read (materialize.ts).
     event._bytes = bytes;
     if (m.opcode === Opcode.Text && !utf8Valid) event.utf8Valid = false;
+    // A message begun by an injected frame and finished by the peer's continuation is marked too.
+    if (m.injected) event.injected = true;
     if (truncated) event.truncated = true;
     if (m.compressed) event.wireLength = m.length;
     if (inflateError !== undefined) event.inflateError = inflateError;

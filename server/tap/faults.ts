@@ -434,8 +434,12 @@ function payloadLength(h: Buffer): number {
 
 /** What a Lane does to the outside world (the relay's sockets and decoder). */
 export interface LaneIO {
-  /** Write to the receiver and hand the bytes to the decoder; false when the receiver's buffer is full. */
-  write(bytes: Buffer): boolean;
+  /**
+   * Write to the receiver and hand the bytes to the decoder; false when the receiver's buffer
+   * is full. `injected`: the bytes are the wiretap's own (a crafted frame, its close frame), not
+   * the sender's, and the decoder marks their frames so (ConnectionDecoder.receiveInjected).
+   */
+  write(bytes: Buffer, injected: boolean): boolean;
   onDrain(fn: () => void): void;
   /** FIN toward the receiver. */
   end(): void;
@@ -469,6 +473,8 @@ interface Item {
   due: number;
   /** A FIN, not bytes. */
   end?: boolean;
+  /** Bytes the wiretap inserted (LaneIO.write's `injected`). */
+  injected: boolean;
 }
 
 /** Queued bytes above which the sender is paused (latency on a fast stream), and below which it resumes. */
@@ -499,7 +505,8 @@ export class Lane {
   private immediate: ReturnType<typeof setImmediate> | null = null;
   private waitingDrain = false;
   private pausedSender = false;
-  private readonly inserts: Array<{ bytes: Buffer; end: boolean }> = [];
+  /** `injected`: the wiretap's own frame; false for a held pong (the sender's, only late). */
+  private readonly inserts: Array<{ bytes: Buffer; end: boolean; injected: boolean }> = [];
   private insertTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly pongTimers = new Set<ReturnType<typeof setTimeout>>();
   /** A FIN (the sender's, or the wiretap's close from the middle) is queued: nothing more passes. */
@@ -597,7 +604,9 @@ export class Lane {
   /**
    * Insert bytes (a crafted frame, a held pong) between two of the sender's frames: now if the
    * stream is between frames, else once the frame in progress ends. `then: 'end'` sends a FIN
-   * right after them and lets nothing more through. Returns whether it had to wait.
+   * right after them and lets nothing more through. Returns whether it had to wait. `counted`:
+   * the bytes are the wiretap's own (counted in `stats.injected`, and their frames marked
+   * `injected` in the capture); false for a held pong, which the sender did send.
    */
   insert(bytes: Buffer, counted = true, then: 'end' | null = null): 'sent' | 'waiting' {
     this.busy = true;
@@ -614,7 +623,7 @@ export class Lane {
   private place(bytes: Buffer, counted: boolean, then: 'end' | null): 'sent' | 'waiting' {
     if (this.ended || this.disposed) return 'sent';
     if (counted) this.stats.injected++;
-    this.inserts.push({ bytes, end: then === 'end' });
+    this.inserts.push({ bytes, end: then === 'end', injected: counted });
     if (!this.tracker) this.trySync();
     // Without a tracker (frames not started, or no decoder) the chunk boundary is the best there is.
     if (!this.tracker || this.tracker.atBoundary) {
@@ -636,7 +645,7 @@ export class Lane {
     }
     for (const ins of this.inserts.splice(0)) {
       if (this.ended) break;
-      this.enqueue(ins.bytes);
+      this.enqueue(ins.bytes, ins.injected);
       if (ins.end) this.end();
     }
   }
@@ -652,20 +661,20 @@ export class Lane {
     this.pongTimers.clear();
     const due = Math.max(this.lastDue, this.io.now() + this.settings.latency, this.holdUntil);
     this.lastDue = due;
-    this.queue.push({ bytes: Buffer.alloc(0), pos: 0, due, end: true });
+    this.queue.push({ bytes: Buffer.alloc(0), pos: 0, due, end: true, injected: false });
     this.pump();
   }
 
-  private enqueue(bytes: Buffer): void {
+  private enqueue(bytes: Buffer, injected = false): void {
     if (bytes.length === 0) return;
     const now = this.io.now();
     const due = Math.max(this.lastDue, now + this.settings.latency, this.holdUntil);
     this.lastDue = due;
     if (this.queue.length === 0 && due <= now && this.settings.split === 0 && !this.waitingDrain && this.immediate === null) {
-      if (!this.io.write(bytes)) this.awaitDrain();
+      if (!this.io.write(bytes, injected)) this.awaitDrain();
       return;
     }
-    this.queue.push({ bytes, pos: 0, due });
+    this.queue.push({ bytes, pos: 0, due, injected });
     this.queuedBytes += bytes.length;
     this.pump();
   }
@@ -711,7 +720,7 @@ export class Lane {
         this.queue.shift();
       }
       this.queuedBytes -= piece.length;
-      if (!this.io.write(piece)) {
+      if (!this.io.write(piece, item.injected)) {
         this.awaitDrain();
         return;
       }

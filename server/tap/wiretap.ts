@@ -142,10 +142,10 @@ export class Wiretap {
       new Lane(
         dir,
         {
-          write: (bytes) => {
+          write: (bytes, injected) => {
             if (to.destroyed || to.writableEnded) return true;
             const ok = to.write(bytes);
-            if (r.decoder) this.emit(r.decoder.receive(dir, bytes, this.now()));
+            if (r.decoder) this.emit(injected ? r.decoder.receiveInjected(dir, bytes, this.now()) : r.decoder.receive(dir, bytes, this.now()));
             return ok;
           },
           onDrain: (fn) => to.once('drain', fn),
@@ -203,8 +203,8 @@ export class Wiretap {
    * Write bytes into a live connection as if `dir` had sent them: `client` toward the server,
    * `server` toward the client. They go between two of the real sender's frames (waiting, if
    * needed, for the frame in progress to end) and through the decoder like any other bytes, so
-   * they show in the timeline with the violations they commit. Throws RangeError for a
-   * connection that is not open.
+   * they show in the timeline with the violations they commit, marked `injected` (sent by the
+   * wiretap, not by `dir`). Throws RangeError for a connection that is not open.
    */
   inject(conn: number, dir: Direction, bytes: Uint8Array): 'sent' | 'waiting' {
     const r = this.relay(conn);

@@ -218,8 +218,27 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the header in real Chromium: ${c
       // "Show your frame": the timeline, on this connection, with the frame open in Frame anatomy.
       await answer.getByRole('button', { name: 'Show your frame' }).click();
       expect(await centerTab('Timeline').getAttribute('aria-selected')).toBe('true');
-      const selected = dash.getByRole('grid', { name: 'Frames' }).locator('[role=row][aria-selected=true]');
+      const grid = dash.getByRole('grid', { name: 'Frames' });
+      const selected = grid.locator('[role=row][aria-selected=true]');
       expect(await visibleText(selected)).toMatch(/PING/);
+      // Marked as the wiretap's, in the row and in Frame anatomy; the client's own CLOSE is not.
+      expect(await visibleText(selected)).toContain('✎ injected');
+      expect(await selected.getByText('✎ injected').getAttribute('title')).toMatch(/^Injected by the wiretap \(the frame crafter in Break it, or a fault's close frame\), not sent by the client/);
+      const rows = await grid.locator('[role=row]').allInnerTexts();
+      expect(rows.filter((r) => r.includes('injected')).length, rows.join(' | ')).toBe(1);
+      expect(rows.some((r) => r.includes('→') && r.includes('CLOSE') && !r.includes('injected')), rows.join(' | ')).toBe(true);
+      const anatomy = dash.getByRole('region', { name: 'Details' }).getByRole('note').filter({ hasText: 'Injected by the wiretap' });
+      expect(await visibleText(anatomy)).toMatch(/^✎ Injected by the wiretap \(frame crafter \/ fault\), not sent by the client\. .*the server received them as if the client had sent them\./);
+      await shot('injected-frame');
+      // The Sequence diagram draws it from the wiretap, not from the client.
+      await centerTab('Sequence diagram').click();
+      const injectedArrow = dash.locator('g.sd-arrow.injected');
+      await injectedArrow.waitFor();
+      expect(await injectedArrow.count()).toBe(1);
+      expect(await injectedArrow.locator('text.sd-label').textContent()).toMatch(/^✎ ◆ PING \[13 B\]/);
+      expect(await injectedArrow.locator('title').textContent()).toContain('✎ Injected by the wiretap (frame crafter / fault), not sent by the client');
+      await shot('injected-sequence');
+      await centerTab('Timeline').click();
 
       // Back in Break it, the crafter still has the frame being built and its answer.
       await centerTab('Break it').click();

@@ -145,6 +145,43 @@ describe('lazy events in the store and the recording', () => {
     );
   });
 
+  it('decodes injected bytes to the same events, each marked injected, and keeps the mark in the store', () => {
+    const { request, response } = handshakeHeads(null);
+    const frames = Buffer.concat([
+      encodeFrame({ opcode: Op.Text, payload: 'short', mask: Buffer.from('a1b2c3d4', 'hex') }),
+      encodeFrame({ opcode: Op.Ping, payload: 'p', mask: Buffer.from('a1b2c3d4', 'hex') }),
+      encodeFrame({ opcode: Op.Text, payload: 'unmasked', mask: null }),
+    ]);
+    const decode = (injected: boolean) => {
+      const decoder = new ConnectionDecoder(7, DEFAULT_LIMITS, true);
+      decoder.receive('client', request, 0);
+      decoder.receive('server', response, 1);
+      return injected ? decoder.receiveInjected('client', frames, 2) : decoder.receive('client', frames, 2);
+    };
+    const plain = materializeAll(decode(false));
+    expect(plain.map((e) => e.type)).toEqual(['frame', 'message', 'frame', 'ping', 'frame', 'violation', 'message']);
+    expect(plain.some((e) => 'injected' in e)).toBe(false);
+    const store = new CaptureStore();
+    store.add(decode(true));
+    expect(store.all()).toEqual(plain.map((e) => ({ ...e, injected: true })));
+  });
+
+  it('never packs an injected event, so the store gives back its mark', () => {
+    const store = new CaptureStore();
+    // Fast-path events (the kind the store packs), marked as the wiretap would mark its own.
+    const events = lazyConnection(['crafted']).filter((e) => e.type === 'frame' || e.type === 'message');
+    expect(events.every(isLazy)).toBe(true);
+    for (const e of events) (e as FrameEvent | MessageEvent).injected = true;
+    store.add(events);
+    store.add(lazyConnection(['sent by the client']).filter((e) => e.type === 'frame' || e.type === 'message'));
+    expect(store.all().map((e) => [(e as MessageEvent).text ?? e.type, (e as FrameEvent).injected ?? false])).toEqual([
+      ['frame', true],
+      ['crafted', true],
+      ['frame', false],
+      ['sent by the client', false],
+    ]);
+  });
+
   it('weighs a lazy frame as it will weigh once made', () => {
     const events = lazyConnection(['x'.repeat(100), 'y']).filter((e) => e.type === 'frame');
     const lazy = events.map(eventWeight);

@@ -58,6 +58,17 @@ describe('a whole recording', () => {
     expect(r.events).toEqual([open, expected[1]]);
   });
 
+  it('keeps an injected frame\'s mark, opens the fixture (which has none), and names a mark that is not true', () => {
+    const frameLine = lines.findIndex((l) => l.includes('"type":"frame"'));
+    expect(expected[frameLine]).not.toHaveProperty('injected');
+    const injected = { ...(expected[frameLine] as object), injected: true };
+    const r = parseRecording(`${JSON.stringify(injected)}\n`);
+    expect(r.errors).toEqual([]);
+    expect(r.events).toEqual([injected]);
+    const bad = parseRecording(`${JSON.stringify({ ...injected, injected: 'yes' })}\n`);
+    expect(bad.errors).toEqual([{ line: 1, message: 'line 1 is not a valid frame event: `injected` should be true (got "yes")' }]);
+  });
+
   it('ignores fields it does not know, so a newer recording still opens', () => {
     const open = { ...(expected[0] as object), wallClock: 1700000000000, tags: ['x'] };
     const r = parseRecording(`${JSON.stringify(open)}\n`);

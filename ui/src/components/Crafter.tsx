@@ -165,18 +165,18 @@ function preview(base64: string): string {
 function reactionLine(e: WireEvent, yours: FrameEvent | null): string {
   switch (e.type) {
     case 'violation':
-      return `✗ ${e.dir === 'client' ? 'client → server' : 'server → client'}: ${e.rule}: ${e.message} (${e.section}; a conforming endpoint closes with ${e.closeCode})`;
+      return `✗ ${e.injected ? 'your frame, ' : ''}${e.dir === 'client' ? 'client → server' : 'server → client'}: ${e.rule}: ${e.message} (${e.section}; a conforming endpoint closes with ${e.closeCode})`;
     case 'ping':
     case 'pong': {
-      const mine = yours !== null && e.dir === yours.dir && e.frame === yours.seq;
+      const mine = e.injected === true || (yours !== null && e.dir === yours.dir && e.frame === yours.seq);
       return `${mine ? 'Your' : side(e.dir)} ${e.type.toUpperCase()}${preview(e.payload)}${mine ? ' (injected by you)' : e.dir === 'client' ? ' (client → server)' : ' (server → client)'}`;
     }
     case 'message': {
       const body = e.opcode === 1 ? (e.text === undefined ? '' : ` "${e.text.length > 60 ? `${e.text.slice(0, 60)}…` : e.text}"`) : ` (${e.length} bytes)`;
-      return `${side(e.dir)} sent ${e.opcode === 1 ? 'TEXT' : 'BINARY'}${body}`;
+      return `${e.injected ? 'Your frame carried' : `${side(e.dir)} sent`} ${e.opcode === 1 ? 'TEXT' : 'BINARY'}${body}${e.injected ? ' (injected by you)' : ''}`;
     }
     case 'close':
-      return `${side(e.dir)} sent CLOSE ${e.explanation}${e.reason ? ` "${e.reason}"` : ''}`;
+      return `${e.injected ? 'Your' : `${side(e.dir)} sent`} CLOSE ${e.explanation}${e.reason ? ` "${e.reason}"` : ''}${e.injected ? ' (injected by you)' : ''}`;
     case 'end':
       return `Connection ended${e.error ? ` (${e.error})` : ''}: the client's onclose reports ${e.code ?? '—'}${e.code !== null ? `, ${explainCloseCode(e.code)}` : ''}`;
     default:
@@ -186,20 +186,21 @@ function reactionLine(e: WireEvent, yours: FrameEvent | null): string {
 
 /**
  * The frame the crafter injected, as the wiretap decoded it: the first frame in that direction
- * after the send whose header is the crafted header, byte for byte. The event model has no
- * "injected" mark, so this is how the page tells it from the learner's own frames.
+ * after the send that the wiretap marked `injected` and whose header is the crafted header,
+ * byte for byte (the mark tells it from the learner's own frames, however alike; the header
+ * from another injection, such as a close with code, at about the same time).
  */
 function injectedFrame(conn: number, afterT: number, dir: Direction, headerHex: string): FrameEvent | null {
   const frames = model.frames;
   for (let i = frames.length - 1; i >= 0; i--) {
     const f = frames[i]!;
     if (f.t <= afterT) break;
-    if (f.conn === conn && f.dir === dir && f.header.toLowerCase() === headerHex) {
-      // Keep going back: the first such frame after the send is the one (a client may send a like one later).
+    if (f.injected && f.conn === conn && f.dir === dir && f.header.toLowerCase() === headerHex) {
+      // Keep going back: the first such frame after the send is the one (the learner may craft a like one again).
       let first = f;
       for (let j = i - 1; j >= 0 && frames[j]!.t > afterT; j--) {
         const g = frames[j]!;
-        if (g.conn === conn && g.dir === dir && g.header.toLowerCase() === headerHex) first = g;
+        if (g.injected && g.conn === conn && g.dir === dir && g.header.toLowerCase() === headerHex) first = g;
       }
       return first;
     }

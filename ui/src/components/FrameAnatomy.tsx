@@ -541,6 +541,11 @@ export function FrameAnatomy({ frame }: { frame: FrameEvent | null }) {
       <p class="summary">
         <span class={`badge op-${opcodeName(f.opcode).toLowerCase().replace(/[^a-z]/g, '')}`}>{opcodeName(f.opcode)}</span>{' '}
         <span class={`dir ${f.dir}`}>{dirText}</span> · #{f.conn} · frame {f.seq}
+        {f.injected && (
+          <span class="badge injected" title={`Sent by the wiretap, not by the ${f.dir}`}>
+            ✎ injected
+          </span>
+        )}
         {violations.length > 0 && (
           <span class="badge violation" title="This frame breaks a rule of RFC 6455">
             ✗ {violations.length}
@@ -552,6 +557,13 @@ export function FrameAnatomy({ frame }: { frame: FrameEvent | null }) {
         {f.tEnd > f.t ? ` (last byte +${(f.tEnd - f.t).toFixed(1)} ms)` : ''} · header {f.headerLength} B + payload {payloadLen} B
         {f.complete === false ? ` announced, ${b.payload.length.toLocaleString('en-US')} B arrived` : ''}
       </p>
+      {f.injected && (
+        <p class="note injected-note" role="note">
+          <b>✎ Injected by the wiretap (frame crafter / fault), not sent by the {f.dir}.</b> The wiretap wrote these bytes into the {f.dir}'s stream
+          itself (never inside one of its frames), and the {f.dir === 'client' ? 'server' : 'client'} received them as if the {f.dir} had sent them
+          {violations.length > 0 ? ': the rules it breaks are the injected frame\'s, not your code\'s' : ''}.
+        </p>
+      )}
       {compressed && (
         <p class="note">
           <span class="tag">compressed</span> {f.rsv1 ? 'RSV1=1: the' : 'The'} payload is compressed (permessage-deflate); the bytes below are DEFLATE
@@ -624,7 +636,10 @@ export function FrameAnatomy({ frame }: { frame: FrameEvent | null }) {
           ) : f.masked ? (
             <p class="muted">The masking key never arrived: the connection ended inside the header.</p>
           ) : (
-            <p class="bad-text">This client frame is not masked: RFC 6455 §5.1 requires every client frame to be masked, so a server must close the connection.</p>
+            <p class="bad-text">
+              This {f.injected ? 'injected ' : ''}client frame is not masked: RFC 6455 §5.1 requires every client frame to be masked, so a server must close the
+              connection.
+            </p>
           )}
         </>
       )}

@@ -137,17 +137,21 @@ function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
   if (f.truncated) detail += '…';
   const lengthText = `[${num(f.length)} B]`;
   const vText = violations.map((v) => `✗ ${v.rule} (${v.section}): ${v.message}`);
+  // A frame the wiretap wrote itself (crafter, close with code) starts at the wiretap, not the peer.
+  const injected = f.injected === true;
+  const receiver: Lane = f.dir === 'client' ? 'server' : f.conn;
   return {
     id: `f${key}`,
     kind: 'frame',
     conn: f.conn,
     t: f.t,
-    from: f.dir === 'client' ? f.conn : 'server',
-    to: f.dir === 'client' ? 'server' : f.conn,
-    label: `${violations.length ? '✗ ' : ''}${label} ${lengthText}`,
+    from: injected ? 'tap' : f.dir === 'client' ? f.conn : 'server',
+    to: receiver,
+    label: `${violations.length ? '✗ ' : ''}${injected ? '✎ ' : ''}${label} ${lengthText}`,
     detail,
     title: [
       `#${f.conn} ${dirArrow(f.dir)} ${name} frame #${f.seq}, ${num(f.length)} bytes of payload, at ${seconds(f.t)}`,
+      injected ? `✎ Injected by the wiretap (frame crafter / fault), not sent by the ${f.dir}: the ${f.dir === 'client' ? 'server' : 'client'} received it as the ${f.dir}'s.` : '',
       f.fin ? '' : 'FIN=0: more fragments follow',
       f.rsv1 ? 'RSV1: compressed (permessage-deflate)' : '',
       detail ? `payload: ${detail}` : '',
@@ -156,7 +160,7 @@ function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
     ]
       .filter(Boolean)
       .join('\n'),
-    cls: `${cls}${violations.length ? ' bad' : ''}`,
+    cls: `${cls}${violations.length ? ' bad' : ''}${injected ? ' injected' : ''}`,
     frame: f,
     bad: violations.length > 0,
   };

@@ -144,6 +144,17 @@ function lengthOf(row: Row): number {
   return base64ToBytes(m.payload).length;
 }
 
+/** Sent by the wiretap (the crafter, a fault's close frame), not by the peer (FrameEvent.injected). */
+function injectedOf(row: Row): boolean {
+  if ('http' in row) return false;
+  return ('frame' in row ? row.frame.injected : row.msg.injected) === true;
+}
+
+/** The tooltip of a row's "injected" badge, naming who it pretends to be. */
+export function injectedTitle(dir: 'client' | 'server'): string {
+  return `Injected by the wiretap (the frame crafter in Break it, or a fault's close frame), not sent by the ${dir}: it reached the ${dir === 'client' ? 'server' : 'client'} as if the ${dir} had sent it.`;
+}
+
 function kindOf(row: Row): 'data' | 'control' | 'http' {
   if ('http' in row) return 'http';
   const control = 'frame' in row ? (row.frame.opcode & 8) !== 0 : row.msg.type !== 'message';
@@ -388,6 +399,7 @@ export function Timeline() {
     const key = 'frame' in row ? frameKey(row.frame.conn, row.frame.dir, row.frame.seq) : null;
     const violations = key ? model.violationsByFrame.get(key)?.length ?? 0 : 0;
     const failed = 'http' in row && exchangeFailed(row.http);
+    const injected = injectedOf(row);
     const selected = key
       ? sel?.kind === 'frame' && sel.key === key
       : 'http' in row
@@ -399,7 +411,7 @@ export function Timeline() {
       <div
         role="row"
         aria-selected={selected}
-        class={`trow ${dir}${selected ? ' selected' : ''}${violations || failed ? ' has-violation' : ''}`}
+        class={`trow ${dir}${selected ? ' selected' : ''}${violations || failed ? ' has-violation' : ''}${injected ? ' injected' : ''}`}
         style={{ top: `${i * ROW_HEIGHT}px` }}
         onClick={() => open(row)}
         data-dir={dir}
@@ -430,6 +442,11 @@ export function Timeline() {
         </span>
         <span class="c-len" role="cell">{lengthOf(row).toLocaleString('en-US')}</span>
         <span class="c-preview" role="cell">
+          {injected && dir !== 'http' && (
+            <span class="badge injected" title={injectedTitle(dir)}>
+              ✎ injected
+            </span>
+          )}
           {violations > 0 && <span class="badge violation" title="This frame breaks a rule of RFC 6455">✗</span>}
           {failed && <span class="badge violation" title="The request failed: an error status or a refused upgrade">✗</span>}
           {previewOf(row)}
