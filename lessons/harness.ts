@@ -27,7 +27,7 @@ declare module 'vitest' {
   }
 }
 
-export { LessonRun, LessonFailure, must, indent, PUBLIC_PORT, type LessonOptions } from './harness/lesson-run.ts';
+export { LessonRun, LessonFailure, must, indent, PUBLIC_PORT, DASHBOARD_PORT, type LessonOptions } from './harness/lesson-run.ts';
 export { ClientRun, READY_STATES, type ClientError, type ClientOptions, type ConsoleLine, type ReceiveEvent, type SendCall, type SocketEvent } from './harness/client.ts';
 export { Wire, frameBytes, upgradedAt, type Connection, type EventOf } from './harness/wire.ts';
 export { until, sleep, quiet } from './harness/wait.ts';

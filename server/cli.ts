@@ -264,7 +264,10 @@ async function main(argv: string[]): Promise<void> {
     // The course's code listens on 9900 and connects to 9900: that port is the wiretap's, and
     // the learner's server is moved behind it (server/runner/listen-preload.cjs).
     const inspectPort = values['inspect-server'] === undefined ? undefined : parsePort(values['inspect-server'], 9230, '--inspect-server');
-    const learner = new LearnerServer({ cwd: workspace.root, publicPort: 9900, inspectPort });
+    // The dashboard's port, for a server.js that allows its pages' Origin (lesson 12); with
+    // --dashboard-port 0 it is known once the dashboard listens, and server.js restarts then.
+    const dashboardPort = values['no-dashboard'] ? 9901 : parsePort(values['dashboard-port'], 9901, '--dashboard-port');
+    const learner = new LearnerServer({ cwd: workspace.root, publicPort: 9900, inspectPort, env: { WSPLAY_DASHBOARD_PORT: String(dashboardPort) } });
     let running: Running;
     try {
       // The target is set when the server listens (and again after each restart).
@@ -287,6 +290,10 @@ async function main(argv: string[]): Promise<void> {
     if (values.record) print(`Recording every event to ${values.record}`);
     try {
       await runDashboard(running, values, label, 'npm start --');
+      if (running.dashboard && running.dashboard.port !== dashboardPort) {
+        learner.setEnv('WSPLAY_DASHBOARD_PORT', String(running.dashboard.port));
+        await learner.restart();
+      }
     } catch (err) {
       await Promise.all([running.tap.close(), running.bridge.close()]);
       throw err;

@@ -1,11 +1,13 @@
-import { check, must, until, useLesson } from '../harness.ts';
+import { check, DASHBOARD_PORT, must, useLesson } from '../harness.ts';
 
 const EVIL = 'http://evil.example';
-const OURS = ['http://localhost:9901', 'http://127.0.0.1:9901'];
+// The dashboard's page, opened with either name; server.js learns the port from WSPLAY_DASHBOARD_PORT.
+const OURS = [`http://localhost:${DASHBOARD_PORT}`, `http://127.0.0.1:${DASHBOARD_PORT}`];
 const MAX = 64 * 1024;
 
-// client.js runs as the playground's page does: with the dashboard's Origin.
-const lesson = useLesson(import.meta.url, { client: { origin: OURS[0] } });
+// The check judges server.js with clients of its own, whatever client.js the workspace holds
+// (step 4's sends 65,537 bytes): each plays a page of one origin.
+const lesson = useLesson(import.meta.url, { client: false });
 
 /** A client of the check's, as a page served from `origin` would run it; `send` is an expression sent once open. */
 const page = (send: string | null) => `
@@ -15,11 +17,9 @@ socket.onmessage = (event) => console.log('received', String(event.data).slice(0
 socket.onclose = (event) => console.log('closed', event.code);
 `;
 
-/** The handshake of the first connection of a client started now, with `origin`. */
-async function handshakeFrom(origin: string, name: string) {
-  // A new connection belongs to the client started last: let client.js's own appear first.
-  await until(() => lesson.connectionsOf(lesson.client)[0], 3000);
-  const c = await lesson.runScript(name, page(null), { origin });
+/** The handshake of the first connection of a client started now, with `origin`, that sends `send` once open. */
+async function handshakeFrom(origin: string, name: string, send: string | null = null) {
+  const c = await lesson.runScript(name, page(send), { origin });
   const hs = await lesson.waitForType('handshake', (h) => lesson.connectionsOf(c).includes(h.conn) && h.outcome !== 'incomplete', 3000);
   return hs;
 }
@@ -44,11 +44,14 @@ check(`a page from another site (Origin: ${EVIL}) is refused with 403 Forbidden`
 });
 
 check(`the playground's own page (Origin: ${OURS.join(' or ')}) is accepted, and its messages answered`, { hint: 2 }, async () => {
-  const hs = await lesson.waitForType('handshake', (h) => lesson.connectionsOf(lesson.client).includes(h.conn), 3000);
-  must(hs, () => `Your client made no connection.\nThe wiretap saw:\n${lesson.wire.transcript()}`);
-  must(hs.outcome === 'upgraded', `Your server refused your own page (Origin: ${OURS[0]}) with ${hs.response?.status ?? 'no answer'}. Put it in the allow-list.`);
+  const hs = await handshakeFrom(OURS[0]!, `a page on ${OURS[0]}`, `'I am listening'`);
+  must(hs, () => `The wiretap saw no handshake from the page on ${OURS[0]}.\nThe wiretap saw:\n${lesson.wire.transcript()}`);
+  must(
+    hs.outcome === 'upgraded',
+    `Your server refused the dashboard's page (Origin: ${OURS[0]}) with ${hs.response?.status ?? 'no answer'}. Put it in the allow-list, with the port from process.env.WSPLAY_DASHBOARD_PORT.`,
+  );
   const echo = await lesson.waitForType('message', (m) => m.dir === 'server' && m.conn === hs.conn && (m.text ?? '').includes('I am listening'), 3000);
-  must(echo, () => `Your server did not answer 'I am listening'.\nThe wiretap saw:\n${lesson.wire.transcript({ conn: hs.conn })}`);
+  must(echo, () => `The page sent 'I am listening', and your server's answer never mentioned it.\nThe wiretap saw:\n${lesson.wire.transcript({ conn: hs.conn })}`);
   const other = await handshakeFrom(OURS[1]!, `a page on ${OURS[1]}`);
   must(other?.outcome === 'upgraded', `Your server refused the dashboard opened as ${OURS[1]} (${other?.response?.status ?? 'no answer'}): allow both ${OURS.join(' and ')}.`);
 });

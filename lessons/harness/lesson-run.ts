@@ -22,6 +22,12 @@ import { lessonWorkspace } from './workspace.ts';
 
 /** The port the course's code uses. The check never binds it: the runner moves it. */
 export const PUBLIC_PORT = 9900;
+/**
+ * The dashboard's port as the check tells server.js (WSPLAY_DASHBOARD_PORT, as the playground
+ * does): the check's clients that play the dashboard's page send Origin http://localhost:9901.
+ * Nothing binds it.
+ */
+export const DASHBOARD_PORT = 9901;
 const HOST = '127.0.0.1';
 
 /** A failed expectation, worded for the learner: the reporter prints its message and nothing else. */
@@ -141,7 +147,7 @@ export class LessonRun {
   }
 
   private async startServer(): Promise<void> {
-    const server = new LearnerServer({ cwd: this.dir, file: 'server.js', publicPort: PUBLIC_PORT, listenTimeoutMs: 5000 });
+    const server = new LearnerServer({ cwd: this.dir, file: 'server.js', publicPort: PUBLIC_PORT, listenTimeoutMs: 5000, env: { WSPLAY_DASHBOARD_PORT: String(DASHBOARD_PORT) } });
     this.server = server;
     server.on('output', ({ text }: { text: string }) => this.serverOutput.push(text));
     server.on('port', (port: number) => this.tap!.setTarget({ host: HOST, port }));

@@ -29,6 +29,11 @@ export interface LearnerServerOptions {
   inspectPort?: number;
   /** Wait for a debugger before running the first line (--inspect-brk). */
   inspectBrk?: boolean;
+  /**
+   * Environment variables the script gets besides ours: WSPLAY_DASHBOARD_PORT, the port of the
+   * dashboard whose pages the script may allow (lesson 12's Origin allow-list).
+   */
+  env?: Record<string, string>;
 }
 
 /**
@@ -57,6 +62,11 @@ export class LearnerServer extends EventEmitter {
     return this.opts.cwd;
   }
 
+  /** Set an environment variable of the script from the next start on (restart() after this). */
+  setEnv(name: string, value: string): void {
+    this.opts.env = { ...this.opts.env, [name]: value };
+  }
+
   /** Run in another folder from the next start on (a lesson opened: restart() after this). */
   setCwd(cwd: string): void {
     this.opts.cwd = cwd;
@@ -80,6 +90,7 @@ export class LearnerServer extends EventEmitter {
       cwd: this.opts.cwd,
       env: {
         ...process.env,
+        ...this.opts.env,
         WSPLAY_PUBLIC_PORT: String(this.opts.publicPort),
         DEBUG_COLORS: '0',
         // require('ws') works from a workspace anywhere: fall back to the playground's packages.

@@ -1,7 +1,8 @@
 const { WebSocketServer } = require('ws');
 
-// The pages allowed to open a WebSocket to this server: the playground's dashboard.
-const ALLOWED_ORIGINS = ['http://localhost:9901', 'http://127.0.0.1:9901'];
+// The pages allowed to open a WebSocket to this server: the playground's dashboard, by either name.
+const DASHBOARD_PORT = process.env.WSPLAY_DASHBOARD_PORT ?? '9901';
+const ALLOWED_ORIGINS = [`http://localhost:${DASHBOARD_PORT}`, `http://127.0.0.1:${DASHBOARD_PORT}`];
 
 const wss = new WebSocketServer({
   port: 9900,
