@@ -40,7 +40,7 @@ check('the client received a notification pushed over a WebSocket', { hint: 1 },
   must(printed, () => `The notification '${text}' reached the client, but client.js did not print it. Print it in socket.onmessage.\nIt printed:\n${lesson.client.printed() || '(nothing)'}`);
 });
 
-check('the client did not poll: no HTTP request reached the server', { hint: 2 }, async () => {
+check('the client waits for the push without polling: no HTTP request reaches the server', { hint: 2 }, async () => {
   await firstPush();
   const requests = lesson.wire.httpRequests();
   must(requests.length === 0, () => `The wiretap saw ${pollingSummary()}: the client is still polling. Remove the fetch calls; the WebSocket brings the news.`);

@@ -22,7 +22,7 @@ function conversation() {
   return waited;
 }
 
-check('the client raised no InvalidStateError: it did not send while CONNECTING', { hint: 1 }, async () => {
+check('the client sends only once the socket is OPEN, never while CONNECTING (no InvalidStateError)', { hint: 1 }, async () => {
   await conversation();
   const err = lesson.client.errors.find((e) => e.name === 'InvalidStateError');
   must(
@@ -51,7 +51,7 @@ check(`the server heard "${SAID}" and answered it`, { hint: 2 }, async () => {
   must(echo, () => `The server did not answer. The wiretap saw:\n${lesson.wire.transcript()}`);
 });
 
-check('the client still printed the server\'s greeting', { hint: 3 }, async () => {
+check('the client printed the server\'s greeting too', { hint: 3 }, async () => {
   const line = await lesson.client.waitForConsole('Hello webSocket', DELAY_MS + 3000);
   must(line, () => `client.js did not print 'Hello webSocket'. Keep console.log in socket.onmessage.\nIt printed:\n${lesson.client.printed() || '(nothing)'}`);
 });

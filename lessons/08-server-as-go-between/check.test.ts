@@ -46,7 +46,7 @@ check('the message from A reached B and C, and not A', { hint: 1 }, async () => 
   );
 });
 
-check('no message went back to the peer that sent it', { hint: 2 }, async () => {
+check('every message goes to the other peers only, never back to the one that sent it', { hint: 2 }, async () => {
   const { a, b, c } = await peers();
   for (const peer of [a, b, c]) {
     for (const m of saidBy(peer)) {

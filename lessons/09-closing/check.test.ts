@@ -41,7 +41,7 @@ check('when its job was done, the client closed with 1000 and a reason, and the 
   must(reply.code === 1000, `The server answered with ${reply.code}, not 1000.`);
 });
 
-check('after closing with 1000, the client did not come back', { hint: 4 }, async () => {
+check('after closing with 1000, the client stays away: its job is done', { hint: 4 }, async () => {
   const { close, later } = await (first ??= runToTheEnd());
   must(close, 'Your client did not close the connection (see the first check).');
   must(later.length === 0, `Your client opened ${later.length} new connection(s) after its own 1000: it ended the conversation on purpose, so it should stay away.`);
@@ -131,7 +131,7 @@ check('while the server was down, the client retried with growing delays, and ca
   must(s.back, 'When the server was up again, your client did not come back within 4 s: keep retrying (up to a maximum delay, not forever longer).');
 });
 
-check('after the server closed with 1000, the client did not come back', { hint: 4 }, async () => {
+check('after the server closes with 1000, the client stays away', { hint: 4 }, async () => {
   const s = await story();
   must(s.back, 'Your client was not connected when the server was to close with 1000 (see the checks above).');
   must(
