@@ -126,6 +126,18 @@ describe("the course's server.js, verbatim", () => {
   });
 });
 
+describe("the dashboard's port", () => {
+  it('reaches server.js as WSPLAY_DASHBOARD_PORT, and a new value after setEnv and a restart', async () => {
+    const run = setUp(`${COURSE_SERVER}\nconsole.log('dashboard port:', process.env.WSPLAY_DASHBOARD_PORT);\n`);
+    run.learner.setEnv('WSPLAY_DASHBOARD_PORT', '9901');
+    expect((await run.learner.start()).status, run.printed()).toBe('running');
+    await run.line(/^dashboard port: 9901$/);
+    run.learner.setEnv('WSPLAY_DASHBOARD_PORT', '19921');
+    expect((await run.learner.restart()).status, run.printed()).toBe('running');
+    await run.line(/^dashboard port: 19921$/);
+  });
+});
+
 describe('restart on save', () => {
   it('restarts when server.js is saved through the bridge, and a new client behind the wiretap sees the change', async () => {
     const run = setUp(null);
