@@ -265,7 +265,9 @@ async function main(argv: string[]): Promise<void> {
     // the learner's server is moved behind it (server/runner/listen-preload.cjs).
     const inspectPort = values['inspect-server'] === undefined ? undefined : parsePort(values['inspect-server'], 9230, '--inspect-server');
     // The dashboard's port, for a server.js that allows its pages' Origin (lesson 12); with
-    // --dashboard-port 0 it is known once the dashboard listens, and server.js restarts then.
+    // --dashboard-port 0 it is known once the dashboard listens, and server.js gets it from its
+    // next start on (a save, a lesson opened): not restarted at once, which would drop the
+    // connections of a client that connected right after start-up.
     const dashboardPort = values['no-dashboard'] ? 9901 : parsePort(values['dashboard-port'], 9901, '--dashboard-port');
     const learner = new LearnerServer({ cwd: workspace.root, publicPort: 9900, inspectPort, env: { WSPLAY_DASHBOARD_PORT: String(dashboardPort) } });
     let running: Running;
@@ -292,7 +294,6 @@ async function main(argv: string[]): Promise<void> {
       await runDashboard(running, values, label, 'npm start --');
       if (running.dashboard && running.dashboard.port !== dashboardPort) {
         learner.setEnv('WSPLAY_DASHBOARD_PORT', String(running.dashboard.port));
-        await learner.restart();
       }
     } catch (err) {
       await Promise.all([running.tap.close(), running.bridge.close()]);
