@@ -39,6 +39,8 @@ const LANE_MIN = 30;
 /** Between the last client lane and the wiretap: room for the wiretap's box. */
 const TAP_GAP = 36;
 const LABEL_MIN = 220;
+/** The label span when many lanes need the room (labels are cut shorter, the full text is in the tooltip). */
+const LABEL_FLOOR = 150;
 const LABEL_EXPORT = 460;
 const RIGHT = 86;
 const CHAR_W = 6.6;
@@ -674,10 +676,12 @@ export function SequenceDiagram() {
   // Geometry: time column | client lanes | wiretap | label span | server | fan-out brackets.
   // A saved file is not bound by the panel: give it full lanes and room for whole labels.
   const W = exporting ? Math.max(width, timeW + TAP_GAP + RIGHT + 2 + LABEL_EXPORT + lanes.length * LANE_W) : width;
-  const laneW = Math.floor(Math.max(LANE_MIN, Math.min(LANE_W, (W - timeW - TAP_GAP - LABEL_MIN - RIGHT - 2) / Math.max(1, lanes.length))));
+  // Many lanes narrow the label span (down to LABEL_FLOOR) before they push the server out of the panel.
+  const labelMin = Math.max(LABEL_FLOOR, Math.min(LABEL_MIN, W - timeW - TAP_GAP - RIGHT - 2 - lanes.length * LANE_MIN));
+  const laneW = Math.floor(Math.max(LANE_MIN, Math.min(LANE_W, (W - timeW - TAP_GAP - labelMin - RIGHT - 2) / Math.max(1, lanes.length))));
   const laneX = new Map(lanes.map((c, i) => [c, Math.round(timeW + laneW * (i + 0.5))]));
   const tapX = timeW + laneW * lanes.length + TAP_GAP;
-  const labelW = Math.floor(Math.max(LABEL_MIN, W - tapX - RIGHT - 2));
+  const labelW = Math.floor(Math.max(labelMin, W - tapX - RIGHT - 2));
   const serverX = tapX + labelW;
   const totalW = Math.round(serverX + RIGHT);
   /** A drawn row's y in the body, and in the row layer (placed by the arrow's ordinal, see Built.base). */
