@@ -80,14 +80,19 @@ function StatusBar() {
   const lost = model.trimmed;
   let http = 0;
   for (const c of model.conns.values()) http += c.httpCount;
+  // The store's count comes once a second; the page's own count is never behind what it shows.
+  const frames = s ? Math.max(s.counts.frame ?? 0, model.trimmed + model.frames.length) : 0;
   return (
     <div class="status" role="status" aria-live="polite">
       {/* From the page's own events (the store's status comes once a second and lags behind them). */}
       <span>{s ? `${[...model.conns.values()].filter((c) => c.status !== 'closed').length} open` : ''}</span>
-      {/* The store's count comes once a second; the page's own count is never behind what it shows. */}
-      <span>{s ? `${plural(Math.max(s.counts.frame ?? 0, model.trimmed + model.frames.length), 'frame')} captured` : ''}</span>
-      {/* Plain HTTP (a polling client, lesson 1) carries no frames: count its requests instead. */}
-      {s && http > 0 && <span>{plural(http, 'HTTP request')}</span>}
+      {/* Plain HTTP (a polling client, lesson 1) carries no frames: its requests are counted too,
+          in the same compact span ("3 frames · 8 HTTP") so the header stays one row at 1280 px. */}
+      {s && (
+        <span title={http > 0 ? `${plural(frames, 'frame')} captured, ${plural(http, 'HTTP request')}` : undefined}>
+          {http > 0 ? `${plural(frames, 'frame')} · ${http.toLocaleString('en-US')} HTTP` : `${plural(frames, 'frame')} captured`}
+        </span>
+      )}
       {s && s.dropped > 0 && <span class="warn">{s.dropped.toLocaleString('en-US')} events dropped from the store (bound)</span>}
       {lost > 0 && <span class="warn">{lost.toLocaleString('en-US')} frames dropped from view</span>}
       {shed.value > 0 && <span class="warn">{shed.value.toLocaleString('en-US')} events not shown: this tab was too slow to keep up</span>}

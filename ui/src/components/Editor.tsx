@@ -287,8 +287,7 @@ function SendLink({ s }: { s: SendRecord }) {
     case 'linked':
       return (
         <button class="frame-link" onClick={() => selectFrame(s.conn!, s.frame!)} aria-label={`Show frame #${s.frame} of connection #${s.conn} in the inspector`}>
-          → frame #{s.frame}
-          <span class="muted"> on #{s.conn}</span>
+          → #{s.conn} <span class="muted">frame {s.frame}</span>
         </button>
       );
     case 'pending':
@@ -355,6 +354,15 @@ function RowView({ e }: { e: ConsoleEntry }) {
         </li>
       );
     case 'note':
+      if (e.divider) {
+        // The workspace changed: the lines above are another workspace's.
+        return (
+          <li class="crow divider" aria-label={`${e.text.replace(/—/g, '').trim()}: the lines above are from before`}>
+            <span class="ctime">{time(e.t)}</span>
+            <span class="ctext">{e.text}</span>
+          </li>
+        );
+      }
       return (
         <li class={`crow note level-${e.level}`}>
           <span class="ctime">{time(e.t)}</span>

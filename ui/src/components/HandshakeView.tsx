@@ -520,12 +520,21 @@ export function HandshakeView({ conn }: { conn: Conn | null }) {
   const res = h.response;
   const latency = req && res ? res.t - req.t : null;
   const neutral = h.outcome === 'plain-http' && res !== null && res.status < 400;
+  /** 101 with a Sec-WebSocket-Accept that does not match the key: switched for the server, refused by the client. */
+  const acceptWrong = res !== null && res.status === 101 && !h.acceptValid;
   const shownExchange = conn.exchanges.includes(h as HttpExchange) ? (h as HttpExchange) : null;
   return (
     <div class="handshake-view">
       {shownExchange && conn.httpCount > 1 && <ExchangeStepper conn={conn} shown={shownExchange} />}
       <p class="summary">
-        <span class={`outcome ${h.outcome}${neutral ? ' neutral' : ''}`}>{OUTCOME_LABEL[h.outcome]}</span>
+        {acceptWrong ? (
+          // The server switched protocols, but a browser checks the Accept and refuses: for the client the upgrade failed (1006).
+          <span class="outcome refused accept-wrong" title="The server sent 101 Switching Protocols, but its Sec-WebSocket-Accept does not match the key: the browser fails the connection (close code 1006) and the page never sees it open.">
+            upgrade failed
+          </span>
+        ) : (
+          <span class={`outcome ${h.outcome}${neutral ? ' neutral' : ''}`}>{OUTCOME_LABEL[h.outcome]}</span>
+        )}
         {res ? (
           <b>
             {res.status} {res.reason}
@@ -533,6 +542,7 @@ export function HandshakeView({ conn }: { conn: Conn | null }) {
         ) : (
           <b>no response</b>
         )}
+        {acceptWrong && <span class="accept-verdict">but Accept wrong: the browser refuses (1006)</span>}
         {latency !== null && <span class="muted">answered in {latency.toFixed(1)} ms</span>}
       </p>
       <p class="muted small">

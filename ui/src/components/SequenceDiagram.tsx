@@ -29,13 +29,18 @@ const FANOUT_WINDOW_MS = 10;
 const ROW = 28;
 const HEADER = 50;
 const NOTE_ROW = 24;
-const TIME_W = 50;
+/** The time column at least; wider when the labels are ("1436.324s"), right-aligned with room to spare. */
+const TIME_MIN = 50;
+/** Width of one character of a time label (10 px monospace), rounded up. */
+const TIME_CHAR_W = 6.4;
 const LANE_W = 88;
 /** Narrow enough for seven clients beside a readable label span in the 1280 px layout. */
 const LANE_MIN = 30;
 /** Between the last client lane and the wiretap: room for the wiretap's box. */
 const TAP_GAP = 36;
 const LABEL_MIN = 220;
+/** The label span when many lanes need the room (labels are cut shorter, the full text is in the tooltip). */
+const LABEL_FLOOR = 150;
 const LABEL_EXPORT = 460;
 const RIGHT = 86;
 const CHAR_W = 6.6;
@@ -600,7 +605,7 @@ export function SequenceDiagram() {
   const frozen = useRef<Built | null>(null);
   if (!isPaused) frozen.current = null;
   else frozen.current ??= live;
-  const { arrows, older, base, fanouts, lanes } = frozen.current ?? live;
+  const { arrows, older, base, fanouts, lanes: drawnLanes } = frozen.current ?? live;
 
   const scroller = useRef<HTMLDivElement>(null);
   const headerRef = useRef<SVGSVGElement>(null);
@@ -611,6 +616,8 @@ export function SequenceDiagram() {
   const [scrollTop, setScrollTop] = useState(0);
   /** While saving, every row is drawn (the view draws only the rows in sight). */
   const [exporting, setExporting] = useState<'svg' | 'png' | null>(null);
+  /** Lanes for every connection drawn, not only the ones with something in sight. */
+  const [allLanes, setAllLanes] = useState(false);
 
   useLayoutEffect(() => {
     const el = scroller.current;
@@ -637,22 +644,51 @@ export function SequenceDiagram() {
     cost.current = lastDraw.current - renderStart;
   });
 
+  // The time column fits the widest label drawn, with room: "436.324s" must not lose a digit.
+  const timeW = Math.max(TIME_MIN, Math.ceil(arrows.reduce((w, a) => Math.max(w, seconds(a.t).length), 0) * TIME_CHAR_W) + 14);
+  const top = older > 0 ? NOTE_ROW : 8;
+  // Only the rows in sight (and a margin) are in the DOM: a flood makes every row new on each
+  // draw, and laying out a few dozen is what keeps a draw short. Following the newest rows, the
+  // scroll position is the bottom, known before the browser has laid anything out.
+  const bodyH = top + ROW * arrows.length + 12;
+  const contentH = HEADER + bodyH;
+  const top0 = follow.current ? Math.max(0, contentH - viewH) : scrollTop;
+  const firstRow = exporting ? 0 : Math.max(0, Math.floor((top0 - HEADER - top) / ROW) - OVERSCAN);
+  const lastRow = exporting ? arrows.length : Math.min(arrows.length, Math.ceil((top0 + viewH - top) / ROW) + OVERSCAN);
+  // Lanes: a connection with an arrow in sight, an open one, the selected one. After a few
+  // lessons dozens of closed connections hold arrows among the newest 200; a lane for each
+  // pushes the live peers, the wiretap and the server out of the panel.
+  const lanes = useMemo(() => {
+    if (allLanes || exporting || only !== null) return drawnLanes;
+    const keep = new Set<number>();
+    const inSight0 = Math.max(0, Math.floor((top0 - top) / ROW));
+    const inSight1 = Math.min(arrows.length, Math.ceil((top0 + viewH - HEADER - top) / ROW) + 1);
+    for (let i = inSight0; i < inSight1; i++) keep.add(arrows[i]!.conn);
+    for (const c of drawnLanes) {
+      const st = model.conns.get(c)?.status;
+      if (st !== undefined && st !== 'closed') keep.add(c);
+    }
+    if (selConn !== null && drawnLanes.includes(selConn)) keep.add(selConn);
+    return drawnLanes.filter((c) => keep.has(c));
+  }, [drawnLanes, allLanes, exporting, only, top0, viewH, arrows, selConn, v]);
+  const hiddenLanes = drawnLanes.length - lanes.length;
+
   // Geometry: time column | client lanes | wiretap | label span | server | fan-out brackets.
   // A saved file is not bound by the panel: give it full lanes and room for whole labels.
-  const W = exporting ? Math.max(width, TIME_W + TAP_GAP + RIGHT + 2 + LABEL_EXPORT + lanes.length * LANE_W) : width;
-  const laneW = Math.floor(Math.max(LANE_MIN, Math.min(LANE_W, (W - TIME_W - TAP_GAP - LABEL_MIN - RIGHT - 2) / Math.max(1, lanes.length))));
-  const laneX = new Map(lanes.map((c, i) => [c, Math.round(TIME_W + laneW * (i + 0.5))]));
-  const tapX = TIME_W + laneW * lanes.length + TAP_GAP;
-  const labelW = Math.floor(Math.max(LABEL_MIN, W - tapX - RIGHT - 2));
+  const W = exporting ? Math.max(width, timeW + TAP_GAP + RIGHT + 2 + LABEL_EXPORT + lanes.length * LANE_W) : width;
+  // Many lanes narrow the label span (down to LABEL_FLOOR) before they push the server out of the panel.
+  const labelMin = Math.max(LABEL_FLOOR, Math.min(LABEL_MIN, W - timeW - TAP_GAP - RIGHT - 2 - lanes.length * LANE_MIN));
+  const laneW = Math.floor(Math.max(LANE_MIN, Math.min(LANE_W, (W - timeW - TAP_GAP - labelMin - RIGHT - 2) / Math.max(1, lanes.length))));
+  const laneX = new Map(lanes.map((c, i) => [c, Math.round(timeW + laneW * (i + 0.5))]));
+  const tapX = timeW + laneW * lanes.length + TAP_GAP;
+  const labelW = Math.floor(Math.max(labelMin, W - tapX - RIGHT - 2));
   const serverX = tapX + labelW;
   const totalW = Math.round(serverX + RIGHT);
-  const top = older > 0 ? NOTE_ROW : 8;
   /** A drawn row's y in the body, and in the row layer (placed by the arrow's ordinal, see Built.base). */
   const rowY = (i: number) => top + ROW * i + ROW - 8;
   const gy = (i: number) => ROW * (base + i) + ROW - 8;
   const layerY = top - ROW * base;
-  const bodyH = top + ROW * arrows.length + 12;
-  const xOf = (l: Lane) => (l === 'tap' ? tapX : l === 'server' ? serverX : laneX.get(l) ?? TIME_W);
+  const xOf = (l: Lane) => (l === 'tap' ? tapX : l === 'server' ? serverX : laneX.get(l) ?? timeW);
   const labelChars = Math.floor((labelW - 24) / CHAR_W);
 
   // Lifelines start at the TCP connect and end at the TCP end when those are drawn.
@@ -708,14 +744,6 @@ export function SequenceDiagram() {
     setExporting(kind);
   };
 
-  // Only the rows in sight (and a margin) are in the DOM: a flood makes every row new on each
-  // draw, and laying out a few dozen is what keeps a draw short. Following the newest rows, the
-  // scroll position is the bottom, known before the browser has laid anything out.
-  const contentH = HEADER + bodyH;
-  const top0 = follow.current ? Math.max(0, contentH - viewH) : scrollTop;
-  const firstRow = exporting ? 0 : Math.max(0, Math.floor((top0 - HEADER - top) / ROW) - OVERSCAN);
-  const lastRow = exporting ? arrows.length : Math.min(arrows.length, Math.ceil((top0 + viewH - top) / ROW) + OVERSCAN);
-
   const rows = arrows.slice(firstRow, lastRow).map((a, j) => {
     const i = firstRow + j;
     const y = gy(i);
@@ -731,7 +759,7 @@ export function SequenceDiagram() {
     const detail = a.detail ? fit(a.detail, chars - label.length - 1) : '';
     const cls = `sd-arrow ${a.kind} ${a.cls}${selected ? ' selected' : ''}${group !== undefined ? ` fan fan-${group % 2}` : ''}${a.frame ? ' clickable' : ''}`;
     const time = (
-      <text class="sd-time" x={TIME_W - 5} y={y + 4}>
+      <text class="sd-time" x={timeW - 5} y={y + 4}>
         {seconds(a.t)}
       </text>
     );
@@ -785,7 +813,7 @@ export function SequenceDiagram() {
     return (
       <g class={`sd-fanout fan-${gi % 2}`} data-peers={g.peers} key={`fan${g.first}:${g.last}`}>
         <title>{`A client message followed by the server's frames to ${g.peers} other connection${g.peers === 1 ? '' : 's'}${g.toSender ? ' (and back to the sender)' : ''} within ${g.spanMs.toFixed(2)} ms: a broadcast.`}</title>
-        <rect class="sd-band" x={TIME_W - 2} y={y1} width={serverX + 6 - TIME_W} height={y2 - y1} rx={4} />
+        <rect class="sd-band" x={timeW - 2} y={y1} width={serverX + 6 - timeW} height={y2 - y1} rx={4} />
         <path class="sd-bracket" d={`M${bx - 5},${y1 + 2}h5v${y2 - y1 - 4}h-5`} />
         <text class="sd-fanlabel" x={bx + 5} y={mid - (g.toSender ? 14 : 8)}>
           <tspan x={bx + 5}>fan-out to </tspan>
@@ -818,6 +846,19 @@ export function SequenceDiagram() {
             <span class="sd-key-ping">◆ ping</span> <span class="sd-key-pong">◇ pong</span> <span class="sd-key-bad">✗ violation</span> <span class="sd-key-fan">▮ fan-out</span>
           </span>
         </span>
+        {hiddenLanes > 0 && (
+          <span class="sd-hidden" role="status" title="Connections whose arrows are all out of sight (scroll to them, or show all lanes); open connections and the selected one always have a lane">
+            {`${hiddenLanes} closed connection${hiddenLanes === 1 ? '' : 's'} not shown · `}
+            <button class="link" onClick={() => setAllLanes(true)}>
+              show all
+            </button>
+          </span>
+        )}
+        {allLanes && only === null && (
+          <button class="link sd-hidden" onClick={() => setAllLanes(false)} title="Draw lanes only for connections with arrows in sight, open ones and the selected one">
+            hide closed lanes out of sight
+          </button>
+        )}
         {isPaused && <span class="warn">paused</span>}
         {older > 0 && (
           <button onClick={() => setLimit(limit + PAGE)} title={`Draw ${PAGE} more of the older arrows`}>
@@ -856,7 +897,7 @@ export function SequenceDiagram() {
           <>
             <svg class="sd-header" ref={headerRef} width={totalW} height={HEADER} aria-hidden="true">
               <rect class="sd-header-bg" x={0} y={0} width={totalW} height={HEADER} />
-              <text class="sd-time-head" x={TIME_W - 5} y={HEADER - 10}>
+              <text class="sd-time-head" x={timeW - 5} y={HEADER - 10}>
                 time
               </text>
               {lanes.map((c) => {
@@ -898,7 +939,7 @@ export function SequenceDiagram() {
             </svg>
             <svg class="sd-body" ref={bodyRef} width={totalW} height={bodyH} role="img" aria-label={summary}>
               {older > 0 && (
-                <text class="sd-older" x={TIME_W} y={16}>
+                <text class="sd-older" x={timeW} y={16}>
                   {`… ${num(older)} older arrow${older === 1 ? '' : 's'} not drawn${model.trimmed ? ` (and ${num(model.trimmed)} frames no longer held by the page)` : ''}`}
                 </text>
               )}

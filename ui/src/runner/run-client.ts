@@ -1,6 +1,6 @@
 import { effect, signal, type Signal } from '@preact/signals';
 import type { MessageEvent as WireMessage } from '../../../server/capture/events.ts';
-import { detailTab, frameKey, model, selectedConn, selection, serverConsole, version, wiretapClock, type FrameKey, topology } from '../state.ts';
+import { activeWorkspace, detailTab, frameKey, model, selectedConn, selection, serverConsole, version, wiretapClock, type FrameKey, topology } from '../state.ts';
 import ClientRuntime from './client-runtime.ts?worker';
 import { sentMatches, type SentData } from './match.ts';
 import type { ConsoleLevel, RuntimeMessage, SourcePos, StartCommand } from './protocol.ts';
@@ -57,7 +57,7 @@ export type ConsoleEntry =
   | { id: number; t: number; source: 'client'; run: number; peer: number; kind: 'console'; level: ConsoleLevel; text: string; pos: SourcePos | null }
   | { id: number; t: number; source: 'client'; run: number; peer: number; kind: 'error'; what: 'error' | 'rejection'; name: string; message: string; stack: string; pos: SourcePos | null }
   | { id: number; t: number; source: 'client'; run: number; peer: number; kind: 'send'; send: SendRecord }
-  | { id: number; t: number; source: 'client' | 'server'; run: number; peer: number | null; kind: 'note'; level: 'info' | 'warn' | 'error'; text: string; detail?: string; pos?: SourcePos }
+  | { id: number; t: number; source: 'client' | 'server'; run: number; peer: number | null; kind: 'note'; level: 'info' | 'warn' | 'error'; text: string; detail?: string; pos?: SourcePos; divider?: boolean }
   | { id: number; t: number; source: 'server'; kind: 'server'; origin: 'server' | 'wsplay'; stream: 'stdout' | 'stderr' | 'info'; text: string };
 
 /** Everything the console pane shows, oldest first (bounded). */
@@ -775,4 +775,22 @@ effect(() => {
     }
     log({ source: 'server', kind: 'server', origin: l.source, stream: l.stream, text: l.text, t: wallTime(l.t) });
   }
+});
+
+// ---- the workspace ------------------------------------------------------------------------
+
+/**
+ * A divider when the workspace changes (a lesson opened, back to the free playground): the
+ * lines above it are another workspace's runs, not taken for the new one's output.
+ */
+let shownWorkspace: string | null | undefined;
+effect(() => {
+  const w = activeWorkspace.value;
+  if (!w) return;
+  const before = shownWorkspace;
+  shownWorkspace = w.lesson;
+  if (before === undefined || before === w.lesson) return;
+  const number = w.lesson ? /^(\d+)/.exec(w.lesson)?.[1] : undefined;
+  const name = w.lesson ? (number ? `lesson ${number}` : `lesson ${w.lesson}`) : 'free playground';
+  log({ source: 'client', peer: null, run: runs, kind: 'note', level: 'info', text: `— ${name} —`, divider: true });
 });
