@@ -115,7 +115,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `HTTP exchanges in the inspector:
     expect(conn).not.toMatch(/0 frames/);
     // The status line counts the requests (there are no frames to count).
     const all = store.all().filter((e) => e.type === 'handshake' && e.outcome === 'plain-http').length;
-    await textEventually(dash.getByRole('status').first(), (t) => t.includes(`${all} HTTP requests`), `the status line to count ${all} HTTP requests`);
+    await textEventually(dash.getByRole('status').first(), (t) => t.includes(`· ${all} HTTP`), `the status line to count ${all} HTTP requests`);
     const rows = dash.getByRole('grid', { name: 'Frames' }).getByRole('row');
     await eventually(async () => (await rows.count()) === perConn.length, async () => `${perConn.length} rows; the Timeline shows ${JSON.stringify(await rows.allInnerTexts())}`);
     const texts = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' '));
