@@ -13,9 +13,8 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { buildUi, uiNeedsBuild } from '../../server/app/ui-build.ts';
-import { chromiumAvailability, eventually, launchChromium, textEventually } from '../helpers/browser.ts';
-import { ROOT, runCli, type CliProcess } from '../helpers/net.ts';
+import { chromiumAvailability, eventually, startWsplayAndChromium, textEventually } from '../helpers/browser.ts';
+import { ROOT, type CliProcess } from '../helpers/net.ts';
 
 const chromium = chromiumAvailability();
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
@@ -93,19 +92,15 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the dashboard after a few lesson
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-after-lessons-e2e-'));
-    if (uiNeedsBuild()) await buildUi();
-    cli = runCli(['start', '--port', '0', '--dashboard-port', '0', '--no-open', '--workspace', workspace], { WSPLAY_SKIP_UI_BUILD: '1' });
-    const [started, launched] = await Promise.allSettled([cli.line(/^Dashboard: (\S+)$/, 20_000), launchChromium()]);
-    if (launched.status === 'fulfilled') browser = launched.value;
-    if (started.status === 'rejected') throw started.reason;
-    if (launched.status === 'rejected') throw launched.reason;
+    const started = await startWsplayAndChromium(workspace);
+    ({ cli, browser } = started);
     await cli.line(/server\.js listens on port 9900/, 20_000);
     writeFileSync(path.join(workspace, 'server.js'), SERVER);
     context = await browser.newContext({ viewport: VIEWPORT, colorScheme: 'light' });
     context.setDefaultTimeout(10_000);
     dash = await context.newPage();
     dash.on('pageerror', (err) => pageErrors.push(err.message));
-    await dash.goto(started.value[1]!);
+    await dash.goto(started.dashboardUrl);
     await tapUrl().waitFor();
     tapPort = Number((await tapUrl().innerText()).split(':').pop());
   }, 120_000);

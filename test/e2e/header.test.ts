@@ -13,9 +13,8 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { buildUi, uiNeedsBuild } from '../../server/app/ui-build.ts';
-import { chromiumAvailability, eventually, launchChromium, textEventually, visibleText } from '../helpers/browser.ts';
-import { ROOT, runCli, type CliProcess } from '../helpers/net.ts';
+import { chromiumAvailability, eventually, startWsplayAndChromium, textEventually, visibleText } from '../helpers/browser.ts';
+import { ROOT, type CliProcess } from '../helpers/net.ts';
 
 const chromium = chromiumAvailability();
 
@@ -107,13 +106,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the header in real Chromium: ${c
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-header-e2e-'));
-    if (uiNeedsBuild()) await buildUi();
-    cli = runCli(['start', '--port', '0', '--dashboard-port', '0', '--no-open', '--workspace', workspace], { WSPLAY_SKIP_UI_BUILD: '1' });
-    const [started, launched] = await Promise.allSettled([cli.line(/^Dashboard: (\S+)$/, 20_000), launchChromium()]);
-    if (launched.status === 'fulfilled') browser = launched.value;
-    if (started.status === 'rejected') throw started.reason;
-    if (launched.status === 'rejected') throw launched.reason;
-    dashboardUrl = started.value[1]!;
+    ({ cli, browser, dashboardUrl } = await startWsplayAndChromium(workspace));
     await cli.line(/server\.js listens on port 9900/, 20_000);
     starterServer = readFileSync(path.join(workspace, 'server.js'), 'utf8');
     context = await browser.newContext({ viewport: SIZES[0], colorScheme: 'light' });

@@ -15,10 +15,9 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLesson } from '../../lessons/harness/format.ts';
-import { buildUi, uiNeedsBuild } from '../../server/app/ui-build.ts';
-import { chromiumAvailability, launchChromium, textEventually } from '../helpers/browser.ts';
+import { chromiumAvailability, startWsplayAndChromium, textEventually } from '../helpers/browser.ts';
 import { eventually, waitForEditorText } from '../helpers/monaco.ts';
-import { ROOT, runCli, type CliProcess } from '../helpers/net.ts';
+import { ROOT, type CliProcess } from '../helpers/net.ts';
 
 const chromium = chromiumAvailability();
 
@@ -85,19 +84,15 @@ describe.skipIf(chromium.skip)(chromium.skip ? `lesson 01's polling client in re
   beforeAll(async () => {
     for (const dir of SHOTS) mkdirSync(dir, { recursive: true });
     workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-lesson01-e2e-'));
-    if (uiNeedsBuild()) await buildUi();
-    cli = runCli(['start', '--port', '0', '--dashboard-port', '0', '--no-open', '--workspace', workspace], { WSPLAY_SKIP_UI_BUILD: '1' });
-    const [started, launched] = await Promise.allSettled([cli.line(/^Dashboard: (\S+)$/, 20_000), launchChromium()]);
-    if (launched.status === 'fulfilled') browser = launched.value;
-    if (started.status === 'rejected') throw started.reason;
-    if (launched.status === 'rejected') throw launched.reason;
+    const started = await startWsplayAndChromium(workspace);
+    ({ cli, browser } = started);
     tapPort = Number((await cli.line(/^Wiretap listening on ws:\/\/127\.0\.0\.1:(\d+)/))[1]);
     context = await browser.newContext({ viewport: VIEWPORT, colorScheme: 'light' });
     context.setDefaultTimeout(10_000);
     dash = await context.newPage();
     dash.on('pageerror', (err) => pageErrors.push(`${err.message}\n${err.stack ?? ''}`));
     dash.on('console', (m) => browserConsole.push(`${m.type()}: ${m.text()}`));
-    await dash.goto(started.value[1]!);
+    await dash.goto(started.dashboardUrl);
   }, 120_000);
 
   afterAll(async () => {

@@ -14,10 +14,9 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLesson } from '../../lessons/harness/format.ts';
-import { buildUi, uiNeedsBuild } from '../../server/app/ui-build.ts';
-import { chromiumAvailability, launchChromium } from '../helpers/browser.ts';
+import { chromiumAvailability, startWsplayAndChromium } from '../helpers/browser.ts';
 import { eventually, pasteIntoEditor, waitForEditorText } from '../helpers/monaco.ts';
-import { ROOT, runCli, type CliProcess } from '../helpers/net.ts';
+import { ROOT, type CliProcess } from '../helpers/net.ts';
 
 const chromium = chromiumAvailability();
 
@@ -82,14 +81,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `a lesson in real Chromium: ${chr
   beforeAll(async () => {
     for (const dir of SHOTS) mkdirSync(dir, { recursive: true });
     workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-lesson-e2e-'));
-    // Once for this file; the CLI then serves ui/dist as it is (WSPLAY_SKIP_UI_BUILD).
-    if (uiNeedsBuild()) await buildUi();
-    cli = runCli(['start', '--port', '0', '--dashboard-port', '0', '--no-open', '--workspace', workspace], { WSPLAY_SKIP_UI_BUILD: '1' });
-    const [started, launched] = await Promise.allSettled([cli.line(/^Dashboard: (\S+)$/, 20_000), launchChromium()]);
-    if (launched.status === 'fulfilled') browser = launched.value;
-    if (started.status === 'rejected') throw started.reason;
-    if (launched.status === 'rejected') throw launched.reason;
-    dashboardUrl = started.value[1]!;
+    ({ cli, browser, dashboardUrl } = await startWsplayAndChromium(workspace));
     context = await browser.newContext({ viewport: VIEWPORT, colorScheme: 'light' });
     await context.grantPermissions(['clipboard-read', 'clipboard-write']);
     context.setDefaultTimeout(10_000);

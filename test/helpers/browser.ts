@@ -6,6 +6,8 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { chromium, type Browser, type Locator } from 'playwright-core';
+import { buildUi, uiNeedsBuild } from '../../server/app/ui-build.ts';
+import { runCli, type CliProcess } from './net.ts';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -84,4 +86,19 @@ export async function textEventually(locator: Locator, ok: (text: string) => boo
     timeoutMs,
   );
   return text;
+}
+
+/**
+ * `wsplay start` on ephemeral ports in `workspace` (serving ui/dist as built) and Chromium,
+ * started side by side. Resolves once the CLI printed its dashboard URL; if either fails, the
+ * other is stopped too and the first error is thrown.
+ */
+export async function startWsplayAndChromium(workspace: string): Promise<{ cli: CliProcess; browser: Browser; dashboardUrl: string }> {
+  if (uiNeedsBuild()) await buildUi();
+  const cli = runCli(['start', '--port', '0', '--dashboard-port', '0', '--no-open', '--workspace', workspace], { WSPLAY_SKIP_UI_BUILD: '1' });
+  const [started, launched] = await Promise.allSettled([cli.line(/^Dashboard: (\S+)$/, 20_000), launchChromium()]);
+  if (started.status === 'fulfilled' && launched.status === 'fulfilled') return { cli, browser: launched.value, dashboardUrl: started.value[1]! };
+  if (launched.status === 'fulfilled') await launched.value.close().catch(() => {});
+  await cli.stop();
+  throw started.status === 'rejected' ? started.reason : (launched as PromiseRejectedResult).reason;
 }
