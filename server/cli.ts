@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { WireEvent } from './capture/events.ts';
@@ -130,13 +131,41 @@ interface DashboardFlags {
   'no-dashboard'?: boolean;
 }
 
-async function runDashboard(running: Running, flags: DashboardFlags, targetLabel: string, retry: string): Promise<void> {
-  if (flags['no-dashboard']) return;
-  const port = parsePort(flags['dashboard-port'], 9901, '--dashboard-port');
+/** A fixed session token from the environment (WSPLAY_TOKEN), checked; undefined for a random one. */
+function fixedTokenOf(): string | undefined {
   const fixedToken = process.env.WSPLAY_TOKEN || undefined;
   if (fixedToken !== undefined && !/^[\w-]{8,128}$/.test(fixedToken)) {
     throw new UsageError('WSPLAY_TOKEN must be 8 to 128 letters, digits, "_" or "-" (it goes in a URL and a cookie). Fix it, or unset it for a random token.');
   }
+  return fixedToken;
+}
+
+function dashboardPortInUse(port: number, retry: string): UsageError {
+  const pid = findListeningPid(port);
+  return new UsageError(`Dashboard port ${port} is in use${pid ? ` by another program (pid ${pid})` : ''}. Stop it or run: ${retry} --dashboard-port ${port + 10}`);
+}
+
+/**
+ * Before anything starts (server.js, the wiretap): what would stop the dashboard later, a bad
+ * WSPLAY_TOKEN or its port taken, is said at once, and nothing is left half started.
+ */
+async function preflightDashboard(flags: DashboardFlags, retry: string): Promise<void> {
+  if (flags['no-dashboard']) return;
+  fixedTokenOf();
+  const port = parsePort(flags['dashboard-port'], 9901, '--dashboard-port');
+  if (port === 0) return;
+  const free = await new Promise<boolean>((done) => {
+    const probe = net.createServer();
+    probe.once('error', () => done(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => done(true)));
+  });
+  if (!free) throw dashboardPortInUse(port, retry);
+}
+
+async function runDashboard(running: Running, flags: DashboardFlags, targetLabel: string, retry: string): Promise<void> {
+  if (flags['no-dashboard']) return;
+  const port = parsePort(flags['dashboard-port'], 9901, '--dashboard-port');
+  const fixedToken = fixedTokenOf();
   // Tests that only need the API set WSPLAY_SKIP_UI_BUILD: two builds at once would clash in ui/dist.
   if (!process.env.WSPLAY_SKIP_UI_BUILD && uiNeedsBuild()) {
     print('Building the dashboard (once; later starts use the build)…');
@@ -158,10 +187,7 @@ async function runDashboard(running: Running, flags: DashboardFlags, targetLabel
     });
     running.bridge?.attach(running.dashboard.stream);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      const pid = findListeningPid(port);
-      throw new UsageError(`Dashboard port ${port} is in use${pid ? ` by another program (pid ${pid})` : ''}. Stop it or run: ${retry} --dashboard-port ${port + 10}`);
-    }
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw dashboardPortInUse(port, retry);
     throw err;
   }
   print(`Dashboard: ${running.dashboard.url}`);
@@ -246,6 +272,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'tap') {
     if (!values.target) throw new UsageError('wsplay tap needs --target: the server to put the wiretap in front of, e.g. --target ws://127.0.0.1:8080');
     const target = parseTarget(values.target);
+    await preflightDashboard(values, `npx wsplay tap --target ${values.target}`);
     const running = await runTap(target, port, values.record, `npx wsplay tap --target ${values.target}`);
     applyFaults(running.tap, faults);
     shutdownOnSignals(running);
@@ -260,6 +287,7 @@ async function main(argv: string[]): Promise<void> {
   }
 
   if (command === 'start') {
+    await preflightDashboard(values, 'npm start --');
     const workspace = new Workspace(values.workspace ? resolve(values.workspace) : undefined);
     // The course's code listens on 9900 and connects to 9900: that port is the wiretap's, and
     // the learner's server is moved behind it (server/runner/listen-preload.cjs).

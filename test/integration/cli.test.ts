@@ -123,6 +123,26 @@ describe('wsplay tap', () => {
 });
 
 describe('wsplay start', () => {
+  it('says at once that the dashboard port is taken, before it starts server.js or the wiretap', async () => {
+    const busy = await occupyPort();
+    cleanup.add(() => busy.close());
+    const workspace = mkdtempSync(path.join(dir, 'ws-'));
+    const p = runCli(['start', '--port', '0', '--dashboard-port', String(busy.port), '--no-open', '--workspace', workspace], { WSPLAY_SKIP_UI_BUILD: '1' });
+    cleanup.add(() => p.stop());
+    expect((await p.exited).code).toBe(2);
+    const lines = p.stderr().trimEnd().split('\n');
+    expect(lines).toEqual([expect.stringMatching(new RegExp(`^Dashboard port ${busy.port} is in use.*--dashboard-port \\d+`))]);
+    expect(p.stdout()).not.toMatch(/Starting server\.js|Wiretap listening/);
+  });
+
+  it('says at once that WSPLAY_TOKEN is unusable, before it starts anything', async () => {
+    const p = runCli(['start', '--port', '0', '--dashboard-port', '0', '--no-open', '--workspace', mkdtempSync(path.join(dir, 'ws-'))], { WSPLAY_SKIP_UI_BUILD: '1', WSPLAY_TOKEN: 'short' });
+    cleanup.add(() => p.stop());
+    expect((await p.exited).code).toBe(2);
+    expect(p.stderr().trimEnd().split('\n')).toEqual([expect.stringMatching(/^WSPLAY_TOKEN must be 8 to 128/)]);
+    expect(p.stdout()).not.toMatch(/Starting server\.js|Wiretap listening/);
+  });
+
   it("runs the course's server from the workspace behind the wiretap and stops both on SIGTERM", async () => {
     const workspace = mkdtempSync(path.join(dir, 'ws-'));
     const p = cli(['start', '--port', '0', '--workspace', workspace]);
