@@ -200,6 +200,28 @@ describe.skipIf(chromium.skip)(chromium.skip ? `recordings in real Chromium: ${c
     await menu().getByRole('button', { name: 'Save recording' }).waitFor();
   });
 
+  it('says a file that is no recording at all is not one, and stays on the live capture', async () => {
+    const file = path.join(dir, 'photo.jpg');
+    writeFileSync(file, '\u00ff\u00d8\u00ff\u00e0 JFIF binary \u0000\u0001\nmore \u0002 bytes\n\u00ff\u00d9');
+    await dash.getByLabel('Open recording…').setInputFiles(file);
+    const alert = dash.getByRole('alert').filter({ hasText: 'photo.jpg' });
+    const text = await visibleText(alert);
+    expect(text).toMatch(/^photo\.jpg is not a wsplay recording: it holds binary data, not text\. A recording has one event per line/);
+    // Still live: the live menu is there, no recording bar.
+    expect(await menu().getByRole('button', { name: 'Save recording' }).isVisible()).toBe(true);
+    expect(await bar().count()).toBe(0);
+    await shots('recording-not-a-recording');
+    await alert.getByRole('button', { name: 'Dismiss' }).click();
+    await alert.waitFor({ state: 'detached' });
+
+    // Text that is not events: which line, and why.
+    writeFileSync(file.replace('photo.jpg', 'notes.txt'), 'my notes\nabout websockets\n');
+    await dash.getByLabel('Open recording…').setInputFiles(file.replace('photo.jpg', 'notes.txt'));
+    const notes = dash.getByRole('alert').filter({ hasText: 'notes.txt' });
+    expect(await visibleText(notes)).toMatch(/^notes\.txt is not a wsplay recording: none of its 2 lines is an event \(line 1 is not JSON/);
+    await notes.getByRole('button', { name: 'Dismiss' }).click();
+  });
+
   it("replays a recording's client side against the running server and marks an edited answer as different", async () => {
     await openFile('replay-same.jsonl', saved.text);
     await bar().getByRole('button', { name: 'Replay client side against the current server' }).click();

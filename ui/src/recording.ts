@@ -103,8 +103,19 @@ function prefixAt(reached: number[], t: number): number {
 }
 
 /** Show a recording (already read) in place of the live capture, all of it. */
-export function openRecordingText(name: string, text: string): RecordingView {
+export function openRecordingText(name: string, text: string): RecordingView | null {
   const parsed = parseRecordingText(text);
+  if (parsed.events.length === 0) {
+    // Nothing to show: say what the file is not, and stay on the live capture.
+    const first = parsed.errors[0];
+    barError.value =
+      parsed.lines === 0 || text.trim() === ''
+        ? `${name} is empty: a recording has one event per line (JSON Lines), as Save recording or --record writes it.`
+        : /[\u0000-\u0008\u000e-\u001f]/.test(text.slice(0, 4096))
+          ? `${name} is not a wsplay recording: it holds binary data, not text. A recording has one event per line (JSON Lines), as Save recording or --record writes it.`
+          : `${name} is not a wsplay recording: none of its ${parsed.lines === 1 ? 'line' : `${parsed.lines.toLocaleString('en-US')} lines`} is an event${first ? ` (${first.message})` : ''}. A recording has one event per line (JSON Lines), as Save recording or --record writes it.`;
+    return null;
+  }
   const reached: number[] = [];
   let max = -Infinity;
   let min = Infinity;

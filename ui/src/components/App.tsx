@@ -12,7 +12,7 @@ import { HandshakeView } from './HandshakeView.tsx';
 import { LessonPane } from './LessonPane.tsx';
 import { lessonDoc } from '../lessons.ts';
 import { MessageView } from './MessageView.tsx';
-import { RecordingBar, RecordingMenu } from './RecordingBar.tsx';
+import { RecordingBar, RecordingMenu, RecordingMenuError } from './RecordingBar.tsx';
 import { SequenceDiagram } from './SequenceDiagram.tsx';
 import { StatsView } from './StatsView.tsx';
 import { Timeline } from './Timeline.tsx';
@@ -196,6 +196,7 @@ export function App() {
         <RecordingMenu />
       </header>
       <RecordingBar />
+      <RecordingMenuError />
       {streamState.value !== 'live' && streamError.value && (
         <div class={streamState.value === 'refused' ? 'banner error' : 'banner'} role="alert">
           {withCode(streamError.value)}

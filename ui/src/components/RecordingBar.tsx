@@ -63,7 +63,6 @@ function OpenButton({ label }: { label: string }) {
  * Export pcapng and HAR. Hidden while a recording is on view (RecordingBar has its own).
  */
 export function RecordingMenu() {
-  const error = barError.value;
   if (recording.value) return null;
   return (
     <div class="recmenu" role="group" aria-label="Recording">
@@ -77,11 +76,21 @@ export function RecordingMenu() {
       <button onClick={() => void exportCapture('har')} title="Export the capture as HAR 1.2 with Chrome's _webSocketMessages" aria-label="Export HAR">
         HAR
       </button>
-      {error && (
-        <span class="recbar-error" role="alert" title={error}>
-          {error}
-        </span>
-      )}
+    </div>
+  );
+}
+
+/**
+ * What went wrong with the live capture's recording buttons (a file that is no recording, a
+ * failed download), in full under the header, until dismissed or the next try.
+ */
+export function RecordingMenuError() {
+  const error = barError.value;
+  if (recording.value || !error) return null;
+  return (
+    <div class="banner error recmenu-error" role="alert">
+      <span>{error}</span>
+      <button onClick={() => (barError.value = '')}>Dismiss</button>
     </div>
   );
 }
