@@ -180,6 +180,14 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the dashboard after a few lesson
     expect(color).toBe(badColor);
     expect(color).not.toBe(goodColor);
     await shot('handshake-accept-mismatch');
+    // The Timeline of that connection says the upgrade failed, not that it is open.
+    await centerTab('Timeline').click();
+    const empty = dash.locator('.timeline .tscroll > p.empty');
+    const said = await textEventually(empty, (t) => t.startsWith(`#${conn}`), `the Timeline's empty state for #${conn}`);
+    expect(said).toBe(
+      `#${conn}: the upgrade failed. The server answered 101 Switching Protocols, but its Sec-WebSocket-Accept is wrong, so the client refused the upgrade (a browser closes with 1006): no frame can cross it. See the Handshake tab.`,
+    );
+    await shot('timeline-accept-mismatch');
   });
 
   it('draws lanes only for connections with something in sight, the live ones, the wiretap and the server in view', async () => {

@@ -622,6 +622,39 @@ while (true) {
     await shot('after-reload');
   });
 
+  it('says a peer runs without a WebSocket, and marks console links stale once client.js changes', async () => {
+    // A client that never creates a WebSocket (like lesson 1's polling client, which only fetches).
+    const noSocket = `console.log('polling without a socket');\nsetInterval(() => {}, 1000);\n`;
+    await openCode('client.js', 'socket');
+    await replaceFile('client.js', noSocket);
+    await runButton().click();
+    const chip = peerChips().first();
+    await textEventually(chip, (t) => t === 'peer 1 · running (no WebSocket)', 'the peer chip to say it runs without a WebSocket');
+    // Past the 2 s the runner waits for a connection: it still says what the peer is doing.
+    await dash.waitForTimeout(2500);
+    expect(await chip.innerText()).toBe('peer 1 · running (no WebSocket)');
+    expect(await chip.getAttribute('title')).toMatch(/has not created a WebSocket/);
+    await shot('peer-no-websocket');
+
+    // The line's link points at line 1 of the text that ran.
+    const line = await consoleLine('polling without a socket');
+    await line.getByRole('button', { name: /^Show client\.js line 1, column \d+ in the editor$/ }).waitFor();
+    // client.js changes: line 1 is other code now; the link says so instead of jumping.
+    await replaceFile('client.js', `// a comment now on line 1\n${noSocket}`);
+    const stale = line.getByRole('button', { name: /^client\.js line 1, column \d+: client\.js has changed since this line was logged$/ });
+    await stale.waitFor();
+    expect(await stale.getAttribute('title')).toBe('client.js has changed since this line was logged');
+    expect(await stale.getAttribute('aria-disabled')).toBe('true');
+    expect(await line.getByRole('button', { name: /^Show client\.js/ }).count()).toBe(0);
+    await stale.hover();
+    await shot('stale-console-link');
+    // Back to the text that ran: the link is live again.
+    await replaceFile('client.js', noSocket);
+    await line.getByRole('button', { name: /^Show client\.js line 1, column \d+ in the editor$/ }).waitFor();
+    await stopButton().click();
+    await textEventually(chip, (t) => t === 'peer 1 · stopped', 'the peer chip to say stopped');
+  });
+
   it("drops a run's error marks and its error count once client.js changes: an edit, a lesson's code loaded", async () => {
     await openCode('client.js', 'socket');
     await replaceFile('client.js', STARTER_CLIENT);

@@ -14,6 +14,7 @@ import {
   peerColor,
   peerCount,
   peerMapVersion,
+  posIsStale,
   runSize,
   runClient,
   runner,
@@ -21,6 +22,7 @@ import {
   setBeforeRun,
   stopClient,
   type ConsoleEntry,
+  type PeerView,
   type SendRecord,
 } from '../runner/run-client.ts';
 import {
@@ -190,6 +192,24 @@ function RunControls() {
   );
 }
 
+/** What a peer is doing, as its chip says it after "peer N": its connection, its code's state. */
+function peerStatus(p: PeerView): string {
+  const parts: string[] = [];
+  if (typeof p.conn === 'number') parts.push(`#${p.conn}`);
+  else if (p.sockets > 0) parts.push(p.conn === 'waiting' ? 'connecting…' : 'no connection');
+  if (p.phase === 'failed') parts.push('failed');
+  else if (p.phase === 'stopped') parts.push('stopped');
+  else if (p.sockets === 0) parts.push(p.phase === 'running' ? 'running (no WebSocket)' : 'loading…');
+  else if (p.socket !== 'none' && !(p.conn === 'waiting' && p.socket === 'connecting')) parts.push(p.socket);
+  return parts.map((x) => ` · ${x}`).join('');
+}
+
+function peerTitle(p: PeerView): string | undefined {
+  if (p.sockets === 0 && p.phase !== 'failed') return 'Its code has not created a WebSocket (yet): no WebSocket connection of it is expected on the wire.';
+  if (p.conn === null && p.sockets > 0) return 'No connection of this peer was seen on the wiretap';
+  return undefined;
+}
+
 function PeerChips() {
   version.value;
   const r = runner.value;
@@ -200,13 +220,10 @@ function PeerChips() {
         {r.peers.map((p) => {
           const conn = typeof p.conn === 'number' ? model.conns.get(p.conn) : undefined;
           return (
-            <li class={`peer-chip ${p.phase}`} title={p.conn === null ? 'No connection of this peer was seen on the wiretap' : undefined}>
+            <li class={`peer-chip ${p.phase}`} title={peerTitle(p)}>
               <span class="swatch" style={{ background: conn?.color ?? 'var(--muted)' }} />
               peer {p.peer}
-              <span class="muted">
-                {p.conn === 'waiting' ? ' · connecting…' : p.conn === null ? ' · no connection' : ` · #${p.conn}`}
-                {p.phase === 'failed' ? ' · failed' : p.phase === 'stopped' ? ' · stopped' : p.socket !== 'none' ? ` · ${p.socket}` : ''}
-              </span>
+              <span class="muted">{peerStatus(p)}</span>
               {/* The run's errors count for the text it ran: not once client.js is edited. */}
               {p.errors > 0 && !r.edited && (
                 <span class="bad">
@@ -235,13 +252,31 @@ function time(t: number): string {
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
 }
 
-function PosLink({ line, column }: { line: number; column: number }) {
+/**
+ * A place in client.js as the run that logged it ran it. Once client.js differs from that text
+ * the place may be another line now: the link is muted and does not jump (it says why).
+ */
+function PosLink({ line, column, k }: { line: number; column: number; k: number }) {
+  if (posIsStale(k)) {
+    return (
+      <button
+        class="pos-link stale"
+        aria-disabled="true"
+        title={STALE_POS}
+        onClick={(ev) => ev.preventDefault()}
+        aria-label={`client.js line ${line}, column ${column}: ${STALE_POS}`}
+      >
+        client.js:{line}:{column}
+      </button>
+    );
+  }
   return (
     <button class="pos-link" onClick={() => reveal(line, column)} aria-label={`Show client.js line ${line}, column ${column} in the editor`}>
       client.js:{line}:{column}
     </button>
   );
 }
+const STALE_POS = 'client.js has changed since this line was logged';
 
 const CLIP = 1500;
 
@@ -321,7 +356,7 @@ function RowView({ e }: { e: ConsoleEntry }) {
           <span class="ctext">
             <Clipped text={e.text} />
           </span>
-          {e.pos && <PosLink line={e.pos.line} column={e.pos.column} />}
+          {e.pos && <PosLink line={e.pos.line} column={e.pos.column} k={e.run} />}
         </li>
       );
     case 'error':
@@ -339,7 +374,7 @@ function RowView({ e }: { e: ConsoleEntry }) {
               </details>
             )}
           </span>
-          {e.pos && <PosLink line={e.pos.line} column={e.pos.column} />}
+          {e.pos && <PosLink line={e.pos.line} column={e.pos.column} k={e.run} />}
         </li>
       );
     case 'send':
@@ -350,7 +385,7 @@ function RowView({ e }: { e: ConsoleEntry }) {
           <span class="ctext">
             <span class="send-call">send</span>({payloadText(e.send)}) <span class="muted">{e.send.size.toLocaleString('en-US')} B {e.send.opcode === 1 ? 'text' : 'binary'}</span> <SendLink s={e.send} />
           </span>
-          {e.send.pos && <PosLink line={e.send.pos.line} column={e.send.pos.column} />}
+          {e.send.pos && <PosLink line={e.send.pos.line} column={e.send.pos.column} k={e.run} />}
         </li>
       );
     case 'note':
@@ -371,7 +406,7 @@ function RowView({ e }: { e: ConsoleEntry }) {
             {e.text}
             {e.detail && <pre class="stack">{e.detail}</pre>}
           </span>
-          {e.pos && <PosLink line={e.pos.line} column={e.pos.column} />}
+          {e.pos && <PosLink line={e.pos.line} column={e.pos.column} k={e.posKey ?? e.run} />}
         </li>
       );
     case 'server':

@@ -191,6 +191,11 @@ function connEmptyText(c: Conn, mode: 'frames' | 'messages'): string {
   const noun = mode === 'frames' ? 'frame' : 'message';
   const hs = c.handshake;
   const end = c.end;
+  // The server said 101, but with the wrong Sec-WebSocket-Accept: the client must refuse it (a
+  // browser drops TCP, 1006), so this is no WebSocket, whatever the wiretap still sees open.
+  if (hs?.response?.status === 101 && !hs.acceptValid) {
+    return `${id}: the upgrade failed. The server answered 101 Switching Protocols, but its Sec-WebSocket-Accept is wrong, so the client refused the upgrade (a browser closes with 1006): no ${noun} can cross it. See the Handshake tab.`;
+  }
   if (!end) {
     if (c.status === 'connecting') return `${id} is still in its opening handshake: no ${noun}s yet.`;
     return `${id} is open; no ${noun} has crossed it yet.`;

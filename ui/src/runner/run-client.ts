@@ -57,7 +57,21 @@ export type ConsoleEntry =
   | { id: number; t: number; source: 'client'; run: number; peer: number; kind: 'console'; level: ConsoleLevel; text: string; pos: SourcePos | null }
   | { id: number; t: number; source: 'client'; run: number; peer: number; kind: 'error'; what: 'error' | 'rejection'; name: string; message: string; stack: string; pos: SourcePos | null }
   | { id: number; t: number; source: 'client'; run: number; peer: number; kind: 'send'; send: SendRecord }
-  | { id: number; t: number; source: 'client' | 'server'; run: number; peer: number | null; kind: 'note'; level: 'info' | 'warn' | 'error'; text: string; detail?: string; pos?: SourcePos; divider?: boolean }
+  | {
+      id: number;
+      t: number;
+      source: 'client' | 'server';
+      run: number;
+      peer: number | null;
+      kind: 'note';
+      level: 'info' | 'warn' | 'error';
+      text: string;
+      detail?: string;
+      pos?: SourcePos;
+      /** Which text `pos` is in (see posIsStale), when not its run's. */
+      posKey?: number;
+      divider?: boolean;
+    }
   | { id: number; t: number; source: 'server'; kind: 'server'; origin: 'server' | 'wsplay'; stream: 'stdout' | 'stderr' | 'info'; text: string };
 
 /** Everything the console pane shows, oldest first (bounded). */
@@ -175,11 +189,52 @@ function addMarker(pos: SourcePos, message: string, peer: number): void {
  * it is the text that run ran.
  */
 export function clientTextChanged(text: string): void {
+  currentText = text;
+  refreshFreshPositions();
   const same = runText !== null && text === runText;
   if (same === textIsRun) return;
   textIsRun = same;
   clientMarkers.value = same ? runMarkers : [];
   publish();
+}
+
+// ---- which console positions still point at the right text -----------------------------------
+//
+// A console line's client.js:L:C is a place in the text its run ran. Once the editor holds
+// other text, that place may be another line: the link says so instead of jumping there.
+
+/** client.js texts that console positions refer to, by key: a run's number; a failed check's negative number. */
+const posTexts = new Map<number, string>();
+const MAX_POS_TEXTS = 200;
+/** The editor's client.js text, as last reported (null before the editor reported any). */
+let currentText: string | null = null;
+let failedChecks = 0;
+/** Keys whose text is the editor's text now: their positions still point at the right place. */
+export const freshPositions = signal<ReadonlySet<number>>(new Set());
+
+function rememberPosText(key: number, text: string): void {
+  posTexts.set(key, text);
+  if (posTexts.size > MAX_POS_TEXTS) posTexts.delete(posTexts.keys().next().value!);
+  refreshFreshPositions();
+}
+
+function refreshFreshPositions(): void {
+  const next = new Set<number>();
+  for (const [k, t] of posTexts) if (currentText === null || t === currentText) next.add(k);
+  const prev = freshPositions.value;
+  if (next.size === prev.size && [...next].every((k) => prev.has(k))) return;
+  freshPositions.value = next;
+}
+
+/**
+ * A position logged for `key` (a run, or a failed check) no longer points at the text it was
+ * logged for: client.js has changed since. Unknown keys (text not known, or forgotten) count as
+ * stale once the editor reported text, since nothing says the place is still right.
+ */
+export function posIsStale(key: number): boolean {
+  const fresh = freshPositions.value;
+  if (currentText === null) return false;
+  return !fresh.has(key);
 }
 
 // ---- peers ----------------------------------------------------------------------------------
@@ -193,6 +248,8 @@ export interface PeerView {
   conn: number | 'waiting' | null;
   /** State of its first WebSocket as its own events say. */
   socket: 'none' | 'connecting' | 'open' | 'closed' | 'error';
+  /** WebSockets its code created so far (0: it has not used one, e.g. a client that polls with fetch). */
+  sockets: number;
   /** Uncaught errors and rejections so far. */
   errors: number;
 }
@@ -240,7 +297,7 @@ function publish(): void {
     running: peers.some((p) => p.worker !== null),
     starting: starting || checking,
     runs,
-    peers: peers.map((p) => ({ peer: p.n, phase: p.phase, conn: p.conn, socket: p.socketState, errors: p.errors })),
+    peers: peers.map((p) => ({ peer: p.n, phase: p.phase, conn: p.conn, socket: p.socketState, sockets: p.socketsCreated, errors: p.errors })),
   };
 }
 
@@ -319,7 +376,9 @@ export async function runClient(n = peerCount.value): Promise<boolean> {
   if (req !== requests) return false; // a newer Run took over
   checking = false;
   if (!check.ok) {
-    log({ source: 'client', peer: null, run: runs, kind: 'note', level: 'error', text: `Not run: ${check.reason}`, pos: check.pos });
+    const posKey = -++failedChecks;
+    if (currentText !== null) rememberPosText(posKey, currentText);
+    log({ source: 'client', peer: null, run: runs, kind: 'note', level: 'error', text: `Not run: ${check.reason}`, pos: check.pos, posKey });
     publish();
     return false;
   }
@@ -330,6 +389,7 @@ export async function runClient(n = peerCount.value): Promise<boolean> {
   runMarkers = [];
   clientMarkers.value = [];
   runs++;
+  if (runText !== null) rememberPosText(runs, runText);
   peers = [];
   note(`${wasRunning ? 'Re-running' : 'Running'} client.js${count > 1 ? ` as ${count} peers` : ''} (${clientUrl()})`);
   starting = true;
