@@ -347,34 +347,17 @@ export class FrameDecoder {
     const f = this.frame!;
     const key = f.maskKey;
     let data: Buffer;
-    if (key && take >= WORDWISE_FROM) {
-      data = unmaskWordwise(chunk, pos, take, key, this.payloadPos);
-    } else if (key) {
-      // Unmask into a copy: the chunk itself is being forwarded untouched (§5.3).
+    if (key) {
+      // Unmask into a copy: the chunk itself is being forwarded untouched (§5.3), with the key
+      // rotated to where this piece starts in the payload.
+      const j = this.payloadPos & 3;
+      const k0 = key[j]!;
+      const k1 = key[(j + 1) & 3]!;
+      const k2 = key[(j + 2) & 3]!;
+      const k3 = key[(j + 3) & 3]!;
       data = Buffer.allocUnsafe(take);
-      const k0 = key[0]!;
-      const k1 = key[1]!;
-      const k2 = key[2]!;
-      const k3 = key[3]!;
-      let j = this.payloadPos & 3;
-      let i = 0;
-      // Align to the key, then four bytes at a time.
-      while (i < take && j !== 0) {
-        data[i] = chunk[pos + i]! ^ key[j]!;
-        i++;
-        j = (j + 1) & 3;
-      }
-      const end4 = i + ((take - i) & ~3);
-      for (; i < end4; i += 4) {
-        data[i] = chunk[pos + i]! ^ k0;
-        data[i + 1] = chunk[pos + i + 1]! ^ k1;
-        data[i + 2] = chunk[pos + i + 2]! ^ k2;
-        data[i + 3] = chunk[pos + i + 3]! ^ k3;
-      }
-      for (; i < take; i++) {
-        data[i] = chunk[pos + i]! ^ key[j]!;
-        j = (j + 1) & 3;
-      }
+      if (take >= WORDWISE_FROM) unmaskWords(chunk, pos, take, data, k0, k1, k2, k3);
+      else unmaskBytes(chunk, pos, take, data, k0, k1, k2, k3);
     } else {
       data = chunk.subarray(pos, pos + take);
     }
@@ -412,8 +395,9 @@ export class FrameDecoder {
 }
 
 /**
- * Unmask `n` bytes of `src` from `at` into `out` (the fast path's short payloads); returns true
- * when every unmasked byte is ASCII.
+ * Unmask `n` bytes of `src` from `at` into `out` with the key bytes k0..k3 (already rotated to
+ * where the piece starts in its payload): short pieces, byte by byte. Returns true when every
+ * unmasked byte is ASCII (the fast path then skips the UTF-8 check).
  */
 function unmaskBytes(src: Buffer, at: number, n: number, out: Buffer, k0: number, k1: number, k2: number, k3: number): boolean {
   let or = 0;
@@ -431,7 +415,12 @@ function unmaskBytes(src: Buffer, at: number, n: number, out: Buffer, k0: number
   return (or & 0x80) === 0;
 }
 
-/** The same for longer payloads: a native copy, then XOR 32 bits at a time; true when all ASCII. */
+/**
+ * The same for longer pieces: a native copy, then XOR in place 32 bits at a time. The key word is
+ * read through a typed array, so it is in the platform's byte order, as is the view the payload
+ * is XORed through; Buffer.allocUnsafe hands out 8-byte-aligned memory, so the unaligned byte
+ * loop is only a safety net.
+ */
 function unmaskWords(src: Buffer, at: number, n: number, out: Buffer, k0: number, k1: number, k2: number, k3: number): boolean {
   src.copy(out, 0, at, at + n);
   rotated[0] = k0;
@@ -455,27 +444,3 @@ function unmaskWords(src: Buffer, at: number, n: number, out: Buffer, k0: number
 const WORDWISE_FROM = 64;
 const rotated = Buffer.alloc(4);
 const rotatedWord = new Uint32Array(rotated.buffer, rotated.byteOffset, 1);
-
-/**
- * Unmask into a copy (the chunk itself is forwarded untouched, §5.3): a native copy, then XOR in
- * place 32 bits at a time with the key rotated to where this piece starts in the payload. The
- * key word is read through a typed array, so it is in the platform's byte order, as is the view
- * the payload is XORed through.
- */
-function unmaskWordwise(chunk: Buffer, pos: number, take: number, key: Buffer, payloadPos: number): Buffer {
-  const data = Buffer.allocUnsafe(take);
-  chunk.copy(data, 0, pos, pos + take);
-  const j = payloadPos & 3;
-  for (let k = 0; k < 4; k++) rotated[k] = key[(j + k) & 3]!;
-  const word = rotatedWord[0]!;
-  const words = take >>> 2;
-  // Buffer.allocUnsafe hands out 8-byte-aligned memory; the byte loop is only a safety net.
-  if ((data.byteOffset & 3) === 0) {
-    const view = new Uint32Array(data.buffer, data.byteOffset, words);
-    for (let i = 0; i < words; i++) view[i]! ^= word;
-  } else {
-    for (let i = 0; i < words * 4; i++) data[i]! ^= rotated[i & 3]!;
-  }
-  for (let i = words * 4; i < take; i++) data[i]! ^= rotated[i & 3]!;
-  return data;
-}
