@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildUi, uiNeedsBuild } from '../../server/app/ui-build.ts';
 import { chromiumAvailability, launchChromium, textEventually } from '../helpers/browser.ts';
 import {
   editorText,
@@ -24,6 +23,7 @@ import {
   waitForEditorText,
   waitForErrorSquiggle,
 } from '../helpers/monaco.ts';
+import { ensureUiBuilt } from '../helpers/playground.ts';
 import { ROOT, runCli, type CliProcess } from '../helpers/net.ts';
 
 const chromium = chromiumAvailability();
@@ -242,7 +242,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the Code tab in real Chromium: $
     mkdirSync(SHOTS, { recursive: true });
     workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-editor-e2e-'));
     // Once for this file; the CLI then serves ui/dist as it is (WSPLAY_SKIP_UI_BUILD).
-    if (uiNeedsBuild()) await buildUi();
+    await ensureUiBuilt();
     const [started, launched] = await Promise.allSettled([startPlayground(workspace), launchChromium()]);
     if (started.status === 'fulfilled') {
       pg = started.value;

@@ -6,8 +6,8 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { chromium, type Browser, type Locator } from 'playwright-core';
-import { buildUi, uiNeedsBuild } from '../../server/app/ui-build.ts';
 import { runCli, type CliProcess } from './net.ts';
+import { ensureUiBuilt } from './playground.ts';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -94,7 +94,7 @@ export async function textEventually(locator: Locator, ok: (text: string) => boo
  * other is stopped too and the first error is thrown.
  */
 export async function startWsplayAndChromium(workspace: string): Promise<{ cli: CliProcess; browser: Browser; dashboardUrl: string }> {
-  if (uiNeedsBuild()) await buildUi();
+  await ensureUiBuilt();
   const cli = runCli(['start', '--port', '0', '--dashboard-port', '0', '--no-open', '--workspace', workspace], { WSPLAY_SKIP_UI_BUILD: '1' });
   const [started, launched] = await Promise.allSettled([cli.line(/^Dashboard: (\S+)$/, 20_000), launchChromium()]);
   if (started.status === 'fulfilled' && launched.status === 'fulfilled') return { cli, browser: launched.value, dashboardUrl: started.value[1]! };
