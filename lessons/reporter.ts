@@ -4,7 +4,7 @@
  * and which hint helps. Vitest's other reporters still work (`npm run check -- --reporter=json`).
  */
 import { relative } from 'node:path';
-import type { Reporter, SerializedError, TestCase, TestModule, TestRunEndReason } from 'vitest/node';
+import type { Reporter, SerializedError, TestCase, TestModule, TestRunEndReason, TestSpecification } from 'vitest/node';
 import { lessonInfo, readHints, readLesson } from './harness/format.ts';
 import { PROJECT_ROOT, workspaceRoot } from './harness/workspace.ts';
 
@@ -41,9 +41,28 @@ function explain(e: SerializedError & { diff?: string }): string {
 
 export default class LessonReporter implements Reporter {
   private totals = { passed: 0, failed: 0, lessons: [] as Array<{ number: string; ok: boolean }> };
+  /**
+   * Lessons finish in whatever order their workers do; the learner reads them in the course's
+   * order. Each block is held until every lesson before it has been printed.
+   */
+  private order: string[] = [];
+  private ready = new Map<string, string[]>();
 
   private print(text = ''): void {
     process.stdout.write(`${text}\n`);
+  }
+
+  onTestRunStart(specifications: ReadonlyArray<TestSpecification>): void {
+    this.order = specifications.map((s) => s.moduleId).sort();
+  }
+
+  /** Print the finished blocks that no unfinished lesson comes before (`all`: every finished one). */
+  private flush(all = false): void {
+    while (this.order.length > 0 && (all || this.ready.has(this.order[0]!))) {
+      const id = this.order.shift()!;
+      for (const l of this.ready.get(id) ?? []) this.print(l);
+      this.ready.delete(id);
+    }
   }
 
   onTestModuleEnd(mod: TestModule): void {
@@ -101,7 +120,9 @@ export default class LessonReporter implements Reporter {
     this.totals.passed += passed;
     this.totals.failed += failed;
     if (number) this.totals.lessons.push({ number, ok: failed === 0 });
-    for (const l of out) this.print(l);
+    this.ready.set(mod.moduleId, out);
+    if (!this.order.includes(mod.moduleId)) this.order = [...this.order, mod.moduleId].sort();
+    this.flush();
   }
 
   private hintLine(t: TestCase | undefined, hintCount: number, hintsFile: string): string {
@@ -112,6 +133,8 @@ export default class LessonReporter implements Reporter {
   }
 
   onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandled: ReadonlyArray<SerializedError>, reason: TestRunEndReason): void {
+    // An interrupted run leaves lessons unfinished: print what did finish, in order.
+    this.flush(true);
     for (const e of unhandled) this.print(red(`\nSomething went wrong outside the checks: ${explain(e)}`));
     if (modules.length === 0) {
       this.print(yellow('\nNo lesson matched. Run every check with `npm run check`, or one lesson with `npm run check -- 03`.'));

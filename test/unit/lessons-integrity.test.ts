@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFiles } from '../../lessons/harness/workspace.ts';
-import { listLessons, readHints, readLesson, type CodeBlock } from '../../lessons/harness/format.ts';
+import { listLessons, readHints, readLesson, type CodeBlock, type LessonInfo } from '../../lessons/harness/format.ts';
+import { entryFiles, readCorpus } from '../../lessons/harness/corpus.ts';
 import { LessonRun } from '../../lessons/harness/lesson-run.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -29,50 +30,111 @@ interface JsonAssertion {
   title: string;
   status: 'passed' | 'failed' | 'skipped' | 'pending' | 'todo';
   failureMessages: string[];
+  meta?: { hint?: number };
 }
 interface JsonReport {
   testResults: Array<{ name: string; status: string; message: string; assertionResults: JsonAssertion[] }>;
 }
 
-/** `npm run check` over a workspace holding every lesson's `variant` folder; vitest's JSON report. */
-function runChecks(variant: 'starter' | 'solution'): Promise<JsonReport> {
-  const workspace = join(tmp, variant);
-  for (const l of lessons) copyFiles(join(l.dir, variant), join(workspace, l.slug));
-  const out = join(tmp, `${variant}.json`);
+/**
+ * `npm run check` over `workspace` (its NN-slug folders filled by the caller), for the given
+ * lessons (all when `numbers` is empty); vitest's JSON report.
+ */
+function runChecks(name: string, workspace: string, numbers: string[]): Promise<JsonReport> {
+  const out = join(tmp, `${name}.json`);
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && k !== 'TEST'));
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--config', 'lessons/vitest.config.ts', '--reporter=json', `--outputFile=${out}`],
+      [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--config', 'lessons/vitest.config.ts', ...numbers, '--reporter=json', `--outputFile=${out}`],
       { cwd: ROOT, env: { ...env, WSPLAY_WORKSPACE: workspace, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
     child.on('exit', () => {
-      if (!existsSync(out)) return reject(new Error(`npm run check (${variant}) wrote no report:\n${stderr.slice(-2000)}`));
+      if (!existsSync(out)) return reject(new Error(`npm run check (${name}) wrote no report:\n${stderr.slice(-2000)}`));
       resolve(JSON.parse(readFileSync(out, 'utf8')) as JsonReport);
     });
   });
 }
 
-let runs: Record<'starter' | 'solution', Promise<JsonReport>> | null = null;
+/**
+ * The runs, at most two at a time: each is a whole `npm run check` (four lessons at once), and
+ * more would turn the checks' generous waits into a test of the machine's load.
+ */
+const pool = { running: 0, queue: [] as Array<() => void> };
+async function pooled<T>(fn: () => Promise<T>): Promise<T> {
+  if (pool.running >= 2) await new Promise<void>((go) => pool.queue.push(go));
+  pool.running++;
+  try {
+    return await fn();
+  } finally {
+    pool.running--;
+    pool.queue.shift()?.();
+  }
+}
+
+/** A workspace in which each lesson's folder is `variant` of that lesson (starter/ or solution/). */
+function variantRun(variant: 'starter' | 'solution'): Promise<JsonReport> {
+  const workspace = join(tmp, variant);
+  for (const l of lessons) copyFiles(join(l.dir, variant), join(workspace, l.slug));
+  return pooled(() => runChecks(variant, workspace, []));
+}
+
+/**
+ * A workspace in which each lesson that has an entry for `pick` holds solution/ with that entry's
+ * files put over it; the lessons without one are not run.
+ */
+function corpusRun(name: string, pick: (l: LessonInfo) => string | undefined): Promise<JsonReport> {
+  const workspace = join(tmp, name);
+  const numbers: string[] = [];
+  for (const l of lessons) {
+    const entry = pick(l);
+    if (!entry) continue;
+    const dir = join(workspace, l.slug);
+    copyFiles(join(l.dir, 'solution'), dir);
+    copyFiles(join(l.dir, 'corpus', entry), dir, true);
+    numbers.push(l.number);
+  }
+  return numbers.length === 0 ? Promise.resolve({ testResults: [] }) : pooled(() => runChecks(name, workspace, numbers));
+}
+
+const corpora = new Map(lessons.map((l) => [l.slug, readCorpus(l.dir)] as const));
+const most = (key: 'wrong' | 'right') => Math.max(0, ...[...corpora.values()].map((c) => c.corpus[key].length));
+/** Each right entry must pass this many runs in a row: a check that passes it by luck is flaky. */
+const RIGHT_RUNS = 3;
+
+let runs: {
+  starter: Promise<JsonReport>;
+  solution: Promise<JsonReport>;
+  wrong: Promise<JsonReport>[];
+  right: Promise<JsonReport>[][];
+} | null = null;
 
 // Started first and awaited last: the code blocks run meanwhile (both mostly wait on processes).
 beforeAll(() => {
-  runs = { solution: runChecks('solution'), starter: runChecks('starter') };
+  const solution = variantRun('solution');
+  const starter = variantRun('starter');
+  const wrong = Array.from({ length: most('wrong') }, (_, i) => corpusRun(`wrong-${i}`, (l) => corpora.get(l.slug)!.corpus.wrong[i]?.name));
+  const right = Array.from({ length: most('right') }, (_, i) =>
+    Array.from({ length: RIGHT_RUNS }, (_, r) => corpusRun(`right-${i}-run-${r}`, (l) => corpora.get(l.slug)!.corpus.right[i]?.name)),
+  );
+  runs = { solution, starter, wrong, right };
   // Awaited by the tests that read them; a failure shows there.
-  runs.solution.catch(() => {});
-  runs.starter.catch(() => {});
+  for (const p of [solution, starter, ...wrong, ...right.flat()]) p.catch(() => {});
 });
 
-async function resultsFor(variant: 'starter' | 'solution', slug: string) {
-  const report = await runs![variant];
-  const file = report.testResults.find((r) => r.name.includes(`/${slug}/check.test.ts`));
-  if (!file) throw new Error(`The ${variant} run has no result for ${slug}.`);
+async function resultsIn(report: Promise<JsonReport>, what: string, slug: string) {
+  const file = (await report).testResults.find((r) => r.name.includes(`/${slug}/check.test.ts`));
+  if (!file) throw new Error(`The ${what} run has no result for ${slug}.`);
   return file;
 }
 
-function summary(r: Awaited<ReturnType<typeof resultsFor>>): string {
+function resultsFor(variant: 'starter' | 'solution', slug: string) {
+  return resultsIn(runs![variant], variant, slug);
+}
+
+function summary(r: Awaited<ReturnType<typeof resultsIn>>): string {
   const lines = r.assertionResults.map((a) => `${a.status === 'passed' ? '✓' : '✗'} ${a.title}${a.failureMessages.length ? `\n    ${a.failureMessages[0]!.split('\n').slice(0, 4).join('\n    ')}` : ''}`);
   return [r.message, ...lines].filter(Boolean).join('\n');
 }
@@ -174,7 +236,7 @@ describe.each(lessons)('the check of $slug', (lesson) => {
     const r = await resultsFor('solution', lesson.slug);
     expect(r.status, summary(r)).toBe('passed');
     expect(r.assertionResults.length).toBeGreaterThan(0);
-  }, 120_000);
+  }, 600_000);
 
   it(lesson.meta.starterPasses ? 'passes its check on the starter too (lesson.json)' : 'fails its check on the starter (lesson.json: starterPasses false)', async () => {
     const r = await resultsFor('starter', lesson.slug);
@@ -184,5 +246,48 @@ describe.each(lessons)('the check of $slug', (lesson) => {
       // Failed by its checks, not by a lesson that could not start (its checks then do not run).
       expect(r.assertionResults.filter((a) => a.status === 'failed').length, summary(r)).toBeGreaterThan(0);
     }
-  }, 120_000);
+  }, 600_000);
+});
+
+// The corpus: the realistic wrong attempts each fail, and fail first on the check that names
+// their mistake (so the learner reads about what they did, and the hint that teaches it); the
+// right ones, written differently from solution/, pass every time.
+describe.each(lessons)('the corpus of $slug', (lesson) => {
+  const { corpus, problems } = corpora.get(lesson.slug)!;
+  const hints = readHints(lesson.dir).length;
+
+  it('holds at least three wrong and two right solutions, each with its note', () => {
+    expect(problems, 'corpus/corpus.json').toEqual([]);
+    expect(corpus.wrong.length, 'wrong solutions').toBeGreaterThanOrEqual(3);
+    expect(corpus.right.length, 'right solutions').toBeGreaterThanOrEqual(2);
+    for (const w of corpus.wrong) expect(w.hint, `${w.name}: hint ${w.hint} of ${hints}`).toBeLessThanOrEqual(hints);
+    for (const e of [...corpus.wrong, ...corpus.right]) {
+      const files = entryFiles(lesson.dir, e.name);
+      for (const f of files) {
+        expect(existsSync(join(lesson.dir, 'solution', f)), `${e.name}/${f}: the lesson has no ${f}`).toBe(true);
+        expect(syntaxError(f, readFileSync(join(lesson.dir, 'corpus', e.name, f), 'utf8')), `${e.name}/${f}`).toBeNull();
+      }
+    }
+    // A right entry that is solution/ again proves nothing new.
+    for (const r of corpus.right) {
+      const same = entryFiles(lesson.dir, r.name).every((f) => readFileSync(join(lesson.dir, 'corpus', r.name, f), 'utf8') === readFileSync(join(lesson.dir, 'solution', f), 'utf8'));
+      expect(same, `${r.name} is the same as solution/`).toBe(false);
+    }
+  });
+
+  it.each(corpus.wrong.map((w, i) => [w.name, w, i] as const))('fails the wrong solution %s first on the check that names its mistake', async (_name, w, i) => {
+    const r = await resultsIn(runs!.wrong[i]!, `wrong-${i}`, lesson.slug);
+    expect(r.status, `${w.name} (${w.mistake}) passed the check:\n${summary(r)}`).toBe('failed');
+    const first = r.assertionResults.find((a) => a.status === 'failed');
+    expect(first, `${w.name}: no check failed; the lesson could not start:\n${summary(r)}`).toBeDefined();
+    expect(first!.title, `${w.name} (${w.mistake}): the first failing check should be the one about "${w.check}"\n${summary(r)}`).toContain(w.check);
+    expect(first!.meta?.hint, `${w.name}: the failing check points at hint ${first!.meta?.hint}, not ${w.hint}`).toBe(w.hint);
+  }, 900_000);
+
+  it.each(corpus.right.map((e, i) => [e.name, e, i] as const))(`passes the right solution %s ${RIGHT_RUNS} runs in a row`, async (_name, e, i) => {
+    for (let run = 0; run < RIGHT_RUNS; run++) {
+      const r = await resultsIn(runs!.right[i]![run]!, `right-${i} run ${run + 1}`, lesson.slug);
+      expect(r.status, `${e.name} (${e.note}), run ${run + 1} of ${RIGHT_RUNS}:\n${summary(r)}`).toBe('passed');
+    }
+  }, 900_000);
 });
