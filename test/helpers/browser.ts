@@ -93,9 +93,9 @@ export async function textEventually(locator: Locator, ok: (text: string) => boo
  * started side by side. Resolves once the CLI printed its dashboard URL; if either fails, the
  * other is stopped too and the first error is thrown.
  */
-export async function startWsplayAndChromium(workspace: string): Promise<{ cli: CliProcess; browser: Browser; dashboardUrl: string }> {
+export async function startWsplayAndChromium(workspace: string, extraArgs: string[] = []): Promise<{ cli: CliProcess; browser: Browser; dashboardUrl: string }> {
   await ensureUiBuilt();
-  const cli = runCli(['start', '--port', '0', '--dashboard-port', '0', '--no-open', '--workspace', workspace], { WSPLAY_SKIP_UI_BUILD: '1' });
+  const cli = runCli(['start', '--port', '0', '--dashboard-port', '0', '--no-open', '--workspace', workspace, ...extraArgs], { WSPLAY_SKIP_UI_BUILD: '1' });
   const [started, launched] = await Promise.allSettled([cli.line(/^Dashboard: (\S+)$/, 20_000), launchChromium()]);
   if (started.status === 'fulfilled' && launched.status === 'fulfilled') return { cli, browser: launched.value, dashboardUrl: started.value[1]! };
   if (launched.status === 'fulfilled') await launched.value.close().catch(() => {});

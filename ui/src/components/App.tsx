@@ -17,6 +17,11 @@ import { SequenceDiagram } from './SequenceDiagram.tsx';
 import { StatsView } from './StatsView.tsx';
 import { Timeline } from './Timeline.tsx';
 
+/** "your server (server.js)" → "server.js": the header's short form (the tooltip has the rest). */
+function fileOf(label: string): string {
+  return /\(([^()]+)\)$/.exec(label)?.[1] ?? label;
+}
+
 /**
  * Where clients connect, then where the bytes go. The wiretap's address is what a learner types
  * into a client: it never shrinks. The target (secondary) takes what room is left, with an
@@ -40,7 +45,7 @@ function Topology() {
         clients → <b class="tap-url">wiretap {tap}</b>
       </span>
       <span class="topology topo-target" title={route}>
-        → {t.targetLabel} <span class="muted">{target}</span>
+        → {fileOf(t.targetLabel)} <span class="muted">{target}</span>
       </span>
     </>
   );
@@ -64,7 +69,7 @@ function ServerChip() {
       <span class="server-chip-icon" aria-hidden="true">
         {s.status === 'crashed' ? '✗' : '!'}
       </span>
-      {s.file} {what} — see Code
+      {s.file} {what}
     </button>
   );
 }
@@ -125,7 +130,8 @@ function DetailPanel() {
         </div>
       )}
       {tab !== 'lesson' && (
-        <div class="detail-body">
+        // Focusable so that a keyboard can scroll a long handshake or frame (WCAG 2.1.1).
+        <div class="detail-body" tabIndex={0} role="tabpanel" aria-label={tab === 'handshake' ? 'Handshake' : tab === 'frame' ? 'Frame anatomy' : 'Message'}>
           {tab === 'handshake' && <HandshakeView conn={conn} />}
           {tab === 'frame' && <FrameAnatomy frame={frame} />}
           {tab === 'message' && <MessageView row={row} />}
@@ -190,6 +196,9 @@ export function App() {
       <header class="top">
         <h1>WebSocket Playground</h1>
         <Topology />
+        {/* Under 1440 px the header is always two rows (this break starts the second), so a chip
+            that appears never changes its height. */}
+        <span class="top-break" aria-hidden="true" />
         <ServerChip />
         <ActiveFaultsBadge onOpen={() => (centerView.value = 'break')} />
         <StatusBar />

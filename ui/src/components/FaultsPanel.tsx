@@ -97,7 +97,8 @@ export function ActiveFaultsBadge({ onOpen }: { onOpen?: () => void }) {
     <span class="faults-badge" role="status" aria-label={`Faults on: ${list.join('; ')}`}>
       <button class="faults-badge-open" title={`Faults on:\n${list.join('\n')}`} onClick={onOpen}>
         <span class="faults-badge-icon" aria-hidden="true">⚡</span>
-        {f.faults.length === 1 ? list[0] : `${f.faults.length} faults on: ${f.faults.map((x) => x.text).join(' · ')}`}
+        {/* Short in the header (a fault on every connection is the usual case); whole in the tooltip. */}
+        {f.faults.length === 1 ? (f.faults[0]!.conn === null ? f.faults[0]!.text : list[0]) : `${f.faults.length} faults on: ${f.faults.map((x) => x.text).join(' · ')}`}
       </button>
       <button class="faults-badge-clear" title="Turn every fault off" onClick={() => void clearAllFaults()}>
         Clear

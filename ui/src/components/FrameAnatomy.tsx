@@ -172,7 +172,9 @@ function ByteGrid({ f, b, l, bad, selected, onSelect }: { f: FrameEvent; b: Byte
           data-i={i}
           tabIndex={i === focusIndex ? 0 : -1}
           aria-pressed={selected === i}
-          aria-label={`byte ${i}, ${FIELD_LABEL[field]}, 0x${hexByte(b.wire[i]!)}${bad.has(i) ? ', breaks a rule' : ''}`}
+          // The name holds the hex digits as shown (a name that differs from the visible text fails
+          // speech input: WCAG 2.5.3).
+          aria-label={`byte ${i}, ${FIELD_LABEL[field]}, ${hexByte(b.wire[i]!)}${bad.has(i) ? ', breaks a rule' : ''}`}
           onClick={() => onSelect(i)}
           onKeyDown={(e) => move(e, i)}
         >

@@ -51,6 +51,7 @@ function OpenButton({ label }: { label: string }) {
           const file = input.files?.[0];
           // Reset, so picking the same file again opens it again.
           input.value = '';
+          menuOpen.value = false;
           if (file) void openRecordingFile(file);
         }}
       />
@@ -58,24 +59,63 @@ function OpenButton({ label }: { label: string }) {
   );
 }
 
+/** The header's recording menu is open. */
+const menuOpen = signal(false);
+
 /**
- * The live capture's buttons, small enough for the header: Save recording, Open recording…,
- * Export pcapng and HAR. Hidden while a recording is on view (RecordingBar has its own).
+ * The live capture's recording actions, behind one header button so the header keeps one row at
+ * 1280 px (and its height at any width, whatever chips appear): Save recording, Open recording…,
+ * Export pcapng and HAR. A disclosure, not an ARIA menu: plain buttons that Tab reaches. Closes
+ * on Escape, on a click elsewhere and after an action. Hidden while a recording is on view
+ * (RecordingBar has its own).
  */
 export function RecordingMenu() {
+  const root = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!menuOpen.value) return;
+    const away = (e: Event) => {
+      if (root.current && !root.current.contains(e.target as Node)) menuOpen.value = false;
+    };
+    const escape = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape') return;
+      menuOpen.value = false;
+      root.current?.querySelector<HTMLButtonElement>('.recmenu-toggle')?.focus();
+    };
+    document.addEventListener('pointerdown', away);
+    document.addEventListener('keydown', escape);
+    return () => {
+      document.removeEventListener('pointerdown', away);
+      document.removeEventListener('keydown', escape);
+    };
+  }, [menuOpen.value]);
   if (recording.value) return null;
+  const act = (fn: () => void) => () => {
+    menuOpen.value = false;
+    fn();
+  };
   return (
-    <div class="recmenu" role="group" aria-label="Recording">
-      <button onClick={() => void saveRecording()} title="Download everything captured so far as a recording (JSON Lines, one event per line)">
-        Save recording
+    <div class="recmenu" role="group" aria-label="Recording" ref={root}>
+      <button
+        class="recmenu-toggle"
+        aria-expanded={menuOpen.value}
+        aria-controls="recmenu-items"
+        title="Save the capture as a recording, open one, or export it as pcapng or HAR"
+        onClick={() => (menuOpen.value = !menuOpen.value)}
+      >
+        Recording <span aria-hidden="true">▾</span>
       </button>
-      <OpenButton label="Open recording…" />
-      <button onClick={() => void exportCapture('pcapng')} title="Export the capture as pcapng, for Wireshark and tshark" aria-label="Export pcapng">
-        pcapng
-      </button>
-      <button onClick={() => void exportCapture('har')} title="Export the capture as HAR 1.2 with Chrome's _webSocketMessages" aria-label="Export HAR">
-        HAR
-      </button>
+      <div id="recmenu-items" class="recmenu-items" hidden={!menuOpen.value}>
+        <button onClick={act(() => void saveRecording())} title="Download everything captured so far as a recording (JSON Lines, one event per line)">
+          Save recording
+        </button>
+        <OpenButton label="Open recording…" />
+        <button onClick={act(() => void exportCapture('pcapng'))} title="Export the capture as pcapng, for Wireshark and tshark">
+          Export pcapng
+        </button>
+        <button onClick={act(() => void exportCapture('har'))} title="Export the capture as HAR 1.2 with Chrome's _webSocketMessages">
+          Export HAR
+        </button>
+      </div>
     </div>
   );
 }

@@ -88,6 +88,15 @@ function shortAddress(addr: string): string {
   return addr.startsWith('127.0.0.1:') || addr.startsWith('[::1]:') || addr.startsWith('::1:') ? addr.slice(addr.lastIndexOf(':')) : addr;
 }
 
+/**
+ * The server lane's second line, whole in its 112 px box: the file's name where the label has one
+ * ("your server (server.js)" → "server.js"), else the port, as the wiretap's lane shows it.
+ */
+function serverSubtitle(label: string, port: number): string {
+  const file = /\(([^()]+)\)$/.exec(label)?.[1];
+  return file && file.length <= 17 ? file : `:${port}`;
+}
+
 function fit(s: string, chars: number): string {
   if (chars <= 1) return '';
   return s.length > chars ? `${s.slice(0, chars - 1)}…` : s;
@@ -932,8 +941,9 @@ export function SequenceDiagram() {
                 <text class="sd-lanename" x={serverX} y={22}>
                   server
                 </text>
+                {tap && <title>{`${tap.targetLabel} at ${tap.target.host}:${tap.target.port}`}</title>}
                 <text class="sd-lanesub" x={serverX} y={36}>
-                  {tap ? fit(tap.targetLabel, 17) : ''}
+                  {tap ? serverSubtitle(tap.targetLabel, tap.target.port) : ''}
                 </text>
               </g>
             </svg>
