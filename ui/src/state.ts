@@ -382,6 +382,20 @@ function applyPending(): void {
   if (stream && stream.readyState === WebSocket.OPEN) stream.send(JSON.stringify({ kind: 'ack', seq: receivedUpTo }));
 }
 
+/**
+ * Which live events the model takes (ui/src/capture-scope.ts: the open lesson's connections).
+ * Every event the stream brings passes through it, kept or not, in order.
+ */
+let eventScope: (e: WireEvent) => boolean = () => true;
+export function setEventScope(fn: (e: WireEvent) => boolean): void {
+  eventScope = fn;
+}
+
+/** Build the model again from the wiretap's history (another capture view is on show). */
+export function replayHistory(): void {
+  if (!viewingRecording) restartStream?.();
+}
+
 /** Apply events at once (tests and recordings). */
 export function applyEvents(events: WireEvent[]): void {
   for (const e of events) model.apply(e);
@@ -426,7 +440,7 @@ export function connectStream(token = tokenFromUrl()): void {
             ws.send(JSON.stringify({ kind: 'ack', seq: receivedUpTo }));
             break;
           }
-          for (const e of msg.events) pending.push(e);
+          for (const e of msg.events) if (eventScope(e)) pending.push(e);
           scheduleApply();
           break;
         case 'shed':
