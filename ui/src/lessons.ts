@@ -5,7 +5,7 @@ import type { HintsReply, LessonDoc, LessonList, SolutionReply } from '../../ser
 import { activeFile, saveAll, sessions, switchWorkspace, fetchFile } from './runner/workspace.ts';
 import { runner } from './runner/run-client.ts';
 import { activeWorkspace, centerView, tokenFromUrl, wiretapNow } from './state.ts';
-import { lastConnection, startView, viewStart } from './capture-scope.ts';
+import { captureViews, lastConnection, showView, shownView, startView, viewStart } from './capture-scope.ts';
 
 /**
  * The lessons in the dashboard: the list with the learner's progress, the open lesson's text,
@@ -561,6 +561,9 @@ effect(() => {
   if (runs === runsSeen) return;
   runsSeen = runs;
   runFromConn.value = lastConnection() + 1;
+  // A run belongs to the open lesson: its connections must show (and link to the peers).
+  const views = captureViews.peek();
+  if (shownView.peek() !== views.length - 1) showView(views.length - 1);
 });
 
 /** Where the goal's comparison starts: the latest run, or the lesson's capture view. */

@@ -81,8 +81,7 @@ export function GoalDiagram({ goal }: { goal: Goal }) {
               </text>
               {f.repeatMin !== undefined && (
                 <text x={WIDTH - 4} y={y + 1} text-anchor="end" class="lp-goal-repeat">
-                  ×{count ? `${count}/` : ''}
-                  {f.repeatMin}+
+                  {count ? (count >= f.repeatMin ? `×${count}` : `×${count} of ${f.repeatMin}`) : `×${f.repeatMin}+`}
                 </text>
               )}
               {f.group !== undefined && i > 0 && flat[i - 1]!.group === f.group && (
