@@ -602,3 +602,19 @@ export function predictProblem(raw: unknown): string | null {
   }
   return null;
 }
+
+/**
+ * A check's sentence for a goal that the wire does not follow (null when it does): the arrow,
+ * what the goal has there and what the wire has, as the pane marks it. For a check's failure
+ * message: `expect(describeDifference(goal, compareGoal(goal, events)), ...).toBeNull()`.
+ */
+export function describeDifference(goal: Goal, r: GoalResult): string | null {
+  const d = r.difference;
+  if (d) return `The conversation leaves the goal ("${goal.title}") at arrow ${d.index + 1}: the goal has ${d.expected}; the wire has ${d.got}.`;
+  if (r.complete) return null;
+  const flat = flatArrows(goal);
+  const next = r.arrows.findIndex((a, i) => a.state !== 'ok' && !flat[i]!.arrow.never);
+  if (next < 0) return null;
+  const f = flat[next]!.arrow;
+  return `The conversation stops short of the goal ("${goal.title}") at arrow ${next + 1}: ${f.from} → ${f.to}: ${f.label ?? describeArrow(f)} has not happened (yet).`;
+}

@@ -216,6 +216,11 @@ describe('lessons in the dashboard', () => {
     expect(refused.status).toBe(403);
     expect(refused.body.error).toMatch(/opens once you have tried: run Check on your code, or read all 3 hints/);
     expect(JSON.stringify(refused.body)).not.toContain('socket.onopen');
+    // Without the session token, no answer at all about it.
+    const stranger = await fetch(`http://127.0.0.1:${pg.dashboard.port}/api/lessons/${LESSON}/solution`, { method: 'POST' });
+    expect(stranger.status).toBeGreaterThanOrEqual(401);
+    expect(stranger.status).toBeLessThan(404);
+    expect(await stranger.text()).not.toContain('socket.onopen');
     expect((await http.get<Progress>('/api/progress')).body.lessons[LESSON]!.solutionShownAt).toBeNull();
     // The lesson says it has one, and what it asks the learner to predict.
     const doc = (await http.get<LessonDoc>(`/api/lessons/${LESSON}`)).body;

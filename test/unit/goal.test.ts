@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { WireEvent } from '../../server/capture/events.ts';
-import { compareGoal, flatArrows, globMatch, goalProblem, predictProblem, readOutcome, type Goal, type PredictFile } from '../../lessons/harness/goal.ts';
+import { compareGoal, describeDifference, flatArrows, globMatch, goalProblem, predictProblem, readOutcome, type Goal, type PredictFile } from '../../lessons/harness/goal.ts';
 
 /** A small wire, written as the wiretap reports it: one event per call, time going on by 1 ms. */
 class WireBuilder {
@@ -141,6 +141,15 @@ describe('compareGoal: lesson 09, close with 1000 and stay away', () => {
     const w = job(new WireBuilder().open(1), 1);
     const r = compareGoal(goal, w.events, { now: w.now + 5000 });
     expect(r.difference?.expected).toBe('client → server: CLOSE 1000 and a reason');
+  });
+
+  it('says the difference in a sentence a check can print', () => {
+    const w = job(new WireBuilder().open(1), 1).close(1, 'client', 4000, 'bye');
+    expect(describeDifference(goal, compareGoal(goal, w.events, { now: w.now }))).toBe(
+      'The conversation leaves the goal ("The job, then a closing handshake, and no coming back") at arrow 6: the goal has client → server: CLOSE 1000 and a reason; the wire has client → server: CLOSE 4000 "bye" (#1 frame 0).',
+    );
+    const open = job(new WireBuilder().open(1), 1);
+    expect(describeDifference(goal, compareGoal(goal, open.events, { now: open.now }))).toMatch(/stops short of the goal .* at arrow 6: client → server: CLOSE 1000 and a reason has not happened \(yet\)\.$/);
   });
 
   it('marks a close with another code as the arrow that differs (strict)', () => {
