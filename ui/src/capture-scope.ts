@@ -1,6 +1,7 @@
 import { signal } from '@preact/signals';
 import type { WireEvent } from '../../server/capture/events.ts';
-import { filters, replayHistory, selectedConn, selection, setEventScope, version } from './state.ts';
+import { recording } from './recording.ts';
+import { filters, model, replayHistory, selectedConn, selection, setEventScope, version } from './state.ts';
 
 /**
  * Each lesson starts on a clean inspector: opening a lesson (or the free playground) starts a new
@@ -134,19 +135,25 @@ export function startView(lesson: string | null): void {
   const kept = next.filter((v) => v.connections > 0 || v.toConn === null).slice(-(MAX_VIEWS - 1));
   kept.push({ lesson, fromConn: lastConn + 1, toConn: null, connections: 0 });
   captureViews.value = kept;
-  showView(kept.length - 1);
+  shownView.value = kept.length - 1;
+  save();
+  clearSelection();
+  // The new view has no connection yet: the model starts empty, nothing to fetch again. (A
+  // recording on view keeps the model; back to live, the stream is replayed through the view.)
+  if (!recording.peek()) model.reset();
+  version.value++;
 }
 
 /** Show one view's connections (an earlier lesson's, or back to the current one). */
 export function showView(index: number): void {
   const views = captureViews.peek();
   if (index < 0 || index >= views.length) return;
-  const changed = index !== shownView.peek();
+  if (index === shownView.peek()) return;
   shownView.value = index;
   save();
   clearSelection();
   // The model holds only the view on show: rebuild it from the wiretap's history.
-  if (changed || views.length > 1) replayHistory();
+  replayHistory();
   version.value++;
 }
 

@@ -363,7 +363,8 @@ function applyPending(): void {
   const start = performance.now();
   let i = 0;
   while (i < pending.length) {
-    model.apply(pending[i]!);
+    const e = pending[i]!;
+    if (eventScope(e)) model.apply(e);
     i++;
     if ((i & 255) === 0 && performance.now() - start > SLICE_MS) break;
   }
@@ -384,7 +385,8 @@ function applyPending(): void {
 
 /**
  * Which live events the model takes (ui/src/capture-scope.ts: the open lesson's connections).
- * Every event the stream brings passes through it, kept or not, in order.
+ * Every live event passes through it, kept or not, in order, when it is applied (so events
+ * received before a new lesson's view began, and applied after, are judged by the new view).
  */
 let eventScope: (e: WireEvent) => boolean = () => true;
 export function setEventScope(fn: (e: WireEvent) => boolean): void {
@@ -440,7 +442,7 @@ export function connectStream(token = tokenFromUrl()): void {
             ws.send(JSON.stringify({ kind: 'ack', seq: receivedUpTo }));
             break;
           }
-          for (const e of msg.events) if (eventScope(e)) pending.push(e);
+          for (const e of msg.events) pending.push(e);
           scheduleApply();
           break;
         case 'shed':
