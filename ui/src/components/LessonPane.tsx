@@ -565,7 +565,7 @@ export function LessonPane() {
           </h2>
           {doc && (
             <span class="lp-head-progress muted" aria-label="Steps done">
-              {doc.progress.passedAt ? (doc.progress.solutionShownAt ? 'done, solution shown' : 'done') : `${doc.progress.steps.length}/${doc.steps.length} steps`}
+              {doc.progress.steps.length}/{doc.steps.length} steps{doc.progress.solutionShownAt ? ' · solution shown' : ''}
             </span>
           )}
         </header>
