@@ -103,6 +103,17 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the lesson pane's teaching tools
     expect(said).toMatch(/^On the wire \(#\d+\)/);
     expect(said).toContain('✓ as you predicted: Garbled');
     expect(said).toContain('each byte of é (2 bytes) and of 👋 (4 bytes) became a character of its own');
+
+    // The console follows its last line, also when the window narrows and its lines wrap anew.
+    const log = dash.getByRole('log', { name: 'Console output' });
+    await log.getByRole('listitem').filter({ hasText: 'I heard you say' }).last().waitFor();
+    for (const width of [1024, 1280]) {
+      await dash.setViewportSize({ width, height: 800 });
+      await eventually(
+        () => log.evaluate((el) => el.scrollHeight > el.clientHeight && el.scrollHeight - el.scrollTop - el.clientHeight < 24),
+        async () => `the console at ${width} px to show its last line; ${JSON.stringify(await log.evaluate((el) => ({ top: el.scrollTop, height: el.scrollHeight, client: el.clientHeight })))}`,
+      );
+    }
     await card.scrollIntoViewIfNeeded();
     await shot('prediction-answered');
   }, 90_000);

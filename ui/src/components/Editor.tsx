@@ -564,6 +564,23 @@ function ConsolePane() {
       autoTop.current = el.scrollTop;
     }
   }, [lastShown, filter]);
+  // The lines' height changes without a new line (the window or the pane resized, lines wrap
+  // differently, the Code tab shown again after lines came while it was hidden): a console
+  // that follows stays at its last line.
+  useEffect(() => {
+    const el = list.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const follow = () => {
+      if (!stick.current || el.clientHeight === 0) return;
+      el.scrollTop = el.scrollHeight;
+      autoTop.current = el.scrollTop;
+    };
+    const ro = new ResizeObserver(follow);
+    ro.observe(el);
+    const rows = el.querySelector('ol');
+    if (rows) ro.observe(rows);
+    return () => ro.disconnect();
+  }, []);
   // "Show the stack in the console": its first line at the top of the pane.
   const want = scrollRequest.value;
   useLayoutEffect(() => {
