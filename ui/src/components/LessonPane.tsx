@@ -499,11 +499,13 @@ function Footer() {
       {doc.hasSolution && (
         <button
           class="lp-solution-button"
+          aria-label="Show the solution"
           disabled={!hasTried(doc)}
           onClick={() => (solutionAsk.value = true)}
           title={hasTried(doc) ? 'See the solution beside your code (asks first)' : `Offered once you have tried: run Check${doc.hints > 0 ? ', or read every hint' : ''}`}
         >
-          {doc.progress.solutionShownAt ? 'Solution' : 'Show the solution'}
+          {/* Short: the footer keeps room for the check's status at 1024 px. */}
+          Solution…
         </button>
       )}
       {total > 0 && (
