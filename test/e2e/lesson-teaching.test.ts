@@ -7,8 +7,8 @@
  * 06's connections kept one click away, not mixed into lesson 09's).
  *
  * Lessons' texts change; these tests use the lessons' starter files as the pane seeds them, and
- * the predict.json and goal.json of this area. Screenshots at 1280 and 1024 wide go to
- * test-artifacts/screenshots/teaching-*.png.
+ * the predict.json and goal.json of this area. Screenshots at 1280 and 1024 wide (and 1280 dark)
+ * go to test-artifacts/screenshots/teaching-*.png.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,6 +46,10 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the lesson pane's teaching tools
       for (const dir of SHOTS) await dash.screenshot({ path: path.join(dir, `teaching-${name}-${width}.png`) });
     }
     await dash.setViewportSize({ width: 1280, height: 800 });
+    // And dark, as many learners' systems are.
+    await dash.emulateMedia({ colorScheme: 'dark' });
+    for (const dir of SHOTS) await dash.screenshot({ path: path.join(dir, `teaching-${name}-1280-dark.png`) });
+    await dash.emulateMedia({ colorScheme: 'light' });
   }
 
   async function openLesson(n: string, title: RegExp): Promise<void> {
