@@ -161,8 +161,9 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the lesson pane's teaching tools
       20_000,
     );
     expect(await diff.locator('.monaco-diff-editor .original').innerText()).toContain('String.fromCharCode(...data)');
-    // Monaco marks the lines that differ.
-    expect(await diff.locator('.monaco-diff-editor .line-insert, .monaco-diff-editor .char-insert').count()).toBeGreaterThan(0);
+    // Monaco marks the lines that differ (its diff is computed in a worker: it comes a little later).
+    const marks = diff.locator('.monaco-diff-editor .line-insert, .monaco-diff-editor .char-insert');
+    await eventually(async () => (await marks.count()) > 0, () => 'the diff to mark the lines that differ', 20_000);
     await shot('solution-diff');
     await diff.getByRole('button', { name: 'Close' }).click();
     await diff.waitFor({ state: 'hidden' });
