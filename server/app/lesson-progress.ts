@@ -8,7 +8,8 @@ import { join } from 'node:path';
  *
  *   { "version": 1, "current": "04-sending-too-early",
  *     "lessons": { "04-sending-too-early": { "steps": [1, 2], "hints": 1,
- *       "check": { "passed": false, "at": "2025-…", "passing": 1, "total": 4 }, "passedAt": null } } }
+ *       "check": { "passed": false, "at": "2025-…", "passing": 1, "total": 4 }, "passedAt": null,
+ *       "solutionShownAt": null, "predictions": { "timer-send": { "choice": "none", "at": "2025-…" } } } } }
  */
 
 export interface LastCheck {
@@ -29,7 +30,25 @@ export interface LessonProgress {
   check: LastCheck | null;
   /** When the check last passed: the lesson is done (ISO 8601), or null. */
   passedAt: string | null;
+  /**
+   * When the learner first asked for the solution (ISO 8601), or null: a lesson passed after
+   * that is "done, solution shown", not "done".
+   */
+  solutionShownAt: string | null;
+  /** The learner's answers to the lesson's predictions (predict.json), by prediction id. */
+  predictions: Record<string, PredictionAnswer>;
 }
+
+export interface PredictionAnswer {
+  /** The id of the choice picked. */
+  choice: string;
+  /** When (ISO 8601). */
+  at: string;
+}
+
+/** Bounds on what progress.json may hold for predictions: it is read back from disk, and written by pages. */
+export const MAX_PREDICTIONS = 32;
+export const MAX_PREDICTION_ID = 40;
 
 export interface Progress {
   version: 1;
@@ -40,7 +59,22 @@ export interface Progress {
 
 export const PROGRESS_FILE = 'progress.json';
 
-const empty = (): LessonProgress => ({ steps: [], hints: 0, check: null, passedAt: null });
+const empty = (): LessonProgress => ({ steps: [], hints: 0, check: null, passedAt: null, solutionShownAt: null, predictions: {} });
+
+const ISO = /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/;
+const isId = (s: unknown): s is string => typeof s === 'string' && s.length > 0 && s.length <= MAX_PREDICTION_ID && /^[\w.-]+$/.test(s);
+
+/** The predictions as read from disk: ids and choices of a sane shape, at most MAX_PREDICTIONS. */
+export function cleanPredictions(raw: unknown): Record<string, PredictionAnswer> {
+  const out: Record<string, PredictionAnswer> = {};
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return out;
+  for (const [id, a] of Object.entries(raw as Record<string, unknown>).slice(0, MAX_PREDICTIONS)) {
+    const ans = a as Record<string, unknown> | null;
+    if (!isId(id) || !ans || typeof ans !== 'object' || !isId(ans.choice) || typeof ans.at !== 'string' || !ISO.test(ans.at)) continue;
+    out[id] = { choice: ans.choice, at: ans.at };
+  }
+  return out;
+}
 
 const isInt = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n);
 
@@ -56,6 +90,8 @@ function cleanLesson(raw: unknown): LessonProgress {
     p.check = { passed: c.passed, at: c.at, passing: isInt(c.passing) ? c.passing : 0, total: isInt(c.total) ? c.total : 0 };
   }
   if (typeof r.passedAt === 'string') p.passedAt = r.passedAt;
+  if (typeof r.solutionShownAt === 'string' && ISO.test(r.solutionShownAt)) p.solutionShownAt = r.solutionShownAt;
+  p.predictions = cleanPredictions(r.predictions);
   return p;
 }
 
@@ -130,4 +166,12 @@ export class ProgressStore {
     writeFileSync(tmp, `${JSON.stringify(this.data, null, 2)}\n`);
     renameSync(tmp, this.file);
   }
+}
+
+/**
+ * The learner has tried the lesson: a check ran on their code, or they read every hint. Only
+ * then is "Show the solution" offered, and only then does the playground serve it.
+ */
+export function hasTried(p: LessonProgress, hintCount: number): boolean {
+  return p.check !== null || (hintCount > 0 && p.hints >= hintCount);
 }

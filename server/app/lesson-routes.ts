@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type Express, type Request, type Response } from 'express';
 import { readHints, readLesson, type LessonInfo, type LessonText } from '../../lessons/harness/format.ts';
 import { starterFiles } from '../runner/workspace.ts';
 import type { ActiveWorkspace } from './active-workspace.ts';
 import { runCheck, CHECK_TIMEOUT_MS, type CheckResult } from './lesson-check.ts';
-import type { LessonProgress, Progress } from './lesson-progress.ts';
+import { goalProblem, predictProblem, type Goal, type Prediction } from '../../lessons/harness/goal.ts';
+import { hasTried, MAX_PREDICTIONS, type LessonProgress, type Progress } from './lesson-progress.ts';
 
 /** One lesson in the list (GET /api/lessons). */
 export interface LessonSummary {
@@ -22,6 +23,8 @@ export interface LessonSummary {
   done: boolean;
   passedAt: string | null;
   lastCheck: LessonProgress['check'];
+  /** The learner asked for the solution: done with it is "done, solution shown". */
+  solutionShown: boolean;
 }
 
 export interface LessonList {
@@ -46,6 +49,42 @@ export interface LessonDoc {
   active: boolean;
   /** Where the learner's files for it are (workspace/NN-slug/). */
   dir: string;
+  /** The lesson has a solution/ to show (after the learner tried: POST /solution). */
+  hasSolution: boolean;
+  /** "Predict, then run": the questions of predict.json (empty when it has none). */
+  predictions: Prediction[];
+  /** The goal diagram of goal.json, or null. */
+  goal: Goal | null;
+  /** What is wrong with the lesson's predict.json or goal.json (for the lesson's author), if anything. */
+  problems: string[];
+}
+
+/** POST /api/lessons/:id/solution: the solution's files, by name, and the progress that records it. */
+export interface SolutionReply {
+  files: Record<string, string>;
+  progress: LessonProgress;
+}
+
+/** A lesson's JSON file, checked: the value, or null and why. */
+function readJson<T>(dir: string, name: string, problem: (raw: unknown) => string | null): { value: T | null; problem: string | null } {
+  const file = join(dir, name);
+  if (!existsSync(file)) return { value: null, problem: null };
+  try {
+    const raw: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    const why = problem(raw);
+    return why ? { value: null, problem: `${name}: ${why}` } : { value: raw as T, problem: null };
+  } catch (err) {
+    return { value: null, problem: `${name} is not JSON: ${(err as Error).message}` };
+  }
+}
+
+export function readPredictions(dir: string): { value: Prediction[]; problem: string | null } {
+  const r = readJson<{ predictions: Prediction[] }>(dir, 'predict.json', predictProblem);
+  return { value: r.value?.predictions ?? [], problem: r.problem };
+}
+
+export function readGoal(dir: string): { value: Goal | null; problem: string | null } {
+  return readJson<Goal>(dir, 'goal.json', goalProblem);
 }
 
 export interface HintsReply {
@@ -86,6 +125,7 @@ function summary(lesson: LessonInfo, p: LessonProgress): LessonSummary {
     done: p.passedAt !== null,
     passedAt: p.passedAt,
     lastCheck: p.check,
+    solutionShown: p.solutionShownAt !== null,
   };
 }
 
@@ -107,7 +147,9 @@ function fail(res: Response, err: unknown): void {
  * - GET /api/lessons/:id/hints?upto=N: hints 1..N (N is recorded as revealed); without upto, those revealed
  * - POST /api/lessons/:id/open: work in the lesson's folder; POST /api/lessons/free: back to the free playground
  * - POST /api/lessons/:id/check: run the lesson's check on the learner's files (one at a time: 409)
- * - GET /api/progress, PUT /api/progress: { lessons: { ID: { steps?: number[], hints?: number, forget?: true } } }
+ * - POST /api/lessons/:id/solution: the solution's files, once the learner tried (403 before); recorded in progress
+ * - GET /api/progress, PUT /api/progress: { lessons: { ID: { steps?: number[], hints?: number,
+ *   predictions?: { PREDICTION_ID: CHOICE_ID }, forget?: true } } }
  */
 export function mountLessonRoutes(app: Express, active: ActiveWorkspace, opts: LessonRoutesOptions = {}): void {
   const json = express.json({ limit: '64kb' });
@@ -145,6 +187,8 @@ export function mountLessonRoutes(app: Express, active: ActiveWorkspace, opts: L
       const starterDir = join(lesson.dir, 'starter');
       const starter: Record<string, string> = {};
       for (const name of starterFiles(starterDir)) starter[name] = readFileSync(join(starterDir, name), 'utf8');
+      const predictions = readPredictions(lesson.dir);
+      const goal = readGoal(lesson.dir);
       const doc: LessonDoc = {
         id: lesson.slug,
         number: lesson.number,
@@ -156,6 +200,10 @@ export function mountLessonRoutes(app: Express, active: ActiveWorkspace, opts: L
         progress: active.progress.lesson(lesson.slug),
         active: active.lesson === lesson.slug,
         dir: join(active.root, lesson.slug),
+        hasSolution: existsSync(join(lesson.dir, 'solution')),
+        predictions: predictions.value,
+        goal: goal.value,
+        problems: [predictions.problem, goal.problem].filter((p): p is string => p !== null),
       };
       res.json(doc);
     } catch (err) {
@@ -231,12 +279,39 @@ export function mountLessonRoutes(app: Express, active: ActiveWorkspace, opts: L
     res.json(result);
   });
 
+  // The solution is a POST: showing it is recorded ("done, solution shown"), and a page must
+  // ask for it on purpose (the pane asks the learner first), never by prefetching a link.
+  app.post('/api/lessons/:id/solution', (req, res) => {
+    const lesson = lessonOr404(req, res);
+    if (!lesson) return;
+    const hintCount = readHints(lesson.dir).length;
+    const before = active.progress.lesson(lesson.slug);
+    if (!hasTried(before, hintCount)) {
+      res.status(403).json({
+        error: `403: the solution of lesson ${lesson.number} opens once you have tried: run Check on your code${hintCount > 0 ? `, or read all ${hintCount} hints` : ''}, then ask again`,
+      });
+      return;
+    }
+    const dir = join(lesson.dir, 'solution');
+    try {
+      const files: Record<string, string> = {};
+      for (const name of starterFiles(dir)) files[name] = readFileSync(join(dir, name), 'utf8');
+      const progress = active.progress.update(lesson.slug, (p) => {
+        p.solutionShownAt ??= new Date().toISOString();
+      });
+      const reply: SolutionReply = { files, progress };
+      res.json(reply);
+    } catch (err) {
+      fail(res, err);
+    }
+  });
+
   app.get('/api/progress', (_req, res) => {
     res.json(active.progress.get());
   });
 
   app.put('/api/progress', json, (req, res) => {
-    const body = req.body as { lessons?: Record<string, { steps?: unknown; hints?: unknown; forget?: unknown }> } | undefined;
+    const body = req.body as { lessons?: Record<string, { steps?: unknown; hints?: unknown; predictions?: unknown; forget?: unknown }> } | undefined;
     if (!body || typeof body !== 'object' || !body.lessons || typeof body.lessons !== 'object') {
       res.status(400).json({ error: '400: send { "lessons": { "04-sending-too-early": { "steps": [1, 2] } } } as JSON' });
       return;
@@ -264,10 +339,34 @@ export function mountLessonRoutes(app: Express, active: ActiveWorkspace, opts: L
         res.status(400).json({ error: `400: lesson ${lesson.number} has ${hintCount} hints` });
         return;
       }
+      // An answer names a prediction of the lesson's predict.json and one of its choices: nothing else is kept.
+      const answers: Record<string, string> = {};
+      if (change.predictions !== undefined) {
+        const asked = readPredictions(lesson.dir).value;
+        const given = change.predictions;
+        if (!given || typeof given !== 'object' || Array.isArray(given) || Object.keys(given).length > MAX_PREDICTIONS) {
+          res.status(400).json({ error: `400: predictions is { "prediction-id": "choice-id" } for lesson ${lesson.number}` });
+          return;
+        }
+        for (const [pid, choice] of Object.entries(given as Record<string, unknown>)) {
+          const p = asked.find((q) => q.id === pid);
+          if (!p) {
+            res.status(400).json({ error: `400: lesson ${lesson.number} asks no prediction "${pid.slice(0, 40)}"${asked.length ? ` (it asks: ${asked.map((q) => q.id).join(', ')})` : ''}` });
+            return;
+          }
+          if (typeof choice !== 'string' || !p.choices.some((c) => c.id === choice)) {
+            res.status(400).json({ error: `400: prediction "${pid}" of lesson ${lesson.number} has the choices ${p.choices.map((c) => c.id).join(', ')}` });
+            return;
+          }
+          answers[pid] = choice;
+        }
+      }
       changes.push(() =>
         active.progress.update(lesson.slug, (p) => {
           if (steps !== undefined) p.steps = steps as number[];
           if (hints !== undefined) p.hints = hints as number;
+          const at = new Date().toISOString();
+          for (const [pid, choice] of Object.entries(answers)) p.predictions[pid] = { choice, at };
         }),
       );
     }

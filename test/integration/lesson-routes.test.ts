@@ -14,7 +14,7 @@ import { startDashboard, type Dashboard } from '../../server/app/dashboard.ts';
 import { LearnerBridge } from '../../server/app/learner-bridge.ts';
 import type { CheckResult } from '../../server/app/lesson-check.ts';
 import type { Progress } from '../../server/app/lesson-progress.ts';
-import type { HintsReply, LessonDoc, LessonList } from '../../server/app/lesson-routes.ts';
+import type { HintsReply, LessonDoc, LessonList, SolutionReply } from '../../server/app/lesson-routes.ts';
 import type { FileInfo, StreamMessage } from '../../server/app/stream-protocol.ts';
 import { CaptureStore } from '../../server/capture/store.ts';
 import { LearnerServer, type RunnerState } from '../../server/runner/learner-server.ts';
@@ -211,6 +211,24 @@ describe('lessons in the dashboard', () => {
     expect((await http.get<Progress>('/api/progress')).body.lessons[LESSON]!.hints).toBe(2);
   });
 
+  it('refuses the solution before the learner tried (no check yet, not every hint read)', async () => {
+    const refused = await http.post<{ error: string }>(`/api/lessons/${LESSON}/solution`);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toMatch(/opens once you have tried: run Check on your code, or read all 3 hints/);
+    expect(JSON.stringify(refused.body)).not.toContain('socket.onopen');
+    // Without the session token, no answer at all about it.
+    const stranger = await fetch(`http://127.0.0.1:${pg.dashboard.port}/api/lessons/${LESSON}/solution`, { method: 'POST' });
+    expect(stranger.status).toBeGreaterThanOrEqual(401);
+    expect(stranger.status).toBeLessThan(404);
+    expect(await stranger.text()).not.toContain('socket.onopen');
+    expect((await http.get<Progress>('/api/progress')).body.lessons[LESSON]!.solutionShownAt).toBeNull();
+    // The lesson says it has one, and what it asks the learner to predict.
+    const doc = (await http.get<LessonDoc>(`/api/lessons/${LESSON}`)).body;
+    expect(doc.hasSolution).toBe(true);
+    expect(doc.predictions.map((p) => p.id)).toEqual(['timer-send']);
+    expect(doc.problems).toEqual([]);
+  });
+
   it('checks the starter: red, each check a sentence with the failure in words and the hint to read; one check at a time', async () => {
     writeFileSync(join(root, LESSON, 'client.js'), lessonFile('starter', 'client.js'));
     const checkDirs = () => readdirSync(tmpdir()).filter((n) => n.startsWith('wsplay-check-'));
@@ -240,6 +258,35 @@ describe('lessons in the dashboard', () => {
     expect(p.check).toMatchObject({ passed: false, passing: 1, total: 4 });
     expect(p.passedAt).toBeNull();
   }, 60_000);
+
+  it('serves the solution once a check ran, and records that it was shown', async () => {
+    const { status, body } = await http.post<SolutionReply>(`/api/lessons/${LESSON}/solution`);
+    expect(status).toBe(200);
+    expect(body.files['client.js']).toBe(lessonFile('solution', 'client.js'));
+    expect(Object.keys(body.files)).toEqual(['client.js', 'server.js']);
+    expect(body.progress.solutionShownAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    const list = (await http.get<LessonList>('/api/lessons')).body;
+    expect(list.lessons.find((l) => l.id === LESSON)!.solutionShown).toBe(true);
+    // Asked again, the first time stays the one recorded.
+    const again = await http.post<SolutionReply>(`/api/lessons/${LESSON}/solution`);
+    expect(again.body.progress.solutionShownAt).toBe(body.progress.solutionShownAt);
+  });
+
+  it('keeps a prediction only when the lesson asks it and the choice is one of its choices', async () => {
+    const ok = await http.put<Progress>('/api/progress', { lessons: { [LESSON]: { predictions: { 'timer-send': 'none' } } } });
+    expect(ok.status).toBe(200);
+    expect(ok.body.lessons[LESSON]!.predictions['timer-send']).toMatchObject({ choice: 'none' });
+    const unknown = await http.put<{ error: string }>('/api/progress', { lessons: { [LESSON]: { predictions: { 'no-such': 'none' } } } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error).toMatch(/asks no prediction "no-such" \(it asks: timer-send\)/);
+    const badChoice = await http.put<{ error: string }>('/api/progress', { lessons: { [LESSON]: { predictions: { 'timer-send': 'maybe' } } } });
+    expect(badChoice.status).toBe(400);
+    expect(badChoice.body.error).toMatch(/has the choices frame, none, early/);
+    expect((await http.put('/api/progress', { lessons: { [LESSON]: { predictions: ['none'] } } })).status).toBe(400);
+    expect((await http.put('/api/progress', { lessons: { [LESSON]: { predictions: { 'timer-send': { choice: 'none' } } } } })).status).toBe(400);
+    // Nothing of a refused request was written.
+    expect((await http.get<Progress>('/api/progress')).body.lessons[LESSON]!.predictions).toEqual({ 'timer-send': ok.body.lessons[LESSON]!.predictions['timer-send'] });
+  });
 
   it("checks the solution: green, and the lesson is done", async () => {
     for (const name of readdirSync(join(LESSON_DIR, 'solution'))) copyFileSync(join(LESSON_DIR, 'solution', name), join(root, LESSON, name));

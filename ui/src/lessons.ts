@@ -1,9 +1,11 @@
 import { effect, signal } from '@preact/signals';
 import type { CheckResult } from '../../server/app/lesson-check.ts';
 import type { LessonProgress } from '../../server/app/lesson-progress.ts';
-import type { HintsReply, LessonDoc, LessonList } from '../../server/app/lesson-routes.ts';
+import type { HintsReply, LessonDoc, LessonList, SolutionReply } from '../../server/app/lesson-routes.ts';
 import { activeFile, saveAll, sessions, switchWorkspace, fetchFile } from './runner/workspace.ts';
-import { activeWorkspace, centerView, tokenFromUrl } from './state.ts';
+import { runner } from './runner/run-client.ts';
+import { activeWorkspace, centerView, tokenFromUrl, wiretapNow } from './state.ts';
+import { captureViews, lastConnection, showView, shownView, startView, viewStart } from './capture-scope.ts';
 
 /**
  * The lessons in the dashboard: the list with the learner's progress, the open lesson's text,
@@ -13,7 +15,8 @@ import { activeWorkspace, centerView, tokenFromUrl } from './state.ts';
  */
 
 export type { CheckResult, CheckItem } from '../../server/app/lesson-check.ts';
-export type { LessonDoc, LessonList, LessonSummary, HintsReply } from '../../server/app/lesson-routes.ts';
+export type { LessonDoc, LessonList, LessonSummary, HintsReply, SolutionReply } from '../../server/app/lesson-routes.ts';
+export type { Goal, Prediction } from '../../lessons/harness/goal.ts';
 
 /** `steps` with every step 1..count added (as server/app/lesson-routes.ts records a passing check). */
 function stepsWithAll(steps: number[], count: number): number[] {
@@ -479,6 +482,95 @@ export async function loadCode(file: string, code: string): Promise<void> {
   centerView.value = 'editor';
 }
 
+// ---- Show the solution ------------------------------------------------------------------------
+
+/**
+ * The learner has tried: a check ran on their code, or they read every hint (as the server
+ * decides it, server/app/lesson-progress.ts hasTried). Before that the pane offers no solution,
+ * and the server would refuse it.
+ */
+export function hasTried(doc: LessonDoc): boolean {
+  return doc.progress.check !== null || (doc.hints > 0 && doc.progress.hints >= doc.hints);
+}
+
+/** The solution on show beside the learner's files (null: the diff is closed). */
+export const solution = signal<{ lesson: string; files: Record<string, string> } | null>(null);
+
+/** Ask the playground for the solution (recorded as shown), and open the diff. */
+export async function showSolution(): Promise<void> {
+  const doc = lessonDoc.value;
+  if (!doc) return;
+  const problem = await saveFirst();
+  if (problem) throw new Error(`your edits could not be saved first (${problem})`);
+  const reply = await call<SolutionReply>('POST', `/api/lessons/${encodeURIComponent(doc.id)}/solution`);
+  setProgress(doc.id, reply.progress);
+  solution.value = { lesson: doc.id, files: reply.files };
+  void refreshList();
+}
+
+/** The learner's text of a file now (the editor's, unsaved edits included), for the diff. */
+export function learnerText(file: string): Promise<string> {
+  return currentText(file).catch(() => '');
+}
+
+// ---- Predict, then run --------------------------------------------------------------------------
+
+const SINCE_KEY = 'wsplay-prediction-since';
+/** When (wiretap time) each prediction was answered on this page: the run to read comes after. */
+export const predictionSince = signal<Record<string, number>>(
+  (() => {
+    try {
+      return (JSON.parse(sessionStorage.getItem(SINCE_KEY) ?? '{}') as Record<string, number>) ?? {};
+    } catch {
+      return {};
+    }
+  })(),
+);
+export const predictionError = signal('');
+
+/** Keep the learner's guess (progress.json) before the run or the fault it is about. */
+export async function answerPrediction(id: string, choice: string): Promise<void> {
+  const doc = lessonDoc.value;
+  if (!doc) return;
+  try {
+    const progress = await call<{ lessons: Record<string, LessonProgress> }>('PUT', '/api/progress', { lessons: { [doc.id]: { predictions: { [id]: choice } } } });
+    const p = progress.lessons[doc.id];
+    if (p) setProgress(doc.id, p);
+    predictionSince.value = { ...predictionSince.value, [`${doc.id}/${id}`]: wiretapNow() ?? 0 };
+    try {
+      sessionStorage.setItem(SINCE_KEY, JSON.stringify(predictionSince.value));
+    } catch {
+      // No storage: the answer's time lasts as long as the page.
+    }
+    predictionError.value = '';
+  } catch (err) {
+    predictionError.value = `Your answer was not kept: ${(err as Error).message}`;
+  }
+}
+
+// ---- the run a goal diagram compares -------------------------------------------------------------
+
+/**
+ * The first connection of the learner's latest run (▶ Run in the Code tab): a goal diagram
+ * compares that run's connections, not everything since the lesson opened.
+ */
+export const runFromConn = signal<number | null>(null);
+let runsSeen = runner.peek().runs;
+effect(() => {
+  const runs = runner.value.runs;
+  if (runs === runsSeen) return;
+  runsSeen = runs;
+  runFromConn.value = lastConnection() + 1;
+  // A run belongs to the open lesson: its connections must show (and link to the peers).
+  const views = captureViews.peek();
+  if (shownView.peek() !== views.length - 1) showView(views.length - 1);
+});
+
+/** Where the goal's comparison starts: the latest run, or the lesson's capture view. */
+export function goalFromConn(): number {
+  return Math.max(runFromConn.value ?? 0, viewStart());
+}
+
 // The open lesson changed (this page or another opened one): load its text, forget the old check.
 let shownLesson: string | null | undefined;
 effect(() => {
@@ -487,6 +579,10 @@ effect(() => {
   const id = openLessonId();
   if (id === shownLesson) return;
   shownLesson = id;
+  // A clean inspector for each lesson: the earlier lesson's connections stay one click away.
+  startView(id);
+  runFromConn.value = null;
+  if (solution.peek()?.lesson !== id) solution.value = null;
   if (checkState.peek().lesson !== id) checkState.value = { lesson: id, running: false, result: null, error: '' };
   if (id) void loadDoc(id);
   else {

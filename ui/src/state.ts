@@ -363,7 +363,8 @@ function applyPending(): void {
   const start = performance.now();
   let i = 0;
   while (i < pending.length) {
-    model.apply(pending[i]!);
+    const e = pending[i]!;
+    if (eventScope(e)) model.apply(e);
     i++;
     if ((i & 255) === 0 && performance.now() - start > SLICE_MS) break;
   }
@@ -380,6 +381,21 @@ function applyPending(): void {
   }
   // Everything received is applied: let the server send more.
   if (stream && stream.readyState === WebSocket.OPEN) stream.send(JSON.stringify({ kind: 'ack', seq: receivedUpTo }));
+}
+
+/**
+ * Which live events the model takes (ui/src/capture-scope.ts: the open lesson's connections).
+ * Every live event passes through it, kept or not, in order, when it is applied (so events
+ * received before a new lesson's view began, and applied after, are judged by the new view).
+ */
+let eventScope: (e: WireEvent) => boolean = () => true;
+export function setEventScope(fn: (e: WireEvent) => boolean): void {
+  eventScope = fn;
+}
+
+/** Build the model again from the wiretap's history (another capture view is on show). */
+export function replayHistory(): void {
+  if (!viewingRecording) restartStream?.();
 }
 
 /** Apply events at once (tests and recordings). */

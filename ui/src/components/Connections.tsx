@@ -1,6 +1,7 @@
 import type { TopologyInfo } from '../../../server/app/stream-protocol.ts';
 import { detailTab, filters, model, selectedConn, selection, topology, version, type Conn } from '../state.ts';
 import { recording } from '../recording.ts';
+import { CaptureViewBar } from './CaptureViewBar.tsx';
 import { formatBytes } from '../lib/bytes.ts';
 import { plural } from '../lib/plural.ts';
 
@@ -134,6 +135,7 @@ export function Connections() {
           </button>
         )}
       </h2>
+      <CaptureViewBar />
       {conns.length === 0 && <Empty />}
       <ul role="listbox" aria-label="Connections">
         {conns.map((c) => (

@@ -554,11 +554,33 @@ function ConsolePane() {
   const hidden = rows.length - shown.length + (filter === 'all' ? consoleTrimmed.value : 0);
   const list = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
+  /** Where this pane last scrolled itself to: a scroll event below it is the learner's own. */
+  const autoTop = useRef(0);
   const lastShown = shown[shown.length - 1];
   useLayoutEffect(() => {
     const el = list.current;
-    if (el && stick.current) el.scrollTop = el.scrollHeight;
+    if (el && stick.current) {
+      el.scrollTop = el.scrollHeight;
+      autoTop.current = el.scrollTop;
+    }
   }, [lastShown, filter]);
+  // The lines' height changes without a new line (the window or the pane resized, lines wrap
+  // differently, the Code tab shown again after lines came while it was hidden): a console
+  // that follows stays at its last line.
+  useEffect(() => {
+    const el = list.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const follow = () => {
+      if (!stick.current || el.clientHeight === 0) return;
+      el.scrollTop = el.scrollHeight;
+      autoTop.current = el.scrollTop;
+    };
+    const ro = new ResizeObserver(follow);
+    ro.observe(el);
+    const rows = el.querySelector('ol');
+    if (rows) ro.observe(rows);
+    return () => ro.disconnect();
+  }, []);
   // "Show the stack in the console": its first line at the top of the pane.
   const want = scrollRequest.value;
   useLayoutEffect(() => {
@@ -608,7 +630,14 @@ function ConsolePane() {
         ref={list}
         onScroll={(ev) => {
           const el = ev.currentTarget as HTMLDivElement;
-          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+          // Scroll events come a frame late: lines added since make "not at the bottom" look
+          // like the learner scrolled away. Only a move up (or a hidden pane coming back at the
+          // bottom) changes whether the console follows new lines.
+          if (el.clientHeight === 0) return;
+          if (el.scrollHeight - el.scrollTop - el.clientHeight < 24) stick.current = true;
+          else if (el.scrollTop < autoTop.current - 2) stick.current = false;
+          autoTop.current = Math.max(autoTop.current, el.scrollTop);
+          if (!stick.current) autoTop.current = el.scrollTop;
         }}
         role="log"
         aria-label="Console output"

@@ -1,9 +1,13 @@
 import { signal } from '@preact/signals';
 import { ConfirmDialog } from './ConfirmDialog.tsx';
+import { GoalDiagram } from './GoalDiagram.tsx';
+import { PredictionCard } from './PredictionCard.tsx';
+import { SolutionDiff } from './SolutionDiff.tsx';
 import type { ComponentChildren } from 'preact';
 import {
   checkState,
   docError,
+  hasTried,
   hintError,
   hints,
   leaveLesson,
@@ -20,6 +24,7 @@ import {
   revealHints,
   runCheck,
   setStepDone,
+  showSolution,
   stepError,
   switchError,
   switching,
@@ -222,6 +227,33 @@ function LoadDialog() {
   );
 }
 
+/** The learner pressed "Show the solution": asked first, the solution is not fetched before. */
+const solutionAsk = signal(false);
+
+function SolutionDialog() {
+  const doc = lessonDoc.value;
+  const shown = doc?.progress.solutionShownAt ?? null;
+  return (
+    <ConfirmDialog
+      open={solutionAsk.value}
+      id="lp-solution-ask"
+      class="lp-dialog"
+      title={shown ? 'See the solution again?' : 'Show the solution?'}
+      cancelLabel="Keep trying"
+      confirmLabel="Show the solution"
+      onCancel={() => (solutionAsk.value = false)}
+      onConfirm={async () => {
+        await showSolution();
+        solutionAsk.value = false;
+      }}
+    >
+      {shown
+        ? 'It opens beside your code, as a diff. Your files stay as they are.'
+        : 'It opens beside your code, as a diff; your files stay as they are. The lesson will count as "done, solution shown" rather than "done". A last hint or another look at the inspector may be all you need.'}
+    </ConfirmDialog>
+  );
+}
+
 // ---- the progress view: every lesson ------------------------------------------------------------
 
 function when(iso: string): string {
@@ -241,7 +273,7 @@ function StepDots({ l }: { l: LessonSummary }) {
 
 function LessonRow({ l, open }: { l: LessonSummary; open: boolean }) {
   const busy = switching.value;
-  const status = l.done ? `check passed ${when(l.passedAt!)}` : l.lastCheck ? `last check: ${l.lastCheck.passing} of ${l.lastCheck.total} pass` : 'not checked yet';
+  const status = l.done ? `${l.solutionShown ? 'done, solution shown' : 'done'} · check passed ${when(l.passedAt!)}` : l.solutionShown ? `solution shown${l.lastCheck ? ` · last check: ${l.lastCheck.passing} of ${l.lastCheck.total} pass` : ''}` : l.lastCheck ? `last check: ${l.lastCheck.passing} of ${l.lastCheck.total} pass` : 'not checked yet';
   return (
     <li class={`lp-row${open ? ' open' : ''}${l.done ? ' done' : ''}`} aria-label={`Lesson ${l.number}: ${l.title}`}>
       <span class={l.done ? 'lp-badge done' : 'lp-badge'} aria-hidden="true">
@@ -319,6 +351,9 @@ async function readHint(n: number): Promise<void> {
 }
 
 function Step({ n, title, body, done }: { n: number; title: string; body: string; done: boolean }) {
+  const doc = lessonDoc.value;
+  const predictions = doc?.predictions?.filter((p) => p.step === n) ?? [];
+  const goal = doc?.goal?.step === n ? doc.goal : null;
   return (
     <section class={done ? 'lp-step done' : 'lp-step'} aria-labelledby={`lp-step-${n}`}>
       <header class="lp-step-head">
@@ -330,7 +365,12 @@ function Step({ n, title, body, done }: { n: number; title: string; body: string
           done
         </label>
       </header>
+      {/* Asked before the step's run: the card sits above the text that tells what happens. */}
+      {predictions.map((p) => (
+        <PredictionCard p={p} />
+      ))}
       <Markdown md={body} />
+      {goal && <GoalDiagram goal={goal} />}
     </section>
   );
 }
@@ -456,6 +496,18 @@ function Footer() {
           <span class="muted">not checked yet</span>
         )}
       </span>
+      {doc.hasSolution && (
+        <button
+          class="lp-solution-button"
+          aria-label="Show the solution"
+          disabled={!hasTried(doc)}
+          onClick={() => (solutionAsk.value = true)}
+          title={hasTried(doc) ? 'See the solution beside your code (asks first)' : `Offered once you have tried: run Check${doc.hints > 0 ? ', or read every hint' : ''}`}
+        >
+          {/* Short: the footer keeps room for the check's status at 1024 px. */}
+          Solution…
+        </button>
+      )}
       {total > 0 && (
         <button
           class="lp-hint-button"
@@ -515,7 +567,7 @@ export function LessonPane() {
           </h2>
           {doc && (
             <span class="lp-head-progress muted" aria-label="Steps done">
-              {doc.progress.steps.length}/{doc.steps.length} steps
+              {doc.progress.steps.length}/{doc.steps.length} steps{doc.progress.solutionShownAt ? ' · solution shown' : ''}
             </span>
           )}
         </header>
@@ -528,6 +580,8 @@ export function LessonPane() {
       <div class="lp-body">{view === 'lesson' ? <LessonView /> : <LessonListView />}</div>
       {view === 'lesson' && <Footer />}
       <LoadDialog />
+      <SolutionDialog />
+      <SolutionDiff />
     </div>
   );
 }

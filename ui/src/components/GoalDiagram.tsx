@@ -1,0 +1,148 @@
+import { useEffect, useState } from 'preact/hooks';
+import { compareGoal, describeArrow, flatArrows, type Goal, type GoalResult } from '../../../lessons/harness/goal.ts';
+import { goalFromConn } from '../lessons.ts';
+import { centerView, detailTab, frameKey, model, selectedConn, selection, version, wiretapNow } from '../state.ts';
+
+/** The comparison reads at most this many of the run's latest events per render. */
+const READ_WINDOW = 5000;
+const ROW = 26;
+const TOP = 30;
+const LEFT = 26;
+const WIDTH = 400;
+
+/**
+ * A lesson's goal: the conversation the learner's code should have, drawn as a compact sequence
+ * diagram (the peers' lanes and the server's, one arrow per message, ping, pong or close), and,
+ * over the learner's latest run, which arrows the wire already shows (✓), and the first one where
+ * it differs (✗, in red, with what came instead). The comparison is lessons/harness/goal.ts.
+ */
+export function GoalDiagram({ goal }: { goal: Goal }) {
+  version.value;
+  const [, tick] = useState(0);
+  const from = goalFromConn();
+  const events = model.events.filter((e) => e.conn >= from);
+  const recent = events.length > READ_WINDOW ? events.slice(-READ_WINDOW) : events;
+  const r: GoalResult = compareGoal(goal, recent, { fromConn: from, now: wiretapNow() ?? undefined });
+  const open = !r.empty && !r.complete && r.difference === null;
+  // A missing arrow becomes a difference once the wire is quiet: look again while it may.
+  useEffect(() => {
+    if (!open) return;
+    const t = setInterval(() => tick((n) => n + 1), 700);
+    return () => clearInterval(t);
+  }, [open]);
+
+  const flat = flatArrows(goal);
+  const lanes = [...goal.peers, 'server'];
+  const laneX = (name: string) => {
+    const i = Math.max(0, lanes.indexOf(name));
+    return LEFT + 40 + (i * (WIDTH - LEFT - 80)) / Math.max(1, lanes.length - 1);
+  };
+  const height = TOP + flat.length * ROW + 10;
+  return (
+    <section class="lp-goal" aria-label={`Goal: ${goal.title}`}>
+      <h4 class="lp-goal-head">Goal · {goal.title}</h4>
+      <svg class="lp-goal-svg" viewBox={`0 0 ${WIDTH} ${height}`} role="img" aria-label={`The expected conversation, ${flat.length} arrows`}>
+        <defs>
+          {(['ok', 'differs', 'waiting', 'unchecked'] as const).map((s) => (
+            <marker id={`lp-goal-head-${s}`} viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+              <path d="M0,0 L8,4 L0,8 z" class={`lp-goal-marker ${s}`} />
+            </marker>
+          ))}
+        </defs>
+        {lanes.map((name) => (
+          <g class="lp-goal-lane">
+            <text x={laneX(name)} y={14} text-anchor="middle" class="lp-goal-lane-name">
+              {name}
+              {r.peers[name] !== undefined ? ` #${r.peers[name]}` : ''}
+            </text>
+            <line x1={laneX(name)} x2={laneX(name)} y1={20} y2={height - 4} />
+          </g>
+        ))}
+        {flat.map((f, i) => {
+          const a = f.arrow;
+          const state = r.arrows[i]?.state ?? 'unchecked';
+          const y = TOP + i * ROW + 14;
+          const x1 = laneX(a.from === 'other' ? goal.peers[goal.peers.length - 1]! : a.from);
+          const x2 = laneX(a.to === 'other' ? goal.peers[goal.peers.length - 1]! : a.to);
+          const label = a.label ?? describeArrow(a);
+          const count = r.arrows[i]?.count;
+          const icon = state === 'ok' ? '✓' : state === 'differs' ? '✗' : a.never ? '⊘' : '·';
+          const title = `${a.from} → ${a.to}: ${label}${a.never ? ' (must not happen)' : ''}${f.repeatMin ? ` (${f.repeatMin} times or more)` : ''}`;
+          return (
+            <g class={`lp-goal-arrow ${state}${a.never ? ' never' : ''}`} data-state={state} data-index={i}>
+              <title>{title}</title>
+              {state === 'differs' && <rect x={2} y={y - 17} width={WIDTH - 4} height={ROW - 2} rx={4} class="lp-goal-diffbg" />}
+              <text x={10} y={y + 1} text-anchor="middle" class="lp-goal-icon">
+                {icon}
+              </text>
+              <line x1={x1} x2={x2} y1={y} y2={y} marker-end={`url(#lp-goal-head-${state})`} />
+              <text x={(x1 + x2) / 2} y={y - 4} text-anchor="middle" class="lp-goal-label">
+                {a.never ? `✗ ${label}` : label.length > 44 ? `${label.slice(0, 43)}…` : label}
+              </text>
+              {f.repeatMin !== undefined && (
+                <text x={WIDTH - 4} y={y + 1} text-anchor="end" class="lp-goal-repeat">
+                  {count ? (count >= f.repeatMin ? `×${count}` : `×${count} of ${f.repeatMin}`) : `×${f.repeatMin}+`}
+                </text>
+              )}
+              {f.group !== undefined && i > 0 && flat[i - 1]!.group === f.group && (
+                <text x={WIDTH - 4} y={y - 12} text-anchor="end" class="lp-goal-repeat">
+                  any order
+                </text>
+              )}
+            </g>
+          );
+        })}
+      </svg>
+      <GoalVerdict goal={goal} r={r} from={from} />
+      {goal.note && <p class="muted lp-goal-note">{goal.note}</p>}
+    </section>
+  );
+}
+
+function GoalVerdict({ goal, r, from }: { goal: Goal; r: GoalResult; from: number }) {
+  const d = r.difference;
+  if (r.empty) {
+    return (
+      <p class="lp-goal-verdict muted" role="status">
+        Run your code (▶ Run in the Code tab): the diagram compares the run's connections{from > 1 ? `, from #${from}` : ''}.
+      </p>
+    );
+  }
+  if (d) {
+    const w = d.wire;
+    return (
+      <p class="lp-goal-verdict bad" role="status">
+        <b>✗ First difference, arrow {d.index + 1}:</b> the goal has <i>{d.expected}</i>; the wire has {d.got}.
+        {w && w.frame !== undefined && w.dir !== 'wiretap' && (
+          <>
+            {' '}
+            <button
+              class="link-button"
+              onClick={() => {
+                selection.value = { kind: 'frame', key: frameKey(w.conn, w.dir as 'client' | 'server', w.frame!) };
+                selectedConn.value = w.conn;
+                detailTab.value = 'frame';
+                if (centerView.value === 'editor' || centerView.value === 'break') centerView.value = 'timeline';
+              }}
+            >
+              show #{w.conn} frame {w.frame}
+            </button>
+          </>
+        )}
+      </p>
+    );
+  }
+  if (r.complete) {
+    return (
+      <p class="lp-goal-verdict good" role="status">
+        ✓ Your run follows the goal, arrow for arrow{goal.match === 'subsequence' ? ' (other messages between them are fine)' : ''}.
+      </p>
+    );
+  }
+  const next = r.arrows.findIndex((a) => a.state === 'waiting');
+  return (
+    <p class="lp-goal-verdict muted" role="status">
+      So far so good{next >= 0 ? `: waiting for arrow ${next + 1}` : ''}…
+    </p>
+  );
+}
