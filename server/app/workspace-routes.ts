@@ -49,7 +49,11 @@ function fail(res: Response, err: unknown): void {
   } else if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
     res.status(404).json({ error: '404: no such file in the workspace' });
   } else {
-    res.status(500).json({ error: `500: ${(err as Error).message}` });
+    // Node's messages name the absolute path ("EACCES: permission denied, open '/home/…'"):
+    // a page gets the code only.
+    const code = (err as NodeJS.ErrnoException).code;
+    res.status(500).json({ error: `500: the workspace file could not be used (${typeof code === 'string' ? code : 'unexpected error'}); see the terminal running wsplay.` });
+    console.error('wsplay: a workspace request failed:', err);
   }
 }
 

@@ -256,6 +256,28 @@ describe('path escapes, as raw request lines', () => {
     expectPathRefused(await raw('PUT', '/api/files/link.js', withToken(), 'overwritten'));
     expect(readFileSync(secretFile, 'utf8')).toBe(`${SECRET}\n`);
   });
+
+  it('answers the same through a symlinked folder for a file outside that exists and one that does not', async () => {
+    symlinkSync(base, join(workspace.root, 'out'));
+    perTest.add(() => rmSync(join(workspace.root, 'out')));
+    const exists = await raw('GET', '/api/files/out/secret.txt', withToken());
+    const missing = await raw('GET', '/api/files/out/no-such-file.txt', withToken());
+    expectPathRefused(exists);
+    expectPathRefused(missing);
+    // Only the name asked for differs: nothing tells whether the file outside exists.
+    expect(missing.body.replace('no-such-file.txt', 'secret.txt')).toBe(exists.body);
+  });
+
+  it('never shows the absolute path of the workspace in an error', async () => {
+    const bodies = await Promise.all(
+      ['/api/files/%252e%252e%252fsecret.txt', '/api/files/..%2fsecret.txt', '/api/files/other.js'].map((p) => raw(p.endsWith('other.js') ? 'PUT' : 'GET', p, withToken(), 'x')),
+    );
+    for (const r of bodies) {
+      expect(r.status, r.body).toBe(403);
+      expect(r.body).not.toContain(workspace.root);
+      expect(r.body).not.toContain(base);
+    }
+  });
 });
 
 // ---- the client file for the Worker --------------------------------------------------------
