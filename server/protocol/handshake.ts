@@ -244,6 +244,14 @@ export function analyzeHandshake(
     if (!hasToken(header(resH, 'upgrade'), 'websocket')) problems.push('The 101 response has no "Upgrade: websocket" header (§4.2.2).');
     if (!hasToken(header(resH, 'connection'), 'upgrade')) problems.push('The 101 response has no "Connection: Upgrade" header (§4.2.2).');
     if (accept === null) problems.push('The 101 response has no Sec-WebSocket-Accept (§4.2.2).');
+    else if (request === null) {
+      // No request head to take the key from: the client's head was past the bound an HTTP head
+      // is read to (a handshake-too-large violation says so), or never came. Say that, not that
+      // the key gives "null".
+      problems.push(
+        `The server answered 101 to a request head the wiretap could not read (larger than its bound for an HTTP head, or never sent), so Sec-WebSocket-Accept "${accept}" cannot be checked against a Sec-WebSocket-Key (§4.2.2).`,
+      );
+    } else if (key === null) problems.push(`The 101 response has Sec-WebSocket-Accept "${accept}", but the request had no Sec-WebSocket-Key to compute it from (§4.2.2).`);
     else if (!acceptValid) problems.push(`Sec-WebSocket-Accept is "${accept}" but the key gives "${expectedAccept}" (§4.2.2).`);
     if (subprotocol !== null && !offeredSubprotocols.includes(subprotocol.trim())) {
       problems.push(`The server picked subprotocol "${subprotocol}", which the client did not offer (§4.1).`);
