@@ -88,8 +88,32 @@ function parseHeaderLines(lines: string[]): HeaderPair[] {
   return headers;
 }
 
+/**
+ * The dashboard's own credentials, should a request to the wiretap ever carry them (a page on
+ * another port of 127.0.0.1 makes the browser send this host's cookies): the value of every
+ * `wsplay_*` cookie and of an X-Wsplay-Token header is replaced by as many `*`s, in the head as
+ * recorded (`raw`) and in its headers, so no capture, recording or export holds one. The length
+ * stays the same: frame offsets count the head's bytes as they crossed the wire. Cookies of the
+ * learner's own app are left alone: they are what the lessons show.
+ */
+const WSPLAY_COOKIE = /(^|[;\s])(wsplay_[A-Za-z0-9_]*=)([^;\s]*)/g;
+const HEADER_LINE = /^(cookie|x-wsplay-token)([ \t]*:)(.*)$/gim;
+
+export function redactCredentials(head: Buffer): Buffer {
+  const text = head.toString('latin1');
+  if (!/wsplay/i.test(text)) return head;
+  const stars = (s: string) => '*'.repeat(s.length);
+  const redacted = text.replace(HEADER_LINE, (_line, name: string, colon: string, value: string) =>
+    name.toLowerCase() === 'cookie'
+      ? `${name}${colon}${value.replace(WSPLAY_COOKIE, (_m, before: string, key: string, v: string) => `${before}${key}${stars(v)}`)}`
+      : `${name}${colon}${value.replace(/[^ \t\r]/g, '*')}`,
+  );
+  return redacted === text ? head : Buffer.from(redacted, 'latin1');
+}
+
 /** Parse a request head; null when the first line is not an HTTP request line. */
-export function parseRequestHead(head: Buffer, t: number): HttpRequestHead | null {
+export function parseRequestHead(received: Buffer, t: number): HttpRequestHead | null {
+  const head = redactCredentials(received);
   const lines = head.toString('latin1').split('\r\n');
   const m = REQUEST_LINE.exec(lines[0] ?? '');
   if (!m) return null;
