@@ -38,6 +38,11 @@ export class BadLines {
   count = 0;
   private readonly perKind = new Map<string, number>();
 
+  /** Would a bad line of this kind still be kept (its message made)? */
+  wants(kind: string): boolean {
+    return (this.perKind.get(kind) ?? 0) < KEPT_PER_KIND;
+  }
+
   add(kind: string, error: RecordingError): void {
     this.count++;
     const n = this.perKind.get(kind) ?? 0;
@@ -45,6 +50,9 @@ export class BadLines {
     if (n < KEPT_PER_KIND) this.kept.push(error);
   }
 }
+
+/** The kind of a line that does not start as a JSON object does (garbage, a list, a number). */
+const NOT_AN_OBJECT = 'not an object';
 
 /** What a line that is not an event is, for BadLines: the kind of its problem. */
 export type LineVerdict = { event: WireEvent } | { error: RecordingError; kind: string } | null;
@@ -240,17 +248,22 @@ function impossibleFrame(f: FrameEvent): string | null {
  * one. `last`: the file ends on this line without a newline (a write that never finished, if
  * the line does not parse).
  */
-export function parseLine(text: string, line: number, last: boolean): LineVerdict {
+export function parseLine(text: string, line: number, last: boolean, wanted: (kind: string) => boolean = () => true): LineVerdict {
   let s = text;
   if (line === 1 && s.charCodeAt(0) === 0xfeff) s = s.slice(1);
   if (s.endsWith('\r')) s = s.slice(0, -1);
-  if (s.trim() === '') return null;
+  const trimmed = s.trim();
+  if (trimmed === '') return null;
+  // An event is a JSON object. A line that cannot be one is counted without JSON.parse, whose
+  // error message alone costs ~20 µs: millions of garbage lines must cost a count each. Its
+  // message (not JSON, or JSON but no object) is made while its kind is still being kept.
+  if (!last && trimmed[0] !== '{' && !wanted(NOT_AN_OBJECT)) return { kind: NOT_AN_OBJECT, error: { line, message: '' } };
   let value: unknown;
   try {
     value = JSON.parse(s);
   } catch (err) {
     return {
-      kind: last ? 'cut short' : 'not JSON',
+      kind: last ? 'cut short' : trimmed[0] !== '{' ? NOT_AN_OBJECT : 'not JSON',
       error: {
         line,
         message: last
@@ -260,6 +273,7 @@ export function parseLine(text: string, line: number, last: boolean): LineVerdic
     };
   }
   const problem = checkEvent(value);
+  if (problem && trimmed[0] !== '{') return { kind: NOT_AN_OBJECT, error: { line, message: `line ${line} ${problem}` } };
   if (problem) {
     const type = (value as { type?: unknown } | null)?.type;
     return { kind: typeof type === 'string' && Object.hasOwn(SHAPES, type) ? `bad ${type}` : 'not an event', error: { line, message: `line ${line} ${problem}` } };

@@ -63,7 +63,7 @@ export class RecordingParser {
     const text = Buffer.concat(this.pending, this.pendingBytes).toString('utf8');
     this.pending = [];
     this.pendingBytes = 0;
-    const r = parseLine(text, line, last);
+    const r = parseLine(text, line, last, (kind) => this.bad.wants(kind));
     if (r === null) return;
     if ('error' in r) this.bad.add(r.kind, r.error);
     else this.events.push(r.event);

@@ -47,7 +47,7 @@ export function parseRecordingText(text: string): Recording {
       bad.add('too long', tooLong(line));
       continue;
     }
-    const r = parseLine(s, line, last);
+    const r = parseLine(s, line, last, (kind) => bad.wants(kind));
     if (r === null) continue;
     if ('error' in r) bad.add(r.kind, r.error);
     else events.push(r.event);
