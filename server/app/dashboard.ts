@@ -143,6 +143,13 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     });
   }
 
+  app.get(['/', '/index.html'], (req, res, next) => {
+    // Earlier versions set the session token as a cookie (wsplay_token, Path=/workspace), which
+    // the browser would keep sending to every port of 127.0.0.1 until it closes: delete it.
+    if (/(?:^|;\s*)wsplay_token=/.test(req.headers.cookie ?? '')) res.setHeader('Set-Cookie', 'wsplay_token=; HttpOnly; SameSite=Strict; Path=/workspace; Max-Age=0');
+    next();
+  });
+
   if (opts.control) mountControlRoutes(app, opts.control);
   if (opts.lessons) mountLessonRoutes(app, opts.lessons, opts.lessonRoutes);
 

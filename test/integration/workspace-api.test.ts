@@ -307,6 +307,9 @@ describe('/workspace/client.js', () => {
     expect((await raw('GET', '/workspace/client.js', { Cookie: `wsplay_token=${dashboard.token}` })).status).toBe(403);
     const page = await fetch(`${origin()}/?token=${encodeURIComponent(dashboard.token)}`);
     expect(page.headers.get('set-cookie')).toBeNull();
+    // A browser that still holds the cookie an earlier version set has it deleted.
+    const old = await fetch(`${origin()}/?token=${encodeURIComponent(dashboard.token)}`, { headers: { Cookie: `wsplay_token=${dashboard.token}` } });
+    expect(old.headers.get('set-cookie')).toBe('wsplay_token=; HttpOnly; SameSite=Strict; Path=/workspace; Max-Age=0');
     // A grant needs the token itself.
     expect((await fetch(`${origin()}/api/client-grant`, { method: 'POST' })).status).toBe(403);
   });
