@@ -1,4 +1,4 @@
-import type { FrameEvent, WireEvent, WireEventType } from './events.ts';
+import type { EndEvent, FrameEvent, WireEvent, WireEventType } from './events.ts';
 
 /**
  * What a recording line must be (README, "Record format"), and the words for what is wrong
@@ -227,7 +227,28 @@ export function checkEvent(value: unknown): string | null {
     return `is not a valid frame event: \`header\` has ${(e.header as string).length / 2} bytes but \`headerLength\` says ${e.headerLength as number}`;
   }
   if (e.type === 'frame') return impossibleFrame(e as unknown as FrameEvent);
+  if (e.type === 'end') {
+    const { bytes } = e as unknown as EndEvent;
+    for (const dir of ['client', 'server'] as const) {
+      if (!reachable(bytes[dir], e.t as number)) return `is not a valid end event: \`bytes.${dir}\` ${tooFast(bytes[dir], e.t as number)}`;
+    }
+  }
   return null;
+}
+
+/**
+ * Bytes per millisecond no wiretap relays: 100 GB/s, ten times a fast loopback. A stream that
+ * reached byte N by time t (ms since the wiretap started) needs N / t of it; a recording that
+ * claims more was not written by a wiretap, and its petabyte must not reach the exports.
+ */
+export const MAX_BYTES_PER_MS = 1e8;
+
+function reachable(bytes: number, t: number): boolean {
+  return bytes <= MAX_BYTES_PER_MS * Math.max(t, 1);
+}
+
+function tooFast(bytes: number, t: number): string {
+  return `says ${bytes} bytes of its stream had crossed by t = ${t} ms, faster than 100 GB/s: no wiretap relayed that`;
 }
 
 /**
@@ -238,6 +259,11 @@ function impossibleFrame(f: FrameEvent): string | null {
   if (f.offset + f.headerLength + f.length > Number.MAX_SAFE_INTEGER) {
     return `is not a valid frame event: it would end at byte ${f.offset} + ${f.headerLength} + ${f.length} of its stream, past 2^53 bytes: no connection carried that much`;
   }
+  // A complete frame's bytes all crossed the wiretap by tEnd; a cut one (complete: false) only
+  // its header and preview.
+  const end = f.offset + f.headerLength + (f.complete === false ? 0 : f.length);
+  const by = f.complete === false ? f.t : Math.max(f.t, f.tEnd);
+  if (!reachable(end, by)) return `is not a valid frame event: it ${tooFast(end, by)}`;
   const preview = (f.payload.length / 4) * 3 - (f.payload.endsWith('==') ? 2 : f.payload.endsWith('=') ? 1 : 0);
   if (preview > f.length) return `is not a valid frame event: \`payload\` holds ${preview} bytes but \`length\` says the frame has ${f.length}`;
   return null;

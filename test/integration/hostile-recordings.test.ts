@@ -54,19 +54,35 @@ function withFrame(frame: Record<string, unknown>, end?: Record<string, unknown>
 
 describe('a frame announcing a petabyte', () => {
   const petabyte = { length: 1e15, lengthEncoding: 64, truncated: true, header: '88ff00038d7ea4c680000dd76693', headerLength: 14 };
+  const closeLine = lines.findIndex((l) => l.includes('"opcode":8,"masked":true')) + 1;
+  const endLine = lines.findIndex((l) => l.startsWith('{"type":"end","conn":1,')) + 1;
 
   it.each([
-    ['at an offset of 10^15, with no end', withFrame({ ...petabyte, offset: 1e15 })],
-    ["inside a connection whose end counts 10^15 bytes", withFrame(petabyte, { bytes: { client: 1e15, server: 231 } })],
-  ])('%s exports to pcapng in a small heap, bounded by what the recording holds', async (_what, rows) => {
-    const file = write(`petabyte-${Math.random().toString(36).slice(2)}.jsonl`, rows);
+    ['at an offset of 10^15, 37 ms after the start', withFrame({ ...petabyte, offset: 1e15 }, {}), closeLine, 'frame', /it says 2000000000000014 bytes of its stream had crossed by t = 37\.022 ms, faster than 100 GB\/s/],
+    ['in a connection whose end counts 10^15 bytes', withFrame({}, { bytes: { client: 1e15, server: 231 } }), endLine, 'end', /`bytes\.client` says 1000000000000000 bytes of its stream had crossed by t = 39\.25 ms, faster than 100 GB\/s/],
+  ])('%s is a bad line, named, and the rest exports to pcapng in a small heap', async (_what, rows, line, type, why) => {
+    const file = write(`petabyte-${type}.jsonl`, rows);
+    const r = await wsplayExport(file, 'pcapng');
+    expect(r.code, r.stderr.join('\n')).toBe(0);
+    expect(r.stderr[0]).toMatch(new RegExp(`^Warning: petabyte-${type}\\.jsonl: line ${line} is not a valid ${type} event: `));
+    expect(r.stderr[0]).toMatch(why);
+    expect(r.stdout).toEqual([expect.stringMatching(/^Exported 1 connection \(\d+ frames\) to .*; 1 bad line skipped\.$/)]);
+    expect(statSync(r.out).size).toBeLessThan(64 * 1024);
+  });
+
+  it('that could have crossed (27 hours into a capture) is written up to the zero-fill bound, and the rest is a gap, said', async () => {
+    const late = { ...petabyte, t: 1e8, tEnd: 1e8 };
+    const file = write('petabyte-late.jsonl', withFrame(late, { t: 1e8 + 1, bytes: { client: 275 + 14 + 1e15, server: 231 } }));
     const r = await wsplayExport(file, 'pcapng');
     expect(r.stderr.filter((l) => !l.startsWith('Note: '))).toEqual([]);
     expect(r.code).toBe(0);
     expect(r.stdout).toEqual([expect.stringMatching(/^Exported 1 connection \(\d+ frames\) to /)]);
     // At most the zero-fill bound of made-up bytes, and the packets' own headers.
+    expect(statSync(r.out).size).toBeGreaterThan(MAX_ZERO_FILL);
     expect(statSync(r.out).size).toBeLessThan(MAX_ZERO_FILL * 1.1);
-    expect(r.stderr).toContainEqual(expect.stringMatching(/^Note: Connection 1: \d+ payload bytes client → server past the recording's previews are left out \(the export writes at most 64 MiB of zeros in all\)/));
+    expect(r.stderr).toContainEqual(
+      `Note: Connection 1: ${1e15 - 6 - MAX_ZERO_FILL} payload bytes client → server past the recording's previews are left out (the export writes at most 64 MiB of zeros in all); Wireshark shows "previous segment not captured" there.`,
+    );
   });
 
   it('past 2^53 bytes of its stream is a bad line, named, and the rest exports', async () => {
