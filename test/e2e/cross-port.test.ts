@@ -29,6 +29,7 @@ const chromium = chromiumAvailability();
 const CLIENT = `if (typeof window !== 'undefined') {
   window.__learnerClientRan = true;
 } else {
+  const socket = new WebSocket('ws://localhost:9900');
   console.log('about to spin');
   while (true) {}
 }
