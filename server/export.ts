@@ -189,17 +189,19 @@ function exportCommand(args: string[], io: Io): number {
   } catch (err) {
     throw new ExportError(`Cannot read the recording ${input} (${fsReason(err)}).`);
   }
-  const { events, errors } = recording;
+  // `errors` holds the first few bad lines of each kind; `badLines` counts them all.
+  const { events, errors, badLines } = recording;
   if (events.length === 0) {
-    if (errors.length === 0) throw new ExportError(`${input} is empty: no events to export.`);
-    const more = errors.length > 1 ? ` (and ${plural(errors.length - 1, 'other bad line')})` : '';
+    if (badLines === 0) throw new ExportError(`${input} is empty: no events to export.`);
+    const more = badLines > 1 ? ` (and ${plural(badLines - 1, 'other bad line')})` : '';
     throw new ExportError(`${input} holds no readable events: ${errors[0]!.message}${more}. Is it a wsplay recording?`);
   }
   if (sameFile(input, output)) throw new ExportError(`The output ${output} is the recording itself: pick another file with -o.`);
 
   const name = basename(input);
-  for (const e of errors.slice(0, MAX_LINE_WARNINGS)) io.stderr(`Warning: ${name}: ${e.message}; skipped.`);
-  if (errors.length > MAX_LINE_WARNINGS) io.stderr(`Warning: ${name}: ${plural(errors.length - MAX_LINE_WARNINGS, 'more bad line')} skipped.`);
+  const warned = errors.slice(0, MAX_LINE_WARNINGS);
+  for (const e of warned) io.stderr(`Warning: ${name}: ${e.message}; skipped.`);
+  if (badLines > warned.length) io.stderr(`Warning: ${name}: ${plural(badLines - warned.length, 'more bad line')} skipped.`);
 
   // A recording made before open events had `wall` holds no wall clock: its last line was
   // written (within a tick) at the file's modification time, which anchors every other time.
@@ -211,7 +213,7 @@ function exportCommand(args: string[], io: Io): number {
   });
   writeOutput(output, out.chunks());
   for (const note of out.notes) io.stderr(`Note: ${note}`);
-  const skipped = errors.length > 0 ? `; ${plural(errors.length, 'bad line')} skipped` : '';
+  const skipped = badLines > 0 ? `; ${plural(badLines, 'bad line')} skipped` : '';
   io.stdout(`Exported ${out.summary} to ${output}${skipped}.`);
   return 0;
 }
@@ -233,19 +235,34 @@ function writeOutput(output: string, chunks: Iterable<Buffer>): void {
     const why = code === 'ENOENT' ? 'its folder does not exist' : code === 'EISDIR' ? 'it is a folder' : code;
     throw new ExportError(`Cannot write ${output} (${why}): pick a file in a folder you can write to with -o.`);
   }
-  try {
-    for (const chunk of chunks) {
-      let done = 0;
-      while (done < chunk.length) done += writeSync(fd, chunk, done);
-    }
-  } catch (err) {
+  const discard = () => {
     closeSync(fd);
     try {
       unlinkSync(output);
     } catch {
       // Nothing to remove.
     }
-    throw new ExportError(`Writing ${output} failed (${fsReason(err)}); nothing was kept. Free some space or pick another place with -o.`);
+  };
+  // Only a failed write is the disk's fault: an error making the bytes is wsplay's, and is not
+  // blamed on free space.
+  const iterator = chunks[Symbol.iterator]();
+  for (;;) {
+    let next: IteratorResult<Buffer>;
+    try {
+      next = iterator.next();
+    } catch (err) {
+      discard();
+      throw new ExportError(`Making ${output} failed (${(err as Error).message}); nothing was kept. This is a bug in wsplay: please report it with the recording.`);
+    }
+    if (next.done) break;
+    const chunk = next.value;
+    try {
+      let done = 0;
+      while (done < chunk.length) done += writeSync(fd, chunk, done);
+    } catch (err) {
+      discard();
+      throw new ExportError(`Writing ${output} failed (${fsReason(err)}); nothing was kept. Free some space or pick another place with -o.`);
+    }
   }
   closeSync(fd);
 }

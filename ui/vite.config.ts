@@ -1,6 +1,6 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { defineConfig, type Plugin, type ProxyOptions } from 'vite';
+import { defineConfig, type ProxyOptions } from 'vite';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 const dashboard = (process.env.WSPLAY_DASHBOARD ?? 'http://127.0.0.1:9901').replace(/\/$/, '');
@@ -8,7 +8,8 @@ const dashboard = (process.env.WSPLAY_DASHBOARD ?? 'http://127.0.0.1:9901').repl
 /**
  * The dashboard build. `npm start` builds once into ui/dist and serves that; `npm run dev`
  * serves ui/ with hot reload and proxies /api and /workspace to a running playground
- * (WSPLAY_DASHBOARD, default http://127.0.0.1:9901).
+ * (WSPLAY_DASHBOARD, default http://127.0.0.1:9901). The Worker's load of /workspace/client.js
+ * carries the single-use grant cookie the playground sets on /api/client-grant, through the proxy.
  */
 
 /**
@@ -33,28 +34,6 @@ const toPlayground: ProxyOptions = {
   },
 };
 
-/**
- * The Worker that runs the learner's client loads /workspace/client.js with the session cookie
- * (no headers of its own). The dashboard sets that cookie when its page is opened with the right
- * token; in dev the page comes from vite, so vite sets it the same way: for /workspace, HttpOnly,
- * SameSite=Strict. The playground still checks the value against its token.
- */
-function sessionCookie(): Plugin {
-  return {
-    name: 'wsplay-session-cookie',
-    configureServer(server) {
-      server.middlewares.use((req, res, next) => {
-        const url = new URL(req.url ?? '/', 'http://dev');
-        const token = url.searchParams.get('token');
-        if ((url.pathname === '/' || url.pathname === '/index.html') && token && /^[A-Za-z0-9_-]+$/.test(token)) {
-          res.setHeader('Set-Cookie', `wsplay_token=${token}; HttpOnly; SameSite=Strict; Path=/workspace`);
-        }
-        next();
-      });
-    },
-  };
-}
-
 export default defineConfig({
   root,
   base: './',
@@ -73,7 +52,6 @@ export default defineConfig({
       },
     },
   },
-  plugins: [sessionCookie()],
   server: {
     host: '127.0.0.1',
     proxy: { '/api': toPlayground, '/workspace': toPlayground },

@@ -8,7 +8,7 @@ import type { CaptureStore } from '../capture/store.ts';
 import { EventStream, type EventStreamOptions } from './event-stream.ts';
 import type { LearnerServer } from '../runner/learner-server.ts';
 import type { Workspace } from '../runner/workspace.ts';
-import { checkRequest, newToken, tokensEqual } from './security.ts';
+import { checkRequest, ClientGrants, fromOwnPage, newToken } from './security.ts';
 import { mountWorkspaceRoutes } from './workspace-routes.ts';
 import { mountLessonRoutes, type LessonRoutesOptions } from './lesson-routes.ts';
 import type { ActiveWorkspace } from './active-workspace.ts';
@@ -116,15 +116,37 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
 
   if (opts.workspace) {
     // The Worker that runs the learner's client fetches /workspace/client.js without headers:
-    // it carries the session cookie set below instead (HttpOnly, SameSite=Strict, this origin).
-    const cookieOk = (req: express.Request) => tokensEqual(/(?:^|;\s*)wsplay_token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1], token);
-    mountWorkspaceRoutes(app, opts.workspace, opts.learner ?? null, (req) => cookieOk(req) || checkRequest(req, port, token, false).ok);
+    // it carries a single-use grant the page asked for just before (a cookie for that one path),
+    // never the session token, which a cookie would hand to every port of 127.0.0.1.
+    const grants = new ClientGrants();
+    app.post('/api/client-grant', (req, res) => {
+      const own = fromOwnPage(req, port);
+      if (!own.ok) {
+        res.status(403).json({ error: `403: ${own.reason}` });
+        return;
+      }
+      res.setHeader('Set-Cookie', grants.cookie(grants.issue()));
+      res.setHeader('Cache-Control', 'no-store');
+      res.json({ expiresInSeconds: grants.ttlMs / 1000 });
+    });
+    mountWorkspaceRoutes(app, opts.workspace, opts.learner ?? null, (req, res, name) => {
+      // Whatever it carries, a request from a page on another port or site is refused: a
+      // <script src> there would run the learner's code, and a cookie would go along.
+      const own = fromOwnPage(req, port);
+      if (!own.ok) return own;
+      if (checkRequest(req, port, token, false).ok) return { ok: true };
+      if (name === 'client.js' && grants.take(req)) {
+        res.setHeader('Set-Cookie', ClientGrants.spent());
+        return { ok: true };
+      }
+      return { ok: false, reason: 'no session token and no unspent client grant (the dashboard asks for one on Run)' };
+    });
   }
 
   app.get(['/', '/index.html'], (req, res, next) => {
-    if (tokensEqual(typeof req.query.token === 'string' ? req.query.token : null, token)) {
-      res.setHeader('Set-Cookie', `wsplay_token=${token}; HttpOnly; SameSite=Strict; Path=/workspace`);
-    }
+    // Earlier versions set the session token as a cookie (wsplay_token, Path=/workspace), which
+    // the browser would keep sending to every port of 127.0.0.1 until it closes: delete it.
+    if (/(?:^|;\s*)wsplay_token=/.test(req.headers.cookie ?? '')) res.setHeader('Set-Cookie', 'wsplay_token=; HttpOnly; SameSite=Strict; Path=/workspace; Max-Age=0');
     next();
   });
 

@@ -7,8 +7,10 @@ import type { TopologyInfo } from './stream-protocol.ts';
 
 /** POST /api/replay's answer: the report, and what was wrong in the recording. */
 export interface ReplayResponse extends ReplayReport {
-  /** Lines of the recording that could not be read (skipped; the rest was replayed). */
+  /** Lines of the recording that could not be read (skipped; the rest was replayed): the first few of each kind. */
   errors: RecordingError[];
+  /** How many lines could not be read, all told. */
+  badLines: number;
   lines: number;
   events: number;
 }
@@ -72,7 +74,7 @@ export function mountRecordingRoutes(app: Express, store: CaptureStore, topology
       const recording = parseRecording(req.body);
       const plans = planReplay(recording.events);
       if (plans.length === 0) {
-        const why = recording.errors.length ? ` (${recording.errors.length} unreadable: ${recording.errors[0]!.message})` : '';
+        const why = recording.badLines ? ` (${recording.badLines} unreadable: ${recording.errors[0]!.message})` : '';
         res.status(400).json({ error: `400: the recording has no connection to replay: ${recording.events.length} events read from ${recording.lines} lines${why}.`, errors: recording.errors });
         return;
       }
@@ -87,7 +89,7 @@ export function mountRecordingRoutes(app: Express, store: CaptureStore, topology
         const opened = new Map<string, number>();
         for (const e of store.since(from)) if (e.type === 'open') opened.set(e.client, e.conn);
         for (const c of report.connections) c.replayedAs = c.local ? opened.get(c.local) ?? null : null;
-        const body: ReplayResponse = { ...report, errors: recording.errors, lines: recording.lines, events: recording.events.length };
+        const body: ReplayResponse = { ...report, errors: recording.errors, badLines: recording.badLines, lines: recording.lines, events: recording.events.length };
         res.json(body);
       } catch (err) {
         res.status(500).json({ error: `500: the replay failed: ${(err as Error).message}` });

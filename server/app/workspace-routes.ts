@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import express, { type Express, type Request, type Response } from 'express';
 import type { LearnerServer } from '../runner/learner-server.ts';
 import { Workspace, WorkspacePathError } from '../runner/workspace.ts';
+import type { GuardResult } from './security.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -49,13 +50,17 @@ function fail(res: Response, err: unknown): void {
   } else if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
     res.status(404).json({ error: '404: no such file in the workspace' });
   } else {
-    res.status(500).json({ error: `500: ${(err as Error).message}` });
+    // Node's messages name the absolute path ("EACCES: permission denied, open '/home/…'"):
+    // a page gets the code only.
+    const code = (err as NodeJS.ErrnoException).code;
+    res.status(500).json({ error: `500: the workspace file could not be used (${typeof code === 'string' ? code : 'unexpected error'}); see the terminal running wsplay.` });
+    console.error('wsplay: a workspace request failed:', err);
   }
 }
 
 /**
  * The workspace's API (under /api, behind the token guard) and the learner's client file at a
- * stable URL for the Web Worker (/workspace/client.js, behind the session cookie):
+ * stable URL for the Web Worker (/workspace/client.js, behind a single-use grant or the token):
  * - GET /api/files, GET /api/files/NAME, PUT /api/files/NAME (text), POST /api/files/NAME/reset
  * - POST /api/server/restart
  * - GET /api/types/ws.d.ts, /api/types/node.d.ts
@@ -65,7 +70,8 @@ export function mountWorkspaceRoutes(
   /** The learner's files, or a getter of the files in use now (a lesson's, or the free playground's). */
   files: Workspace | (() => Workspace),
   learner: LearnerServer | null,
-  authorized: (req: Request) => boolean,
+  /** May this request read workspace file `name` at /workspace/ (a token, or the Worker's grant for client.js)? */
+  authorized: (req: Request, res: Response, name: string) => GuardResult,
 ): void {
   const current = typeof files === 'function' ? files : () => files;
   app.get('/api/files', (_req, res) => {
@@ -129,11 +135,12 @@ export function mountWorkspaceRoutes(
       res.status(405).end();
       return;
     }
-    if (!authorized(req)) {
-      res.status(403).type('text/plain').send('403: open the dashboard with its token first.');
+    const name = rawName(req, '/workspace');
+    const verdict = authorized(req, res, name);
+    if (!verdict.ok) {
+      res.status(403).type('text/plain').send(`403: ${verdict.reason}. The Worker loads client.js when the dashboard's Run asks for it; open the dashboard with its token first.`);
       return;
     }
-    const name = rawName(req, '/workspace');
     const workspace = current();
     try {
       workspace.resolve(name);

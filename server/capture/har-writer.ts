@@ -1,4 +1,5 @@
 import type { EndEvent, HandshakeEvent, HeaderPair, MessageEvent, OpenEvent, WireEvent } from './events.ts';
+import { ExportNotes } from './export-notes.ts';
 import { recordedStart } from './wall-clock.ts';
 
 /**
@@ -225,21 +226,25 @@ function entryOf(c: ConnectionEvents, hs: HandshakeEvent, startedAt: number): Ha
 }
 
 export function exportHar(events: WireEvent[], opts: HarOptions): HarExport {
-  const notes: string[] = [];
+  const notes = new ExportNotes();
   const entries: HarEntry[] = [];
   let truncated = 0;
   const startedAt = recordedStart(events) ?? opts.startedAt;
   for (const c of groupByConnection(events)) {
     const hs = c.handshake;
     if (!hs?.request) {
-      notes.push(`Connection ${c.conn} has no HTTP request in the recording (${hs ? hs.outcome : 'no handshake event'}), so it has no HAR entry.`);
+      notes.add(
+        'no request',
+        `Connection ${c.conn} has no HTTP request in the recording (${hs ? hs.outcome : 'no handshake event'}), so it has no HAR entry.`,
+        (n) => `${n} more connections have no HTTP request in the recording, and no HAR entry either.`,
+      );
       continue;
     }
     const entry = entryOf(c, hs, startedAt);
     truncated += entry._webSocketMessages?.filter((m) => m._truncated).length ?? 0;
     entries.push(entry);
   }
-  if (truncated > 0) notes.push(`${truncated} message${truncated === 1 ? ' is' : 's are'} only a preview (the recording's bound): marked "_truncated": true in the HAR.`);
+  if (truncated > 0) notes.add('truncated', `${truncated} message${truncated === 1 ? ' is' : 's are'} only a preview (the recording's bound): marked "_truncated": true in the HAR.`, () => '');
   return {
     har: {
       log: {
@@ -250,6 +255,6 @@ export function exportHar(events: WireEvent[], opts: HarOptions): HarExport {
         ...(opts.comment ? { comment: opts.comment } : {}),
       },
     },
-    notes,
+    notes: notes.list(),
   };
 }

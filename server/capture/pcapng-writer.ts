@@ -1,4 +1,5 @@
 import type { Direction, EndEvent, FrameEvent, HandshakeEvent, OpenEvent, WireEvent } from './events.ts';
+import { ExportNotes } from './export-notes.ts';
 import { recordedStart } from './wall-clock.ts';
 
 /**
@@ -48,6 +49,14 @@ export interface PcapngExport {
   /** The file, block by block; generated lazily so a large capture is never whole in memory. */
   chunks(): Generator<Buffer>;
 }
+
+/**
+ * Zeros written in place of payload bytes the recording does not hold, for the whole export.
+ * A frame may announce up to 2^63 bytes and keep a 64 KiB preview: what the export writes is
+ * bounded by what the recording holds plus this, never by a number in the file. Past it, the
+ * missing bytes are a gap (Wireshark: "previous segment not captured"), said in a comment.
+ */
+export const MAX_ZERO_FILL = 64 * 1024 * 1024;
 
 /** Largest TCP payload in one packet: 65535 (the IPv4 total length limit) - 20 (IP) - 20 (TCP). */
 export const MAX_SEGMENT = 65495;
@@ -224,6 +233,8 @@ interface Piece {
   note?: string;
   /** Payload bytes past the recorded preview, written as zeros. */
   zeros?: number;
+  /** Payload bytes past the recorded preview not written at all (the zero-fill bound was reached). */
+  unwritten?: number;
 }
 
 function bufferPiece(offset: number, data: Buffer, t: number, note?: string): Piece {
@@ -234,7 +245,7 @@ function bufferPiece(offset: number, data: Buffer, t: number, note?: string): Pi
  * A frame's bytes as they crossed the wire: the recorded header, then the payload masked again
  * with the frame's key. Past the recorded preview the (unmasked) payload is zeros.
  */
-function framePiece(f: FrameEvent, limit: number | null): Piece {
+function framePiece(f: FrameEvent, limit: number | null, fill: { left: number }): Piece {
   const header = Buffer.from(f.header, 'hex');
   const payload = Buffer.from(f.payload, 'base64');
   const key = f.masked && f.maskKey ? Buffer.from(f.maskKey, 'hex') : null;
@@ -243,18 +254,26 @@ function framePiece(f: FrameEvent, limit: number | null): Piece {
   // connection carried only what arrived (and a damaged line cannot make us write petabytes).
   let payloadOnWire = limit === null ? (f.complete === false ? payload.length : announced) : Math.min(announced, limit - f.offset - header.length);
   payloadOnWire = Math.max(payloadOnWire, payload.length);
-  const filled = payloadOnWire - payload.length;
+  const wanted = payloadOnWire - payload.length;
+  const filled = Math.min(wanted, fill.left);
+  fill.left -= filled;
+  const unwritten = wanted - filled;
   const dir = f.dir === 'client' ? 'client → server' : 'server → client';
   const note =
-    filled > 0
-      ? `wsplay: frame #${f.seq} (${dir}) announces ${payloadOnWire} payload bytes; the recording kept the first ${payload.length} (its preview bound), so the other ${filled} are zeros here, not what was sent.`
+    wanted > 0
+      ? `wsplay: frame #${f.seq} (${dir}) announces ${payloadOnWire} payload bytes; the recording kept the first ${payload.length} (its preview bound), so ${
+          unwritten === 0
+            ? `the other ${filled} are zeros here, not what was sent.`
+            : `${filled > 0 ? `the next ${filled} are zeros here and ` : ''}the last ${unwritten} are not in this capture (the export writes at most ${MAX_ZERO_FILL / 1024 / 1024} MiB of zeros in all).`
+        }`
       : undefined;
   return {
     offset: f.offset,
-    length: header.length + payloadOnWire,
+    length: header.length + payload.length + filled,
+    ...(unwritten > 0 ? { unwritten } : {}),
     t: f.t,
     tEnd: f.tEnd,
-    ...(note ? { note, zeros: filled } : {}),
+    ...(note ? { note, zeros: wanted } : {}),
     bytes(from, to) {
       const out = Buffer.alloc(to - from);
       for (let i = from; i < to; i++) {
@@ -347,7 +366,7 @@ interface ConnectionPlan {
 
 const other = (d: Direction): Direction => (d === 'client' ? 'server' : 'client');
 
-function piecesOf(c: ConnectionEvents, dir: Direction): Piece[] {
+function piecesOf(c: ConnectionEvents, dir: Direction, fill: { left: number }): Piece[] {
   const pieces: Piece[] = [];
   const hs = c.handshake;
   const streamEnd = c.end ? c.end.bytes[dir] : null;
@@ -363,17 +382,23 @@ function piecesOf(c: ConnectionEvents, dir: Direction): Piece[] {
     }
   }
   const frames = c.frames.filter((f) => f.dir === dir).sort((a, b) => a.offset - b.offset);
-  frames.forEach((f, i) => pieces.push(framePiece(f, frames[i + 1]?.offset ?? streamEnd)));
+  frames.forEach((f, i) => pieces.push(framePiece(f, frames[i + 1]?.offset ?? streamEnd, fill)));
   pieces.sort((a, b) => a.offset - b.offset);
   return pieces;
 }
 
-function planConnection(c: ConnectionEvents, fallbackServerPort: number, notes: string[]): { plan: ConnectionPlan; packets: Planned[] } {
+function planConnection(c: ConnectionEvents, fallbackServerPort: number, notes: ExportNotes, fill: { left: number }): { plan: ConnectionPlan; packets: Planned[] } {
   const ends = {
     client: endpoint(c.open?.client, 40000 + (c.conn % 20000)),
     server: endpoint(c.open?.target, fallbackServerPort),
   };
-  if (!c.open) notes.push(`Connection ${c.conn}: its open event is not in the recording, so its ports are made up (client ${ends.client.port}, server ${ends.server.port}).`);
+  if (!c.open) {
+    notes.add(
+      'no open',
+      `Connection ${c.conn}: its open event is not in the recording, so its ports are made up (client ${ends.client.port}, server ${ends.server.port}).`,
+      (n) => `${n} more connections have no open event in the recording; their ports are made up too.`,
+    );
+  }
   const plan: ConnectionPlan = {
     conn: c.conn,
     ends,
@@ -393,15 +418,17 @@ function planConnection(c: ConnectionEvents, fallbackServerPort: number, notes: 
   for (const dir of ['client', 'server'] as const) {
     let covered = 0;
     let missing = 0;
+    let unwritten = 0;
     let tPrev = t0;
     const sends: Planned[] = [];
-    for (const piece of piecesOf(c, dir)) {
+    for (const piece of piecesOf(c, dir, fill)) {
       // Overlapping bytes (a piece that repeats what an earlier one carried) are sent once.
       const skip = Math.max(0, covered - piece.offset);
       if (skip >= piece.length) continue;
       const gap = piece.offset - covered;
       let comment = piece.note;
       if (piece.zeros) filled++;
+      if (piece.unwritten) unwritten += piece.unwritten;
       if (gap > 0) {
         missing += gap;
         const what = `wsplay: ${gap} bytes ${dir === 'client' ? 'client → server' : 'server → client'} before this packet are not in the recording.`;
@@ -429,16 +456,31 @@ function planConnection(c: ConnectionEvents, fallbackServerPort: number, notes: 
     }
     plan.total[dir] = Math.max(covered, c.end?.bytes[dir] ?? 0);
     missing += plan.total[dir] - covered;
+    // Bytes the export chose not to make up (past MAX_ZERO_FILL) are a gap too, said apart.
+    missing -= Math.min(missing, unwritten);
     if (missing > 0) {
-      notes.push(
+      notes.add(
+        'missing bytes',
         `Connection ${c.conn}: ${missing} bytes ${dir === 'client' ? 'client → server' : 'server → client'} are not in the recording (events it lacks, or an HTTP body past its preview); no packet carries them, and Wireshark shows "previous segment not captured".`,
+        (n) => `${n} more connection directions miss bytes the recording does not hold; no packet carries them either.`,
+      );
+    }
+    if (unwritten > 0) {
+      notes.add(
+        'zero-fill bound',
+        `Connection ${c.conn}: ${unwritten} payload bytes ${dir === 'client' ? 'client → server' : 'server → client'} past the recording's previews are left out (the export writes at most ${MAX_ZERO_FILL / 1024 / 1024} MiB of zeros in all); Wireshark shows "previous segment not captured" there.`,
+        (n) => `${n} more connection directions have payload bytes left out past the zero-fill bound.`,
       );
     }
     last = Math.max(last, tPrev);
     packets.push(...sends);
   }
   if (filled > 0) {
-    notes.push(`Connection ${c.conn}: ${filled} frame${filled === 1 ? '' : 's'} had ${filled === 1 ? 'its' : 'their'} payload cut at the recording's preview bound; the missing bytes are zeros in the capture (see the packet comments).`);
+    notes.add(
+      'zero-filled',
+      `Connection ${c.conn}: ${filled} frame${filled === 1 ? '' : 's'} had ${filled === 1 ? 'its' : 'their'} payload cut at the recording's preview bound; the missing bytes are zeros in the capture (see the packet comments).`,
+      (n) => `${n} more connections have frames cut at the preview bound, zero-filled the same way.`,
+    );
   }
   if (c.end) {
     const t = Math.max(c.end.t, last);
@@ -459,11 +501,12 @@ function planConnection(c: ConnectionEvents, fallbackServerPort: number, notes: 
 /** Plan the capture of `events`; `chunks()` writes it. */
 export function exportPcapng(events: WireEvent[], opts: PcapngOptions): PcapngExport {
   const connections = groupByConnection(events);
-  const notes: string[] = [];
+  const notes = new ExportNotes();
+  const fill = { left: MAX_ZERO_FILL };
   const targetPorts = connections.map((c) => (c.open ? endpoint(c.open.target, 0).port : 0)).filter((p) => p > 0);
   const fallbackServerPort = targetPorts[0] ?? 80;
   const packets: Planned[] = [];
-  for (const c of connections) packets.push(...planConnection(c, fallbackServerPort, notes).packets);
+  for (const c of connections) packets.push(...planConnection(c, fallbackServerPort, notes, fill).packets);
   // Stable: packets of one connection keep their planned order when times are equal.
   packets.sort((a, b) => a.t - b.t);
   const frames = connections.reduce((n, c) => n + c.frames.length, 0);
@@ -527,10 +570,12 @@ export function exportPcapng(events: WireEvent[], opts: PcapngOptions): PcapngEx
           break;
         }
       }
-      const ts = startUs + BigInt(Math.round(p.t * 1000));
+      // Before 1970 cannot be written (pcapng timestamps are unsigned): such a clock is shown at 0.
+      const us = startUs + BigInt(Math.round(p.t * 1000));
+      const ts = us < 0n ? 0n : us;
       for (let i = 0; i < out.length; i++) yield enhancedPacket(ts, ethernetTcp(out[i]!), i === 0 ? p.comment : undefined);
     }
   }
 
-  return { connections: connections.length, frames, notes, chunks };
+  return { connections: connections.length, frames, notes: notes.list(), chunks };
 }

@@ -1,4 +1,4 @@
-import type { WireEvent, WireEventType } from './events.ts';
+import type { EndEvent, FrameEvent, WireEvent, WireEventType } from './events.ts';
 
 /**
  * What a recording line must be (README, "Record format"), and the words for what is wrong
@@ -15,10 +15,47 @@ export interface RecordingError {
 
 export interface Recording {
   events: WireEvent[];
+  /**
+   * The first bad lines of each kind (KEPT_PER_KIND each: not JSON, not an event, a bad frame
+   * event, ...), in line order. A file of millions of bad lines costs a count, not a list.
+   */
   errors: RecordingError[];
+  /** Every bad line, counted (errors.length or more). */
+  badLines: number;
   /** Lines read, blank ones included. */
   lines: number;
 }
+
+/** Bad lines kept with their message, per kind: enough to see what is wrong, bounded however many there are. */
+export const KEPT_PER_KIND = 5;
+
+/**
+ * The bad lines of one reading: all counted, the first KEPT_PER_KIND of each kind kept. Shared
+ * by the file reader and the dashboard, so both say the same about the same file.
+ */
+export class BadLines {
+  readonly kept: RecordingError[] = [];
+  count = 0;
+  private readonly perKind = new Map<string, number>();
+
+  /** Would a bad line of this kind still be kept (its message made)? */
+  wants(kind: string): boolean {
+    return (this.perKind.get(kind) ?? 0) < KEPT_PER_KIND;
+  }
+
+  add(kind: string, error: RecordingError): void {
+    this.count++;
+    const n = this.perKind.get(kind) ?? 0;
+    this.perKind.set(kind, n + 1);
+    if (n < KEPT_PER_KIND) this.kept.push(error);
+  }
+}
+
+/** The kind of a line that does not start as a JSON object does (garbage, a list, a number). */
+const NOT_AN_OBJECT = 'not an object';
+
+/** What a line that is not an event is, for BadLines: the kind of its problem. */
+export type LineVerdict = { event: WireEvent } | { error: RecordingError; kind: string } | null;
 
 /**
  * The longest line accepted. A frame line holds at most a 64 KiB preview (about 90 KB of
@@ -33,9 +70,20 @@ const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInt
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const HEX = /^(?:[0-9a-f]{2})*$/i;
 
-const num: Check = (v) => (typeof v === 'number' && Number.isFinite(v) ? null : 'a number');
-const count: Check = (v) => (isInt(v) && v >= 0 ? null : 'a whole number ≥ 0');
-const int: Check = (v) => (isInt(v) ? null : 'a whole number');
+/**
+ * Every number is checked for range, not only type: the exports turn times into dates and
+ * 64-bit timestamps and lengths into bytes, and a number no wiretap could have written
+ * (1e308, -1e308, a petabyte) must cost its line, not the export.
+ */
+/** Times (`t`, `tEnd`): milliseconds since the wiretap started, up to about 31 years. */
+export const MAX_T = 1e12;
+/** `wall`: epoch milliseconds up to the year 33658; wall ± MAX_T stays a valid date. */
+export const MAX_WALL = 1e15;
+
+const time: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_T ? null : `a time in milliseconds from 0 to ${MAX_T}`);
+const epoch: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_WALL ? null : `epoch milliseconds from 0 to ${MAX_WALL}`);
+const count: Check = (v) => (Number.isSafeInteger(v) && (v as number) >= 0 ? null : 'a whole number from 0 to 2^53');
+const int: Check = (v) => (Number.isSafeInteger(v) ? null : 'a whole number within ±2^53');
 const bool: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
 const str: Check = (v) => (typeof v === 'string' ? null : 'text');
 const base64: Check = (v) => (typeof v === 'string' && v.length % 4 === 0 && BASE64.test(v) ? null : 'base64 text');
@@ -63,8 +111,8 @@ const object =
   (v) =>
     v !== null && typeof v === 'object' && !Array.isArray(v) && firstProblem(v as Record<string, unknown>, shape) === null ? null : what;
 
-const HTTP_REQUEST: Shape = { method: str, path: str, version: str, headers: array(pair), raw: base64, t: num };
-const HTTP_RESPONSE: Shape = { status: int, reason: str, version: str, headers: array(pair), raw: base64, t: num, 'body?': str };
+const HTTP_REQUEST: Shape = { method: str, path: str, version: str, headers: array(pair), raw: base64, t: time };
+const HTTP_RESPONSE: Shape = { status: int, reason: str, version: str, headers: array(pair), raw: base64, t: time, 'body?': str };
 const PER_DIR_COUNTS: Shape = { client: count, server: count };
 const DIR = oneOf('client', 'server');
 /** `injected` (sent by the wiretap, not the peer): present only as true. */
@@ -77,7 +125,7 @@ const yes = oneOf(true);
  * here, or older recordings would stop opening.
  */
 const SHAPES: Record<WireEventType, Shape> = {
-  open: { client: str, target: str, 'wall?': num },
+  open: { client: str, target: str, 'wall?': epoch },
   handshake: {
     outcome: oneOf('upgraded', 'refused', 'plain-http', 'incomplete', 'not-http'),
     request: nullable(object(HTTP_REQUEST, 'an HTTP request (method, path, version, headers, raw, t)')),
@@ -107,7 +155,7 @@ const SHAPES: Record<WireEventType, Shape> = {
     offset: count,
     header: (v) => hex(v) ?? ((v as string).length <= 28 ? null : 'at most 14 bytes of hex'),
     headerLength: count,
-    tEnd: num,
+    tEnd: time,
     seq: count,
     [INJECTED]: yes,
   },
@@ -172,12 +220,52 @@ export function checkEvent(value: unknown): string | null {
   if (typeof e.type !== 'string') return 'is JSON but not an event: it has no `type`';
   const shape = SHAPES[e.type as WireEventType] as Shape | undefined;
   if (!Object.hasOwn(SHAPES, e.type) || !shape) return `has an unknown event type ${describeValue(e.type)} (written by a newer wsplay?)`;
-  const base = firstProblem(e, { conn: count, t: num });
+  const base = firstProblem(e, { conn: count, t: time });
   const problem = base ?? firstProblem(e, shape);
   if (problem) return `is not a valid ${e.type} event: ${problem}`;
   if (e.type === 'frame' && (e.header as string).length !== 2 * (e.headerLength as number)) {
     return `is not a valid frame event: \`header\` has ${(e.header as string).length / 2} bytes but \`headerLength\` says ${e.headerLength as number}`;
   }
+  if (e.type === 'frame') return impossibleFrame(e as unknown as FrameEvent);
+  if (e.type === 'end') {
+    const { bytes } = e as unknown as EndEvent;
+    for (const dir of ['client', 'server'] as const) {
+      if (!reachable(bytes[dir], e.t as number)) return `is not a valid end event: \`bytes.${dir}\` ${tooFast(bytes[dir], e.t as number)}`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Bytes per millisecond no wiretap relays: 100 GB/s, ten times a fast loopback. A stream that
+ * reached byte N by time t (ms since the wiretap started) needs N / t of it; a recording that
+ * claims more was not written by a wiretap, and its petabyte must not reach the exports.
+ */
+export const MAX_BYTES_PER_MS = 1e8;
+
+function reachable(bytes: number, t: number): boolean {
+  return bytes <= MAX_BYTES_PER_MS * Math.max(t, 1);
+}
+
+function tooFast(bytes: number, t: number): string {
+  return `says ${bytes} bytes of its stream had crossed by t = ${t} ms, faster than 100 GB/s: no wiretap relayed that`;
+}
+
+/**
+ * A frame no stream can hold: its end past 2^53 bytes, or a preview longer than the payload it
+ * previews. (A large but possible length is the exports' to bound, by what the recording holds.)
+ */
+function impossibleFrame(f: FrameEvent): string | null {
+  if (f.offset + f.headerLength + f.length > Number.MAX_SAFE_INTEGER) {
+    return `is not a valid frame event: it would end at byte ${f.offset} + ${f.headerLength} + ${f.length} of its stream, past 2^53 bytes: no connection carried that much`;
+  }
+  // A complete frame's bytes all crossed the wiretap by tEnd; a cut one (complete: false) only
+  // its header and preview.
+  const end = f.offset + f.headerLength + (f.complete === false ? 0 : f.length);
+  const by = f.complete === false ? f.t : Math.max(f.t, f.tEnd);
+  if (!reachable(end, by)) return `is not a valid frame event: it ${tooFast(end, by)}`;
+  const preview = (f.payload.length / 4) * 3 - (f.payload.endsWith('==') ? 2 : f.payload.endsWith('=') ? 1 : 0);
+  if (preview > f.length) return `is not a valid frame event: \`payload\` holds ${preview} bytes but \`length\` says the frame has ${f.length}`;
   return null;
 }
 
@@ -186,16 +274,22 @@ export function checkEvent(value: unknown): string | null {
  * one. `last`: the file ends on this line without a newline (a write that never finished, if
  * the line does not parse).
  */
-export function parseLine(text: string, line: number, last: boolean): { event: WireEvent } | { error: RecordingError } | null {
+export function parseLine(text: string, line: number, last: boolean, wanted: (kind: string) => boolean = () => true): LineVerdict {
   let s = text;
   if (line === 1 && s.charCodeAt(0) === 0xfeff) s = s.slice(1);
   if (s.endsWith('\r')) s = s.slice(0, -1);
-  if (s.trim() === '') return null;
+  const trimmed = s.trim();
+  if (trimmed === '') return null;
+  // An event is a JSON object. A line that cannot be one is counted without JSON.parse, whose
+  // error message alone costs ~20 µs: millions of garbage lines must cost a count each. Its
+  // message (not JSON, or JSON but no object) is made while its kind is still being kept.
+  if (!last && trimmed[0] !== '{' && !wanted(NOT_AN_OBJECT)) return { kind: NOT_AN_OBJECT, error: { line, message: '' } };
   let value: unknown;
   try {
     value = JSON.parse(s);
   } catch (err) {
     return {
+      kind: last ? 'cut short' : trimmed[0] !== '{' ? NOT_AN_OBJECT : 'not JSON',
       error: {
         line,
         message: last
@@ -205,7 +299,11 @@ export function parseLine(text: string, line: number, last: boolean): { event: W
     };
   }
   const problem = checkEvent(value);
-  if (problem) return { error: { line, message: `line ${line} ${problem}` } };
+  if (problem && trimmed[0] !== '{') return { kind: NOT_AN_OBJECT, error: { line, message: `line ${line} ${problem}` } };
+  if (problem) {
+    const type = (value as { type?: unknown } | null)?.type;
+    return { kind: typeof type === 'string' && Object.hasOwn(SHAPES, type) ? `bad ${type}` : 'not an event', error: { line, message: `line ${line} ${problem}` } };
+  }
   return { event: value as WireEvent };
 }
 

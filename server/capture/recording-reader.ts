@@ -1,8 +1,8 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { WireEvent } from './events.ts';
-import { MAX_LINE_BYTES, parseLine, tooLong, type Recording, type RecordingError } from './recording-format.ts';
+import { BadLines, MAX_LINE_BYTES, parseLine, tooLong, type Recording } from './recording-format.ts';
 
-export { checkEvent, MAX_LINE_BYTES, type Recording, type RecordingError } from './recording-format.ts';
+export { checkEvent, KEPT_PER_KIND, MAX_LINE_BYTES, type Recording, type RecordingError } from './recording-format.ts';
 
 /**
  * Reads a recording (README, "Record format": one event per line) back into events, tolerantly:
@@ -18,7 +18,7 @@ export { checkEvent, MAX_LINE_BYTES, type Recording, type RecordingError } from 
 /** Feed a recording in chunks of any size; `end()` returns what was read. Never throws on content. */
 export class RecordingParser {
   private readonly events: WireEvent[] = [];
-  private readonly errors: RecordingError[] = [];
+  private readonly bad = new BadLines();
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** The current line is over the bound: drop its bytes until the next newline. */
@@ -49,7 +49,7 @@ export class RecordingParser {
 
   end(): Recording {
     if (this.pendingBytes > 0 || this.skipping) this.finishLine(true);
-    return { events: this.events, errors: this.errors, lines: this.line };
+    return { events: this.events, errors: this.bad.kept, badLines: this.bad.count, lines: this.line };
   }
 
   private finishLine(last: boolean): void {
@@ -57,15 +57,15 @@ export class RecordingParser {
     const line = this.line;
     if (this.skipping) {
       this.skipping = false;
-      this.errors.push(tooLong(line));
+      this.bad.add('too long', tooLong(line));
       return;
     }
     const text = Buffer.concat(this.pending, this.pendingBytes).toString('utf8');
     this.pending = [];
     this.pendingBytes = 0;
-    const r = parseLine(text, line, last);
+    const r = parseLine(text, line, last, (kind) => this.bad.wants(kind));
     if (r === null) return;
-    if ('error' in r) this.errors.push(r.error);
+    if ('error' in r) this.bad.add(r.kind, r.error);
     else this.events.push(r.event);
   }
 }

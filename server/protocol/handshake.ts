@@ -88,8 +88,32 @@ function parseHeaderLines(lines: string[]): HeaderPair[] {
   return headers;
 }
 
+/**
+ * The dashboard's own credentials, should a request to the wiretap ever carry them (a page on
+ * another port of 127.0.0.1 makes the browser send this host's cookies): the value of every
+ * `wsplay_*` cookie and of an X-Wsplay-Token header is replaced by as many `*`s, in the head as
+ * recorded (`raw`) and in its headers, so no capture, recording or export holds one. The length
+ * stays the same: frame offsets count the head's bytes as they crossed the wire. Cookies of the
+ * learner's own app are left alone: they are what the lessons show.
+ */
+const WSPLAY_COOKIE = /(^|[;\s])(wsplay_[A-Za-z0-9_]*=)([^;\s]*)/g;
+const HEADER_LINE = /^(cookie|x-wsplay-token)([ \t]*:)(.*)$/gim;
+
+export function redactCredentials(head: Buffer): Buffer {
+  const text = head.toString('latin1');
+  if (!/wsplay/i.test(text)) return head;
+  const stars = (s: string) => '*'.repeat(s.length);
+  const redacted = text.replace(HEADER_LINE, (_line, name: string, colon: string, value: string) =>
+    name.toLowerCase() === 'cookie'
+      ? `${name}${colon}${value.replace(WSPLAY_COOKIE, (_m, before: string, key: string, v: string) => `${before}${key}${stars(v)}`)}`
+      : `${name}${colon}${value.replace(/[^ \t\r]/g, '*')}`,
+  );
+  return redacted === text ? head : Buffer.from(redacted, 'latin1');
+}
+
 /** Parse a request head; null when the first line is not an HTTP request line. */
-export function parseRequestHead(head: Buffer, t: number): HttpRequestHead | null {
+export function parseRequestHead(received: Buffer, t: number): HttpRequestHead | null {
+  const head = redactCredentials(received);
   const lines = head.toString('latin1').split('\r\n');
   const m = REQUEST_LINE.exec(lines[0] ?? '');
   if (!m) return null;
@@ -244,6 +268,14 @@ export function analyzeHandshake(
     if (!hasToken(header(resH, 'upgrade'), 'websocket')) problems.push('The 101 response has no "Upgrade: websocket" header (§4.2.2).');
     if (!hasToken(header(resH, 'connection'), 'upgrade')) problems.push('The 101 response has no "Connection: Upgrade" header (§4.2.2).');
     if (accept === null) problems.push('The 101 response has no Sec-WebSocket-Accept (§4.2.2).');
+    else if (request === null) {
+      // No request head to take the key from: the client's head was past the bound an HTTP head
+      // is read to (a handshake-too-large violation says so), or never came. Say that, not that
+      // the key gives "null".
+      problems.push(
+        `The server answered 101 to a request head the wiretap could not read (larger than its bound for an HTTP head, or never sent), so Sec-WebSocket-Accept "${accept}" cannot be checked against a Sec-WebSocket-Key (§4.2.2).`,
+      );
+    } else if (key === null) problems.push(`The 101 response has Sec-WebSocket-Accept "${accept}", but the request had no Sec-WebSocket-Key to compute it from (§4.2.2).`);
     else if (!acceptValid) problems.push(`Sec-WebSocket-Accept is "${accept}" but the key gives "${expectedAccept}" (§4.2.2).`);
     if (subprotocol !== null && !offeredSubprotocols.includes(subprotocol.trim())) {
       problems.push(`The server picked subprotocol "${subprotocol}", which the client did not offer (§4.1).`);

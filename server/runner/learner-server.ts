@@ -4,6 +4,7 @@ import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import createDebug from 'debug';
 import type { RunnerState } from '../app/stream-protocol.ts';
+import { newRunTag, RUN_TAG, signalTagged } from './process-tree.ts';
 
 const log = createDebug('wsplay:runner');
 
@@ -50,6 +51,8 @@ export class LearnerServer extends EventEmitter {
   private listenTimer: NodeJS.Timeout | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
   private generation = 0;
+  /** This start's tag in server.js's environment, inherited by all it starts (process-tree.ts). */
+  private runTag = newRunTag();
   state: RunnerState;
 
   constructor(private readonly opts: LearnerServerOptions) {
@@ -84,6 +87,7 @@ export class LearnerServer extends EventEmitter {
     const file = this.opts.file ?? 'server.js';
     this.stderrTail = [];
     this.set({ status: 'starting', message: `Starting ${file}…` });
+    this.runTag = newRunTag();
     const inspect =
       this.opts.inspectPort === undefined ? [] : [`--inspect${this.opts.inspectBrk ? '-brk' : ''}=127.0.0.1:${this.opts.inspectPort}`];
     const child = spawn(process.execPath, [...inspect, '--require', LISTEN_PRELOAD, file], {
@@ -92,6 +96,8 @@ export class LearnerServer extends EventEmitter {
         ...process.env,
         ...this.opts.env,
         WSPLAY_PUBLIC_PORT: String(this.opts.publicPort),
+        // Inherited by all it starts, detached or not: stop() ends them by it (process-tree.ts).
+        [RUN_TAG]: this.runTag,
         DEBUG_COLORS: '0',
         // require('ws') works from a workspace anywhere: fall back to the playground's packages.
         NODE_PATH: [PROJECT_MODULES, process.env.NODE_PATH].filter(Boolean).join(delimiter),
@@ -232,16 +238,23 @@ export class LearnerServer extends EventEmitter {
     if (child && child.exitCode === null && child.signalCode === null) {
       await new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
+        const tag = this.runTag;
         const kill = (signal: NodeJS.Signals) => {
           try {
             process.kill(-child.pid!, signal);
           } catch {
             // Already gone.
           }
+          // And what it started in groups of their own (detached: true).
+          signalTagged(tag, signal);
         };
         kill('SIGTERM');
         setTimeout(() => kill('SIGKILL'), 1500).unref();
       });
+    } else if (signalTagged(this.runTag, 'SIGTERM') > 0) {
+      // server.js is gone (crashed) but what it started detached is not.
+      const tag = this.runTag;
+      setTimeout(() => signalTagged(tag, 'SIGKILL'), 1500).unref();
     }
     if (report) this.set({ status: 'stopped', message: 'Stopped.' });
   }

@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import createDebug from 'debug';
+import { newRunTag, RUN_TAG, signalTagged } from './process-tree.ts';
 
 const log = createDebug('wsplay:runner');
 
@@ -26,6 +27,8 @@ export const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('
 export class ServerProcess {
   private child: ChildProcess | null = null;
   private stopping = false;
+  /** This start's tag in the script's environment, inherited by all it starts (process-tree.ts). */
+  private runTag = newRunTag();
   port = 0;
 
   constructor(private readonly opts: ServerProcessOptions) {}
@@ -33,10 +36,11 @@ export class ServerProcess {
   /** Start the script; resolves with its port once it listens, rejects if it exits first. */
   start(): Promise<number> {
     this.stopping = false;
+    this.runTag = newRunTag();
     return new Promise((resolve, reject) => {
       const child = fork(this.opts.script, [], {
         execArgv: ['--import', TSX_LOADER],
-        env: { ...process.env, WSPLAY_PORT: String(this.opts.port ?? 0) },
+        env: { ...process.env, WSPLAY_PORT: String(this.opts.port ?? 0), [RUN_TAG]: this.runTag },
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       });
       this.child = child;
@@ -78,14 +82,26 @@ export class ServerProcess {
     return this.child?.pid;
   }
 
+  /**
+   * End the script and everything it started, children that made their own process group
+   * (`detached: true`) included: SIGTERM, then SIGKILL after a grace period.
+   */
   stop(): Promise<void> {
     this.stopping = true;
     const child = this.child;
-    if (!child) return Promise.resolve();
+    const tag = this.runTag;
+    const kill = (signal: NodeJS.Signals) => {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return signalTagged(tag, signal);
+    };
+    if (!child) {
+      if (kill('SIGTERM') > 0) setTimeout(() => kill('SIGKILL'), 2000).unref();
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+      kill('SIGTERM');
+      setTimeout(() => kill('SIGKILL'), 2000).unref();
     });
   }
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FileInfo } from '../app/stream-protocol.ts';
 
@@ -81,13 +81,29 @@ export class Workspace extends EventEmitter {
     }
     // Still percent-encoded after one decoding (`%252e%252e%252f`): a name encoded twice is an
     // attempt to slip `..` past a check that decodes once; no workspace file has such a name.
-    if (/%[0-9a-f]{2}/i.test(decoded)) throw new WorkspacePathError(`"${name}" is encoded twice: only files inside ${this.root} can be read or written.`);
+    // Messages never name this.root: they reach pages (403 bodies), and the absolute path of the
+    // learner's folder is none of a page's business.
+    if (/%[0-9a-f]{2}/i.test(decoded)) throw new WorkspacePathError(`"${name}" is encoded twice: only files inside the workspace folder can be read or written.`);
     if (decoded === '' || isAbsolute(decoded) || decoded.includes('\0') || /(^|[\\/])\.\.([\\/]|$)/.test(decoded) || decoded.includes('\\')) {
-      throw new WorkspacePathError(`"${decoded}" is outside the workspace: only files inside ${this.root} can be read or written.`);
+      throw new WorkspacePathError(`"${decoded}" is outside the workspace: only files inside the workspace folder can be read or written.`);
     }
     const path = resolve(this.root, decoded);
     const rel = relative(this.root, path);
     if (rel.startsWith('..') || isAbsolute(rel)) throw new WorkspacePathError(`"${decoded}" is outside the workspace.`);
+    // A symlinked folder on the way (`link/x`, link → /etc) leads out whether or not `x` exists
+    // there: judge by the nearest part of the path that exists, so a file outside and a missing
+    // one get the same answer (no probing of what exists outside the workspace).
+    let existing = path;
+    while (existing !== this.root && !lstatSync(existing, { throwIfNoEntry: false })) existing = dirname(existing);
+    if (existing !== path && existing !== this.root) {
+      let real: string;
+      try {
+        real = realpathSync(existing);
+      } catch {
+        throw new WorkspacePathError(`"${decoded}" is inside a link to a folder that does not exist.`);
+      }
+      if (real !== this.root && !real.startsWith(this.root + sep)) throw new WorkspacePathError(`"${decoded}" links outside the workspace.`);
+    }
     if (lstatSync(path, { throwIfNoEntry: false })) {
       // A symlink inside the workspace that points out of it is refused too, and so is a dangling
       // one (lstat sees it, exists does not): a write would follow it and create its target.

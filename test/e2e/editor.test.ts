@@ -520,12 +520,14 @@ while (true) {
           out.push({ request: `${method} ${url}`, status: res.status, leaked: body.includes('root:') });
         }
         const control = await fetch('/api/files/client.js', { headers: { 'X-Wsplay-Token': token }, cache: 'no-store' });
+        // As Run does before each Worker: a single-use grant, then the load of client.js.
+        await fetch('/api/client-grant', { method: 'POST', headers: { 'X-Wsplay-Token': token } });
         const worker = await fetch('/workspace/client.js', { cache: 'no-store' });
         return { out, control: control.status, worker: worker.status };
       },
       { attempts, token: pg.token },
     );
-    // The same page, with the same token and cookie, reads the workspace's own files.
+    // The same page, with the same token and a grant, reads the workspace's own files.
     expect(results.control).toBe(200);
     expect(results.worker).toBe(200);
     expect(results.out).toEqual(attempts.map(([method, url]) => ({ request: `${method} ${url}`, status: 403, leaked: false })));

@@ -121,11 +121,15 @@ describe.skipIf(browser.skip)(`"${CLIENT}" ${browser.reason}`, () => {
     await cdp.send('Page.navigate', { url: url.href }, page);
     await cdp.take('Page.loadEventFired', { sessionId: page, timeoutMs: 20_000 });
 
-    // Run client.js as the dashboard's Run button does: a runtime Worker, told where client.js is.
+    // Run client.js as the dashboard's Run button does: a single-use grant for the Worker's load
+    // of client.js (a cookie for that path), then a runtime Worker, told where client.js is.
     const created = await cdp.send<{ exceptionDetails?: unknown }>(
       'Runtime.evaluate',
       {
-        expression: `(() => {
+        awaitPromise: true,
+        expression: `(async () => {
+          const granted = await fetch('/api/client-grant', { method: 'POST', headers: { 'X-Wsplay-Token': new URLSearchParams(location.search).get('token') } });
+          if (!granted.ok) throw new Error('no client grant: ' + granted.status);
           const worker = new Worker(${JSON.stringify(runtimeUrl)}, { name: 'client.js · peer 1' });
           worker.postMessage({ kind: 'start', url: ${JSON.stringify(clientUrl)}, peer: 1 });
           globalThis.__vscodeTestWorker = worker;

@@ -1,8 +1,8 @@
 /**
  * `npm run dev` (ui/vite.config.ts): vite serves ui/ with hot reload and forwards /api and
  * /workspace to a running playground. What a contributor needs works through it (the event
- * stream, the learner's client.js for the Worker, with the session cookie vite sets like the
- * dashboard does), and what the playground's guard refuses is still refused: a page on another
+ * stream, the learner's client.js for the Worker, with the single-use grant the playground
+ * sets through the proxy), and what the playground's guard refuses is still refused: a page on another
  * origin gets through the proxy no more than it gets to the playground itself.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -54,20 +54,29 @@ afterAll(async () => {
 });
 
 describe('npm run dev', () => {
-  it('sets the session cookie when its page is opened with the token, and serves client.js with it', async () => {
+  it("passes on the playground's single-use grant for client.js: served once with it", async () => {
+    // The page itself sets no cookie: the session token is never one.
     const page = await fetch(`${devOrigin}/?token=${dashboard.token}`);
     expect(page.status).toBe(200);
-    const cookie = page.headers.get('set-cookie');
-    expect(cookie).toBe(`wsplay_token=${dashboard.token}; HttpOnly; SameSite=Strict; Path=/workspace`);
+    expect(page.headers.get('set-cookie')).toBeNull();
 
-    const client = await fetch(`${devOrigin}/workspace/client.js`, { headers: { cookie: cookie!.split(';')[0]! } });
+    const granted = await fetch(`${devOrigin}/api/client-grant`, { method: 'POST', headers: { 'X-Wsplay-Token': dashboard.token, Origin: devOrigin } });
+    expect(granted.status).toBe(200);
+    const cookie = granted.headers.get('set-cookie');
+    expect(cookie).toMatch(/^wsplay_grant=[\w-]{32}; HttpOnly; SameSite=Strict; Path=\/workspace\/client\.js; Max-Age=30$/);
+    expect(cookie).not.toContain(dashboard.token);
+
+    const grant = cookie!.split(';')[0]!;
+    const client = await fetch(`${devOrigin}/workspace/client.js`, { headers: { cookie: grant } });
     expect(client.status).toBe(200);
     expect(await client.text()).toContain('the learner client, served to the Worker');
+    expect((await fetch(`${devOrigin}/workspace/client.js`, { headers: { cookie: grant } })).status).toBe(403);
   });
 
-  it('does not serve client.js without the cookie, or with a wrong one', async () => {
+  it('does not serve client.js without a grant, with a guessed one, or with the session token as a cookie', async () => {
     expect((await fetch(`${devOrigin}/workspace/client.js`)).status).toBe(403);
-    expect((await fetch(`${devOrigin}/workspace/client.js`, { headers: { cookie: 'wsplay_token=guessed' } })).status).toBe(403);
+    expect((await fetch(`${devOrigin}/workspace/client.js`, { headers: { cookie: 'wsplay_grant=guessed' } })).status).toBe(403);
+    expect((await fetch(`${devOrigin}/workspace/client.js`, { headers: { cookie: `wsplay_token=${dashboard.token}` } })).status).toBe(403);
   });
 
   it('opens the event stream for its own page, and refuses a page on another origin', async () => {

@@ -244,7 +244,7 @@ describe("the dashboard's recording routes", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="wsplay-\d{8}-\d{6}\.jsonl"$/);
     const text = await res.text();
-    expect(parseRecording(text)).toEqual({ events: store.all(), errors: [], lines: store.size });
+    expect(parseRecording(text)).toEqual({ events: store.all(), errors: [], badLines: 0, lines: store.size });
     expect((await fetch(`${base}/api/recording`)).status).toBe(403);
   });
 

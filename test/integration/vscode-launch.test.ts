@@ -387,10 +387,12 @@ describe(`"${PLAYGROUND}"`, () => {
     const actual = new URL(printed!);
     expected.port = actual.port;
     expect(actual.href).toBe(expected.href);
-    // Opening that URL sets the cookie the Worker's importScripts of /workspace/client.js carries.
-    const page = await fetch(actual);
-    const cookie = page.headers.get('set-cookie')?.split(';')[0];
-    expect(cookie).toMatch(/^wsplay_token=/);
+    // The page opened at that URL asks, with its token, for the single-use grant the Worker's
+    // importScripts of /workspace/client.js carries (a cookie for that path only).
+    expect((await fetch(actual)).status).toBe(200);
+    const granted = await fetch(new URL('/api/client-grant', actual), { method: 'POST', headers: { 'X-Wsplay-Token': actual.searchParams.get('token')! } });
+    const cookie = granted.headers.get('set-cookie')?.split(';')[0];
+    expect(cookie).toMatch(/^wsplay_grant=/);
     const file = await fetch(new URL('/workspace/client.js', actual), { headers: { cookie: cookie! } });
     expect(file.status).toBe(200);
     expect(await file.text()).toBe(readFileSync(path.join(workspace, 'client.js'), 'utf8'));

@@ -4,7 +4,8 @@
  * wiretap in front of it, the LearnerBridge between them and the dashboard serving it all.
  *
  * The files are read and written with the session token only; /workspace/client.js (the URL
- * the Worker loads) with the session cookie or the token. Every path-escape attempt is sent as
+ * the Worker loads) with a single-use grant (POST /api/client-grant, a cookie for that path) or
+ * the token, and never for a page on another port or site. Every path-escape attempt is sent as
  * a raw request line, byte for byte (fetch would normalise `..` away), and must get 403 and
  * never the content of the file outside.
  */
@@ -256,40 +257,94 @@ describe('path escapes, as raw request lines', () => {
     expectPathRefused(await raw('PUT', '/api/files/link.js', withToken(), 'overwritten'));
     expect(readFileSync(secretFile, 'utf8')).toBe(`${SECRET}\n`);
   });
+
+  it('answers the same through a symlinked folder for a file outside that exists and one that does not', async () => {
+    symlinkSync(base, join(workspace.root, 'out'));
+    perTest.add(() => rmSync(join(workspace.root, 'out')));
+    const exists = await raw('GET', '/api/files/out/secret.txt', withToken());
+    const missing = await raw('GET', '/api/files/out/no-such-file.txt', withToken());
+    expectPathRefused(exists);
+    expectPathRefused(missing);
+    // Only the name asked for differs: nothing tells whether the file outside exists.
+    expect(missing.body.replace('no-such-file.txt', 'secret.txt')).toBe(exists.body);
+  });
+
+  it('never shows the absolute path of the workspace in an error', async () => {
+    const bodies = await Promise.all(
+      ['/api/files/%252e%252e%252fsecret.txt', '/api/files/..%2fsecret.txt', '/api/files/other.js'].map((p) => raw(p.endsWith('other.js') ? 'PUT' : 'GET', p, withToken(), 'x')),
+    );
+    for (const r of bodies) {
+      expect(r.status, r.body).toBe(403);
+      expect(r.body).not.toContain(workspace.root);
+      expect(r.body).not.toContain(base);
+    }
+  });
 });
 
 // ---- the client file for the Worker --------------------------------------------------------
 
 describe('/workspace/client.js', () => {
-  async function sessionCookie(): Promise<string> {
-    const res = await fetch(`${origin()}/?token=${encodeURIComponent(dashboard.token)}`);
+  /** What the dashboard's Run asks for before each Worker: a single-use grant, as a cookie. */
+  async function grant(): Promise<string> {
+    const res = await fetch(`${origin()}/api/client-grant`, { method: 'POST', headers: withToken() });
     expect(res.status).toBe(200);
     const set = res.headers.get('set-cookie') ?? '';
     expect(set).toMatch(/HttpOnly/);
     expect(set).toMatch(/SameSite=Strict/);
-    const cookie = /^(wsplay_token=[^;]+)/.exec(set)?.[1];
+    expect(set).toMatch(/Path=\/workspace\/client\.js(;|$)/);
+    expect(set).not.toContain(dashboard.token);
+    const cookie = /^(wsplay_grant=[^;]+)/.exec(set)?.[1];
     expect(cookie, `Set-Cookie: ${set}`).toBeDefined();
     return cookie!;
   }
 
-  it('needs the session cookie or the token', async () => {
+  it('needs a grant or the token; the start page sets no cookie, and the token in a cookie opens nothing', async () => {
     const none = await raw('GET', '/workspace/client.js');
     expect(none.status).toBe(403);
     expect(none.body).not.toContain('new WebSocket');
-    const wrong = await raw('GET', '/workspace/client.js', { Cookie: 'wsplay_token=not-the-token' });
+    const wrong = await raw('GET', '/workspace/client.js', { Cookie: 'wsplay_grant=not-a-grant' });
     expect(wrong.status).toBe(403);
-    // The start page without the token sets no cookie.
-    const page = await fetch(`${origin()}/`);
+    expect((await raw('GET', '/workspace/client.js', { Cookie: `wsplay_token=${dashboard.token}` })).status).toBe(403);
+    const page = await fetch(`${origin()}/?token=${encodeURIComponent(dashboard.token)}`);
     expect(page.headers.get('set-cookie')).toBeNull();
+    // A browser that still holds the cookie an earlier version set has it deleted.
+    const old = await fetch(`${origin()}/?token=${encodeURIComponent(dashboard.token)}`, { headers: { Cookie: `wsplay_token=${dashboard.token}` } });
+    expect(old.headers.get('set-cookie')).toBe('wsplay_token=; HttpOnly; SameSite=Strict; Path=/workspace; Max-Age=0');
+    // A grant needs the token itself.
+    expect((await fetch(`${origin()}/api/client-grant`, { method: 'POST' })).status).toBe(403);
   });
 
-  it('serves the learner\'s client.js as JavaScript with the cookie set by the start-up URL', async () => {
-    const cookie = await sessionCookie();
-    const res = await raw('GET', '/workspace/client.js', { Cookie: cookie });
+  it("serves the learner's client.js as JavaScript once per grant", async () => {
+    const cookie = await grant();
+    const res = await raw('GET', '/workspace/client.js', { Cookie: cookie, 'Sec-Fetch-Site': 'same-origin' });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/javascript/);
     expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers['set-cookie']).toMatch(/^wsplay_grant=; .*Max-Age=0/);
     expect(res.body).toBe(readFileSync(join(workspace.root, 'client.js'), 'utf8'));
+    // Spent: a second load with the same grant (a copy of it, a replay) is refused.
+    expect((await raw('GET', '/workspace/client.js', { Cookie: cookie })).status).toBe(403);
+  });
+
+  it('grants client.js only, not the other files', async () => {
+    const cookie = await grant();
+    const res = await raw('GET', '/workspace/server.js', { Cookie: cookie });
+    expect(res.status).toBe(403);
+    expect(res.body).not.toContain('WebSocketServer');
+  });
+
+  it.each([
+    ['Sec-Fetch-Site: same-site (a page on another port of 127.0.0.1)', { 'Sec-Fetch-Site': 'same-site' }],
+    ['Sec-Fetch-Site: cross-site', { 'Sec-Fetch-Site': 'cross-site' }],
+    ['a foreign Origin', { Origin: 'http://127.0.0.1:8123' }],
+  ])('refuses a request from another page, %s, even with a grant or the token', async (_what, from) => {
+    const cookie = await grant();
+    const withGrant = await raw('GET', '/workspace/client.js', { Cookie: cookie, ...from });
+    expect(withGrant.status).toBe(403);
+    expect(withGrant.body).toMatch(/another port or site|is not this dashboard/);
+    expect(withGrant.body).not.toContain('new WebSocket');
+    expect((await raw('GET', '/workspace/client.js', withToken(from))).status).toBe(403);
+    expect((await raw('POST', '/api/client-grant', withToken(from))).status).toBe(403);
   });
 
   it('serves it with the token header too', async () => {
@@ -299,9 +354,11 @@ describe('/workspace/client.js', () => {
     expect(res.body).toBe(starter('client.js'));
   });
 
-  it.each(ESCAPES)('GET /workspace/%s gets 403 and nothing from outside, even with the cookie', async (name) => {
-    const cookie = await sessionCookie();
-    expectPathRefused(await raw('GET', `/workspace/${name}`, { Cookie: cookie }));
+  it.each(ESCAPES)('GET /workspace/%s gets 403 and nothing from outside, even with a grant', async (name) => {
+    const cookie = await grant();
+    const r = await raw('GET', `/workspace/${name}`, { Cookie: cookie });
+    expect(r.status).toBe(403);
+    expectNoLeak(r);
   });
 });
 

@@ -145,6 +145,32 @@ describe('an upgrade the server accepts', () => {
     expect(hs.problems).toEqual(['Sec-WebSocket-Accept is "dGhlIHNhbXBsZSBub25jZQ==" but the key gives "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" (§4.2.2).']);
   });
 
+  it("keeps the dashboard's credentials out of the captured request head, at the same length", () => {
+    const secret = 'Zm9vYmFyYmF6cXV4cXV1eHF1dXgtc2VjcmV0';
+    const request = upgradeRequest().replace('\r\n\r\n', `\r\nCookie: theme=dark; wsplay_token=${secret}; wsplay_grant=${secret}x;lang=en\r\nx-wsplay-token: ${secret}\r\n\r\n`);
+    const hs = onlyHandshake(run([['client', request], ['server', upgraded()]]));
+    const raw = Buffer.from(hs.request!.raw, 'base64').toString('latin1');
+    expect(raw).not.toContain(secret);
+    expect(raw.length).toBe(request.length);
+    const stars = '*'.repeat(secret.length);
+    expect(hs.request!.headers).toContainEqual(['Cookie', `theme=dark; wsplay_token=${stars}; wsplay_grant=${stars}*;lang=en`]);
+    expect(hs.request!.headers).toContainEqual(['x-wsplay-token', stars]);
+    expect(hs).toMatchObject({ acceptValid: true, problems: [] });
+  });
+
+  it('says a 101 answered a request head too large to read, not that the key gives "null"', () => {
+    // A 1 MiB request head: past the bound a head is read to, so there is no key to check.
+    const huge = upgradeRequest().replace('\r\n\r\n', `\r\nX-Padding: ${'a'.repeat(1024 * 1024)}\r\n\r\n`);
+    const events = run([['client', huge], ['server', upgraded()]]);
+    expect(events.filter((e) => e.type === 'violation').map((e) => (e as { rule: string }).rule)).toEqual(['handshake-too-large']);
+    const hs = onlyHandshake(events);
+    expect(hs).toMatchObject({ outcome: 'upgraded', request: null, acceptValid: false });
+    expect(hs.problems).toEqual([
+      'The server answered 101 to a request head the wiretap could not read (larger than its bound for an HTTP head, or never sent), so Sec-WebSocket-Accept "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" cannot be checked against a Sec-WebSocket-Key (§4.2.2).',
+    ]);
+    expect(hs.problems.join(' ')).not.toContain('null');
+  });
+
   it('reports a 101 without Sec-WebSocket-Accept', () => {
     const noAccept = http(['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade']);
     const hs = onlyHandshake(run([['client', upgradeRequest()], ['server', noAccept]]));

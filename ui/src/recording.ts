@@ -1,6 +1,6 @@
 import { computed, signal } from '@preact/signals';
 import type { WireEvent } from '../../server/capture/events.ts';
-import { MAX_LINE_BYTES, parseLine, tooLong, type Recording, type RecordingError } from '../../server/capture/recording-format.ts';
+import { BadLines, MAX_LINE_BYTES, parseLine, tooLong, type Recording } from '../../server/capture/recording-format.ts';
 import type { ReplayResponse } from '../../server/app/recording-routes.ts';
 import { applyEvents, filters, model, paused, selectedConn, selection, setViewingRecording, tokenFromUrl } from './state.ts';
 
@@ -33,7 +33,7 @@ function overBound(s: string): boolean {
  */
 export function parseRecordingText(text: string): Recording {
   const events: WireEvent[] = [];
-  const errors: RecordingError[] = [];
+  const bad = new BadLines();
   let line = 0;
   let start = 0;
   while (start < text.length) {
@@ -44,15 +44,15 @@ export function parseRecordingText(text: string): Recording {
     start = nl + 1;
     line++;
     if (overBound(s)) {
-      errors.push(tooLong(line));
+      bad.add('too long', tooLong(line));
       continue;
     }
-    const r = parseLine(s, line, last);
+    const r = parseLine(s, line, last, (kind) => bad.wants(kind));
     if (r === null) continue;
-    if ('error' in r) errors.push(r.error);
+    if ('error' in r) bad.add(r.kind, r.error);
     else events.push(r.event);
   }
-  return { events, errors, lines: line };
+  return { events, errors: bad.kept, badLines: bad.count, lines: line };
 }
 
 // ---- recording mode ------------------------------------------------------------------------

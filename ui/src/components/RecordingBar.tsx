@@ -146,7 +146,7 @@ function ViewingRow({ rec }: { rec: RecordingView }) {
       </b>
       <span class="muted">
         {plural(rec.events.length, 'event')}, {plural(rec.connections, 'connection')}
-        {rec.errors.length > 0 && <span class="warn">, {plural(rec.errors.length, 'line')} skipped</span>}
+        {rec.badLines > 0 && <span class="warn">, {plural(rec.badLines, 'line')} skipped</span>}
       </span>
       <span class="muted rec-paused">live capture paused</span>
       <span class="recbar-spacer" />
@@ -209,18 +209,19 @@ function Scrubber({ rec }: { rec: RecordingView }) {
 const SHOWN_ERRORS = 5;
 
 function ReadErrors({ rec }: { rec: RecordingView }) {
-  const errors = rec.errors;
+  // rec.errors holds the first few bad lines of each kind; rec.badLines counts them all.
+  const shown = rec.errors.slice(0, SHOWN_ERRORS);
   return (
     <div class="rec-errors" role="alert">
       <p>
-        {plural(errors.length, 'line')} of {rec.name} could not be read and {errors.length === 1 ? 'was' : 'were'} skipped; the other{' '}
+        {plural(rec.badLines, 'line')} of {rec.name} could not be read and {rec.badLines === 1 ? 'was' : 'were'} skipped; the other{' '}
         {plural(rec.events.length, 'event')} are shown.
       </p>
       <ul>
-        {errors.slice(0, SHOWN_ERRORS).map((e) => (
+        {shown.map((e) => (
           <li>{e.message}</li>
         ))}
-        {errors.length > SHOWN_ERRORS && <li class="muted">and {plural(errors.length - SHOWN_ERRORS, 'more line')}</li>}
+        {rec.badLines > shown.length && <li class="muted">and {plural(rec.badLines - shown.length, 'more line')}</li>}
       </ul>
     </div>
   );
@@ -323,8 +324,8 @@ function Report({ report, name }: { report: ReplayResponse; name: string }) {
       </p>
       {report.errors.length > 0 && (
         <p class="warn">
-          Skipped {plural(report.errors.length, 'unreadable line')}: {report.errors.slice(0, 3).map((e) => e.message).join('; ')}
-          {report.errors.length > 3 ? '; …' : ''}
+          Skipped {plural(report.badLines, 'unreadable line')}: {report.errors.slice(0, 3).map((e) => e.message).join('; ')}
+          {report.badLines > 3 ? '; …' : ''}
         </p>
       )}
       {report.connections.map((c) => (

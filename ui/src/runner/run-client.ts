@@ -1,6 +1,6 @@
 import { effect, signal, type Signal } from '@preact/signals';
 import type { MessageEvent as WireMessage } from '../../../server/capture/events.ts';
-import { activeWorkspace, detailTab, frameKey, model, selectedConn, selection, serverConsole, version, wiretapClock, type FrameKey, topology } from '../state.ts';
+import { activeWorkspace, detailTab, frameKey, model, selectedConn, selection, serverConsole, tokenFromUrl, version, wiretapClock, type FrameKey, topology } from '../state.ts';
 import ClientRuntime from './client-runtime.ts?worker';
 import { sentMatches, type SentData } from './match.ts';
 import type { ConsoleLevel, RuntimeMessage, SourcePos, StartCommand } from './protocol.ts';
@@ -345,6 +345,22 @@ function clientUrl(): string {
   return `${location.origin}/workspace/client.js`;
 }
 
+/**
+ * Ask the dashboard for a single-use grant to load client.js, just before a Worker does: it
+ * comes back as a cookie for /workspace/client.js only, spent by that load. The session token is
+ * never a cookie (the browser would send it to every port of 127.0.0.1). Returns why it was
+ * refused, or null.
+ */
+async function clientGrant(): Promise<string | null> {
+  try {
+    const res = await fetch('/api/client-grant', { method: 'POST', headers: { 'X-Wsplay-Token': tokenFromUrl() }, cache: 'no-store' });
+    if (res.ok) return null;
+    return `the dashboard refused to let client.js load (${res.status}): open the address \`npm start\` printed, which carries the session token`;
+  } catch (err) {
+    return `the dashboard could not be asked to let client.js load (${(err as Error).message}): is wsplay still running?`;
+  }
+}
+
 /** The pre-run step's verdict; `text` is client.js as saved for the run, when known. */
 export type Preflight = { ok: true; text?: string } | { ok: false; reason: string; pos?: SourcePos };
 
@@ -396,6 +412,9 @@ export async function runClient(n = peerCount.value): Promise<boolean> {
   publish();
   for (let k = 1; k <= count; k++) {
     if (gen !== generation) return false;
+    const refused = await clientGrant();
+    if (gen !== generation) return false;
+    if (refused) note(`peer ${k}: ${refused}`, 'error', k);
     const before = maxConnId();
     const p = startPeer(k, gen);
     const conn = await waitForConnection(p, gen, before);
@@ -539,7 +558,7 @@ function onRuntimeMessage(p: Peer, m: RuntimeMessage): void {
     case 'error': {
       p.errors++;
       if (p.phase === 'loading' && !m.pos && /importScripts/.test(m.message)) {
-        // client.js itself could not be fetched (403 without the session cookie, 404...).
+        // client.js itself could not be fetched (403 without a grant, 404...).
         note(`peer ${p.n}: client.js could not be loaded: ${m.message}`, 'error', p.n);
         p.phase = 'failed';
         p.poke();
