@@ -32,15 +32,27 @@ check('the client printed the greeting it received', { hint: 1 }, async () => {
   must(line, () => `client.js printed nothing with '${GREETING}' in it. Keep console.log('received: ', event.data) in socket.onmessage.\nIt printed:\n${lesson.client.printed() || '(nothing)'}`);
 });
 
-check('the client answered the greeting after it arrived', { hint: 2 }, async () => {
+check('the client answered the greeting, from the message that brought it', { hint: 2 }, async () => {
   const greeting = await lesson.waitForType('message', (m) => m.dir === 'server' && m.text === GREETING, 3000);
   must(greeting, `The server's greeting never came, so there was nothing to answer.`);
   const answer = await lesson.waitForType('message', (m) => m.dir === 'client' && m.conn === greeting.conn, 2500);
   must(answer, () => {
     const early = lesson.client.sends.filter((s) => s.readyState === 0);
-    return `The client never sent a message on the wire.${early.length ? ` Its send at line ${early[0]!.line} ran while the socket was CONNECTING, so the browser refused it.` : ''} Send your answer from inside socket.onmessage, when the greeting arrives.`;
+    const got = lesson.client.received.length > 0;
+    return `The client never sent a message on the wire.${got ? ' The greeting reached the page, but no send ran after it: does your test of event.data match exactly \'' + GREETING + "' (the case counts)?" : ''}${early.length ? ` Its send at line ${early[0]!.line} ran while the socket was CONNECTING, so the browser refused it.` : ''} Send your answer from inside socket.onmessage, when the greeting arrives.`;
   });
   must(answer.t > greeting.t, 'The client spoke before the greeting arrived: answer it from socket.onmessage.');
+  // On the wire the greeting comes with the 101, so a client that sends as soon as the socket
+  // opens looks like one that answers. The page knows better: an answer is sent after the
+  // greeting was delivered to it (the runner reports each message event before the page's
+  // handlers run, on the same clock as each send).
+  const delivered = await lesson.client.waitForReceive((r) => r.dataType === 'string' && r.size === GREETING.length, 1000);
+  const sent = lesson.client.sends.find((s) => s.readyState === 1);
+  must(
+    sent && delivered && sent.t >= delivered.t,
+    () =>
+      `The client sent '${answer.text}'${sent?.line ? ` (line ${sent.line})` : ''} as soon as the socket opened, before the greeting reached it: it spoke first, it did not answer. Send from socket.onmessage, once event.data is the greeting.`,
+  );
 });
 
 check('the server echoed the answer: I heard you say "…"', { hint: 2 }, async () => {
@@ -57,6 +69,6 @@ check('the conversation stops: the client answers the greeting, not every echo',
   must(sent.length > 0, 'The client sent no message at all (see the checks above).');
   must(
     sent.length <= 3,
-    `The client sent ${sent.length} messages in a row: it answers every echo, and the server echoes every answer. Answer only when event.data === '${GREETING}'.`,
+    `The client sent ${sent.length} messages in a row: it answers every echo, and the server echoes every answer. Answer the greeting only: test event.data against its text before you send.`,
   );
 });

@@ -1,3 +1,5 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { posix } from 'node:path';
 import type { LearnerServer } from '../runner/learner-server.ts';
 import type { Workspace } from '../runner/workspace.ts';
 import type { Wiretap } from '../tap/wiretap.ts';
@@ -8,8 +10,46 @@ import type { ConsoleLine, FileInfo, RunnerState, StreamMessage, TopologyInfo } 
 const CONSOLE_HISTORY = 300;
 
 /**
- * Connects the learner's files and server process to the rest: a save of server.js (from the
- * dashboard or another editor) restarts the server; the server's new internal port becomes
+ * How much of a workspace file is read to find what it requires. The learner's files are a few
+ * kilobytes; a bigger one (pasted data) is read this far, not whole, on every save.
+ */
+const SCAN_BYTES = 256 * 1024;
+
+/** `require('./accept.js')`, `require("./lib/util")`, `import x from './accept.js'`: relative specifiers only. */
+const REQUIRE_RE = /\brequire\s*\(\s*(['"`])(\.{1,2}\/[^'"`\n]+)\1\s*\)|\bfrom\s+(['"])(\.{1,2}\/[^'"\n]+)\3|\bimport\s*\(?\s*(['"])(\.{1,2}\/[^'"\n]+)\5/g;
+
+/**
+ * The workspace files `entry` requires, directly or through one another (lesson 02's server.js
+ * requires accept.js): saving one of them changes what the running server would load, so it
+ * restarts the server as saving server.js does. Read from the text, as Node would resolve the
+ * relative specifiers (`./accept` finds accept.js); only the workspace's own files count, so
+ * the walk visits each at most once.
+ */
+export function requiredFiles(entry: string, files: readonly string[], read: (name: string) => string | null): Set<string> {
+  const found = new Set<string>();
+  const queue = [entry];
+  const seen = new Set(queue);
+  while (queue.length > 0) {
+    const from = queue.shift()!;
+    const text = read(from);
+    if (text === null) continue;
+    for (const m of text.matchAll(REQUIRE_RE)) {
+      const spec = m[2] ?? m[4] ?? m[6]!;
+      const base = posix.normalize(posix.join(posix.dirname(from), spec));
+      const name = [base, `${base}.js`, `${base}/index.js`].find((n) => files.includes(n));
+      if (!name || seen.has(name)) continue;
+      seen.add(name);
+      found.add(name);
+      queue.push(name);
+    }
+  }
+  return found;
+}
+
+/**
+ * Connects the learner's files and server process to the rest: a save of server.js, or of a
+ * file it requires (lesson 02's accept.js), from the dashboard or another editor, restarts the
+ * server; the server's new internal port becomes
  * the wiretap's target; its output and state go to the dashboard's pages.
  */
 export class LearnerBridge {
@@ -53,13 +93,36 @@ export class LearnerBridge {
   }
 
   private readonly onSaved = (info: FileInfo): void => {
-    if (info.name === this.learner.state.file) this.learner.scheduleRestart();
+    if (this.runsOn(info.name)) this.learner.scheduleRestart();
   };
+
+  /** server.js itself, or a workspace file it requires (accept.js): a save changes what it runs. */
+  private runsOn(name: string): boolean {
+    const entry = this.learner.state.file;
+    if (name === entry) return true;
+    if (!this.ws.files.includes(name)) return false;
+    return requiredFiles(entry, this.ws.files, (file) => this.head(file)).has(name);
+  }
+
+  /** The start of a workspace file (up to SCAN_BYTES), or null when it cannot be read. */
+  private head(name: string): string | null {
+    let fd: number | null = null;
+    try {
+      fd = openSync(this.ws.resolve(name), 'r');
+      const buf = Buffer.alloc(SCAN_BYTES);
+      const n = readSync(fd, buf, 0, SCAN_BYTES, 0);
+      return buf.toString('utf8', 0, n);
+    } catch {
+      return null;
+    } finally {
+      if (fd !== null) closeSync(fd);
+    }
+  }
 
   private readonly onChange = (info: FileInfo): void => {
     this.stream?.publish({ kind: 'file', origin: 'disk', ...info });
     this.line({ source: 'wsplay', stream: 'info', text: `${info.name} changed on disk (another editor); the dashboard has the new text.`, t: this.tap.now() });
-    if (info.name === this.learner.state.file) this.learner.scheduleRestart();
+    if (this.runsOn(info.name)) this.learner.scheduleRestart();
   };
 
   /**

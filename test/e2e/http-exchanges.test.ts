@@ -131,7 +131,21 @@ describe.skipIf(chromium.skip)(chromium.skip ? `HTTP exchanges in the inspector:
     expect(await ok.locator('.badge.violation').count()).toBe(0);
     const failed = rows.filter({ hasText: '→ 404' });
     expect(await failed.locator('.badge.violation').count()).toBe(await failed.count());
+    // The Length column counts each exchange's bytes on the wire, request and response with their
+    // headers (lesson 1: a poll's short body costs hundreds of bytes), not the body alone.
+    const lengths = (await rows.locator('.c-len').allInnerTexts()).map((t) => Number(t.replace(/,/g, '')));
+    const onTheWire = perConn.map((h) => {
+      const heads = Buffer.from(h.request!.raw, 'base64').length + Buffer.from(h.response!.raw, 'base64').length;
+      // The body: its Content-Length, or (chunked, as Node sends these) the text the decoder kept.
+      const length = h.response!.headers.find(([n]) => n.toLowerCase() === 'content-length')?.[1];
+      return heads + (length !== undefined ? Number(length) : Buffer.byteLength(h.response!.body ?? ''));
+    });
+    expect(lengths).toEqual(onTheWire);
+    for (const [i, h] of perConn.entries()) expect(lengths[i]).toBeGreaterThan(Buffer.byteLength(h.response!.body ?? '') + 100);
     await shots('timeline');
+    await dash.setViewportSize({ width: 1024, height: 768 });
+    await shots('timeline-1024');
+    await dash.setViewportSize({ width: 1280, height: 800 });
   });
 
   it('shows the selected exchange in the Handshake view, neutral for 200, and steps through the others', async () => {

@@ -135,13 +135,31 @@ function computePreview(row: Row): string {
   return preview(base64ToBytes(m.payload), false);
 }
 
+/**
+ * The Length column: a frame's (or message's) payload, and an HTTP exchange's bytes on the wire,
+ * request and response with their headers. A poll's 2-byte `[]` body costs a few hundred bytes
+ * of headers each time: lesson 1's point, which the body length alone would hide.
+ */
 function lengthOf(row: Row): number {
-  if ('http' in row) return exchangeSizes(row.http).body;
+  if ('http' in row) {
+    const { up, down } = exchangeSizes(row.http);
+    return up + down;
+  }
   if ('frame' in row) return row.frame.length;
   const m = row.msg;
   if (m.type === 'message') return m.length;
   if (m.type === 'close') return m.reason.length + 2;
   return base64ToBytes(m.payload).length;
+}
+
+/** What the Length column counts, for its tooltip. */
+function lengthTitle(row: Row): string {
+  if ('http' in row) {
+    const { up, down, body } = exchangeSizes(row.http);
+    return `${formatBytes(up + down)} on the wire: request ${formatBytes(up)}, response ${formatBytes(down)} (of which the body is ${formatBytes(body)})`;
+  }
+  if ('frame' in row) return `Payload length: ${formatBytes(row.frame.length)} (the frame's header adds ${formatBytes(row.frame.headerLength)})`;
+  return 'Payload length';
 }
 
 /** Sent by the wiretap (the crafter, a fault's close frame), not by the peer (FrameEvent.injected). */
@@ -445,7 +463,9 @@ export function Timeline() {
             </span>
           )}
         </span>
-        <span class="c-len" role="cell">{lengthOf(row).toLocaleString('en-US')}</span>
+        <span class="c-len" role="cell" title={lengthTitle(row)}>
+          {lengthOf(row).toLocaleString('en-US')}
+        </span>
         <span class="c-preview" role="cell">
           {injected && dir !== 'http' && (
             <span class="badge injected" title={injectedTitle(dir)}>

@@ -1,0 +1,9 @@
+const socket = new WebSocket('ws://localhost:9900');
+
+socket.onmessage = (event) => {
+  console.log('received: ', event.data);
+  // Be polite: answer whatever the server says.
+  socket.send('Hello server, nice to meet you');
+};
+
+socket.send('I am listening');
