@@ -1,6 +1,6 @@
 import type { Direction, MessageEvent, ViolationEvent, ViolationRule, WireEvent } from '../capture/events.ts';
 import { explainCloseCode, isValidCloseCodeOnWire } from './close-codes.ts';
-import { MessageInflater, type InflateOutcome } from './deflate.ts';
+import { MessageInflater, type InflatedOutput, type InflateOutcome, type StreamPlan } from './deflate.ts';
 import { isUtf8 } from 'node:buffer';
 import type { FrameHeader, FrameSink, WholeFrame } from './frame-decoder.ts';
 import { isControl, isReserved, Opcode } from './opcodes.ts';
@@ -469,6 +469,8 @@ interface PendingInfo {
  * Each way of completing it returns the violations to put right after the event.
  */
 export class PendingInflation {
+  private refusal: string | null = null;
+
   constructor(
     readonly event: MessageEvent,
     /** The compressed payload; null when it passed the gather bound (there is nothing to inflate). */
@@ -476,6 +478,11 @@ export class PendingInflation {
     readonly inflater: MessageInflater,
     private readonly info: PendingInfo,
   ) {}
+
+  /** Refused (refuse): it will not be inflated, whatever the budget. */
+  get refused(): boolean {
+    return this.refusal !== null;
+  }
 
   /** Compressed bytes held for the message. */
   get size(): number {
@@ -491,17 +498,43 @@ export class PendingInflation {
    * output would pass `limit` bytes, so the message can be inflated elsewhere from the same state.
    */
   inflateNow(limit?: number): ViolationEvent[] | null {
+    if (this.refusal !== null) return this.skip(this.refusal);
     if (this.compressed === null) return this.notGathered();
     const r = this.inflater.inflateMessage(this.compressed, this.info.previewBytes, this.text, limit);
     return r && this.complete(r);
   }
 
   /**
-   * The bytes to inflate in pieces, with the inflater's state as it stands (all earlier
-   * messages of the direction done), or the violations when there is nothing to inflate.
+   * To inflate it in pieces elsewhere: zlib's input and options, from the inflater's state as it
+   * stands (every earlier message of the direction done), and an accumulator for the output; or
+   * the violations, when it is complete already (nothing to inflate, or a refusal).
    */
-  plan(): { compressed: Buffer } | ViolationEvent[] {
-    return this.compressed === null ? this.notGathered() : { compressed: this.compressed };
+  begin(): { plan: StreamPlan; output: () => InflatedOutput } | ViolationEvent[] {
+    if (this.refusal !== null) return this.skip(this.refusal);
+    if (this.compressed === null) return this.notGathered();
+    const plan = this.inflater.streamOptions(this.compressed);
+    if ('error' in plan) return this.complete(plan);
+    return { plan, output: () => this.inflater.output(this.info.previewBytes, this.text) };
+  }
+
+  /** Inflated in pieces into `output` (begin); `lenient`: only by the lenient pass. */
+  streamed(output: InflatedOutput, lenient: boolean): ViolationEvent[] {
+    return this.complete(this.inflater.streamed(output, lenient ? MessageInflater.LENIENT_WARNING : undefined));
+  }
+
+  /** Inflating it in pieces failed: the output passed the bound, or zlib refused the data. */
+  streamFailed(cause: 'too-large' | Error): ViolationEvent[] {
+    return this.complete(this.inflater.streamFailed(cause));
+  }
+
+  /**
+   * Decide now that it will not be inflated, for `reason`; its compressed bytes are let go at
+   * once. Said (and the history lost) when its turn comes, as the earlier messages may still
+   * need the history.
+   */
+  refuse(reason: string): void {
+    this.refusal = reason;
+    this.compressed = null;
   }
 
   /** Not inflated, for `reason` (said in its `inflateError`); later messages lose their history. */
