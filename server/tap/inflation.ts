@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { constants, createInflateRaw, type InflateRaw } from 'node:zlib';
 import type { ViolationEvent, WireEvent } from '../capture/events.ts';
 import { materialize } from '../capture/materialize.ts';
@@ -11,11 +12,13 @@ import type { PendingInflation } from '../protocol/message-assembler.ts';
  * on the thread that relays every connection, a client sending 15 KB frames that each inflate to
  * 15 MiB held every other connection's bytes (and its 101) for seconds. Here:
  * - a message that inflates to little is inflated on the spot, as before, within a budget of
- *   inflated bytes per turn of the event loop (all connections together), so ordinary traffic
- *   keeps its events in the same tick;
+ *   time per turn of the event loop (all connections together), so ordinary traffic keeps its
+ *   events in the same tick; the budget is time, not bytes, because a small message costs
+ *   about 0.1 ms whatever its size (a fresh zlib context, the window set as its dictionary);
  * - anything larger, or past the turn's budget, is inflated on libuv's thread pool through
- *   zlib's stream API: the relay's thread only takes the output in 64 KiB pieces, keeping the
- *   length, a preview, the UTF-8 check and the window (InflatedOutput), never the whole output.
+ *   zlib's stream API: the relay's thread only takes the output in 1 MiB pieces, one per
+ *   callback, keeping the length, a preview, the UTF-8 check and the window (InflatedOutput),
+ *   never the whole output (a 15 MiB message costs it a few milliseconds, in 15 slices).
  *   A few at once (the pool also serves files and DNS), connections taking turns, so one
  *   connection's bombs delay another's compressed messages by at most one message each.
  *
@@ -30,8 +33,8 @@ import type { PendingInflation } from '../protocol/message-assembler.ts';
  * they could not be inflated; `stats` counts them.
  */
 export interface InflationLimits {
-  /** Inflated bytes done on the spot per turn of the event loop, all connections together. */
-  spotBytesPerTurn: number;
+  /** Milliseconds spent inflating on the spot per turn of the event loop, all connections together. */
+  spotMsPerTurn: number;
   /** A message inflating to more than this goes to the thread pool. */
   spotMessageBytes: number;
   /** Messages inflating on the thread pool at once, all connections together. */
@@ -51,23 +54,26 @@ export interface InflationLimits {
 const MiB = 1024 * 1024;
 
 export const DEFAULT_INFLATION_LIMITS: InflationLimits = {
-  spotBytesPerTurn: 1 * MiB,
+  spotMsPerTurn: 10,
   spotMessageBytes: 256 * 1024,
   running: 2,
-  connMessages: 64,
+  connMessages: 4096,
   connBytes: 16 * MiB,
   connEvents: 20_000,
   connEventBytes: 32 * MiB,
-  totalMessages: 512,
+  totalMessages: 16_384,
   totalBytes: 64 * MiB,
   totalEvents: 100_000,
   totalEventBytes: 128 * MiB,
 };
 
-/** Output piece size: how much the relay's thread takes per callback from the pool. */
-const PIECE = 64 * 1024;
-/** The least of a turn's budget worth trying a message on the spot with. */
-const MIN_TRIAL = 16 * 1024;
+/**
+ * Output piece size: how much the relay's thread takes per callback from the pool. Pieces are
+ * not kept (InflatedOutput keeps a preview and the window), so larger ones only mean fewer
+ * callbacks: 64 KiB pieces cost a 15 MiB message several times the relay-thread time of 256 KiB
+ * ones; 1 MiB pieces make it 15 callbacks, each mostly a UTF-8 check (isUtf8) of the piece.
+ */
+const PIECE = 1024 * 1024;
 
 export interface InflationStats {
   /** Messages inflated on the spot (within the turn's budget). */
@@ -98,6 +104,8 @@ interface Queue {
   running: Running | null;
   /** In the line for a place on the pool. */
   ready: boolean;
+  /** Waiting for the next turn's budget to inflate its head message on the spot. */
+  nextTurn: boolean;
 }
 
 interface Job {
@@ -117,6 +125,9 @@ export class InflationStage {
   private readonly queues = new Map<number, Queue>();
   /** Connections whose head message waits for a place on the pool, first come first served. */
   private readonly line: Queue[] = [];
+  /** Connections whose head message waits for the next turn's budget. */
+  private readonly waitingTurn = new Set<Queue>();
+  /** Milliseconds of this turn's budget left for inflating on the spot. */
   private spotLeft: number;
   private refill: NodeJS.Immediate | null = null;
   private running = 0;
@@ -134,7 +145,7 @@ export class InflationStage {
     private readonly lazy = false,
   ) {
     this.limits = { ...DEFAULT_INFLATION_LIMITS, ...limits };
-    this.spotLeft = this.limits.spotBytesPerTurn;
+    this.spotLeft = this.limits.spotMsPerTurn;
   }
 
   get stats(): InflationStats {
@@ -155,7 +166,7 @@ export class InflationStage {
       return;
     }
     if (q === undefined) {
-      q = { conn, events: [], weights: [], head: 0, eventBytes: 0, jobs: new Map(), jobBytes: 0, running: null, ready: false };
+      q = { conn, events: [], weights: [], head: 0, eventBytes: 0, jobs: new Map(), jobBytes: 0, running: null, ready: false, nextTurn: false };
       this.queues.set(conn, q);
     }
     for (const job of jobs) this.admit(q, job);
@@ -224,6 +235,8 @@ export class InflationStage {
       q.ready = false;
       this.line.splice(this.line.indexOf(q), 1);
     }
+    q.nextTurn = false;
+    this.waitingTurn.delete(q);
     const r = q.running;
     if (r) {
       // The head message: its inflater has not moved (it moves only when a message completes).
@@ -242,8 +255,13 @@ export class InflationStage {
       const e = q.events[q.head]!;
       const entry = q.jobs.get(e);
       if (entry) {
-        if (q.running || q.ready) break;
+        if (q.running || q.ready || q.nextTurn) break;
         let after = this.onSpot(entry);
+        if (after === 'next turn') {
+          q.nextTurn = true;
+          this.waitingTurn.add(q);
+          break;
+        }
         if (after !== null) this.counts.onSpot++;
         else {
           after = this.toPool(q, entry);
@@ -261,7 +279,7 @@ export class InflationStage {
       q.events.length = 0;
       q.weights.length = 0;
       q.head = 0;
-      if (!q.running && !q.ready) this.queues.delete(q.conn);
+      if (!q.running && !q.ready && !q.nextTurn) this.queues.delete(q.conn);
     } else if (q.head > 1024 && q.head * 2 > q.events.length) {
       q.events.splice(0, q.head);
       q.weights.splice(0, q.head);
@@ -296,25 +314,37 @@ export class InflationStage {
     this.drop(q);
   }
 
-  /** Inflate at once if it fits the turn's budget: the violations that follow it, or null. */
-  private onSpot(entry: Job): ViolationEvent[] | null {
-    // Too little left of this turn's budget to be worth a trial: the pool, or the next turn.
-    if (this.spotLeft < MIN_TRIAL && !entry.job.refused) return null;
-    const limit = Math.min(this.limits.spotMessageBytes, this.spotLeft);
-    const after = entry.job.inflateNow(limit);
-    // Spent: what was inflated (or tried and given up on), plus the input.
-    this.spend((after === null ? limit : entry.job.event.length) + entry.bytes);
+  /**
+   * Inflate at once if the message inflates to at most spotMessageBytes: the violations that
+   * follow it. Null: it inflates to more (the pool's work). 'next turn': this turn's budget is
+   * spent. Either way nothing has changed.
+   */
+  private onSpot(entry: Job): ViolationEvent[] | null | 'next turn' {
+    if (entry.job.refused) return entry.job.inflateNow();
+    if (this.limits.spotMessageBytes <= 0) return null;
+    // Spent (refill is set when anything was spent this turn; at least one message a turn goes).
+    if (this.spotLeft <= 0 && this.refill !== null) return 'next turn';
+    const t = performance.now();
+    const after = entry.job.inflateNow(this.limits.spotMessageBytes);
+    this.spend(performance.now() - t);
     return after;
   }
 
-  private spend(bytes: number): void {
-    this.spotLeft -= bytes;
+  private spend(ms: number): void {
+    this.spotLeft -= ms;
     if (this.refill === null) {
       this.refill = setImmediate(() => {
         this.refill = null;
-        this.spotLeft = this.limits.spotBytesPerTurn;
+        this.spotLeft = this.limits.spotMsPerTurn;
+        // Connections that waited for this turn, in the order they began to wait.
+        const waiting = [...this.waitingTurn];
+        this.waitingTurn.clear();
+        for (const q of waiting) {
+          q.nextTurn = false;
+          this.pump(q);
+        }
+        this.startNext();
       });
-      this.refill.unref();
     }
   }
 

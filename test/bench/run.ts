@@ -20,7 +20,7 @@
  *
  * Knobs (environment): BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_CONNECTIONS (32),
  * BENCH_IN_FLIGHT (64), BENCH_DECODER_ROUNDS (7), BENCH_ONLY (echo | decoder | dashboard | bomb), BENCH_BOMB_RATE (bombs
- * a second, 8), BENCH_BOMB_PROBES (10), BENCH_PATHS=decode (also the decoders
+ * a second, 8), BENCH_BOMB_PROBES (10), BENCH_BOMB_ROUNDS (3), BENCH_PATHS=decode (also the decoders
  * without the store), BENCH_COMPARE=DIR (also the wiretap of another checkout, e.g. a worktree
  * with a change, A/B in the same run), BENCH_NODE_FLAGS (extra node/V8 flags for the echo
  * target and relays, e.g. "--max-semi-space-size=64"), BENCH_STORE_EVENTS (the wiretap's
@@ -410,6 +410,7 @@ async function decoderBenches(): Promise<void> {
 
 const BOMB_RATE = Number(env.BENCH_BOMB_RATE ?? 8);
 const BOMB_PROBES = Number(env.BENCH_BOMB_PROBES ?? 10);
+const BOMB_ROUNDS = Number(env.BENCH_BOMB_ROUNDS ?? 3);
 const PROBE_TIMEOUT_MS = 60_000;
 
 interface Probe {
@@ -518,51 +519,60 @@ async function bombBench(): Promise<void> {
   const bombFrame = compressedFrame(raw.subarray(0, raw.length - 4));
   out(`Deflate bomb: ${BOMB_RATE} frames a second of ${(bombFrame.length / 1000).toFixed(1)} KB that each inflate to 15 MiB, to a target that does not inflate;`);
   out(`meanwhile ${BOMB_PROBES} clients, one after another, each wait for their 101 and one echo (ms; median and worst), against the same with no bomb.`);
-  out(`A client that has neither in ${PROBE_TIMEOUT_MS / 1000} s counts as ${PROBE_TIMEOUT_MS} ms and ends the series.`);
+  out(`A client that has neither in ${PROBE_TIMEOUT_MS / 1000} s counts as ${PROBE_TIMEOUT_MS} ms and ends the series. ${BOMB_ROUNDS} rounds, a fresh relay process each.`);
   out();
   const server = await start(here('echo-target.ts'), {}, 'echo-target');
   const bombTarget = await start(here('bomb-target.ts'), { BENCH_TARGET_PORT: String(server.port) }, 'bomb-target');
   const paths = [{ name: 'wiretap', script: here('relay-process.ts') }, ...(COMPARE ? [{ name: 'compare', script: COMPARE }] : [])];
-  const head = `${padEnd('path', 9)}${padEnd('', 10)}${pad('101 median', 12)}${pad('101 worst', 11)}${pad('echo median', 13)}${pad('echo worst', 12)}`;
+  const head = `${padEnd('path', 9)}${padEnd('', 18)}${pad('101 median', 12)}${pad('101 worst', 11)}${pad('echo median', 13)}${pad('echo worst', 12)}`;
   out(head);
   out('-'.repeat(head.length));
   const row = (name: string, label: string, ps: Probe[]) => {
     const worst = (xs: number[]) => Math.max(...xs);
     out(
-      `${padEnd(name, 9)}${padEnd(label, 10)}${pad(median(ps.map((p) => p.open)).toFixed(1), 12)}${pad(worst(ps.map((p) => p.open)).toFixed(1), 11)}` +
+      `${padEnd(name, 9)}${padEnd(label, 18)}${pad(median(ps.map((p) => p.open)).toFixed(1), 12)}${pad(worst(ps.map((p) => p.open)).toFixed(1), 11)}` +
         `${pad(median(ps.map((p) => p.echo)).toFixed(1), 13)}${pad(worst(ps.map((p) => p.echo)).toFixed(1), 12)}`,
     );
   };
-  for (const p of paths) {
-    const relay = await start(p.script, { BENCH_MODE: 'wiretap', BENCH_TARGET_PORT: String(bombTarget.port) }, `${p.name}-bomb`);
-    try {
-      await probes(relay.port, 3);
-      const quiet = await probes(relay.port, BOMB_PROBES);
-      row(p.name, 'no bomb', quiet);
-      const bomber = await startBombing(relay.port, bombFrame);
-      await sleep(1000);
-      let bombed: Probe[];
+  const ratios = new Map<string, { open: number[]; echo: number[] }>(paths.map((p) => [p.name, { open: [], echo: [] }]));
+  for (let round = 1; round <= BOMB_ROUNDS; round++) {
+    for (const p of paths) {
+      const relay = await start(p.script, { BENCH_MODE: 'wiretap', BENCH_TARGET_PORT: String(bombTarget.port) }, `${p.name}-bomb`);
       try {
-        bombed = await probes(relay.port, BOMB_PROBES);
+        await probes(relay.port, 3);
+        const quiet = await probes(relay.port, BOMB_PROBES);
+        row(p.name, `round ${round} no bomb`, quiet);
+        const bomber = await startBombing(relay.port, bombFrame);
+        await sleep(1000);
+        let bombed: Probe[];
+        let sent = 0;
+        try {
+          bombed = await probes(relay.port, BOMB_PROBES);
+        } finally {
+          sent = bomber.stop();
+        }
+        row(p.name, `round ${round} bomb`, bombed);
+        const r = ratios.get(p.name)!;
+        const ratio = (pick: (x: Probe) => number) => median(bombed.map(pick)) / median(quiet.map(pick));
+        r.open.push(ratio((x) => x.open));
+        r.echo.push(ratio((x) => x.echo));
+        out(`${padEnd('', 9)}bomb/no bomb: 101 ${r.open.at(-1)!.toFixed(2)}, echo ${r.echo.at(-1)!.toFixed(2)} (${sent} bombs sent)`);
+      } catch (err) {
+        out(`${p.name}, round ${round}: ${(err as Error).message}`);
       } finally {
-        const sent = bomber.stop();
-        const received = ((await stats(bombTarget.process)) as Stats & { bombBytes?: number }).bombBytes ?? NaN;
-        out(`${padEnd('', 9)}(${sent} bombs sent; the target has received ${mb(received)} of bomb connections so far)`);
+        // SIGKILL: a relay still inflating on its only thread would not hear a SIGTERM for seconds.
+        relay.process.kill('SIGKILL');
       }
-      row(p.name, 'bomb', bombed);
-      const ratio = (pick: (x: Probe) => number) => median(bombed.map(pick)) / median(quiet.map(pick));
-      out(`${padEnd('', 9)}bomb/no bomb: 101 ${ratio((x) => x.open).toFixed(2)}, echo ${ratio((x) => x.echo).toFixed(2)}`);
-      if (p.name === 'wiretap') {
-        targetAtMost('bomb/no bomb, median wait for the 101', ratio((x) => x.open), 2);
-        targetAtMost('bomb/no bomb, median echo', ratio((x) => x.echo), 2);
-      }
-    } catch (err) {
-      out(`${p.name}: ${(err as Error).message}`);
-    } finally {
-      // SIGKILL: a relay still inflating on its only thread would not hear a SIGTERM for seconds.
-      relay.process.kill('SIGKILL');
     }
   }
+  out();
+  for (const p of paths) {
+    const r = ratios.get(p.name)!;
+    out(`${padEnd(p.name, 9)}median over rounds, bomb/no bomb: wait for the 101 ${median(r.open).toFixed(2)}, echo ${median(r.echo).toFixed(2)}`);
+  }
+  const w = ratios.get('wiretap')!;
+  targetAtMost('bomb/no bomb, median wait for the 101', median(w.open), 2);
+  targetAtMost('bomb/no bomb, median echo', median(w.echo), 2);
   out();
   await Promise.all([stop(server.process), stop(bombTarget.process)]);
 }
