@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { constants, createInflateRaw, type InflateRaw } from 'node:zlib';
 import type { ViolationEvent, WireEvent } from '../capture/events.ts';
 import { materialize } from '../capture/materialize.ts';
@@ -11,10 +10,12 @@ import type { PendingInflation } from '../protocol/message-assembler.ts';
  * A message that inflates to megabytes costs tens of milliseconds of zlib. Done in the decoder,
  * on the thread that relays every connection, a client sending 15 KB frames that each inflate to
  * 15 MiB held every other connection's bytes (and its 101) for seconds. Here:
- * - a message that inflates to little is inflated on the spot, as before, within a budget of
- *   time per turn of the event loop (all connections together), so ordinary traffic keeps its
- *   events in the same tick; the budget is time, not bytes, because a small message costs
- *   about 0.1 ms whatever its size (a fresh zlib context, the window set as its dictionary);
+ * - a message that inflates to little is inflated on the spot, as before, within a budget per
+ *   turn of the event loop (all connections together), so ordinary traffic keeps its events in
+ *   the same tick. The budget counts what a message costs: the bytes it inflates to, plus a
+ *   fixed charge for the fresh zlib context and window each message needs, whatever its size
+ *   (bytes, not time: the same traffic gets the same treatment on a busy machine). Past the
+ *   budget, messages wait for the next turn;
  * - anything larger, or past the turn's budget, is inflated on libuv's thread pool through
  *   zlib's stream API: the relay's thread only takes the output in 1 MiB pieces, one per
  *   callback, keeping the length, a preview, the UTF-8 check and the window (InflatedOutput),
@@ -33,8 +34,10 @@ import type { PendingInflation } from '../protocol/message-assembler.ts';
  * they could not be inflated; `stats` counts them.
  */
 export interface InflationLimits {
-  /** Milliseconds spent inflating on the spot per turn of the event loop, all connections together. */
-  spotMsPerTurn: number;
+  /** Cost inflated on the spot per turn of the event loop, all connections together, in bytes. */
+  spotBytesPerTurn: number;
+  /** What each message inflated on the spot costs besides its output (a zlib context, its window). */
+  spotMessageCost: number;
   /** A message inflating to more than this goes to the thread pool. */
   spotMessageBytes: number;
   /** Messages inflating on the thread pool at once, all connections together. */
@@ -54,7 +57,8 @@ export interface InflationLimits {
 const MiB = 1024 * 1024;
 
 export const DEFAULT_INFLATION_LIMITS: InflationLimits = {
-  spotMsPerTurn: 10,
+  spotBytesPerTurn: 4 * MiB,
+  spotMessageCost: 16 * 1024,
   spotMessageBytes: 256 * 1024,
   running: 2,
   connMessages: 4096,
@@ -100,6 +104,8 @@ interface Queue {
   /** Compressed messages among the held events, with the compressed bytes counted for each. */
   jobs: Map<WireEvent, Job>;
   jobBytes: number;
+  /** Compressed messages waiting and counted (not refused on arrival). */
+  jobCount: number;
   /** The head job, inflating on the pool. */
   running: Running | null;
   /** In the line for a place on the pool. */
@@ -127,7 +133,7 @@ export class InflationStage {
   private readonly line: Queue[] = [];
   /** Connections whose head message waits for the next turn's budget. */
   private readonly waitingTurn = new Set<Queue>();
-  /** Milliseconds of this turn's budget left for inflating on the spot. */
+  /** What is left of this turn's budget for inflating on the spot (InflationLimits.spotBytesPerTurn). */
   private spotLeft: number;
   private refill: NodeJS.Immediate | null = null;
   private running = 0;
@@ -145,7 +151,7 @@ export class InflationStage {
     private readonly lazy = false,
   ) {
     this.limits = { ...DEFAULT_INFLATION_LIMITS, ...limits };
-    this.spotLeft = this.limits.spotMsPerTurn;
+    this.spotLeft = this.limits.spotBytesPerTurn;
   }
 
   get stats(): InflationStats {
@@ -166,7 +172,7 @@ export class InflationStage {
       return;
     }
     if (q === undefined) {
-      q = { conn, events: [], weights: [], head: 0, eventBytes: 0, jobs: new Map(), jobBytes: 0, running: null, ready: false, nextTurn: false };
+      q = { conn, events: [], weights: [], head: 0, eventBytes: 0, jobs: new Map(), jobBytes: 0, jobCount: 0, running: null, ready: false, nextTurn: false };
       this.queues.set(conn, q);
     }
     for (const job of jobs) this.admit(q, job);
@@ -206,7 +212,7 @@ export class InflationStage {
   private admit(q: Queue, job: PendingInflation): void {
     const bytes = job.size;
     const l = this.limits;
-    const waiting = q.jobs.size;
+    const waiting = q.jobCount;
     let refusal: string | null = null;
     if (waiting >= l.connMessages || q.jobBytes + bytes > l.connBytes) {
       refusal = `this connection had ${waiting} compressed messages (${mib(q.jobBytes)}) waiting to be inflated, the most the wiretap holds per connection (${l.connMessages} messages, ${mib(l.connBytes)}); it was relayed as it came`;
@@ -221,6 +227,7 @@ export class InflationStage {
     }
     q.jobs.set(job.event, { job, bytes, counted: true });
     q.jobBytes += bytes;
+    q.jobCount++;
     this.totalJobs++;
     this.totalJobBytes += bytes;
   }
@@ -302,7 +309,10 @@ export class InflationStage {
     q.jobs.delete(e);
     q.jobBytes -= entry.bytes;
     this.totalJobBytes -= entry.bytes;
-    if (entry.counted) this.totalJobs--;
+    if (entry.counted) {
+      this.totalJobs--;
+      q.jobCount--;
+    }
   }
 
   /** The head message of `q` is complete: it goes into `out` with its violations. */
@@ -324,18 +334,18 @@ export class InflationStage {
     if (this.limits.spotMessageBytes <= 0) return null;
     // Spent (refill is set when anything was spent this turn; at least one message a turn goes).
     if (this.spotLeft <= 0 && this.refill !== null) return 'next turn';
-    const t = performance.now();
     const after = entry.job.inflateNow(this.limits.spotMessageBytes);
-    this.spend(performance.now() - t);
+    // A trial given up on cost its limit; a message inflated, its length (the compressed size when it failed).
+    this.spend(this.limits.spotMessageCost + (after === null ? this.limits.spotMessageBytes : entry.job.event.length));
     return after;
   }
 
-  private spend(ms: number): void {
-    this.spotLeft -= ms;
+  private spend(cost: number): void {
+    this.spotLeft -= cost;
     if (this.refill === null) {
       this.refill = setImmediate(() => {
         this.refill = null;
-        this.spotLeft = this.limits.spotMsPerTurn;
+        this.spotLeft = this.limits.spotBytesPerTurn;
         // Connections that waited for this turn, in the order they began to wait.
         const waiting = [...this.waitingTurn];
         this.waitingTurn.clear();

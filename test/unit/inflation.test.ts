@@ -54,7 +54,7 @@ describe('InflationStage', () => {
     // [case, limits, messages inflated on the pool at least]
     ['large ones on the pool', { spotMessageBytes: 4096 }, 5],
     ['all on the pool', { spotMessageBytes: 0 }, 10],
-    ['one on the spot a turn, the rest on the next turns', { spotMsPerTurn: 0 }, 1],
+    ['one on the spot a turn, the rest on the next turns', { spotBytesPerTurn: 0 }, 1],
   ])('gives the same events as inflating in the decoder, with context takeover: %s', async (_, limits, aside) => {
     // Messages that refer back to each other (one deflate stream), some small (on the spot), some
     // large (the pool, with a 4 KiB spot limit), a binary one, UTF-8 broken inside a compressed
