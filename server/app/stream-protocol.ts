@@ -31,6 +31,11 @@ export interface ConsoleLine {
   source: 'server' | 'wsplay';
   stream: 'stdout' | 'stderr' | 'info';
   text: string;
+  /**
+   * The line's true length in characters when it was too long to keep: `text` then holds its
+   * start and its end with a note of what was cut between them (server/runner/console-lines.ts).
+   */
+  length?: number;
   /** Milliseconds since the wiretap started, like event times. */
   t: number;
 }
