@@ -43,6 +43,12 @@ export const BATCH_BYTES = 512 * 1024;
  */
 const SLICE_MS = 8;
 
+/** A page's flow-control window, if it asked for a sensible one (100 to 100,000 events). */
+function windowOf(value: unknown): number | null {
+  const n = typeof value === 'string' && value !== '' ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) && n >= 100 ? Math.floor(Math.min(n, 100_000)) : null;
+}
+
 /** Events [from, to) as one `events` message, serialized once and sent as is to every page that needs it. */
 interface Batch {
   from: number;
@@ -139,13 +145,16 @@ export class EventStream {
 
   /** Take over an HTTP upgrade that the guard already accepted. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws));
+    // `?window=N` asks for flow control from the first batch on (as `{ kind: 'flow' }` does
+    // from when it arrives): the history is then paced by the page's acknowledgements too.
+    const window = windowOf(new URL(req.url ?? '/', 'http://localhost').searchParams.get('window'));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, window));
   }
 
-  private attach(ws: WebSocket): void {
+  private attach(ws: WebSocket, window: number | null): void {
     const store = this.opts.store;
     const nextSeq = store.nextSeq;
-    const page: Page = { ws, cursor: store.firstSeq, historyEnd: nextSeq, liveNext: nextSeq, window: null, inflight: [], outstanding: 0, shed: 0, shedSinceReport: 0 };
+    const page: Page = { ws, cursor: store.firstSeq, historyEnd: nextSeq, liveNext: nextSeq, window, inflight: [], outstanding: 0, shed: 0, shedSinceReport: 0 };
     this.send(ws, { kind: 'hello', version: 1, topology: this.opts.topology(), nextSeq, ...this.status() });
     for (const msg of this.opts.extraHistory?.() ?? []) this.send(ws, msg);
     this.subs.add(page);
@@ -164,8 +173,9 @@ export class EventStream {
     } catch {
       return;
     }
-    if (msg.kind === 'flow' && typeof msg.window === 'number' && msg.window >= 100) {
-      p.window = Math.min(msg.window, 100_000);
+    if (msg.kind === 'flow') {
+      const window = windowOf(msg.window);
+      if (window !== null) p.window = window;
     } else if (msg.kind === 'ack' && typeof msg.seq === 'number') {
       while (p.inflight.length > 0 && p.inflight[0]![0] <= msg.seq) p.outstanding -= p.inflight.shift()![1];
       // The page has room again: a page loading its history need not wait for the next flush.
@@ -330,17 +340,17 @@ export class EventStream {
   }
 
   /**
-   * Drop batches no page still needs, then the oldest while the cache is over its bound (a page
-   * that needs one later has it made again from the store: the cache saves work, it holds
-   * nothing that is not in the store).
+   * Drop batches of events the store no longer holds, then the oldest while the cache is over
+   * its bound. Batches nobody needs now are kept within the bound: the next page to load (a
+   * reload, a second tab) reads the same history. A page that needs a dropped batch has it made
+   * again from the store: the cache saves work, it holds nothing the store does not.
    */
   private evict(): void {
     if (this.batches.length === 0) return;
-    let needed = Infinity;
-    for (const p of this.subs) needed = Math.min(needed, p.cursor);
+    const first = this.opts.store.firstSeq;
     let drop = 0;
     let bytes = this.cachedBytes;
-    while (drop < this.batches.length && (this.batches[drop]!.to <= needed || bytes > this.cacheMax)) bytes -= this.batches[drop++]!.data.length;
+    while (drop < this.batches.length && (this.batches[drop]!.to <= first || bytes > this.cacheMax)) bytes -= this.batches[drop++]!.data.length;
     if (drop > 0) {
       this.batches = this.batches.slice(drop);
       this.cachedBytes = bytes;

@@ -335,7 +335,7 @@ function scheduleApply(): void {
 
 /** A page applies events for at most this long per task, so input and paint get their turn. */
 const SLICE_MS = 8;
-/** Live events the server may send ahead of what this page has applied (flow control). */
+/** Events (history and live) the server may send ahead of what this page has applied (flow control). */
 const FLOW_WINDOW = 4000;
 let stream: WebSocket | null = null;
 /** Sequence number after the last event received. */
@@ -394,7 +394,8 @@ export function tokenFromUrl(): string {
 }
 
 export function connectStream(token = tokenFromUrl()): void {
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/events?token=${encodeURIComponent(token)}`;
+  // The window in the address too: the history is paced by acknowledgements from its first batch.
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/events?token=${encodeURIComponent(token)}&window=${FLOW_WINDOW}`;
   let retry = 500;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   const open = () => {
