@@ -14,7 +14,7 @@
  * 127.0.0.1 and is ended when the bench exits.
  *
  * Knobs (environment): BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_CONNECTIONS (32),
- * BENCH_IN_FLIGHT (64), BENCH_DECODER_ROUNDS (7), BENCH_ONLY (echo | decoder | dashboard), BENCH_PATHS=decode (also the decoders
+ * BENCH_IN_FLIGHT (64), BENCH_DECODER_ROUNDS (7), BENCH_ONLY (echo | decoder | dashboard | attacks), BENCH_PATHS=decode (also the decoders
  * without the store), BENCH_COMPARE=DIR (also the wiretap of another checkout, e.g. a worktree
  * with a change, A/B in the same run), BENCH_NODE_FLAGS (extra node/V8 flags for the echo
  * target and relays, e.g. "--max-semi-space-size=64"), BENCH_STORE_EVENTS (the wiretap's
@@ -27,6 +27,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import { runAttacksBench } from './attacks.ts';
 import { runDashboardBench } from './dashboard.ts';
 import { CONTENDERS, type WorkloadResult } from './decoder-throughput.ts';
 
@@ -404,6 +405,8 @@ for (const [part, run] of [
   ['decoder', decoderBenches],
   // 4. The dashboard under 10,000 frames a second (test/bench/dashboard.ts).
   ['dashboard', runDashboardBench],
+  // 5. Issue 12: a 64 MiB console line, 40 pages that never read (test/bench/attacks.ts).
+  ['attacks', runAttacksBench],
 ] as const) {
   if (ONLY && ONLY !== part) continue;
   try {
