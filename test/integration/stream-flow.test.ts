@@ -4,10 +4,12 @@
  * page. Pages that upgrade and never read cost what their sockets hold, not the store again
  * each; a page that reads gets all of its history; the wiretap keeps relaying meanwhile.
  */
+import http from 'node:http';
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { BATCH_BYTES, BATCH_EVENTS } from '../../server/app/event-stream.ts';
+import { BATCH_BYTES, BATCH_EVENTS, EventStream } from '../../server/app/event-stream.ts';
+import { CaptureStore } from '../../server/capture/store.ts';
 import type { StreamMessage } from '../../server/app/stream-protocol.ts';
 import type { MessageEvent as WireMessageEvent, WireEvent } from '../../server/capture/events.ts';
 import { Cleanup, connect, HOST, until, WS_KEY } from '../helpers/net.ts';
@@ -226,4 +228,82 @@ describe('pages that upgrade and never read', () => {
     expect(pages.filter((p) => p.queued > 0).length).toBeGreaterThanOrEqual(40);
     for (const s of stalled) expect(s.destroyed).toBe(false);
   }, 90_000);
+});
+
+describe('a page reading its history while the capture goes on', () => {
+  /** An event stream over a small store, served on a port of its own (no guard: the guard has its own tests). */
+  async function smallStream(maxEvents: number, maxQueue: number): Promise<{ store: CaptureStore; stream: EventStream; port: number }> {
+    const store = new CaptureStore({ maxEvents, maxBytes: 64 * 1024 * 1024 });
+    const stream = new EventStream({
+      store,
+      maxQueue,
+      flushMs: 10,
+      topology: () => ({ tap: { host: HOST, port: 1 }, target: { host: HOST, port: 2 }, targetLabel: 'none' }),
+      connections: () => 0,
+    });
+    const server = http.createServer();
+    server.on('upgrade', (req, socket, head) => stream.handleUpgrade(req, socket, head));
+    await new Promise<void>((resolve) => server.listen(0, HOST, () => resolve()));
+    cleanup.add(() => {
+      stream.close();
+      server.closeAllConnections();
+      server.close();
+    });
+    return { store, stream, port: (server.address() as net.AddressInfo).port };
+  }
+
+  it('is told how many events the store dropped before it read them, and gets the rest in order', async () => {
+    const { store, port } = await smallStream(2000, 20_000);
+    let produced = 0;
+    const add = (n: number) => {
+      const events: WireEvent[] = [];
+      for (let i = 0; i < n; i++) events.push(fakeMessage(produced++, 'y'.repeat(40)));
+      store.add(events);
+    };
+    add(2000);
+    const page = await openPage({ dashboardPort: port, token: '' } as Playground, 500);
+    await page.received(500);
+    // While the page sits on its window, the store's bound pushes out events it has not read.
+    add(1500);
+    expect(store.firstSeq).toBe(1500);
+    while (page.events.length < 1000 || page.events.at(-1)!.type !== 'message' || (page.events.at(-1) as WireMessageEvent).firstFrame !== produced - 1) {
+      page.ack();
+      await page.received(page.events.length + 1);
+    }
+    const shed = await until(() => page.messages.findLast((m) => m.kind === 'shed'), 5000, () => 'a shed notice');
+    expect(shed.kind === 'shed' && shed.total).toBe(1000);
+    // Every event is accounted for: received or counted as shed, each received once and in order.
+    expect(page.events.length + 1000).toBe(produced);
+    const frames = page.events.map((e) => (e as WireMessageEvent).firstFrame);
+    expect(frames).toEqual([...frames].sort((a, b) => a - b));
+    expect(new Set(frames).size).toBe(frames.length);
+    expect(frames.slice(0, 500)).toEqual([...Array(500).keys()]);
+    expect(frames[500]).toBe(1500);
+  });
+
+  it('sheds the oldest live events past its queue bound while it is still reading its history, and says so', async () => {
+    const maxQueue = 300;
+    const { store, stream, port } = await smallStream(100_000, maxQueue);
+    let produced = 0;
+    const add = (n: number) => {
+      const events: WireEvent[] = [];
+      for (let i = 0; i < n; i++) events.push(fakeMessage(produced++, 'z'.repeat(40)));
+      store.add(events);
+    };
+    add(1000);
+    const page = await openPage({ dashboardPort: port, token: '' } as Playground, 500);
+    await page.received(500);
+    // Live events while it has not acknowledged its first window of history: 1,000, over a bound of 300.
+    for (let i = 0; i < 10; i++) add(100);
+    expect(stream.pages[0]!.queued).toBe(500 + maxQueue);
+    while (page.events.length < 1000 + maxQueue) {
+      page.ack();
+      await page.received(page.events.length + 1);
+    }
+    const frames = page.events.map((e) => (e as WireMessageEvent).firstFrame);
+    // All the history, then the newest 300 live events.
+    expect(frames).toEqual([...[...Array(1000).keys()], ...Array.from({ length: maxQueue }, (_, i) => 2000 - maxQueue + i)]);
+    const shed = await until(() => page.messages.findLast((m) => m.kind === 'shed'), 5000, () => 'a shed notice');
+    expect(shed.kind === 'shed' && shed.total).toBe(1000 - maxQueue);
+  });
 });
