@@ -4,7 +4,7 @@ import type { ConsoleLine } from './stream-protocol.ts';
 export const CONSOLE_HISTORY_LINES = 300;
 /**
  * …and at most this many characters of them. Every page that loads is sent the whole history,
- * so it stays small whatever the server printed (a line is already cut to ~6 KB in
+ * so it stays small whatever the server printed (a line is already cut to ~2 K characters in
  * server/runner/console-lines.ts; this keeps a burst of long lines to a few hundred KB).
  */
 export const CONSOLE_HISTORY_CHARS = 256 * 1024;

@@ -29,7 +29,7 @@ export interface EventStreamOptions {
 
 /** Console lines sent per flush at most: a server printing in a loop must not flood the pages. */
 const CONSOLE_PER_FLUSH = 500;
-/** …and characters of them (a line is at most ~6 KB: server/runner/console-lines.ts). */
+/** …and characters of them (a line is at most 8 K characters: server/runner/console-lines.ts). */
 const CONSOLE_CHARS_PER_FLUSH = 256 * 1024;
 
 /** A batch of events holds at most this many… */

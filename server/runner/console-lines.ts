@@ -9,10 +9,13 @@
 
 /** Lines up to this many characters are kept whole. */
 export const MAX_LINE_CHARS = 8192;
-/** A longer line keeps this many characters of its start… */
-export const LINE_HEAD_CHARS = 3072;
+/**
+ * A longer line keeps this many characters of its start… (less than the 1,500 the Code tab's
+ * console shows before "show all", so the note of what was cut is in sight at once).
+ */
+export const LINE_HEAD_CHARS = 1024;
 /** …and this many of its end, with a note of what was cut between them. */
-export const LINE_TAIL_CHARS = 3072;
+export const LINE_TAIL_CHARS = 1024;
 
 export interface Line {
   text: string;

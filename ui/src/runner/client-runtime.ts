@@ -195,14 +195,14 @@ function format(args: unknown[]): string {
 }
 
 /**
- * A console line longer than 8,192 characters keeps its first and last 3,072 and says how long
+ * A console line longer than 8,192 characters keeps its first and last 1,024 and says how long
  * it was, as the server's console does (server/runner/console-lines.ts): a client logging what
  * it receives must not copy 64 MiB to the page, into a log of 3,000 lines.
  */
 function capLine(s: string): string {
   if (s.length <= 8192) return s;
   const n = (x: number) => x.toLocaleString('en-US');
-  return `${s.slice(0, 3072)} … [${n(s.length - 6144)} characters cut: the line had ${n(s.length)}] … ${s.slice(-3072)}`;
+  return `${s.slice(0, 1024)} … [${n(s.length - 2048)} characters cut: the line had ${n(s.length)}] … ${s.slice(-1024)}`;
 }
 
 const consoleBudget = new Budget((count) => post({ kind: 'dropped', what: 'console', count, t: Date.now() }));
