@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { WireEvent } from '../capture/events.ts';
-import type { CaptureStore } from '../capture/store.ts';
+import { eventWeight, type CaptureStore } from '../capture/store.ts';
 import type { ConsoleLine, StoreStatus, StreamMessage, TopologyInfo } from './stream-protocol.ts';
 
 const log = createDebug('wsplay:dashboard');
@@ -49,6 +49,10 @@ function windowOf(value: unknown): number | null {
   return typeof n === 'number' && Number.isFinite(n) && n >= 100 ? Math.floor(Math.min(n, 100_000)) : null;
 }
 
+/** Live events kept as made for the next batches: a few flushes' worth, at most this weight (store.ts's measure). */
+const RECENT_EVENTS = 4 * BATCH_EVENTS;
+const RECENT_WEIGHT = 4 * 1024 * 1024;
+
 /** Events [from, to) as one `events` message, serialized once and sent as is to every page that needs it. */
 interface Batch {
   from: number;
@@ -89,7 +93,8 @@ interface Page {
  * window hold, its live backlog is capped, and what it misses is counted and told to it (`shed`).
  */
 export class EventStream {
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  /** A page sends only `flow` and `ack` commands, a few dozen bytes: nothing larger is read. */
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4096 });
   private readonly subs = new Set<Page>();
   private readonly timer: NodeJS.Timeout;
   private readonly statusTimer: NodeJS.Timeout;
@@ -183,11 +188,45 @@ export class EventStream {
     }
   }
 
+  /**
+   * The newest events as the store handed them out (made already), so live batches need not
+   * make them again from the store's packed form. Bounded in events and in weight (store.ts).
+   */
+  private recent: WireEvent[] = [];
+  private recentFrom = 0;
+  private recentWeight = 0;
+
   /** New events in the store: cap each page's live backlog now (what is owed is a count, not a copy). */
   private onEvents(events: WireEvent[]): void {
     if (this.subs.size === 0 || events.length === 0) return;
+    this.remember(events);
     const from = this.opts.store.nextSeq - this.maxQueue;
     for (const p of this.subs) this.shedLiveBefore(p, from);
+  }
+
+  private remember(events: WireEvent[]): void {
+    const from = this.opts.store.nextSeq - events.length;
+    if (this.recentFrom + this.recent.length !== from) {
+      this.recent = [];
+      this.recentFrom = from;
+      this.recentWeight = 0;
+    }
+    for (const e of events) {
+      this.recent.push(e);
+      this.recentWeight += eventWeight(e);
+    }
+    let drop = 0;
+    while (drop < this.recent.length && (this.recent.length - drop > RECENT_EVENTS || this.recentWeight > RECENT_WEIGHT)) this.recentWeight -= eventWeight(this.recent[drop++]!);
+    if (drop > 0) {
+      this.recent = this.recent.slice(drop);
+      this.recentFrom += drop;
+    }
+  }
+
+  /** Events [from, to): from those just seen if they are there, else from the store. */
+  private eventsIn(from: number, to: number): WireEvent[] {
+    if (from >= this.recentFrom && to <= this.recentFrom + this.recent.length) return this.recent.slice(from - this.recentFrom, to - this.recentFrom);
+    return this.opts.store.range(from, to);
   }
 
   /** Shed the live events below `seq` this page has not been sent. */
@@ -304,7 +343,7 @@ export class EventStream {
     // of history end on multiples of BATCH_EVENTS, so pages reading the same history share them.
     let to = Math.min(limit, (Math.floor(from / BATCH_EVENTS) + 1) * BATCH_EVENTS);
     if (next && next.from > from) to = Math.min(to, next.from);
-    const events = store.range(from, to);
+    const events = this.eventsIn(from, to);
     const parts: string[] = [];
     let bytes = 0;
     for (const e of events) {
@@ -398,6 +437,7 @@ export class EventStream {
     this.subs.clear();
     this.batches = [];
     this.cachedBytes = 0;
+    this.recent = [];
     this.wss.close();
   }
 }
