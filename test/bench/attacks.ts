@@ -9,8 +9,12 @@
  * 2. Pages that never read: a `wsplay start` process with ~40 MB of history (1,000 echoes of
  *    8 KiB through its wiretap), then 40 clients that upgrade to /api/events and never read.
  *    Reports the process's resident memory before, its peak after (VmHWM), and an echo's round
- *    trip through the wiretap while they sit there. BENCH_ATTACKS_ROOT=DIR runs another checkout's
- *    wsplay (e.g. main) for a before/after in the same run.
+ *    trip through the wiretap while they sit there.
+ * 3. A page loading 100,000 events of history (acknowledging as the dashboard does) while another
+ *    client echoes every 5 ms: the load's time and the longest echo during it.
+ *
+ * BENCH_ATTACKS_ROOT=DIR runs another checkout's wsplay (e.g. main) for a before/after;
+ * BENCH_ATTACKS_PARTS=console,pages,history picks the parts.
  *
  * Measures only; exits 0.
  */
@@ -133,6 +137,91 @@ async function streamBench(): Promise<void> {
   out();
 }
 
+/**
+ * 5c. A page loading 100,000 events of history (25,000 small echoes) while another client
+ * sends an echo every 5 ms: the longest round trip during the load, against the median before it.
+ */
+async function historyBench(): Promise<void> {
+  out(`5c. A page loading 100,000 events of history while another client echoes (${ROOT})`);
+  const dir = mkdtempSync(join(tmpdir(), 'wsplay-bench-attacks-'));
+  const child = spawn(process.execPath, ['server/bin/wsplay.js', 'start', '--port', '0', '--dashboard-port', '0', '--no-open', '--workspace', dir], {
+    cwd: ROOT,
+    env: { ...process.env, DEBUG: '', WSPLAY_SKIP_UI_BUILD: '1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let text = '';
+  child.stdout!.on('data', (b: Buffer) => (text += b.toString()));
+  try {
+    await waitFor(() => /^Wiretap listening/m.test(text) && /^Dashboard: /m.test(text), 30_000, 'wsplay start');
+    const dashboard = new URL(/^Dashboard: (\S+)$/m.exec(text)![1]!);
+    const tapPort = Number(/^Wiretap listening on ws:\/\/127\.0\.0\.1:(\d+)/m.exec(text)![1]);
+    const filler = new WebSocket(`ws://127.0.0.1:${tapPort}`);
+    let got = 0;
+    filler.on('message', () => got++);
+    await new Promise((r) => filler.once('open', r));
+    for (let i = 0; i < 25_000; i++) filler.send(`m${i}`);
+    await waitFor(() => got >= 25_001, 120_000, 'the filler echoes');
+    filler.close();
+
+    // The echoes run in a process of their own: this one is busy parsing what the page receives.
+    const pinger = spawn(process.execPath, ['--input-type=module', '-e', PINGER, String(tapPort)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    let pings = '';
+    pinger.stdout!.on('data', (b: Buffer) => (pings += b.toString()));
+    await waitFor(() => pings.includes('open'), 10_000, 'the pinger');
+    await new Promise((r) => setTimeout(r, 1000));
+    pinger.stdin!.write('mark\n');
+    const token = dashboard.searchParams.get('token')!;
+    const page = new WebSocket(`ws://127.0.0.1:${dashboard.port}/api/events?token=${token}&window=4000`, { origin: dashboard.origin });
+    let received = 0;
+    let nextSeq = -1;
+    let firstSeq = -1;
+    const started = performance.now();
+    page.on('open', () => page.send(JSON.stringify({ kind: 'flow', window: 4000 })));
+    page.on('message', (d) => {
+      const m = JSON.parse(d.toString()) as { kind: string; nextSeq?: number; size?: number; from?: number; events?: unknown[] };
+      if (m.kind === 'hello') {
+        nextSeq = m.nextSeq!;
+        firstSeq = nextSeq - m.size!;
+      }
+      if (m.kind === 'events') {
+        received += m.events!.length;
+        page.send(JSON.stringify({ kind: 'ack', seq: m.from! + m.events!.length }));
+      }
+    });
+    await waitFor(() => nextSeq >= 0 && received >= nextSeq - firstSeq, 120_000, 'the history');
+    const loadMs = performance.now() - started;
+    pinger.stdin!.write('report\n');
+    await waitFor(() => pings.includes('}'), 10_000, "the pinger's report");
+    const { before, during } = JSON.parse(pings.slice(pings.indexOf('{'))) as { before: number[]; during: number[] };
+    pinger.kill();
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+    out(`    ${received.toLocaleString('en-US')} events loaded in ${loadMs.toFixed(0)} ms; echo round trip: median ${median(before).toFixed(1)} ms before, longest ${Math.max(...during).toFixed(0)} ms during (${during.length} echoes)`);
+    page.terminate();
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+  out();
+}
+
+/** Echoes through the wiretap every 5 ms; on "mark" starts a second list; on "report" prints both. */
+const PINGER = `
+import WebSocket from 'ws';
+const ws = new WebSocket('ws://127.0.0.1:' + process.argv[1]);
+const lists = { before: [], during: [] };
+let list = lists.before;
+let sentAt = 0;
+ws.on('message', () => { if (sentAt) list.push(performance.now() - sentAt); sentAt = 0; });
+ws.on('open', () => {
+  process.stdout.write('open\\n');
+  setInterval(() => { if (!sentAt) { sentAt = performance.now(); ws.send('ping'); } }, 5);
+});
+process.stdin.on('data', (d) => {
+  if (String(d).includes('mark')) list = lists.during;
+  if (String(d).includes('report')) process.stdout.write(JSON.stringify(lists));
+});
+`;
+
 function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
@@ -168,8 +257,10 @@ function stalledPage(port: number, token: string): Promise<net.Socket> {
 }
 
 export async function runAttacksBench(): Promise<void> {
-  consoleBench();
-  await streamBench();
+  const parts = (process.env.BENCH_ATTACKS_PARTS ?? 'console,pages,history').split(',');
+  if (parts.includes('console')) consoleBench();
+  if (parts.includes('pages')) await streamBench();
+  if (parts.includes('history')) await historyBench();
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
