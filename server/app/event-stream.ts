@@ -193,6 +193,8 @@ export class EventStream {
    * make them again from the store's packed form. Bounded in events and in weight (store.ts).
    */
   private recent: WireEvent[] = [];
+  /** Index in `recent` of the oldest event kept; `recentFrom` is its sequence number. */
+  private recentHead = 0;
   private recentFrom = 0;
   private recentWeight = 0;
 
@@ -206,8 +208,9 @@ export class EventStream {
 
   private remember(events: WireEvent[]): void {
     const from = this.opts.store.nextSeq - events.length;
-    if (this.recentFrom + this.recent.length !== from) {
+    if (this.recentFrom + this.recent.length - this.recentHead !== from) {
       this.recent = [];
+      this.recentHead = 0;
       this.recentFrom = from;
       this.recentWeight = 0;
     }
@@ -215,17 +218,25 @@ export class EventStream {
       this.recent.push(e);
       this.recentWeight += eventWeight(e);
     }
-    let drop = 0;
-    while (drop < this.recent.length && (this.recent.length - drop > RECENT_EVENTS || this.recentWeight > RECENT_WEIGHT)) this.recentWeight -= eventWeight(this.recent[drop++]!);
-    if (drop > 0) {
-      this.recent = this.recent.slice(drop);
-      this.recentFrom += drop;
+    while (this.recent.length - this.recentHead > 0 && (this.recent.length - this.recentHead > RECENT_EVENTS || this.recentWeight > RECENT_WEIGHT)) {
+      this.recentWeight -= eventWeight(this.recent[this.recentHead]!);
+      this.recent[this.recentHead++] = undefined as unknown as WireEvent;
+      this.recentFrom++;
+    }
+    // Compact now and then, not on every batch (the wiretap adds events a few at a time).
+    if (this.recentHead > RECENT_EVENTS) {
+      this.recent = this.recent.slice(this.recentHead);
+      this.recentHead = 0;
     }
   }
 
   /** Events [from, to): from those just seen if they are there, else from the store. */
   private eventsIn(from: number, to: number): WireEvent[] {
-    if (from >= this.recentFrom && to <= this.recentFrom + this.recent.length) return this.recent.slice(from - this.recentFrom, to - this.recentFrom);
+    const held = this.recent.length - this.recentHead;
+    if (from >= this.recentFrom && to <= this.recentFrom + held) {
+      const at = this.recentHead + from - this.recentFrom;
+      return this.recent.slice(at, at + to - from);
+    }
     return this.opts.store.range(from, to);
   }
 
@@ -438,6 +449,7 @@ export class EventStream {
     this.batches = [];
     this.cachedBytes = 0;
     this.recent = [];
+    this.recentHead = 0;
     this.wss.close();
   }
 }
