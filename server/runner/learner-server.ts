@@ -3,8 +3,8 @@ import { EventEmitter } from 'node:events';
 import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import createDebug from 'debug';
-import type { RunnerState } from '../app/stream-protocol.ts';
 import { LineSplitter, type Line } from './console-lines.ts';
+import type { RunnerState } from '../app/stream-protocol.ts';
 
 const log = createDebug('wsplay:runner');
 
