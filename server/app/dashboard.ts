@@ -45,7 +45,7 @@ export interface DashboardOptions {
   /** Messages each page gets right after the history. */
   extraHistory?: () => import('./stream-protocol.ts').StreamMessage[];
   /** The event stream's batching and back-pressure bounds (tests use small ones). */
-  stream?: Pick<EventStreamOptions, 'flushMs' | 'highWaterBytes' | 'maxQueue'>;
+  stream?: Pick<EventStreamOptions, 'flushMs' | 'highWaterBytes' | 'maxQueue' | 'cacheBytes'>;
   /** Faults and frame injection (/api/faults, /api/inject): the wiretap. */
   control?: ControlTarget;
 }

@@ -19,8 +19,12 @@
  * 127.0.0.1 and is ended when the bench exits.
  *
  * Knobs (environment): BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_CONNECTIONS (32),
+<<<<<<< HEAD
  * BENCH_IN_FLIGHT (64), BENCH_DECODER_ROUNDS (7), BENCH_ONLY (echo | decoder | dashboard | bomb), BENCH_BOMB_RATE (bombs
  * a second, 8), BENCH_BOMB_PROBES (10), BENCH_BOMB_ROUNDS (3), BENCH_PATHS=decode (also the decoders
+=======
+ * BENCH_IN_FLIGHT (64), BENCH_DECODER_ROUNDS (7), BENCH_ONLY (echo | decoder | dashboard | attacks), BENCH_PATHS=decode (also the decoders
+>>>>>>> helper-r1
  * without the store), BENCH_COMPARE=DIR (also the wiretap of another checkout, e.g. a worktree
  * with a change, A/B in the same run), BENCH_NODE_FLAGS (extra node/V8 flags for the echo
  * target and relays, e.g. "--max-semi-space-size=64"), BENCH_STORE_EVENTS (the wiretap's
@@ -35,6 +39,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import { runAttacksBench } from './attacks.ts';
 import { runDashboardBench } from './dashboard.ts';
 import { CONTENDERS, type WorkloadResult } from './decoder-throughput.ts';
 
@@ -587,7 +592,10 @@ for (const [part, run] of [
   ['decoder', decoderBenches],
   // 4. The dashboard under 10,000 frames a second (test/bench/dashboard.ts).
   ['dashboard', runDashboardBench],
+  // 5. Issue 12: a deflate bomb on one connection, another connection's 101 and echo.
   ['bomb', bombBench],
+  // 6. Issue 12: a 64 MiB console line, 40 pages that never read (test/bench/attacks.ts).
+  ['attacks', runAttacksBench],
 ] as const) {
   if (ONLY && ONLY !== part) continue;
   try {
