@@ -145,7 +145,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     res.type('application/x-ndjson').send(opts.store.since(since).map((e) => JSON.stringify(e)).join('\n') + '\n');
   });
 
-  mountExportRoutes(app, opts.store, opts.now);
+  mountExportRoutes(app, opts.store, opts.now, () => opts.topology().tap.port);
   mountRecordingRoutes(app, opts.store, opts.topology);
 
   // Every answer under /api is JSON, a missing one too: the page shows `error` as a sentence, and

@@ -36,6 +36,11 @@ export interface PcapngOptions {
   startedAt: number;
   /** Text for the section header's comment (what the file is, where it came from). */
   comment?: string;
+  /**
+   * The server's port as the client saw it (the wiretap's, e.g. 9900): the client's view. Unset,
+   * each connection shows the server where the wiretap relayed to (its recorded target).
+   */
+  serverPort?: number;
 }
 
 export interface PcapngExport {
@@ -368,10 +373,11 @@ function piecesOf(c: ConnectionEvents, dir: Direction): Piece[] {
   return pieces;
 }
 
-function planConnection(c: ConnectionEvents, fallbackServerPort: number, notes: string[]): { plan: ConnectionPlan; packets: Planned[] } {
+function planConnection(c: ConnectionEvents, fallbackServerPort: number, notes: string[], serverPort?: number): { plan: ConnectionPlan; packets: Planned[] } {
+  const target = endpoint(c.open?.target, fallbackServerPort);
   const ends = {
     client: endpoint(c.open?.client, 40000 + (c.conn % 20000)),
-    server: endpoint(c.open?.target, fallbackServerPort),
+    server: serverPort ? { ...target, port: serverPort } : target,
   };
   if (!c.open) notes.push(`Connection ${c.conn}: its open event is not in the recording, so its ports are made up (client ${ends.client.port}, server ${ends.server.port}).`);
   const plan: ConnectionPlan = {
@@ -463,7 +469,7 @@ export function exportPcapng(events: WireEvent[], opts: PcapngOptions): PcapngEx
   const targetPorts = connections.map((c) => (c.open ? endpoint(c.open.target, 0).port : 0)).filter((p) => p > 0);
   const fallbackServerPort = targetPorts[0] ?? 80;
   const packets: Planned[] = [];
-  for (const c of connections) packets.push(...planConnection(c, fallbackServerPort, notes).packets);
+  for (const c of connections) packets.push(...planConnection(c, fallbackServerPort, notes, opts.serverPort).packets);
   // Stable: packets of one connection keep their planned order when times are equal.
   packets.sort((a, b) => a.t - b.t);
   const frames = connections.reduce((n, c) => n + c.frames.length, 0);
