@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import createDebug from 'debug';
 import type { WireEvent } from './capture/events.ts';
 import { logEvents } from './capture/log.ts';
 import { Recorder } from './capture/recorder.ts';
@@ -115,7 +116,7 @@ async function runTap(target: Target, port: number, record: string | undefined, 
       if (Date.now() - lastWarning < 5000) return;
       lastWarning = Date.now();
       const now = tap.target;
-      print(`Cannot reach the server at ws://${now.host}:${now.port} (${err.code}): ${hint}`);
+      print(unresolved(now, err.code) ?? `Cannot reach the server at ws://${now.host}:${now.port} (${err.code}): ${hint}`);
     },
   });
   await listenOrExplain(tap, port, retry);
@@ -207,6 +208,13 @@ function applyFaults(tap: Wiretap, faults: FaultSpec[]): void {
   }
 }
 
+/** A failed DNS lookup is no server that is down: it says the name, not "start your server". */
+function unresolved(target: Target, code: string | undefined): string | null {
+  if (code !== 'ENOTFOUND' && code !== 'EAI_AGAIN' && code !== 'EAI_NONAME' && code !== 'EAI_FAIL') return null;
+  const why = code === 'EAI_AGAIN' ? 'no DNS answer: is this machine offline?' : 'no such name';
+  return `The name ${target.host} could not be resolved (${code}, ${why}): check the spelling and the network, or give --target an IP address such as ws://127.0.0.1:${target.port}.`;
+}
+
 async function probe(target: Target): Promise<string | null> {
   const net = await import('node:net');
   return new Promise((resolve) => {
@@ -284,7 +292,8 @@ async function main(argv: string[]): Promise<void> {
     shutdownOnSignals(running);
     print(`Wiretap listening on ws://127.0.0.1:${running.tap.port} → ws://${target.host}:${target.port}`);
     const problem = await probe(target);
-    if (problem) {
+    if (problem && unresolved(target, problem)) print(unresolved(target, problem)!);
+    else if (problem) {
       print(`Nothing answers at ws://${target.host}:${target.port} yet (${problem}): start your server there, or fix --target. The wiretap relays as soon as it is up.`);
     }
     if (values.record) print(`Recording every event to ${values.record}`);
@@ -316,7 +325,14 @@ async function main(argv: string[]): Promise<void> {
       throw err;
     }
     const label = 'your server (server.js)';
-    running.bridge = new LearnerBridge(running.tap, workspace, learner, () => topologyOf(running, label), print);
+    // With DEBUG=wsplay:runner the runner's own debug line already says each change of server.js's
+    // state, time-stamped: the same sentence is not printed a second time.
+    let stateMessage: string | undefined;
+    if (createDebug.enabled('wsplay:runner')) learner.on('state', (s: { message?: string }) => (stateMessage = s.message));
+    const printOnce = (line: string) => {
+      if (line !== stateMessage) print(line);
+    };
+    running.bridge = new LearnerBridge(running.tap, workspace, learner, () => topologyOf(running, label), printOnce);
     shutdownOnSignals(running);
     running.lessons = new ActiveWorkspace(running.bridge);
     print(`Workspace: ${workspace.root} (client.js, server.js: edit them here or in any editor; server.js restarts on save)`);
