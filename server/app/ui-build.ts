@@ -42,7 +42,9 @@ export async function buildUi(quiet = true, progress?: (line: string) => void): 
   const started = performance.now();
   const seconds = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
   let modules = 0;
-  let phase = 'reading the sources';
+  // Monaco's workers are bundled while the sources are read: the module count stalls meanwhile
+  // (the TypeScript worker alone is 7 MB), so the line says so rather than look stuck.
+  let phase = "reading the sources and bundling Monaco's workers";
   let lastSaid = performance.now();
   const say = (line: string) => {
     lastSaid = performance.now();
