@@ -11,6 +11,8 @@ export interface TopologyInfo {
   target: { host: string; port: number };
   /** What the target is: the tutorial's echo server, or a server of the learner's choosing. */
   targetLabel: string;
+  /** `wsplay tap` runs the wiretap only: no workspace, server.js or lessons (absent: the playground). */
+  mode?: 'tap';
 }
 
 export interface StoreStatus {

@@ -183,7 +183,7 @@ export class LearnerServer extends EventEmitter {
     } else {
       this.set({
         status: 'crashed',
-        message: `${file} crashed: it ${how}. Fix it and save: it restarts on every save. Connections to it ended with 1006.`,
+        message: `${file} crashed: it ${how}. Fix it and save: it restarts on every save. Its connections ended with it (each one's close shows in the Timeline).`,
         stack: this.stderrTail.join('\n'),
       });
     }
