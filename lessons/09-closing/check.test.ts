@@ -41,7 +41,7 @@ let first: ReturnType<typeof runToTheEnd> | null = null;
 
 async function runToTheEnd() {
   const c = lesson.client;
-  const ws = await nextWebSocket(c, 0, 3000);
+  const ws = await nextWebSocket(c, 0, 10_000);
   if (!ws) return { ws: undefined, close: undefined, reply: undefined, later: [] as Connection[] };
   const close = await lesson.waitForType('close', (e) => e.conn === ws.conn && e.dir === 'client', 2000);
   if (!close) return { ws, close, reply: undefined, later: [] as Connection[] };
@@ -52,7 +52,7 @@ async function runToTheEnd() {
   return { ws, close, reply, later: connsOf(c).filter((x) => x.conn > ws.conn) };
 }
 
-check('when its job was done, the client closed with 1000 and a reason, and the server answered: both halves on the wire', { hint: 1 }, async () => {
+check('when its job was done, the client closed with 1000 and a reason, and the server answered: both halves on the wire', { hint: 1, timeout: 30_000 }, async () => {
   const { ws, close, reply } = await (first ??= runToTheEnd());
   must(ws, () => `Your client opened no WebSocket.\nThe wiretap saw:\n${lesson.wire.transcript()}`);
   must(
@@ -113,13 +113,13 @@ async function interrupt(): Promise<Story> {
   await lesson.client.stop();
   const client = await lesson.runClient({ name: 'client.js (second run)' });
   const story: Story = { client, failed: [], waits: [], tail: 0, downFor: 0, afterServer1000: [] };
-  story.start = await nextWebSocket(client, 0, 3000);
+  story.start = await nextWebSocket(client, 0, 10_000);
   if (!story.start || !(await hello(story.start.conn))) return story;
 
   // 1. The connection breaks: TCP reset in the middle (1006 on both sides).
   story.stuck = act('reset', story.start.conn) ?? undefined;
   if (story.stuck) return story;
-  story.afterReset = await nextWebSocket(client, story.start.conn, 2500);
+  story.afterReset = await nextWebSocket(client, story.start.conn, 4000);
   if (!story.afterReset || !(await hello(story.afterReset.conn))) return story;
 
   // 2. The server stops (1001 first, then it exits) and stays down while the client retries.
@@ -165,7 +165,7 @@ check('after the connection was reset (1006), the client came back', { hint: 2, 
   must(!s.stuck || s.afterReset, () => `The check could not reset the connection: ${s.stuck}.`);
   must(
     s.afterReset,
-    () => `The check reset your client's connection #${s.start!.conn} (its onclose got 1006), and your client did not open a new one within 2.5 s. Create a new WebSocket from onclose, after a short delay.\nYour client printed:\n${s.client.printed() || '(nothing)'}`,
+    () => `The check reset your client's connection #${s.start!.conn} (its onclose got 1006), and your client did not open a new one within 4 s. Create a new WebSocket from onclose, after a short delay.\nYour client printed:\n${s.client.printed() || '(nothing)'}`,
   );
 });
 

@@ -38,7 +38,7 @@ let healthy: ReturnType<typeof watchHealthy> | null = null;
 
 /** client.js, answering every ping: six pings (or its end, or 6 s). */
 async function watchHealthy() {
-  const conn = await until(() => connOf(lesson.client), 3000);
+  const conn = await until(() => connOf(lesson.client), 10_000);
   if (conn === undefined) return { conn };
   // The frozen client starts now, alongside (started before any check can fail, so that no
   // failure message catches it half-started).
@@ -56,15 +56,15 @@ let secondOpinion: Promise<number | undefined> | null = null;
 async function watchAgain(): Promise<number | undefined> {
   // New connections belong to the client started last: the frozen client's must be known first.
   const ghost = await (ghostStarted ??= lesson.runScript('the second client', FROZEN));
-  await until(() => connOf(ghost), 3000);
+  await until(() => connOf(ghost), 10_000);
   const again = await lesson.runClient({ name: 'client.js (again)' });
-  const conn = await until(() => connOf(again), 3000);
+  const conn = await until(() => connOf(again), 10_000);
   if (conn === undefined) return undefined;
   await withinTicks(() => (pings(conn).length >= 4 || endOf(conn) ? true : undefined), 8, conn);
   return conn;
 }
 
-check(`the server pings the client on a timer, and the client answers each ping with a pong`, { hint: 1 }, async () => {
+check(`the server pings the client on a timer, and the client answers each ping with a pong`, { hint: 1, timeout: 30_000 }, async () => {
   const { conn } = await watched();
   must(conn !== undefined, () => `Your client made no connection.\nThe wiretap saw:\n${lesson.wire.transcript()}`);
   const p = pings(conn);
@@ -163,7 +163,7 @@ let ghostStarted: Promise<ClientRun> | null = null;
 async function freeze(): Promise<Frozen> {
   const ghost = await (ghostStarted ??= lesson.runScript('the second client', FROZEN));
   const f: Frozen = { ghost };
-  const said = await ghost.waitForConsole(/^frozen \d+$/, 3000);
+  const said = await ghost.waitForConsole(/^frozen \d+$/, 10_000);
   const conn = connOf(ghost);
   if (!said || conn === undefined) return f;
   f.conn = conn;

@@ -19,13 +19,13 @@ function json(text: string | undefined): Record<string, unknown> | null {
   }
 }
 
-check(`the server welcomes a newcomer by the name it sent (the check joins as someone new each run)`, { hint: 2 }, async () => {
+check(`the server welcomes a newcomer by the name it sent (the check joins as someone new each run)`, { hint: 2, timeout: 30_000 }, async () => {
   const probe = await lesson.runScript(
     "the check's client",
     `const socket = new WebSocket('ws://localhost:9900');
 socket.onopen = () => socket.send(JSON.stringify({ type: 'join', name: ${JSON.stringify(GUEST)} }));`,
   );
-  const join = await lesson.waitForType('message', (m) => m.dir === 'client' && lesson.connectionsOf(probe).includes(m.conn), 3000);
+  const join = await lesson.waitForType('message', (m) => m.dir === 'client' && lesson.connectionsOf(probe).includes(m.conn), 10_000);
   must(join, () => `The check's client could not join.\nThe wiretap saw:\n${lesson.wire.transcript()}`);
   const answer = await lesson.waitForType('message', (m) => m.dir === 'server' && m.conn === join.conn && m.t > join.t, 2000);
   must(answer, () => `Your server did not answer ${join.text}.\n${lesson.trouble() || `The wiretap saw:\n${lesson.wire.transcript({ conn: join.conn })}`}`);
@@ -37,9 +37,9 @@ socket.onopen = () => socket.send(JSON.stringify({ type: 'join', name: ${JSON.st
   );
 });
 
-check("your client printed the text of each welcome it got, as the welcome said it (the check sends it a second one)", { hint: 3 }, async () => {
+check("your client printed the text of each welcome it got, as the welcome said it (the check sends it a second one)", { hint: 3, timeout: 30_000 }, async () => {
   const client = await lesson.runClient();
-  const conn = await lesson.waitForType('message', (m) => m.dir === 'client' && lesson.connectionsOf(client).includes(m.conn), 3000);
+  const conn = await lesson.waitForType('message', (m) => m.dir === 'client' && lesson.connectionsOf(client).includes(m.conn), 10_000);
   must(conn, () => `Your client sent no message.\n${lesson.trouble() || `The wiretap saw:\n${lesson.wire.transcript()}`}`);
   const first = await lesson.waitForType('message', (m) => m.dir === 'server' && m.conn === conn.conn, 2000);
   must(first, () => `Your client joined (#${conn.conn}: ${conn.text}), and the server did not answer.\n${lesson.trouble()}`);
