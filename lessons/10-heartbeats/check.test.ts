@@ -106,7 +106,11 @@ check('the healthy client, answering every ping, stays connected', { hint: 2, ti
 });
 
 check(`the server pings every ${HEARTBEAT_MS} ms or so (a second at most)`, { hint: 1 }, async () => {
-  const { conn } = await watched();
+  const { conn: first } = await watched();
+  // If the healthy client was dropped by a stalled server and another copy was watched instead
+  // (the check above), that one's pings tell the interval.
+  const again = secondOpinion ? await secondOpinion : undefined;
+  const conn = again !== undefined && pings(again).length > pings(first).length ? again : first;
   const p = pings(conn);
   must(p.length >= 2, `Your server sent the client ${p.length} ping(s) in all: ping every client every ${HEARTBEAT_MS} ms, from a setInterval (not once).`);
   const gaps = p.slice(1).map((x, i) => x.t - p[i]!.t).sort((a, b) => a - b);
