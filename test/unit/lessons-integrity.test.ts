@@ -184,6 +184,25 @@ describe.each(lessons)('lesson $slug', (lesson) => {
     }
   });
 
+  // The learner writes the fix: a block may show the problem, a part, or a skeleton with a gap,
+  // never every line the solution adds to the starter (comments and spacing aside).
+  it('keeps its answer back: no code block holds every line the solution adds to the starter', () => {
+    const norm = (t: string) =>
+      t
+        .split('\n')
+        .map((l) => l.replace(/\/\/.*$/, '').trim().replace(/\s+/g, ' '))
+        .filter(Boolean);
+    const read = (dir: string, f: string) => (existsSync(join(lesson.dir, dir, f)) ? norm(readFileSync(join(lesson.dir, dir, f), 'utf8')) : []);
+    for (const { step, block } of blocks) {
+      const start = read('starter', block.file!);
+      const answer = read('solution', block.file!).filter((l) => !start.includes(l));
+      const shown = norm(block.code);
+      if (answer.length === 0) continue;
+      const missing = answer.filter((l) => !shown.includes(l));
+      expect(missing.length, `step ${step}: ${blockName(block)} holds the whole fix of ${block.file} (${answer.length} lines the solution adds)`).toBeGreaterThan(0);
+    }
+  });
+
   it('has code blocks that load files the lesson has, and that parse', () => {
     expect(blocks.length).toBeGreaterThan(0);
     for (const { block } of blocks) {
