@@ -63,7 +63,10 @@ socket.onmessage = (event) => { if (event.data === 'next, please' && next.length
   const crashedOnText = lesson.server?.state.status !== 'running';
   // Said before the restart below, which clears it.
   const crash = crashedOnText ? lesson.trouble() : '';
-  const textEnd = lesson.wire.ofType('end').find((e) => text && e.conn === text.conn);
+  // The connection ended, or the server began to close it (a close frame), after the text.
+  const end = lesson.wire.ofType('end').find((e) => text && e.conn === text.conn);
+  const closeFrame = lesson.wire.ofType('close').find((e) => text && e.conn === text.conn && e.dir === 'server' && !e.injected);
+  const textEnd = end ? `TCP end by ${end.by}` : closeFrame ? `the server sent a close frame, ${closeFrame.explanation}` : null;
   // A server that fell over on the text is started again, so the bytes are judged on their own.
   if (crashedOnText && lesson.server) await lesson.server.restart();
   const probe2 = crashedOnText || textEnd ? await lesson.runScript("the check's second client", `const socket = new WebSocket('ws://localhost:9900');\nsocket.onopen = () => socket.send(new Uint8Array(${JSON.stringify(BYTES)}));`) : null;
@@ -127,7 +130,7 @@ check('your server answers text that is not JSON without falling over: the conne
     !crashedOnText,
     () => `The check's client sent the text ${JSON.stringify(NOT_JSON)} (#${text.conn}), and your server crashed: JSON.parse throws on text that is not JSON, and nothing caught it.\n${crash || 'server.js stopped.'}\nCatch the error and answer with a JSON error message instead.`,
   );
-  must(!textEnd, () => `The check's client sent the text ${JSON.stringify(NOT_JSON)} (#${text.conn}), and the connection ended (TCP end by ${textEnd!.by}). Catch JSON.parse's error and answer with a JSON error message instead.`);
+  must(!textEnd, () => `The check's client sent the text ${JSON.stringify(NOT_JSON)} (#${text.conn}), and the connection ended (${textEnd}). Keep the connection: catch JSON.parse's error and answer with a JSON error message instead.`);
   const notJson = afterText.find((m) => m.opcode !== 1 || parsed(m.text) === null);
   must(!notJson, () => `Your server answered the text ${JSON.stringify(NOT_JSON)} with ${described(notJson!)}: every message of this protocol is a JSON object, an error too ({ type: 'error', ... }).`);
 });
