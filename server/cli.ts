@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import createDebug from 'debug';
 import type { WireEvent } from './capture/events.ts';
 import { logEvents } from './capture/log.ts';
-import { Recorder } from './capture/recorder.ts';
+import { parseMaxPayload, Recorder } from './capture/recorder.ts';
+import { PayloadSpill } from './capture/spill.ts';
 import { CaptureStore } from './capture/store.ts';
 import { startDashboard, type Dashboard } from './app/dashboard.ts';
 import { openBrowser } from './app/open-browser.ts';
@@ -41,6 +42,9 @@ Options:
   --inspect-server N  Run server.js with the Node inspector on 127.0.0.1:N (VS Code: "Attach to
                       server.js"); it prints "Debugger listening on ws://...".
   --record FILE       Write every event as JSON Lines to FILE (README, "Record format").
+  --max-payload SIZE  Bytes of one frame's or message's payload a recording keeps (--record, Save
+                      recording, exports), 64KiB to 16MiB (default 16MiB); longer ones are cut
+                      and marked "maxPayload". The dashboard shows the first 64 KiB of each.
   --fault SPEC        Break every connection on purpose (repeat for several; the dashboard's
                       "Break it" tab turns them off): delay-handshake=MS (hold the server's 101),
                       latency=MS, split=BYTES (tiny TCP writes), drop-pongs, hold-pongs=MS,
@@ -93,10 +97,14 @@ function openRecorder(file: string | undefined): Recorder | null {
   }
 }
 
+/** --max-payload; whole payloads are collected only while something records (the dashboard's spill file, --record). */
+let recording = { maxPayload: 0, spill: true };
+
 function wire(store: CaptureStore, recorder: Recorder | null): (events: WireEvent[]) => void {
   return (events) => {
-    store.add(events);
+    // The recorder first: the store takes whole payloads off the events (into its spill file).
     recorder?.write(events);
+    store.add(events);
     logEvents(events);
   };
 }
@@ -104,12 +112,14 @@ function wire(store: CaptureStore, recorder: Recorder | null): (events: WireEven
 async function runTap(target: Target, port: number, record: string | undefined, retry: Retry, hint = 'start it, or point --target at where it listens.'): Promise<Running> {
   const store = new CaptureStore();
   const recorder = openRecorder(record);
+  if (recording.spill) store.spill = new PayloadSpill();
   let lastWarning = 0;
   const tap = new Wiretap({
     port,
     target,
     // Events go to the store, which makes their strings only when they are read.
     lazyEvents: true,
+    limits: { recordBytes: recorder || store.spill ? recording.maxPayload : 0 },
     onEvents: wire(store, recorder),
     onTargetError: (err) => {
       // One line, at most every 5 s: a client retrying in a loop must not flood the terminal.
@@ -242,7 +252,7 @@ function shutdownOnSignals(running: Running): void {
     running.recorder?.flush();
     await Promise.all([running.tap.close(), running.bridge?.close(), running.dashboard?.close()]);
     running.recorder?.close();
-    if (running.recorder) print(`Recording complete: ${running.recorder.lines} events in ${running.recorder.path}`);
+    if (running.recorder) print(`Recording complete: ${running.recorder.lines} events in ${running.recorder.path}${running.recorder.summary() ? ` (${running.recorder.summary()})` : ''}`);
     process.exit(signal === 'SIGINT' ? 0 : 0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -265,6 +275,7 @@ async function main(argv: string[]): Promise<void> {
       port: { type: 'string' },
       target: { type: 'string' },
       record: { type: 'string' },
+      'max-payload': { type: 'string' },
       'dashboard-port': { type: 'string' },
       'no-open': { type: 'boolean' },
       'no-dashboard': { type: 'boolean' },
@@ -280,6 +291,11 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   parsePort(values.port, 9900);
+  try {
+    recording = { maxPayload: parseMaxPayload(values['max-payload']), spill: !values['no-dashboard'] };
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const faults = (values.fault ?? []).map(parseFaultArg);
 
   if (command === 'tap') {

@@ -19,6 +19,20 @@
  */
 interface LazyBytes {
   _bytes?: Uint8Array | undefined;
+  /**
+   * Only while something records (DecoderLimits.recordBytes): the whole payload (a frame's as on
+   * the wire, a message's data) when it is longer than the preview in `_bytes`, up to the
+   * recording's cap; `cut` when it is longer than that too. The CaptureStore takes it off
+   * before holding the event (the spill file keeps it): never held, never part of a line as is.
+   */
+  _whole?: WholePayload | undefined;
+}
+
+/** A payload collected whole for a recording (LazyBytes._whole). */
+export interface WholePayload {
+  bytes: Buffer;
+  /** The payload was longer than the recording's cap (`--max-payload`): `bytes` is its start. */
+  cut: boolean;
 }
 
 /** Who sent the bytes: `client` is client → server, `server` is server → client. */

@@ -58,11 +58,12 @@ const NOT_AN_OBJECT = 'not an object';
 export type LineVerdict = { event: WireEvent } | { error: RecordingError; kind: string } | null;
 
 /**
- * The longest line accepted. A frame line holds at most a 64 KiB preview (about 90 KB of
- * base64) and a message line a 64 KiB text that JSON may escape up to 6 times; anything far
- * past that is not one of our lines (a binary file opened by mistake) and must not be buffered.
+ * The longest line accepted. A frame line holds at most a whole payload of `--max-payload`
+ * (16 MiB at most: about 22 MB of base64) and a message line a 16 MiB text that JSON may escape
+ * up to 6 times; anything past that is not one of our lines (a binary file opened by mistake)
+ * and must not be buffered.
  */
-export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+export const MAX_LINE_BYTES = 6 * 16 * 1024 * 1024 + 1024 * 1024;
 
 type Check = (v: unknown) => string | null;
 
