@@ -753,7 +753,12 @@ while (true) {
     await waitForErrorSquiggle(dash, 7);
     await textEventually(peerChips().first(), (t) => /· 1 error$/.test(t), 'the peer to count 1 error');
     await step(4).getByRole('button', { name: 'Load into client.js' }).click();
-    await waitForEditorText(dash, 'socket.onopen = () => {');
+    // Step 4's code is other text (it leaves the open handler for the learner to write).
+    await eventually(
+      async () => !(await editorText(dash)).includes("socket.send('I am listening');"),
+      async () => `the editor to show step 4's code; it shows ${JSON.stringify(await editorText(dash))}`,
+      15_000,
+    );
     await eventually(
       async () => (await linesWithErrorSquiggle(dash)).length === 0,
       async () => `no error squiggle after the lesson's code was loaded; lines with one: ${JSON.stringify(await linesWithErrorSquiggle(dash))}`,
