@@ -33,7 +33,8 @@ export default defineConfig({
     passWithNoTests: true,
     // A check runs real processes (the learner's server and client): each takes a few seconds.
     testTimeout: 15_000,
-    hookTimeout: 15_000,
+    // Starting the wiretap, server.js and client.js: seconds when the machine is busy.
+    hookTimeout: 60_000,
     // Checks mostly wait (for processes, for the wire), so more lessons run at once than there
     // are cores: twelve lessons take a few seconds, not a minute, on a 2-core machine.
     maxWorkers: 4,

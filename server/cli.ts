@@ -1,18 +1,20 @@
-import net from 'node:net';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import createDebug from 'debug';
 import type { WireEvent } from './capture/events.ts';
 import { logEvents } from './capture/log.ts';
 import { Recorder } from './capture/recorder.ts';
 import { CaptureStore } from './capture/store.ts';
 import { startDashboard, type Dashboard } from './app/dashboard.ts';
 import { openBrowser } from './app/open-browser.ts';
+import type { TopologyInfo } from './app/stream-protocol.ts';
 import { buildUi, uiNeedsBuild } from './app/ui-build.ts';
 import { LearnerBridge } from './app/learner-bridge.ts';
 import { ActiveWorkspace } from './app/active-workspace.ts';
 import { LearnerServer } from './runner/learner-server.ts';
 import { Workspace } from './runner/workspace.ts';
-import { findListeningPid } from './tap/port-owner.ts';
+import { announceSelf, findPortOwner, ownerText } from './tap/port-owner.ts';
+import { commandWith, planPorts, PortError } from './tap/port-plan.ts';
 import { parsePort, parseTarget, TargetError, type Target } from './tap/target.ts';
 import { Wiretap } from './tap/wiretap.ts';
 import { describeFault, FaultError, parseFaultArg, type FaultSpec } from './tap/faults.ts';
@@ -53,6 +55,9 @@ URL opens it (VS Code's "Client: client.js in Chromium" does: docs/debugging.md)
 /** A problem the user can fix: printed as one line, exit code 2. */
 class UsageError extends Error {}
 
+/** The command the user typed, with some flags' values changed: for "run: ..." suggestions. */
+type Retry = (changes: Record<string, number>) => string;
+
 interface Running {
   tap: Wiretap;
   store: CaptureStore;
@@ -67,17 +72,14 @@ function print(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-async function listenOrExplain(tap: Wiretap, port: number, retry: string): Promise<number> {
+async function listenOrExplain(tap: Wiretap, port: number, retry: Retry): Promise<number> {
   try {
     return await tap.listen();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') {
-      const pid = findListeningPid(port);
-      const who = pid ? ` by another program (pid ${pid})` : '';
-      throw new UsageError(`Port ${port} is in use${who}. Stop it or run: ${retry} --port ${port + 10}`);
-    }
-    if (e.code === 'EACCES') throw new UsageError(`Port ${port} needs privileges to listen on. Pick a port above 1023: ${retry} --port 9900`);
+    // Taken between the check (planPorts) and now.
+    if (e.code === 'EADDRINUSE') throw new UsageError(`Port ${port} is in use${ownerText(findPortOwner(port))}. Stop it or run: ${retry({ '--port': port + 10 })}`);
+    if (e.code === 'EACCES') throw new UsageError(`Port ${port} needs privileges to listen on. Pick a port above 1023: ${retry({ '--port': 9900 })}`);
     throw err;
   }
 }
@@ -99,7 +101,7 @@ function wire(store: CaptureStore, recorder: Recorder | null): (events: WireEven
   };
 }
 
-async function runTap(target: Target, port: number, record: string | undefined, retry: string, hint = 'start it, or point --target at where it listens.'): Promise<Running> {
+async function runTap(target: Target, port: number, record: string | undefined, retry: Retry, hint = 'start it, or point --target at where it listens.'): Promise<Running> {
   const store = new CaptureStore();
   const recorder = openRecorder(record);
   let lastWarning = 0;
@@ -114,15 +116,15 @@ async function runTap(target: Target, port: number, record: string | undefined, 
       if (Date.now() - lastWarning < 5000) return;
       lastWarning = Date.now();
       const now = tap.target;
-      print(`Cannot reach the server at ws://${now.host}:${now.port} (${err.code}): ${hint}`);
+      print(unresolved(now, err.code) ?? `Cannot reach the server at ws://${now.host}:${now.port} (${err.code}): ${hint}`);
     },
   });
   await listenOrExplain(tap, port, retry);
   return { tap, store, recorder, bridge: null, dashboard: null };
 }
 
-function topologyOf(running: Running, targetLabel: string) {
-  return { tap: { host: running.tap.host, port: running.tap.port }, target: running.tap.target, targetLabel };
+function topologyOf(running: Running, targetLabel: string): TopologyInfo {
+  return { tap: { host: running.tap.host, port: running.tap.port }, target: running.tap.target, targetLabel, ...(running.bridge ? {} : { mode: 'tap' as const }) };
 }
 
 interface DashboardFlags {
@@ -140,36 +142,35 @@ function fixedTokenOf(): string | undefined {
   return fixedToken;
 }
 
-function dashboardPortInUse(port: number, retry: string): UsageError {
-  const pid = findListeningPid(port);
-  return new UsageError(`Dashboard port ${port} is in use${pid ? ` by another program (pid ${pid})` : ''}. Stop it or run: ${retry} --dashboard-port ${port + 10}`);
+function dashboardPortInUse(port: number, retry: Retry): UsageError {
+  return new UsageError(`Dashboard port ${port} is in use${ownerText(findPortOwner(port))}. Stop it or run: ${retry({ '--dashboard-port': port + 10 })}`);
 }
 
 /**
- * Before anything starts (server.js, the wiretap): what would stop the dashboard later, a bad
- * WSPLAY_TOKEN or its port taken, is said at once, and nothing is left half started.
+ * Before anything starts (server.js, the wiretap): what would stop it later, a bad WSPLAY_TOKEN
+ * or a port taken, is said at once, and nothing is left half started. A default port that is
+ * taken moves to a free one (said in a line); a taken port the user named is an error.
  */
-async function preflightDashboard(flags: DashboardFlags, retry: string): Promise<void> {
-  if (flags['no-dashboard']) return;
-  fixedTokenOf();
-  const port = parsePort(flags['dashboard-port'], 9901, '--dashboard-port');
-  if (port === 0) return;
-  const free = await new Promise<boolean>((done) => {
-    const probe = net.createServer();
-    probe.once('error', () => done(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => done(true)));
-  });
-  if (!free) throw dashboardPortInUse(port, retry);
+async function choosePorts(flags: DashboardFlags & { port?: string }, retry: Retry): Promise<{ wiretap: number; dashboard: number }> {
+  if (!flags['no-dashboard']) fixedTokenOf();
+  const plan = await planPorts(
+    [
+      { flag: '--port', what: 'the wiretap', value: flags.port, fallback: 9900 },
+      ...(flags['no-dashboard'] ? [] : [{ flag: '--dashboard-port' as const, what: 'the dashboard', value: flags['dashboard-port'], fallback: 9901 }]),
+    ],
+    retry,
+  );
+  for (const note of plan.notes) print(note);
+  return { wiretap: plan.ports[0]!, dashboard: plan.ports[1] ?? 9901 };
 }
 
-async function runDashboard(running: Running, flags: DashboardFlags, targetLabel: string, retry: string): Promise<void> {
+async function runDashboard(running: Running, flags: DashboardFlags, port: number, targetLabel: string, retry: Retry): Promise<void> {
   if (flags['no-dashboard']) return;
-  const port = parsePort(flags['dashboard-port'], 9901, '--dashboard-port');
   const fixedToken = fixedTokenOf();
   // Tests that only need the API set WSPLAY_SKIP_UI_BUILD: two builds at once would clash in ui/dist.
   if (!process.env.WSPLAY_SKIP_UI_BUILD && uiNeedsBuild()) {
-    print('Building the dashboard (once; later starts use the build)…');
-    await buildUi();
+    print('Building the dashboard (the first start only: about 10 s; later starts use the build)…');
+    await buildUi(true, print);
   }
   try {
     running.dashboard = await startDashboard({
@@ -194,12 +195,24 @@ async function runDashboard(running: Running, flags: DashboardFlags, targetLabel
   if (!flags['no-open']) openBrowser(running.dashboard.url);
 }
 
+/** Leave a note for another wsplay that finds our ports taken (server/tap/port-owner.ts). */
+function announce(command: string, running: Running): void {
+  announceSelf({ command, wiretap: running.tap.port, dashboard: running.dashboard ? `http://127.0.0.1:${running.dashboard.port}/` : null });
+}
+
 /** --fault: on for every connection from the start; printed so nobody wonders why things are slow. */
 function applyFaults(tap: Wiretap, faults: FaultSpec[]): void {
   for (const spec of faults) {
     const f = tap.faults.add(spec, null);
     print(`Fault on for every connection: ${describeFault(f)} (turn it off in the dashboard's "Break it" tab)`);
   }
+}
+
+/** A failed DNS lookup is no server that is down: it says the name, not "start your server". */
+function unresolved(target: Target, code: string | undefined): string | null {
+  if (code !== 'ENOTFOUND' && code !== 'EAI_AGAIN' && code !== 'EAI_NONAME' && code !== 'EAI_FAIL') return null;
+  const why = code === 'EAI_AGAIN' ? 'no DNS answer: is this machine offline?' : 'no such name';
+  return `The name ${target.host} could not be resolved (${code}, ${why}): check the spelling and the network, or give --target an IP address such as ws://127.0.0.1:${target.port}.`;
 }
 
 async function probe(target: Target): Promise<string | null> {
@@ -266,28 +279,32 @@ async function main(argv: string[]): Promise<void> {
     print(HELP);
     return;
   }
-  const port = parsePort(values.port, 9900);
+  parsePort(values.port, 9900);
   const faults = (values.fault ?? []).map(parseFaultArg);
 
   if (command === 'tap') {
     if (!values.target) throw new UsageError('wsplay tap needs --target: the server to put the wiretap in front of, e.g. --target ws://127.0.0.1:8080');
     const target = parseTarget(values.target);
-    await preflightDashboard(values, `npx wsplay tap --target ${values.target}`);
-    const running = await runTap(target, port, values.record, `npx wsplay tap --target ${values.target}`);
+    const retry: Retry = (changes) => commandWith('npx wsplay tap', rest, changes);
+    const ports = await choosePorts(values, retry);
+    const running = await runTap(target, ports.wiretap, values.record, retry);
     applyFaults(running.tap, faults);
     shutdownOnSignals(running);
     print(`Wiretap listening on ws://127.0.0.1:${running.tap.port} → ws://${target.host}:${target.port}`);
     const problem = await probe(target);
-    if (problem) {
+    if (problem && unresolved(target, problem)) print(unresolved(target, problem)!);
+    else if (problem) {
       print(`Nothing answers at ws://${target.host}:${target.port} yet (${problem}): start your server there, or fix --target. The wiretap relays as soon as it is up.`);
     }
     if (values.record) print(`Recording every event to ${values.record}`);
-    await runDashboard(running, values, 'your server', `npx wsplay tap --target ${values.target}`);
+    await runDashboard(running, values, ports.dashboard, 'your server', retry);
+    announce('tap', running);
     return;
   }
 
   if (command === 'start') {
-    await preflightDashboard(values, 'npm start --');
+    const retry: Retry = (changes) => commandWith('npm start --', rest, changes);
+    const ports = await choosePorts(values, retry);
     const workspace = new Workspace(values.workspace ? resolve(values.workspace) : undefined);
     // The course's code listens on 9900 and connects to 9900: that port is the wiretap's, and
     // the learner's server is moved behind it (server/runner/listen-preload.cjs).
@@ -296,19 +313,26 @@ async function main(argv: string[]): Promise<void> {
     // --dashboard-port 0 it is known once the dashboard listens, and server.js gets it from its
     // next start on (a save, a lesson opened): not restarted at once, which would drop the
     // connections of a client that connected right after start-up.
-    const dashboardPort = values['no-dashboard'] ? 9901 : parsePort(values['dashboard-port'], 9901, '--dashboard-port');
+    const dashboardPort = ports.dashboard;
     const learner = new LearnerServer({ cwd: workspace.root, publicPort: 9900, inspectPort, env: { WSPLAY_DASHBOARD_PORT: String(dashboardPort) } });
     let running: Running;
     try {
       // The target is set when the server listens (and again after each restart).
-      running = await runTap({ host: '127.0.0.1', port: 9 }, port, values.record, 'npm start --', 'server.js is not running (see its output above); fix it and save to restart it.');
+      running = await runTap({ host: '127.0.0.1', port: 9 }, ports.wiretap, values.record, retry, 'server.js is not running (see its output above); fix it and save to restart it.');
       applyFaults(running.tap, faults);
     } catch (err) {
       workspace.close();
       throw err;
     }
     const label = 'your server (server.js)';
-    running.bridge = new LearnerBridge(running.tap, workspace, learner, () => topologyOf(running, label), print);
+    // With DEBUG=wsplay:runner the runner's own debug line already says each change of server.js's
+    // state, time-stamped: the same sentence is not printed a second time.
+    let stateMessage: string | undefined;
+    if (createDebug.enabled('wsplay:runner')) learner.on('state', (s: { message?: string }) => (stateMessage = s.message));
+    const printOnce = (line: string) => {
+      if (line !== stateMessage) print(line);
+    };
+    running.bridge = new LearnerBridge(running.tap, workspace, learner, () => topologyOf(running, label), printOnce);
     shutdownOnSignals(running);
     running.lessons = new ActiveWorkspace(running.bridge);
     print(`Workspace: ${workspace.root} (client.js, server.js: edit them here or in any editor; server.js restarts on save)`);
@@ -319,7 +343,7 @@ async function main(argv: string[]): Promise<void> {
     print(`Wiretap listening on ws://127.0.0.1:${running.tap.port} → ws://127.0.0.1:${first.port ?? '?'}`);
     if (values.record) print(`Recording every event to ${values.record}`);
     try {
-      await runDashboard(running, values, label, 'npm start --');
+      await runDashboard(running, values, dashboardPort, label, retry);
       if (running.dashboard && running.dashboard.port !== dashboardPort) {
         learner.setEnv('WSPLAY_DASHBOARD_PORT', String(running.dashboard.port));
       }
@@ -327,6 +351,7 @@ async function main(argv: string[]): Promise<void> {
       await Promise.all([running.tap.close(), running.bridge.close()]);
       throw err;
     }
+    announce('start', running);
     if (!process.env.DEBUG) print('Set DEBUG=wsplay:* to print every handshake, frame and message.');
     return;
   }
@@ -335,7 +360,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: Error) => {
-  if (err instanceof UsageError || err instanceof TargetError || err instanceof FaultError) {
+  if (err instanceof UsageError || err instanceof TargetError || err instanceof FaultError || err instanceof PortError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }

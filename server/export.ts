@@ -55,6 +55,8 @@ export interface ExportSource {
   startedAt: number;
   /** How `startedAt` was estimated, for the file's comment when it is used. */
   estimatedBy?: string;
+  /** pcapng: the server's port as the client used it (the wiretap's); unset, the recorded target's. */
+  serverPort?: number;
 }
 
 /** Convert events. */
@@ -77,7 +79,8 @@ export function exportEvents(events: WireEvent[], format: ExportFormat, source: 
   }
   const pcap = exportPcapng(events, {
     startedAt,
-    comment: `${comment} The TCP/IP headers are synthesized (127.0.0.1, the recorded ports, sequence numbers from the stream offsets); the TCP payloads are the recorded bytes.`,
+    comment: `${comment} The TCP/IP headers are synthesized (127.0.0.1, ${source.serverPort ? `the client's view: the server on port ${source.serverPort}, where the client connected` : 'the recorded ports'}, sequence numbers from the stream offsets); the TCP payloads are the recorded bytes.`,
+    serverPort: source.serverPort,
   });
   return {
     format,

@@ -1,7 +1,9 @@
-import type { ControlEvent } from '../../server/capture/events.ts';
+import type { CloseEvent, ControlEvent, EndEvent } from '../../server/capture/events.ts';
 import { check, must, until, useLesson, type ClientRun } from '../harness.ts';
 
 const HEARTBEAT_MS = 300;
+/** Heartbeats (pings to the healthy client) a server gets to notice a frozen client: a correct one needs two. */
+const GRACE_TICKS = 5;
 
 // client.js runs first: that one stays healthy.
 const lesson = useLesson(import.meta.url);
@@ -11,64 +13,202 @@ const control = (type: 'ping' | 'pong', dir: 'client' | 'server', conn: number |
   lesson.events.filter((e): e is ControlEvent => e.type === type && e.dir === dir && e.conn === conn);
 const pings = (conn: number | undefined) => control('ping', 'server', conn);
 const pongs = (conn: number | undefined) => control('pong', 'client', conn);
+const endOf = (conn: number | undefined) => lesson.events.find((e): e is EndEvent => e.type === 'end' && e.conn === conn);
+const frameRef = (conn: number, frame: number) => `#${conn} frame ${frame}`;
 
-let dead: ReturnType<typeof vanish> | null = null;
-
-/** A second client says hello, then vanishes: its connection is blackholed. */
-async function vanish() {
-  // A new connection belongs to the client started last: let client.js's own appear first.
-  await until(() => connOf(lesson.client), 3000);
-  const ghost = await lesson.runClient({ name: 'the second client' });
-  const said = await lesson.waitForType('message', (m) => m.dir === 'client' && m.conn === connOf(ghost), 3000);
-  if (!said) return { ghost, conn: undefined, from: 0, end: undefined };
-  const conn = said.conn;
-  lesson.tap!.faults.add({ kind: 'blackhole' }, conn);
-  const from = lesson.tap!.now();
-  const end = await lesson.waitForType('end', (e) => e.conn === conn, 2500);
-  return { ghost, conn, from, end };
+/**
+ * Time on the wire is counted in the server's own heartbeats (pings to the healthy client), not
+ * in milliseconds: a loaded machine slows the server's timer and the check's clock alike.
+ * Resolves when `done()` holds, or when `ticks` more heartbeats passed; a server that pings
+ * slowly or not at all gets 1.2 s a tick (and 2 s more).
+ */
+async function withinTicks<T>(done: () => T | undefined, ticks: number, clock = connOf(lesson.client)): Promise<T | undefined> {
+  const start = pings(clock).length;
+  const out = await until(() => {
+    const v = done();
+    if (v !== undefined) return { v };
+    return pings(clock).length - start >= ticks ? { v: undefined } : undefined;
+  }, ticks * 1200 + 2000);
+  return out?.v;
 }
 
-const vanished = () => (dead ??= vanish());
+// ---- the healthy client ----
 
-check(`the server pings each client every ${HEARTBEAT_MS} ms or so, and the client answers each ping`, { hint: 1 }, async () => {
-  const conn = await until(() => connOf(lesson.client), 3000);
+let healthy: ReturnType<typeof watchHealthy> | null = null;
+
+/** client.js, answering every ping: six pings (or its end, or 6 s). */
+async function watchHealthy() {
+  const conn = await until(() => connOf(lesson.client), 10_000);
+  if (conn === undefined) return { conn };
+  // The frozen client starts now, alongside (started before any check can fail, so that no
+  // failure message catches it half-started).
+  ghostStarted ??= lesson.runScript('the second client', FROZEN);
+  frozen ??= freeze();
+  await ghostStarted;
+  await until(() => (pings(conn).length >= 6 || endOf(conn) ? true : undefined), 6000);
+  return { conn };
+}
+const watched = () => (healthy ??= watchHealthy());
+
+let secondOpinion: Promise<number | undefined> | null = null;
+
+/** client.js once more: its connection, after four pings or its end. */
+async function watchAgain(): Promise<number | undefined> {
+  // New connections belong to the client started last: the frozen client's must be known first.
+  const ghost = await (ghostStarted ??= lesson.runScript('the second client', FROZEN));
+  await until(() => connOf(ghost), 10_000);
+  const again = await lesson.runClient({ name: 'client.js (again)' });
+  const conn = await until(() => connOf(again), 10_000);
+  if (conn === undefined) return undefined;
+  await withinTicks(() => (pings(conn).length >= 4 || endOf(conn) ? true : undefined), 8, conn);
+  return conn;
+}
+
+check(`the server pings the client on a timer, and the client answers each ping with a pong`, { hint: 1, timeout: 30_000 }, async () => {
+  const { conn } = await watched();
   must(conn !== undefined, () => `Your client made no connection.\nThe wiretap saw:\n${lesson.wire.transcript()}`);
-  const enough = await until(() => (pings(conn).length >= 4 ? true : undefined), 2500);
-  const n = pings(conn).length;
+  const p = pings(conn);
   must(
-    enough,
-    n === 0
-      ? `In 2.5 s your server sent no ping to the client. Ping every client every ${HEARTBEAT_MS} ms: ws.ping() for each of wss.clients, from a setInterval.`
-      : `In 2.5 s your server sent ${n} ping(s) to the client: ping every ${HEARTBEAT_MS} ms.`,
+    p.length > 0,
+    `Your server sent no ping to the client in 6 s. Ping every client every ${HEARTBEAT_MS} ms: ws.ping() for each of wss.clients, from one setInterval.`,
   );
-  await until(() => (pongs(conn).length >= 4 ? true : undefined), 1000);
-  must(pongs(conn).length >= 3, `The client answered ${pongs(conn).length} of ${n} pings with a pong.`);
+  must(
+    pongs(conn).length > 0,
+    `Your server pinged (${frameRef(conn, p[0]!.frame)}), and no pong came back: a browser answers every ping by itself, so look at what the server sends.`,
+  );
 });
 
-check('a client that vanished (its connection blackholed) was terminated within two heartbeats: TCP ended by the server', { hint: 2 }, async () => {
-  const { conn, end } = await vanished();
-  must(conn !== undefined, () => `The second client did not connect and say hello.\nThe wiretap saw:\n${lesson.wire.transcript()}`);
-  must(
-    end,
-    pings(conn).length === 0
-      ? 'Your server never noticed that the second client was gone: it sends no pings, so it cannot tell a silent client from a gone one.'
-      : `The second client has been blackholed for 2.5 s, about ${Math.round(2500 / HEARTBEAT_MS)} heartbeats, and your server still keeps its connection. If it did not answer the previous ping, end it with ws.terminate() (ws.close() waits for an answer that will never come).`,
-  );
-  must(end.by === 'server', `The connection ended, but not by your server (by the ${end.by}).`);
+check('the healthy client, answering every ping, stays connected', { hint: 2, timeout: 30_000 }, async () => {
+  const { conn } = await watched();
+  // Also once the frozen client (below) is gone: two more heartbeats after that.
+  if (conn !== undefined && !endOf(conn)) {
+    await (frozen ??= freeze());
+    await withinTicks(() => endOf(conn), 2);
+  }
+  must(conn !== undefined && pings(conn).length > 0, 'Your server sends the client no pings (see the first check): with nothing checking on it, staying connected proves nothing yet.');
+  let end = endOf(conn);
+  // A healthy client ended after it answered every ping: a server stalled by a loaded machine
+  // can run its next tick before it reads the pong that came in time. Once is chance; the same
+  // again, with another copy of client.js, is the code.
+  if (end && pongs(conn).length >= pings(conn).length) {
+    const again = await (secondOpinion ??= watchAgain());
+    if (again !== undefined && !endOf(again)) end = undefined;
+  }
+  must(!end, () => {
+    const p = pings(conn);
+    const last = p.at(-1)!;
+    const why =
+      end!.t - last.t < HEARTBEAT_MS / 2
+        ? `right after pinging it (${frameRef(conn, last.frame)}), before its pong could come back. The answer to a ping arrives later, in ws.on('pong', ...): look at isAlive at the next tick, before you set it to false and ping again.`
+        : `though it answered ${pongs(conn).length >= p.length ? 'every one' : 'them'} with a pong${pongs(conn)[0] ? ` (the first: ${frameRef(conn, pongs(conn)[0]!.frame)})` : ''}. A pong must count as "alive": set ws.isAlive = true in ws.on('pong', ...).`;
+    return `Your server ended the healthy client's connection (#${conn}, by the ${end!.by}) after ${p.length} ping(s), ${why}\nThe wiretap saw:\n${lesson.wire.transcript({ conn, types: ['ping', 'pong', 'close', 'end'], max: 10 })}`;
+  });
 });
 
-check('the healthy client, answering every ping, stays connected the whole time', { hint: 2 }, async () => {
-  await vanished();
-  const conn = connOf(lesson.client);
-  must(conn !== undefined, 'Your client made no connection.');
-  const before = pings(conn).length;
-  must(before > 0, 'Your server sends the healthy client no pings (see the first check): with nothing checking on it, staying connected proves nothing yet. Ping every client on a timer.');
-  // A few more heartbeats after the other client was dropped.
-  await until(() => (pings(conn).length >= before + 2 ? true : undefined), 1500);
-  const end = lesson.wire.connection(conn)?.end;
+check(`the server pings every ${HEARTBEAT_MS} ms or so (a second at most)`, { hint: 1 }, async () => {
+  const { conn: first } = await watched();
+  // If the healthy client was dropped by a stalled server and another copy was watched instead
+  // (the check above), that one's pings tell the interval.
+  const again = secondOpinion ? await secondOpinion : undefined;
+  const conn = again !== undefined && pings(again).length > pings(first).length ? again : first;
+  const p = pings(conn);
+  must(p.length >= 2, `Your server sent the client ${p.length} ping(s) in all: ping every client every ${HEARTBEAT_MS} ms, from a setInterval (not once).`);
+  const gaps = p.slice(1).map((x, i) => x.t - p[i]!.t).sort((a, b) => a - b);
+  const median = gaps[Math.floor(gaps.length / 2)]!;
+  // Up to a second passes (and leaves room for a loaded machine, which makes a timer late, not slower).
   must(
-    !end,
-    () => `The healthy client's connection ended (by the ${end!.by}, the client saw ${end!.code}): a client that answers every ping must stay.\nThe wiretap saw:\n${lesson.wire.transcript({ conn, types: ['message', 'ping', 'pong', 'close', 'end'] })}`,
+    median <= 1200,
+    `Your server pings every ${Math.round(median)} ms or so (the healthy client got ${p.length} pings). That is a fine heartbeat for a real server, but this lesson's is ${HEARTBEAT_MS} ms, so that the check (and you, in the inspector) see a dead client dropped within a second: set the interval to ${HEARTBEAT_MS}.`,
   );
-  must(pings(conn).length >= before + 2, `Your server stopped pinging the healthy client after the other one was dropped.`);
+});
+
+// ---- the frozen client ----
+
+/**
+ * A client that says something and then freezes: its process stops (SIGSTOP, as a laptop whose
+ * lid closes), its TCP connection stays open, its kernel takes in whatever comes, and it answers
+ * nothing any more, neither a ping nor a close frame. Unlike the wiretap's blackhole, all the
+ * server sends still crosses the wiretap, so the check sees its pings and, if one comes, its
+ * close frame. After a few heartbeats the check kills the frozen process: the wiretap's `end`
+ * then says who ended TCP first, the server (while the client was frozen) or the client.
+ */
+const FROZEN = `
+const socket = new WebSocket('ws://localhost:9900');
+let frozen = false;
+const freeze = () => {
+  if (frozen) return;
+  frozen = true;
+  console.log('frozen', process.pid);
+  setTimeout(() => process.kill(process.pid, 'SIGSTOP'), 20);
+};
+socket.onopen = () => {
+  socket.send('I am about to vanish');
+  setTimeout(freeze, 500);
+};
+socket.onmessage = (event) => {
+  if (String(event.data).includes('about to vanish')) freeze();
+};
+`;
+
+interface Frozen {
+  ghost: ClientRun;
+  conn?: number;
+  /** The ghost's last frame on the wire: it answers nothing after it. */
+  lastWord?: number;
+  /** The server's close frame to it, if any. */
+  close?: CloseEvent;
+  end?: EndEvent;
+}
+
+let frozen: Promise<Frozen> | null = null;
+
+let ghostStarted: Promise<ClientRun> | null = null;
+
+async function freeze(): Promise<Frozen> {
+  const ghost = await (ghostStarted ??= lesson.runScript('the second client', FROZEN));
+  const f: Frozen = { ghost };
+  const said = await ghost.waitForConsole(/^frozen \d+$/, 10_000);
+  const conn = connOf(ghost);
+  if (!said || conn === undefined) return f;
+  f.conn = conn;
+  // Let it stop (the 20 ms in the script), then give the server GRACE_TICKS heartbeats; after
+  // a close frame, a few more, for the end of TCP that should follow at once.
+  const closeOf = () => lesson.events.find((e): e is CloseEvent => e.type === 'close' && e.dir === 'server' && e.conn === conn);
+  // The server's clock: its pings to the healthy client, or to this one if that one is gone.
+  const clock = endOf(connOf(lesson.client)) ? conn : connOf(lesson.client);
+  await withinTicks(() => closeOf(), GRACE_TICKS, clock);
+  if (closeOf()) await withinTicks(() => undefined, 3, clock);
+  f.close = closeOf();
+  f.lastWord = lesson.events.filter((e) => e.conn === conn && e.type === 'frame' && e.dir === 'client').at(-1)?.t;
+  // The client's process dies: its kernel ends TCP. If the server had ended it first, `end.by` says so.
+  await ghost.stop();
+  f.end = await lesson.waitForType('end', (e) => e.conn === conn, 3000);
+  return f;
+}
+
+const gaveUp = (f: Frozen) => f.close !== undefined || f.end?.by === 'server';
+
+check('a client that froze (no more pongs, TCP still open) was given up within a few heartbeats', { hint: 2, timeout: 30_000 }, async () => {
+  await watched();
+  const f = await (frozen ??= freeze());
+  must(f.conn !== undefined, () => `The check's second client could not connect and say something.\nThe wiretap saw:\n${lesson.wire.transcript()}`);
+  const unanswered = pings(f.conn).filter((p) => f.lastWord === undefined || p.t > f.lastWord);
+  must(
+    gaveUp(f),
+    pings(f.conn).length === 0
+      ? 'Your server never noticed that the second client froze: it sent it no ping, so it cannot tell a silent client from a gone one. Ping every client in wss.clients.'
+      : `The second client froze and stopped answering: in ${GRACE_TICKS} heartbeats your server sent it ${unanswered.length} ping(s) with no pong back${unanswered[0] ? ` (from ${frameRef(f.conn, unanswered[0].frame)} on)` : ''}, and kept its connection. At each tick, a client whose isAlive is still false did not answer the previous ping: end it.`,
+  );
+});
+
+check('the frozen client was terminated: its TCP connection ended by the server, no closing handshake to wait for', { hint: 3, timeout: 30_000 }, async () => {
+  const f = await (frozen ??= freeze());
+  must(f.conn !== undefined && gaveUp(f), 'Your server did not give up on the frozen client (see the check above).');
+  must(
+    f.end?.by === 'server',
+    () =>
+      f.close
+        ? `Your server sent the frozen client a close frame (${frameRef(f.conn!, f.close.frame)}: CLOSE ${f.close.code}${f.close.reason ? ` '${f.close.reason}'` : ''}) and then waited for its answer, which never comes: ws.close() starts the closing handshake, and ws keeps the connection up to 30 s for the other half. Meanwhile the socket lingers in wss.clients. A gone peer answers nothing: end it with ws.terminate(), which ends TCP at once.`
+        : `The frozen client's connection did not end from your server's side.`,
+  );
 });

@@ -147,7 +147,7 @@ export class LessonRun {
   }
 
   private async startServer(): Promise<void> {
-    const server = new LearnerServer({ cwd: this.dir, file: 'server.js', publicPort: PUBLIC_PORT, listenTimeoutMs: 5000, env: { WSPLAY_DASHBOARD_PORT: String(DASHBOARD_PORT) } });
+    const server = new LearnerServer({ cwd: this.dir, file: 'server.js', publicPort: PUBLIC_PORT, listenTimeoutMs: 15_000, env: { WSPLAY_DASHBOARD_PORT: String(DASHBOARD_PORT) } });
     this.server = server;
     server.on('output', ({ text }: { text: string }) => this.serverOutput.push(text));
     server.on('port', (port: number) => this.tap!.setTarget({ host: HOST, port }));
@@ -184,7 +184,9 @@ export class LessonRun {
     const client = new ClientRun(isAbsolute(file) ? file : this.file(file), this.tapPort, PUBLIC_PORT, opts);
     this.clients.push(client);
     this.connsOf.set(client, []);
-    await client.waitUntilRan(5000);
+    // Starting a Node process takes milliseconds on a quiet machine and seconds on a loaded one:
+    // waits that end as soon as the thing happens can afford to be generous.
+    await client.waitUntilRan(20_000);
     return client;
   }
 
@@ -208,7 +210,7 @@ export class LessonRun {
     const started: ClientRun[] = [];
     for (let i = 0; i < n; i++) {
       const client = await this.runClient({ ...opts, name: opts.name ? `${opts.name} ${i + 1}` : `client ${String.fromCharCode(65 + i)}` });
-      await until(() => (this.connsOf.get(client)!.length > 0 ? true : undefined), 3000);
+      await until(() => (this.connsOf.get(client)!.length > 0 ? true : undefined), 10_000);
       started.push(client);
     }
     return started;

@@ -19,6 +19,9 @@ import type { TopologyInfo } from './stream-protocol.ts';
 
 const log = createDebug('wsplay:dashboard');
 
+/** The APIs of `wsplay start` (the learner's files, server and lessons) that `wsplay tap` lacks. */
+const PLAYGROUND_ONLY = /^\/(files|server|types|lessons|progress)(\/|$)/;
+
 export const UI_DIST = fileURLToPath(new URL('../../ui/dist/', import.meta.url));
 
 export interface DashboardOptions {
@@ -45,7 +48,7 @@ export interface DashboardOptions {
   /** Messages each page gets right after the history. */
   extraHistory?: () => import('./stream-protocol.ts').StreamMessage[];
   /** The event stream's batching and back-pressure bounds (tests use small ones). */
-  stream?: Pick<EventStreamOptions, 'flushMs' | 'highWaterBytes' | 'maxQueue'>;
+  stream?: Pick<EventStreamOptions, 'flushMs' | 'highWaterBytes' | 'maxQueue' | 'cacheBytes'>;
   /** Faults and frame injection (/api/faults, /api/inject): the wiretap. */
   control?: ControlTarget;
 }
@@ -164,8 +167,32 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     res.type('application/x-ndjson').send(opts.store.since(since).map((e) => JSON.stringify(e)).join('\n') + '\n');
   });
 
-  mountExportRoutes(app, opts.store, opts.now);
+  mountExportRoutes(app, opts.store, opts.now, () => opts.topology().tap.port);
   mountRecordingRoutes(app, opts.store, opts.topology);
+
+  // Every answer under /api is JSON, a missing one too: the page shows `error` as a sentence, and
+  // an HTML "Cannot GET" page in its place told a learner nothing. wsplay tap has no workspace,
+  // server.js or lessons: their routes say that they need the playground (`npm start`).
+  app.use('/api', (req, res) => {
+    const what = `${req.method} /api${req.path}`;
+    if (!opts.workspace && PLAYGROUND_ONLY.test(req.path)) {
+      res.status(404).json({ error: `${what}: wsplay tap runs the wiretap only; the workspace (client.js, server.js) and the lessons need the playground: npm start`, needs: 'npm start' });
+      return;
+    }
+    res.status(404).json({ error: `${what}: no such API in this dashboard` });
+  });
+  if (!opts.workspace) {
+    app.use('/workspace', (req, res) => {
+      res.status(404).json({ error: `/workspace${req.path}: wsplay tap has no workspace; client.js runs in the playground: npm start`, needs: 'npm start' });
+    });
+  }
+  // A request the API could not take (a body that is not JSON, one too large) is JSON too.
+  app.use('/api', (err: Error & { status?: number; statusCode?: number }, req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (res.headersSent) return next(err);
+    const status = err.status ?? err.statusCode ?? 500;
+    if (status >= 500) log('error in %s %s: %s', req.method, req.path, err.stack ?? err.message);
+    res.status(status).json({ error: status >= 500 ? `${req.method} /api${req.path} failed: ${err.message}` : `${req.method} /api${req.path}: ${err.message}` });
+  });
 
   if (existsSync(uiDir)) {
     app.use(express.static(uiDir, { index: 'index.html', maxAge: 0 }));

@@ -2,12 +2,13 @@ import { once } from 'node:events';
 import type express from 'express';
 import type { CaptureStore } from '../capture/store.ts';
 import { EXPORT_FORMATS, exportEvents, isExportFormat, lastTime } from '../export.ts';
+import { downloadFileName } from './recording-routes.ts';
 
 /**
  * GET /api/export?format=har|pcapng: the store's current events as a download. Mounted under
  * /api, so the dashboard's guard (token, Host, Origin) applies before it runs.
  */
-export function mountExportRoutes(app: express.Express, store: CaptureStore, now?: () => number): void {
+export function mountExportRoutes(app: express.Express, store: CaptureStore, now?: () => number, tapPort?: () => number): void {
   // Events whose open events carry `wall` anchor themselves (exportEvents). For older ones (a
   // store fed from elsewhere, or one that dropped every open event): with the wiretap's clock,
   // t = 0 is exactly `now()` ms ago; without it, estimate.
@@ -18,11 +19,18 @@ export function mountExportRoutes(app: express.Express, store: CaptureStore, now
       res.status(400).json({ error: `400: format must be ${EXPORT_FORMATS.join(' or ')} (got ${JSON.stringify(format ?? null)})` });
       return;
     }
+    // ?view=client (the default): the server's port is the one the client connected to, the
+    // wiretap's (9900), as a capture on the client's machine would show it; ?view=server: where
+    // the wiretap relayed to (a learner's server.js listens on an internal port).
+    const view = req.query.view ?? 'client';
+    if (view !== 'client' && view !== 'server') {
+      res.status(400).json({ error: `400: view must be client or server (got ${JSON.stringify(view)})` });
+      return;
+    }
     const events = store.all();
-    const out = exportEvents(events, format, { origin: 'the dashboard', startedAt: clock() });
-    const stamp = new Date().toISOString().replace(/\.\d+Z$/, '').replace(/:/g, '-');
+    const out = exportEvents(events, format, { origin: 'the dashboard', startedAt: clock(), serverPort: view === 'client' ? tapPort?.() : undefined });
     res.setHeader('Content-Type', out.mimeType);
-    res.setHeader('Content-Disposition', `attachment; filename="wsplay-${stamp}.${out.extension}"`);
+    res.setHeader('Content-Disposition', `attachment; filename="${downloadFileName(out.extension)}"`);
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Wsplay-Export', out.summary);
     for (const chunk of out.chunks()) {

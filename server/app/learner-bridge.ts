@@ -4,10 +4,8 @@ import type { LearnerServer } from '../runner/learner-server.ts';
 import type { Workspace } from '../runner/workspace.ts';
 import type { Wiretap } from '../tap/wiretap.ts';
 import type { EventStream } from './event-stream.ts';
+import { ConsoleHistory } from './console-history.ts';
 import type { ConsoleLine, FileInfo, RunnerState, StreamMessage, TopologyInfo } from './stream-protocol.ts';
-
-/** Output lines a page gets when it (re)loads. */
-const CONSOLE_HISTORY = 300;
 
 /**
  * How much of a workspace file is read to find what it requires. The learner's files are a few
@@ -53,7 +51,7 @@ export function requiredFiles(entry: string, files: readonly string[], read: (na
  * the wiretap's target; its output and state go to the dashboard's pages.
  */
 export class LearnerBridge {
-  private readonly history: ConsoleLine[] = [];
+  private readonly history = new ConsoleHistory();
   private stream: EventStream | null = null;
   private ws: Workspace;
   /** The lesson whose folder the learner's files are in (`03-first-conversation`), or null: the free playground. */
@@ -67,8 +65,8 @@ export class LearnerBridge {
     private readonly print: (line: string) => void = () => {},
   ) {
     this.ws = workspace;
-    learner.on('output', ({ stream, text }: { stream: 'stdout' | 'stderr'; text: string }) => {
-      this.line({ source: 'server', stream, text, t: tap.now() });
+    learner.on('output', ({ stream, text, length }: { stream: 'stdout' | 'stderr'; text: string; length?: number }) => {
+      this.line({ source: 'server', stream, text, t: tap.now(), ...(length === undefined ? {} : { length }) });
       print(`[server.js] ${text}`);
     });
     learner.on('state', (state: RunnerState) => {
@@ -164,7 +162,6 @@ export class LearnerBridge {
 
   private line(line: ConsoleLine): void {
     this.history.push(line);
-    if (this.history.length > CONSOLE_HISTORY) this.history.shift();
     this.stream?.consoleLine(line);
   }
 
@@ -177,7 +174,7 @@ export class LearnerBridge {
     return [
       this.workspaceMessage(),
       { kind: 'runner', ...this.learner.state },
-      { kind: 'console', lines: [...this.history] },
+      { kind: 'console', lines: this.history.toArray() },
     ];
   }
 

@@ -19,11 +19,14 @@ export interface ReplayResponse extends ReplayReport {
 const MAX_RECORDING_BYTES = 64 * 1024 * 1024;
 const TEXT_TYPES = ['text/plain', 'application/x-ndjson', 'application/jsonl', 'application/json-lines'];
 
-/** `wsplay-20250131-142502.jsonl`, in local time: the name the dashboard saves a recording under. */
-export function recordingFileName(d = new Date()): string {
+/** `wsplay-20250131-142502.EXT`, in local time: the name of every download (recording, pcapng, HAR). */
+export function downloadFileName(extension: string, d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
-  return `wsplay-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}.jsonl`;
+  return `wsplay-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}.${extension}`;
 }
+
+/** `wsplay-20250131-142502.jsonl`: the name the dashboard saves a recording under. */
+export const recordingFileName = (d = new Date()): string => downloadFileName('jsonl', d);
 
 /**
  * Recordings from the dashboard, under /api (so the dashboard's guard, token, Host and Origin,

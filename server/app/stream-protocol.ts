@@ -11,6 +11,8 @@ export interface TopologyInfo {
   target: { host: string; port: number };
   /** What the target is: the tutorial's echo server, or a server of the learner's choosing. */
   targetLabel: string;
+  /** `wsplay tap` runs the wiretap only: no workspace, server.js or lessons (absent: the playground). */
+  mode?: 'tap';
 }
 
 export interface StoreStatus {
@@ -31,6 +33,11 @@ export interface ConsoleLine {
   source: 'server' | 'wsplay';
   stream: 'stdout' | 'stderr' | 'info';
   text: string;
+  /**
+   * The line's true length in characters when it was too long to keep: `text` then holds its
+   * start and its end with a note of what was cut between them (server/runner/console-lines.ts).
+   */
+  length?: number;
   /** Milliseconds since the wiretap started, like event times. */
   t: number;
 }
@@ -58,8 +65,12 @@ export interface FileInfo {
 
 export type StreamMessage =
   | ({ kind: 'hello'; version: 1; topology: TopologyInfo; nextSeq: number } & StoreStatus)
-  /** Events in capture order; `from` is the sequence number of the first. */
-  | { kind: 'events'; from: number; events: WireEvent[]; history?: boolean }
+  /**
+   * Events in capture order; `from` is the sequence number of the first. Those numbered below
+   * the hello's `nextSeq` are the history the store held when the page connected, the rest live
+   * ones: both come through the same acknowledged window, in batches shared by every page.
+   */
+  | { kind: 'events'; from: number; events: WireEvent[] }
   /** This page was too slow to keep up: `count` events were not sent to it (they are still in the store). */
   | { kind: 'shed'; count: number; total: number }
   | ({ kind: 'status' } & StoreStatus)
@@ -76,8 +87,8 @@ export type StreamMessage =
   | { kind: 'workspace'; lesson: string | null; files: FileInfo[] };
 
 /**
- * Page → server. `flow` turns on acknowledgements: the server then keeps at most `window` live
- * events unacknowledged, and the page sends `ack` with the sequence number after the last
+ * Page → server. `flow` turns on acknowledgements: the server then keeps at most `window` events
+ * (history or live) unacknowledged, and the page sends `ack` with the sequence number after the last
  * event it has applied. A page that does not ask for flow control gets socket back-pressure only.
  */
 export type StreamCommand = { kind: 'flow'; window: number } | { kind: 'ack'; seq: number };

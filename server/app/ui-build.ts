@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Plugin } from 'vite';
 
 const UI_ROOT = fileURLToPath(new URL('../../ui/', import.meta.url));
 const SHARED = fileURLToPath(new URL('../', import.meta.url));
@@ -31,8 +32,70 @@ export function uiNeedsBuild(): boolean {
   return sources > built;
 }
 
-/** Build the dashboard with vite into ui/dist (once; later starts serve the build). */
-export async function buildUi(quiet = true): Promise<void> {
+/**
+ * Build the dashboard with vite into ui/dist (once; later starts serve the build). With
+ * `progress`, says what it is doing while it works: what was read, then what was written, and
+ * every 4 s of silence that it is still at it, so a first start on a slow machine never looks hung.
+ */
+export async function buildUi(quiet = true, progress?: (line: string) => void): Promise<void> {
   const { build } = await import('vite');
-  await build({ configFile: join(UI_ROOT, 'vite.config.ts'), logLevel: quiet ? 'error' : 'info' });
+  const started = performance.now();
+  const seconds = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
+  let modules = 0;
+  // Monaco's workers are bundled while the sources are read: the module count stalls meanwhile
+  // (the TypeScript worker alone is 7 MB), so the line says so rather than look stuck.
+  let phase = "reading the sources and bundling Monaco's workers";
+  let lastSaid = performance.now();
+  const say = (line: string) => {
+    lastSaid = performance.now();
+    progress?.(line);
+  };
+  const heartbeat = progress
+    ? setInterval(() => {
+        if (performance.now() - lastSaid >= 4000) say(`  still building: ${phase}, ${modules} modules so far (${seconds()})`);
+      }, 1000)
+    : null;
+  heartbeat?.unref();
+  const plugin: Plugin = {
+    name: 'wsplay-build-progress',
+    moduleParsed() {
+      modules++;
+    },
+    renderStart() {
+      phase = 'bundling and writing ui/dist';
+      say(`  read ${modules} modules (${seconds()}); bundling…`);
+    },
+  };
+  try {
+    await build({ configFile: join(UI_ROOT, 'vite.config.ts'), logLevel: quiet ? 'error' : 'info', plugins: progress ? [plugin] : [] });
+    say(`  built ui/dist in ${seconds()}`);
+  } finally {
+    if (heartbeat) clearInterval(heartbeat);
+  }
+}
+
+/** `npm run build:ui`, and `npm install` (the prepare script): build now, so the first start need not. */
+export async function buildUiCommand(args: string[]): Promise<number> {
+  const atInstall = args.includes('--if-needed');
+  if (atInstall && !uiNeedsBuild()) {
+    console.log('The dashboard is built (ui/dist is newer than its sources).');
+    return 0;
+  }
+  console.log('Building the dashboard into ui/dist…');
+  try {
+    await buildUi(true, (line) => console.log(line));
+    return 0;
+  } catch (err) {
+    console.error(`The dashboard could not be built: ${(err as Error).message}`);
+    // At install a failed build must not fail `npm install`: npm start builds again and says why.
+    if (atInstall) {
+      console.error('npm start will try again (and say why it fails, if it does).');
+      return 0;
+    }
+    return 1;
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  process.exitCode = await buildUiCommand(process.argv.slice(2));
 }

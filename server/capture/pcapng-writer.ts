@@ -37,6 +37,11 @@ export interface PcapngOptions {
   startedAt: number;
   /** Text for the section header's comment (what the file is, where it came from). */
   comment?: string;
+  /**
+   * The server's port as the client saw it (the wiretap's, e.g. 9900): the client's view. Unset,
+   * each connection shows the server where the wiretap relayed to (its recorded target).
+   */
+  serverPort?: number;
 }
 
 export interface PcapngExport {
@@ -387,10 +392,17 @@ function piecesOf(c: ConnectionEvents, dir: Direction, fill: { left: number }): 
   return pieces;
 }
 
-function planConnection(c: ConnectionEvents, fallbackServerPort: number, notes: ExportNotes, fill: { left: number }): { plan: ConnectionPlan; packets: Planned[] } {
+function planConnection(
+  c: ConnectionEvents,
+  fallbackServerPort: number,
+  notes: ExportNotes,
+  fill: { left: number },
+  serverPort?: number,
+): { plan: ConnectionPlan; packets: Planned[] } {
+  const target = endpoint(c.open?.target, fallbackServerPort);
   const ends = {
     client: endpoint(c.open?.client, 40000 + (c.conn % 20000)),
-    server: endpoint(c.open?.target, fallbackServerPort),
+    server: serverPort ? { ...target, port: serverPort } : target,
   };
   if (!c.open) {
     notes.add(
@@ -506,7 +518,7 @@ export function exportPcapng(events: WireEvent[], opts: PcapngOptions): PcapngEx
   const targetPorts = connections.map((c) => (c.open ? endpoint(c.open.target, 0).port : 0)).filter((p) => p > 0);
   const fallbackServerPort = targetPorts[0] ?? 80;
   const packets: Planned[] = [];
-  for (const c of connections) packets.push(...planConnection(c, fallbackServerPort, notes, fill).packets);
+  for (const c of connections) packets.push(...planConnection(c, fallbackServerPort, notes, fill, opts.serverPort).packets);
   // Stable: packets of one connection keep their planned order when times are equal.
   packets.sort((a, b) => a.t - b.t);
   const frames = connections.reduce((n, c) => n + c.frames.length, 0);

@@ -76,6 +76,16 @@ export class RingBuffer<T> {
     }
   }
 
+  /** Each item with sequence number in [from, to), oldest first, with the slot it sits in. */
+  forEachRange(from: number, to: number, fn: (item: T, slot: number) => void): void {
+    const first = this.firstSeq;
+    const end = Math.min(to, this.total) - first;
+    for (let k = Math.max(0, from - first); k < end; k++) {
+      const slot = (this.head + k) % this.maxItems;
+      fn(this.items[slot]!, slot);
+    }
+  }
+
   toArray(): T[] {
     return this.since(0);
   }

@@ -107,6 +107,19 @@ export class CaptureStore {
     return out;
   }
 
+  /** Sequence number of the oldest event held. */
+  get firstSeq(): number {
+    return this.ring.firstSeq;
+  }
+
+  /** Held events with sequence numbers in [from, to): a slice of history without making all of it. */
+  range(from: number, to: number): WireEvent[] {
+    const out: WireEvent[] = [];
+    const packed = this.packed;
+    this.ring.forEachRange(from, to, (e, slot) => out.push(e === null ? packed!.unpack(slot) : materialize(e)));
+    return out;
+  }
+
   all(): WireEvent[] {
     return this.since(0);
   }

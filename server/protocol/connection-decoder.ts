@@ -3,7 +3,7 @@ import { explainCloseCode } from './close-codes.ts';
 import { ChunkedReader } from './chunked.ts';
 import { FrameDecoder } from './frame-decoder.ts';
 import { analyzeHandshake, headerValues, HttpHeadReader, isUpgradeRequest, parseRequestHead, parseResponseHead } from './handshake.ts';
-import { DEFAULT_LIMITS, MessageAssembler, type DecoderLimits } from './message-assembler.ts';
+import { DEFAULT_LIMITS, MessageAssembler, type DecoderLimits, type PendingInflation } from './message-assembler.ts';
 import { RULES } from './violations.ts';
 import { materializeAll } from '../capture/materialize.ts';
 
@@ -39,6 +39,7 @@ interface OpenResponse {
 }
 
 const BODY_PREVIEW = 2048;
+const NONE: readonly PendingInflation[] = Object.freeze([]);
 
 /**
  * HTTP request/response exchanges per connection reported in full (a `handshake` event each):
@@ -73,6 +74,8 @@ export class ConnectionDecoder {
   /** Request/response exchanges answered so far (101 included), reported or not. */
   private exchanges = 0;
   private omitted = 0;
+  /** Deferred inflation: the compressed messages of events handed out, not yet taken. */
+  private readonly deferred: PendingInflation[] | null;
 
   constructor(
     readonly conn: number,
@@ -84,7 +87,14 @@ export class ConnectionDecoder {
     private readonly lazy = false,
     /** Exchanges per connection reported in full (MAX_HTTP_EXCHANGES); the rest are counted. */
     private readonly maxExchanges = MAX_HTTP_EXCHANGES,
+    /**
+     * Leave compressed messages to the caller to inflate (`takeInflations`), so a message that
+     * inflates to megabytes costs the caller's time, not the decoder's: the wiretap's way
+     * (server/tap/inflation.ts). By default each is inflated at once, in `receive`.
+     */
+    deferInflation = false,
   ) {
+    this.deferred = deferInflation ? [] : null;
     this.client = this.side();
     this.server = this.side();
   }
@@ -261,7 +271,7 @@ export class ConnectionDecoder {
     const d = hs.deflate;
     for (const dir of ['client', 'server'] as const) {
       const side = dir === 'client' ? this.client : this.server;
-      const assembler = new MessageAssembler(this.conn, dir, this.out, this.limits, dir === 'client' ? response.t : -Infinity);
+      const assembler = new MessageAssembler(this.conn, dir, this.out, this.limits, dir === 'client' ? response.t : -Infinity, this.deferred);
       const decoder = new FrameDecoder(dir, assembler, side.pos);
       if (d) {
         decoder.deflate = true;
@@ -364,6 +374,15 @@ export class ConnectionDecoder {
         : `The server answered with something that is not HTTP (${what}).`,
     );
     this.out.push(hs);
+  }
+
+  /**
+   * Deferred inflation: the compressed messages among the events handed out since the last
+   * call, in order, each to be completed (PendingInflation) before its `message` event is read.
+   * Within a direction they must be completed in this order (they share the compressor's history).
+   */
+  takeInflations(): readonly PendingInflation[] {
+    return this.deferred === null || this.deferred.length === 0 ? NONE : this.deferred.splice(0);
   }
 
   /**

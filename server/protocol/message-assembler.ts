@@ -1,6 +1,6 @@
 import type { Direction, MessageEvent, ViolationEvent, ViolationRule, WireEvent } from '../capture/events.ts';
 import { explainCloseCode, isValidCloseCodeOnWire } from './close-codes.ts';
-import { MessageInflater } from './deflate.ts';
+import { MessageInflater, type InflatedOutput, type InflateOutcome, type StreamPlan } from './deflate.ts';
 import { isUtf8 } from 'node:buffer';
 import type { FrameHeader, FrameSink, WholeFrame } from './frame-decoder.ts';
 import { isControl, isReserved, Opcode } from './opcodes.ts';
@@ -120,6 +120,11 @@ export class MessageAssembler implements FrameSink {
     private readonly limits: DecoderLimits,
     /** Time of the 101 response; frames from the client before it broke §4.1. */
     private readonly handshakeDoneAt: number = -Infinity,
+    /**
+     * Where compressed messages go to be inflated by the caller (ConnectionDecoder's deferred
+     * inflation); null: inflated here, at once.
+     */
+    private readonly deferred: PendingInflation[] | null = null,
   ) {}
 
   /** permessage-deflate was negotiated: inflate RSV1 messages with these parameters. */
@@ -217,8 +222,8 @@ export class MessageAssembler implements FrameSink {
       if (m.gathered) {
         m.gatheredBytes += data.length;
         if (m.gatheredBytes > this.limits.maxCompressedMessage) {
+          // The history is lost when the message ends (PendingInflation), in turn with the others.
           m.gathered = null;
-          this.inflater!.loseHistory(`a compressed message passed the ${this.limits.maxCompressedMessage}-byte bound`);
         } else {
           m.gathered.push(Buffer.from(data));
         }
@@ -302,7 +307,7 @@ export class MessageAssembler implements FrameSink {
         _bytes: payload,
       });
     } else if (fs.inMessage && h.fin) {
-      this.finishMessage(h, tEnd);
+      this.finishMessage(h, tEnd, fs.injected);
     }
     // The frame, its violations and what it completes: all the wiretap's doing.
     if (fs.injected) this.markInjected(from);
@@ -345,69 +350,57 @@ export class MessageAssembler implements FrameSink {
     return v;
   }
 
-  private finishMessage(h: FrameHeader, tEnd: number): void {
+  private finishMessage(h: FrameHeader, tEnd: number, frameInjected: boolean): void {
     const m = this.message!;
     this.message = null;
-    let bytes: Buffer;
-    let length = m.length;
-    let truncated = m.preview.truncated;
-    let inflateError: string | undefined;
-    let utf8Valid = true;
-    const after: ViolationEvent[] = [];
-    if (m.compressed) {
-      if (m.gathered === null) {
-        inflateError = `not inflated: the compressed message passed the ${this.limits.maxCompressedMessage}-byte bound`;
-        bytes = Buffer.alloc(0);
-      } else {
-        const r = this.inflater!.inflate(Buffer.concat(m.gathered));
-        if ('error' in r) {
-          inflateError = r.error;
-          bytes = Buffer.alloc(0);
-          if (r.error.startsWith('corrupt')) {
-            after.push(this.makeViolation('invalid-compressed-data', tEnd, h.offset, r.error, h.seq));
-          }
-        } else {
-          if (r.warning) after.push(this.makeViolation('invalid-compressed-data', tEnd, h.offset, `The message inflated, but ${r.warning}.`, h.seq));
-          length = r.data.length;
-          bytes = r.data.subarray(0, this.limits.previewBytes);
-          truncated = r.data.length > bytes.length;
-          if (m.opcode === Opcode.Text) {
-            const v = new Utf8Validator();
-            utf8Valid = v.push(r.data) && v.finish();
-            if (!utf8Valid) after.push(this.makeViolation('invalid-utf8', tEnd, h.offset, `The inflated text is not valid UTF-8 at byte ${v.errorIndex}.`, h.seq));
-          }
-        }
-      }
-    } else {
-      bytes = m.preview.bytes();
-      if (m.utf8) {
-        utf8Valid = m.utf8.finish();
-        if (!utf8Valid && !m.utf8Reported) {
-          after.push(this.makeViolation('invalid-utf8', tEnd, h.offset, 'The text ends in the middle of a UTF-8 sequence.', h.seq));
-        }
-      }
-    }
     const event: MessageEvent = {
       type: 'message',
       conn: this.conn,
       t: m.t,
       dir: this.dir,
       opcode: m.opcode,
-      length,
+      length: m.length,
       compressed: m.compressed,
       frames: m.frames,
       firstFrame: m.firstFrame,
       lastFrame: m.lastFrame,
     };
+    if (m.compressed) {
+      const job = new PendingInflation(event, m.gathered && Buffer.concat(m.gathered), this.inflater!, {
+        previewBytes: this.limits.previewBytes,
+        maxCompressed: this.limits.maxCompressedMessage,
+        tEnd,
+        offset: h.offset,
+        seq: h.seq,
+        injected: m.injected,
+        frameInjected,
+        violation: (rule, message) => this.makeViolation(rule, tEnd, h.offset, message, h.seq),
+      });
+      if (this.deferred) {
+        // The event goes out now, in its place; the caller completes it (PendingInflation).
+        this.out.push(event);
+        this.deferred.push(job);
+      } else {
+        this.out.push(event, ...job.inflateNow()!);
+      }
+      return;
+    }
+    let utf8Valid = true;
+    let after: ViolationEvent | null = null;
+    if (m.utf8) {
+      utf8Valid = m.utf8.finish();
+      if (!utf8Valid && !m.utf8Reported) {
+        after = this.makeViolation('invalid-utf8', tEnd, h.offset, 'The text ends in the middle of a UTF-8 sequence.', h.seq);
+      }
+    }
     // The text or base64 is made from the bytes when the event is first read (materialize.ts).
-    event._bytes = bytes;
+    event._bytes = m.preview.bytes();
     if (m.opcode === Opcode.Text && !utf8Valid) event.utf8Valid = false;
     // A message begun by an injected frame and finished by the peer's continuation is marked too.
     if (m.injected) event.injected = true;
-    if (truncated) event.truncated = true;
-    if (m.compressed) event.wireLength = m.length;
-    if (inflateError !== undefined) event.inflateError = inflateError;
-    this.out.push(event, ...after);
+    if (m.preview.truncated) event.truncated = true;
+    if (after) this.out.push(event, after);
+    else this.out.push(event);
   }
 
   private close(h: FrameHeader, body: Buffer, tEnd: number): void {
@@ -451,4 +444,139 @@ function hexOf(b: Buffer): string {
   let s = '';
   for (let i = 0; i < b.length; i++) s += HEX[b[i]!]!;
   return s;
+}
+
+interface PendingInfo {
+  previewBytes: number;
+  maxCompressed: number;
+  tEnd: number;
+  offset: number;
+  seq: number;
+  /** One of the message's frames was the wiretap's (MessageAssembler.injecting). */
+  injected: boolean;
+  /** Its last frame was: what follows the message event (its violations) is the wiretap's doing too. */
+  frameInjected: boolean;
+  violation: (rule: ViolationRule, message: string) => ViolationEvent;
+}
+
+/**
+ * A compressed message to be inflated: its `message` event, made but for what inflation tells
+ * (length, data, UTF-8 validity, `inflateError`), and the way to complete it. The assembler
+ * completes it at once; with deferred inflation (ConnectionDecoder) the caller does, off the
+ * decoder's path (server/tap/inflation.ts), strictly in order: a direction's messages share one
+ * MessageInflater, whose history (context takeover) each one leaves to the next.
+ *
+ * Each way of completing it returns the violations to put right after the event.
+ */
+export class PendingInflation {
+  private refusal: string | null = null;
+
+  constructor(
+    readonly event: MessageEvent,
+    /** The compressed payload; null when it passed the gather bound (there is nothing to inflate). */
+    private compressed: Buffer | null,
+    readonly inflater: MessageInflater,
+    private readonly info: PendingInfo,
+  ) {}
+
+  /** Refused (refuse): it will not be inflated, whatever the budget. */
+  get refused(): boolean {
+    return this.refusal !== null;
+  }
+
+  /** Compressed bytes held for the message. */
+  get size(): number {
+    return this.compressed?.length ?? 0;
+  }
+
+  get text(): boolean {
+    return this.event.opcode === Opcode.Text;
+  }
+
+  /**
+   * Inflate now, synchronously. With `limit`, a trial: null (and nothing changed) when the
+   * output would pass `limit` bytes, so the message can be inflated elsewhere from the same state.
+   */
+  inflateNow(limit?: number): ViolationEvent[] | null {
+    if (this.refusal !== null) return this.skip(this.refusal);
+    if (this.compressed === null) return this.notGathered();
+    const r = this.inflater.inflateMessage(this.compressed, this.info.previewBytes, this.text, limit);
+    return r && this.complete(r);
+  }
+
+  /**
+   * To inflate it in pieces elsewhere: zlib's input and options, from the inflater's state as it
+   * stands (every earlier message of the direction done), and an accumulator for the output; or
+   * the violations, when it is complete already (nothing to inflate, or a refusal).
+   */
+  begin(): { plan: StreamPlan; output: () => InflatedOutput } | ViolationEvent[] {
+    if (this.refusal !== null) return this.skip(this.refusal);
+    if (this.compressed === null) return this.notGathered();
+    const plan = this.inflater.streamOptions(this.compressed);
+    if ('error' in plan) return this.complete(plan);
+    return { plan, output: () => this.inflater.output(this.info.previewBytes, this.text) };
+  }
+
+  /** Inflated in pieces into `output` (begin); `lenient`: only by the lenient pass. */
+  streamed(output: InflatedOutput, lenient: boolean): ViolationEvent[] {
+    return this.complete(this.inflater.streamed(output, lenient ? MessageInflater.LENIENT_WARNING : undefined));
+  }
+
+  /** Inflating it in pieces failed: the output passed the bound, or zlib refused the data. */
+  streamFailed(cause: 'too-large' | Error): ViolationEvent[] {
+    return this.complete(this.inflater.streamFailed(cause));
+  }
+
+  /**
+   * Decide now that it will not be inflated, for `reason`; its compressed bytes are let go at
+   * once. Said (and the history lost) when its turn comes, as the earlier messages may still
+   * need the history.
+   */
+  refuse(reason: string): void {
+    this.refusal = reason;
+    this.compressed = null;
+  }
+
+  /** Not inflated, for `reason` (said in its `inflateError`); later messages lose their history. */
+  skip(reason: string): ViolationEvent[] {
+    this.inflater.loseHistory(`an earlier message was not inflated (${reason})`);
+    return this.complete({ error: `not inflated: ${reason}` });
+  }
+
+  private notGathered(): ViolationEvent[] {
+    this.inflater.loseHistory(`a compressed message passed the ${this.info.maxCompressed}-byte bound`);
+    return this.complete({ error: `not inflated: the compressed message passed the ${this.info.maxCompressed}-byte bound` });
+  }
+
+  /** Fill in the event from what inflating it gave. */
+  complete(r: InflateOutcome): ViolationEvent[] {
+    const event = this.event;
+    const wireLength = event.length;
+    const after: ViolationEvent[] = [];
+    this.compressed = null;
+    let utf8Valid = true;
+    let truncated = false;
+    let inflateError: string | undefined;
+    if ('error' in r) {
+      inflateError = r.error;
+      event._bytes = Buffer.alloc(0);
+      if (r.error.startsWith('corrupt')) after.push(this.info.violation('invalid-compressed-data', r.error));
+    } else {
+      if (r.warning) after.push(this.info.violation('invalid-compressed-data', `The message inflated, but ${r.warning}.`));
+      event.length = r.length;
+      event._bytes = r.preview;
+      truncated = r.length > r.preview.length;
+      if (r.utf8ErrorIndex >= 0) {
+        utf8Valid = false;
+        after.push(this.info.violation('invalid-utf8', `The inflated text is not valid UTF-8 at byte ${r.utf8ErrorIndex}.`));
+      }
+    }
+    if (!utf8Valid) event.utf8Valid = false;
+    if (this.info.injected) event.injected = true;
+    if (truncated) event.truncated = true;
+    event.wireLength = wireLength;
+    if (inflateError !== undefined) event.inflateError = inflateError;
+    if (this.info.frameInjected) for (const v of after) (v as ViolationEvent & { injected?: true }).injected = true;
+    return after;
+  }
 }

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import createDebug from 'debug';
+import { LineSplitter, type Line } from './console-lines.ts';
 import type { RunnerState } from '../app/stream-protocol.ts';
 import { newRunTag, RUN_TAG, signalTagged } from './process-tree.ts';
 
@@ -43,7 +44,8 @@ export interface LearnerServerOptions {
  * process tree is ended on restart so its port is freed, and a crash is reported with its
  * stack instead of taking anything else down.
  *
- * Events: 'state' (RunnerState), 'output' ({ stream, text }: one line of stdout or stderr).
+ * Events: 'state' (RunnerState), 'output' ({ stream, text, length? }: one line of stdout or
+ * stderr; a long one cut in the middle, `length` its true length: console-lines.ts).
  */
 export class LearnerServer extends EventEmitter {
   private child: ChildProcess | null = null;
@@ -181,32 +183,25 @@ export class LearnerServer extends EventEmitter {
     } else {
       this.set({
         status: 'crashed',
-        message: `${file} crashed: it ${how}. Fix it and save: it restarts on every save. Connections to it ended with 1006.`,
+        message: `${file} crashed: it ${how}. Fix it and save: it restarts on every save. Its connections ended with it (each one's close shows in the Timeline).`,
         stack: this.stderrTail.join('\n'),
       });
     }
   }
 
   private pipeLines(child: ChildProcess, stream: 'stdout' | 'stderr'): void {
-    let partial = '';
+    const lines = new LineSplitter((line) => this.line(stream, line));
     child[stream]!.setEncoding('utf8');
-    child[stream]!.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) this.line(stream, line);
-    });
-    child[stream]!.on('end', () => {
-      if (partial) this.line(stream, partial);
-      partial = '';
-    });
+    child[stream]!.on('data', (chunk: string) => lines.push(chunk));
+    child[stream]!.on('end', () => lines.end());
   }
 
-  private line(stream: 'stdout' | 'stderr', text: string): void {
+  private line(stream: 'stdout' | 'stderr', line: Line): void {
     if (stream === 'stderr') {
-      this.stderrTail.push(text);
+      this.stderrTail.push(line.text);
       if (this.stderrTail.length > 60) this.stderrTail.shift();
     }
-    this.emit('output', { stream, text });
+    this.emit('output', { stream, ...line });
   }
 
   private clearListenTimer(): void {

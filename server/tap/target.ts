@@ -14,6 +14,11 @@ export function parseTarget(input: string): Target {
   if (/^wss:\/\//i.test(s) || /^https:\/\//i.test(s)) {
     throw new TargetError(`--target "${input}" uses TLS, which a wiretap cannot read: point it at the server's plain ws:// port instead.`);
   }
+  // new URL() refuses a port above 65535 as "Invalid URL": say which part is wrong.
+  const bigPort = /^(?:[a-z][a-z0-9+.-]*:\/\/)?(?:\[[^\]]*\]|[^/:[\]]*):(\d+)(?:\/.*)?$/i.exec(s);
+  if (bigPort && Number(bigPort[1]) > 65535) {
+    throw new TargetError(`--target "${input}" has port ${bigPort[1]}, out of range: a port is 1-65535, e.g. --target ws://127.0.0.1:8080`);
+  }
   let url: URL;
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? s : `ws://${s}`);

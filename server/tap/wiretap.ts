@@ -5,6 +5,7 @@ import { ConnectionDecoder } from '../protocol/connection-decoder.ts';
 import { DEFAULT_LIMITS, type DecoderLimits } from '../protocol/message-assembler.ts';
 import { buildFrame } from './crafter.ts';
 import { FaultTable, Lane, NO_FAULTS, type ConnFaults, type LaneStats } from './faults.ts';
+import { InflationStage, type InflationLimits, type InflationStats } from './inflation.ts';
 
 export interface WiretapOptions {
   /** Port to listen on; 0 picks a free one. The tutorial's clients use 9900. */
@@ -26,6 +27,8 @@ export interface WiretapOptions {
    * for a consumer that stores events and reads few of them, a CaptureStore. Off by default.
    */
   lazyEvents?: boolean;
+  /** Bounds of inflation off the relay's path (server/tap/inflation.ts); the defaults otherwise. */
+  inflation?: Partial<InflationLimits>;
 }
 
 /** What the faults did on one connection, for GET /api/faults. */
@@ -69,9 +72,15 @@ export class Wiretap {
   port = 0;
   /** Faults on this wiretap's connections; changes apply at once to open ones. */
   readonly faults: FaultTable;
+  /**
+   * Compressed messages are inflated here, not in the decoders: on the spot when small, on the
+   * thread pool when large, each connection's events kept in order (server/tap/inflation.ts).
+   */
+  private readonly inflation: InflationStage;
 
   constructor(private readonly opts: WiretapOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.inflation = new InflationStage((events) => this.opts.onEvents?.(events), opts.inflation, opts.lazyEvents === true);
     this.faults = opts.faults ?? new FaultTable();
     this.faults.onChange(() => this.applyFaults());
   }
@@ -125,7 +134,10 @@ export class Wiretap {
     // Resolve only after every relay has finished, so each connection's `end` event has been
     // emitted (a recording closed right after this promise has them all).
     const drained = new Promise<void>((resolve) => (this.relays.size === 0 ? resolve() : this.drainWaiters.push(resolve)));
-    return Promise.all([stopped, drained]).then(() => undefined);
+    return Promise.all([stopped, drained]).then(() => {
+      // Messages still inflating would hold their connections' last events (the `end`) back.
+      this.inflation.flush('the wiretap closed before it was inflated');
+    });
   }
 
   // ---- faults and injection ---------------------------------------------------------------
@@ -145,7 +157,7 @@ export class Wiretap {
           write: (bytes, injected) => {
             if (to.destroyed || to.writableEnded) return true;
             const ok = to.write(bytes);
-            if (r.decoder) this.emit(injected ? r.decoder.receiveInjected(dir, bytes, this.now()) : r.decoder.receive(dir, bytes, this.now()));
+            if (r.decoder) this.emit(r, injected ? r.decoder.receiveInjected(dir, bytes, this.now()) : r.decoder.receive(dir, bytes, this.now()));
             return ok;
           },
           onDrain: (fn) => to.once('drain', fn),
@@ -257,8 +269,14 @@ export class Wiretap {
     return out;
   }
 
-  private emit(events: WireEvent[]): void {
-    if (events.length > 0) this.opts.onEvents?.(events);
+  /** Inflation on the spot and on the thread pool, and the messages it held back (InflationStats). */
+  get inflationStats(): InflationStats {
+    return this.inflation.stats;
+  }
+
+  /** A relay's decoded events, through the inflation stage (which keeps each connection's order). */
+  private emit(r: Relay, events: WireEvent[]): void {
+    this.inflation.push(r.id, events, r.decoder!.takeInflations());
   }
 
   private accept(client: net.Socket): void {
@@ -270,7 +288,7 @@ export class Wiretap {
       id,
       client,
       upstream,
-      decoder: decode ? new ConnectionDecoder(id, this.limits, this.opts.lazyEvents === true) : null,
+      decoder: decode ? new ConnectionDecoder(id, this.limits, this.opts.lazyEvents === true, undefined, true) : null,
       firstEnd: null,
       error: undefined,
       closed: 0,
@@ -288,7 +306,7 @@ export class Wiretap {
       // offset, and a system clock step while the tap runs cannot reorder connections. The price:
       // such a step (or NTP slewing over a long run) is not followed, as no `t` follows it either.
       const wall = Math.round((performance.timeOrigin + this.t0 + t) * 1000) / 1000;
-      this.emit([
+      this.emit(relay, [
         { type: 'open', conn: id, t, wall, client: `${client.remoteAddress}:${client.remotePort}`, target: `${host}:${port}` },
       ]);
     }
@@ -315,7 +333,7 @@ export class Wiretap {
         from.pause();
         to.once('drain', () => from.resume());
       }
-      if (r.decoder) this.emit(r.decoder.receive(dir, chunk, this.now()));
+      if (r.decoder) this.emit(r, r.decoder.receive(dir, chunk, this.now()));
     });
     from.on('end', () => {
       r.firstEnd ??= dir;
@@ -353,7 +371,7 @@ export class Wiretap {
       r.lanes.server.dispose();
     }
     this.faults.forget(r.id);
-    if (r.decoder) this.emit(r.decoder.end(this.now(), r.firstEnd ?? 'wiretap', r.error));
+    if (r.decoder) this.emit(r, r.decoder.end(this.now(), r.firstEnd ?? 'wiretap', r.error));
     if (this.relays.size === 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
   }
 }

@@ -8,9 +8,15 @@
  * - `connection`: our full ConnectionDecoder, after an upgrade request and its 101, handing out
  *   lazy events as the wiretap has it do (server/capture/events.ts): every field decoded, the
  *   payload unmasked and checked, its strings (base64, hex, text) left until the event is read;
+ *   its events go through the InflationStage as in the wiretap (server/tap/inflation.ts), which
+ *   inflates compressed messages off the decoder's path (one turn of the event loop per chunk,
+ *   as a socket hands them out);
  * - `made`: the same with every event's strings made at once (server/capture/materialize.ts),
  *   as happens while a dashboard watches or a recording is written.
  * Like ws, which hands its listener a Buffer, the first three turn no payload into a string.
+ * The compressed workload (permessage-deflate, context takeover) has `ws` inflate as it does,
+ * asynchronously on zlib's thread pool, and `frames` inflate each message at once in the
+ * assembler (the decoder's own, synchronous way; the wiretap's before issue 12).
  * Each is warmed up, then the three alternate for several rounds; the medians are reported.
  *
  * `ws` unmasks payloads in place, in the chunks it is given, so it gets a fresh copy of the
@@ -21,12 +27,14 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { constants, createDeflateRaw } from 'node:zlib';
 import * as ws from 'ws';
 import type { WireEvent } from '../../server/capture/events.ts';
 import { materializeAll } from '../../server/capture/materialize.ts';
 import { ConnectionDecoder } from '../../server/protocol/connection-decoder.ts';
 import { FrameDecoder } from '../../server/protocol/frame-decoder.ts';
 import { DEFAULT_LIMITS, MessageAssembler } from '../../server/protocol/message-assembler.ts';
+import { InflationStage } from '../../server/tap/inflation.ts';
 
 export type Contender = 'ws' | 'frames' | 'connection' | 'made';
 export const CONTENDERS: Contender[] = ['ws', 'frames', 'connection', 'made'];
@@ -36,6 +44,8 @@ export interface Workload {
   /** The whole client → server stream of masked frames. */
   bytes: Buffer;
   messages: number;
+  /** permessage-deflate was agreed (context takeover, 15 window bits): the messages are compressed. */
+  deflate?: boolean;
 }
 
 export interface WorkloadResult {
@@ -57,7 +67,10 @@ interface WsReceiver {
   on(event: 'error', listener: (err: Error) => void): this;
   write(chunk: Buffer): boolean;
 }
-const { Receiver } = ws as unknown as { Receiver: new (options: { isServer: boolean }) => WsReceiver };
+const { Receiver, PerMessageDeflate } = ws as unknown as {
+  Receiver: new (options: { isServer: boolean; extensions?: Record<string, unknown> }) => WsReceiver;
+  PerMessageDeflate: (new (options: { isServer: boolean }) => { accept(offers: unknown[]): unknown }) & { extensionName: string };
+};
 
 /** A small seeded PRNG (mulberry32), so every run decodes the same bytes. */
 function rng(seed: number): () => number {
@@ -71,12 +84,12 @@ function rng(seed: number): () => number {
   };
 }
 
-/** One masked client frame, FIN set (RFC 6455 §5.2). */
-function maskedFrame(opcode: number, payload: Buffer, key: Buffer): Buffer {
+/** One masked client frame, FIN set (RFC 6455 §5.2); RSV1 for a compressed message. */
+function maskedFrame(opcode: number, payload: Buffer, key: Buffer, rsv1 = false): Buffer {
   const n = payload.length;
   const lenBytes = n < 126 ? 0 : n < 65536 ? 2 : 8;
   const head = Buffer.alloc(2 + lenBytes + 4);
-  head[0] = 0x80 | opcode;
+  head[0] = 0x80 | (rsv1 ? 0x40 : 0) | opcode;
   if (lenBytes === 0) head[1] = 0x80 | n;
   else if (lenBytes === 2) {
     head[1] = 0x80 | 126;
@@ -128,6 +141,33 @@ export function mediumBinaryWorkload(totalBytes: number, seed = 2): Workload {
   return { name: 'binary 16 KiB', bytes: Buffer.concat(frames), messages: frames.length };
 }
 
+/**
+ * Compressed text messages as a browser sends a chat or JSON feed with permessage-deflate: one
+ * deflate stream for the whole connection (context takeover), flushed after each message, the
+ * trailing 00 00 ff ff removed (RFC 7692 §7.2.1). 200 B to 4 KiB of text each before compression.
+ */
+export async function compressedTextWorkload(totalBytes: number, seed = 3): Promise<Workload> {
+  const r = rng(seed);
+  const z = createDeflateRaw({ windowBits: 15 });
+  const pieces: Buffer[] = [];
+  z.on('data', (c: Buffer) => pieces.push(c));
+  const frames: Buffer[] = [];
+  let size = 0;
+  while (size < totalBytes) {
+    const target = 200 + Math.floor(r() * 3900);
+    let text = '';
+    while (text.length < target) text += `{"id":${Math.floor(r() * 1e6)},"user":"${WORDS[Math.floor(r() * WORDS.length)]}","text":"${WORDS[Math.floor(r() * WORDS.length)]} ${WORDS[Math.floor(r() * WORDS.length)]}"},`;
+    z.write(text);
+    await new Promise<void>((resolve) => z.flush(constants.Z_SYNC_FLUSH, () => resolve()));
+    const all = Buffer.concat(pieces.splice(0));
+    const f = maskedFrame(0x1, all.subarray(0, all.length - 4), randomBytesSeeded(r), true);
+    frames.push(f);
+    size += f.length;
+  }
+  z.close();
+  return { name: 'compressed text (deflate)', bytes: Buffer.concat(frames), messages: frames.length, deflate: true };
+}
+
 function randomBytesSeeded(r: () => number): Buffer {
   const b = Buffer.allocUnsafe(4);
   b.writeUInt32BE(Math.floor(r() * 4294967296));
@@ -149,22 +189,40 @@ const RESPONSE = Buffer.from(
   'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
     `Sec-WebSocket-Accept: ${createHash('sha1').update(KEY + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64')}\r\n\r\n`,
 );
+const DEFLATE_RESPONSE = Buffer.from(RESPONSE.toString('latin1').replace(/\r\n\r\n$/, '\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n'), 'latin1');
 
-/** Decodes the chunks once with `who`; returns the messages seen. */
-function decodeOnce(who: Contender, chunks: Buffer[]): number {
+/** Decodes the chunks once with `who`; resolves with the messages seen. */
+async function decodeOnce(who: Contender, chunks: Buffer[], deflate: boolean): Promise<number> {
   let messages = 0;
   if (who === 'ws') {
-    const receiver = new Receiver({ isServer: true });
-    receiver.on('message', () => messages++);
+    const extensions: Record<string, unknown> = {};
+    if (deflate) {
+      const pmd = new PerMessageDeflate({ isServer: true });
+      pmd.accept([{}]);
+      extensions[PerMessageDeflate.extensionName] = pmd;
+    }
+    const receiver = new Receiver({ isServer: true, extensions });
+    let done: () => void = () => {};
+    const all = new Promise<void>((resolve) => (done = resolve));
+    receiver.on('message', () => {
+      if (++messages === expectedMessages) done();
+    });
     receiver.on('error', (err: Error) => {
       throw err;
     });
     for (const c of chunks) receiver.write(c);
+    // Compressed messages are inflated asynchronously (zlib's thread pool): wait for the last.
+    if (deflate && messages < expectedMessages) await all;
     return messages;
   }
   if (who === 'frames') {
     const out: WireEvent[] = [];
-    const decoder = new FrameDecoder('client', new MessageAssembler(1, 'client', out, DEFAULT_LIMITS));
+    const assembler = new MessageAssembler(1, 'client', out, DEFAULT_LIMITS);
+    const decoder = new FrameDecoder('client', assembler);
+    if (deflate) {
+      decoder.deflate = true;
+      assembler.enableDeflate(15, false);
+    }
     let t = 0;
     for (const c of chunks) {
       decoder.receive(c, t++);
@@ -173,24 +231,37 @@ function decodeOnce(who: Contender, chunks: Buffer[]): number {
     }
     return messages;
   }
-  const cd = new ConnectionDecoder(1, DEFAULT_LIMITS, true);
-  cd.receive('client', REQUEST, 0);
-  cd.receive('server', RESPONSE, 0);
-  let t = 1;
   const made = who === 'made';
+  const stage = new InflationStage(
+    (events) => {
+      if (made) materializeAll(events);
+      for (let i = 0; i < events.length; i++) if (events[i]!.type === 'message') messages++;
+    },
+    {},
+    true,
+  );
+  const cd = new ConnectionDecoder(1, DEFAULT_LIMITS, true, undefined, true);
+  stage.push(1, cd.receive('client', REQUEST, 0), cd.takeInflations());
+  stage.push(1, cd.receive('server', deflate ? DEFLATE_RESPONSE : RESPONSE, 0), cd.takeInflations());
+  let t = 1;
   for (const c of chunks) {
-    const events = cd.receive('client', c, t++);
-    if (made) materializeAll(events);
-    for (let i = 0; i < events.length; i++) if (events[i]!.type === 'message') messages++;
+    stage.push(1, cd.receive('client', c, t++), cd.takeInflations());
+    // A socket hands the wiretap one chunk per turn of the event loop; the stage's budget is per turn.
+    if (deflate) await new Promise<void>((resolve) => setImmediate(resolve));
   }
+  while (!stage.idle) await new Promise<void>((resolve) => setImmediate(resolve));
   return messages;
 }
 
+/** The messages of the workload being timed (ws's compressed pass waits for the last). */
+let expectedMessages = 0;
+
 /** Time one pass (wall clock); `ws` gets its own copy of the bytes, made first (it unmasks in place). */
-function timeOnce(who: Contender, w: Workload, shared: Buffer[]): number {
+async function timeOnce(who: Contender, w: Workload, shared: Buffer[]): Promise<number> {
   const chunks = who === 'ws' ? chunksOf(Buffer.from(w.bytes)) : shared;
+  expectedMessages = w.messages;
   const start = performance.now();
-  const n = decodeOnce(who, chunks);
+  const n = await decodeOnce(who, chunks, w.deflate === true);
   const ms = performance.now() - start;
   if (n !== w.messages) throw new Error(`${who} decoded ${n} messages of ${w.messages} in "${w.name}"`);
   return w.bytes.length / 1e6 / (ms / 1000);
@@ -202,15 +273,15 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-export function benchWorkload(w: Workload, rounds: number, warmup = 2): WorkloadResult {
+export async function benchWorkload(w: Workload, rounds: number, warmup = 2): Promise<WorkloadResult> {
   const shared = chunksOf(w.bytes);
-  for (let i = 0; i < warmup; i++) for (const who of CONTENDERS) timeOnce(who, w, shared);
+  for (let i = 0; i < warmup; i++) for (const who of CONTENDERS) await timeOnce(who, w, shared);
   const samples: Record<Contender, number[]> = { ws: [], frames: [], connection: [], made: [] };
   for (let r = 0; r < rounds; r++) {
     // Rotate who goes first, so no contender always runs right after another's garbage.
     for (let k = 0; k < CONTENDERS.length; k++) {
       const who = CONTENDERS[(r + k) % CONTENDERS.length]!;
-      samples[who].push(timeOnce(who, w, shared));
+      samples[who].push(await timeOnce(who, w, shared));
     }
   }
   return {
@@ -223,18 +294,22 @@ export function benchWorkload(w: Workload, rounds: number, warmup = 2): Workload
   };
 }
 
-export function runDecoderBench(opts: { smallBytes?: number; mediumBytes?: number; rounds?: number } = {}): WorkloadResult[] {
+export async function runDecoderBench(
+  opts: { smallBytes?: number; mediumBytes?: number; compressedBytes?: number; rounds?: number } = {},
+): Promise<WorkloadResult[]> {
   const rounds = opts.rounds ?? 7;
   return [
-    benchWorkload(smallTextWorkload(opts.smallBytes ?? 8 * 1024 * 1024), rounds),
-    benchWorkload(mediumBinaryWorkload(opts.mediumBytes ?? 32 * 1024 * 1024), rounds),
+    await benchWorkload(smallTextWorkload(opts.smallBytes ?? 8 * 1024 * 1024), rounds),
+    await benchWorkload(mediumBinaryWorkload(opts.mediumBytes ?? 32 * 1024 * 1024), rounds),
+    await benchWorkload(await compressedTextWorkload(opts.compressedBytes ?? 4 * 1024 * 1024), rounds),
   ];
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const results = runDecoderBench({
+  const results = await runDecoderBench({
     smallBytes: Number(process.env.BENCH_SMALL_BYTES ?? 8 * 1024 * 1024),
     mediumBytes: Number(process.env.BENCH_MEDIUM_BYTES ?? 32 * 1024 * 1024),
+    compressedBytes: Number(process.env.BENCH_COMPRESSED_BYTES ?? 4 * 1024 * 1024),
     rounds: Number(process.env.BENCH_DECODER_ROUNDS ?? 7),
   });
   if (process.send) {

@@ -9,12 +9,22 @@
  * 2. Memory of the wiretap process before and after the load (its store is bounded: flat).
  * 3. Decoder throughput against `ws`'s Receiver on the same bytes, in a fresh child process
  *    (test/bench/decoder-throughput.ts). Target: ours/ws >= 1.0.
+ * 4. The dashboard under 10,000 frames a second (test/bench/dashboard.ts).
+ * 5. A deflate bomb (issue 12): while one client sends frames of 15 KB that each inflate to
+ *    15 MiB to a target that does not inflate (test/bench/bomb-target.ts), other clients open
+ *    through the wiretap one after another: how long each waits for its 101, and for one echo,
+ *    as a ratio against the same probes with no bomb. Target: <= 2.
  *
  * It measures; it never fails: exit code 0 whatever the numbers. Every child binds port 0 on
  * 127.0.0.1 and is ended when the bench exits.
  *
  * Knobs (environment): BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_CONNECTIONS (32),
- * BENCH_IN_FLIGHT (64), BENCH_DECODER_ROUNDS (7), BENCH_ONLY (echo | decoder | dashboard), BENCH_PATHS=decode (also the decoders
+<<<<<<< HEAD
+ * BENCH_IN_FLIGHT (64), BENCH_DECODER_ROUNDS (7), BENCH_ONLY (echo | decoder | dashboard | bomb), BENCH_BOMB_RATE (bombs
+ * a second, 8), BENCH_BOMB_PROBES (10), BENCH_BOMB_ROUNDS (3), BENCH_PATHS=decode (also the decoders
+=======
+ * BENCH_IN_FLIGHT (64), BENCH_DECODER_ROUNDS (7), BENCH_ONLY (echo | decoder | dashboard | attacks), BENCH_PATHS=decode (also the decoders
+>>>>>>> helper-r1
  * without the store), BENCH_COMPARE=DIR (also the wiretap of another checkout, e.g. a worktree
  * with a change, A/B in the same run), BENCH_NODE_FLAGS (extra node/V8 flags for the echo
  * target and relays, e.g. "--max-semi-space-size=64"), BENCH_STORE_EVENTS (the wiretap's
@@ -22,11 +32,14 @@
  * --cpu-prof profiles to DIR), DEBUG (as for npm start; slows the wiretap down, of course).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { constants, deflateRawSync } from 'node:zlib';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import { runAttacksBench } from './attacks.ts';
 import { runDashboardBench } from './dashboard.ts';
 import { CONTENDERS, type WorkloadResult } from './decoder-throughput.ts';
 
@@ -246,6 +259,9 @@ const targetLines: string[] = [];
 function target(label: string, value: number, min: number): void {
   targetLines.push(`${label}: ${value.toFixed(2)} (target >= ${min.toFixed(1)}) ${value >= min ? 'OK' : 'BELOW TARGET'}`);
 }
+function targetAtMost(label: string, value: number, max: number): void {
+  targetLines.push(`${label}: ${value.toFixed(2)} (target <= ${max.toFixed(1)}) ${value <= max ? 'OK' : 'ABOVE TARGET'}`);
+}
 
 // ---------------------------------------------------------------------------------------------
 // 1 + 2: echo round trips, memory
@@ -395,6 +411,178 @@ async function decoderBenches(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 5: a deflate bomb next to ordinary connections
+
+const BOMB_RATE = Number(env.BENCH_BOMB_RATE ?? 8);
+const BOMB_PROBES = Number(env.BENCH_BOMB_PROBES ?? 10);
+const BOMB_ROUNDS = Number(env.BENCH_BOMB_ROUNDS ?? 3);
+const PROBE_TIMEOUT_MS = 60_000;
+
+interface Probe {
+  /** From `new WebSocket` to its 'open' (the 101 read), ms. */
+  open: number;
+  /** One message there and back, ms. */
+  echo: number;
+}
+
+/** One client through `port`: how long until its 101, then one echo round trip. */
+function probe(port: number): Promise<Probe> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let opened = 0;
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`no 101 and echo within ${PROBE_TIMEOUT_MS} ms`));
+    }, PROBE_TIMEOUT_MS);
+    ws.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    ws.once('open', () => {
+      opened = performance.now();
+      ws.send(MESSAGE);
+    });
+    ws.once('message', () => {
+      const now = performance.now();
+      clearTimeout(timer);
+      ws.close(1000);
+      resolve({ open: opened - t0, echo: now - opened });
+    });
+  });
+}
+
+/** `n` probes one after another; one with no 101 and echo in PROBE_TIMEOUT_MS counts as that long, and ends the series. */
+async function probes(port: number, n: number): Promise<Probe[]> {
+  const out: Probe[] = [];
+  for (let i = 0; i < n; i++) {
+    try {
+      out.push(await probe(port));
+    } catch (err) {
+      out.push({ open: PROBE_TIMEOUT_MS, echo: PROBE_TIMEOUT_MS });
+      if (!/within/.test((err as Error).message)) throw err;
+      break;
+    }
+    await sleep(50);
+  }
+  return out;
+}
+
+/** A masked client text frame with RSV1 set (a compressed message), RFC 6455 §5.2. */
+function compressedFrame(payload: Buffer): Buffer {
+  const key = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+  const head = Buffer.alloc(payload.length < 65536 ? 4 : 10);
+  head[0] = 0x80 | 0x40 | 0x1;
+  if (payload.length < 65536) {
+    head[1] = 0x80 | 126;
+    head.writeUInt16BE(payload.length, 2);
+  } else {
+    head[1] = 0x80 | 127;
+    head.writeBigUInt64BE(BigInt(payload.length), 2);
+  }
+  const body = Buffer.from(payload);
+  for (let i = 0; i < body.length; i++) body[i]! ^= key[i & 3]!;
+  return Buffer.concat([head, key, body]);
+}
+
+/** A client that upgrades to /bomb with permessage-deflate, then sends BOMB_RATE bombs a second until stopped. */
+function startBombing(port: number, bombFrame: Buffer): Promise<{ stop: () => number }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let head = '';
+    let sent = 0;
+    socket.on('error', reject);
+    socket.on('data', function onData(c: Buffer) {
+      head += c.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      socket.off('data', onData);
+      if (!/permessage-deflate/i.test(head)) return reject(new Error(`the bomb target did not agree to permessage-deflate: ${head}`));
+      const timer = setInterval(() => {
+        // Never queue more than a second of bombs in this process: the bench measures the relay.
+        if (socket.writableLength < bombFrame.length * BOMB_RATE) {
+          socket.write(bombFrame);
+          sent++;
+        }
+      }, 1000 / BOMB_RATE);
+      resolve({
+        stop: () => {
+          clearInterval(timer);
+          socket.destroy();
+          return sent;
+        },
+      });
+    });
+    socket.write(
+      'GET /bomb HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n',
+    );
+  });
+}
+
+async function bombBench(): Promise<void> {
+  const raw = deflateRawSync(Buffer.alloc(15 * 1024 * 1024, 0x61), { level: 9, finishFlush: constants.Z_SYNC_FLUSH });
+  const bombFrame = compressedFrame(raw.subarray(0, raw.length - 4));
+  out(`Deflate bomb: ${BOMB_RATE} frames a second of ${(bombFrame.length / 1000).toFixed(1)} KB that each inflate to 15 MiB, to a target that does not inflate;`);
+  out(`meanwhile ${BOMB_PROBES} clients, one after another, each wait for their 101 and one echo (ms; median and worst), against the same with no bomb.`);
+  out(`A client that has neither in ${PROBE_TIMEOUT_MS / 1000} s counts as ${PROBE_TIMEOUT_MS} ms and ends the series. ${BOMB_ROUNDS} rounds, a fresh relay process each.`);
+  out();
+  const server = await start(here('echo-target.ts'), {}, 'echo-target');
+  const bombTarget = await start(here('bomb-target.ts'), { BENCH_TARGET_PORT: String(server.port) }, 'bomb-target');
+  const paths = [{ name: 'wiretap', script: here('relay-process.ts') }, ...(COMPARE ? [{ name: 'compare', script: COMPARE }] : [])];
+  const head = `${padEnd('path', 9)}${padEnd('', 18)}${pad('101 median', 12)}${pad('101 worst', 11)}${pad('echo median', 13)}${pad('echo worst', 12)}`;
+  out(head);
+  out('-'.repeat(head.length));
+  const row = (name: string, label: string, ps: Probe[]) => {
+    const worst = (xs: number[]) => Math.max(...xs);
+    out(
+      `${padEnd(name, 9)}${padEnd(label, 18)}${pad(median(ps.map((p) => p.open)).toFixed(1), 12)}${pad(worst(ps.map((p) => p.open)).toFixed(1), 11)}` +
+        `${pad(median(ps.map((p) => p.echo)).toFixed(1), 13)}${pad(worst(ps.map((p) => p.echo)).toFixed(1), 12)}`,
+    );
+  };
+  const ratios = new Map<string, { open: number[]; echo: number[] }>(paths.map((p) => [p.name, { open: [], echo: [] }]));
+  for (let round = 1; round <= BOMB_ROUNDS; round++) {
+    for (const p of paths) {
+      const relay = await start(p.script, { BENCH_MODE: 'wiretap', BENCH_TARGET_PORT: String(bombTarget.port) }, `${p.name}-bomb`);
+      try {
+        await probes(relay.port, 3);
+        const quiet = await probes(relay.port, BOMB_PROBES);
+        row(p.name, `round ${round} no bomb`, quiet);
+        const bomber = await startBombing(relay.port, bombFrame);
+        await sleep(1000);
+        let bombed: Probe[];
+        let sent = 0;
+        try {
+          bombed = await probes(relay.port, BOMB_PROBES);
+        } finally {
+          sent = bomber.stop();
+        }
+        row(p.name, `round ${round} bomb`, bombed);
+        const r = ratios.get(p.name)!;
+        const ratio = (pick: (x: Probe) => number) => median(bombed.map(pick)) / median(quiet.map(pick));
+        r.open.push(ratio((x) => x.open));
+        r.echo.push(ratio((x) => x.echo));
+        out(`${padEnd('', 9)}bomb/no bomb: 101 ${r.open.at(-1)!.toFixed(2)}, echo ${r.echo.at(-1)!.toFixed(2)} (${sent} bombs sent)`);
+      } catch (err) {
+        out(`${p.name}, round ${round}: ${(err as Error).message}`);
+      } finally {
+        // SIGKILL: a relay still inflating on its only thread would not hear a SIGTERM for seconds.
+        relay.process.kill('SIGKILL');
+      }
+    }
+  }
+  out();
+  for (const p of paths) {
+    const r = ratios.get(p.name)!;
+    out(`${padEnd(p.name, 9)}median over rounds, bomb/no bomb: wait for the 101 ${median(r.open).toFixed(2)}, echo ${median(r.echo).toFixed(2)}`);
+  }
+  const w = ratios.get('wiretap')!;
+  targetAtMost('bomb/no bomb, median wait for the 101', median(w.open), 2);
+  targetAtMost('bomb/no bomb, median echo', median(w.echo), 2);
+  out();
+  await Promise.all([stop(server.process), stop(bombTarget.process)]);
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const t0 = performance.now();
 const load1 = () => loadavg()[0]!.toFixed(1);
@@ -404,6 +592,10 @@ for (const [part, run] of [
   ['decoder', decoderBenches],
   // 4. The dashboard under 10,000 frames a second (test/bench/dashboard.ts).
   ['dashboard', runDashboardBench],
+  // 5. Issue 12: a deflate bomb on one connection, another connection's 101 and echo.
+  ['bomb', bombBench],
+  // 6. Issue 12: a 64 MiB console line, 40 pages that never read (test/bench/attacks.ts).
+  ['attacks', runAttacksBench],
 ] as const) {
   if (ONLY && ONLY !== part) continue;
   try {

@@ -689,6 +689,42 @@ while (true) {
     await shot('after-reload');
   });
 
+  it('shows a 4 MiB line logged by client.js and by server.js as its start and end with its true length, and the page stays responsive', async () => {
+    // The course's server, reading a message as lesson 06 ends up doing (spreading 4 MiB into
+    // String.fromCharCode overflows the stack).
+    const reading = STARTER_SERVER.replace('String.fromCharCode(...data)', 'data.toString()');
+    expect(reading).not.toBe(STARTER_SERVER);
+    await openCode('server.js', 'require');
+    await replaceFile('server.js', reading);
+    await serverStatusMatching(/^server\.js running on internal port \d+/, 20_000);
+    const size = 4 * 1024 * 1024;
+    const client = `const socket = new WebSocket('ws://localhost:9900');
+const big = 'head' + 'x'.repeat(${size}) + 'tail';
+console.log(big);
+socket.onopen = () => socket.send('big ' + big);
+`;
+    await openCode('client.js', 'socket');
+    await replaceFile('client.js', client);
+    await runButton().click();
+    const n = (x: number) => x.toLocaleString('en-US');
+    const fromClient = await consoleLine(`characters cut: the line had ${n(size + 8)}]`, 30_000);
+    expect(await fromClient.innerText()).toMatch(/^headx{100}/m);
+    const fromServer = await consoleLine(`characters cut: the line had ${n('received: big '.length + size + 8)}]`, 60_000);
+    expect(await fromServer.innerText()).toMatch(/\bserver\b/);
+    await shot('long-lines');
+    // Its end is there too, after "show all" (of what was kept).
+    await fromServer.getByRole('button', { name: /^… show all [\d,]+ characters$/ }).click();
+    await textEventually(fromServer, (t) => /x{100} … \[[\d,]+ characters cut: the line had [\d,]+\] … x{100,}tail$/.test(t), 'the kept start and end of the line');
+    // The page still answers: another tab opens at once.
+    await centerTab('Stats').click();
+    await dash.getByRole('region', { name: 'Totals' }).waitFor({ timeout: 5000 });
+    await centerTab('Code').click();
+    await stopButton().click();
+    await openCode('server.js', 'require');
+    await replaceFile('server.js', STARTER_SERVER);
+    await serverStatusMatching(/^server\.js running on internal port \d+/, 20_000);
+  }, 150_000);
+
   it('says a peer runs without a WebSocket, and marks console links stale once client.js changes', async () => {
     // A client that never creates a WebSocket (like lesson 1's polling client, which only fetches).
     const noSocket = `console.log('polling without a socket');\nsetInterval(() => {}, 1000);\n`;

@@ -122,6 +122,88 @@ describe('wsplay tap', () => {
   });
 });
 
+/** `wsplay tap` with its dashboard on a free port, as a user runs it; resolves once both listen. */
+async function tapWithDashboard(target: number, ...args: string[]) {
+  const p = runCli(['tap', '--target', `ws://127.0.0.1:${target}`, '--port', '0', '--dashboard-port', '0', '--no-open', ...args], { WSPLAY_SKIP_UI_BUILD: '1' });
+  cleanup.add(() => p.stop());
+  const [, wiretap] = await p.line(LISTENING);
+  const [, dashboard, token] = await p.line(/^Dashboard: http:\/\/127\.0\.0\.1:(\d+)\/\?token=(\S+)$/, 30_000);
+  return { p, wiretap: Number(wiretap), dashboard: Number(dashboard), token: token! };
+}
+
+describe('wsplay tap, its dashboard and its ports', () => {
+  it("answers JSON, never an HTML page, for what tap mode lacks and for an unknown API", async () => {
+    const server = await startEchoServer();
+    cleanup.add(() => server.close());
+    const { dashboard, token } = await tapWithDashboard(server.port);
+    const get = async (path: string, method = 'GET') => {
+      const res = await fetch(`http://127.0.0.1:${dashboard}${path}`, { method, headers: { 'X-Wsplay-Token': token } });
+      return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as { error: string; needs?: string } };
+    };
+    for (const [path, method] of [['/api/files', 'GET'], ['/api/server/restart', 'POST'], ['/api/lessons', 'GET'], ['/api/types/ws.d.ts', 'GET']] as const) {
+      const r = await get(path, method);
+      expect(r.status, path).toBe(404);
+      expect(r.type).toMatch(/^application\/json/);
+      expect(r.body.error).toContain(`${method} ${path}`);
+      expect(r.body.error).toMatch(/wsplay tap runs the wiretap only.*npm start/);
+      expect(r.body.needs).toBe('npm start');
+    }
+    const unknown = await get('/api/no-such-thing');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error).toBe('GET /api/no-such-thing: no such API in this dashboard');
+    // What tap mode has still answers.
+    const info = await fetch(`http://127.0.0.1:${dashboard}/api/info`, { headers: { 'X-Wsplay-Token': token } });
+    expect(((await info.json()) as { topology: { mode?: string } }).topology.mode).toBe('tap');
+  });
+
+  it('says a name that could not be resolved is a name problem, not a server to start', async () => {
+    // .invalid never resolves (RFC 6761): ENOTFOUND, or EAI_AGAIN on a machine without DNS.
+    const p = cli(['tap', '--target', 'ws://wsplay-no-such-host.invalid:8080', '--port', '0']);
+    await p.line(/^Wiretap listening on ws:\/\/127\.0\.0\.1:\d+ → ws:\/\/wsplay-no-such-host\.invalid:8080$/, 20_000);
+    // The probe waits for the lookup: a machine without DNS may take a while to give up.
+    const [line] = await p.line(/^The name .*$/, 20_000);
+    expect(line).toMatch(/^The name wsplay-no-such-host\.invalid could not be resolved \((ENOTFOUND|EAI_AGAIN), [^)]+\): check the spelling and the network, or give --target an IP address such as ws:\/\/127\.0\.0\.1:8080\.$/);
+    expect(p.stdout()).not.toMatch(/Nothing answers|start your server/);
+  });
+
+  it('names a wsplay holding the port, with its dashboard, and suggests one command that keeps every flag', async () => {
+    const server = await startEchoServer();
+    cleanup.add(() => server.close());
+    const first = await tapWithDashboard(server.port);
+    const record = path.join(dir, 'second run.jsonl');
+    const p = runCli(['tap', '--target', `ws://127.0.0.1:${server.port}`, '--port', String(first.wiretap), '--record', record, '--no-open', '--dashboard-port', '0'], { WSPLAY_SKIP_UI_BUILD: '1' });
+    cleanup.add(() => p.stop());
+    expect((await p.exited).code).toBe(2);
+    const lines = p.stderr().trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      new RegExp(`^Port ${first.wiretap} is in use by another wsplay \\(pid ${first.p.child.pid}, its dashboard at http://127\\.0\\.0\\.1:${first.dashboard}/\\)\\. Stop it or run: `),
+    );
+    const [, suggested] = /Stop it or run: (.*)$/.exec(lines[0]!)!;
+    expect(suggested).toMatch(
+      new RegExp(`^npx wsplay tap --target ws://127\\.0\\.0\\.1:${server.port} --port (\\d+) --record '${record.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' --no-open --dashboard-port 0$`),
+    );
+    expect(suggested).not.toContain(`--port ${first.wiretap} `);
+    expect(existsSync(record)).toBe(false);
+  });
+
+  it('suggests free ports for both when both named ports are taken, in one command', async () => {
+    const [a, b] = [await occupyPort(), await occupyPort()];
+    cleanup.add(() => a.close());
+    cleanup.add(() => b.close());
+    const p = runCli(['tap', '--target', '8080', '--port', String(a.port), '--dashboard-port', String(b.port), '--no-open'], { WSPLAY_SKIP_UI_BUILD: '1' });
+    cleanup.add(() => p.stop());
+    expect((await p.exited).code).toBe(2);
+    const lines = p.stderr().trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`Port ${a.port} is in use by another program (pid ${process.pid}); Dashboard port ${b.port} is in use by another program (pid ${process.pid}).`);
+    const m = /Stop it or run: npx wsplay tap --target 8080 --port (\d+) --dashboard-port (\d+) --no-open$/.exec(lines[0]!);
+    expect(m, lines[0]).not.toBeNull();
+    expect([Number(m![1]), Number(m![2])]).not.toContain(a.port);
+    expect([Number(m![1]), Number(m![2])]).not.toContain(b.port);
+  });
+});
+
 describe('wsplay start', () => {
   it('says at once that the dashboard port is taken, before it starts server.js or the wiretap', async () => {
     const busy = await occupyPort();
@@ -160,6 +242,18 @@ describe('wsplay start', () => {
     p.kill('SIGTERM');
     expect((await p.exited).code).toBe(0);
     expect(isAlive(Number(pid))).toBe(false);
+  });
+
+  it('prints each state of server.js once with DEBUG=wsplay:*, as the time-stamped debug line', async () => {
+    const p = runCli(['start', '--port', '0', '--no-dashboard', '--workspace', mkdtempSync(path.join(dir, 'ws-'))], { DEBUG: 'wsplay:*' });
+    cleanup.add(() => p.stop());
+    await p.line(LISTENING);
+    const said = 'server.js listens on port 9900, moved to internal port';
+    // The debug line goes to stderr, a pipe of its own: wait for it there.
+    await until(() => (p.stderr().includes(said) ? true : undefined), 10_000, () => `the runner's debug line in stderr: ${p.stderr()}`);
+    const all = `${p.stdout()}${p.stderr()}`.split('\n').filter((l) => l.includes(said));
+    expect(all).toHaveLength(1);
+    expect(all[0]).toMatch(/wsplay:runner server\.js running: server\.js listens on port 9900/);
   });
 
   it('leaves no server process behind when it is killed outright', async () => {

@@ -282,7 +282,7 @@ function tcpConnect(host: string, port: number): Promise<string> {
 // ---- the event stream ---------------------------------------------------------------
 
 describe('the event stream', () => {
-  it('sends what was captured before the page connected, marked as history', async () => {
+  it("sends what was captured before the page connected, numbered below the hello's nextSeq", async () => {
     const client = await connect(`ws://127.0.0.1:${pg.tapPort}`);
     cleanup.add(() => client.ws.terminate());
     expect(await client.next()).toBe('Hello webSocket');
@@ -294,8 +294,8 @@ describe('the event stream', () => {
     const hello = await page.next('hello');
     expect(hello.nextSeq).toBe(pg.store.nextSeq);
     // History may come in several batches: wait for the one that reaches the hello's nextSeq.
-    await page.next('events', (m) => m.history === true && m.from + m.events.length === hello.nextSeq);
-    const history = page.messages.filter((m): m is Extract<StreamMessage, { kind: 'events' }> => m.kind === 'events' && m.history === true);
+    await page.next('events', (m) => m.from + m.events.length === hello.nextSeq);
+    const history = page.messages.filter((m): m is Extract<StreamMessage, { kind: 'events' }> => m.kind === 'events' && m.from < hello.nextSeq);
     const events = history.flatMap((m) => m.events);
     expect(events).toContainEqual(echo);
     expect(events.some((e) => e.type === 'handshake' && e.conn === echo.conn && e.acceptValid)).toBe(true);
@@ -303,10 +303,10 @@ describe('the event stream', () => {
     const last = history[history.length - 1]!;
     expect(last.from + last.events.length).toBe(hello.nextSeq);
 
-    // Then live events, not marked as history.
+    // Then live events, numbered from the hello's nextSeq on.
     client.ws.send('after the page');
     const live = await page.next('events', (m) => m.events.some((e) => e.type === 'message' && e.text === 'I heard you say "after the page"'));
-    expect(live.history).toBeUndefined();
+    expect(live.from).toBeGreaterThanOrEqual(hello.nextSeq);
   });
 
   it('tells a page that stopped reading how many events it missed, and keeps its queue bounded', async () => {

@@ -732,6 +732,35 @@ describe('GET /api/export', () => {
     }
   });
 
+  it("shows the server on the port the client connected to (the wiretap's) unless asked for the server's view", async () => {
+    const { get } = await dashboard();
+    /** Each packet's [source port, destination port]: Ethernet (14 bytes) and IPv4 (20) come first. */
+    const ports = (bytes: Buffer) => {
+      const out: Array<[number, number]> = [];
+      for (let p = 0; p < bytes.length; p += bytes.readUInt32LE(p + 4)) {
+        if (bytes.readUInt32LE(p) === 6) out.push([bytes.readUInt16BE(p + 28 + 34), bytes.readUInt16BE(p + 28 + 36)]);
+      }
+      return out;
+    };
+    const targets = new Set(opensOf(readRecordingFile(FIXTURE).events).map((o) => Number(o.target.split(':').pop())));
+    const client = ports(Buffer.from(await (await get('?format=pcapng')).arrayBuffer()));
+    const server = ports(Buffer.from(await (await get('?format=pcapng&view=server')).arrayBuffer()));
+    expect(client.length).toBeGreaterThan(0);
+    expect(client.length).toBe(server.length);
+    // The fixture's dashboard says clients connect to the wiretap on port 1 (topology above).
+    expect(new Set(client.map(([from, to]) => (targets.has(from) || from === 1 ? from : to)))).toEqual(new Set([1]));
+    expect(new Set(server.map(([from, to]) => (targets.has(from) ? from : to)))).toEqual(targets);
+    expect([...targets]).not.toContain(1);
+    expect((await get('?format=pcapng&view=wire')).status).toBe(400);
+  });
+
+  it('names its downloads as the recording is named: wsplay-YYYYMMDD-HHMMSS', async () => {
+    const { get } = await dashboard();
+    for (const format of ['pcapng', 'har']) {
+      expect((await get(`?format=${format}`)).headers.get('content-disposition')).toMatch(new RegExp(`^attachment; filename="wsplay-\\d{8}-\\d{6}\\.${format}"$`));
+    }
+  });
+
   it('refuses a request without the session token, and an unknown format', async () => {
     const { get } = await dashboard();
     expect((await get('?format=har', null)).status).toBe(403);

@@ -126,6 +126,37 @@ describe("the course's server.js, verbatim", () => {
   });
 });
 
+describe('a long console line', () => {
+  it("comes out whole in time linear in its length: a 64 MiB message the course's server logs is one line, cut in the middle, with its true length", async () => {
+    // The course's server, reading the message as lesson 06 ends up doing (spreading 64 MiB
+    // into String.fromCharCode overflows the stack).
+    const script = COURSE_SERVER.replace('String.fromCharCode(...data)', 'data.toString()');
+    expect(script).not.toBe(COURSE_SERVER);
+    const run = setUp(script);
+    const state = await run.learner.start();
+    expect(state, run.printed()).toMatchObject({ status: 'running' });
+    const big = await client(state.port!);
+    expect(await big.next()).toBe('Hello webSocket');
+    // 64 MiB logged as one line arrives in ~1,000 pipe chunks with no newline until the last:
+    // splitting that by joining the pending text on every chunk took minutes, and froze the
+    // playground meanwhile. The bound below is only the test's patience, 30 times what it takes.
+    const size = 64 * 1024 * 1024;
+    big.ws.send(`start${'m'.repeat(size - 8)}end`);
+    cleanup.add(() => big.ws.terminate());
+    const [text] = await run.line(/^received: start.* characters cut: .*end$/, 60_000);
+    const line = run.output.find((o) => o.text === text) as { text: string; length?: number };
+    expect(line.length).toBe('received: '.length + size);
+    expect(line.text.length).toBeLessThan(10_000);
+    expect(line.text).toContain(`the line had ${('received: '.length + size).toLocaleString('en-US')}]`);
+    // The server and the playground are still there for another client.
+    const other = await client(state.port!);
+    expect(await other.next()).toBe('Hello webSocket');
+    other.ws.send('still there?');
+    expect(await other.next()).toBe('I heard you say "still there?"');
+    await run.line(/^received: still there\?$/);
+  }, 90_000);
+});
+
 describe("the dashboard's port", () => {
   it('reaches server.js as WSPLAY_DASHBOARD_PORT, and a new value after setEnv and a restart', async () => {
     const run = setUp(`${COURSE_SERVER}\nconsole.log('dashboard port:', process.env.WSPLAY_DASHBOARD_PORT);\n`);

@@ -13,7 +13,13 @@ describe('--target', () => {
   it('explains what to give instead of a bad address', () => {
     expect(() => parseTarget('nonsense:://')).toThrow(/ws:\/\/HOST:PORT/);
     expect(() => parseTarget('ftp://x:21')).toThrow(/scheme ftp/);
-    expect(() => parseTarget('ws://host:99999')).toThrow(/ws:\/\/HOST:PORT/);
+  });
+
+  it('says a port past 65535 is out of range, not that the address is no address', () => {
+    for (const given of ['ws://127.0.0.1:99999', '127.0.0.1:99999', 'localhost:65536/path', 'ws://[::1]:70000']) {
+      expect(() => parseTarget(given)).toThrow(`--target "${given}" has port ${/:(\d+)(?:\/|$)/.exec(given)![1]}, out of range: a port is 1-65535`);
+    }
+    expect(parseTarget('ws://127.0.0.1:65535')).toEqual({ host: '127.0.0.1', port: 65535 });
   });
 
   it('refuses a TLS target with the reason and the way out', () => {

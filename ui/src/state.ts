@@ -335,11 +335,37 @@ function scheduleApply(): void {
 
 /** A page applies events for at most this long per task, so input and paint get their turn. */
 const SLICE_MS = 8;
-/** Live events the server may send ahead of what this page has applied (flow control). */
+/** Events (history and live) the server may send ahead of what this page has applied (flow control). */
 const FLOW_WINDOW = 4000;
 let stream: WebSocket | null = null;
 /** Sequence number after the last event received. */
 let receivedUpTo = 0;
+/**
+ * Where each received batch ends: its sequence number and the count of events received up to
+ * it. Once that many are applied the batch is acknowledged, while the rest is still being
+ * applied: the server sends the next batches meanwhile, and a page loading 100,000 events of
+ * history is not held to one window per render.
+ */
+let batchEnds: Array<{ seq: number; total: number }> = [];
+let receivedTotal = 0;
+let appliedTotal = 0;
+let ackedUpTo = 0;
+
+function acknowledge(): void {
+  let seq = -1;
+  while (batchEnds.length > 0 && batchEnds[0]!.total <= appliedTotal) seq = batchEnds.shift()!.seq;
+  if (seq > ackedUpTo && stream && stream.readyState === WebSocket.OPEN) {
+    ackedUpTo = seq;
+    stream.send(JSON.stringify({ kind: 'ack', seq }));
+  }
+}
+
+function resetAcks(): void {
+  batchEnds = [];
+  receivedTotal = 0;
+  appliedTotal = 0;
+  ackedUpTo = 0;
+}
 /** A recording is on view (ui/src/recording.ts): live events are not applied to the model. */
 let viewingRecording = false;
 /** Close the stream and open it at once: the server sends the whole history again. */
@@ -354,6 +380,9 @@ export function setViewingRecording(on: boolean): void {
   if (on === viewingRecording) return;
   viewingRecording = on;
   pending = [];
+  resetAcks();
+  // What was received and will not be applied now is acknowledged, so the server sends on.
+  if (on && receivedUpTo > 0 && stream && stream.readyState === WebSocket.OPEN) stream.send(JSON.stringify({ kind: 'ack', seq: receivedUpTo }));
   if (!on) restartStream?.();
 }
 
@@ -369,6 +398,9 @@ function applyPending(): void {
     if ((i & 255) === 0 && performance.now() - start > SLICE_MS) break;
   }
   pending = i === pending.length ? [] : pending.slice(i);
+  appliedTotal += i;
+  // What is applied is acknowledged now, also while more waits: the server can send the next.
+  acknowledge();
   model.trim();
   version.value++;
   if (pending.length > 0) {
@@ -379,8 +411,6 @@ function applyPending(): void {
     }, 0);
     return;
   }
-  // Everything received is applied: let the server send more.
-  if (stream && stream.readyState === WebSocket.OPEN) stream.send(JSON.stringify({ kind: 'ack', seq: receivedUpTo }));
 }
 
 /**
@@ -410,7 +440,8 @@ export function tokenFromUrl(): string {
 }
 
 export function connectStream(token = tokenFromUrl()): void {
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/events?token=${encodeURIComponent(token)}`;
+  // The window in the address too: the history is paced by acknowledgements from its first batch.
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/events?token=${encodeURIComponent(token)}&window=${FLOW_WINDOW}`;
   let retry = 500;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   const open = () => {
@@ -428,6 +459,7 @@ export function connectStream(token = tokenFromUrl()): void {
           // A (re)connect sends the whole history again: start from a clean slate.
           if (!viewingRecording) model.reset();
           pending = [];
+          resetAcks();
           shed.value = 0;
           serverConsole.value = [];
           topology.value = msg.topology;
@@ -443,6 +475,8 @@ export function connectStream(token = tokenFromUrl()): void {
             break;
           }
           for (const e of msg.events) pending.push(e);
+          receivedTotal += msg.events.length;
+          batchEnds.push({ seq: receivedUpTo, total: receivedTotal });
           scheduleApply();
           break;
         case 'shed':

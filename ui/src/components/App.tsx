@@ -186,6 +186,31 @@ function useShortcuts(): void {
   }, []);
 }
 
+/**
+ * The Code tab under `wsplay tap`: there is no workspace, no server.js to run and no lessons, so
+ * no editor whose every action would fail; one line says what needs the playground, and how to
+ * drive the tapped server instead.
+ */
+function TapModeCode() {
+  const t = topology.value;
+  const tap = t ? `ws://${t.tap.host}:${t.tap.port}` : 'the wiretap';
+  return (
+    <div class="tap-mode-code" role="note">
+      <p>
+        <b>wsplay tap</b> runs the wiretap and this dashboard only: editing and running <code>client.js</code> and <code>server.js</code>, and the lessons, need the
+        playground (<code>npm start</code>).
+      </p>
+      <p>
+        To talk to the tapped server, connect any client to <code>{tap}</code> (for example <code>npx wscat -c {tap}</code>), or build a frame in the{' '}
+        <button class="link-btn" onClick={() => (centerView.value = 'break')}>
+          Break it
+        </button>{' '}
+        tab and inject it into a connection.
+      </p>
+    </div>
+  );
+}
+
 const editorOpened = signal(false);
 const breakOpened = signal(false);
 
@@ -194,6 +219,7 @@ export function App() {
   const view = centerView.value;
   if (view === 'editor' && !editorOpened.value) editorOpened.value = true;
   if (view === 'break' && !breakOpened.value) breakOpened.value = true;
+  const tapMode = topology.value?.mode === 'tap';
   return (
     <div class="app">
       <header class="top">
@@ -243,7 +269,8 @@ export function App() {
             </div>
           )}
           {/* Kept mounted once opened: Monaco keeps its models, undo history and running clients. */}
-          {(view === 'editor' || editorOpened.value) && (
+          {view === 'editor' && tapMode && <TapModeCode />}
+          {!tapMode && (view === 'editor' || editorOpened.value) && (
             <div class="editor-host" style={{ display: view === 'editor' ? 'flex' : 'none' }}>
               <Editor />
             </div>

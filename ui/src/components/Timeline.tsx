@@ -1,3 +1,4 @@
+import { signal } from '@preact/signals';
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { FrameEvent } from '../../../server/capture/events.ts';
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
@@ -15,6 +16,7 @@ import {
   selectedConn,
   selection,
   version,
+  wiretapNow,
   type Conn,
   type Filters,
   type HttpExchange,
@@ -22,6 +24,67 @@ import {
 } from '../state.ts';
 
 const ROW_HEIGHT = 24;
+
+// ---- the time column ---------------------------------------------------------------------------
+
+/**
+ * How the time column reads, as the learner picks (kept across reloads): seconds from the first
+ * row in view, so a first frame reads 0.000s and not "127.590s" (the wiretap's own clock, which
+ * started with the playground), or the wall-clock time it happened.
+ */
+export type TimeMode = 'first' | 'clock';
+const TIME_MODE_KEY = 'wsplay.timeline.time';
+function storedTimeMode(): TimeMode {
+  try {
+    return localStorage.getItem(TIME_MODE_KEY) === 'clock' ? 'clock' : 'first';
+  } catch {
+    return 'first';
+  }
+}
+export const timeMode = signal<TimeMode>(storedTimeMode());
+timeMode.subscribe((m) => {
+  try {
+    localStorage.setItem(TIME_MODE_KEY, m);
+  } catch {
+    // Storage refused (a private window): the choice lasts until the page reloads.
+  }
+});
+
+/**
+ * The wall-clock time (epoch ms) of the wiretap's t = 0: exact from an open event's `wall` (also
+ * in a recording), else estimated from the wiretap's clock reports; null before either exists.
+ */
+let zeroOf: { generation: number; scanned: number; zero: number | null } = { generation: -1, scanned: 0, zero: null };
+function wallZero(): number | null {
+  if (zeroOf.generation !== model.generation || zeroOf.scanned > model.events.length) zeroOf = { generation: model.generation, scanned: 0, zero: null };
+  if (zeroOf.zero === null) {
+    const events = model.events;
+    for (let i = zeroOf.scanned; i < events.length; i++) {
+      const e = events[i]!;
+      if (e.type === 'open' && typeof e.wall === 'number') {
+        zeroOf.zero = e.wall - e.t;
+        break;
+      }
+    }
+    zeroOf.scanned = events.length;
+  }
+  if (zeroOf.zero !== null) return zeroOf.zero;
+  const now = wiretapNow();
+  return now === null ? null : Date.now() - now;
+}
+
+/** `17:16:22.123`, local time. */
+function clockTime(epochMs: number): string {
+  const d = new Date(epochMs);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+/** The time column's text for an event at wiretap time `t`; `first` is the first row in view's. */
+export function timeText(mode: TimeMode, t: number, first: number, zero: number | null): string {
+  if (mode === 'clock' && zero !== null) return clockTime(zero + t);
+  return `${((t - first) / 1000).toFixed(3)}s`;
+}
 
 /** Time since the row above: ms below a second, then seconds, so the column stays narrow. */
 function formatDelta(ms: number): string {
@@ -316,6 +379,14 @@ function FilterBar({ shown, total }: { shown: number; total: number }) {
       <label class="check">
         <input type="checkbox" checked={f.regex} onChange={(e) => set({ regex: (e.target as HTMLInputElement).checked })} /> regex
       </label>
+      <div class="seg" role="group" aria-label="Time column">
+        <button aria-pressed={timeMode.value === 'first'} onClick={() => (timeMode.value = 'first')} title="Times in seconds from the first row shown">
+          from first
+        </button>
+        <button aria-pressed={timeMode.value === 'clock'} onClick={() => (timeMode.value = 'clock')} title="Times on the clock (local time)">
+          clock
+        </button>
+      </div>
       <button class={paused.value ? 'pause on' : 'pause'} aria-pressed={paused.value} onClick={() => (paused.value = !paused.value)} title="Pause the timeline (space)">
         {paused.value ? 'Resume' : 'Pause'}
       </button>
@@ -411,6 +482,10 @@ export function Timeline() {
     }
   };
 
+  const tMode = timeMode.value;
+  const firstRow = rows.length > 0 ? rowAt(0) : null;
+  const t0 = firstRow ? eventOf(firstRow).t : 0;
+  const zero = tMode === 'clock' ? wallZero() : null;
   const visible = [];
   for (let i = first; i < last; i++) {
     const row = rowAt(i);
@@ -441,7 +516,9 @@ export function Timeline() {
         data-badge={badge}
         title={'http' in row ? `#${ev.conn} HTTP exchange ${row.http.exchange ?? ''}: ${previewOf(row)}. Click to see its headers.` : undefined}
       >
-        <span class="c-time" role="cell">{(ev.t / 1000).toFixed(3)}s</span>
+        <span class="c-time" role="cell" title={tMode === 'first' ? `${(ev.t / 1000).toFixed(3)} s on the wiretap's clock` : undefined}>
+          {timeText(tMode, ev.t, t0, zero)}
+        </span>
         <span class="c-delta muted" role="cell">+{formatDelta(ev.t - prevT)}</span>
         <span class="c-conn" role="cell">
           <span class="swatch" style={{ background: conn?.color }} />#{ev.conn}
@@ -481,7 +558,7 @@ export function Timeline() {
   }
 
   return (
-    <div class="timeline">
+    <div class={tMode === 'clock' ? 'timeline clock' : 'timeline'}>
       <FilterBar shown={rows.length} total={total} />
       {isPaused && newWhilePaused > 0 && (
         <div class="paused-note" role="status">

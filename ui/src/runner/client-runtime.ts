@@ -194,6 +194,17 @@ function format(args: unknown[]): string {
   return out.join(' ');
 }
 
+/**
+ * A console line longer than 8,192 characters keeps its first and last 1,024 and says how long
+ * it was, as the server's console does (server/runner/console-lines.ts): a client logging what
+ * it receives must not copy 64 MiB to the page, into a log of 3,000 lines.
+ */
+function capLine(s: string): string {
+  if (s.length <= 8192) return s;
+  const n = (x: number) => x.toLocaleString('en-US');
+  return `${s.slice(0, 1024)} … [${n(s.length - 2048)} characters cut: the line had ${n(s.length)}] … ${s.slice(-1024)}`;
+}
+
 const consoleBudget = new Budget((count) => post({ kind: 'dropped', what: 'console', count, t: Date.now() }));
 
 const levels: Array<[keyof Console, ConsoleLevel]> = [
@@ -214,7 +225,7 @@ for (const [name, level] of levels) {
     try {
       const t = Date.now();
       within = consoleBudget.take(t);
-      if (within) post({ kind: 'console', level, text: format(args), pos: here(), t });
+      if (within) post({ kind: 'console', level, text: capLine(format(args)), pos: here(), t });
     } catch {
       // never break the learner's console call
     }
