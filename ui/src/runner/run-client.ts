@@ -378,6 +378,8 @@ async function clientGrant(): Promise<string | null> {
 export type Preflight = { ok: true; text?: string } | { ok: false; reason: string; pos?: SourcePos };
 
 let requests = 0;
+/** The current run stopped a running client when it started (a syntax error then says so). */
+let runReplaced = false;
 /** What a Run is doing before its code runs (RunnerView.step). */
 let step: RunnerView['step'] = null;
 
@@ -435,6 +437,7 @@ export async function runClient(n = peerCount.value): Promise<boolean> {
   publish();
   const gen = ++generation;
   const wasRunning = endWorkers() > 0;
+  runReplaced = wasRunning;
   runText = check.text ?? null;
   textIsRun = true;
   runMarkers = [];
@@ -514,7 +517,10 @@ async function syntaxErrorAtLoad(p: Peer, m: Extract<RuntimeMessage, { kind: 'er
   }
   if (step === 'checking') step = null;
   const where = pos ? ` at line ${pos.line}, column ${pos.column}` : '';
-  log({ source: 'client', peer: null, run, kind: 'note', level: 'error', text: `Not run: client.js has a syntax error${where}: ${message}`, ...(pos ? { pos, posKey: run } : {}) });
+  // The Worker is where the browser parses client.js, so the client running before was already
+  // stopped: said, so that its silence is not a surprise.
+  const stopped = runReplaced ? ' (the client that was running is stopped)' : '';
+  log({ source: 'client', peer: null, run, kind: 'note', level: 'error', text: `Not run: client.js has a syntax error${where}: ${message}${stopped}`, ...(pos ? { pos, posKey: run } : {}) });
   if (pos) addMarker(pos, `${m.name}: ${message} (client.js is not run while it has a syntax error)`, p.n);
   publish();
 }
