@@ -91,7 +91,12 @@ export interface CallLimits {
 export function callExport(dir: string, file: string, name: string, inputs: unknown[][], timeoutMs = 5000, limits: CallLimits = {}): Promise<CallResult[]> {
   return new Promise((resolve, reject) => {
     const heap = limits.heapMb ? [`--max-old-space-size=${limits.heapMb}`] : [];
-    const child = spawn(process.execPath, [...heap, '-e', CHILD, join(dir, file), name], {
+    // The endless loop is judged by CPU time, which the kernel counts (RLIMIT_CPU: SIGXCPU once
+    // it is spent), not by the clock: on a busy machine a correct function can wait seconds for
+    // a core. The clock only guards against a child that never gets to run at all.
+    const cpuSeconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+    const wallMs = Math.max(60_000, timeoutMs * 6);
+    const child = spawn('/bin/sh', ['-c', `ulimit -t ${cpuSeconds} && exec "$0" "$@"`, process.execPath, ...heap, '-e', CHILD, join(dir, file), name], {
       cwd: dir,
       env: {
         ...process.env,
@@ -108,12 +113,14 @@ export function callExport(dir: string, file: string, name: string, inputs: unkn
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
     child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const endless = () => new Error(`${file} did not return within ${cpuSeconds} s of computing (an endless loop?).`);
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${file} did not return within ${timeoutMs / 1000} s (an endless loop?).`));
-    }, timeoutMs);
-    child.on('exit', () => {
+      reject(endless());
+    }, wallMs);
+    child.on('exit', (_code, signal) => {
       clearTimeout(timer);
+      if (signal === 'SIGXCPU' || signal === 'SIGKILL') return reject(endless());
       let out: { load?: string; results?: CallResult[] };
       try {
         // What the module printed itself comes before the marker.
