@@ -118,7 +118,7 @@ export function explainTlsError(err: NodeJS.ErrnoException, host: string, port: 
   if (code.startsWith('CERT_') || code.includes('CERT')) {
     return `TLS to ${at} failed: the certificate was refused (${code}: ${err.message}). Trust its CA with --ca FILE (PEM)${out}.`;
   }
-  return `TLS to ${at} failed: handshake failure (${code || err.message}). Check that ${at} speaks TLS (a plain server takes --target ws://); for a certificate problem use --ca FILE (PEM)${out}.`;
+  return `TLS to ${at} failed: handshake failure (${code ? `${code}: ` : ''}${err.message}). Check that ${at} speaks TLS (a plain server takes --target ws://); for a certificate problem use --ca FILE (PEM)${out}.`;
 }
 
 /** A request head is read up to this many bytes (the decoder's handshake bound); past it, bytes pass unchanged. */

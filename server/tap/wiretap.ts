@@ -391,6 +391,18 @@ export class Wiretap {
       if (r.decoder) this.emit(r, r.decoder.receive(dir, chunk, this.now()));
     });
     from.on('end', () => {
+      if (dir === 'server' && !r.upstreamConnected && this.opts.tls) {
+        // The server hung up inside the TLS handshake: nothing was relayed, and the client
+        // (still paused) would never learn of it. End both, with the cause.
+        const err: NodeJS.ErrnoException = Object.assign(new Error('the server closed the connection during the TLS handshake'), { code: 'ECONNRESET' });
+        const explained = explainTlsError(err, this.opts.tls.servername, this.opts.target.port);
+        r.error ??= explained;
+        r.firstEnd ??= 'wiretap';
+        this.opts.onTargetError?.(err, explained);
+        from.destroy();
+        to.destroy();
+        return;
+      }
       r.firstEnd ??= dir;
       // Half-close: pass the FIN on, so each side sees exactly what the other did (after the
       // bytes a fault still holds).
