@@ -118,7 +118,12 @@ export function explainTlsError(err: NodeJS.ErrnoException, host: string, port: 
   if (code.startsWith('CERT_') || code.includes('CERT')) {
     return `TLS to ${at} failed: the certificate was refused (${code}: ${err.message}). Trust its CA with --ca FILE (PEM)${out}.`;
   }
-  return `TLS to ${at} failed: handshake failure (${code ? `${code}: ` : ''}${err.message}). Check that ${at} speaks TLS (a plain server takes --target ws://); for a certificate problem use --ca FILE (PEM)${out}.`;
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
+    return `TLS to ${at} failed: handshake failure, the server does not answer in TLS (${code}). If it is a plain server, give --target ws://${at}; for a certificate problem use --ca FILE (PEM)${out}.`;
+  }
+  // OpenSSL's own messages run over several lines with source paths: the first line says enough.
+  const said = err.message.split('\n')[0]!.slice(0, 200);
+  return `TLS to ${at} failed: handshake failure (${code && !code.startsWith('ERR_SSL') ? `${code}: ${said}` : code || said}). Check that ${at} speaks TLS (a plain server takes --target ws://); for a certificate problem use --ca FILE (PEM)${out}.`;
 }
 
 /** A request head is read up to this many bytes (the decoder's handshake bound); past it, bytes pass unchanged. */

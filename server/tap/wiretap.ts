@@ -415,7 +415,7 @@ export class Wiretap {
       else if (!to.destroyed) to.end();
     });
     from.on('error', (err: NodeJS.ErrnoException) => {
-      if (dir === 'server' && !r.upstreamConnected) {
+      if (dir === 'server' && !r.upstreamConnected && r.error === undefined) {
         const { host, port } = this.opts.target;
         if (this.opts.tls && r.tcpConnected) {
           // TCP is up but TLS failed (unknown CA, wrong name, expired, handshake failure): the

@@ -140,19 +140,24 @@ describe('tap --target wss://', () => {
   });
 
   it('a server that hangs up inside the TLS handshake ends the client, with the cause', async () => {
-    const rude = net.createServer((s) => s.end());
+    const rude = net.createServer((s) => {
+      s.resume(); // read, so it sees the wiretap hang up too
+      s.end();
+    });
     await new Promise<void>((resolve) => rude.listen(0, '127.0.0.1', resolve));
     cleanup.add(() => new Promise((resolve) => rude.close(resolve)));
-    const tap = await startTap((rude.address() as net.AddressInfo).port, { tls: { servername: '127.0.0.1' } });
+    const lines: string[] = [];
+    const tap = await startTap((rude.address() as net.AddressInfo).port, { tls: { servername: '127.0.0.1' }, onTargetError: (_e, line) => lines.push(line ?? '') });
     cleanup.add(() => tap.close());
     expect(await failedClient(tap.url)).toMatch(/^error: /);
     const end = await tap.waitFor('end');
+    expect(lines).toEqual([end.error]);
     expect(end.error).toMatch(/handshake failure \(ECONNRESET: the server closed the connection during the TLS handshake\).*--insecure/);
   });
 
   it('a server that does not speak TLS is a handshake failure', async () => {
     // A plain HTTP server where TLS was expected: it answers the ClientHello with a 400 and closes.
-    const plain = net.createServer((s) => s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')));
+    const plain = net.createServer((s) => s.once('data', () => s.resume().end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')));
     await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
     cleanup.add(() => new Promise((resolve) => plain.close(resolve)));
     const plainPort = (plain.address() as net.AddressInfo).port;
@@ -161,7 +166,7 @@ describe('tap --target wss://', () => {
     const ws = new WebSocket(tap.url);
     ws.on('error', () => {});
     const end = await tap.waitFor('end', undefined, 10_000);
-    expect(end.error).toMatch(/handshake failure.*--ca FILE.*--insecure/);
+    expect(end.error).toMatch(/handshake failure, the server does not answer in TLS \(ERR_SSL_WRONG_VERSION_NUMBER\)\. If it is a plain server, give --target ws:\/\/127\.0\.0\.1:\d+; .*--ca FILE.*--insecure/);
     ws.terminate();
   });
 });
