@@ -84,7 +84,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `tap --target wss:// in the dashb
       expect(fwdText).toContain(`Host: localhost:${server.port} ← rewritten by the wiretap`);
       expect(fwdText).toContain(`Origin: https://localhost:${server.port} ← rewritten by the wiretap`);
       // Only those two lines are marked; the key went as sent.
-      expect(await forwarded.locator('.rewritten').allInnerTexts()).toEqual([`Host: localhost:${server.port}`, `Origin: https://localhost:${server.port}`]);
+      expect((await forwarded.locator('.rewritten').allInnerTexts()).sort()).toEqual([`Host: localhost:${server.port}`, `Origin: https://localhost:${server.port}`]);
       expect(fwdText).toMatch(/Sec-WebSocket-Key: \S+$/m);
       expect(fwdText).not.toMatch(/Sec-WebSocket-Key: .*rewritten/);
 
