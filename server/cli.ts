@@ -296,6 +296,9 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   parsePort(values.port, 9900);
+  if (command !== 'tap' && (values.ca !== undefined || values.insecure)) {
+    throw new UsageError(`${values.insecure ? '--insecure' : '--ca'} is for wsplay tap --target wss://HOST: the playground's own server speaks plain ws://.`);
+  }
   const faults = (values.fault ?? []).map(parseFaultArg);
 
   if (command === 'tap') {
