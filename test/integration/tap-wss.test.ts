@@ -6,6 +6,7 @@ import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { WireEvent } from '../../server/capture/events.ts';
+import { parseFaultArg } from '../../server/tap/faults.ts';
 import { readCaFile } from '../../server/tap/upstream.ts';
 import { Cleanup, connect, runCli, startTap, type TapHandle } from '../helpers/net.ts';
 import { makeTestPki, startWssEcho, type TestPki, type WssEcho } from '../helpers/tls.ts';
@@ -95,6 +96,20 @@ describe('tap --target wss://', () => {
     const frames = tap.of(1, 'frame');
     expect(frames.filter((f) => f.dir === 'client').every((f) => f.masked)).toBe(true);
     expect(frames.filter((f) => f.dir === 'server').every((f) => !f.masked)).toBe(true);
+  });
+
+  it("rewrites the head on the faults path too: the client's bytes split into 1-byte TCP writes", async () => {
+    const server = await wssEcho();
+    const tap = await tapTo(server, { ca: true });
+    tap.tap.faults.add(parseFaultArg('split=1,dir=client'));
+    const c = await connect(tap.url);
+    cleanup.add(() => c.ws.terminate());
+    c.ws.send('one byte at a time');
+    expect(await c.next()).toBe('one byte at a time');
+    expect(server.requests.map((r) => r.host)).toEqual([`localhost:${server.port}`]);
+    const [h] = tap.of(1, 'handshake');
+    expect(header(h!.request?.headers, 'host')).toBe(`127.0.0.1:${tap.port}`);
+    expect(header(h!.forwardedRequest?.headers, 'host')).toBe(`localhost:${server.port}`);
   });
 
   it('without --ca ends each client connection with the cause naming --ca and --insecure, and keeps serving', async () => {
