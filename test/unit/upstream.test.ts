@@ -86,6 +86,15 @@ describe('HeadRewriter', () => {
   });
 });
 
+describe('OpenSSL errors', () => {
+  it('are cut to their first line', () => {
+    const err = Object.assign(new Error('80AC:error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:ssl/record/rec_layer_s3.c:1605:\nSSL alert number 40\n'), { code: 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE' });
+    const text = explainTlsError(err, 'echo.example', 443);
+    expect(text).not.toContain('\n');
+    expect(text).toContain('handshake failure (ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE)');
+  });
+});
+
 describe('Host and Origin of the target', () => {
   it('names the port only when it is not 443, and brackets IPv6', () => {
     expect(hostHeaderFor('echo.example', 443)).toBe('echo.example');
@@ -110,7 +119,8 @@ describe('TLS failures as a person reads them', () => {
     ['ERR_TLS_CERT_ALTNAME_INVALID', /wrong host name, the certificate is not for "echo\.example"/],
     ['CERT_HAS_EXPIRED', /has expired/],
     ['CERT_NOT_YET_VALID', /is not valid yet.*clock/],
-    ['ERR_SSL_WRONG_VERSION_NUMBER', /handshake failure.*speaks TLS.*--ca FILE/],
+    ['ERR_SSL_WRONG_VERSION_NUMBER', /handshake failure, the server does not answer in TLS.*give --target ws:\/\/echo\.example:443.*--ca FILE/],
+    ['ECONNRESET', /handshake failure \(ECONNRESET: x\)\. Check that echo\.example:443 speaks TLS/],
   ])('%s names the cause, --ca and --insecure', (code, expected) => {
     const text = explainTlsError(Object.assign(new Error('x'), { code }), 'echo.example', 443);
     expect(text).toMatch(/^TLS to echo\.example:443 failed: /);
