@@ -66,7 +66,8 @@ export function describeSession(socket: tls.TLSSocket, up: TlsUpstream): TlsSess
           .join(', ')
       : '';
   let verified = socket.authorized;
-  let problem = socket.authorizationError ? String(socket.authorizationError) : null;
+  const code = socket.authorizationError ? String(socket.authorizationError) : null;
+  let problem = code === null ? null : `${shortCause(code)} (${code})`;
   // With --insecure Node checks the chain (authorized) but not the name: check it too, to say so.
   if (verified && cert && Object.keys(cert).length > 0) {
     const nameErr = tls.checkServerIdentity(up.servername, cert);
@@ -99,6 +100,14 @@ const UNKNOWN_CA = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'CERT_UNTRUSTED',
 ]);
+
+/** What an OpenSSL verification code means, in a few words. */
+function shortCause(code: string): string {
+  if (UNKNOWN_CA.has(code)) return 'signed by a CA this machine does not trust';
+  if (code === 'CERT_HAS_EXPIRED') return 'the certificate has expired';
+  if (code === 'CERT_NOT_YET_VALID') return 'the certificate is not valid yet';
+  return 'the certificate was refused';
+}
 
 /** A TLS failure as a person reads it: the cause and the way out (--ca, --insecure). */
 export function explainTlsError(err: NodeJS.ErrnoException, host: string, port: number): string {

@@ -98,4 +98,31 @@ describe.skipIf(chromium.skip)(chromium.skip ? `tap --target wss:// in the dashb
       await page.close();
     });
   }
+
+  it('with --insecure, the header and the TLS session say the certificate is NOT verified', async () => {
+    const insecure = runCli(['tap', '--target', `wss://localhost:${server.port}`, '--insecure', '--port', '0', '--dashboard-port', '0', '--no-open'], {
+      WSPLAY_SKIP_UI_BUILD: '1',
+    });
+    try {
+      const [, port] = await insecure.line(/^Wiretap listening on ws:\/\/127\.0\.0\.1:(\d+) /, 20_000);
+      const [, url] = (await insecure.line(/^Dashboard: (\S+)$/, 20_000)) as [string, string];
+      const c = await connect(`ws://127.0.0.1:${port}/`);
+      c.ws.send('unverified');
+      expect(await c.next()).toBe('unverified');
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      await page.goto(url);
+      expect(await visibleText(page.locator('.topo-target'))).toContain('certificate NOT verified');
+      await page.getByRole('listbox', { name: 'Connections' }).getByRole('option').filter({ hasText: '#1' }).click();
+      await page.getByRole('region', { name: 'Details' }).getByRole('tab', { name: 'Handshake' }).click();
+      const tls = await visibleText(page.getByRole('group', { name: 'TLS session with the server' }));
+      expect(tls).toMatch(/Checked\s+NOT verified \(--insecure\): signed by a CA this machine does not trust/);
+      await page.screenshot({ path: path.join(SHOTS, 'tap-wss-insecure-1280.png') });
+      c.ws.close();
+      expect(pageErrors).toEqual([]);
+      await page.close();
+    } finally {
+      await insecure.stop();
+    }
+  });
 });
