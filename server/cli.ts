@@ -296,10 +296,11 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   parsePort(values.port, 9900);
+  const faults = (values.fault ?? []).map(parseFaultArg);
+  // --ca and --insecure are the TLS upstream's (wsplay tap --target wss://).
   if (command !== 'tap' && (values.ca !== undefined || values.insecure)) {
     throw new UsageError(`${values.insecure ? '--insecure' : '--ca'} is for wsplay tap --target wss://HOST: the playground's own server speaks plain ws://.`);
   }
-  const faults = (values.fault ?? []).map(parseFaultArg);
 
   if (command === 'tap') {
     if (!values.target) throw new UsageError('wsplay tap needs --target: the server to put the wiretap in front of, e.g. --target ws://127.0.0.1:8080');
