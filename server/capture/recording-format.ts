@@ -114,6 +114,7 @@ const object =
 
 const HTTP_REQUEST: Shape = { method: str, path: str, version: str, headers: array(pair), raw: base64, t: time };
 const HTTP_RESPONSE: Shape = { status: int, reason: str, version: str, headers: array(pair), raw: base64, t: time, 'body?': str };
+const TLS_SESSION: Shape = { version: str, cipher: str, subject: str, issuer: str, verified: bool, 'insecure?': bool, 'problem?': str };
 const PER_DIR_COUNTS: Shape = { client: count, server: count };
 const DIR = oneOf('client', 'server');
 /** `injected` (sent by the wiretap, not the peer): present only as true. */
@@ -137,6 +138,8 @@ const SHAPES: Record<WireEventType, Shape> = {
     'extensions?': array(any),
     'deflate?': any,
     'problems?': array(str),
+    'forwardedRequest?': object(HTTP_REQUEST, 'an HTTP request (method, path, version, headers, raw, t)'),
+    'tls?': object(TLS_SESSION, 'a TLS session (version, cipher, subject, issuer, verified)'),
   },
   frame: {
     dir: DIR,
