@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// Bundles the playground's server (server/cli.ts and everything it imports, express and ws
+// included) into one plain JavaScript file, server/dist/cli.mjs, with a source map. `npm install`
+// runs it (the `prepare` script); server/bin/wsplay.js runs the bundle while it is newer than
+// every file under server/, and the TypeScript sources through tsx otherwise. Why: loading tsx
+// and resolving a few hundred small modules made a warm `npm start` take seconds; one file of
+// plain JavaScript loads in a fraction of that.
+//
+// What is not bundled, because it runs by path in another process or is loaded on demand:
+// the learner's runner preload (server/runner/listen-preload.cjs), the lesson checks' reporter
+// (server/app/check-reporter.ts, run by vitest through tsx), vite (only to build the dashboard),
+// and the optional native helpers of ws and debug.
+//
+// `node server/bin/build-server.js` builds; `--if-needed` builds only when the bundle is missing
+// or older than a source. A failed build never fails `npm install`: wsplay falls back to tsx.
+import { readFile } from 'node:fs/promises';
+import { dirname, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BUNDLE, bundleIsFresh } from './bundle-state.js';
+
+const OUT = fileURLToPath(BUNDLE);
+
+/**
+ * Each source keeps its own `import.meta.url`: the bundle lives in server/dist/, so a path such
+ * as new URL('./starters/', import.meta.url) in server/runner/workspace.ts must still resolve
+ * from server/runner/. The replacement is relative to the bundle, so a moved checkout still works.
+ */
+const ownUrl = {
+  name: 'own-import-meta-url',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]server[\\/].*\.ts$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const rel = relative(dirname(OUT), args.path).split(sep).join('/');
+      const url = `new URL(${JSON.stringify(rel)}, import.meta.url).href`;
+      return { contents: source.replaceAll('import.meta.url', url), loader: 'ts' };
+    });
+  },
+};
+
+export async function buildServer() {
+  const { build } = await import('esbuild');
+  await build({
+    entryPoints: [fileURLToPath(new URL('../cli.ts', import.meta.url))],
+    outfile: OUT,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: 'linked',
+    sourcesContent: false,
+    logLevel: 'error',
+    // express, debug and their dependencies are CommonJS: their require() calls need one.
+    banner: { js: "import { createRequire as __wsplayRequire } from 'node:module'; const require = __wsplayRequire(import.meta.url);" },
+    external: ['vite', 'vitest', 'vitest/*', 'tsx', 'tsx/*', 'bufferutil', 'utf-8-validate', 'supports-color'],
+    plugins: [ownUrl],
+  });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (process.argv.includes('--if-needed') && bundleIsFresh()) process.exit(0);
+  try {
+    await buildServer();
+    console.log(`Bundled the server into ${relative(process.cwd(), OUT) || OUT} (wsplay runs it while it is newer than server/).`);
+  } catch (err) {
+    // Not fatal: wsplay runs the TypeScript sources through tsx when the bundle is missing.
+    console.error(`Could not bundle the server (${err instanceof Error ? err.message.split('\n')[0] : err}); wsplay will run it through tsx, which starts slower. Try again: node server/bin/build-server.js`);
+  }
+}
