@@ -18,30 +18,30 @@ import { dirname, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUNDLE, bundleIsFresh } from './bundle-state.js';
 
-const OUT = fileURLToPath(BUNDLE);
 
 /**
  * Each source keeps its own `import.meta.url`: the bundle lives in server/dist/, so a path such
  * as new URL('./starters/', import.meta.url) in server/runner/workspace.ts must still resolve
  * from server/runner/. The replacement is relative to the bundle, so a moved checkout still works.
  */
-const ownUrl = {
+const ownUrl = (out) => ({
   name: 'own-import-meta-url',
   setup(build) {
     build.onLoad({ filter: /[\\/]server[\\/].*\.ts$/ }, async (args) => {
       const source = await readFile(args.path, 'utf8');
-      const rel = relative(dirname(OUT), args.path).split(sep).join('/');
+      const rel = relative(dirname(out), args.path).split(sep).join('/');
       const url = `new URL(${JSON.stringify(rel)}, import.meta.url).href`;
       return { contents: source.replaceAll('import.meta.url', url), loader: 'ts' };
     });
   },
-};
+});
 
-export async function buildServer() {
+/** Writes the bundle (and its .map) to `out`: server/dist/cli.mjs unless a test says elsewhere. */
+export async function buildServer(out = fileURLToPath(BUNDLE)) {
   const { build } = await import('esbuild');
   await build({
     entryPoints: [fileURLToPath(new URL('../cli.ts', import.meta.url))],
-    outfile: OUT,
+    outfile: out,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -52,7 +52,7 @@ export async function buildServer() {
     // express, debug and their dependencies are CommonJS: their require() calls need one.
     banner: { js: "import { createRequire as __wsplayRequire } from 'node:module'; const require = __wsplayRequire(import.meta.url);" },
     external: ['vite', 'vitest', 'vitest/*', 'tsx', 'tsx/*', 'bufferutil', 'utf-8-validate', 'supports-color'],
-    plugins: [ownUrl],
+    plugins: [ownUrl(out)],
   });
 }
 
@@ -60,7 +60,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   if (process.argv.includes('--if-needed') && bundleIsFresh()) process.exit(0);
   try {
     await buildServer();
-    console.log(`Bundled the server into ${relative(process.cwd(), OUT) || OUT} (wsplay runs it while it is newer than server/).`);
+    console.log('Bundled the server into server/dist/cli.mjs (wsplay runs it while it is newer than every file in server/).');
   } catch (err) {
     // Not fatal: wsplay runs the TypeScript sources through tsx when the bundle is missing.
     console.error(`Could not bundle the server (${err instanceof Error ? err.message.split('\n')[0] : err}); wsplay will run it through tsx, which starts slower. Try again: node server/bin/build-server.js`);

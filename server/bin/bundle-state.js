@@ -19,13 +19,16 @@ function newest(dir) {
   return t;
 }
 
-/** True when the bundle exists and no source under server/ changed after it was written. */
-export function bundleIsFresh() {
+/**
+ * True when the bundle exists and no file under server/ changed after it was written. (The
+ * arguments are for the tests: another bundle, another source folder.)
+ */
+export function bundleIsFresh(bundle = BUNDLE, server = SERVER) {
   let built;
   try {
-    built = statSync(BUNDLE).mtimeMs;
+    built = statSync(bundle).mtimeMs;
   } catch {
     return false;
   }
-  return newest(SERVER) <= built;
+  return newest(server) <= built;
 }

@@ -10,7 +10,18 @@ import inspector from 'node:inspector';
 import { BUNDLE, bundleIsFresh } from './bundle-state.js';
 
 const debugging = inspector.url() !== undefined || process.env.VSCODE_INSPECTOR_OPTIONS !== undefined;
-if (!debugging && process.env.WSPLAY_TSX !== '1' && bundleIsFresh()) {
+const why = debugging
+  ? 'under a debugger, so breakpoints in server/**/*.ts bind'
+  : process.env.WSPLAY_TSX === '1'
+    ? 'WSPLAY_TSX=1'
+    : bundleIsFresh()
+      ? null
+      : 'server/dist/cli.mjs is missing or older than a file in server/; npm run build:server makes it';
+// DEBUG=wsplay:start (or wsplay:*) says which one runs, and why.
+if ((process.env.DEBUG ?? '').split(/[\s,]+/).some((n) => n === '*' || n === 'wsplay:*' || n === 'wsplay:start')) {
+  process.stderr.write(why === null ? 'wsplay: running server/dist/cli.mjs, the bundle of server/\n' : `wsplay: running the TypeScript sources through tsx (${why})\n`);
+}
+if (why === null) {
   // Stack traces name the .ts lines (the bundle's source map).
   process.setSourceMapsEnabled(true);
   await import(BUNDLE.href);
