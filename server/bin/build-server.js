@@ -13,7 +13,7 @@
 //
 // `node server/bin/build-server.js` builds; `--if-needed` builds only when the bundle is missing
 // or older than a source. A failed build never fails `npm install`: wsplay falls back to tsx.
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUNDLE, bundleIsFresh } from './bundle-state.js';
@@ -39,7 +39,8 @@ const ownUrl = (out) => ({
 /** Writes the bundle (and its .map) to `out`: server/dist/cli.mjs unless a test says elsewhere. */
 export async function buildServer(out = fileURLToPath(BUNDLE)) {
   const { build } = await import('esbuild');
-  await build({
+  const result = await build({
+    write: false,
     entryPoints: [fileURLToPath(new URL('../cli.ts', import.meta.url))],
     outfile: out,
     bundle: true,
@@ -54,6 +55,16 @@ export async function buildServer(out = fileURLToPath(BUNDLE)) {
     external: ['vite', 'vitest', 'vitest/*', 'tsx', 'tsx/*', 'bufferutil', 'utf-8-validate', 'supports-color'],
     plugins: [ownUrl(out)],
   });
+  // Each file is written beside its place and renamed into it: a wsplay starting meanwhile runs
+  // the old bundle or the new one, never half of one. The map goes first, so the new bundle
+  // finds its own map.
+  await mkdir(dirname(out), { recursive: true });
+  const files = [...result.outputFiles].sort((a, b) => Number(b.path.endsWith('.map')) - Number(a.path.endsWith('.map')));
+  for (const f of files) {
+    const temp = `${f.path}.${process.pid}.tmp`;
+    await writeFile(temp, f.contents);
+    await rename(temp, f.path);
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -89,7 +89,7 @@ describe('the bundled server', () => {
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-  });
+  }, 120_000);
 
   it('exports a HAR whose creator is the version in package.json', async () => {
     const out = path.join(dir, 'dist', 'cli.mjs');
@@ -100,12 +100,12 @@ describe('the bundled server', () => {
     expect(r.status, r.stderr).toBe(0);
     const version = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
     expect((JSON.parse(readFileSync(har, 'utf8')) as { log: { creator: { version: string } } }).log.creator.version).toBe(version);
-  });
+  }, 60_000);
 });
 
 describe('server/bin/wsplay.js', () => {
   it('runs the bundle while it is fresh, and the sources through tsx when asked, and says which with DEBUG=wsplay:start', async () => {
-    await buildServer();
+    if (!bundleIsFresh()) await buildServer();
     const run = (extra: NodeJS.ProcessEnv) => spawnSync(process.execPath, ['server/bin/wsplay.js', '--help'], { cwd: ROOT, env: env({ DEBUG: 'wsplay:start', ...extra }), encoding: 'utf8' });
     const bundled = run({});
     expect(bundled.stderr.split('\n')[0]).toBe('wsplay: running server/dist/cli.mjs, the bundle of server/');
@@ -115,5 +115,5 @@ describe('server/bin/wsplay.js', () => {
     // The same CLI either way.
     expect(sources.stdout).toBe(bundled.stdout);
     expect(sources.stderr.split('\n').slice(1)).toEqual(bundled.stderr.split('\n').slice(1));
-  });
+  }, 60_000);
 });
