@@ -62,6 +62,19 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
+/** GET /api/events: events per page by default and at most, and the JSON a page stops near. */
+export const EVENTS_PAGE_DEFAULT = 1000;
+export const EVENTS_PAGE_MAX = 10_000;
+export const EVENTS_PAGE_BYTES = 4 * 1024 * 1024;
+
+/** A query parameter as a whole number in [0, max]; `fallback` when absent, null when not one. */
+function pageNumber(value: unknown, fallback: number, max: number): number | null {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !/^\d{1,16}$/.test(value)) return null;
+  const n = Number(value);
+  return n <= max ? n : null;
+}
+
 /**
  * The dashboard's HTTP server on 127.0.0.1: the built UI, the API under /api and the event
  * stream at /api/events. Every request passes the Host check; the API and the stream also need
@@ -162,9 +175,39 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   });
 
   app.get('/api/events', (req, res) => {
-    // The same events as the stream, for scripts and exports: ?since=SEQ.
-    const since = Number(req.query.since ?? 0) || 0;
-    res.type('application/x-ndjson').send(opts.store.since(since).map((e) => JSON.stringify(e)).join('\n') + '\n');
+    // The same events as the stream, for scripts and exports, one JSON object a line, a page at a
+    // time: ?since=SEQ&limit=N. The store holds up to 128 MiB: one answer with all of it made a
+    // string that size in one go, on every request. A page stops at `limit` events or at about
+    // EVENTS_PAGE_BYTES of JSON (one event always goes, whatever its size); X-Wsplay-Next-Since
+    // is where the next page starts, and X-Wsplay-More says whether there is one yet.
+    const since = pageNumber(req.query.since, 0, Number.MAX_SAFE_INTEGER);
+    const limit = pageNumber(req.query.limit, EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX);
+    if (since === null || limit === null || limit < 1) {
+      res.status(400).json({ error: `GET /api/events: since must be a whole number >= 0 and limit one from 1 to ${EVENTS_PAGE_MAX} (default ${EVENTS_PAGE_DEFAULT}); e.g. /api/events?since=0&limit=${EVENTS_PAGE_DEFAULT}` });
+      return;
+    }
+    const store = opts.store;
+    const end = store.nextSeq;
+    let seq = Math.min(Math.max(since, store.firstSeq), end);
+    const lines: string[] = [];
+    let bytes = 0;
+    // Slices of the ring, so the events not sent are never made into objects.
+    page: while (seq < end && lines.length < limit) {
+      const slice = store.range(seq, Math.min(end, seq + Math.min(256, limit - lines.length)));
+      if (slice.length === 0) break;
+      for (const e of slice) {
+        const line = JSON.stringify(e);
+        const size = Buffer.byteLength(line) + 1;
+        if (lines.length > 0 && bytes + size > EVENTS_PAGE_BYTES) break page;
+        lines.push(line);
+        bytes += size;
+        seq++;
+      }
+    }
+    res.setHeader('X-Wsplay-Next-Since', String(seq));
+    res.setHeader('X-Wsplay-More', seq < store.nextSeq ? 'yes' : 'no');
+    res.setHeader('Link', `</api/events?since=${seq}&limit=${limit}>; rel="next"`);
+    res.type('application/x-ndjson').send(lines.length > 0 ? lines.join('\n') + '\n' : '');
   });
 
   mountExportRoutes(app, opts.store, opts.now, () => opts.topology().tap.port);

@@ -14,17 +14,17 @@
  *    15 MiB to a target that does not inflate (test/bench/bomb-target.ts), other clients open
  *    through the wiretap one after another: how long each waits for its 101, and for one echo,
  *    as a ratio against the same probes with no bomb. Target: <= 2.
+ * 6. Attacks (issue 12): a 64 MiB console line, pages that never read (test/bench/attacks.ts).
+ * 7. The warm start (issue 13): `wsplay start` to its Dashboard line, from the bundle and from
+ *    the sources through tsx, against `node -e 0` in the same rounds (test/bench/startup.ts).
  *
  * It measures; it never fails: exit code 0 whatever the numbers. Every child binds port 0 on
  * 127.0.0.1 and is ended when the bench exits.
  *
  * Knobs (environment): BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_CONNECTIONS (32),
-<<<<<<< HEAD
- * BENCH_IN_FLIGHT (64), BENCH_DECODER_ROUNDS (7), BENCH_ONLY (echo | decoder | dashboard | bomb), BENCH_BOMB_RATE (bombs
- * a second, 8), BENCH_BOMB_PROBES (10), BENCH_BOMB_ROUNDS (3), BENCH_PATHS=decode (also the decoders
-=======
- * BENCH_IN_FLIGHT (64), BENCH_DECODER_ROUNDS (7), BENCH_ONLY (echo | decoder | dashboard | attacks), BENCH_PATHS=decode (also the decoders
->>>>>>> helper-r1
+ * BENCH_IN_FLIGHT (64), BENCH_DECODER_ROUNDS (7), BENCH_ONLY (echo | decoder | dashboard | bomb | attacks |
+ * startup), BENCH_BOMB_RATE (bombs a second, 8), BENCH_BOMB_PROBES (10), BENCH_BOMB_ROUNDS (3),
+ * BENCH_STARTUP_ROUNDS (5), BENCH_PATHS=decode (also the decoders
  * without the store), BENCH_COMPARE=DIR (also the wiretap of another checkout, e.g. a worktree
  * with a change, A/B in the same run), BENCH_NODE_FLAGS (extra node/V8 flags for the echo
  * target and relays, e.g. "--max-semi-space-size=64"), BENCH_STORE_EVENTS (the wiretap's
@@ -41,6 +41,7 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { runAttacksBench } from './attacks.ts';
 import { runDashboardBench } from './dashboard.ts';
+import { runStartupBench } from './startup.ts';
 import { CONTENDERS, type WorkloadResult } from './decoder-throughput.ts';
 
 const env = process.env;
@@ -596,6 +597,8 @@ for (const [part, run] of [
   ['bomb', bombBench],
   // 6. Issue 12: a 64 MiB console line, 40 pages that never read (test/bench/attacks.ts).
   ['attacks', runAttacksBench],
+  // 7. Issue 13: the warm start, bundle and sources, against `node -e 0` (test/bench/startup.ts).
+  ['startup', () => runStartupBench(out, targetAtMost)],
 ] as const) {
   if (ONLY && ONLY !== part) continue;
   try {
