@@ -188,6 +188,22 @@ describe('compareGoal: lesson 10, ping and pong', () => {
     expect(compareGoal(goal, w.events, { now: w.now }).complete).toBe(true);
   });
 
+  it("takes a heartbeat that ticks in the middle of the greeting: the server's timer does not wait for the conversation", () => {
+    // The order the check's run saw: the first ping reached the wiretap before the client's text.
+    const w = new WireBuilder().open(1).text(1, 'server', 'Hello webSocket').control(1, 'server', 'ping').control(1, 'client', 'pong').text(1, 'client', 'I am listening').text(1, 'server', 'I heard you say "I am listening"');
+    for (let i = 0; i < 3; i++) w.control(1, 'server', 'ping').control(1, 'client', 'pong');
+    const r = compareGoal(goal, w.events, { now: w.now });
+    expect(r.difference).toBeNull();
+    expect(r.complete).toBe(true);
+  });
+
+  it('marks the missing round of a server that ended the healthy client after one pong', () => {
+    const w = start().control(1, 'server', 'ping').control(1, 'client', 'pong').end(1, 'server', 1006);
+    const r = compareGoal(goal, w.events, { now: w.now });
+    expect(r.difference).toMatchObject({ index: 5, expected: 'server → client: PING', got: 'nothing: every connection of the run ended before it' });
+    expect(r.arrows[5]).toMatchObject({ state: 'differs' });
+  });
+
   it('marks the first ping of a server with no heartbeat, once quiet', () => {
     const w = start();
     const r = compareGoal(goal, w.events, { now: w.now + 3000 });
