@@ -64,7 +64,8 @@ function againstGoal(conn: number | undefined): string {
   const events = lesson.events.filter((e) => e.conn === conn);
   const sentence = compareWithGoal(GOAL, events, `the check's healthy client${conn !== undefined ? `, #${conn}` : ''}`, {
     fromConn: conn ?? 0,
-    now: Number.POSITIVE_INFINITY,
+    // Ended: the goal says so. Still open: the check is done watching, so what is missing is missing.
+    ...(endOf(conn) ? {} : { now: Number.POSITIVE_INFINITY }),
   });
   return sentence ? `\n${sentence}` : '';
 }
