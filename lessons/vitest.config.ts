@@ -32,7 +32,8 @@ export default defineConfig({
     include: only.length > 0 ? only.map((n) => `${n}-*/check.test.ts`) : ['*/check.test.ts'],
     passWithNoTests: true,
     // A check runs real processes (the learner's server and client): each takes a few seconds.
-    testTimeout: 15_000,
+    // A check ends when what it waits for is on the wire; this is the net under a very busy machine.
+    testTimeout: 60_000,
     // Starting the wiretap, server.js and client.js: seconds when the machine is busy.
     hookTimeout: 60_000,
     // Checks mostly wait (for processes, for the wire), so more lessons run at once than there

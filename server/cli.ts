@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import createDebug from 'debug';
 import type { WireEvent } from './capture/events.ts';
 import { logEvents } from './capture/log.ts';
-import { Recorder } from './capture/recorder.ts';
+import { parseMaxPayload, Recorder } from './capture/recorder.ts';
+import { PayloadSpill } from './capture/spill.ts';
 import { CaptureStore } from './capture/store.ts';
 import { startDashboard, type Dashboard } from './app/dashboard.ts';
 import { openBrowser } from './app/open-browser.ts';
@@ -17,6 +18,7 @@ import { announceSelf, findPortOwner, ownerText } from './tap/port-owner.ts';
 import { commandWith, planPorts, PortError } from './tap/port-plan.ts';
 import { parsePort, parseTarget, TargetError, type Target } from './tap/target.ts';
 import { Wiretap } from './tap/wiretap.ts';
+import { CaFileError, readCaFile, type TlsUpstream } from './tap/upstream.ts';
 import { describeFault, FaultError, parseFaultArg, type FaultSpec } from './tap/faults.ts';
 import { runExportCommand } from './export.ts';
 
@@ -28,6 +30,8 @@ Usage:
       behind the wiretap on ws://127.0.0.1:PORT, and the dashboard.
   wsplay tap --target ws://HOST:PORT [--port 9900] [--dashboard-port 9901] [--record FILE] [--no-open]
       Put the wiretap in front of any WebSocket server and decode what passes.
+  wsplay tap --target wss://HOST[:PORT][/PATH] [--ca FILE] [--insecure] ...
+      The same for a TLS server: clients connect in plain ws://, the wiretap speaks TLS upstream.
   wsplay export RECORDING --format har|pcapng -o FILE
       Convert a recording to HAR (with Chrome's WebSocket messages) or pcapng (Wireshark, tshark).
 
@@ -41,11 +45,16 @@ Options:
   --inspect-server N  Run server.js with the Node inspector on 127.0.0.1:N (VS Code: "Attach to
                       server.js"); it prints "Debugger listening on ws://...".
   --record FILE       Write every event as JSON Lines to FILE (README, "Record format").
+  --max-payload SIZE  Bytes of one frame's or message's payload a recording keeps (--record, Save
+                      recording, exports), 64KiB to 16MiB (default 16MiB); longer ones are cut
+                      and marked "maxPayload". The dashboard shows the first 64 KiB of each.
   --fault SPEC        Break every connection on purpose (repeat for several; the dashboard's
                       "Break it" tab turns them off): delay-handshake=MS (hold the server's 101),
                       latency=MS, split=BYTES (tiny TCP writes), drop-pongs, hold-pongs=MS,
                       blackhole; add ,dir=client or ,dir=server to latency, split and the pongs
                       ones for one direction. E.g. --fault latency=200 --fault split=1,dir=server
+  --ca FILE           wss:// target: also trust this CA certificate (PEM), e.g. a private CA's.
+  --insecure          wss:// target: do not verify the server's certificate (said at every start).
   --help              This text.
 
 Set DEBUG=wsplay:* to print one line per handshake, frame, message, close and violation.
@@ -93,30 +102,45 @@ function openRecorder(file: string | undefined): Recorder | null {
   }
 }
 
+/** --max-payload; whole payloads are collected only while something records (the dashboard's spill file, --record). */
+let recording = { maxPayload: 0, spill: true };
+
 function wire(store: CaptureStore, recorder: Recorder | null): (events: WireEvent[]) => void {
   return (events) => {
-    store.add(events);
+    // The recorder first: the store takes whole payloads off the events (into its spill file).
     recorder?.write(events);
+    store.add(events);
     logEvents(events);
   };
 }
 
-async function runTap(target: Target, port: number, record: string | undefined, retry: Retry, hint = 'start it, or point --target at where it listens.'): Promise<Running> {
+async function runTap(
+  target: Target,
+  port: number,
+  record: string | undefined,
+  retry: Retry,
+  hint = 'start it, or point --target at where it listens.',
+  tls?: TlsUpstream,
+): Promise<Running> {
   const store = new CaptureStore();
   const recorder = openRecorder(record);
+  if (recording.spill) store.spill = new PayloadSpill();
   let lastWarning = 0;
   const tap = new Wiretap({
     port,
     target,
+    tls,
     // Events go to the store, which makes their strings only when they are read.
     lazyEvents: true,
+    limits: { recordBytes: recorder || store.spill ? recording.maxPayload : 0 },
     onEvents: wire(store, recorder),
-    onTargetError: (err) => {
+    onTargetError: (err, explained) => {
       // One line, at most every 5 s: a client retrying in a loop must not flood the terminal.
       if (Date.now() - lastWarning < 5000) return;
       lastWarning = Date.now();
       const now = tap.target;
-      print(unresolved(now, err.code) ?? `Cannot reach the server at ws://${now.host}:${now.port} (${err.code}): ${hint}`);
+      if (explained) print(explained);
+      else print(unresolved(now, err.code) ?? `Cannot reach the server at ws://${now.host}:${now.port} (${err.code}): ${hint}`);
     },
   });
   await listenOrExplain(tap, port, retry);
@@ -242,7 +266,7 @@ function shutdownOnSignals(running: Running): void {
     running.recorder?.flush();
     await Promise.all([running.tap.close(), running.bridge?.close(), running.dashboard?.close()]);
     running.recorder?.close();
-    if (running.recorder) print(`Recording complete: ${running.recorder.lines} events in ${running.recorder.path}`);
+    if (running.recorder) print(`Recording complete: ${running.recorder.lines} events in ${running.recorder.path}${running.recorder.summary() ? ` (${running.recorder.summary()})` : ''}`);
     process.exit(signal === 'SIGINT' ? 0 : 0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -265,12 +289,15 @@ async function main(argv: string[]): Promise<void> {
       port: { type: 'string' },
       target: { type: 'string' },
       record: { type: 'string' },
+      'max-payload': { type: 'string' },
       'dashboard-port': { type: 'string' },
       'no-open': { type: 'boolean' },
       'no-dashboard': { type: 'boolean' },
       workspace: { type: 'string' },
       'inspect-server': { type: 'string' },
       fault: { type: 'string', multiple: true },
+      ca: { type: 'string' },
+      insecure: { type: 'boolean' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -280,24 +307,41 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   parsePort(values.port, 9900);
+  try {
+    recording = { maxPayload: parseMaxPayload(values['max-payload']), spill: !values['no-dashboard'] };
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const faults = (values.fault ?? []).map(parseFaultArg);
+  // --ca and --insecure are the TLS upstream's (wsplay tap --target wss://).
+  if (command !== 'tap' && (values.ca !== undefined || values.insecure)) {
+    throw new UsageError(`${values.insecure ? '--insecure' : '--ca'} is for wsplay tap --target wss://HOST: the playground's own server speaks plain ws://.`);
+  }
 
   if (command === 'tap') {
     if (!values.target) throw new UsageError('wsplay tap needs --target: the server to put the wiretap in front of, e.g. --target ws://127.0.0.1:8080');
     const target = parseTarget(values.target);
+    if (!target.tls && (values.ca !== undefined || values.insecure)) {
+      throw new UsageError(`${values.insecure ? '--insecure' : '--ca'} applies to a TLS server only: give --target as wss://HOST[:PORT], or drop it.`);
+    }
+    const tls: TlsUpstream | undefined = target.tls
+      ? { servername: target.host, ca: values.ca === undefined ? undefined : readCaFile(values.ca), insecure: values.insecure === true, path: target.path }
+      : undefined;
     const retry: Retry = (changes) => commandWith('npx wsplay tap', rest, changes);
     const ports = await choosePorts(values, retry);
-    const running = await runTap(target, ports.wiretap, values.record, retry);
+    const running = await runTap(target, ports.wiretap, values.record, retry, undefined, tls);
     applyFaults(running.tap, faults);
     shutdownOnSignals(running);
-    print(`Wiretap listening on ws://127.0.0.1:${running.tap.port} → ws://${target.host}:${target.port}`);
+    const scheme = target.tls ? 'wss' : 'ws';
+    print(`Wiretap listening on ws://127.0.0.1:${running.tap.port} → ${scheme}://${target.host}:${target.port}${target.path ?? ''}`);
+    if (tls?.insecure) print(`--insecure: the certificate of ${target.host} is NOT verified; anyone on the path could be the server you see.`);
     const problem = await probe(target);
     if (problem && unresolved(target, problem)) print(unresolved(target, problem)!);
     else if (problem) {
-      print(`Nothing answers at ws://${target.host}:${target.port} yet (${problem}): start your server there, or fix --target. The wiretap relays as soon as it is up.`);
+      print(`Nothing answers at ${scheme}://${target.host}:${target.port} yet (${problem}): start your server there, or fix --target. The wiretap relays as soon as it is up.`);
     }
     if (values.record) print(`Recording every event to ${values.record}`);
-    await runDashboard(running, values, ports.dashboard, 'your server', retry);
+    await runDashboard(running, values, ports.dashboard, tls?.insecure ? 'your server over wss://, certificate NOT verified' : target.tls ? 'your server over wss://' : 'your server', retry);
     announce('tap', running);
     return;
   }
@@ -360,7 +404,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: Error) => {
-  if (err instanceof UsageError || err instanceof TargetError || err instanceof FaultError || err instanceof PortError) {
+  if (err instanceof UsageError || err instanceof TargetError || err instanceof FaultError || err instanceof PortError || err instanceof CaFileError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }

@@ -1,3 +1,4 @@
+import { randomBytes, randomInt } from 'node:crypto';
 import type { FrameEvent } from '../../server/capture/events.ts';
 import { bytesArg, bytesOf, check, must, useLesson, type CallResult } from '../harness.ts';
 
@@ -43,8 +44,8 @@ function asBytes(v: unknown): Buffer | null {
 }
 
 /** The first way `got` differs from `want`, in words; null when it does not. */
-function difference(input: Buffer, r: CallResult | undefined, want: Want): string | null {
-  const call = `decodeFrame(${spaced(input, 14)})`;
+function difference(input: Buffer, r: CallResult | undefined, want: Want, label?: string): string | null {
+  const call = `decodeFrame(${spaced(input, 14)})${label ? ` (${label})` : ''}`;
   if (!r) return `${call} returned nothing.`;
   if (!r.ok) return `${call} threw ${r.error}.`;
   const got = r.value as Record<string, unknown> | null;
@@ -79,15 +80,22 @@ function difference(input: Buffer, r: CallResult | undefined, want: Want): strin
 }
 
 /** Run the learner's decodeFrame on every case; the first difference, or null. */
-async function firstDifference(cases: Array<{ bytes: Buffer; want: Want }>): Promise<string | null> {
+/**
+ * Limits for the learner's decoder: no single allocation above 16 MiB (the check's largest frame
+ * is 70 KB; a decoder that allocates what a header announces is told so), and a small heap.
+ */
+const LIMITS = { maxAllocBytes: 16 * 1024 * 1024, heapMb: 256 };
+
+/** Run the learner's decodeFrame on every case; the first difference, or null. */
+async function firstDifference(cases: Array<{ bytes: Buffer; want: Want; label?: string }>): Promise<string | null> {
   let results: CallResult[];
   try {
-    results = await lesson.callExport('decode-frame.js', 'decodeFrame', cases.map((c) => [bytesArg(c.bytes)]));
+    results = await lesson.callExport('decode-frame.js', 'decodeFrame', cases.map((c) => [bytesArg(c.bytes)]), 8000, LIMITS);
   } catch (err) {
     return (err as Error).message;
   }
   for (const [i, c] of cases.entries()) {
-    const d = difference(c.bytes, results[i], c.want);
+    const d = difference(c.bytes, results[i], c.want, c.label);
     if (d) return d;
   }
   return null;
@@ -96,20 +104,12 @@ async function firstDifference(cases: Array<{ bytes: Buffer; want: Want }>): Pro
 const HELLO = Buffer.from('Hello');
 const RFC_KEY = hex('37 fa 21 3d');
 
-check("decodeFrame reads RFC 6455 §5.7's unmasked and masked 'Hello', byte for byte", { hint: 1 }, async () => {
+check("decodeFrame reads RFC 6455 §5.7's unmasked 'Hello', its fragments 'Hel' + 'lo' and its ping, byte for byte", { hint: 1 }, async () => {
   const d = await firstDifference([
     { bytes: hex('81 05 48 65 6c 6c 6f'), want: { fin: true, opcode: 1, masked: false, maskKey: null, length: 5, payload: HELLO } },
-    { bytes: hex('81 85 37 fa 21 3d 7f 9f 4d 51 58'), want: { fin: true, opcode: 1, masked: true, maskKey: RFC_KEY, length: 5, payload: HELLO } },
-  ]);
-  must(d === null, d!);
-});
-
-check("decodeFrame reads §5.7's fragments 'Hel' + 'lo', its ping and its masked pong", { hint: 1 }, async () => {
-  const d = await firstDifference([
     { bytes: hex('01 03 48 65 6c'), want: { fin: false, opcode: 1, masked: false, maskKey: null, length: 3, payload: Buffer.from('Hel') } },
     { bytes: hex('80 02 6c 6f'), want: { fin: true, opcode: 0, masked: false, maskKey: null, length: 2, payload: Buffer.from('lo') } },
     { bytes: hex('89 05 48 65 6c 6c 6f'), want: { fin: true, opcode: 9, masked: false, maskKey: null, length: 5, payload: HELLO } },
-    { bytes: hex('8a 85 37 fa 21 3d 7f 9f 4d 51 58'), want: { fin: true, opcode: 10, masked: true, maskKey: RFC_KEY, length: 5, payload: HELLO } },
   ]);
   must(d === null, d!);
 });
@@ -125,8 +125,16 @@ check("decodeFrame reads §5.7's 256-byte and 64 KiB binary frames (the 16-bit a
   must(d === null, d!);
 });
 
+check("decodeFrame reads §5.7's masked 'Hello' and masked pong: the masking key, then the payload unmasked", { hint: 3 }, async () => {
+  const d = await firstDifference([
+    { bytes: hex('81 85 37 fa 21 3d 7f 9f 4d 51 58'), want: { fin: true, opcode: 1, masked: true, maskKey: RFC_KEY, length: 5, payload: HELLO } },
+    { bytes: hex('8a 85 37 fa 21 3d 7f 9f 4d 51 58'), want: { fin: true, opcode: 10, masked: true, maskKey: RFC_KEY, length: 5, payload: HELLO } },
+  ]);
+  must(d === null, d!);
+});
+
 check('decodeFrame reads every length at the edges: 125 (7 bits), 126 and 65,535 (16 bits), 65,536 (64 bits), masked too', { hint: 2 }, async () => {
-  const key = hex('a1 b2 c3 d4');
+  const key = randomBytes(4);
   const text = (n: number) => Buffer.from('x'.repeat(n));
   const d = await firstDifference([
     frame(1, text(0)),
@@ -139,6 +147,55 @@ check('decodeFrame reads every length at the edges: 125 (7 bits), 126 and 65,535
     frame(1, text(65536), { key }),
   ]);
   must(d === null, d!);
+});
+
+check('decodeFrame reads random frames: random bytes, sizes, opcodes, FIN bits and masking keys', { hint: 3 }, async () => {
+  // New every run: a decoder that only knows the examples above does not pass.
+  const cases = Array.from({ length: 24 }, (_, i) => {
+    const control = i % 6 === 5;
+    const opcode = control ? [8, 9, 10][randomInt(3)]! : [0, 1, 2][randomInt(3)]!;
+    const size = control ? randomInt(0, 126) : [randomInt(0, 126), randomInt(126, 65536), randomInt(65536, 70000)][i % 3]!;
+    return frame(opcode, randomBytes(size), { fin: control || randomInt(2) === 1, key: randomInt(2) === 1 ? randomBytes(4) : undefined });
+  });
+  const d = await firstDifference(cases);
+  must(d === null, d!);
+});
+
+const TWO_31 = 2 ** 31;
+
+check('decodeFrame does not trust the length: a header announcing 2^31 bytes, with no payload behind it, is read without allocating them', { hint: 5 }, async () => {
+  // A header that says 2 GiB follow, and then the frame ends: unmasked, and masked (key, no payload).
+  const lies = [hex('82 7f 00 00 00 00 80 00 00 00'), hex('82 ff 00 00 00 00 80 00 00 00 11 22 33 44')];
+  let results: CallResult[];
+  try {
+    results = await lesson.callExport('decode-frame.js', 'decodeFrame', lies.map((b) => [bytesArg(b)]), 8000, LIMITS);
+  } catch (err) {
+    const msg = (err as Error).message;
+    must(
+      false,
+      /did not return/.test(msg)
+        ? `decodeFrame(${spaced(lies[0]!)}) did not return: it works through the ${TWO_31.toLocaleString('en-US')} bytes the header announces, which are not there. Work only with the bytes that arrived.`
+        : `decodeFrame(${spaced(lies[0]!)}) brought its process down: ${msg}\nA header announcing ${TWO_31.toLocaleString('en-US')} bytes is not ${TWO_31.toLocaleString('en-US')} bytes: work only with the bytes that arrived.`,
+    );
+  }
+  for (const [i, r] of results.entries()) {
+    const call = `decodeFrame(${spaced(lies[i]!)})`;
+    // Throwing (an incomplete frame) is a fine answer; asking for the announced bytes is not.
+    if (!r.ok) {
+      must(
+        !r.error.startsWith('AllocationRefused'),
+        `${call}: the header announces ${TWO_31.toLocaleString('en-US')} bytes and the frame ends right after it, and decodeFrame asked for that much memory at once (${r.error.replace(/^AllocationRefused: /, '')}). A length field is what the sender claims, not what arrived: take the payload from the bytes you have (subarray stops at their end), or say the frame is incomplete.`,
+      );
+      continue;
+    }
+    const got = r.value as Record<string, unknown> | null;
+    if (got === null || got === undefined) continue;
+    const payload = asBytes(got.payload);
+    must(
+      !payload || payload.length <= 4,
+      `${call} returned a payload of ${payload?.length.toLocaleString('en-US')} bytes, and the frame carries none: return only the bytes that arrived.`,
+    );
+  }
 });
 
 let conversation: Promise<void> | null = null;
@@ -195,6 +252,7 @@ check('decodeFrame reads the frames your client sent, as the wiretap read them',
     frames.map((f) => ({
       bytes: wireBytes(f),
       want: { fin: f.fin, opcode: f.opcode, masked: f.masked, maskKey: f.maskKey ? Buffer.from(f.maskKey, 'hex') : null, length: f.length, payload: Buffer.from(f.payload, 'base64') },
+      label: `#${f.conn} frame ${f.seq}, your client's, as the wiretap captured it`,
     })),
   );
   must(d === null, d!);

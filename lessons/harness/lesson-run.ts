@@ -15,7 +15,7 @@ import type { FaultSpec } from '../../server/tap/faults.ts';
 import { Wiretap } from '../../server/tap/wiretap.ts';
 import { ClientRun, type ClientOptions } from './client.ts';
 import { lessonInfo, readHints, type LessonInfo } from './format.ts';
-import { callExport, type CallResult } from './module-call.ts';
+import { callExport, type CallLimits, type CallResult } from './module-call.ts';
 import { quiet, until } from './wait.ts';
 import { Wire, type EventOf } from './wire.ts';
 import { lessonWorkspace } from './workspace.ts';
@@ -266,8 +266,8 @@ export class LessonRun {
   }
 
   /** Call the function a workspace file exports (accept.js's accept) once per argument list, in a child process. */
-  callExport(file: string, name: string, inputs: unknown[][], timeoutMs = 5000): Promise<CallResult[]> {
-    return callExport(this.dir, file, name, inputs, timeoutMs);
+  callExport(file: string, name: string, inputs: unknown[][], timeoutMs = 5000, limits: CallLimits = {}): Promise<CallResult[]> {
+    return callExport(this.dir, file, name, inputs, timeoutMs, limits);
   }
 
   /** Hints of this lesson, for messages that point at one. */

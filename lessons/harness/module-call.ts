@@ -26,6 +26,24 @@ function bytesOut(key, value) {
   if (ArrayBuffer.isView(raw)) return { $bytes: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') };
   return typeof value === 'bigint' ? Number(value) : value;
 }
+// A bound on what the function may allocate in one piece (callExport's maxAllocBytes): a
+// decoder that trusts a header announcing 2 GiB must be told so, not take the machine's memory.
+const maxAlloc = Number(process.env.WSPLAY_MAX_ALLOC || 0);
+if (maxAlloc > 0) {
+  const refuse = (what, n) => {
+    const e = new RangeError(what + '(' + n + ') asks for ' + n + ' bytes at once');
+    e.name = 'AllocationRefused';
+    throw e;
+  };
+  for (const fn of ['alloc', 'allocUnsafe', 'allocUnsafeSlow']) {
+    const orig = Buffer[fn];
+    Buffer[fn] = function (n, ...rest) { if (typeof n === 'number' && n > maxAlloc) refuse('Buffer.' + fn, n); return orig.call(this, n, ...rest); };
+  }
+  for (const name of ['ArrayBuffer', 'SharedArrayBuffer', 'Uint8Array', 'Int8Array', 'Uint8ClampedArray', 'Uint16Array', 'Uint32Array', 'Float64Array', 'Array']) {
+    const C = globalThis[name];
+    globalThis[name] = new Proxy(C, { construct(t, args, nt) { if (typeof args[0] === 'number' && args[0] > maxAlloc) refuse('new ' + name, args[0]); return Reflect.construct(t, args, nt === globalThis[name] ? t : nt); } });
+  }
+}
 let out;
 try {
   const mod = require(path);
@@ -60,12 +78,29 @@ export function bytesOf(value: unknown): Buffer | null {
  * named `name`), call it once per argument list. Rejects with a sentence when the module does not
  * load, exports no function, or runs longer than `timeoutMs`.
  */
-export function callExport(dir: string, file: string, name: string, inputs: unknown[][], timeoutMs = 5000): Promise<CallResult[]> {
+export interface CallLimits {
+  /**
+   * Refuse (throw an `AllocationRefused` error inside the call) any single Buffer, typed array,
+   * ArrayBuffer or Array asked for with a size above this many bytes or items.
+   */
+  maxAllocBytes?: number;
+  /** The child's V8 heap, in MB: a runaway loop that fills an array fails fast instead of taking the machine's memory. */
+  heapMb?: number;
+}
+
+export function callExport(dir: string, file: string, name: string, inputs: unknown[][], timeoutMs = 5000, limits: CallLimits = {}): Promise<CallResult[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', CHILD, join(dir, file), name], {
+    const heap = limits.heapMb ? [`--max-old-space-size=${limits.heapMb}`] : [];
+    // The endless loop is judged by CPU time, which the kernel counts (RLIMIT_CPU: SIGXCPU once
+    // it is spent), not by the clock: on a busy machine a correct function can wait seconds for
+    // a core. The clock only guards against a child that never gets to run at all.
+    const cpuSeconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+    const wallMs = Math.max(60_000, timeoutMs * 6);
+    const child = spawn('/bin/sh', ['-c', `ulimit -t ${cpuSeconds} && exec "$0" "$@"`, process.execPath, ...heap, '-e', CHILD, join(dir, file), name], {
       cwd: dir,
       env: {
         ...process.env,
+        WSPLAY_MAX_ALLOC: limits.maxAllocBytes ? String(limits.maxAllocBytes) : '',
         NODE_OPTIONS: '',
         NODE_PATH: [join(PROJECT_ROOT, 'node_modules'), process.env.NODE_PATH].filter(Boolean).join(delimiter),
       },
@@ -78,12 +113,14 @@ export function callExport(dir: string, file: string, name: string, inputs: unkn
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
     child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const endless = () => new Error(`${file} did not return within ${cpuSeconds} s of computing (an endless loop?).`);
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${file} did not return within ${timeoutMs / 1000} s (an endless loop?).`));
-    }, timeoutMs);
-    child.on('exit', () => {
+      reject(endless());
+    }, wallMs);
+    child.on('exit', (_code, signal) => {
       clearTimeout(timer);
+      if (signal === 'SIGXCPU' || signal === 'SIGKILL') return reject(endless());
       let out: { load?: string; results?: CallResult[] };
       try {
         // What the module printed itself comes before the marker.

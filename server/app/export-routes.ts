@@ -1,6 +1,15 @@
-import { once } from 'node:events';
 import type express from 'express';
+import type { WireEvent } from '../capture/events.ts';
+import { MAX_MAX_PAYLOAD } from '../capture/recorder.ts';
 import type { CaptureStore } from '../capture/store.ts';
+import { drained, recordedEvent } from './recording-routes.ts';
+
+/**
+ * Bytes of whole payloads (from the spill file) one export takes in: the HAR is made in memory,
+ * so this bounds what one download costs. Past it, payloads stay the store's previews, counted
+ * in the X-Wsplay-Previews header and in the export's notes (truncated messages, zero-filled frames).
+ */
+export const EXPORT_WHOLE_BYTES = 256 * 1024 * 1024;
 import { EXPORT_FORMATS, exportEvents, isExportFormat, lastTime } from '../export.ts';
 import { downloadFileName } from './recording-routes.ts';
 
@@ -27,15 +36,34 @@ export function mountExportRoutes(app: express.Express, store: CaptureStore, now
       res.status(400).json({ error: `400: view must be client or server (got ${JSON.stringify(view)})` });
       return;
     }
-    const events = store.all();
+    const held = store.all();
+    const firstSeq = store.nextSeq - held.length;
+    const events: WireEvent[] = [];
+    let budget = EXPORT_WHOLE_BYTES;
+    let previews = 0;
+    for (let i = 0; i < held.length; i++) {
+      const e = held[i]!;
+      if (budget > 0 && (e.type === 'frame' || e.type === 'message') && e.truncated === true) {
+        const r = await recordedEvent(store, e, firstSeq + i);
+        // A whole payload is at most --max-payload (16 MiB), whatever length a frame announces.
+        if (r !== e) budget -= Math.min(e.length, MAX_MAX_PAYLOAD);
+        else previews++;
+        events.push(r);
+      } else {
+        if ((e.type === 'frame' || e.type === 'message') && e.truncated === true) previews++;
+        events.push(e);
+      }
+    }
     const out = exportEvents(events, format, { origin: 'the dashboard', startedAt: clock(), serverPort: view === 'client' ? tapPort?.() : undefined });
     res.setHeader('Content-Type', out.mimeType);
     res.setHeader('Content-Disposition', `attachment; filename="${downloadFileName(out.extension)}"`);
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Wsplay-Export', out.summary);
+    // Frames and messages exported as the store's preview only (the spill file no longer had them, or the budget).
+    res.setHeader('X-Wsplay-Previews', String(previews));
     for (const chunk of out.chunks()) {
       if (res.destroyed) return;
-      if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      if (!res.write(chunk)) await drained(res);
     }
     res.end();
   });

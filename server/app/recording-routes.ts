@@ -1,7 +1,8 @@
-import { once } from 'node:events';
-import express, { type Express } from 'express';
+import express, { type Express, type Response } from 'express';
 import { parseRecording, type RecordingError } from '../capture/recording-reader.ts';
 import { planReplay, runReplay, type ReplayOptions, type ReplayReport } from '../capture/replay.ts';
+import type { WireEvent } from '../capture/events.ts';
+import { withWholePayload } from '../capture/recorder.ts';
 import type { CaptureStore } from '../capture/store.ts';
 import type { TopologyInfo } from './stream-protocol.ts';
 
@@ -15,9 +16,38 @@ export interface ReplayResponse extends ReplayReport {
   events: number;
 }
 
-/** A recording sent for replay is at most this large: the store's own bound is 128 MB of events, a recording of them far less. */
-const MAX_RECORDING_BYTES = 64 * 1024 * 1024;
+/**
+ * A recording sent for replay is at most this large: the store's own bound is 128 MB of events,
+ * but a saved recording also carries whole payloads (up to 16 MiB each, from the spill file).
+ */
+const MAX_RECORDING_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The event as a recording has it: with its whole payload when the store holds only a preview
+ * and the spill file (server/capture/spill.ts) still has the rest, else as the store holds it.
+ */
+export async function recordedEvent(store: CaptureStore, e: WireEvent, seq: number): Promise<WireEvent> {
+  if (!store.spill || (e.type !== 'frame' && e.type !== 'message') || e.truncated !== true) return e;
+  const whole = await store.spill.read(seq);
+  return whole ? withWholePayload(e, whole) : e;
+}
 const TEXT_TYPES = ['text/plain', 'application/x-ndjson', 'application/jsonl', 'application/json-lines'];
+
+/**
+ * Resolves when `res` can take more (drain) or is gone (close), leaving no listener behind: a
+ * download of thousands of large lines waits thousands of times.
+ */
+export function drained(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
 
 /** `wsplay-20250131-142502.EXT`, in local time: the name of every download (recording, pcapng, HAR). */
 export function downloadFileName(extension: string, d = new Date()): string {
@@ -39,6 +69,8 @@ export const recordingFileName = (d = new Date()): string => downloadFileName('j
 export function mountRecordingRoutes(app: Express, store: CaptureStore, topology: () => TopologyInfo, replayOptions: Partial<ReplayOptions> = {}): void {
   app.get('/api/recording', async (_req, res) => {
     const events = store.all();
+    // `all` returns every held event, the newest last: their sequence numbers end at nextSeq.
+    const firstSeq = store.nextSeq - events.length;
     res.setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="${recordingFileName()}"`);
     res.setHeader('Cache-Control', 'no-store');
@@ -47,8 +79,19 @@ export function mountRecordingRoutes(app: Express, store: CaptureStore, topology
     res.setHeader('X-Wsplay-Dropped', String(store.dropped));
     for (let i = 0; i < events.length; i += 1000) {
       if (res.destroyed) return;
-      const chunk = events.slice(i, i + 1000).map((e) => JSON.stringify(e)).join('\n') + '\n';
-      if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      const lines: string[] = [];
+      for (let k = i; k < Math.min(i + 1000, events.length); k++) {
+        const e = events[k]!;
+        const line = await recordedEvent(store, e, firstSeq + k);
+        lines.push(JSON.stringify(line));
+        // A line with a whole payload may be megabytes: send it before reading the next one.
+        if (line !== e) {
+          if (!res.write(lines.join('\n') + '\n')) await drained(res);
+          lines.length = 0;
+          if (res.destroyed) return;
+        }
+      }
+      if (lines.length > 0 && !res.write(lines.join('\n') + '\n')) await drained(res);
     }
     res.end();
   });

@@ -19,6 +19,20 @@
  */
 interface LazyBytes {
   _bytes?: Uint8Array | undefined;
+  /**
+   * Only while something records (DecoderLimits.recordBytes): the whole payload (a frame's as on
+   * the wire, a message's data) when it is longer than the preview in `_bytes`, up to the
+   * recording's cap; `cut` when it is longer than that too. The CaptureStore takes it off
+   * before holding the event (the spill file keeps it): never held, never part of a line as is.
+   */
+  _whole?: WholePayload | undefined;
+}
+
+/** A payload collected whole for a recording (LazyBytes._whole). */
+export interface WholePayload {
+  bytes: Buffer;
+  /** The payload was longer than the recording's cap (`--max-payload`): `bytes` is its start. */
+  cut: boolean;
 }
 
 /** Who sent the bytes: `client` is client → server, `server` is server → client. */
@@ -128,6 +142,38 @@ export interface HandshakeEvent extends EventBase {
    * Absent on `incomplete` and `not-http` events and in recordings made before it was added.
    */
   exchange?: number;
+  /**
+   * `tap --target wss://`: the request head as the wiretap forwarded it (Host set to the target's
+   * host, an Origin naming the wiretap set to https://HOST); `request` stays as the client sent it.
+   * Only on the connection's first exchange, and only when the target is wss://.
+   */
+  forwardedRequest?: HttpRequestHead;
+  /** `tap --target wss://`: the upstream TLS session the request and response went through. */
+  tls?: TlsSession;
+}
+
+/** The wiretap's TLS session with a wss:// target, as the dashboard shows it. */
+export interface TlsSession {
+  /** e.g. TLSv1.3 */
+  version: string;
+  /** OpenSSL's name of the cipher suite, e.g. TLS_AES_256_GCM_SHA384 */
+  cipher: string;
+  /** The protocol agreed by ALPN (http/1.1), or null when the server chose none. */
+  alpn: string | null;
+  /** The name sent by SNI and checked against the certificate. */
+  servername: string;
+  /** The certificate's subject and issuer, as `CN=..., O=...`. */
+  subject: string;
+  issuer: string;
+  subjectAltName: string | null;
+  validFrom: string | null;
+  validTo: string | null;
+  /** The chain leads to a trusted CA and the certificate names `servername`. */
+  verified: boolean;
+  /** --insecure: verification was skipped; the session went on whatever the certificate. */
+  insecure: boolean;
+  /** Why it is not verified (with --insecure). */
+  problem?: string;
 }
 
 export type LengthEncoding = 7 | 16 | 64;

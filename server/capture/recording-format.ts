@@ -58,11 +58,12 @@ const NOT_AN_OBJECT = 'not an object';
 export type LineVerdict = { event: WireEvent } | { error: RecordingError; kind: string } | null;
 
 /**
- * The longest line accepted. A frame line holds at most a 64 KiB preview (about 90 KB of
- * base64) and a message line a 64 KiB text that JSON may escape up to 6 times; anything far
- * past that is not one of our lines (a binary file opened by mistake) and must not be buffered.
+ * The longest line accepted. A frame line holds at most a whole payload of `--max-payload`
+ * (16 MiB at most: about 22 MB of base64) and a message line a 16 MiB text that JSON may escape
+ * up to 6 times; anything past that is not one of our lines (a binary file opened by mistake)
+ * and must not be buffered.
  */
-export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+export const MAX_LINE_BYTES = 6 * 16 * 1024 * 1024 + 1024 * 1024;
 
 type Check = (v: unknown) => string | null;
 
@@ -113,6 +114,7 @@ const object =
 
 const HTTP_REQUEST: Shape = { method: str, path: str, version: str, headers: array(pair), raw: base64, t: time };
 const HTTP_RESPONSE: Shape = { status: int, reason: str, version: str, headers: array(pair), raw: base64, t: time, 'body?': str };
+const TLS_SESSION: Shape = { version: str, cipher: str, subject: str, issuer: str, verified: bool, 'insecure?': bool, 'problem?': str };
 const PER_DIR_COUNTS: Shape = { client: count, server: count };
 const DIR = oneOf('client', 'server');
 /** `injected` (sent by the wiretap, not the peer): present only as true. */
@@ -136,6 +138,8 @@ const SHAPES: Record<WireEventType, Shape> = {
     'extensions?': array(any),
     'deflate?': any,
     'problems?': array(str),
+    'forwardedRequest?': object(HTTP_REQUEST, 'an HTTP request (method, path, version, headers, raw, t)'),
+    'tls?': object(TLS_SESSION, 'a TLS session (version, cipher, subject, issuer, verified)'),
   },
   frame: {
     dir: DIR,

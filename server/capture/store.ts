@@ -1,4 +1,4 @@
-import type { WireEvent, WireEventType } from './events.ts';
+import type { WholePayload, WireEvent, WireEventType } from './events.ts';
 import { materialize, materializeAll } from './materialize.ts';
 import { PackedSlots } from './packed.ts';
 import { RingBuffer } from './ring-buffer.ts';
@@ -54,7 +54,19 @@ export function eventWeight(e: WireEvent): number {
  * when they are read: for listeners as a batch arrives, for `since` and `all` on the way out.
  * Everything it hands out is made.
  */
+/** Where whole payloads go instead of the store (server/capture/spill.ts), by the store's sequence number. */
+export interface WholeSink {
+  put(seq: number, whole: WholePayload): void;
+  /** The whole payload of the event `seq`, or null when it is not held (any more). */
+  read(seq: number): Promise<WholePayload | null>;
+}
+
 export class CaptureStore {
+  /**
+   * Whole payloads of events longer than the preview (`_whole`, only while something records):
+   * handed here by `add`, never held by the store. Null: they are let go.
+   */
+  spill: WholeSink | null = null;
   /** Held events; null where the event is packed (server/capture/packed.ts) in the same slot. */
   private readonly ring: RingBuffer<WireEvent | null>;
   private packed: PackedSlots | null = null;
@@ -74,6 +86,11 @@ export class CaptureStore {
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
       this.counts[e.type]++;
+      // The store keeps previews only: a whole payload goes to the spill file, never into the ring.
+      if ((e.type === 'frame' || e.type === 'message') && e._whole !== undefined) {
+        this.spill?.put(this.ring.total, e._whole);
+        e._whole = undefined;
+      }
       const slot = this.ring.push(null, eventWeight(e));
       if (!packed.pack(slot, e)) this.ring.setAt(slot, e);
     }

@@ -19,6 +19,12 @@ export interface DecoderLimits {
   maxHandshakeBytes: number;
   /** Client bytes held while waiting for the server's answer to the upgrade. */
   maxPendingBytes: number;
+  /**
+   * Bytes of each frame's and message's payload collected whole for a recording (`--max-payload`),
+   * handed out in the event's `_whole` (events.ts) when the payload is longer than the preview.
+   * 0 (the default): nothing records, nothing extra is collected.
+   */
+  recordBytes?: number;
 }
 
 export const DEFAULT_LIMITS: DecoderLimits = {
@@ -53,6 +59,8 @@ class Preview {
   }
 
   bytes(): Buffer {
+    // Joined once: a one-frame message asks for its frame's bytes again, and gets the same buffer.
+    if (this.parts.length > 1) this.parts = [Buffer.concat(this.parts)];
     return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
   }
 
@@ -77,6 +85,8 @@ interface MessageState {
   utf8Reported: boolean;
   /** One of its frames was sent by the wiretap (MessageAssembler.injecting). */
   injected: boolean;
+  /** The payload up to `recordBytes`, while something records (uncompressed messages). */
+  whole?: Preview | null;
 }
 
 interface FrameState {
@@ -88,6 +98,8 @@ interface FrameState {
   inMessage: boolean;
   /** The frame began while `injecting` was on: the wiretap sent it, not the peer. */
   injected: boolean;
+  /** The payload up to `recordBytes`, for a frame longer than the preview while something records. */
+  whole?: Preview | null;
 }
 
 /**
@@ -172,6 +184,8 @@ export class MessageAssembler implements FrameSink {
     this.frames++;
     const fs: FrameState = { header: h, preview: new Preview(this.limits.previewBytes), violations: null, inMessage: false, injected: this.injecting };
     this.frame = fs;
+    const record = this.limits.recordBytes ?? 0;
+    if (record > 0 && h.length > this.limits.previewBytes) fs.whole = new Preview(record);
     if (this.closeSeen) this.flag('frame-after-close', h.t, h.offset, `Frame ${h.seq} came after this side's close frame.`);
     if (this.dir === 'client' && h.t < this.handshakeDoneAt && h.seq === 0) {
       this.flag('data-before-handshake', h.t, h.offset);
@@ -202,6 +216,8 @@ export class MessageAssembler implements FrameSink {
         gatheredBytes: 0,
         utf8Reported: false,
         injected: false,
+        // Only a message longer than its preview needs it; one frame shares its frame's.
+        whole: (this.limits.recordBytes ?? 0) > 0 && !compressed ? (h.fin ? fs.whole ?? null : new Preview(this.limits.recordBytes!)) : null,
       };
     }
     const m = this.message!;
@@ -215,6 +231,7 @@ export class MessageAssembler implements FrameSink {
     const fs = this.frame!;
     // A masked frame's payload arrives as the frame decoder's own unmasked copy: kept, not copied.
     const kept = fs.preview.push(data, h.masked);
+    fs.whole?.push(data, h.masked);
     if (!fs.inMessage) return;
     const m = this.message!;
     m.length += data.length;
@@ -234,6 +251,7 @@ export class MessageAssembler implements FrameSink {
       if (kept) m.preview.push(kept, true);
       else m.preview.push(data, h.masked);
     }
+    if (m.whole && m.whole !== fs.whole) m.whole.push(data, h.masked);
     if (m.utf8 && !m.utf8.push(data) && !m.utf8Reported) {
       m.utf8Reported = true;
       // Point at the bad sequence's first byte; one begun in an earlier fragment is reported at
@@ -262,6 +280,7 @@ export class MessageAssembler implements FrameSink {
         _bytes: payload, _mask: undefined,
       });
     } else {
+      const whole = fs.whole && truncated ? { bytes: fs.whole.bytes(), cut: fs.whole.truncated } : undefined;
       this.out.push({
         type: 'frame',
         conn: this.conn,
@@ -287,6 +306,7 @@ export class MessageAssembler implements FrameSink {
         seq: h.seq,
         _bytes: payload,
         _mask: undefined,
+        ...(whole ? { _whole: whole } : {}),
       });
     }
     if (fs.violations) for (const v of fs.violations) this.out.push(v);
@@ -368,6 +388,7 @@ export class MessageAssembler implements FrameSink {
     if (m.compressed) {
       const job = new PendingInflation(event, m.gathered && Buffer.concat(m.gathered), this.inflater!, {
         previewBytes: this.limits.previewBytes,
+        recordBytes: this.limits.recordBytes ?? 0,
         maxCompressed: this.limits.maxCompressedMessage,
         tEnd,
         offset: h.offset,
@@ -399,6 +420,7 @@ export class MessageAssembler implements FrameSink {
     // A message begun by an injected frame and finished by the peer's continuation is marked too.
     if (m.injected) event.injected = true;
     if (m.preview.truncated) event.truncated = true;
+    if (m.preview.truncated && m.whole) event._whole = { bytes: m.whole.bytes(), cut: m.whole.truncated };
     if (after) this.out.push(event, after);
     else this.out.push(event);
   }
@@ -448,6 +470,8 @@ function hexOf(b: Buffer): string {
 
 interface PendingInfo {
   previewBytes: number;
+  /** DecoderLimits.recordBytes: the inflated data is kept up to this for a recording (`_whole`). */
+  recordBytes: number;
   maxCompressed: number;
   tEnd: number;
   offset: number;
@@ -493,6 +517,11 @@ export class PendingInflation {
     return this.event.opcode === Opcode.Text;
   }
 
+  /** Inflated bytes kept: the preview, or while something records the recording's cap. */
+  private get keep(): number {
+    return Math.max(this.info.previewBytes, this.info.recordBytes);
+  }
+
   /**
    * Inflate now, synchronously. With `limit`, a trial: null (and nothing changed) when the
    * output would pass `limit` bytes, so the message can be inflated elsewhere from the same state.
@@ -500,7 +529,7 @@ export class PendingInflation {
   inflateNow(limit?: number): ViolationEvent[] | null {
     if (this.refusal !== null) return this.skip(this.refusal);
     if (this.compressed === null) return this.notGathered();
-    const r = this.inflater.inflateMessage(this.compressed, this.info.previewBytes, this.text, limit);
+    const r = this.inflater.inflateMessage(this.compressed, this.keep, this.text, limit);
     return r && this.complete(r);
   }
 
@@ -514,7 +543,7 @@ export class PendingInflation {
     if (this.compressed === null) return this.notGathered();
     const plan = this.inflater.streamOptions(this.compressed);
     if ('error' in plan) return this.complete(plan);
-    return { plan, output: () => this.inflater.output(this.info.previewBytes, this.text) };
+    return { plan, output: () => this.inflater.output(this.keep, this.text) };
   }
 
   /** Inflated in pieces into `output` (begin); `lenient`: only by the lenient pass. */
@@ -564,8 +593,12 @@ export class PendingInflation {
     } else {
       if (r.warning) after.push(this.info.violation('invalid-compressed-data', `The message inflated, but ${r.warning}.`));
       event.length = r.length;
-      event._bytes = r.preview;
-      truncated = r.length > r.preview.length;
+      if (r.preview.length > this.info.previewBytes) {
+        // Kept up to the recording's cap: the recording gets it whole, the store a copy of the preview.
+        event._whole = { bytes: r.preview, cut: r.length > r.preview.length };
+        event._bytes = Buffer.from(r.preview.subarray(0, this.info.previewBytes));
+      } else event._bytes = r.preview;
+      truncated = r.length > this.info.previewBytes;
       if (r.utf8ErrorIndex >= 0) {
         utf8Valid = false;
         after.push(this.info.violation('invalid-utf8', `The inflated text is not valid UTF-8 at byte ${r.utf8ErrorIndex}.`));

@@ -1,7 +1,11 @@
-/** A wiretap target as given on the command line: `ws://HOST:PORT`, `HOST:PORT` or `PORT`. */
+/** A wiretap target as given on the command line: `ws://HOST:PORT`, `wss://HOST[:PORT][/PATH]`, `HOST:PORT` or `PORT`. */
 export interface Target {
   host: string;
   port: number;
+  /** wss://: the wiretap speaks TLS to the target (server/tap/upstream.ts). */
+  tls?: boolean;
+  /** wss:// with a path: a client's request for "/" goes there. */
+  path?: string;
 }
 
 export class TargetError extends Error {}
@@ -11,9 +15,6 @@ const EXAMPLE = 'give the server\'s address as ws://HOST:PORT, e.g. --target ws:
 export function parseTarget(input: string): Target {
   const s = input.trim();
   if (/^\d+$/.test(s)) return { host: '127.0.0.1', port: checkPort(Number(s), input) };
-  if (/^wss:\/\//i.test(s) || /^https:\/\//i.test(s)) {
-    throw new TargetError(`--target "${input}" uses TLS, which a wiretap cannot read: point it at the server's plain ws:// port instead.`);
-  }
   // new URL() refuses a port above 65535 as "Invalid URL": say which part is wrong.
   const bigPort = /^(?:[a-z][a-z0-9+.-]*:\/\/)?(?:\[[^\]]*\]|[^/:[\]]*):(\d+)(?:\/.*)?$/i.exec(s);
   if (bigPort && Number(bigPort[1]) > 65535) {
@@ -24,6 +25,12 @@ export function parseTarget(input: string): Target {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? s : `ws://${s}`);
   } catch {
     throw new TargetError(`--target "${input}" is not an address: ${EXAMPLE}`);
+  }
+  if (url.protocol === 'wss:' || url.protocol === 'https:') {
+    if (!url.hostname) throw new TargetError(`--target "${input}" has no host: ${EXAMPLE}`);
+    const tlsPort = url.port === '' ? 443 : Number(url.port);
+    const path = url.pathname !== '/' || url.search ? `${url.pathname}${url.search}` : undefined;
+    return { host: url.hostname.replace(/^\[|\]$/g, ''), port: checkPort(tlsPort, input), tls: true, ...(path ? { path } : {}) };
   }
   if (url.protocol !== 'ws:' && url.protocol !== 'http:') {
     throw new TargetError(`--target "${input}" has scheme ${url.protocol.slice(0, -1)}: ${EXAMPLE}`);

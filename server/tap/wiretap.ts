@@ -1,11 +1,13 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { Direction, EndEvent, WireEvent } from '../capture/events.ts';
+import type tls from 'node:tls';
+import type { Direction, EndEvent, HandshakeEvent, TlsSession, WireEvent } from '../capture/events.ts';
 import { ConnectionDecoder } from '../protocol/connection-decoder.ts';
 import { DEFAULT_LIMITS, type DecoderLimits } from '../protocol/message-assembler.ts';
 import { buildFrame } from './crafter.ts';
 import { FaultTable, Lane, NO_FAULTS, type ConnFaults, type LaneStats } from './faults.ts';
 import { InflationStage, type InflationLimits, type InflationStats } from './inflation.ts';
+import { connectTls, describeSession, explainTlsError, HeadRewriter, hostHeaderFor, isTapOrigin, type TlsUpstream } from './upstream.ts';
 
 export interface WiretapOptions {
   /** Port to listen on; 0 picks a free one. The tutorial's clients use 9900. */
@@ -17,7 +19,13 @@ export interface WiretapOptions {
   /** Every batch of decoded events, in order. */
   onEvents?: (events: WireEvent[]) => void;
   /** The target could not be reached for a connection (ECONNREFUSED, EHOSTUNREACH ...). */
-  onTargetError?: (err: NodeJS.ErrnoException) => void;
+  onTargetError?: (err: NodeJS.ErrnoException, explained?: string) => void;
+  /**
+   * A wss:// target: connect over TLS (server/tap/upstream.ts) and forward the request head with
+   * Host (and an Origin naming the wiretap) rewritten for the target. The decoder still sees the
+   * client's bytes as sent.
+   */
+  tls?: TlsUpstream;
   /** Decode nothing: relay bytes only (the baseline the benchmark measures against). */
   decode?: boolean;
   /** The faults to apply (shared with the dashboard's control API); a new, empty table by default. */
@@ -47,6 +55,14 @@ interface Relay {
   error: string | undefined;
   closed: number;
   upstreamConnected: boolean;
+  /** The TCP connection to the target is up (for a TLS target: the TLS handshake may still fail). */
+  tcpConnected: boolean;
+  /** wss:// target: rewrites the client's request head on its way upstream. */
+  rewriter: HeadRewriter | null;
+  /** wss:// target: the TLS session, once established. */
+  session: TlsSession | null;
+  /** The forwarded head and TLS session went onto the first handshake event. */
+  annotated: boolean;
   /**
    * Set while a fault applies to the connection or a frame is being injected: every byte then
    * goes through a Lane per direction. Null on the plain path (the relay's hot path).
@@ -156,7 +172,7 @@ export class Wiretap {
         {
           write: (bytes, injected) => {
             if (to.destroyed || to.writableEnded) return true;
-            const ok = to.write(bytes);
+            const ok = this.forward(r, dir, to, bytes);
             if (r.decoder) this.emit(r, injected ? r.decoder.receiveInjected(dir, bytes, this.now()) : r.decoder.receive(dir, bytes, this.now()));
             return ok;
           },
@@ -276,13 +292,39 @@ export class Wiretap {
 
   /** A relay's decoded events, through the inflation stage (which keeps each connection's order). */
   private emit(r: Relay, events: WireEvent[]): void {
+    if (r.rewriter && !r.annotated) this.annotate(r, events);
     this.inflation.push(r.id, events, r.decoder!.takeInflations());
+  }
+
+  /** wss://: the first handshake event carries the head as forwarded and the TLS session. */
+  private annotate(r: Relay, events: WireEvent[]): void {
+    for (const e of events) {
+      if (e.type !== 'handshake') continue;
+      const h = e as HandshakeEvent;
+      if (r.rewriter?.forwarded) h.forwardedRequest = r.rewriter.forwarded;
+      if (r.session) h.tls = r.session;
+      r.annotated = true;
+      return;
+    }
+  }
+
+  /**
+   * Write bytes on toward `to`; client bytes to a wss:// target go through the head rewrite
+   * first (the decoder is handed the bytes as the client sent them). False: `to` is full.
+   */
+  private forward(r: Relay, dir: Direction, to: net.Socket, bytes: Buffer): boolean {
+    if (dir === 'client' && r.rewriter) {
+      const out = r.rewriter.push(bytes, this.now());
+      return out.length === 0 ? true : to.write(out);
+    }
+    return to.write(bytes);
   }
 
   private accept(client: net.Socket): void {
     const id = this.nextId++;
     const { host, port } = this.opts.target;
-    const upstream = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+    const up = this.opts.tls;
+    const upstream: net.Socket = up ? connectTls(host, port, up) : net.connect({ host, port, allowHalfOpen: true, noDelay: true });
     const decode = this.opts.decode !== false;
     const relay: Relay = {
       id,
@@ -293,6 +335,10 @@ export class Wiretap {
       error: undefined,
       closed: 0,
       upstreamConnected: false,
+      tcpConnected: false,
+      rewriter: up ? new HeadRewriter(hostHeaderFor(up.servername, port), (o) => isTapOrigin(o, () => this.port), up.path) : null,
+      session: null,
+      annotated: false,
       lanes: null,
       pastStats: null,
     };
@@ -313,9 +359,18 @@ export class Wiretap {
     // Hold the client's bytes in the kernel until the target answers.
     client.pause();
     upstream.once('connect', () => {
+      relay.tcpConnected = true;
+      if (up) return;
       relay.upstreamConnected = true;
       client.resume();
     });
+    if (up) {
+      upstream.once('secureConnect', () => {
+        relay.session = describeSession(upstream as tls.TLSSocket, up);
+        relay.upstreamConnected = true;
+        client.resume();
+      });
+    }
     this.pipe(relay, client, upstream, 'client');
     this.pipe(relay, upstream, client, 'server');
     const fx = this.faults.effective(id);
@@ -329,25 +384,52 @@ export class Wiretap {
         r.lanes[dir].receive(chunk);
         return;
       }
-      if (!to.write(chunk)) {
+      if (!this.forward(r, dir, to, chunk)) {
         from.pause();
         to.once('drain', () => from.resume());
       }
       if (r.decoder) this.emit(r, r.decoder.receive(dir, chunk, this.now()));
     });
     from.on('end', () => {
+      if (dir === 'server' && !r.upstreamConnected && this.opts.tls) {
+        // The server hung up inside the TLS handshake: nothing was relayed, and the client
+        // (still paused) would never learn of it. End both, with the cause.
+        const err: NodeJS.ErrnoException = Object.assign(new Error('the server closed the connection during the TLS handshake'), { code: 'ECONNRESET' });
+        const explained = explainTlsError(err, this.opts.tls.servername, this.opts.target.port);
+        r.error ??= explained;
+        r.firstEnd ??= 'wiretap';
+        this.opts.onTargetError?.(err, explained);
+        from.destroy();
+        to.destroy();
+        return;
+      }
       r.firstEnd ??= dir;
       // Half-close: pass the FIN on, so each side sees exactly what the other did (after the
       // bytes a fault still holds).
+      // A head still held by the rewrite goes on as it came.
+      if (dir === 'client' && r.rewriter && !to.destroyed && !to.writableEnded) {
+        const held = r.rewriter.flush();
+        if (held.length > 0) to.write(held);
+      }
       if (r.lanes) r.lanes[dir].end();
       else if (!to.destroyed) to.end();
     });
     from.on('error', (err: NodeJS.ErrnoException) => {
-      if (dir === 'server' && !r.upstreamConnected) {
-        // The target never answered: nothing was relayed, the wiretap ends the client.
-        r.error ??= `${err.code ?? 'error'}: could not reach the target ${this.opts.target.host}:${this.opts.target.port}`;
-        r.firstEnd ??= 'wiretap';
-        this.opts.onTargetError?.(err);
+      if (dir === 'server' && !r.upstreamConnected && r.error === undefined) {
+        const { host, port } = this.opts.target;
+        if (this.opts.tls && r.tcpConnected) {
+          // TCP is up but TLS failed (unknown CA, wrong name, expired, handshake failure): the
+          // client's connection ends with the cause and the way out; the wiretap keeps serving.
+          const explained = explainTlsError(err, this.opts.tls.servername, port);
+          r.error ??= explained;
+          r.firstEnd ??= 'wiretap';
+          this.opts.onTargetError?.(err, explained);
+        } else {
+          // The target never answered: nothing was relayed, the wiretap ends the client.
+          r.error ??= `${err.code ?? 'error'}: could not reach the target ${host}:${port}`;
+          r.firstEnd ??= 'wiretap';
+          this.opts.onTargetError?.(err);
+        }
       }
       r.error ??= `${dir} ${err.code ?? err.message}`;
       r.firstEnd ??= dir;

@@ -238,6 +238,44 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the Code tab in real Chromium: $
     return row;
   }
 
+  /**
+   * Start noting, in the page, what the learner sees change once Run is pressed, in the order it
+   * appears: each new label of the Run button ("button: Checking…"), each new console line
+   * ("console: …") and the header's count of open connections ("header: 1 open"). The returned
+   * function reads the list so far.
+   */
+  async function watchRun(): Promise<() => Promise<string[]>> {
+    await dash.evaluate(() => {
+      const w = window as unknown as { __seen: string[]; __seenStop?: () => void };
+      w.__seenStop?.();
+      const seen: string[] = [];
+      w.__seen = seen;
+      const group = document.querySelector('[role="group"][aria-label="Run the client"]')!;
+      const log = document.querySelector('[role="log"][aria-label="Console output"]')!;
+      const old = new WeakSet(Array.from(log.querySelectorAll('li')));
+      let label = group.querySelector('button')!.textContent;
+      const count = () => document.querySelector('header.top .status > span')?.textContent ?? '';
+      let header = count();
+      const look = () => {
+        if (count() !== header) seen.push(`header: ${(header = count())}`);
+        const now = group.querySelector('button')?.textContent ?? '';
+        if (now !== label) seen.push(`button: ${(label = now).replace(/^\W+\s*/, '')}`);
+        for (const li of Array.from(log.querySelectorAll('li'))) {
+          if (old.has(li)) continue;
+          old.add(li);
+          seen.push(`console: ${li.textContent}`);
+        }
+      };
+      const mo = new MutationObserver(look);
+      mo.observe(document.body, { subtree: true, childList: true, characterData: true });
+      w.__seenStop = () => mo.disconnect();
+    });
+    return () => dash.evaluate(() => [...(window as unknown as { __seen: string[] }).__seen]);
+  }
+
+  /** Index of the first noted change that contains `text` (-1 when none). */
+  const firstWith = (seen: string[], text: string) => seen.findIndex((x) => x.includes(text));
+
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-editor-e2e-'));
@@ -287,10 +325,28 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the Code tab in real Chromium: $
     expect(await editorText(dash)).toBe(STARTER_CLIENT);
     await serverStatusMatching(/^server\.js running on internal port \d+/);
 
+    const seen = await watchRun();
     await runButton().click();
 
     // As the browser gives it, at its line.
     const error = await consoleLine(/Uncaught InvalidStateError/);
+    // The step showed at once, before the code ran (the first Run: nothing of Monaco's
+    // TypeScript worker is waited for): the button said what was happening, never "Re-run"
+    // before the run line, and the console said "Checking client.js…" first.
+    const order = await seen();
+    const checking = firstWith(order, 'console: ');
+    expect(order[checking], order.join('\n')).toContain('Checking client.js…');
+    const runLine = firstWith(order, 'Running client.js (');
+    expect(runLine, order.join('\n')).toBeGreaterThan(checking);
+    expect(firstWith(order, 'Uncaught InvalidStateError')).toBeGreaterThan(runLine);
+    const labels = order.filter((x) => x.startsWith('button: '));
+    expect(labels[0], order.join('\n')).toMatch(/^button: (Saving|Checking)…$/);
+    expect(firstWith(order, 'button: Checking…'), order.join('\n')).toBeGreaterThanOrEqual(0);
+    expect(firstWith(order, 'button: Re-run'), order.join('\n')).toBeGreaterThan(firstWith(order, 'button: Checking…'));
+    // Nothing was open before: the header said "connecting…" until the connection was seen.
+    await textEventually(dash.locator('header.top .status > span').first(), (t) => t === '1 open', 'the header to count 1 open connection', 15_000);
+    const counts = (await seen()).filter((x) => x.startsWith('header: '));
+    expect(counts.slice(0, 2), counts.join('\n')).toEqual(['header: connecting…', 'header: 1 open']);
     const errorText = await visibleText(error);
     expect(errorText).toMatch(/Uncaught InvalidStateError: .*CONNECTING/);
     expect(await error.getByRole('button', { name: /^Show client\.js line 7, column \d+ in the editor$/ }).count()).toBe(1);
@@ -364,10 +420,20 @@ socket.onopen = () => {
 `;
     await replaceFile('client.js', broken);
     const before = await lastConnection();
+    const seen = await watchRun();
     await runButton().click();
 
     const notRun = await visibleText(await consoleLine(/^.*Not run: /));
-    expect(notRun).toMatch(/Not run: client\.js has a syntax error at line 4, column \d+/);
+    // The browser's own parser found it as the Worker loaded client.js: its words and its place,
+    // as DevTools shows them (V8 points at the argument the ")" is missing after: column 15),
+    // and no run line before it.
+    // The previous test's client was running: the Worker that found the error replaced it.
+    expect(notRun).toMatch(/Not run: client\.js has a syntax error at line 4, column 15: missing \) after argument list \(the client that was running is stopped\)\n/);
+    expect(notRun).toMatch(/client\.js:4:15$/);
+    const order = await seen();
+    expect(firstWith(order, 'Checking client.js…'), order.join('\n')).toBeGreaterThanOrEqual(0);
+    expect(firstWith(order, 'Not run: '), order.join('\n')).toBeGreaterThan(firstWith(order, 'Checking client.js…'));
+    expect(firstWith(order, 'unning client.js'), order.join('\n')).toBe(-1);
     expect(notRun).toMatch(/client\.js:4:\d+/);
     await waitForErrorSquiggle(dash, 4);
     expect(await linesWithErrorSquiggle(dash)).toEqual([4]);
@@ -724,7 +790,12 @@ socket.onopen = () => socket.send('big ' + big);
     await waitForErrorSquiggle(dash, 7);
     await textEventually(peerChips().first(), (t) => /· 1 error$/.test(t), 'the peer to count 1 error');
     await step(4).getByRole('button', { name: 'Load into client.js' }).click();
-    await waitForEditorText(dash, 'socket.onopen = () => {');
+    // Step 4's code is other text (it leaves the open handler for the learner to write).
+    await eventually(
+      async () => !(await editorText(dash)).includes("socket.send('I am listening');"),
+      async () => `the editor to show step 4's code; it shows ${JSON.stringify(await editorText(dash))}`,
+      15_000,
+    );
     await eventually(
       async () => (await linesWithErrorSquiggle(dash)).length === 0,
       async () => `no error squiggle after the lesson's code was loaded; lines with one: ${JSON.stringify(await linesWithErrorSquiggle(dash))}`,

@@ -107,7 +107,8 @@ describe('wsplay tap', () => {
 
   it.each([
     ['a bad URL', ['--port', '0', '--target', 'nonsense:://'], /not an address.*ws:\/\/HOST:PORT/],
-    ['a wss:// target', ['--port', '0', '--target', 'wss://127.0.0.1:8443'], /TLS.*ws:\/\//],
+    ['--ca that is not a file', ['--port', '0', '--target', 'wss://127.0.0.1:8443', '--ca', '/nonexistent/ca.pem'], /--ca "\/nonexistent\/ca\.pem" cannot be read.*PEM/],
+    ['--ca with a ws:// target', ['--port', '0', '--target', 'ws://127.0.0.1:8080', '--insecure'], /--insecure.*wss:\/\//],
     ['no --target', ['--port', '0'], /needs --target.*--target ws:\/\//],
     ['an unknown option', ['--port', '0', '--target', 'ws://127.0.0.1:8080', '--colour'], /--colour.*Run: npx wsplay --help/],
     ['a bad --port', ['--target', 'ws://127.0.0.1:8080', '--port', 'ninety'], /--port "ninety"/],

@@ -15,6 +15,7 @@ import { LearnerBridge } from '../../server/app/learner-bridge.ts';
 import type { CheckResult } from '../../server/app/lesson-check.ts';
 import type { Progress } from '../../server/app/lesson-progress.ts';
 import type { HintsReply, LessonDoc, LessonList, SolutionReply } from '../../server/app/lesson-routes.ts';
+import { readHints } from '../../lessons/harness/format.ts';
 import type { FileInfo, StreamMessage } from '../../server/app/stream-protocol.ts';
 import { CaptureStore } from '../../server/capture/store.ts';
 import { LearnerServer, type RunnerState } from '../../server/runner/learner-server.ts';
@@ -25,6 +26,8 @@ import { Cleanup, connect, HOST, ROOT, until, type Client } from '../helpers/net
 const LESSON = '04-sending-too-early';
 const LESSON_DIR = join(ROOT, 'lessons', LESSON);
 const lessonFile = (part: 'starter' | 'solution', name: string) => readFileSync(join(LESSON_DIR, part, name), 'utf8');
+/** The lesson's hints as hints.md has them: the route must hand them over exactly, one at a time. */
+const hintText = readHints(LESSON_DIR);
 
 const base = realpathSync(mkdtempSync(join(tmpdir(), 'wsplay-lessons-')));
 const root = join(base, 'workspace');
@@ -193,19 +196,19 @@ describe('lessons in the dashboard', () => {
     expect(Object.keys(doc.body.starter)).toEqual(['client.js', 'server.js']);
     expect(doc.body.hints).toBe(3);
     // No hint text anywhere until asked.
-    expect(JSON.stringify(doc.body)).not.toContain('Move the `send` into');
+    expect(JSON.stringify(doc.body)).not.toContain(hintText[1]!.slice(0, 60));
 
     const none = await http.get<HintsReply>(`/api/lessons/${LESSON}/hints`);
     expect(none.body).toEqual({ total: 3, revealed: 0, hints: [] });
     const one = await http.get<HintsReply>(`/api/lessons/${LESSON}/hints?upto=1`);
     expect(one.body.revealed).toBe(1);
     expect(one.body.hints.map((h) => h.n)).toEqual([1]);
-    expect(one.body.hints[0]!.text).toContain('returns before the handshake is done');
+    expect(one.body.hints[0]!.text).toBe(hintText[0]);
     // Asking again without upto gives what was revealed, no more.
     expect((await http.get<HintsReply>(`/api/lessons/${LESSON}/hints`)).body.hints.map((h) => h.n)).toEqual([1]);
     const two = await http.get<HintsReply>(`/api/lessons/${LESSON}/hints?upto=2`);
     expect(two.body.hints.map((h) => h.n)).toEqual([1, 2]);
-    expect(two.body.hints[1]!.text).toContain('Move the `send` into');
+    expect(two.body.hints[1]!.text).toBe(hintText[1]);
     expect((await http.get(`/api/lessons/${LESSON}/hints?upto=4`)).status).toBe(404);
     expect((await http.get(`/api/lessons/${LESSON}/hints?upto=zero`)).status).toBe(400);
     expect((await http.get<Progress>('/api/progress')).body.lessons[LESSON]!.hints).toBe(2);
@@ -249,7 +252,7 @@ describe('lessons in the dashboard', () => {
     expect(noError).toMatchObject({ state: 'fail', hint: 1 });
     expect(noError.message).toMatch(/^client\.js line 7: InvalidStateError: .*Still in CONNECTING state\./);
     expect(noError.message).not.toMatch(/\bat must\b|lesson-run\.ts/);
-    expect(byName.get("the client's first frame came after the 101")).toMatchObject({ state: 'fail', hint: 2 });
+    expect(byName.get("the client sends when the socket opens: its first frame follows the 101 at once, however long the handshake took")).toMatchObject({ state: 'fail', hint: 2 });
     expect(byName.get("the client printed the server's greeting too")).toMatchObject({ state: 'pass' });
     expect(body.passing).toBe(1);
     expect(body.total).toBe(4);

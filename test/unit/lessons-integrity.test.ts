@@ -46,8 +46,8 @@ function runChecks(name: string, workspace: string, numbers: string[]): Promise<
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      // Three lessons at a time per run (two runs at once): the checks' margins are for a busy
-      // machine, not for one this test makes busier than a learner's ever is.
+      // Three lessons at a time: the checks' margins are for a busy machine, not for one this
+      // test makes busier than a learner's ever is.
       [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--config', 'lessons/vitest.config.ts', ...numbers, '--maxWorkers=3', '--reporter=json', `--outputFile=${out}`],
       { cwd: ROOT, env: { ...env, WSPLAY_WORKSPACE: workspace, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -61,12 +61,12 @@ function runChecks(name: string, workspace: string, numbers: string[]): Promise<
 }
 
 /**
- * The runs, at most two at a time: each is a whole `npm run check` (four lessons at once), and
- * more would turn the checks' generous waits into a test of the machine's load.
+ * The runs, one at a time: each is a whole `npm run check` (three lessons at once), and more
+ * would turn the checks' margins into a test of the machine's load.
  */
 const pool = { running: 0, queue: [] as Array<() => void> };
 async function pooled<T>(fn: () => Promise<T>): Promise<T> {
-  if (pool.running >= 2) await new Promise<void>((go) => pool.queue.push(go));
+  if (pool.running >= 1) await new Promise<void>((go) => pool.queue.push(go));
   pool.running++;
   try {
     return await fn();
@@ -257,7 +257,7 @@ describe.each(lessons)('the check of $slug', (lesson) => {
     const r = await resultsFor('solution', lesson.slug);
     expect(r.status, summary(r)).toBe('passed');
     expect(r.assertionResults.length).toBeGreaterThan(0);
-  }, 600_000);
+  }, 1_800_000);
 
   it(lesson.meta.starterPasses ? 'passes its check on the starter too (lesson.json)' : 'fails its check on the starter (lesson.json: starterPasses false)', async () => {
     const r = await resultsFor('starter', lesson.slug);
@@ -267,7 +267,7 @@ describe.each(lessons)('the check of $slug', (lesson) => {
       // Failed by its checks, not by a lesson that could not start (its checks then do not run).
       expect(r.assertionResults.filter((a) => a.status === 'failed').length, summary(r)).toBeGreaterThan(0);
     }
-  }, 600_000);
+  }, 1_800_000);
 });
 
 // The corpus: the realistic wrong attempts each fail, and fail first on the check that names
@@ -303,12 +303,12 @@ describe.each(lessons)('the corpus of $slug', (lesson) => {
     expect(first, `${w.name}: no check failed; the lesson could not start:\n${summary(r)}`).toBeDefined();
     expect(first!.title, `${w.name} (${w.mistake}): the first failing check should be the one about "${w.check}"\n${summary(r)}`).toContain(w.check);
     expect(first!.meta?.hint, `${w.name}: the failing check points at hint ${first!.meta?.hint}, not ${w.hint}`).toBe(w.hint);
-  }, 900_000);
+  }, 2_400_000);
 
   it.each(corpus.right.map((e, i) => [e.name, e, i] as const))(`passes the right solution %s ${RIGHT_RUNS} runs in a row`, async (_name, e, i) => {
     for (let run = 0; run < RIGHT_RUNS; run++) {
       const r = await resultsIn(runs!.right[i]![run]!, `right-${i} run ${run + 1}`, lesson.slug);
       expect(r.status, `${e.name} (${e.note}), run ${run + 1} of ${RIGHT_RUNS}:\n${summary(r)}`).toBe('passed');
     }
-  }, 900_000);
+  }, 2_400_000);
 });

@@ -143,6 +143,6 @@ describe('a broken recording', () => {
     p.push(`\n${lines[1]}\n`);
     const r = p.end();
     expect(r.events).toEqual(expected.slice(0, 2));
-    expect(r.errors).toEqual([{ line: 2, message: 'line 2 is longer than 16 MiB: not a wsplay event (is this a recording?)' }]);
+    expect(r.errors).toEqual([{ line: 2, message: `line 2 is longer than ${MAX_LINE_BYTES / 1024 / 1024} MiB: not a wsplay event (is this a recording?)` }]);
   });
 });

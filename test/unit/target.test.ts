@@ -22,8 +22,11 @@ describe('--target', () => {
     expect(parseTarget('ws://127.0.0.1:65535')).toEqual({ host: '127.0.0.1', port: 65535 });
   });
 
-  it('refuses a TLS target with the reason and the way out', () => {
-    expect(() => parseTarget('wss://echo.test')).toThrow(/plain ws:\/\/ port/);
+  it('reads a wss:// target: TLS, port 443 by default, a path when given', () => {
+    expect(parseTarget('wss://echo.test')).toEqual({ host: 'echo.test', port: 443, tls: true });
+    expect(parseTarget('wss://echo.test:8443/socket')).toEqual({ host: 'echo.test', port: 8443, tls: true, path: '/socket' });
+    expect(parseTarget('wss://[::1]:8443')).toEqual({ host: '::1', port: 8443, tls: true });
+    expect(() => parseTarget('wss://echo.test:70000')).toThrow(/out of range/);
   });
 
   it('reads --port values and refuses others', () => {

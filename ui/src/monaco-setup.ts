@@ -221,6 +221,9 @@ export interface SyntaxProblem {
 /**
  * client.js's syntax errors as the JavaScript service sees them (its syntactic diagnostics,
  * severity Error), also set as markers. Type errors do not stop a run: JavaScript runs them.
+ * A Run does not wait for this (the first call waits for the TypeScript worker to load: seconds
+ * on a busy machine): the browser's parser checks client.js as the Worker loads it, and this is
+ * asked only when the browser did not say where the error is.
  */
 export async function checkClientSyntax(): Promise<SyntaxProblem[]> {
   const model = modelFor('client.js');

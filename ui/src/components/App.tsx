@@ -7,6 +7,7 @@ import { Connections } from './Connections.tsx';
 import { Crafter } from './Crafter.tsx';
 import { ActiveFaultsBadge, FaultsPanel } from './FaultsPanel.tsx';
 import { Editor } from './Editor.tsx';
+import { runner } from '../runner/run-client.ts';
 import { FrameAnatomy } from './FrameAnatomy.tsx';
 import { HandshakeView } from './HandshakeView.tsx';
 import { LessonPane } from './LessonPane.tsx';
@@ -87,10 +88,12 @@ function StatusBar() {
   for (const c of model.conns.values()) http += c.httpCount;
   // The store's count comes once a second; the page's own count is never behind what it shows.
   const frames = s ? Math.max(s.counts.frame ?? 0, model.trimmed + model.frames.length) : 0;
+  const open = [...model.conns.values()].filter((c) => c.status !== 'closed').length;
+  // A Run being prepared or its peers starting, nothing open yet: say so rather than "0 open".
   return (
     <div class="status" role="status" aria-live="polite">
       {/* From the page's own events (the store's status comes once a second and lags behind them). */}
-      <span>{s ? `${[...model.conns.values()].filter((c) => c.status !== 'closed').length} open` : ''}</span>
+      <span>{s ? (open === 0 && runner.value.starting ? 'connecting…' : `${open} open`) : ''}</span>
       {/* Plain HTTP (a polling client, lesson 1) carries no frames: its requests are counted too,
           in the same compact span ("3 frames · 8 HTTP") so the header stays one row at 1280 px. */}
       {s && (

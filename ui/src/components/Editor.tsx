@@ -20,6 +20,7 @@ import {
   runner,
   selectFrame,
   setBeforeRun,
+  setSyntaxLocator,
   stopClient,
   type ConsoleEntry,
   type PeerView,
@@ -76,12 +77,13 @@ function loadSetup(): Promise<Setup> {
           return { ok: false, reason: `the files could not be saved (${(err as Error).message})` };
         }
         if (!sessions['client.js']?.bound) return { ok: false, reason: 'client.js is not loaded in the editor' };
-        const problems = await m.checkClientSyntax();
-        if (problems.length > 0) {
-          const p = problems[0]!;
-          return { ok: false, reason: `client.js has a syntax error at line ${p.line}, column ${p.column}: ${p.message}`, pos: { line: p.line, column: p.column } };
-        }
+        // No syntax check here: the browser's own parser checks client.js as peer 1 loads it
+        // (run-client.ts), without waiting for Monaco's TypeScript worker.
         return { ok: true, text };
+      });
+      setSyntaxLocator(async () => {
+        const p = (await m.checkClientSyntax())[0];
+        return p ? { pos: { line: p.line, column: p.column }, message: p.message } : null;
       });
       return m;
     });
@@ -169,11 +171,20 @@ function RunControls() {
   const r = runner.value;
   const running = r.running || r.starting;
   const mod = /Mac|iPhone|iPad/.test(navigator.platform) ? '⌘' : 'Ctrl';
+  // Between the click and the run line the button says what is happening, not "Re-run":
+  // nothing runs yet. Pressing it again starts the run over.
+  const label = r.step === 'saving' ? 'Saving…' : r.step === 'checking' ? 'Checking…' : r.running ? 'Re-run' : 'Run';
+  const title =
+    r.step === 'saving'
+      ? 'Saving the files before client.js runs'
+      : r.step === 'checking'
+        ? 'Loading client.js in a Web Worker: a syntax error stops it here'
+        : `${r.running ? 'Re-run' : 'Run'} client.js (${mod}+Enter)`;
   return (
     <div class="ed-run" role="group" aria-label="Run the client">
-      <button class="primary" onClick={() => void runClient()} title={`${running ? 'Re-run' : 'Run'} client.js (${mod}+Enter)`} aria-keyshortcuts="Control+Enter Meta+Enter">
-        <span aria-hidden="true">{running ? '↻ ' : '▶ '}</span>
-        {running ? 'Re-run' : 'Run'}
+      <button class={`primary${r.step ? ' busy' : ''}`} onClick={() => void runClient()} title={title} aria-keyshortcuts="Control+Enter Meta+Enter">
+        <span aria-hidden="true">{r.step ? '⋯ ' : r.running ? '↻ ' : '▶ '}</span>
+        {label}
       </button>
       <button onClick={stopClient} disabled={!running} title="Stop the client (ends its Web Worker, even inside an infinite loop)">
         <span aria-hidden="true">■ </span>
@@ -195,11 +206,16 @@ function RunControls() {
 /** What a peer is doing, as its chip says it after "peer N": its connection, its code's state. */
 function peerStatus(p: PeerView): string {
   const parts: string[] = [];
+  const waiting = p.conn === 'waiting' && p.phase !== 'failed' && p.phase !== 'stopped';
   if (typeof p.conn === 'number') parts.push(`#${p.conn}`);
-  else if (p.sockets > 0) parts.push(p.conn === 'waiting' ? 'connecting…' : 'no connection');
+  // Until its first connection is seen (or the wait for it ends), the peer is connecting.
+  else if (waiting) parts.push('connecting…');
+  else if (p.sockets > 0) parts.push('no connection');
   if (p.phase === 'failed') parts.push('failed');
   else if (p.phase === 'stopped') parts.push('stopped');
-  else if (p.sockets === 0) parts.push(p.phase === 'running' ? 'running (no WebSocket)' : 'loading…');
+  else if (p.sockets === 0) {
+    if (!waiting) parts.push(p.phase === 'running' ? 'running (no WebSocket)' : 'loading…');
+  }
   else if (p.socket !== 'none' && !(p.conn === 'waiting' && p.socket === 'connecting')) parts.push(p.socket);
   return parts.map((x) => ` · ${x}`).join('');
 }

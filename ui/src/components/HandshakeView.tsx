@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { ExtensionOffer, HandshakeEvent, HeaderPair, PerMessageDeflateParams } from '../../../server/capture/events.ts';
+import type { ExtensionOffer, HandshakeEvent, HeaderPair, HttpRequestHead, PerMessageDeflateParams, TlsSession } from '../../../server/capture/events.ts';
 import { base64ToBytes, bytesToBase64, toHex } from '../lib/bytes.ts';
 import { selection, version, type Conn, type HttpExchange } from '../state.ts';
 import '../detail.css';
@@ -90,14 +90,38 @@ function useSha1(input: string | null): { digest: Uint8Array | null; error: stri
   return state.input === input ? state : { digest: null, error: null };
 }
 
-function HttpBlock({ side, first, headers, body, label }: { side: Side; first: string; headers: HeaderPair[]; body?: string; label: string }) {
+/** Marks a line the wiretap changed on its way to a wss:// server. */
+const Rewritten = () => <span class="rewrite-mark"> ← rewritten by the wiretap</span>;
+
+function HttpBlock({
+  side,
+  first,
+  headers,
+  body,
+  label,
+  rewritten,
+  forwarded,
+}: {
+  side: Side;
+  first: string;
+  headers: HeaderPair[];
+  body?: string;
+  label: string;
+  /** Lines the wiretap rewrote: -1 the request line, else header indices. */
+  rewritten?: Set<number>;
+  forwarded?: boolean;
+}) {
   return (
-    <pre class={`http-block ${side}`} aria-label={label}>
-      <span class="http-first">{first}</span>
+    <pre class={`http-block ${side}${forwarded ? ' forwarded' : ''}`} aria-label={label}>
+      <span class={rewritten?.has(-1) ? 'http-first rewritten' : 'http-first'}>{first}</span>
+      {rewritten?.has(-1) && <Rewritten />}
       {'\n'}
-      {headers.map(([name, value]) => (
+      {headers.map(([name, value], i) => (
         <>
-          <span class={isWsHeader(name) ? 'h-name ws' : 'h-name'}>{name}</span>: <span class="h-val">{value}</span>
+          <span class={rewritten?.has(i) ? 'h-line rewritten' : 'h-line'}>
+            <span class={isWsHeader(name) ? 'h-name ws' : 'h-name'}>{name}</span>: <span class="h-val">{value}</span>
+          </span>
+          {rewritten?.has(i) && <Rewritten />}
           {'\n'}
         </>
       ))}
@@ -108,6 +132,68 @@ function HttpBlock({ side, first, headers, body, label }: { side: Side; first: s
         </>
       )}
     </pre>
+  );
+}
+
+/** The forwarded head's lines that differ from the client's: a changed request line, and headers the client did not send as they are. */
+function rewrittenLines(sent: HttpRequestHead, forwarded: HttpRequestHead): Set<number> {
+  const out = new Set<number>();
+  if (`${sent.method} ${sent.path} ${sent.version}` !== `${forwarded.method} ${forwarded.path} ${forwarded.version}`) out.add(-1);
+  const asSent = new Set(sent.headers.map(([n, v]) => `${n.toLowerCase()}\n${v}`));
+  forwarded.headers.forEach(([n, v], i) => {
+    if (!asSent.has(`${n.toLowerCase()}\n${v}`)) out.add(i);
+  });
+  return out;
+}
+
+/** Text of a field from a recording, which may hold anything: only strings are shown. */
+const shown = (v: unknown): string => (typeof v === 'string' && v !== '' ? v : '—');
+
+/** The wiretap's TLS session with a wss:// server: what protects the bytes between it and the server. */
+function TlsDetails({ tls }: { tls: TlsSession }) {
+  const verdict = tls.verified ? 'verified' : tls.insecure ? 'NOT verified (--insecure)' : 'NOT verified';
+  return (
+    <div class={`tls-session${tls.verified ? '' : ' unverified'}`} role="group" aria-label="TLS session with the server">
+      <dl>
+        <div>
+          <dt>Protocol</dt>
+          <dd>
+            {shown(tls.version)}, {shown(tls.cipher)}
+            {typeof tls.alpn === 'string' && <span class="muted">, ALPN {tls.alpn}</span>}
+          </dd>
+        </div>
+        <div>
+          <dt>Certificate</dt>
+          <dd>
+            <code>{shown(tls.subject)}</code>
+            {typeof tls.subjectAltName === 'string' && <span class="muted"> ({tls.subjectAltName})</span>}
+          </dd>
+        </div>
+        <div>
+          <dt>Issued by</dt>
+          <dd>
+            <code>{shown(tls.issuer)}</code>
+          </dd>
+        </div>
+        <div>
+          <dt>Valid</dt>
+          <dd>
+            {shown(tls.validFrom)} to {shown(tls.validTo)}
+          </dd>
+        </div>
+        <div>
+          <dt>Checked</dt>
+          <dd class={tls.verified ? 'tls-ok' : 'tls-bad'}>
+            {verdict}
+            {tls.verified && typeof tls.servername === 'string' && <span class="muted"> for {tls.servername}, against this machine's CAs and --ca</span>}
+            {!tls.verified && typeof tls.problem === 'string' && <span>: {tls.problem}</span>}
+          </dd>
+        </div>
+      </dl>
+      <p class="muted small">
+        The client spoke plain ws:// to the wiretap; only the wiretap ↔ server leg is encrypted. Frames pass byte for byte.
+      </p>
+    </div>
   );
 }
 
@@ -518,6 +604,9 @@ export function HandshakeView({ conn }: { conn: Conn | null }) {
   }
   const req = h.request;
   const res = h.response;
+  // wss:// targets: the head as forwarded, and the TLS session (recordings may hold anything).
+  const fwd = h.forwardedRequest && Array.isArray(h.forwardedRequest.headers) ? h.forwardedRequest : null;
+  const tls = h.tls && typeof h.tls === 'object' ? h.tls : null;
   const latency = req && res ? res.t - req.t : null;
   const neutral = h.outcome === 'plain-http' && res !== null && res.status < 400;
   /** 101 with a Sec-WebSocket-Accept that does not match the key: switched for the server, refused by the client. */
@@ -556,6 +645,13 @@ export function HandshakeView({ conn }: { conn: Conn | null }) {
 
       <Failure h={h} conn={conn} />
 
+      {tls && (
+        <>
+          <h3>TLS to the server</h3>
+          <TlsDetails tls={tls} />
+        </>
+      )}
+
       {h.problems.length > 0 && (
         <div class="problems" role="note" aria-label="Problems">
           <h4>Problems</h4>
@@ -570,7 +666,30 @@ export function HandshakeView({ conn }: { conn: Conn | null }) {
       {(req || res) && <h3>Request (client → server)</h3>}
       {!req && !res ? null : req ? (
         <>
-          <HttpBlock side="request" label="HTTP request as sent" first={`${req.method} ${req.path} ${req.version}`} headers={req.headers} />
+          {fwd && <h4 class="head-caption">As the client sent it to the wiretap</h4>}
+          <HttpBlock
+            side="request"
+            label={fwd ? 'HTTP request as the client sent it' : 'HTTP request as sent'}
+            first={`${req.method} ${req.path} ${req.version}`}
+            headers={req.headers}
+          />
+          {fwd && (
+            <>
+              <h4 class="head-caption">As the wiretap forwarded it to the server over TLS</h4>
+              <HttpBlock
+                side="request"
+                forwarded
+                label="HTTP request as the wiretap forwarded it"
+                first={`${fwd.method} ${fwd.path} ${fwd.version}`}
+                headers={fwd.headers}
+                rewritten={rewrittenLines(req, fwd)}
+              />
+              <p class="muted small">
+                A server behind a TLS proxy picks the site by <code>Host</code> and may check <code>Origin</code>, so the wiretap names the server,
+                not itself; every other byte, and every frame, passes as sent.
+              </p>
+            </>
+          )}
           <p class="muted small">Headers as sent, in order and case; each line ends with CRLF and a blank line ends the head.</p>
           <HeaderNotes side="request" headers={req.headers} />
         </>

@@ -4,6 +4,7 @@ import type { Direction, FrameEvent, HandshakeEvent, MessageEvent, WireEvent } f
 import { explainCloseCode } from '../../../server/protocol/close-codes.ts';
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
 import { base64ToBytes, preview, utf8 } from '../lib/bytes.ts';
+import { findFanOuts } from '../lib/fan-outs.ts';
 import { detailTab, filters, frameKey, model, paused, selectedConn, selection, topology, version } from '../state.ts';
 import '../diagram.css';
 
@@ -18,14 +19,6 @@ import '../diagram.css';
 
 /** Arrows drawn by default; "Show more" adds this many each time. */
 const PAGE = 200;
-/**
- * Server frames on other connections that start within this many ms after a client message
- * ends are drawn as that message's fan-out. On loopback a broadcast to a handful of peers takes
- * well under a millisecond; 10 ms leaves room for a busy event loop without pulling in replies
- * to unrelated traffic.
- */
-const FANOUT_WINDOW_MS = 10;
-
 const ROW = 28;
 const HEADER = 50;
 const NOTE_ROW = 24;
@@ -307,40 +300,6 @@ function arrowsOf(e: WireEvent, msgs: Map<string, MessageEvent>): Arrow[] {
     default:
       return [];
   }
-}
-
-const isDataFrame = (a: Arrow) => a.kind === 'frame' && a.frame!.opcode <= 2;
-
-/** A client message followed, within the window, by server frames on other connections. */
-function findFanOuts(arrows: Arrow[]): Array<Omit<FanOut, 'first' | 'last'> & { src: number; end: number }> {
-  const found: Array<Omit<FanOut, 'first' | 'last'> & { src: number; end: number }> = [];
-  let cur: { src: number; end: number; conn: number; tEnd: number; peers: Set<number>; self: boolean; members: Set<string>; lastT: number } | null = null;
-  const flush = () => {
-    if (cur && cur.peers.size > 0) found.push({ src: cur.src, end: cur.end, peers: cur.peers.size, toSender: cur.self, spanMs: cur.lastT - cur.tEnd, members: cur.members });
-  };
-  for (let i = 0; i < arrows.length; i++) {
-    const a = arrows[i]!;
-    if (!isDataFrame(a)) continue;
-    const f = a.frame!;
-    if (f.dir === 'client') {
-      if (!f.fin) continue;
-      flush();
-      cur = { src: i, end: i, conn: f.conn, tEnd: f.tEnd, peers: new Set(), self: false, members: new Set([a.id]), lastT: f.tEnd };
-    } else if (cur && f.t - cur.tEnd <= FANOUT_WINDOW_MS && f.t >= cur.tEnd - 1) {
-      if (f.conn === cur.conn) {
-        if (cur.self) continue;
-        cur.self = true;
-      } else {
-        if (cur.peers.has(f.conn)) continue;
-        cur.peers.add(f.conn);
-      }
-      cur.members.add(a.id);
-      cur.end = i;
-      cur.lastT = Math.max(cur.lastT, f.t);
-    }
-  }
-  flush();
-  return found;
 }
 
 interface Built {
@@ -821,7 +780,7 @@ export function SequenceDiagram() {
     const mid = (y1 + y2) / 2;
     return (
       <g class={`sd-fanout fan-${gi % 2}`} data-peers={g.peers} key={`fan${g.first}:${g.last}`}>
-        <title>{`A client message followed by the server's frames to ${g.peers} other connection${g.peers === 1 ? '' : 's'}${g.toSender ? ' (and back to the sender)' : ''} within ${g.spanMs.toFixed(2)} ms: a broadcast.`}</title>
+        <title>{`The server passed this client message on: the same message to ${g.peers} other connection${g.peers === 1 ? '' : 's'}${g.toSender ? ' (and back to the sender)' : ''}, within ${g.spanMs.toFixed(2)} ms: a broadcast.`}</title>
         <rect class="sd-band" x={timeW - 2} y={y1} width={serverX + 6 - timeW} height={y2 - y1} rx={4} />
         <path class="sd-bracket" d={`M${bx - 5},${y1 + 2}h5v${y2 - y1 - 4}h-5`} />
         <text class="sd-fanlabel" x={bx + 5} y={mid - (g.toSender ? 14 : 8)}>

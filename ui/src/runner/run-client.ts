@@ -258,13 +258,18 @@ export interface RunnerView {
   /** client.js was changed in the editor since the peers' run: they run the older text. */
   edited: boolean;
   running: boolean;
-  /** Peers still being started one by one. */
+  /** Peers still being started one by one (or a run being prepared: `step`). */
   starting: boolean;
+  /**
+   * What a Run is doing before its code runs: saving the files, then checking client.js (the
+   * Worker of peer 1 loading it: a syntax error stops it there). null once client.js runs.
+   */
+  step: 'saving' | 'checking' | null;
   peers: PeerView[];
   runs: number;
 }
 
-export const runner = signal<RunnerView>({ edited: false, running: false, starting: false, peers: [], runs: 0 });
+export const runner = signal<RunnerView>({ edited: false, running: false, starting: false, step: null, peers: [], runs: 0 });
 /** How many peers the next run starts (1..MAX_PEERS). */
 export const peerCount = signal(1);
 
@@ -284,6 +289,13 @@ interface Peer {
   waitingSends: SendRecord[];
   /** Wakes the connection wait (a socket was created, the peer failed). */
   poke: () => void;
+  /**
+   * Says the run line ("Running client.js") once the peer's first sign that its code runs
+   * arrives (peer 1 only): client.js has parsed by then. Null once said.
+   */
+  announce: (() => void) | null;
+  /** client.js did not parse: the run stops here ("Not run: ..."). */
+  syntaxError: boolean;
 }
 
 let peers: Peer[] = [];
@@ -295,7 +307,8 @@ function publish(): void {
   runner.value = {
     edited: !textIsRun,
     running: peers.some((p) => p.worker !== null),
-    starting: starting || checking,
+    starting: starting || step !== null,
+    step,
     runs,
     peers: peers.map((p) => ({ peer: p.n, phase: p.phase, conn: p.conn, socket: p.socketState, sockets: p.socketsCreated, errors: p.errors })),
   };
@@ -365,19 +378,41 @@ async function clientGrant(): Promise<string | null> {
 export type Preflight = { ok: true; text?: string } | { ok: false; reason: string; pos?: SourcePos };
 
 let requests = 0;
-/** A run is being prepared (saving, checking). */
-let checking = false;
+/** The current run stopped a running client when it started (a syntax error then says so). */
+let runReplaced = false;
+/** What a Run is doing before its code runs (RunnerView.step). */
+let step: RunnerView['step'] = null;
+
+type SyntaxLocator = () => Promise<{ pos: SourcePos; message: string } | null>;
+let syntaxLocator: SyntaxLocator | null = null;
+/**
+ * The editor registers a way to find client.js's first syntax error itself (Monaco's
+ * JavaScript service), used only when the browser reports a syntax error without its place.
+ */
+export function setSyntaxLocator(fn: SyntaxLocator | null): void {
+  syntaxLocator = fn;
+}
 
 /**
- * Run client.js as `n` peers (each its own Worker and connection). The files are saved and
- * client.js checked first: a syntax error means no run (and a running client goes on); then a
- * running client is stopped and the new one started.
+ * Run client.js as `n` peers (each its own Worker and connection). The files are saved first
+ * (a failed save means no run, and a running client goes on); then a running client is stopped
+ * and the new one started. client.js is checked by the browser itself: peer 1's Worker parses it
+ * as it loads it (importScripts), and a syntax error there is the check's verdict: "Not run",
+ * with its line and column as the browser found them, and no further peer starts. No pre-check
+ * waits for Monaco's TypeScript worker (seconds, the first time), so the run line comes as soon
+ * as the code runs.
+ *
+ * The step shows the moment Run is pressed: "Checking client.js…" in the console, the button
+ * says "Saving…" then "Checking…".
  */
 export async function runClient(n = peerCount.value): Promise<boolean> {
   const count = Math.max(1, Math.min(MAX_PEERS, Math.floor(n) || 1));
   const req = ++requests;
-  checking = true;
+  step = 'saving';
   publish();
+  log({ source: 'client', peer: null, run: runs, kind: 'note', level: 'info', text: 'Checking client.js…' });
+  // Shown now, not at the console's next paced re-render: it is the answer to the click.
+  flush();
   let check: Preflight;
   try {
     check = beforeRun
@@ -390,16 +425,19 @@ export async function runClient(n = peerCount.value): Promise<boolean> {
     check = { ok: false, reason: (err as Error).message };
   }
   if (req !== requests) return false; // a newer Run took over
-  checking = false;
   if (!check.ok) {
+    step = null;
     const posKey = -++failedChecks;
     if (currentText !== null) rememberPosText(posKey, currentText);
     log({ source: 'client', peer: null, run: runs, kind: 'note', level: 'error', text: `Not run: ${check.reason}`, pos: check.pos, posKey });
     publish();
     return false;
   }
+  step = 'checking';
+  publish();
   const gen = ++generation;
   const wasRunning = endWorkers() > 0;
+  runReplaced = wasRunning;
   runText = check.text ?? null;
   textIsRun = true;
   runMarkers = [];
@@ -407,7 +445,7 @@ export async function runClient(n = peerCount.value): Promise<boolean> {
   runs++;
   if (runText !== null) rememberPosText(runs, runText);
   peers = [];
-  note(`${wasRunning ? 'Re-running' : 'Running'} client.js${count > 1 ? ` as ${count} peers` : ''} (${clientUrl()})`);
+  const runLine = `${wasRunning ? 'Re-running' : 'Running'} client.js${count > 1 ? ` as ${count} peers` : ''} (${clientUrl()})`;
   starting = true;
   publish();
   for (let k = 1; k <= count; k++) {
@@ -417,8 +455,23 @@ export async function runClient(n = peerCount.value): Promise<boolean> {
     if (refused) note(`peer ${k}: ${refused}`, 'error', k);
     const before = maxConnId();
     const p = startPeer(k, gen);
+    if (k === 1) {
+      p.announce = () => {
+        p.announce = null;
+        if (step === 'checking') step = null;
+        note(runLine);
+        publish();
+      };
+    }
     const conn = await waitForConnection(p, gen, before);
     if (gen !== generation) return false;
+    // Still loading after the connection wait (a top-level loop that says nothing): it runs.
+    p.announce?.();
+    if (p.syntaxError) {
+      starting = false;
+      publish();
+      return false;
+    }
     p.conn = conn;
     peerMapVersion.value++;
     if (conn !== null) {
@@ -440,11 +493,43 @@ export async function runClient(n = peerCount.value): Promise<boolean> {
   return true;
 }
 
+/**
+ * Peer 1's Worker could not parse client.js: the run stops before any of its code ran. Where
+ * the browser did not say where (no line), Monaco's JavaScript service is asked.
+ */
+async function syntaxErrorAtLoad(p: Peer, m: Extract<RuntimeMessage, { kind: 'error' }>): Promise<void> {
+  p.syntaxError = true;
+  p.announce = null;
+  p.phase = 'failed';
+  if (p.worker) {
+    p.worker.terminate();
+    p.worker = null;
+  }
+  peers = peers.filter((x) => x !== p);
+  p.poke();
+  const run = p.run;
+  let pos = m.pos;
+  // Chromium words it as importScripts' failure; the parser's own words are what matter.
+  let message = m.message.replace(/^Failed to execute 'importScripts' on '\w+': /, '');
+  if (!pos && syntaxLocator) {
+    const found = await syntaxLocator().catch(() => null);
+    if (found) ({ pos, message } = found);
+  }
+  if (step === 'checking') step = null;
+  const where = pos ? ` at line ${pos.line}, column ${pos.column}` : '';
+  // The Worker is where the browser parses client.js, so the client running before was already
+  // stopped: said, so that its silence is not a surprise.
+  const stopped = runReplaced ? ' (the client that was running is stopped)' : '';
+  log({ source: 'client', peer: null, run, kind: 'note', level: 'error', text: `Not run: client.js has a syntax error${where}: ${message}${stopped}`, ...(pos ? { pos, posKey: run } : {}) });
+  if (pos) addMarker(pos, `${m.name}: ${message} (client.js is not run while it has a syntax error)`, p.n);
+  publish();
+}
+
 /** Stop every peer (worker.terminate(): ends even an infinite loop). */
 export function stopClient(): void {
   generation++;
   requests++; // a run still being prepared (saving, checking) does not start either
-  checking = false;
+  step = null;
   const ended = endWorkers();
   starting = false;
   publish();
@@ -487,6 +572,8 @@ function startPeer(n: number, gen: number): Peer {
     untracked: false,
     waitingSends: [],
     poke: () => undefined,
+    announce: null,
+    syntaxError: false,
   };
   peers.push(p);
   pastPeers.set(`${p.run}:${n}`, p);
@@ -502,6 +589,7 @@ function startPeer(n: number, gen: number): Peer {
     // runtime that could not start at all (its script blocked or missing).
     if (p.phase === 'starting') {
       e.preventDefault();
+      p.announce?.();
       p.phase = 'failed';
       note(`peer ${n}: the client runtime could not start${e.message ? `: ${e.message}` : ''}`, 'error', n);
       p.poke();
@@ -543,6 +631,14 @@ function waitForConnection(p: Peer, gen: number, before: number): Promise<number
 }
 
 function onRuntimeMessage(p: Peer, m: RuntimeMessage): void {
+  // While peer 1 loads client.js, a SyntaxError with no client.js frame in its stack is the
+  // browser's parser refusing the file (a SyntaxError the code throws has its line in the stack).
+  if (m.kind === 'error' && p.announce && p.phase === 'loading' && m.name === 'SyntaxError' && !m.stack.includes(clientUrl())) {
+    void syntaxErrorAtLoad(p, m);
+    return;
+  }
+  // Anything else from it after `loading` means client.js parsed: its code runs.
+  if (m.kind !== 'loading') p.announce?.();
   switch (m.kind) {
     case 'loading':
       p.phase = 'loading';
