@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { MessageEvent } from '../../server/capture/events.ts';
-import { check, must, until, useLesson, type ClientRun } from '../harness.ts';
+import { check, compareWithGoal, lessonGoal, must, until, useLesson, type ClientRun } from '../harness.ts';
 
 // The check starts the peers itself: A, B, C, then its own binary peer, then D.
 const lesson = useLesson(import.meta.url, { client: false });
+
+/** Step 2's conversation (goal.json): A, B and C's run is compared with it, arrow by arrow. */
+const GOAL = lessonGoal(import.meta.url);
 
 const connOf = (c: ClientRun) => lesson.connectionsOf(c)[0];
 /** Messages the client sent on its connection. */
@@ -32,13 +35,30 @@ async function startPeers() {
   const [a, b, c] = await lesson.peers(3);
   await until(() => (saidBy(c!).length > 0 ? true : undefined), 3000);
   await lesson.settle(300, 2000);
-  return { a: a!, b: b!, c: c! };
+  // The run of A, B and C as it settled (the binary peer and D come later and are not the goal's).
+  return { a: a!, b: b!, c: c!, events: lesson.events.slice() };
+}
+
+/**
+ * A, B and C's run against the goal: the sentence naming the first arrow where the wire differs
+ * ('' when it follows the goal), to close a failure message with. The wire had settled when the
+ * check read it, so an arrow still missing counts as missing.
+ */
+function againstGoal(run: Awaited<ReturnType<typeof startPeers>>): string {
+  const from = connOf(run.a) ?? 0;
+  const sentence = compareWithGoal(GOAL, run.events, `the check's peers A, B and C${connOf(run.a) !== undefined ? `, from #${from}` : ''}`, {
+    fromConn: from,
+    now: Number.POSITIVE_INFINITY,
+  });
+  return sentence ? `\n${sentence}` : '';
 }
 
 const peers = () => (started ??= startPeers());
 
 check("C's hello reached A and B, the peers already there", { hint: 1 }, async () => {
-  const { a, b, c } = await peers();
+  const run = await peers();
+  const { a, b, c } = run;
+  const goal = againstGoal(run);
   const hello = saidBy(c)[0];
   must(hello, () => `Client C sent no message.\nThe wiretap saw:\n${lesson.wire.transcript()}`);
   const r = reachedBy(hello);
@@ -47,17 +67,19 @@ check("C's hello reached A and B, the peers already there", { hint: 1 }, async (
     () => {
       const toC = lesson.wire.messages('server').filter((s) => s.conn === hello.conn && s.t > hello.t && !s.injected);
       const back = toC.length > 0 && r.length === 1 && r[0] === hello.conn ? ` Your server answered C itself (${described(toC[0]!)}).` : '';
-      return `C said '${contentOf(hello)}' (${described(hello)}), and it reached ${names(r)}.${back} It should reach A and B: send it on to the other clients in wss.clients.`;
+      return `C said '${contentOf(hello)}' (${described(hello)}), and it reached ${names(r)}.${back} It should reach A and B: send it on to the other clients in wss.clients.${goal}`;
     },
   );
 });
 
 check('no message went back to the peer that sent it', { hint: 2 }, async () => {
-  const { a, b, c } = await peers();
+  const run = await peers();
+  const { a, b, c } = run;
+  const goal = againstGoal(run);
   for (const peer of [a, b, c]) {
     for (const m of saidBy(peer)) {
       const back = copiesOf(m).find((s) => s.conn === m.conn);
-      must(!back, () => `${peer.name} said '${contentOf(m)}' (#${m.conn}), and your server sent it back to ${peer.name} (${described(back!)}): skip the sender (the ws the message came in on).`);
+      must(!back, () => `${peer.name} said '${contentOf(m)}' (#${m.conn}), and your server sent it back to ${peer.name} (${described(back!)}): skip the sender (the ws the message came in on).${goal}`);
     }
   }
 });

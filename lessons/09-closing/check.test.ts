@@ -1,7 +1,10 @@
 import type { Connection } from '../harness.ts';
-import { check, must, sleep, until, useLesson, type ClientRun } from '../harness.ts';
+import type { WireEvent } from '../../server/capture/events.ts';
+import { check, compareWithGoal, lessonGoal, must, sleep, until, useLesson, type ClientRun } from '../harness.ts';
 
 const lesson = useLesson(import.meta.url);
+/** Step 2's conversation (goal.json): the first run is compared with it, arrow by arrow. */
+const GOAL = lessonGoal(import.meta.url);
 
 /** How long the server stays down in the second run: long enough for backoff to show (several attempts, then longer waits). */
 const OUTAGE_MS = 3500;
@@ -41,41 +44,62 @@ let first: ReturnType<typeof runToTheEnd> | null = null;
 
 async function runToTheEnd() {
   const c = lesson.client;
+  // The first run's events, as the run ended (the second run comes later and is not the goal's).
+  const seen = (): WireEvent[] => lesson.events.slice();
   const ws = await nextWebSocket(c, 0, 10_000);
-  if (!ws) return { ws: undefined, close: undefined, reply: undefined, later: [] as Connection[] };
+  if (!ws) return { ws: undefined, close: undefined, reply: undefined, later: [] as Connection[], events: seen() };
   const close = await lesson.waitForType('close', (e) => e.conn === ws.conn && e.dir === 'client', 2000);
-  if (!close) return { ws, close, reply: undefined, later: [] as Connection[] };
+  if (!close) return { ws, close, reply: undefined, later: [] as Connection[], events: seen() };
   const reply = await lesson.waitForType('close', (e) => e.conn === ws.conn && e.dir === 'server', 1500);
   await lesson.waitForType('end', (e) => e.conn === ws.conn, 1500);
   // Would it come back? Give it the time a first retry takes.
   await sleep(800);
-  return { ws, close, reply, later: connsOf(c).filter((x) => x.conn > ws.conn) };
+  return { ws, close, reply, later: connsOf(c).filter((x) => x.conn > ws.conn), events: seen() };
+}
+
+/**
+ * The first run against the goal: the sentence naming the first arrow where the wire differs
+ * ('' when it follows the goal), to close a failure message with. The run is over when the check
+ * reads it (it waited for what it waits for), so an arrow still missing counts as missing.
+ */
+function againstGoal(run: Awaited<ReturnType<typeof runToTheEnd>>): string {
+  const from = run.ws?.conn ?? 0;
+  const sentence = compareWithGoal(GOAL, run.events, `the check's first run of your client${run.ws ? `, #${run.ws.conn}` : ''}`, {
+    fromConn: from,
+    // Ended: the goal says so. Still open: the check is done waiting, so what is missing is missing.
+    ...(run.events.some((e) => e.type === 'end' && e.conn === from) ? {} : { now: Number.POSITIVE_INFINITY }),
+  });
+  return sentence ? `\n${sentence}` : '';
 }
 
 check('when its job was done, the client closed with 1000 and a reason, and the server answered: both halves on the wire', { hint: 1, timeout: 30_000 }, async () => {
-  const { ws, close, reply } = await (first ??= runToTheEnd());
+  const run = await (first ??= runToTheEnd());
+  const { ws, close, reply } = run;
+  const goal = againstGoal(run);
   must(ws, () => `Your client opened no WebSocket.\nThe wiretap saw:\n${lesson.wire.transcript()}`);
   must(
     close,
-    () => `Your client never sent a close frame: after 'done: the answer is 42' the connection stayed open. Call socket.close(1000, 'a reason') when the answer arrives.\nThe wiretap saw:\n${lesson.wire.transcript({ conn: ws.conn })}`,
+    () => `Your client never sent a close frame: after 'done: the answer is 42' the connection stayed open. Call socket.close(1000, 'a reason') when the answer arrives.${goal}\nThe wiretap saw:\n${lesson.wire.transcript({ conn: ws.conn })}`,
   );
   must(
     close.code === 1000,
-    close.code === 1005
+    (close.code === 1005
       ? `Your client's close frame #${ws.conn} carried no code at all (the inspector shows 1005, "no status"): socket.close() without arguments. A job that is done closes with 1000 and a reason: socket.close(1000, 'got the answer').`
-      : `Your client closed with ${close.code}${close.reason ? ` '${close.reason}'` : ''}; a job that is done closes with 1000 (normal closure).`,
+      : `Your client closed with ${close.code}${close.reason ? ` '${close.reason}'` : ''}; a job that is done closes with 1000 (normal closure).`) + goal,
   );
-  must(close.reason.length > 0, "Your client's close frame has code 1000 but no reason: give one, socket.close(1000, 'got the answer').");
-  must(reply, "The server did not answer your client's close frame.");
-  must(reply.code === 1000, `The server answered with ${reply.code}, not 1000.`);
+  must(close.reason.length > 0, `Your client's close frame has code 1000 but no reason: give one, socket.close(1000, 'got the answer').${goal}`);
+  must(reply, `The server did not answer your client's close frame.${goal}`);
+  must(reply.code === 1000, `The server answered with ${reply.code}, not 1000.${goal}`);
 });
 
 check('after closing with 1000, the client stays away: its job is done', { hint: 4 }, async () => {
-  const { close, later } = await (first ??= runToTheEnd());
+  const run = await (first ??= runToTheEnd());
+  const { close, later } = run;
+  const goal = againstGoal(run);
   must(close, 'Your client did not close the connection (see the first check).');
   must(
     later.length === 0,
-    `Your client closed with 1000 itself, and then opened ${later.length} new connection(s) (#${later.map((x) => x.conn).join(', #')}): it ended the conversation on purpose, so it should stay away. In onclose, return before reconnecting when event.code is 1000.`,
+    `Your client closed with 1000 itself, and then opened ${later.length} new connection(s) (#${later.map((x) => x.conn).join(', #')}): it ended the conversation on purpose, so it should stay away. In onclose, return before reconnecting when event.code is 1000.${goal}`,
   );
 });
 

@@ -1,5 +1,5 @@
 import type { CloseEvent, ControlEvent, EndEvent } from '../../server/capture/events.ts';
-import { check, must, until, useLesson, type ClientRun } from '../harness.ts';
+import { check, compareWithGoal, lessonGoal, must, until, useLesson, type ClientRun } from '../harness.ts';
 
 const HEARTBEAT_MS = 300;
 /** Heartbeats (pings to the healthy client) a server gets to notice a frozen client: a correct one needs two. */
@@ -7,6 +7,9 @@ const GRACE_TICKS = 5;
 
 // client.js runs first: that one stays healthy.
 const lesson = useLesson(import.meta.url);
+
+/** Step 4's conversation (goal.json): the healthy client's connection is compared with it. */
+const GOAL = lessonGoal(import.meta.url);
 
 const connOf = (c: ClientRun) => lesson.connectionsOf(c)[0];
 const control = (type: 'ping' | 'pong', dir: 'client' | 'server', conn: number | undefined) =>
@@ -50,6 +53,23 @@ async function watchHealthy() {
 }
 const watched = () => (healthy ??= watchHealthy());
 
+/**
+ * The healthy client's connection against the goal, as the check read it: the sentence naming
+ * the first arrow where it differs ('' when it follows the goal), to close a failure message
+ * with. Only its own connection (the check's other clients are not the goal's). The check has
+ * watched it as long as it watches (six heartbeats, or its end): an arrow still missing then is
+ * missing.
+ */
+function againstGoal(conn: number | undefined): string {
+  const events = lesson.events.filter((e) => e.conn === conn);
+  const sentence = compareWithGoal(GOAL, events, `the check's healthy client${conn !== undefined ? `, #${conn}` : ''}`, {
+    fromConn: conn ?? 0,
+    // Ended: the goal says so. Still open: the check is done watching, so what is missing is missing.
+    ...(endOf(conn) ? {} : { now: Number.POSITIVE_INFINITY }),
+  });
+  return sentence ? `\n${sentence}` : '';
+}
+
 let secondOpinion: Promise<number | undefined> | null = null;
 
 /** client.js once more: its connection, after four pings or its end. */
@@ -66,15 +86,16 @@ async function watchAgain(): Promise<number | undefined> {
 
 check(`the server pings the client on a timer, and the client answers each ping with a pong`, { hint: 1, timeout: 30_000 }, async () => {
   const { conn } = await watched();
+  const goal = againstGoal(conn);
   must(conn !== undefined, () => `Your client made no connection.\nThe wiretap saw:\n${lesson.wire.transcript()}`);
   const p = pings(conn);
   must(
     p.length > 0,
-    `Your server sent no ping to the client in 6 s. Ping every client every ${HEARTBEAT_MS} ms: ws.ping() for each of wss.clients, from one setInterval.`,
+    `Your server sent no ping to the client in 6 s. Ping every client every ${HEARTBEAT_MS} ms: ws.ping() for each of wss.clients, from one setInterval.${goal}`,
   );
   must(
     pongs(conn).length > 0,
-    `Your server pinged (${frameRef(conn, p[0]!.frame)}), and no pong came back: a browser answers every ping by itself, so look at what the server sends.`,
+    `Your server pinged (${frameRef(conn, p[0]!.frame)}), and no pong came back: a browser answers every ping by itself, so look at what the server sends.${goal}`,
   );
 });
 
@@ -94,6 +115,7 @@ check('the healthy client, answering every ping, stays connected', { hint: 2, ti
     const again = await (secondOpinion ??= watchAgain());
     if (again !== undefined && !endOf(again)) end = undefined;
   }
+  const goal = end ? againstGoal(conn) : '';
   must(!end, () => {
     const p = pings(conn);
     const last = p.at(-1)!;
@@ -101,7 +123,7 @@ check('the healthy client, answering every ping, stays connected', { hint: 2, ti
       end!.t - last.t < HEARTBEAT_MS / 2
         ? `right after pinging it (${frameRef(conn, last.frame)}), before its pong could come back. The answer to a ping arrives later, in ws.on('pong', ...): look at isAlive at the next tick, before you set it to false and ping again.`
         : `though it answered ${pongs(conn).length >= p.length ? 'every one' : 'them'} with a pong${pongs(conn)[0] ? ` (the first: ${frameRef(conn, pongs(conn)[0]!.frame)})` : ''}. A pong must count as "alive": set ws.isAlive = true in ws.on('pong', ...).`;
-    return `Your server ended the healthy client's connection (#${conn}, by the ${end!.by}) after ${p.length} ping(s), ${why}\nThe wiretap saw:\n${lesson.wire.transcript({ conn, types: ['ping', 'pong', 'close', 'end'], max: 10 })}`;
+    return `Your server ended the healthy client's connection (#${conn}, by the ${end!.by}) after ${p.length} ping(s), ${why}${goal}\nThe wiretap saw:\n${lesson.wire.transcript({ conn, types: ['ping', 'pong', 'close', 'end'], max: 10 })}`;
   });
 });
 

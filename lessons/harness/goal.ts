@@ -618,3 +618,76 @@ export function describeDifference(goal: Goal, r: GoalResult): string | null {
   const f = flat[next]!.arrow;
   return `The conversation stops short of the goal ("${goal.title}") at arrow ${next + 1}: ${f.from} → ${f.to}: ${f.label ?? describeArrow(f)} has not happened (yet).`;
 }
+
+// ---- a check's comparison, for the dashboard ------------------------------------------------
+
+/** Bounds of a CheckGoal: it crosses from the check's process to the page, so it is cut to size. */
+export const CHECK_GOAL_MAX_ARROWS = 64;
+export const CHECK_GOAL_MAX_TEXT = 400;
+
+/**
+ * A goal comparison made by a check on its own wiretap's events, as the dashboard gets it with
+ * the Check result: the state of each goal arrow (by its index in `flatArrows`), the first
+ * difference in words, and the check's sentence for it. No wire arrows: the page cannot click
+ * into the check's capture, which is not its own.
+ */
+export interface CheckGoal {
+  /** Which run of the check was compared ("the first run of client.js, #1"). */
+  run: string;
+  peers: Record<string, number>;
+  arrows: Array<{ state: ArrowState; count?: number }>;
+  difference: { index: number; expected: string; got: string } | null;
+  complete: boolean;
+  /** describeDifference's sentence (null when the wire followed the goal). */
+  sentence: string | null;
+}
+
+const cut = (s: string): string => (s.length > CHECK_GOAL_MAX_TEXT ? `${s.slice(0, CHECK_GOAL_MAX_TEXT - 1)}…` : s);
+
+/** A GoalResult as a check reports it (see CheckGoal). */
+export function checkGoalOf(goal: Goal, r: GoalResult, run: string): CheckGoal {
+  return {
+    run: cut(run),
+    peers: { ...r.peers },
+    arrows: r.arrows.slice(0, CHECK_GOAL_MAX_ARROWS).map((a) => ({ state: a.state, ...(a.count !== undefined ? { count: a.count } : {}) })),
+    difference: r.difference ? { index: r.difference.index, expected: cut(r.difference.expected), got: cut(r.difference.got) } : null,
+    complete: r.complete,
+    sentence: (() => {
+      const s = describeDifference(goal, r);
+      return s === null ? null : cut(s);
+    })(),
+  };
+}
+
+const STATES: readonly ArrowState[] = ['ok', 'differs', 'waiting', 'unchecked'];
+
+/**
+ * A CheckGoal read from a report (null when it is not one), cut to the bounds: the report is
+ * written by a process that ran the learner's code, so nothing in it is taken on trust.
+ */
+export function readCheckGoal(raw: unknown): CheckGoal | null {
+  if (!isObj(raw) || !Array.isArray(raw.arrows) || typeof raw.run !== 'string' || typeof raw.complete !== 'boolean') return null;
+  const arrows: CheckGoal['arrows'] = [];
+  for (const a of raw.arrows.slice(0, CHECK_GOAL_MAX_ARROWS)) {
+    if (!isObj(a) || !STATES.includes(a.state as ArrowState)) return null;
+    arrows.push({ state: a.state as ArrowState, ...(Number.isInteger(a.count) && (a.count as number) >= 0 ? { count: Math.min(a.count as number, 1e6) } : {}) });
+  }
+  const peers: Record<string, number> = {};
+  if (isObj(raw.peers)) {
+    for (const [k, v] of Object.entries(raw.peers).slice(0, 8)) if (k.length <= 20 && Number.isInteger(v)) peers[k] = v as number;
+  }
+  let difference: CheckGoal['difference'] = null;
+  const d = raw.difference;
+  if (isObj(d)) {
+    if (!Number.isInteger(d.index) || (d.index as number) < 0 || (d.index as number) >= arrows.length || typeof d.expected !== 'string' || typeof d.got !== 'string') return null;
+    difference = { index: d.index as number, expected: cut(d.expected), got: cut(d.got) };
+  } else if (d !== null && d !== undefined) return null;
+  return {
+    run: cut(raw.run),
+    peers,
+    arrows,
+    difference,
+    complete: raw.complete,
+    sentence: typeof raw.sentence === 'string' ? cut(raw.sentence) : null,
+  };
+}

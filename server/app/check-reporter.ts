@@ -6,6 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Reporter, SerializedError, TestModule, TestRunEndReason } from 'vitest/node';
+import type { CheckGoal } from '../../lessons/harness/goal.ts';
 
 export interface ReportedCheck {
   name: string;
@@ -19,6 +20,8 @@ export interface ReportedModule {
   /** Errors outside the checks (server.js did not start, a file is missing). */
   errors: string[];
   checks: ReportedCheck[];
+  /** The check's own run compared with the lesson's goal (the last comparison a check made). */
+  goal?: CheckGoal;
 }
 
 export interface CheckReport {
@@ -47,9 +50,11 @@ export default class CheckReporter implements Reporter {
       modules: modules.map((mod) => {
         const errors = mod.errors().map((e) => explain(e));
         const checks: ReportedCheck[] = [];
+        let goal: CheckGoal | undefined;
         for (const t of mod.children.allTests()) {
           const r = t.result();
           const hint = t.meta().hint;
+          goal = t.meta().goal ?? goal;
           const check: ReportedCheck = { name: t.name, state: r.state === 'passed' ? 'pass' : r.state === 'failed' ? 'fail' : 'skip' };
           if (typeof hint === 'number') check.hint = hint;
           if (r.state === 'failed') {
@@ -59,7 +64,7 @@ export default class CheckReporter implements Reporter {
           }
           checks.push(check);
         }
-        return { moduleId: mod.moduleId, errors, checks };
+        return { moduleId: mod.moduleId, errors, checks, ...(goal ? { goal } : {}) };
       }),
     };
     const out = process.env.WSPLAY_CHECK_OUTPUT;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LessonInfo } from '../../lessons/harness/format.ts';
 import type { CheckReport } from './check-reporter.ts';
+import { readCheckGoal, type CheckGoal } from '../../lessons/harness/goal.ts';
 
 /**
  * The dashboard's Check button: a lesson's vitest check run against the learner's files, in a
@@ -43,6 +44,11 @@ export interface CheckResult {
   /** What kept the checks from running (server.js crashed, a file is missing, a timeout). */
   problem?: string;
   timedOut?: boolean;
+  /**
+   * Lessons with a goal.json: the check's own run compared with it (each goal arrow's state, the
+   * first difference), for the pane's goal diagram "from the check's run". Cut to size.
+   */
+  goal?: CheckGoal;
   /** When it finished (ISO 8601), and how long it took. */
   at: string;
   ms: number;
@@ -137,6 +143,9 @@ export function summarize(report: CheckReport, base: { lesson: string; at: strin
     total: checks.length,
     checks: checks.map((c) => ({ ...c })),
   };
+  // The report comes from a process that ran the learner's code: the goal is read, not trusted.
+  const goal = readCheckGoal(report.modules.map((m) => m.goal).find((g) => g !== undefined));
+  if (goal) result.goal = goal;
   if (report.modules.length === 0) result.problem = 'No check was found for this lesson.';
   else if (problems.length > 0) result.problem = problems.join('\n\n');
   return result;

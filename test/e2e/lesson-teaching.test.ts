@@ -208,4 +208,36 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the lesson pane's teaching tools
     await shot('goal-difference');
     expect(pageErrors).toEqual([]);
   }, 60_000);
+
+  it("after a Check, the goal diagram shows the check's own run: the CLOSE arrow differs, beside the check's sentence", async () => {
+    const goal = step(2).getByRole('region', { name: /^Goal:/ });
+    // The learner's client.js is still lesson 09's starter: it never closes.
+    await pane().getByRole('button', { name: 'Check' }).click();
+    await checkSays(/^✗ \d+ of \d+ checks pass$/);
+    const source = goal.locator('.lp-goal-source');
+    const from = await textEventually(source, (t) => t.startsWith("From the check's run"), "the goal diagram to show the check's run", 10_000);
+    expect(from).toMatch(/^From the check's run \(the check's first run of your client, #\d+\) · show your own runs$/);
+    const states = await goal.locator('g.lp-goal-arrow').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-state')));
+    expect(states).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'differs', 'unchecked', 'unchecked', 'unchecked']);
+    expect(await goal.getByRole('status').innerText()).toMatch(
+      /^✗ First difference, arrow 6: the goal has client → server: CLOSE 1000 and a reason; the wire has nothing: the wire went quiet before it\.$/,
+    );
+    // The check's sentence, as the check results say it, and the same arrow in the check's message.
+    expect(await goal.locator('.lp-goal-check').innerText()).toBe(
+      'The check says: Not yet: when its job was done, the client closed with 1000 and a reason, and the server answered: both halves on the wire',
+    );
+    const results = pane().getByRole('region', { name: 'Check results' });
+    expect(await results.innerText()).toContain('leaves the goal ("The job, then a closing handshake, and no coming back") at arrow 6: the goal has client → server: CLOSE 1000 and a reason');
+    await goal.scrollIntoViewIfNeeded();
+    await shot('goal-after-check');
+
+    // The learner's own runs are one click away, and the check's run one click back.
+    await source.getByRole('button', { name: 'show your own runs' }).click();
+    expect(await source.innerText()).toMatch(/^From your own runs · show the check's run$/);
+    // (The learner's own run of the client, in the step before: it never closed either.)
+    expect(await goal.getByRole('status').innerText()).toMatch(/^✗ First difference, arrow 6: the goal has client → server: CLOSE 1000 and a reason;/);
+    await source.getByRole('button', { name: "show the check's run" }).click();
+    expect(await source.innerText()).toMatch(/^From the check's run/);
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
 });

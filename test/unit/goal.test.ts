@@ -2,7 +2,23 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { WireEvent } from '../../server/capture/events.ts';
-import { compareGoal, describeDifference, flatArrows, globMatch, goalProblem, predictProblem, readOutcome, type Goal, type PredictFile } from '../../lessons/harness/goal.ts';
+import { summarize } from '../../server/app/lesson-check.ts';
+import type { CheckReport } from '../../server/app/check-reporter.ts';
+import {
+  CHECK_GOAL_MAX_ARROWS,
+  CHECK_GOAL_MAX_TEXT,
+  checkGoalOf,
+  compareGoal,
+  describeDifference,
+  flatArrows,
+  globMatch,
+  goalProblem,
+  predictProblem,
+  readCheckGoal,
+  readOutcome,
+  type Goal,
+  type PredictFile,
+} from '../../lessons/harness/goal.ts';
 
 /** A small wire, written as the wiretap reports it: one event per call, time going on by 1 ms. */
 class WireBuilder {
@@ -188,6 +204,22 @@ describe('compareGoal: lesson 10, ping and pong', () => {
     expect(compareGoal(goal, w.events, { now: w.now }).complete).toBe(true);
   });
 
+  it("takes a heartbeat that ticks in the middle of the greeting: the server's timer does not wait for the conversation", () => {
+    // The order the check's run saw: the first ping reached the wiretap before the client's text.
+    const w = new WireBuilder().open(1).text(1, 'server', 'Hello webSocket').control(1, 'server', 'ping').control(1, 'client', 'pong').text(1, 'client', 'I am listening').text(1, 'server', 'I heard you say "I am listening"');
+    for (let i = 0; i < 3; i++) w.control(1, 'server', 'ping').control(1, 'client', 'pong');
+    const r = compareGoal(goal, w.events, { now: w.now });
+    expect(r.difference).toBeNull();
+    expect(r.complete).toBe(true);
+  });
+
+  it('marks the missing round of a server that ended the healthy client after one pong', () => {
+    const w = start().control(1, 'server', 'ping').control(1, 'client', 'pong').end(1, 'server', 1006);
+    const r = compareGoal(goal, w.events, { now: w.now });
+    expect(r.difference).toMatchObject({ index: 5, expected: 'server → client: PING', got: 'nothing: every connection of the run ended before it' });
+    expect(r.arrows[5]).toMatchObject({ state: 'differs' });
+  });
+
   it('marks the first ping of a server with no heartbeat, once quiet', () => {
     const w = start();
     const r = compareGoal(goal, w.events, { now: w.now + 3000 });
@@ -239,5 +271,55 @@ describe('readOutcome', () => {
   it('reads nothing when no connection did anything since the answer', () => {
     const w = new WireBuilder().open(1);
     expect(readOutcome(predictOf('09-closing').predictions[0]!, w.events, w.now + 1, w.now + 1)).toBeNull();
+  });
+});
+
+describe("a check's goal comparison, as the Check result carries it to the pane", () => {
+  const goal = goalOf('09-closing');
+  // Lesson 09's first run with a client that never closes: the job, then silence.
+  const neverCloses = () => {
+    const w = new WireBuilder().open(1).text(1, 'server', 'Hello webSocket');
+    for (let i = 1; i < 4; i++) w.text(1, 'server', `working: step ${i} of 4`);
+    return w.text(1, 'server', 'done: the answer is 42');
+  };
+  const report = (goal: unknown): CheckReport => ({
+    reason: 'failed',
+    unhandled: [],
+    modules: [{ moduleId: 'lessons/09-closing/check.test.ts', errors: [], checks: [{ name: 'the client closed', state: 'fail', message: 'no close frame', hint: 1 }], goal: goal as never }],
+  });
+  const base = { lesson: '09-closing', at: '2026-01-01T00:00:00.000Z', ms: 1 };
+
+  it('marks the CLOSE arrow of a client that never closes, once the check declares its run over', () => {
+    const c = checkGoalOf(goal, compareGoal(goal, neverCloses().events, { now: Number.POSITIVE_INFINITY }), "the check's first run of your client, #1");
+    expect(c.arrows.map((a) => a.state)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'differs', 'unchecked', 'unchecked', 'unchecked']);
+    expect(c.difference).toEqual({ index: 5, expected: 'client → server: CLOSE 1000 and a reason', got: 'nothing: the wire went quiet before it' });
+    expect(c.sentence).toMatch(/^The conversation leaves the goal \("The job, then a closing handshake, and no coming back"\) at arrow 6: the goal has client → server: CLOSE 1000 and a reason/);
+    // Nothing of the wire's own arrows crosses over (the page cannot click into the check's capture).
+    expect(JSON.stringify(c)).not.toMatch(/"wire"|"t":/);
+    expect(readCheckGoal(JSON.parse(JSON.stringify(c)))).toEqual(c);
+  });
+
+  it('summarize() passes the comparison on, read and cut to size, not trusted', () => {
+    const c = checkGoalOf(goal, compareGoal(goal, neverCloses().events, { now: Number.POSITIVE_INFINITY }), 'run');
+    expect(summarize(report(c), base).goal).toEqual(c);
+    expect(summarize(report(undefined), base).goal).toBeUndefined();
+    // A report written by a process that ran the learner's code: nothing in it is taken on trust.
+    const huge = { ...c, run: 'x'.repeat(1e6), arrows: Array.from({ length: 100_000 }, () => ({ state: 'ok', count: 1e12 })), difference: { index: 3, expected: 'y'.repeat(1e5), got: 'z' }, sentence: 's'.repeat(1e5) };
+    const cut = summarize(report(huge), base).goal!;
+    expect(cut.arrows).toHaveLength(CHECK_GOAL_MAX_ARROWS);
+    expect(cut.arrows[0]!.count).toBe(1e6);
+    expect(cut.run.length).toBe(CHECK_GOAL_MAX_TEXT);
+    expect(cut.difference!.expected.length).toBe(CHECK_GOAL_MAX_TEXT);
+    expect(cut.sentence!.length).toBe(CHECK_GOAL_MAX_TEXT);
+    for (const bad of [
+      { ...c, arrows: [{ state: 'fine' }] },
+      { ...c, difference: { index: 99, expected: 'a', got: 'b' } },
+      { ...c, difference: 'arrow 6' },
+      { ...c, complete: 'yes' },
+      'goal',
+      null,
+    ]) {
+      expect(summarize(report(bad), base).goal, JSON.stringify(bad).slice(0, 80)).toBeUndefined();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { compareGoal, describeArrow, flatArrows, type Goal, type GoalResult } from '../../../lessons/harness/goal.ts';
-import { goalFromConn } from '../lessons.ts';
+import { compareGoal, describeArrow, flatArrows, type CheckGoal, type Goal, type GoalResult } from '../../../lessons/harness/goal.ts';
+import { checkState, goalFromConn, lessonDoc } from '../lessons.ts';
 import { centerView, detailTab, frameKey, model, selectedConn, selection, version, wiretapNow } from '../state.ts';
 
 /** The comparison reads at most this many of the run's latest events per render. */
@@ -19,11 +19,22 @@ const WIDTH = 400;
 export function GoalDiagram({ goal }: { goal: Goal }) {
   version.value;
   const [, tick] = useState(0);
+  // After a Check: the check's own run, compared by the check (its wiretap is not this page's).
+  const cs = checkState.value;
+  const checked = cs.result && cs.lesson === lessonDoc.value?.id && cs.result.goal ? cs.result : null;
+  const [showCheck, setShowCheck] = useState(true);
+  // A new check result is shown, even after the learner went back to their own runs.
+  useEffect(() => setShowCheck(true), [checked?.at]);
+  const fromCheck = checked && showCheck ? checked.goal! : null;
   const from = goalFromConn();
-  const events = model.events.filter((e) => e.conn >= from);
-  const recent = events.length > READ_WINDOW ? events.slice(-READ_WINDOW) : events;
-  const r: GoalResult = compareGoal(goal, recent, { fromConn: from, now: wiretapNow() ?? undefined });
-  const open = !r.empty && !r.complete && r.difference === null;
+  let r: GoalResult;
+  if (fromCheck) r = resultOfCheck(goal, fromCheck);
+  else {
+    const events = model.events.filter((e) => e.conn >= from);
+    const recent = events.length > READ_WINDOW ? events.slice(-READ_WINDOW) : events;
+    r = compareGoal(goal, recent, { fromConn: from, now: wiretapNow() ?? undefined });
+  }
+  const open = !fromCheck && !r.empty && !r.complete && r.difference === null;
   // A missing arrow becomes a difference once the wire is quiet: look again while it may.
   useEffect(() => {
     if (!open) return;
@@ -39,8 +50,27 @@ export function GoalDiagram({ goal }: { goal: Goal }) {
   };
   const height = TOP + flat.length * ROW + 10;
   return (
-    <section class="lp-goal" aria-label={`Goal: ${goal.title}`}>
+    <section class={fromCheck ? 'lp-goal from-check' : 'lp-goal'} aria-label={`Goal: ${goal.title}`}>
       <h4 class="lp-goal-head">Goal · {goal.title}</h4>
+      {checked && (
+        <p class="lp-goal-source">
+          {fromCheck ? (
+            <>
+              <b>From the check's run</b> ({fromCheck.run}) ·{' '}
+              <button class="link-button" onClick={() => setShowCheck(false)}>
+                show your own runs
+              </button>
+            </>
+          ) : (
+            <>
+              From your own runs ·{' '}
+              <button class="link-button" onClick={() => setShowCheck(true)}>
+                show the check's run
+              </button>
+            </>
+          )}
+        </p>
+      )}
       <svg class="lp-goal-svg" viewBox={`0 0 ${WIDTH} ${height}`} role="img" aria-label={`The expected conversation, ${flat.length} arrows`}>
         <defs>
           {(['ok', 'differs', 'waiting', 'unchecked'] as const).map((s) => (
@@ -93,13 +123,32 @@ export function GoalDiagram({ goal }: { goal: Goal }) {
           );
         })}
       </svg>
-      <GoalVerdict goal={goal} r={r} from={from} />
+      <GoalVerdict goal={goal} r={r} from={from} whose={fromCheck ? "The check's run" : 'Your run'} />
+      {fromCheck && checked && !checked.ok && (() => {
+        const failed = checked.checks.find((c) => c.state === 'fail');
+        return failed ? (
+          <p class="lp-goal-verdict lp-goal-check">
+            <b>The check says:</b> Not yet: {failed.name}
+          </p>
+        ) : null;
+      })()}
       {goal.note && <p class="muted lp-goal-note">{goal.note}</p>}
     </section>
   );
 }
 
-function GoalVerdict({ goal, r, from }: { goal: Goal; r: GoalResult; from: number }) {
+/** The check's comparison as a GoalResult the diagram draws (no wire arrows: nothing to click into). */
+function resultOfCheck(goal: Goal, c: CheckGoal): GoalResult {
+  const n = flatArrows(goal).length;
+  const arrows: GoalResult['arrows'] = Array.from({ length: n }, (_, i) => {
+    const a = c.arrows[i];
+    return a ? { state: a.state, ...(a.count !== undefined ? { count: a.count } : {}) } : { state: 'unchecked' as const };
+  });
+  const d = c.difference && c.difference.index < n ? c.difference : null;
+  return { peers: c.peers, arrows, difference: d, complete: c.complete, empty: false };
+}
+
+function GoalVerdict({ goal, r, from, whose }: { goal: Goal; r: GoalResult; from: number; whose: string }) {
   const d = r.difference;
   if (r.empty) {
     return (
@@ -135,7 +184,7 @@ function GoalVerdict({ goal, r, from }: { goal: Goal; r: GoalResult; from: numbe
   if (r.complete) {
     return (
       <p class="lp-goal-verdict good" role="status">
-        ✓ Your run follows the goal, arrow for arrow{goal.match === 'subsequence' ? ' (other messages between them are fine)' : ''}.
+        ✓ {whose} follows the goal, arrow for arrow{goal.match === 'subsequence' ? ' (other messages between them are fine)' : ''}.
       </p>
     );
   }
