@@ -72,7 +72,7 @@ function againstGoal(run: Awaited<ReturnType<typeof runToTheEnd>>): string {
   return sentence ? `\n${sentence}` : '';
 }
 
-check('when its job was done, the client closed with 1000 and a reason, and the server answered: both halves on the wire', { hint: 1, timeout: 30_000 }, async () => {
+check('when its job was done, the client closed with 1000 and a reason, and the server answered: both halves on the wire', { hint: 1, timeout: 60_000 }, async () => {
   const run = await (first ??= runToTheEnd());
   const { ws, close, reply } = run;
   const goal = againstGoal(run);
@@ -183,7 +183,7 @@ async function interrupt(): Promise<Story> {
 
 const story = () => (second ??= interrupt());
 
-check('after the connection was reset (1006), the client came back', { hint: 2, timeout: 30_000 }, async () => {
+check('after the connection was reset (1006), the client came back', { hint: 2, timeout: 60_000 }, async () => {
   const s = await story();
   must(s.start, () => `The second run of your client opened no WebSocket.\nThe wiretap saw:\n${lesson.wire.transcript({ max: 20 })}`);
   must(!s.stuck || s.afterReset, () => `The check could not reset the connection: ${s.stuck}.`);

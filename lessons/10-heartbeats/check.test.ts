@@ -84,7 +84,7 @@ async function watchAgain(): Promise<number | undefined> {
   return conn;
 }
 
-check(`the server pings the client on a timer, and the client answers each ping with a pong`, { hint: 1, timeout: 30_000 }, async () => {
+check(`the server pings the client on a timer, and the client answers each ping with a pong`, { hint: 1, timeout: 60_000 }, async () => {
   const { conn } = await watched();
   const goal = againstGoal(conn);
   must(conn !== undefined, () => `Your client made no connection.\nThe wiretap saw:\n${lesson.wire.transcript()}`);
@@ -99,7 +99,7 @@ check(`the server pings the client on a timer, and the client answers each ping 
   );
 });
 
-check('the healthy client, answering every ping, stays connected', { hint: 2, timeout: 30_000 }, async () => {
+check('the healthy client, answering every ping, stays connected', { hint: 2, timeout: 60_000 }, async () => {
   const { conn } = await watched();
   // Also once the frozen client (below) is gone: two more heartbeats after that.
   if (conn !== undefined && !endOf(conn)) {
@@ -210,7 +210,7 @@ async function freeze(): Promise<Frozen> {
 
 const gaveUp = (f: Frozen) => f.close !== undefined || f.end?.by === 'server';
 
-check('a client that froze (no more pongs, TCP still open) was given up within a few heartbeats', { hint: 2, timeout: 30_000 }, async () => {
+check('a client that froze (no more pongs, TCP still open) was given up within a few heartbeats', { hint: 2, timeout: 60_000 }, async () => {
   await watched();
   const f = await (frozen ??= freeze());
   must(f.conn !== undefined, () => `The check's second client could not connect and say something.\nThe wiretap saw:\n${lesson.wire.transcript()}`);
@@ -223,7 +223,7 @@ check('a client that froze (no more pongs, TCP still open) was given up within a
   );
 });
 
-check('the frozen client was terminated: its TCP connection ended by the server, no closing handshake to wait for', { hint: 3, timeout: 30_000 }, async () => {
+check('the frozen client was terminated: its TCP connection ended by the server, no closing handshake to wait for', { hint: 3, timeout: 60_000 }, async () => {
   const f = await (frozen ??= freeze());
   must(f.conn !== undefined && gaveUp(f), 'Your server did not give up on the frozen client (see the check above).');
   must(

@@ -19,7 +19,7 @@ function json(text: string | undefined): Record<string, unknown> | null {
   }
 }
 
-check(`the server welcomes a newcomer by the name it sent (the check joins as someone new each run)`, { hint: 2, timeout: 30_000 }, async () => {
+check(`the server welcomes a newcomer by the name it sent (the check joins as someone new each run)`, { hint: 2, timeout: 60_000 }, async () => {
   const probe = await lesson.runScript(
     "the check's client",
     `const socket = new WebSocket('ws://localhost:9900');
@@ -37,7 +37,7 @@ socket.onopen = () => socket.send(JSON.stringify({ type: 'join', name: ${JSON.st
   );
 });
 
-check("your client printed the text of each welcome it got, as the welcome said it (the check sends it a second one)", { hint: 3, timeout: 30_000 }, async () => {
+check("your client printed the text of each welcome it got, as the welcome said it (the check sends it a second one)", { hint: 3, timeout: 60_000 }, async () => {
   const client = await lesson.runClient();
   const conn = await lesson.waitForType('message', (m) => m.dir === 'client' && lesson.connectionsOf(client).includes(m.conn), 10_000);
   must(conn, () => `Your client sent no message.\n${lesson.trouble() || `The wiretap saw:\n${lesson.wire.transcript()}`}`);

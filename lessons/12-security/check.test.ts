@@ -87,7 +87,7 @@ const textFrame = (text: string) => buildFrame({ fin: true, rsv1: false, rsv2: f
 const originOf = (h: { request: { headers: [string, string][] } | null }) => h.request?.headers.find(([k]) => k.toLowerCase() === 'origin')?.[1];
 const crashed = () => lesson.server?.state.status === 'crashed';
 
-check(`a page from another site (Origin: ${EVIL}) is refused with 403 Forbidden`, { hint: 1, timeout: 30_000 }, async () => {
+check(`a page from another site (Origin: ${EVIL}) is refused with 403 Forbidden`, { hint: 1, timeout: 60_000 }, async () => {
   const hs = await probeOrigin(EVIL);
   must(hs, () => `The wiretap saw no handshake from the page on ${EVIL}.\nThe wiretap saw:\n${lesson.wire.transcript()}`);
   must(originOf(hs) === EVIL, `The request did not carry Origin: ${EVIL} (it said ${originOf(hs) ?? 'nothing'}): the check could not test your server.`);
@@ -104,7 +104,7 @@ check(`a page from another site (Origin: ${EVIL}) is refused with 403 Forbidden`
   );
 });
 
-check(`the playground's own page (Origin: ${OURS.join(' or ')}) is accepted, and its messages answered`, { hint: 2, timeout: 30_000 }, async () => {
+check(`the playground's own page (Origin: ${OURS.join(' or ')}) is accepted, and its messages answered`, { hint: 2, timeout: 60_000 }, async () => {
   const [r, r2] = await Promise.all(OURS.map((origin) => rawHandshake(origin)));
   const [hs, other] = await Promise.all([recordOf(r), recordOf(r2)]);
   r2?.socket.end();
@@ -121,7 +121,7 @@ check(`the playground's own page (Origin: ${OURS.join(' or ')}) is accepted, and
   must(other?.outcome === 'upgraded', `Your server refused the dashboard opened as ${OURS[1]} (${other?.response?.status ?? 'no answer'}): allow both ${OURS.join(' and ')}.`);
 });
 
-check('pages of look-alike origins (localhost.….example, evil.localhost, another scheme, host or port) are refused', { hint: 2, timeout: 30_000 }, async () => {
+check('pages of look-alike origins (localhost.….example, evil.localhost, another scheme, host or port) are refused', { hint: 2, timeout: 60_000 }, async () => {
   const let_in: string[] = [];
   const seen = await Promise.all(LOOK_ALIKES.map((origin) => probeOrigin(origin)));
   for (const [i, hs] of seen.entries()) {
@@ -134,7 +134,7 @@ check('pages of look-alike origins (localhost.….example, evil.localhost, anoth
   );
 });
 
-check('a request without Origin (a program, not a page), or with Origin: null, is refused', { hint: 3, timeout: 30_000 }, async () => {
+check('a request without Origin (a program, not a page), or with Origin: null, is refused', { hint: 3, timeout: 60_000 }, async () => {
   const [bare, opaque] = await Promise.all([probeOrigin(null), probeOrigin('null')]);
   must(bare, () => `The wiretap saw no handshake from the check's client without Origin.\nThe wiretap saw:\n${lesson.wire.transcript({ max: 20 })}`);
   must(
@@ -182,7 +182,7 @@ async function announce(length: bigint, what: string) {
   return { hs, what, refused: false, frame, close };
 }
 
-check(`a frame header announcing more than 64 KiB (1 MiB, or 2^31 bytes), with nothing behind it, is refused at once with 1009`, { hint: 4, timeout: 30_000 }, async () => {
+check(`a frame header announcing more than 64 KiB (1 MiB, or 2^31 bytes), with nothing behind it, is refused at once with 1009`, { hint: 4, timeout: 60_000 }, async () => {
   // One after the other: a server that crashes on one must not be blamed for the other.
   for (const [length, announced] of ANNOUNCED) {
     const { hs, what, refused, frame, close } = await announce(length, announced);
@@ -206,7 +206,7 @@ check(`a frame header announcing more than 64 KiB (1 MiB, or 2^31 bytes), with n
   }
 });
 
-check(`a message bigger than 64 KiB closes the connection with 1009, and the server keeps running`, { hint: 4, timeout: 30_000 }, async () => {
+check(`a message bigger than 64 KiB closes the connection with 1009, and the server keeps running`, { hint: 4, timeout: 60_000 }, async () => {
   const r = await rawHandshake(OURS[0]!);
   const hs = await recordOf(r);
   must(r && hs?.outcome === 'upgraded', `The check's client (Origin: ${OURS[0]}) could not connect: ${hs?.response?.status ?? 'no answer'}.`);
