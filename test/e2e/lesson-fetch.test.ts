@@ -16,7 +16,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLesson } from '../../lessons/harness/format.ts';
 import { chromiumAvailability, startWsplayAndChromium, textEventually } from '../helpers/browser.ts';
-import { eventually, waitForEditorText } from '../helpers/monaco.ts';
+import { eventually, pasteIntoEditor, waitForEditorText } from '../helpers/monaco.ts';
 import { ROOT, type CliProcess } from '../helpers/net.ts';
 
 const chromium = chromiumAvailability();
@@ -89,6 +89,8 @@ describe.skipIf(chromium.skip)(chromium.skip ? `lesson 01's polling client in re
     tapPort = Number((await cli.line(/^Wiretap listening on ws:\/\/127\.0\.0\.1:(\d+)/))[1]);
     context = await browser.newContext({ viewport: VIEWPORT, colorScheme: 'light' });
     context.setDefaultTimeout(10_000);
+    // The learner's own client is pasted into the editor, as a person pastes it.
+    await context.grantPermissions(['clipboard-read', 'clipboard-write']);
     dash = await context.newPage();
     dash.on('pageerror', (err) => pageErrors.push(`${err.message}\n${err.stack ?? ''}`));
     dash.on('console', (m) => browserConsole.push(`${m.type()}: ${m.text()}`));
@@ -190,10 +192,16 @@ describe.skipIf(chromium.skip)(chromium.skip ? `lesson 01's polling client in re
     expect(browserConsole.some((l) => /Content Security Policy/.test(l) && l.includes(`127.0.0.1:${tapPort}/notifications`))).toBe(true);
   });
 
-  it("passes the Check with step 3's push-only client", async () => {
+  it('passes the Check with a push-only client the learner writes (step 3 gives no code)', async () => {
     await centerTab('Code').click();
     await dash.getByRole('group', { name: 'Run the client' }).getByRole('button', { name: 'Stop' }).click();
-    await load(3, 'client.js', "console.log('notification:', notification.text);");
+    const mine = [
+      "const socket = new WebSocket('ws://localhost:9900');",
+      "socket.addEventListener('message', ({ data }) => console.log('notification:', JSON.parse(data).text));",
+      '',
+    ].join('\n');
+    await pasteIntoEditor(dash, mine);
+    await eventually(() => lessonFile('client.js') === mine, () => `client.js to hold the learner's client; it holds ${JSON.stringify(lessonFile('client.js'))}`);
     await pane().getByRole('button', { name: /^(Check|Checking…)$/ }).click();
     await textEventually(pane().locator('#lp-check-status'), (t) => /^✓ All \d+ checks pass$/.test(t.trim()), 'the Check to pass', 45_000);
     expect(pageErrors).toEqual([]);

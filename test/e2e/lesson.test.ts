@@ -150,7 +150,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `a lesson in real Chromium: ${chr
     await shot('red');
   });
 
-  it("asks before replacing the learner's own edits, loads step 4's fix, and the Check turns green", async () => {
+  it("asks before replacing the learner's own edits, loads step 4's skeleton, the learner fills the gap, and the Check turns green", async () => {
     // The learner's own change: the pane must not throw it away without asking.
     const mine = `${stepCode(1)}// my own note\n`;
     await pasteIntoEditor(dash, mine);
@@ -161,8 +161,13 @@ describe.skipIf(chromium.skip)(chromium.skip ? `a lesson in real Chromium: ${chr
     await ask.waitFor();
     await ask.getByRole('button', { name: 'Replace client.js' }).click();
     await ask.waitFor({ state: 'hidden' });
-    await waitForEditorText(dash, 'socket.onopen = () => {');
+    await waitForEditorText(dash, '// TODO');
     expect(lessonFile('client.js')).toBe(stepCode(4));
+    // The block is a skeleton: the learner writes the send, their own way.
+    expect(stepCode(4)).not.toMatch(/onopen\s*=|addEventListener\('open'/);
+    const fix = stepCode(4).replace(/\/\/ TODO[\s\S]*$/, "socket.addEventListener('open', () => socket.send('I am listening'));\n");
+    await pasteIntoEditor(dash, fix);
+    await eventually(() => lessonFile('client.js') === fix, () => `client.js to hold the learner's fix; it holds ${JSON.stringify(lessonFile('client.js'))}`);
     for (const n of [2, 3, 4]) await step(n).getByRole('checkbox', { name: `Step ${n} done` }).check();
 
     await dash.getByRole('group', { name: 'Run the client' }).getByRole('button', { name: /^(Run|Re-run)$/ }).click();
