@@ -104,4 +104,19 @@ describe('sequence diagram fan-outs', () => {
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({ peers: 1 });
   });
+
+  it('keeps a broadcast whole when a busy machine reads its copies tens of milliseconds apart', () => {
+    const found = findFanOuts(
+      rows([
+        ['101', 1, 0],
+        ['101', 2, 10],
+        ['101', 3, 20],
+        ['client', 1, 100, 'hello from a'],
+        ['server', 2, 100.2, 'hello from a'],
+        ['server', 3, 160, 'hello from a'],
+      ]),
+    );
+    expect(found).toHaveLength(1);
+    expect(found[0]!.peers).toBe(2);
+  });
 });

@@ -15,10 +15,18 @@ import type { FrameEvent } from '../../../server/capture/events.ts';
 /**
  * Server frames that start within this many ms after a client message ends can be that
  * message's fan-out. On loopback a broadcast to a handful of peers takes well under a
- * millisecond; 10 ms leaves room for a busy event loop without pulling in replies to unrelated
- * traffic.
+ * millisecond, but the wiretap stamps each connection's bytes when it reads them, and on a busy
+ * machine reads of one broadcast can be tens of milliseconds apart. The window can be generous:
+ * frames are grouped by content (the same bytes) and only until the next client message, so it
+ * does not pull in replies to unrelated traffic.
  */
-export const FANOUT_WINDOW_MS = 10;
+export const FANOUT_WINDOW_MS = 500;
+
+/**
+ * A connection's first server frame this soon after its 101 is its greeting. Kept short: a
+ * greeting that comes later is still told apart by its content (it is not the client's message).
+ */
+export const GREETING_WINDOW_MS = 10;
 
 /** What the rule needs of a diagram row. */
 export interface FanOutRow {
@@ -106,7 +114,7 @@ export function findFanOuts(rows: readonly FanOutRow[]): FoundFanOut[] {
     if (!cur || f.t - cur.tEnd > FANOUT_WINDOW_MS || f.t < cur.tEnd - 1) continue;
     // A connection's first server frame right after its 101 is its greeting, not a message passed on.
     const up = upgradedAt.get(f.conn);
-    if (f.conn !== cur.conn && first && up !== undefined && (up >= cur.tEnd - 1 || f.t - up <= FANOUT_WINDOW_MS)) continue;
+    if (f.conn !== cur.conn && first && up !== undefined && (up >= cur.tEnd - 1 || f.t - up <= GREETING_WINDOW_MS)) continue;
     if (f.opcode === 0) continue;
     cur.candidates.push({ index: i, id: r.id, conn: f.conn, t: f.t, key: contentKey(f) });
   }
