@@ -27,7 +27,10 @@ import { BUNDLE, bundleIsFresh } from './bundle-state.js';
 const ownUrl = (out) => ({
   name: 'own-import-meta-url',
   setup(build) {
-    build.onLoad({ filter: /[\\/]server[\\/].*\.ts$/ }, async (args) => {
+    // The server's sources and the lesson harness they import (lessons/harness: the lesson list,
+    // the workspace, the goals), never a package's files.
+    build.onLoad({ filter: /[\\/](server|lessons)[\\/].*\.ts$/ }, async (args) => {
+      if (/[\\/]node_modules[\\/]/.test(args.path)) return undefined;
       const source = await readFile(args.path, 'utf8');
       const rel = relative(dirname(out), args.path).split(sep).join('/');
       const url = `new URL(${JSON.stringify(rel)}, import.meta.url).href`;

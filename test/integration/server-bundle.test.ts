@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { buildServer } from '../../server/bin/build-server.js';
 import { bundleIsFresh } from '../../server/bin/bundle-state.js';
+import { listLessons } from '../../lessons/harness/format.ts';
 import { Cleanup, ROOT, until } from '../helpers/net.ts';
 
 const cleanup = new Cleanup();
@@ -77,6 +78,12 @@ describe('the bundled server', () => {
     const page = await fetch(dashboard!);
     expect(page.status).toBe(200);
     expect(await page.text()).toBe(readFileSync(path.join(ROOT, 'ui/dist/index.html'), 'utf8'));
+    // The lessons are found next to the sources too (the lesson harness is bundled with the server).
+    const at = new URL(dashboard!);
+    const lessons = await fetch(`${at.origin}/api/lessons`, { headers: { 'x-wsplay-token': at.searchParams.get('token')! } });
+    expect(lessons.status).toBe(200);
+    const list = (await lessons.json()) as { lessons: Array<{ id: string }> };
+    expect(list.lessons.map((l) => l.id)).toEqual(listLessons().map((l) => l.slug));
 
     // A message through the wiretap to the course's echo server, and back.
     const ws = new WebSocket(`ws://127.0.0.1:${tapPort}`);
