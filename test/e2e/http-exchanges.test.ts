@@ -4,7 +4,7 @@
  * exchange as what it is. The Timeline has one HTTP row per exchange, the Connections list says
  * how many requests the connection carried, the Handshake view steps through them with neutral
  * words for a 200 (no error box), and the Sequence diagram marks no 200 OK with ✗.
- * Screenshots: test-artifacts/screenshots/http-exchanges-*.png (and /tmp/shots).
+ * Screenshots: test-artifacts/screenshots/http-exchanges-*.png.
  */
 import { mkdirSync } from 'node:fs';
 import http from 'node:http';
@@ -21,7 +21,7 @@ import { ROOT } from '../helpers/net.ts';
 import { ensureUiBuilt } from '../helpers/playground.ts';
 
 const chromium = chromiumAvailability();
-const SHOTS = [path.join(ROOT, 'test-artifacts', 'screenshots'), '/tmp/shots'];
+const SHOTS = [path.join(ROOT, 'test-artifacts', 'screenshots')];
 const POLLS = 6;
 
 /** The page polls /poll one request after another, so Chromium reuses one kept-alive connection. */

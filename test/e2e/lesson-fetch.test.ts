@@ -7,7 +7,7 @@
  * notifications its polls brought back (not `TypeError: Failed to fetch`), and the inspector
  * shows the polls as plain HTTP requests to /notifications that reached the server through the
  * wiretap. Then step 3's push-only client passes the Check.
- * Screenshots: test-artifacts/screenshots/lesson01-*.png (and /tmp/shots).
+ * Screenshots: test-artifacts/screenshots/lesson01-*.png.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +21,7 @@ import { ROOT, type CliProcess } from '../helpers/net.ts';
 
 const chromium = chromiumAvailability();
 
-const SHOTS = [path.join(ROOT, 'test-artifacts', 'screenshots'), '/tmp/shots'];
+const SHOTS = [path.join(ROOT, 'test-artifacts', 'screenshots')];
 const VIEWPORT = { width: 1280, height: 800 };
 const LESSON = '01-push-vs-polling';
 const text = readLesson(path.join(ROOT, 'lessons', LESSON));

@@ -19,7 +19,7 @@ import { chromiumAvailability, eventually, startWsplayAndChromium, textEventuall
 import { ROOT, type CliProcess } from '../helpers/net.ts';
 
 const chromium = chromiumAvailability();
-const SHOTS = [path.join(ROOT, 'test-artifacts', 'screenshots'), '/tmp/shots'];
+const SHOTS = [path.join(ROOT, 'test-artifacts', 'screenshots')];
 
 describe.skipIf(chromium.skip)(chromium.skip ? `the lesson pane's teaching tools: ${chromium.reason}` : "the lesson pane's teaching tools in real Chromium", () => {
   let workspace: string;

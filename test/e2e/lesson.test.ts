@@ -20,7 +20,7 @@ import { ROOT, type CliProcess } from '../helpers/net.ts';
 
 const chromium = chromiumAvailability();
 
-const SHOTS = [path.join(ROOT, 'test-artifacts', 'screenshots'), '/tmp/shots'];
+const SHOTS = [path.join(ROOT, 'test-artifacts', 'screenshots')];
 const VIEWPORT = { width: 1280, height: 800 };
 const LESSON = '04-sending-too-early';
 const text = readLesson(path.join(ROOT, 'lessons', LESSON));
