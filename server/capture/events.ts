@@ -251,6 +251,110 @@ export interface MessageEvent extends EventBase, LazyBytes {
   utf8Valid?: boolean;
   /** True when one of its frames was sent by the wiretap (`FrameEvent.injected`), not the peer. */
   injected?: true;
+  /**
+   * The application protocol this message carries, decoded (server/protocol/app/): present only
+   * on connections whose protocol was negotiated (Sec-WebSocket-Protocol) or recognized (the
+   * Engine.IO handshake path, JSON-RPC's first messages). Absent in older recordings.
+   */
+  app?: AppInfo;
+}
+
+/** Application protocols that ride on WebSocket and that the wiretap decodes. */
+export type AppProtocol = 'socket.io' | 'graphql-transport-ws' | 'graphql-ws' | 'stomp' | 'mqtt' | 'json-rpc';
+
+/** Where one message (or HTTP body) is found again: a message's connection, direction and first frame. */
+export interface MessageRef {
+  conn: number;
+  dir: Direction;
+  /** `MessageEvent.firstFrame` of the message. */
+  firstFrame: number;
+}
+
+/**
+ * One layer inside a message's data, for the Message view (TCP bytes, frame, Engine.IO packet,
+ * Socket.IO event, JSON arguments ...): a name, the bytes of the message's data it covers
+ * (`start` inclusive, `end` exclusive, offsets in the unmasked, inflated data) and a one-line
+ * label. Layers nest by their ranges, outermost first.
+ */
+export interface AppLayerSpan {
+  name: string;
+  start: number;
+  end: number;
+  label: string;
+}
+
+/**
+ * One unit of an application protocol: an Engine.IO/Socket.IO packet, a GraphQL-over-WebSocket
+ * message, a STOMP frame, an MQTT control packet, a JSON-RPC request or response. Fields beyond
+ * the first three belong to one protocol each (see its decoder) and are absent otherwise.
+ */
+export interface AppUnit {
+  protocol: AppProtocol;
+  /** The protocol's own name for the unit: `EVENT`, `subscribe`, `SEND`, `PUBLISH`, `request` ... */
+  type: string;
+  /** One line for a person, as the Timeline badge shows it, e.g. `EVENT "chat" ["hi"]`. */
+  summary: string;
+  /** The unit's layers inside the message's data, outermost first (Message view highlights). */
+  layers?: AppLayerSpan[];
+
+  // Socket.IO (protocol 'socket.io')
+  engineType?: 'open' | 'close' | 'ping' | 'pong' | 'message' | 'upgrade' | 'noop';
+  socketType?: 'CONNECT' | 'DISCONNECT' | 'EVENT' | 'ACK' | 'CONNECT_ERROR' | 'BINARY_EVENT' | 'BINARY_ACK';
+  nsp?: string;
+  event?: string;
+  /** The event's (or ack's) arguments without the name, binary attachments joined in. */
+  args?: unknown[];
+  ackId?: number;
+
+  // GraphQL over WebSocket ('graphql-transport-ws', 'graphql-ws'); JSON-RPC's id too
+  id?: string | number | null;
+  operationName?: string | null;
+  operationKind?: 'query' | 'mutation' | 'subscription' | null;
+
+  // STOMP ('stomp')
+  command?: string;
+  headers?: HeaderPair[];
+  body?: string;
+
+  // MQTT ('mqtt')
+  packetType?: string;
+  topic?: string;
+  packetId?: number;
+  qos?: 0 | 1 | 2;
+  /** MQTT's payload (base64); STOMP's is `body`. */
+  payload?: string;
+
+  // JSON-RPC 2.0 ('json-rpc')
+  method?: string;
+  kind?: 'request' | 'response' | 'notification' | 'error';
+  /** A response's request (JSON-RPC) or a reply's subscribe (GraphQL), when it was seen. */
+  replyTo?: MessageRef;
+}
+
+/**
+ * What a message carries at the application layer: its unit, or, when one message carries
+ * several (STOMP frames, MQTT packets), the first unit's fields with all of them in `parts`
+ * and a summary of all. A unit that spans messages (an MQTT packet in two, Socket.IO binary
+ * attachments) is reported on the message that completes it, with `spans` naming the others.
+ */
+export interface AppInfo extends AppUnit {
+  parts?: AppUnit[];
+  spans?: MessageRef[];
+}
+
+/** A message that claims an application protocol and breaks it (as `violation` is for frames). */
+export interface AppViolationEvent extends EventBase {
+  type: 'appViolation';
+  dir: Direction;
+  protocol: AppProtocol;
+  /** Stable rule id, e.g. `socket.io-bad-packet-type`. */
+  rule: string;
+  /** The specification and its section, e.g. "graphql-transport-ws, Subscribe". */
+  section: string;
+  /** One sentence for a person. */
+  message: string;
+  /** The message that broke the rule, when one did (not for an HTTP body). */
+  at?: MessageRef;
 }
 
 export interface ControlEvent extends EventBase, LazyBytes {
@@ -358,6 +462,7 @@ export type WireEvent =
   | ControlEvent
   | CloseEvent
   | ViolationEvent
+  | AppViolationEvent
   | EndEvent;
 
 export type WireEventType = WireEvent['type'];

@@ -25,6 +25,7 @@ const NAMESPACE: Record<WireEvent['type'], keyof typeof ns> = {
   pong: 'message',
   close: 'message',
   violation: 'violation',
+  appViolation: 'violation',
 };
 
 export function logEvents(events: WireEvent[]): void {

@@ -180,6 +180,14 @@ const SHAPES: Record<WireEventType, Shape> = {
   pong: { dir: DIR, payload: base64, frame: count, [INJECTED]: yes },
   close: { dir: DIR, code: int, reason: str, explanation: str, frame: count, [INJECTED]: yes },
   violation: { dir: DIR, rule: str, section: str, closeCode: int, message: str, 'frame?': count, 'offset?': count, [INJECTED]: yes },
+  appViolation: {
+    dir: DIR,
+    protocol: oneOf('socket.io', 'graphql-transport-ws', 'graphql-ws', 'stomp', 'mqtt', 'json-rpc'),
+    rule: str,
+    section: str,
+    message: str,
+    'at?': any,
+  },
   end: {
     by: oneOf('client', 'server', 'wiretap'),
     clean: bool,

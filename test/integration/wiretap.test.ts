@@ -56,7 +56,8 @@ function summary(e: WireEvent): string {
     case 'handshake':
       return `handshake ${e.outcome}`;
     case 'violation':
-      return `${e.dir} violation ${e.rule}`;
+    case 'appViolation':
+      return `${e.dir} ${e.type} ${e.rule}`;
     case 'end':
       return `end ${e.code}`;
     case 'open':
