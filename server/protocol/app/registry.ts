@@ -1,0 +1,11 @@
+/**
+ * Which decoder reads a connection, by the subprotocol its handshake negotiated
+ * (Sec-WebSocket-Protocol, compared without case). Protocols recognized without a subprotocol
+ * (Socket.IO by its handshake path, JSON-RPC by its first messages) are chosen elsewhere
+ * (server/protocol/app/select.ts).
+ */
+import type { AppDecoderFactory } from './decoder.ts';
+
+export const BY_SUBPROTOCOL: ReadonlyMap<string, AppDecoderFactory> = new Map<string, AppDecoderFactory>([
+  // One line per subprotocol, e.g. ['graphql-transport-ws', graphqlTransportWs],
+]);
