@@ -39,7 +39,7 @@ export { until, sleep, quiet } from './harness/wait.ts';
 export { listLessons, readLesson, readHints, parseLesson, parseHints, type LessonInfo, type LessonStep, type CodeBlock } from './harness/format.ts';
 export { workspaceRoot, lessonWorkspace } from './harness/workspace.ts';
 export { compareGoal, describeDifference, type Goal, type GoalResult } from './harness/goal.ts';
-export { bytesArg, bytesOf, type CallResult } from './harness/module-call.ts';
+export { bytesArg, bytesOf, callExport, type CallResult } from './harness/module-call.ts';
 
 /**
  * The lesson this check file belongs to (its folder), run for the whole file: started before the
