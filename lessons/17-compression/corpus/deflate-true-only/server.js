@@ -1,0 +1,12 @@
+const { WebSocketServer } = require('ws');
+const { updates, acks, photo } = require('./feed.js');
+
+const wss = new WebSocketServer({ port: 9900, perMessageDeflate: true });
+
+wss.on('connection', (ws) => {
+  updates.forEach((update, i) => {
+    ws.send(JSON.stringify(update));
+    ws.send(acks[i % acks.length]);
+  });
+  ws.send(photo, { compress: false });
+});
