@@ -56,6 +56,7 @@ export class LearnerServer extends EventEmitter {
   /** This start's tag in server.js's environment, inherited by all it starts (process-tree.ts). */
   private runTag = newRunTag();
   state: RunnerState;
+  private asked = 0;
 
   constructor(private readonly opts: LearnerServerOptions) {
     super();
@@ -224,6 +225,35 @@ export class LearnerServer extends EventEmitter {
   }
 
   /** End the whole process group: SIGTERM, then SIGKILL after a grace period. */
+  /**
+   * The bytes server.js holds to send on the sockets it accepted (their writable buffers), as
+   * its own process reports them over the IPC channel (listen-preload.cjs); null when it does
+   * not answer within `timeoutMs` (not running, or busy in a loop).
+   */
+  bufferedBytes(timeoutMs = 5000): Promise<{ bytes: number; sockets: number } | null> {
+    const child = this.child;
+    if (!child || !child.connected) return Promise.resolve(null);
+    const id = ++this.asked;
+    return new Promise((resolve) => {
+      const onMessage = (msg: { type?: string; id?: number; bytes?: unknown; sockets?: unknown }) => {
+        if (msg?.type !== 'buffered' || msg.id !== id) return;
+        done(typeof msg.bytes === 'number' && typeof msg.sockets === 'number' ? { bytes: msg.bytes, sockets: msg.sockets } : null);
+      };
+      const timer = setTimeout(() => done(null), timeoutMs);
+      const done = (v: { bytes: number; sockets: number } | null) => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve(v);
+      };
+      child.on('message', onMessage);
+      try {
+        child.send({ type: 'buffered?', id });
+      } catch {
+        done(null);
+      }
+    });
+  }
+
   async stop(report = true): Promise<void> {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.clearListenTimer();

@@ -34,6 +34,8 @@ net.Server.prototype.listen = function wsplayListen(...args) {
     options.host = '127.0.0.1';
     args = callback ? [options, callback] : [options];
   }
+  // Every accepted socket, for `buffered?` below.
+  this.on('connection', track);
   this.once('listening', () => {
     const address = this.address();
     if (process.send && address && typeof address === 'object') {
@@ -42,6 +44,26 @@ net.Server.prototype.listen = function wsplayListen(...args) {
   });
   return listen.apply(this, args);
 };
+
+// Bytes the server holds to send, summed over the sockets it accepted (each socket's writable
+// buffer: what `ws` queued and the kernel has not taken yet), for a check that asks how much a
+// slow client costs the server (lesson 18): { type: 'buffered?', id } → { type: 'buffered', id,
+// bytes, sockets }. Asked over the IPC channel; the channel stays unreferenced, so a server.js
+// that ends on its own still exits.
+const sockets = new Set();
+function track(socket) {
+  sockets.add(socket);
+  socket.once('close', () => sockets.delete(socket));
+}
+if (process.send) {
+  process.on('message', (msg) => {
+    if (!msg || msg.type !== 'buffered?') return;
+    let bytes = 0;
+    for (const socket of sockets) bytes += socket.writableLength;
+    process.send({ type: 'buffered', id: msg.id, bytes, sockets: sockets.size });
+  });
+  if (process.channel) process.channel.unref();
+}
 
 // If the playground goes away (even killed outright), the IPC channel closes: go with it, so
 // no orphan keeps holding a port.
