@@ -338,7 +338,7 @@ function failFast(id: string, inFrames: boolean, splitAtByte: boolean): void {
   const parts = splitAtByte ? [12, 13] : [11, 15];
   add(id, 'Fail fast on invalid UTF-8', `Send an invalid text message (F4 90 80 80 encodes U+110000, past Unicode's end) in three ${inFrames ? 'frames' : 'pieces of one frame'}: a valid start, a pause, the piece that makes it invalid${splitAtByte ? ' (just its first bad byte)' : ''}, a pause, the rest.`,
     'The peer sits through the first pause and fails the connection (1007) right after the invalid piece (PASS), or at the latest once the message is complete (NON-STRICT).', RFC.utf8, 'Validate text incrementally as bytes arrive (a streaming UTF-8 validator) and close with 1007 as soon as a byte cannot continue any valid sequence.', () => ({
-      expect: { ok: [timeout('A')], nonStrict: [timeout('A'), timeout('B')] }, close: FAIL_1007, nonStrictWhy: NON_STRICT_FAIL_FAST, probe: false,
+      expect: { ok: [timeout('A')], nonStrict: [timeout('A'), timeout('B')] }, close: FAIL_1007, nonStrictWhy: NON_STRICT_FAIL_FAST,
       run: async (s) => {
         const all = hex(FF_PAYLOAD);
         const [p1, p2] = parts as [number, number];

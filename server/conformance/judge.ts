@@ -101,7 +101,7 @@ export function judge(c: Case, sc: Script, s: Session, durationMs: number, local
     observed = own.observed;
   } else {
     behavior = sameList(s.received, sc.expect.ok) ? 'OK' : sc.expect.nonStrict && sameList(s.received, sc.expect.nonStrict) ? 'NON-STRICT' : 'FAILED';
-    observed = `received ${describeList(s.received)}`;
+    observed = `Received ${describeList(s.received)}`;
     if (behavior === 'FAILED') observed += `; expected ${describeList(sc.expect.ok)}`;
   }
   const closeSentence = `${s.peerClose ? `the ${peer} sent ${codeText(remote)}` : `the ${peer} sent no close frame`}; ${closedBy === 'none' ? 'the case timed out' : `${closedBy} closed first`}; ${droppedBy === 'none' ? 'the runner cut TCP' : `${droppedBy} ended TCP`}${clean ? ' (clean)' : ''}`;
