@@ -8,6 +8,7 @@
  */
 import type { CaseDef, CaseGroup } from './types.ts';
 import type { Item, Session } from './session.ts';
+import { DEFLATE_CASES } from './cases-deflate.ts';
 
 /** How the case must end (Autobahn's expectedClose). `runner`: the runner starts the close. */
 export interface CloseExpect {
@@ -35,8 +36,10 @@ export interface Script {
   informational?: boolean;
   /** Send the runner's probe ping after the frames when the peer is expected to fail (default true). */
   probe?: boolean;
-  /** Sec-WebSocket-Extensions offer (groups 12, 13). */
+  /** Sec-WebSocket-Extensions offer the runner makes as a client (groups 12, 13). */
   offer?: string;
+  /** Parameters the runner adds when it accepts a client's offer, as a server ("client_max_window_bits=9"). */
+  accept?: string;
   /** Longer case timeout (group 9). */
   long?: boolean;
   run(s: Session): Promise<void>;
@@ -493,10 +496,12 @@ const human = (n: number): string => (n >= MiB ? `${n / MiB} MiB` : n >= KiB ? `
 function echoJudge(expectLen: number, isBinary: boolean, count = 1) {
   return (s: Session): OwnJudgement => {
     const msgs = s.received.filter((r) => r.kind === 'message') as Array<Extract<Item, { kind: 'message' }>>;
-    const good = msgs.filter((m) => m.binary === isBinary && m.data.length === expectLen).length;
+    const fill = isBinary ? 0xfe : 0x2a;
+    const intact = (d: Buffer): boolean => d.length === expectLen && d.every((x) => x === fill);
+    const good = msgs.filter((m) => m.binary === isBinary && intact(m.data)).length;
     if (good >= count) return { behavior: 'OK', observed: `${count} ${isBinary ? 'binary' : 'text'} message${count > 1 ? 's' : ''} of ${human(expectLen)} echoed` };
-    const first = msgs.find((m) => m.binary !== isBinary || m.data.length !== expectLen);
-    return { behavior: 'FAILED', observed: first ? `got a ${first.binary ? 'binary' : 'text'} message of ${first.data.length} bytes, expected ${isBinary ? 'binary' : 'text'} of ${expectLen}` : `${good} of ${count} echoes came back` };
+    const first = msgs.find((m) => m.binary !== isBinary || !intact(m.data));
+    return { behavior: 'FAILED', observed: first ? `got a ${first.binary ? 'binary' : 'text'} message of ${first.data.length} bytes that is not the ${isBinary ? 'binary' : 'text'} message of ${expectLen} bytes sent` : `${good} of ${count} echoes came back` };
   };
 }
 function bigEcho(id: string, title: string, n: number, isBinary: boolean, how: { fragment?: number; chop?: number }): void {
@@ -551,6 +556,18 @@ function bigEcho(id: string, title: string, n: number, isBinary: boolean, how: {
 });
 
 // ---- lookups -------------------------------------------------------------------------------
+
+function compareIds(a: string, b: string): number {
+  const x = a.split('.').map(Number);
+  const y = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? -1) - (y[i] ?? -1);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+CASE_LIST.push(...DEFLATE_CASES);
+CASE_LIST.sort((a, b) => compareIds(a.id, b.id));
 
 export const CASE_SCRIPTS: readonly Case[] = CASE_LIST;
 

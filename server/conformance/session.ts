@@ -43,6 +43,12 @@ export const PROBE_PREFIX = 'wsplay-probe-';
 export interface Deflate {
   /** Window bits the runner may use when it compresses (the RFC's own max, or what was agreed). */
   myMaxWindowBits: number;
+  /** Window the peer agreed to compress within: its messages are inflated with no larger one. */
+  peerMaxWindowBits: number;
+  /** The peer agreed to start each message afresh: each is inflated with a fresh inflater. */
+  peerNoContextTakeover: boolean;
+  /** The agreed extension as the handshake wrote it, for the report. */
+  agreed: string;
 }
 
 export interface SendOptions {
@@ -383,8 +389,13 @@ export class Session {
   }
 
   private inflate(data: Buffer): Promise<Buffer> {
-    // One inflater for the connection: it serves context takeover and fresh streams alike.
-    this.inflater ??= zlib.createInflateRaw({ windowBits: 15 });
+    // Inflating with the agreed window and, without context takeover, a fresh inflater per
+    // message: a peer that breaks what it agreed to produces data that does not inflate.
+    if (this.deflate!.peerNoContextTakeover) {
+      this.inflater?.close();
+      this.inflater = null;
+    }
+    this.inflater ??= zlib.createInflateRaw({ windowBits: Math.min(15, Math.max(8, this.deflate!.peerMaxWindowBits)) });
     const inf = this.inflater;
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
