@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { computeAccept } from '../protocol/handshake.ts';
 import { caseById, type Case, type Script } from './cases.ts';
-import { isPrefix, judge, sameList } from './judge.ts';
+import { isPrefix, judge, printable, sameList } from './judge.ts';
 import { selectCases } from './select.ts';
 import { DEFAULT_WAITS, Session, type Deflate, type Waits } from './session.ts';
 import type { CaseResult, Report, RunServerOptions } from './types.ts';
@@ -136,13 +136,13 @@ function acceptedDeflate(offer: string, response: string | undefined): { deflate
     if (p.has('client_max_window_bits') && !o.params.has('client_max_window_bits')) return false;
     return true;
   });
-  const problems = fits ? [] : [`answered permessage-deflate with "${response}", which honours none of the offers (§7.1.1.1: a requested server_no_context_takeover MUST be in the answer; §7.1.2.1: server_max_window_bits no larger than asked)`];
+  const problems = fits ? [] : [`answered permessage-deflate with "${printable(response!.slice(0, 200))}", which honours none of the offers (§7.1.1.1: a requested server_no_context_takeover MUST be in the answer; §7.1.2.1: server_max_window_bits no larger than asked)`];
   return {
     deflate: {
       myMaxWindowBits: bitsOf(p.get('client_max_window_bits'), 15),
       peerMaxWindowBits: bitsOf(p.get('server_max_window_bits'), 15),
       peerNoContextTakeover: p.has('server_no_context_takeover'),
-      agreed: response!.trim(),
+      agreed: printable(response!.trim().slice(0, 200)),
     },
     problems,
   };
@@ -209,11 +209,11 @@ async function clientHandshake(url: string, offer: string | undefined, signal?: 
       socket.removeAllListeners('error');
       signal?.removeEventListener('abort', onAbort);
       const status = got.head.split('\r\n')[0] ?? '';
-      if (!/^HTTP\/1\.1 101\b/.test(status)) return fail(`the server answered the opening handshake with "${status.slice(0, 80)}", not 101 Switching Protocols`);
+      if (!/^HTTP\/1\.1 101\b/.test(status)) return fail(`the server answered the opening handshake with "${printable(status.slice(0, 80))}", not 101 Switching Protocols`);
       const h = headerMap(got.head);
       if (h.get('sec-websocket-accept') !== computeAccept(key)) return fail('the server\'s Sec-WebSocket-Accept does not match the key (§4.2.2)');
       const ext = h.get('sec-websocket-extensions');
-      if (!offer && ext) return fail(`the server answered with Sec-WebSocket-Extensions "${ext.slice(0, 80)}" though none was offered (§9.1: it MUST NOT)`);
+      if (!offer && ext) return fail(`the server answered with Sec-WebSocket-Extensions "${printable(ext.slice(0, 80))}" though none was offered (§9.1: it MUST NOT)`);
       const agreed = offer ? acceptedDeflate(offer, ext) : { deflate: null, problems: [] };
       resolve({ socket, rest: got.rest, deflate: agreed.deflate, problems: agreed.problems, localPort: socket.localPort ?? 0 });
     };
@@ -275,6 +275,8 @@ export interface ClientCasesServer {
   close(): Promise<void>;
 }
 
+const MAX_CLIENT_CONNECTIONS = 32;
+
 const HTTP_BAD = (why: string): string => `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(why)}\r\n\r\n${why}`;
 
 /**
@@ -291,7 +293,18 @@ export async function serveClientCases(options: ClientCasesOptions): Promise<Cli
   let next = 0;
 
   const handle = (socket: net.Socket): void => {
+    // One connection per case, in turn: a client (or anything else) opening dozens at once
+    // gets refused rather than a runner that holds them all.
+    if (sockets.size >= MAX_CLIENT_CONNECTIONS) {
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
+    // A connection that never finishes its request head is dropped (named wait: 10 s).
+    socket.setTimeout(10_000, () => {
+      if (!upgraded) socket.destroy();
+    });
+    let upgraded = false;
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
     const reader = new HeadReader();
@@ -305,6 +318,8 @@ export async function serveClientCases(options: ClientCasesOptions): Promise<Cli
       }
       if (!got) return;
       socket.off('data', onData);
+      upgraded = true;
+      socket.setTimeout(0);
       const [method = '', target = '/'] = (got.head.split('\r\n')[0] ?? '').split(' ');
       const h = headerMap(got.head);
       const key = h.get('sec-websocket-key');

@@ -39,6 +39,9 @@ export const DEFAULT_WAITS: Waits = { answerMs: 4000, closeMs: 4000, failFastMs:
 /** Payloads of the runner's own pings, told apart from the case's: never part of "received". */
 export const PROBE_PREFIX = 'wsplay-probe-';
 
+/** Items kept per case (see Session.record). */
+const MAX_ITEMS = 2000;
+
 /** permessage-deflate as negotiated in the handshake (RFC 7692 §7). */
 export interface Deflate {
   /** Window bits the runner may use when it compresses (the RFC's own max, or what was agreed). */
@@ -92,7 +95,7 @@ export class Session {
     readonly waits: Waits,
     readonly deflate: Deflate | null,
     leftover: Buffer,
-    private readonly maxMessage = 64 * 1024 * 1024,
+    private readonly maxMessage = 16 * 1024 * 1024,
   ) {
     socket.setNoDelay(true);
     this.reader = new FrameReader(maxMessage);
@@ -304,6 +307,19 @@ export class Session {
 
   // ---- receiving ----------------------------------------------------------------------------
 
+  /**
+   * What the peer sent, kept for the judgement. Bounded: a case expects at most a few hundred
+   * items (9.7 counts 250 echoes), so a peer that floods is cut, not buffered.
+   */
+  private record(item: Item): void {
+    if (this.received.length >= MAX_ITEMS) {
+      this.violation(`sent more than ${MAX_ITEMS} frames in one case; the runner cut the connection`);
+      this.drop();
+      return;
+    }
+    this.received.push(item);
+  }
+
   private violation(s: string): void {
     if (this.peerViolations.length < 20 && !this.peerViolations.includes(s)) this.peerViolations.push(s);
   }
@@ -332,12 +348,12 @@ export class Session {
     }
     switch (f.opcode) {
       case 9:
-        this.received.push({ kind: 'ping', data: f.payload });
+        this.record({ kind: 'ping', data: f.payload });
         if (!this.myClose) await this.send({ opcode: 10, payload: f.payload });
         break;
       case 10:
         if (f.payload.toString('latin1').startsWith(PROBE_PREFIX)) this.probesAnswered++;
-        else this.received.push({ kind: 'pong', data: f.payload });
+        else this.record({ kind: 'pong', data: f.payload });
         break;
       case 8: {
         const code = f.payload.length >= 2 ? f.payload.readUInt16BE(0) : null;
@@ -385,7 +401,7 @@ export class Session {
         return;
       }
     }
-    this.received.push({ kind: 'message', binary: m.opcode === 2, data });
+    this.record({ kind: 'message', binary: m.opcode === 2, data });
   }
 
   private inflate(data: Buffer): Promise<Buffer> {
