@@ -85,6 +85,54 @@ describe('the ladder against ws', () => {
   }, 120_000);
 });
 
+describe('limits and permessage-deflate', () => {
+  const DEFLATE = '12.1.1,12.2.10,12.3.15,12.5.18,13.2.1,13.3.10,13.5.14,13.7.1';
+
+  it('ws echoes big, fragmented and many messages (a slice of group 9)', async () => {
+    const url = await wsEcho();
+    const report = await runServerCases({ url, cases: '9.1.3,9.3.1,9.6.1,9.7.6' });
+    expect(report.cases.map((c) => [c.id, c.verdict])).toEqual([['9.1.3', 'PASS'], ['9.3.1', 'PASS'], ['9.6.1', 'PASS'], ['9.7.6', 'PASS']]);
+    expect(report.cases[3]!.observed).toMatch(/^250 text messages of 4 KiB echoed, [\d.]+ ms per round trip/);
+  }, 120_000);
+
+  it('ws with perMessageDeflate passes 12.x and 13.x, each echo inflated under the agreed parameters', async () => {
+    const url = await wsEcho({ perMessageDeflate: true });
+    const report = await runServerCases({ url, cases: DEFLATE });
+    expect(byVerdict(report, 'PASS')).toEqual(DEFLATE.split(','));
+    expect(report.cases.find((c) => c.id === '13.5.14')!.observed).toMatch(/echoed intact \(permessage-deflate;.* server_no_context_takeover; server_max_window_bits=9\)/);
+  }, 120_000);
+
+  it('ws without permessage-deflate leaves 12.x and 13.x UNIMPLEMENTED, not failed', async () => {
+    const url = await wsEcho();
+    const report = await runServerCases({ url, cases: DEFLATE });
+    expect(byVerdict(report, 'UNIMPLEMENTED')).toEqual(DEFLATE.split(','));
+  }, 120_000);
+
+  it('ws\'s client, offering permessage-deflate, passes them in --client mode', async () => {
+    const results: CaseResult[] = [];
+    let allDone: () => void = () => undefined;
+    const done = new Promise<void>((r) => (allDone = r));
+    const srv = await serveClientCases({
+      port: 0,
+      cases: DEFLATE,
+      onResult: (r) => {
+        results.push(r);
+        if (results.length === srv.ids.length) allDone();
+      },
+    });
+    cleanup.add(() => srv.close());
+    for (let i = 1; i <= srv.ids.length; i++) {
+      await new Promise<void>((resolve) => {
+        const ws = new WebSocket(`ws://${HOST}:${srv.port}/runCase?case=${i}`);
+        ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
+        ws.on('close', () => resolve());
+      });
+    }
+    await done;
+    expect(byVerdict(srv.report(), 'PASS')).toEqual(DEFLATE.split(','));
+  }, 120_000);
+});
+
 /**
  * A server on raw sockets that echoes messages, answers pings, and answers a close frame with
  * the very same body: it never checks the close code.
