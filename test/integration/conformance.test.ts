@@ -281,6 +281,22 @@ describe('wsplay conformance', () => {
     expect((JSON.parse(readFileSync(json, 'utf8')) as Report).cases.map((c) => c.verdict)).toEqual(['FAIL', 'FAIL', 'FAIL']);
   }, 120_000);
 
+  it('--client serves the cases through a wiretap to a client that just reconnects, then ends with the table', async () => {
+    const p = runCli(['conformance', '--client', '--port', '0', '--cases', '1.1.1,2.1,7.9.1']);
+    cleanup.add(() => p.kill());
+    const [, url] = await p.line(/^Serving 3 cases on (ws:\/\/127\.0\.0\.1:\d+):/);
+    for (let i = 0; i < 3; i++) {
+      await new Promise<void>((resolve) => {
+        const ws = new WebSocket(`${url}/next`);
+        ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
+        ws.on('error', () => undefined);
+        ws.on('close', () => resolve());
+      });
+    }
+    expect((await p.exited).code).toBe(0);
+    expect(p.stdout()).toMatch(/^all\s+3\s+3\s+0\s+0\s+0\s+0/m);
+  }, 120_000);
+
   it('refuses a case list it cannot read, saying how to write one', async () => {
     const p = runCli(['conformance', '--target', 'ws://127.0.0.1:9', '--cases', '8']);
     cleanup.add(() => p.kill());
