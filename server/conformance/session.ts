@@ -134,6 +134,7 @@ export class Session {
   async send(f: OutFrame, opts: SendOptions = {}): Promise<number> {
     const bytes = encodeFrame(f, this.role === 'client');
     const seq = this.nextSeq++;
+    this.noteHeader(seq, bytes.length - (f.payload?.length ?? 0));
     if (opts.chop && opts.chop < bytes.length) {
       for (let i = 0; i < bytes.length; i += opts.chop) await this.write(bytes.subarray(i, i + opts.chop));
     } else {
@@ -142,11 +143,15 @@ export class Session {
     return seq;
   }
 
-  /** Starts one frame and sends only the first `parts[0]` bytes of its payload now (6.4.3). */
+  /**
+   * One frame written in pieces with pauses between (6.4.3, 6.4.4): `sendPiece(from, to)` writes
+   * payload bytes [from, to), the header along with the first piece.
+   */
   frameInPieces(opcode: number, payload: Buffer): { seq: number; sendPiece: (from: number, to: number) => Promise<void> } {
     const bytes = encodeFrame({ opcode, payload }, this.role === 'client');
     const header = bytes.length - payload.length;
     const seq = this.nextSeq++;
+    this.noteHeader(seq, header);
     return {
       seq,
       sendPiece: (from, to) => this.write(bytes.subarray(from === 0 ? 0 : header + from, header + to)),
@@ -190,8 +195,22 @@ export class Session {
     return before;
   }
 
+  /** Header lengths of the latest frames sent, so an offset in a payload becomes one in the frame. */
+  private readonly headers = new Map<number, number>();
+  private noteHeader(seq: number, length: number): void {
+    this.headers.set(seq, length);
+    if (this.headers.size > 64) this.headers.delete(this.headers.keys().next().value!);
+  }
+
+  /** The frame a case is about, and the byte in it (counted from the frame's first byte). */
   markOffending(frameSeq: number, byteOffset?: number): void {
     this.offending = byteOffset === undefined ? { frameSeq } : { frameSeq, byteOffset };
+  }
+
+  /** The same, with the offset counted in the frame's payload (e.g. the first invalid UTF-8 byte). */
+  markOffendingPayload(frameSeq: number, payloadOffset: number): void {
+    const header = this.headers.get(frameSeq);
+    this.markOffending(frameSeq, header === undefined ? undefined : header + payloadOffset);
   }
 
   // ---- waiting ------------------------------------------------------------------------------

@@ -59,6 +59,8 @@ describe('the ladder against ws', () => {
     expect(rsv.behaviorClose).toMatchObject({ verdict: 'OK', closedBy: 'server', serverCode: 1002 });
     expect(rsv.offending).toEqual({ dir: 'client', frameSeq: 0, byteOffset: 0 });
     expect(rsv.localPort).toBeGreaterThan(0);
+    // In a payload, the offset counts the header too: 2 bytes, then the 4-byte masking key.
+    expect(report.cases.find((c) => c.id === '6.3.1')!.offending).toEqual({ dir: 'client', frameSeq: 0, byteOffset: 6 + 11 });
     const echo = report.cases.find((c) => c.id === '1.1.6')!;
     expect(echo.behaviorClose).toMatchObject({ verdict: 'OK', closedBy: 'client', clean: true, clientCode: 1000, serverCode: 1000, droppedBy: 'server' });
   }, 240_000);
@@ -284,7 +286,8 @@ describe('wsplay conformance', () => {
   it('--client serves the cases through a wiretap to a client that just reconnects, then ends with the table', async () => {
     const p = runCli(['conformance', '--client', '--port', '0', '--cases', '1.1.1,2.1,7.9.1']);
     cleanup.add(() => p.kill());
-    const [, url] = await p.line(/^Serving 3 cases on (ws:\/\/127\.0\.0\.1:\d+):/);
+    // A generous wait: the command's start-up (tsx, the bundle) is slow on a loaded machine.
+    const [, url] = await p.line(/^Serving 3 cases on (ws:\/\/127\.0\.0\.1:\d+):/, 90_000);
     for (let i = 0; i < 3; i++) {
       await new Promise<void>((resolve) => {
         const ws = new WebSocket(`${url}/next`);
