@@ -104,6 +104,35 @@ describe('limits and permessage-deflate', () => {
     expect(report.cases.find((c) => c.id === '13.5.14')!.observed).toMatch(/echoed intact \(permessage-deflate;.* server_no_context_takeover; server_max_window_bits=9\)/);
   }, 120_000);
 
+  it('fails a server that says server_no_context_takeover but compresses with context takeover', async () => {
+    // ws behind a proxy that hides the request from ws (so ws keeps its context) and adds the
+    // parameter to ws's answer (so the runner is told there is none): a server that lies.
+    const url = await wsEcho({ perMessageDeflate: true });
+    const upstream = Number(new URL(url).port);
+    const proxy = net.createServer((client) => {
+      const server = net.connect(upstream, HOST);
+      let first = true;
+      let answered = false;
+      client.on('data', (d: Buffer) => {
+        server.write(first ? Buffer.from(d.toString('latin1').replace(/; server_no_context_takeover/g, ''), 'latin1') : d);
+        first = false;
+      });
+      server.on('data', (d: Buffer) => {
+        client.write(answered ? d : Buffer.from(d.toString('latin1').replace(/(Sec-WebSocket-Extensions: permessage-deflate)/i, '$1; server_no_context_takeover'), 'latin1'));
+        answered = true;
+      });
+      for (const [a, b] of [[client, server], [server, client]] as const) {
+        a.on('end', () => b.end());
+        a.on('error', () => b.destroy());
+      }
+    });
+    await new Promise<void>((r) => proxy.listen(0, HOST, r));
+    cleanup.add(() => new Promise<void>((done) => proxy.close(() => done())));
+    const report = await runServerCases({ url: `ws://${HOST}:${(proxy.address() as net.AddressInfo).port}`, cases: '13.2.4' });
+    expect(report.cases[0]!.verdict).toBe('FAIL');
+    expect(report.cases[0]!.observed).toMatch(/sent a compressed message that does not inflate/);
+  }, 120_000);
+
   it('ws without permessage-deflate leaves 12.x and 13.x UNIMPLEMENTED, not failed', async () => {
     const url = await wsEcho();
     const report = await runServerCases({ url, cases: DEFLATE });
