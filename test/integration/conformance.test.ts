@@ -87,6 +87,25 @@ describe('the ladder against ws', () => {
   }, 120_000);
 });
 
+describe('pongs for only some pings', () => {
+  it('a server that answers every other ping, the last one included, is NON-STRICT on 2.10 (the RFC allows answering only the latest)', async () => {
+    const wss = new WebSocketServer({ host: HOST, port: 0, autoPong: false });
+    wss.on('connection', (ws) => {
+      let n = 0;
+      ws.on('error', () => undefined);
+      ws.on('ping', (data) => {
+        if (n++ % 2 === 1) ws.pong(data);
+      });
+    });
+    await new Promise((r) => wss.once('listening', r));
+    cleanup.add(() => new Promise<void>((done) => wss.close(() => done())));
+    const report = await runServerCases({ url: `ws://${HOST}:${(wss.address() as net.AddressInfo).port}`, cases: '2.10' });
+    expect(report.cases[0]!.verdict).toBe('NON-STRICT');
+    expect(report.cases[0]!.observed).toMatch(/^Received 5 pongs in order \(payload-1, payload-3, payload-5, payload-7, payload-9\)/);
+    expect(report.cases[0]!.nonStrictWhy).toMatch(/answer only the most recent/);
+  }, 60_000);
+});
+
 describe('limits and permessage-deflate', () => {
   const DEFLATE = '12.1.1,12.2.10,12.3.15,12.5.18,13.2.1,13.3.10,13.5.14,13.7.1';
 
