@@ -5,7 +5,11 @@
  * (server/protocol/app/select.ts).
  */
 import type { AppDecoderFactory } from './decoder.ts';
+import { graphqlTransportWs, graphqlWsLegacy } from './graphql.ts';
 
 export const BY_SUBPROTOCOL: ReadonlyMap<string, AppDecoderFactory> = new Map<string, AppDecoderFactory>([
   // One line per subprotocol, e.g. ['graphql-transport-ws', graphqlTransportWs],
+  ['graphql-transport-ws', graphqlTransportWs],
+  // subscriptions-transport-ws's protocol, not the graphql-ws library's (that one is above).
+  ['graphql-ws', graphqlWsLegacy],
 ]);
