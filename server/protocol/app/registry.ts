@@ -6,6 +6,7 @@
  */
 import type { AppDecoderFactory } from './decoder.ts';
 import { graphqlTransportWs, graphqlWsLegacy } from './graphql.ts';
+import { mqttDecoder } from './mqtt.ts';
 import { stompDecoder } from './stomp.ts';
 
 export const BY_SUBPROTOCOL: ReadonlyMap<string, AppDecoderFactory> = new Map<string, AppDecoderFactory>([
@@ -18,4 +19,7 @@ export const BY_SUBPROTOCOL: ReadonlyMap<string, AppDecoderFactory> = new Map<st
   ['v11.stomp', () => stompDecoder('1.1')],
   ['v12.stomp', () => stompDecoder('1.2')],
   ['stomp', () => stompDecoder('1.0')],
+  // MQTT: 3.1.1 (or 5.0, as the CONNECT's protocol level says) and 3.1.
+  ['mqtt', () => mqttDecoder('3.1.1')],
+  ['mqttv3.1', () => mqttDecoder('3.1')],
 ]);
