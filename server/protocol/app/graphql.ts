@@ -16,6 +16,7 @@
  */
 import type { AppInfo, AppLayerSpan, AppProtocol, Direction, MessageRef } from '../../capture/events.ts';
 import type { AppDecoder, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
+import { decoderFailure } from './failure.ts';
 import { findOperation, type OperationInfo } from './graphql-operation.ts';
 
 /** Operations in flight remembered for `replyTo` (oldest forgotten first). */
@@ -114,10 +115,8 @@ class GraphqlDecoder implements AppDecoder {
   message(m: AppMessage): AppResult {
     try {
       return this.decode(m);
-    } catch {
-      // Nothing below is meant to throw; if it does, the message is left undecoded rather
-      // than the wiretap's promise broken.
-      return {};
+    } catch (err) {
+      return { violations: [decoderFailure(this.d.protocol, err)] };
     }
   }
 

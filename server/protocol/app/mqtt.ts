@@ -15,6 +15,7 @@
  */
 import type { AppInfo, AppLayerSpan, AppUnit, Direction, MessageRef } from '../../capture/events.ts';
 import type { AppDecoder, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
+import { decoderFailure } from './failure.ts';
 
 /** Bytes of one packet kept for decoding (its payload shown from them); the rest are counted. */
 export const MAX_KEPT = 64 * 1024;
@@ -82,10 +83,9 @@ class MqttDecoder implements AppDecoder {
   message(m: AppMessage): AppResult {
     try {
       return this.decode(m);
-    } catch {
-      // Not meant to happen; the stream is followed again from the next message.
+    } catch (err) {
       this.lanes[m.dir].packet = null;
-      return {};
+      return { violations: [decoderFailure('MQTT', err)] };
     }
   }
 
@@ -241,7 +241,7 @@ class MqttDecoder implements AppDecoder {
         const clientId = level === 5 && r.properties() === null ? null : r.string();
         if (r.short) malformed();
         const words = [type];
-        if (clientId !== null) words.push(JSON.stringify(clientId));
+        if (clientId !== null) words.push(JSON.stringify(clientId.slice(0, 120)));
         if (name !== null && level !== null) words.push(`${name} level ${level}${level === 4 ? ' (3.1.1)' : level === 5 ? ' (5.0)' : ''}`);
         if (keepAlive !== null) words.push(`keep-alive ${keepAlive}s`);
         if (connectFlags !== null && connectFlags & 0x02) words.push(v5 || level === 5 ? 'clean start' : 'clean session');
@@ -264,7 +264,7 @@ class MqttDecoder implements AppDecoder {
           unit.topic = topic;
           if (topic.includes('+') || topic.includes('#')) broken('mqtt-publish-wildcard', '3.3.2.1 Topic Name', '3.3.2.1 Topic Name', `PUBLISH to "${topic.slice(0, 80)}": a Topic Name must not hold the wildcards + or # [MQTT-3.3.2-2].`);
         }
-        if (qos > 0) this.packetId(r, unit, type, broken);
+        if (qos === 1 || qos === 2) this.packetId(r, unit, type, broken);
         if (v5) r.properties();
         if (r.short) {
           malformed();
@@ -275,7 +275,8 @@ class MqttDecoder implements AppDecoder {
         const flagsText = `${(flags & 8) !== 0 ? ' dup' : ''}${(flags & 1) !== 0 ? ' retain' : ''}`;
         const size = remaining - (body.length - payload.length);
         this.payloadSize = size;
-        unit.summary = `${type} ${topic ?? '?'}${qos !== 3 ? ` qos ${qos}` : ''}${unit.packetId !== undefined ? ` id ${unit.packetId}` : ''}${flagsText} ${preview(payload, size)}`;
+        const shownTopic = topic === null ? '?' : topic.length > 120 ? `${topic.slice(0, 120)}…` : topic;
+        unit.summary = `${type} ${shownTopic}${qos !== 3 ? ` qos ${qos}` : ''}${unit.packetId !== undefined ? ` id ${unit.packetId}` : ''}${flagsText} ${preview(payload, size)}`;
         break;
       }
       case 4:
@@ -303,7 +304,8 @@ class MqttDecoder implements AppDecoder {
             unit.topic = f;
             if (typeNo === 8 && (opts & 3) !== 3) unit.qos = (opts & 3) as 0 | 1 | 2;
           }
-          if (count < 8) filters.push(typeNo === 8 ? `${f} qos ${opts & 3}` : f);
+          const shown = f.length > 120 ? `${f.slice(0, 120)}…` : f;
+          if (count < 8) filters.push(typeNo === 8 ? `${shown} qos ${opts & 3}` : shown);
           count++;
         }
         if (r.short) malformed();

@@ -15,6 +15,7 @@
  */
 import type { AppInfo, AppLayerSpan, AppUnit, Direction, HeaderPair, MessageRef } from '../../capture/events.ts';
 import type { AppDecoder, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
+import { decoderFailure } from './failure.ts';
 
 export type StompVersion = '1.0' | '1.1' | '1.2';
 
@@ -75,6 +76,8 @@ interface Lane {
   /** The start of a frame that did not end in its message. */
   pending: Uint8Array | null;
   spans: MessageRef[];
+  /** In a frame too long to join: its bytes are passed over up to its NUL. */
+  skipping: boolean;
 }
 
 interface Parsed {
@@ -86,17 +89,16 @@ interface Parsed {
 
 class StompDecoder implements AppDecoder {
   readonly protocol = 'stomp' as const;
-  private readonly lanes: Record<Direction, Lane> = { client: { pending: null, spans: [] }, server: { pending: null, spans: [] } };
+  private readonly lanes: Record<Direction, Lane> = { client: { pending: null, spans: [], skipping: false }, server: { pending: null, spans: [], skipping: false } };
 
   constructor(private version: StompVersion) {}
 
   message(m: AppMessage): AppResult {
     try {
       return this.decode(m);
-    } catch {
-      // Not meant to happen; the message is left undecoded rather than the relay's promise broken.
-      this.lanes[m.dir] = { pending: null, spans: [] };
-      return {};
+    } catch (err) {
+      this.lanes[m.dir] = { pending: null, spans: [], skipping: false };
+      return { violations: [decoderFailure('STOMP', err)] };
     }
   }
 
@@ -111,6 +113,17 @@ class StompDecoder implements AppDecoder {
     /** Bytes at the start of `buf` that came from earlier messages. */
     let carried = 0;
     let spans: MessageRef[] | undefined;
+
+    let from = 0;
+    if (lane.skipping) {
+      const nul = m.data.indexOf(0);
+      if (nul < 0) {
+        return { app: { protocol: 'stomp', type: 'partial', summary: 'the rest of a frame too long to join', layers: [{ name: 'STOMP frame (rest)', start: 0, end: m.data.length, label: 'frame' }] } };
+      }
+      // Its NUL: what follows is the next frame (the tail is not reported as a unit).
+      lane.skipping = false;
+      from = nul + 1;
+    }
 
     if (lane.pending !== null) {
       if (awaitsNul(lane.pending) && startsWithCommandLine(m.data)) {
@@ -149,7 +162,7 @@ class StompDecoder implements AppDecoder {
 
     const units: AppUnit[] = [];
     let extra = 0;
-    let p = 0;
+    let p = from;
     let heartBeats = 0;
     for (;;) {
       // EOLs between frames and alone in a message are heart-beats ("Heart-beating").
@@ -166,6 +179,7 @@ class StompDecoder implements AppDecoder {
         if (m.truncated) {
           units.push(this.partial(buf, p, carried, 'the message was cut before the end of this frame (not decoded further)'));
         } else if (rest.length > MAX_PENDING_BYTES || refs.length > MAX_SPANS) {
+          lane.skipping = true;
           units.push(this.partial(buf, p, carried, `a frame longer than ${MAX_PENDING_BYTES / 1024} KiB or ${MAX_SPANS} messages: not joined`));
         } else {
           lane.pending = rest.slice();
@@ -372,7 +386,7 @@ function summarize(command: string, headers: HeaderPair[], body: string, dropped
   const h = (n: string) => headers.find(([k]) => k === n)?.[1];
   const words = [command];
   const dest = h('destination');
-  if (dest !== undefined) words.push(dest);
+  if (dest !== undefined) words.push(dest.length > 120 ? `${dest.slice(0, 120)}…` : dest);
   for (const n of ['id', 'receipt-id', 'accept-version', 'version', 'message']) {
     const v = h(n);
     if (v !== undefined) words.push(`${n} ${v.slice(0, 40)}`);
