@@ -335,20 +335,30 @@ export class SocketIoDecoder implements AppDecoder {
   }
 }
 
+/** A binary packet of a long-polling session still waiting for attachments in a later body. */
+export type PollingCarry = Waiting;
+
 /**
  * The Engine.IO packets of a long-polling body (v4: separated by \x1e), as units: binary ones
- * (`b` + base64) joined to the binary packet before them in the same body. `cut`: the body is
- * only its start (its last packet is then not decoded).
+ * (`b` + base64) joined to the binary packet before them, in the same body or, through `carry`
+ * (the session's packet still waiting, from an earlier body the same way), in a later one; the
+ * unit of the attachment that completes a packet is that packet, joined. `cut`: the body is
+ * only its start (its last packet is then not decoded). Returns the packet still waiting.
  */
-export function decodePollingBody(body: string, cut: boolean, eio: number): { units: AppUnit[]; violations: AppRuleBroken[] } {
+export function decodePollingBody(
+  body: string,
+  cut: boolean,
+  eio: number,
+  carry: PollingCarry | null = null,
+): { units: AppUnit[]; violations: AppRuleBroken[]; carry: PollingCarry | null } {
   const violations: AppRuleBroken[] = [];
   const units: AppUnit[] = [];
   if (eio !== 4) {
     units.push({ protocol: 'socket.io', type: 'payload', summary: `Engine.IO v${eio} long-polling payload (${body.length} characters): only v4 payloads are decoded` });
-    return { units, violations };
+    return { units, violations, carry: null };
   }
   const { packets, more } = splitPayload(body, MAX_POLLING_PACKETS);
-  let w: Waiting | null = null;
+  let w: Waiting | null = carry;
   let waitingUnit = -1;
   for (let k = 0; k < packets.length; k++) {
     const { text, start, end } = packets[k]!;
@@ -368,10 +378,19 @@ export function decodePollingBody(body: string, cut: boolean, eio: number): { un
         continue;
       }
       attachmentOf(w, b64, length, false);
-      units.push({ protocol: 'socket.io', type: 'attachment', engineType: 'message', summary: `attachment ${w.seen} of ${w.expected} (${length} bytes)`, layers });
       if (w.seen >= w.expected) {
-        units[waitingUnit] = { ...completed(w, violations), layers: units[waitingUnit]!.layers! };
+        if (waitingUnit >= 0) {
+          // In the same body as its packet: the packet's unit is the joined one.
+          units[waitingUnit] = { ...completed(w, violations), layers: units[waitingUnit]!.layers! };
+          units.push({ protocol: 'socket.io', type: 'attachment', engineType: 'message', summary: `attachment ${w.seen} of ${w.expected} (${length} bytes)`, layers });
+        } else {
+          // Its packet came in an earlier body: this attachment completes it.
+          units.push({ ...completed(w, violations), layers });
+        }
         w = null;
+        waitingUnit = -1;
+      } else {
+        units.push({ protocol: 'socket.io', type: 'attachment', engineType: 'message', summary: `attachment ${w.seen} of ${w.expected} (${length} bytes)`, layers });
       }
       continue;
     }
@@ -380,6 +399,13 @@ export function decodePollingBody(body: string, cut: boolean, eio: number): { un
       violations.push(type);
       units.push({ protocol: 'socket.io', type: 'invalid', summary: `not an Engine.IO packet: ${quote(text)}` });
       continue;
+    }
+    if (w) {
+      violations.push(
+        broken('socket.io-missing-attachments', SIO_BINARY, `A text packet came while ${w.unit.socketType} ${w.unit.event !== undefined ? JSON.stringify(w.unit.event) : ''} still waited for ${w.expected - w.seen} of its ${w.expected} attachments: Socket.IO's decoder fails on it.`),
+      );
+      w = null;
+      waitingUnit = -1;
     }
     if (type !== 'message') {
       const unit = controlUnit(type, text.slice(1), false, violations);
@@ -394,9 +420,9 @@ export function decodePollingBody(body: string, cut: boolean, eio: number): { un
       waitingUnit = units.length - 1;
     }
   }
-  if (w) units[waitingUnit]!.summary += ` (${waitingNote(w)}; ${w.seen} in this body)`;
+  if (w && waitingUnit >= 0) units[waitingUnit]!.summary += ` (${waitingNote(w)})`;
   if (more > 0) units.push({ protocol: 'socket.io', type: 'more', summary: `${more} more packets, not decoded (the wiretap decodes ${MAX_POLLING_PACKETS} per body)` });
-  return { units, violations };
+  return { units, violations, carry: w };
 }
 
 export { EIO_SECTION };

@@ -17,7 +17,7 @@ import type { AppProtocol, AppViolationEvent, HandshakeEvent, MessageEvent, Wire
 import type { AppDecoder, AppMessage, AppRuleBroken } from './decoder.ts';
 import { JsonRpcDecoder, looksLikeJsonRpc } from './jsonrpc.ts';
 import { engineIoQuery, selectForUpgrade } from './select.ts';
-import { decodePollingBody } from './socketio.ts';
+import { decodePollingBody, type PollingCarry } from './socketio.ts';
 import { parseJson } from './util.ts';
 
 export interface AppStageLimits {
@@ -30,6 +30,13 @@ export const DEFAULT_APP_LIMITS: AppStageLimits = { decodeBytes: 16 * 1024 };
 /** Messages looked at to recognize JSON-RPC on a connection that negotiated no subprotocol. */
 export const DETECT_MESSAGES = 4;
 
+/**
+ * Long-polling sessions with a binary packet still waiting for attachments in a later body (a
+ * client POSTs the packet and its attachments in separate requests), by session id and side;
+ * the oldest forgotten first.
+ */
+export const POLLING_SESSIONS = 256;
+
 /** A connection being looked at for JSON-RPC, or read by its decoder. */
 interface ConnApp {
   decoder: AppDecoder | null;
@@ -41,6 +48,8 @@ const EMPTY = new Uint8Array(0);
 
 export class AppStage {
   private readonly conns = new Map<number, ConnApp>();
+  /** `${side} ${sid}` → the session's packet waiting for attachments (bounded: POLLING_SESSIONS). */
+  private readonly polling = new Map<string, PollingCarry>();
   private readonly limits: AppStageLimits;
 
   constructor(
@@ -103,12 +112,24 @@ export class AppStage {
     ] as const;
     for (const [side, dir, body, cut, headers] of bodies) {
       if (body === undefined || body === '') continue;
+      if (side === 'response' && h.request.method === 'POST') {
+        // A POST carries the client's packets; its answer is a plain "ok", no packets.
+        app.response = [{ protocol: 'socket.io', type: body === 'ok' ? 'ok' : 'answer', summary: body === 'ok' ? 'ok: the server took the packets' : `answer to the POST: ${JSON.stringify(body.slice(0, 40))}` }];
+        continue;
+      }
       const encoding = headers.find(([n]) => n.toLowerCase() === 'content-encoding')?.[1].trim().toLowerCase();
       if (encoding && encoding !== 'identity') {
         app[side] = [{ protocol: 'socket.io', type: 'compressed', summary: `body compressed (${encoding.slice(0, 20)}): its Engine.IO packets are not decoded` }];
         continue;
       }
-      const { units, violations } = decodePollingBody(body, cut, q.eio);
+      const key = q.sid === null ? null : `${side} ${q.sid.slice(0, 64)}`;
+      const before = key === null ? null : (this.polling.get(key) ?? null);
+      if (key !== null) this.polling.delete(key);
+      const { units, violations, carry } = decodePollingBody(body, cut, q.eio, before);
+      if (key !== null && carry !== null) {
+        this.polling.set(key, carry);
+        if (this.polling.size > POLLING_SESSIONS) this.polling.delete(this.polling.keys().next().value!);
+      }
       app[side] = units;
       for (const v of violations) found.push(this.violation(h.conn, h.t, dir, 'socket.io', v));
     }
