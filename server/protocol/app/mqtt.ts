@@ -110,9 +110,18 @@ class MqttDecoder implements AppDecoder {
       });
     }
 
+    // A cut message (the stage hands decoders only its start): the bytes not seen are still
+    // counted, so a big PUBLISH is followed to its end; only a fixed header among them loses
+    // the stream (`lost`), which is then followed again from the next message.
+    const end = m.truncated && m.length !== undefined && m.length > data.length ? m.length : data.length;
+    let lost = m.truncated && end === data.length;
     let p = 0;
     if (lane.packet !== null) lane.packet.start = -1;
-    while (p < data.length && !desync) {
+    while (p < end && !desync) {
+      if (p >= data.length && (lane.packet === null || lane.packet.remaining === null)) {
+        lost = true;
+        break;
+      }
       let pk = lane.packet;
       if (pk === null) {
         pk = lane.packet = { header: [], remaining: null, kept: [], keptLength: 0, read: 0, spans: [], start: p };
@@ -137,8 +146,8 @@ class MqttDecoder implements AppDecoder {
         }
       }
       if (desync || pk.remaining === null) break;
-      const take = Math.min(pk.remaining - pk.read, data.length - p);
-      const keep = Math.min(take, MAX_KEPT - pk.keptLength);
+      const take = Math.min(pk.remaining - pk.read, end - p);
+      const keep = Math.min(take, Math.max(0, data.length - p), MAX_KEPT - pk.keptLength);
       if (keep > 0) {
         pk.kept.push(data.subarray(p, p + keep));
         pk.keptLength += keep;
@@ -154,7 +163,7 @@ class MqttDecoder implements AppDecoder {
       const start = pk.start;
       const unit = this.packet(pk.header[0]!, body, pk.remaining, m.dir, lane.count, violations);
       const headerLength = pk.header.length;
-      unit.layers = start >= 0 ? layersOf(unit, start, headerLength, p, this.payloadSize) : [{ name: 'MQTT packet (end)', start: 0, end: p, label: unit.type }];
+      unit.layers = clip(start >= 0 ? layersOf(unit, start, headerLength, p, this.payloadSize) : [{ name: 'MQTT packet (end)', start: 0, end: p, label: unit.type }], data.length);
       if (pk.spans.length > 0 || start < 0) {
         unit.summary += ` (in ${pk.spans.length + 1} messages)`;
         spans = pk.spans;
@@ -166,7 +175,7 @@ class MqttDecoder implements AppDecoder {
     // A packet that goes on in the next message: say so on this one.
     const open = lane.packet;
     if (!desync && open !== null) {
-      if (m.truncated) {
+      if (lost) {
         lane.packet = null;
       } else {
         const earlier = open.start < 0;
@@ -178,13 +187,12 @@ class MqttDecoder implements AppDecoder {
             type: 'partial',
             packetType: type,
             summary: `${type}: ${earlier ? 'middle of a packet; it' : 'the packet'} continues in the next message`,
-            layers: [{ name: earlier ? 'MQTT packet (middle)' : 'MQTT packet (start)', start: earlier ? 0 : open.start, end: data.length, label: type }],
+            layers: clip([{ name: earlier ? 'MQTT packet (middle)' : 'MQTT packet (start)', start: earlier ? 0 : open.start, end: data.length, label: type }], data.length),
           });
         } else extra++;
       }
     }
-    if (desync) lane.packet = null;
-    if (m.truncated && lane.packet !== null) lane.packet = null;
+    if (desync || lost) lane.packet = null;
 
     let app: AppInfo | undefined;
     if (units.length === 1 && extra === 0) app = { ...units[0]! };
@@ -193,7 +201,7 @@ class MqttDecoder implements AppDecoder {
       const shown = units.slice(0, 4).map((u) => u.summary);
       app = { ...units[0]!, parts: units, summary: `${total} packets: ${shown.join('; ')}${total > shown.length ? '; …' : ''}` };
     }
-    if (app !== undefined && m.truncated) app.summary += ' (message cut: the stream is followed again from the next message)';
+    if (app !== undefined && lost) app.summary += ' (message cut where a packet starts: the stream is followed again from the next message)';
     if (app !== undefined && spans !== undefined && spans.length > 0) app.spans = spans;
     if (app === undefined && violations.length === 0) return {};
     return violations.length > 0 ? { app, violations } : { app };
@@ -412,6 +420,11 @@ class Reader {
     this.i = this.b.length;
     return r;
   }
+}
+
+/** Layers inside the bytes a decoder saw (a cut message's end is not among them). */
+function clip(layers: AppLayerSpan[], length: number): AppLayerSpan[] {
+  return layers.filter((l) => l.start <= length).map((l) => (l.end > length ? { ...l, end: length } : l));
 }
 
 function concat(chunks: Uint8Array[], length: number): Uint8Array {

@@ -171,7 +171,7 @@ class StompDecoder implements AppDecoder {
         heartBeats++;
       }
       if (p >= buf.length) break;
-      const parsed = this.frame(buf, p, m.dir);
+      const parsed = this.frame(buf, p, m.dir, m.truncated);
       if (parsed === null) {
         // The frame goes on in a later message: keep its start, bounded.
         const rest = buf.subarray(p);
@@ -225,7 +225,7 @@ class StompDecoder implements AppDecoder {
   }
 
   /** The frame at `start`, or null when its end is not in `buf`. */
-  private frame(buf: Uint8Array, start: number, dir: Direction): Parsed | null {
+  private frame(buf: Uint8Array, start: number, dir: Direction, cut: boolean): Parsed | null {
     const violations: AppRuleBroken[] = [];
     const eol = indexOf(buf, 0x0a, start, buf.length);
     if (eol < 0) {
@@ -273,26 +273,35 @@ class StompDecoder implements AppDecoder {
     if (cl !== undefined && length === null) {
       violations.push({ rule: 'stomp-bad-content-length', section: this.section('Standard Headers'), message: `content-length "${cl.slice(0, 40)}" is not a number of octets; the receiver cannot tell where the body ends.` });
     }
+    // A cut message (only its start was handed over): the body goes to the end of what was seen.
+    let bodyCut = false;
     if (length !== null) {
       // The peer's number only decides whether the frame is complete: nothing is allocated by it.
-      if (length > buf.length - bodyStart - 1) return null;
-      bodyEnd = bodyStart + length;
-      if (buf[bodyEnd] === 0) next = bodyEnd + 1;
-      else {
-        violations.push({
-          rule: 'stomp-missing-nul',
-          section: this.section('Body'),
-          message: `content-length says the body has ${length} octets, but no NUL follows them: the frame is malformed (its length or its NUL is wrong).`,
-        });
-        const nul = indexOf(buf, 0, bodyEnd, buf.length);
-        if (nul < 0) return null;
-        next = nul + 1;
+      if (length > buf.length - bodyStart - 1) {
+        if (!cut) return null;
+        bodyCut = true;
+        bodyEnd = buf.length;
+        next = buf.length;
+      } else {
+        bodyEnd = bodyStart + length;
+        if (buf[bodyEnd] === 0) next = bodyEnd + 1;
+        else {
+          violations.push({
+            rule: 'stomp-missing-nul',
+            section: this.section('Body'),
+            message: `content-length says the body has ${length} octets, but no NUL follows them: the frame is malformed (its length or its NUL is wrong).`,
+          });
+          const nul = indexOf(buf, 0, bodyEnd, buf.length);
+          if (nul < 0 && !cut) return null;
+          next = nul < 0 ? buf.length : nul + 1;
+        }
       }
     } else {
       const nul = indexOf(buf, 0, bodyStart, buf.length);
-      if (nul < 0) return null;
-      bodyEnd = nul;
-      next = nul + 1;
+      if (nul < 0 && !cut) return null;
+      bodyCut = nul < 0;
+      bodyEnd = nul < 0 ? buf.length : nul;
+      next = nul < 0 ? buf.length : nul + 1;
     }
 
     if (badEscape) {
@@ -323,6 +332,7 @@ class StompDecoder implements AppDecoder {
     let body = utf8.decode(bodyBytes);
     if (body.length > MAX_BODY_CHARS) body = body.slice(0, MAX_BODY_CHARS);
     const unit: AppUnit = { protocol: 'stomp', type: command, command, headers, body, summary: summarize(command, headers, body, dropped) };
+    if (bodyCut) unit.summary += ` (message cut after ${buf.length} bytes: the body is shown in part)`;
     unit.layers = spansOf(start, eol, headersStart, headersEnd, bodyStart, bodyEnd, next, command);
     return { unit, violations, next };
   }
