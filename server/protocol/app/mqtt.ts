@@ -14,6 +14,8 @@
  * PUBLISH costs the same memory as a small one.
  */
 import type { AppInfo, AppLayerSpan, AppUnit, Direction, MessageRef } from '../../capture/events.ts';
+import { isUtf8 } from 'node:buffer';
+import { incompleteTail } from '../utf8.ts';
 import type { AppDecoder, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
 import { decoderFailure } from './failure.ts';
 
@@ -69,7 +71,6 @@ interface Lane {
   count: number;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 class MqttDecoder implements AppDecoder {
   readonly protocol = 'mqtt' as const;
@@ -397,9 +398,9 @@ class Reader {
   string(): string | null {
     const n = this.u16();
     if (n === null || !this.need(n)) return null;
-    const bytes = this.b.subarray(this.i, this.i + n);
+    const text = Buffer.from(this.b.buffer, this.b.byteOffset + this.i, n).toString('utf8');
     this.i += n;
-    return utf8.decode(bytes);
+    return text;
   }
 
   /** MQTT 5 properties: a Variable Byte Integer length, skipped; null when it does not fit. */
@@ -454,14 +455,10 @@ function layersOf(unit: AppUnit, start: number, headerLength: number, end: numbe
 
 /** `"21.5"` for text, `<4 bytes: 00 01 02 03>` for anything else, with the size when cut. */
 function preview(payload: Uint8Array, size: number): string {
-  const head = payload.subarray(0, SUMMARY_PAYLOAD_CHARS * 4);
-  let text: string | null = null;
-  try {
-    // stream: a character cut at the preview's end is held back, not an error.
-    text = new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: true });
-  } catch {
-    text = null;
-  }
+  const head = Buffer.from(payload.buffer, payload.byteOffset, Math.min(payload.length, SUMMARY_PAYLOAD_CHARS * 4));
+  // A character cut at the preview's end is left out, not taken for invalid UTF-8.
+  const whole = head.subarray(0, incompleteTail(head));
+  const text = isUtf8(whole) ? whole.toString('utf8') : null;
   // eslint-disable-next-line no-control-regex
   if (text !== null && !/[\u0000-\u0008\u000e-\u001f]/.test(text)) {
     const cut = text.length > SUMMARY_PAYLOAD_CHARS || size > head.length;

@@ -329,7 +329,7 @@ class StompDecoder implements AppDecoder {
     }
 
     const bodyBytes = buf.subarray(bodyStart, Math.min(bodyEnd, bodyStart + MAX_BODY_CHARS * 4));
-    let body = utf8.decode(bodyBytes);
+    let body = utf8Text(bodyBytes, 0, bodyBytes.length);
     if (body.length > MAX_BODY_CHARS) body = body.slice(0, MAX_BODY_CHARS);
     const unit: AppUnit = { protocol: 'stomp', type: command, command, headers, body, summary: summarize(command, headers, body, dropped) };
     if (bodyCut) unit.summary += ` (message cut after ${buf.length} bytes: the body is shown in part)`;
@@ -350,7 +350,7 @@ class StompDecoder implements AppDecoder {
   }
 
   private headerText(buf: Uint8Array, start: number, end: number, unescape: boolean): { text: string; bad: boolean } {
-    const raw = utf8.decode(buf.subarray(start, Math.min(end, start + MAX_HEADER_CHARS * 4))).slice(0, MAX_HEADER_CHARS);
+    const raw = utf8Text(buf, start, Math.min(end, start + MAX_HEADER_CHARS * 4)).slice(0, MAX_HEADER_CHARS);
     if (!unescape || !raw.includes('\\')) return { text: raw, bad: false };
     let out = '';
     let bad = false;
@@ -434,6 +434,11 @@ function startsWithCommandLine(data: Uint8Array): boolean {
   if (eol < 0) return false;
   const c = commandOf(data, 0, eol);
   return c !== null && (CLIENT_COMMANDS.has(c) || SERVER_COMMANDS.has(c));
+}
+
+/** UTF-8 text of buf[start, end) (Buffer's decoder: much cheaper than TextDecoder on short header lines). */
+function utf8Text(buf: Uint8Array, start: number, end: number): string {
+  return Buffer.from(buf.buffer, buf.byteOffset + start, Math.max(0, end - start)).toString('utf8');
 }
 
 function indexOf(buf: Uint8Array, byte: number, from: number, to: number): number {
