@@ -9,7 +9,7 @@ import { Aedes } from 'aedes';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWebSocketStream, WebSocketServer } from 'ws';
-import type { AppUnit } from '../../server/capture/events.ts';
+import type { AppUnit, MessageRef } from '../../server/capture/events.ts';
 import { DEFAULT_APP_LIMITS } from '../../server/protocol/app/stage.ts';
 import { decodedByTap, type Decoded } from '../helpers/app-wire.ts';
 import { Cleanup, HOST, startTap, until, type TapHandle } from '../helpers/net.ts';
@@ -43,11 +43,11 @@ async function client(tap: TapHandle, clientId: string, protocolVersion: 3 | 4):
  * without the " (in 4 messages)" that a packet cut across messages ends with (aedes writes
  * each field as its own message; the second test checks that part).
  */
-const packets = (decoded: Decoded[]): Array<AppUnit & { dir: string }> =>
+const packets = (decoded: Decoded[]): Array<AppUnit & { dir: string; ref: MessageRef }> =>
   decoded.flatMap((d) =>
     (d.result.app ? (d.result.app.parts ?? [d.result.app]) : [])
       .filter((u) => u.type !== 'partial')
-      .map((u) => ({ ...u, dir: d.msg.dir, summary: u.summary.replace(/ \(in \d+ messages\)$/, '') })),
+      .map((u) => ({ ...u, dir: d.msg.dir, ref: d.msg.ref, summary: u.summary.replace(/ \(in \d+ messages\)$/, '') })),
   );
 
 // aedes speaks MQTT 3.1 and 3.1.1 (it refuses 5.0 with "unacceptable protocol version"); MQTT 5.0
@@ -92,7 +92,7 @@ for (const protocolVersion of [3, 4] as const) {
       expect(subPackets[1]).toMatchObject({ dir: 'server', type: 'CONNACK', summary: 'CONNACK accepted' });
       const subscribe = subPackets.find((u) => u.type === 'SUBSCRIBE')!;
       expect(subscribe).toMatchObject({ dir: 'client', topic: 'sensors/+/temp', qos: 1 });
-      expect(subPackets.find((u) => u.type === 'SUBACK')).toMatchObject({ dir: 'server', packetId: subscribe.packetId, summary: `SUBACK id ${subscribe.packetId} granted qos 1` });
+      expect(subPackets.find((u) => u.type === 'SUBACK')).toMatchObject({ dir: 'server', packetId: subscribe.packetId, replyTo: subscribe.ref, summary: `SUBACK id ${subscribe.packetId} granted qos 1` });
 
       // What the subscriber's handler got is what the server's PUBLISH packets carried.
       const delivered = subPackets.filter((u) => u.type === 'PUBLISH');
@@ -108,13 +108,11 @@ for (const protocolVersion of [3, 4] as const) {
       // shown, its size said, and the packets after it are still read in step (PUBREL, PUBCOMP).
       expect(published[2]!.summary).toBe(`PUBLISH sensors/3/temp qos 2 id ${published[2]!.packetId} "${'x'.repeat(60)}"… (20000 bytes)`);
       expect(published[1]!.summary).toBe(`PUBLISH sensors/2/temp qos 1 id ${published[1]!.packetId} <4 bytes: 00 01 02 ff>`);
-      expect(pubPackets.find((u) => u.type === 'PUBACK')).toMatchObject({ dir: 'server', packetId: published[1]!.packetId });
-      expect(pubPackets.filter((u) => u.packetId === published[2]!.packetId).map((u) => `${u.dir} ${u.type}`)).toEqual([
-        'client PUBLISH',
-        'server PUBREC',
-        'client PUBREL',
-        'server PUBCOMP',
-      ]);
+      expect(pubPackets.find((u) => u.type === 'PUBACK')).toMatchObject({ dir: 'server', packetId: published[1]!.packetId, replyTo: published[1]!.ref });
+      // QoS 2's four packets, each answering the one before it.
+      const flow = pubPackets.filter((u) => u.packetId === published[2]!.packetId);
+      expect(flow.map((u) => `${u.dir} ${u.type}`)).toEqual(['client PUBLISH', 'server PUBREC', 'client PUBREL', 'server PUBCOMP']);
+      expect(flow.map((u) => u.replyTo)).toEqual([undefined, flow[0]!.ref, flow[1]!.ref, flow[2]!.ref]);
       expect(pubPackets.at(-1)).toMatchObject({ dir: 'client', type: 'DISCONNECT' });
     });
 

@@ -91,6 +91,10 @@ describe('STOMP (stompjs against stomp-broker-js)', () => {
     const pubUnits = units(pubDecoded);
 
     expect(subUnits.map((u) => u.command)).toEqual(['CONNECT', 'CONNECTED', 'SUBSCRIBE', 'MESSAGE', 'MESSAGE', 'DISCONNECT', 'RECEIPT']);
+    // A MESSAGE points at the SUBSCRIBE it was delivered for, the RECEIPT at the DISCONNECT that asked for it.
+    const subMsgs = decodedByTap(tap, subConn!).filter((d) => d.result.app?.command !== undefined);
+    const refOf = (command: string) => subMsgs.find((d) => d.result.app!.command === command)!.msg.ref;
+    expect(subUnits.map((u) => u.replyTo)).toEqual([undefined, undefined, undefined, refOf('SUBSCRIBE'), refOf('SUBSCRIBE'), undefined, refOf('DISCONNECT')]);
     expect(headersOf(subUnits[0]!)).toMatchObject({ 'accept-version': '1.2,1.1,1.0' });
     expect(headersOf(subUnits[1]!)).toMatchObject({ version: '1.1' });
     expect(headersOf(subUnits[2]!)).toMatchObject({ destination: '/topic/chat', id: sub.id });

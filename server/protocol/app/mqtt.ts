@@ -27,6 +27,11 @@ export const MAX_SPANS = 64;
 export const MAX_PARTS = 64;
 const SUMMARY_PAYLOAD_CHARS = 60;
 
+/** Packets waiting for an answer remembered per direction (for `replyTo`). */
+export const MAX_WAITING = 256;
+/** Packets that answer one of the other side's by its Packet Identifier. */
+const ANSWERS = new Set(['PUBACK', 'PUBREC', 'PUBREL', 'PUBCOMP', 'SUBACK', 'UNSUBACK']);
+
 export type MqttVersion = '3.1' | '3.1.1' | '5.0';
 
 const TYPES = ['reserved (0)', 'CONNECT', 'CONNACK', 'PUBLISH', 'PUBACK', 'PUBREC', 'PUBREL', 'PUBCOMP', 'SUBSCRIBE', 'SUBACK', 'UNSUBSCRIBE', 'UNSUBACK', 'PINGREQ', 'PINGRESP', 'DISCONNECT', 'AUTH'];
@@ -76,6 +81,12 @@ class MqttDecoder implements AppDecoder {
   readonly protocol = 'mqtt' as const;
   private readonly lanes: Record<Direction, Lane> = { client: { packet: null, count: 0 }, server: { packet: null, count: 0 } };
   private connects = 0;
+  /**
+   * Per sender, the packets still waiting for their answer, by Packet Identifier: a PUBLISH at
+   * QoS 1 or 2 (answered by PUBACK or PUBREC), a PUBREC (by PUBREL), a PUBREL (by PUBCOMP), a
+   * SUBSCRIBE or UNSUBSCRIBE (by SUBACK, UNSUBACK). Bounded, the oldest forgotten first.
+   */
+  private readonly waiting: Record<Direction, Map<number, MessageRef>> = { client: new Map(), server: new Map() };
   /** The last PUBLISH's payload size (for its layers), set by packet(). */
   private payloadSize = 0;
 
@@ -163,6 +174,7 @@ class MqttDecoder implements AppDecoder {
       const body = concat(pk.kept, pk.keptLength);
       const start = pk.start;
       const unit = this.packet(pk.header[0]!, body, pk.remaining, m.dir, lane.count, violations);
+      this.link(unit, m);
       const headerLength = pk.header.length;
       unit.layers = clip(start >= 0 ? layersOf(unit, start, headerLength, p, this.payloadSize) : [{ name: 'MQTT packet (end)', start: 0, end: p, label: unit.type }], data.length);
       if (pk.spans.length > 0 || start < 0) {
@@ -342,6 +354,27 @@ class MqttDecoder implements AppDecoder {
         break;
     }
     return unit;
+  }
+
+  /** An answer's `replyTo` (the packet it answers, in the other direction), and what now waits for one. */
+  private link(unit: AppUnit, m: AppMessage): void {
+    const id = unit.packetId;
+    if (id === undefined) return;
+    const type = unit.type;
+    if (ANSWERS.has(type)) {
+      const theirs = this.waiting[m.dir === 'client' ? 'server' : 'client'];
+      const ref = theirs.get(id);
+      if (ref !== undefined) {
+        unit.replyTo = ref;
+        theirs.delete(id);
+      }
+    }
+    if (type === 'PUBREC' || type === 'PUBREL' || type === 'SUBSCRIBE' || type === 'UNSUBSCRIBE' || (type === 'PUBLISH' && (unit.qos === 1 || unit.qos === 2))) {
+      const mine = this.waiting[m.dir];
+      mine.delete(id);
+      mine.set(id, m.ref);
+      if (mine.size > MAX_WAITING) mine.delete(mine.keys().next().value!);
+    }
   }
 
   private packetId(r: Reader, unit: AppUnit, type: string, broken: (rule: string, s311: string, s5: string, message: string) => void): void {

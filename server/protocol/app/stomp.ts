@@ -91,7 +91,41 @@ class StompDecoder implements AppDecoder {
   readonly protocol = 'stomp' as const;
   private readonly lanes: Record<Direction, Lane> = { client: { pending: null, spans: [], skipping: false }, server: { pending: null, spans: [], skipping: false } };
 
+  /** The client's frames that asked for a RECEIPT, by `receipt`; its subscriptions, by `id` (bounded). */
+  private readonly receipts = new Map<string, MessageRef>();
+  private readonly subscriptions = new Map<string, MessageRef>();
+
   constructor(private version: StompVersion) {}
+
+  /**
+   * A server frame's `replyTo`: a RECEIPT (or an ERROR with `receipt-id`) points at the client
+   * frame that asked for it, a MESSAGE at the SUBSCRIBE its `subscription` names.
+   */
+  private link(unit: AppUnit, m: AppMessage): void {
+    if (unit.headers === undefined) return;
+    const h = (n: string) => unit.headers!.find(([k]) => k === n)?.[1];
+    if (m.dir === 'client') {
+      const receipt = h('receipt');
+      if (receipt !== undefined) remember(this.receipts, receipt, m.ref);
+      const id = h('id');
+      if (id !== undefined && unit.command === 'SUBSCRIBE') remember(this.subscriptions, id, m.ref);
+      if (id !== undefined && unit.command === 'UNSUBSCRIBE') this.subscriptions.delete(id);
+      return;
+    }
+    const receiptId = h('receipt-id');
+    if (receiptId !== undefined && (unit.command === 'RECEIPT' || unit.command === 'ERROR')) {
+      const ref = this.receipts.get(receiptId);
+      if (ref !== undefined) {
+        unit.replyTo = ref;
+        this.receipts.delete(receiptId);
+      }
+    }
+    const sub = h('subscription');
+    if (sub !== undefined && unit.command === 'MESSAGE') {
+      const ref = this.subscriptions.get(sub);
+      if (ref !== undefined) unit.replyTo = ref;
+    }
+  }
 
   message(m: AppMessage): AppResult {
     try {
@@ -189,6 +223,7 @@ class StompDecoder implements AppDecoder {
         break;
       }
       violations.push(...parsed.violations);
+      this.link(parsed.unit, m);
       if (units.length < MAX_PARTS) {
         if (p < carried) {
           parsed.unit.summary += ` (joined from ${(spans?.length ?? 0) + 1} messages)`;
@@ -372,6 +407,15 @@ class StompDecoder implements AppDecoder {
     }
     return { text: out, bad };
   }
+}
+
+/** Remembered ids for `replyTo`, at most MAX_LINKS (the oldest forgotten first). */
+export const MAX_LINKS = 256;
+function remember(map: Map<string, MessageRef>, key: string, ref: MessageRef): void {
+  if (key.length > 256) return;
+  map.delete(key);
+  map.set(key, ref);
+  if (map.size > MAX_LINKS) map.delete(map.keys().next().value!);
 }
 
 /** Layers of a joined frame moved to the completing message's offsets (what came before is cut off). */
