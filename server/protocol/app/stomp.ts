@@ -485,7 +485,10 @@ function utf8Text(buf: Uint8Array, start: number, end: number): string {
   return Buffer.from(buf.buffer, buf.byteOffset + start, Math.max(0, end - start)).toString('utf8');
 }
 
+/** The first `byte` in buf[from, to), or -1; never looks past `to` (a header line's end, say). */
 function indexOf(buf: Uint8Array, byte: number, from: number, to: number): number {
-  const i = buf.subarray(0, Math.min(to, buf.length)).indexOf(byte, from);
-  return i;
+  const end = Math.min(to, buf.length);
+  if (end === buf.length) return buf.indexOf(byte, from);
+  for (let i = from; i < end; i++) if (buf[i] === byte) return i;
+  return -1;
 }
