@@ -208,7 +208,7 @@ class MqttDecoder implements AppDecoder {
     if (desync || lost) lane.packet = null;
 
     let app: AppInfo | undefined;
-    if (units.length === 1 && extra === 0) app = { ...units[0]! };
+    if (units.length === 1 && extra === 0) app = units[0]!; // the unit is this message's own: no copy
     else if (units.length > 1) {
       const total = units.length + extra;
       const shown = units.slice(0, 4).map((u) => u.summary);

@@ -238,7 +238,7 @@ class StompDecoder implements AppDecoder {
     if (units.length === 0) {
       app = heartBeats > 0 ? { protocol: 'stomp', type: 'heart-beat', summary: 'heart-beat', layers: [{ name: 'STOMP heart-beat', start: 0, end: m.data.length, label: 'EOL' }] } : undefined;
     } else if (units.length === 1 && extra === 0) {
-      app = { ...units[0]! };
+      app = units[0]!;
     } else {
       const shown = units.slice(0, 4).map((u) => u.summary);
       const total = units.length + extra;
