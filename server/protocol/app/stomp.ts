@@ -198,6 +198,8 @@ class StompDecoder implements AppDecoder {
     let extra = 0;
     let p = from;
     let heartBeats = 0;
+    /** A frame begun in earlier messages ended in this one (it gets `spans`). */
+    let joinedDone = false;
     for (;;) {
       // EOLs between frames and alone in a message are heart-beats ("Heart-beating").
       while (p < buf.length && (buf[p] === 0x0a || (buf[p] === 0x0d && buf[p + 1] === 0x0a))) {
@@ -226,6 +228,7 @@ class StompDecoder implements AppDecoder {
       this.link(parsed.unit, m);
       if (units.length < MAX_PARTS) {
         if (p < carried) {
+          joinedDone = true;
           parsed.unit.summary += ` (joined from ${(spans?.length ?? 0) + 1} messages)`;
           parsed.unit.layers = shift(parsed.unit.layers ?? [], carried);
         } else if (carried > 0) parsed.unit.layers = shift(parsed.unit.layers ?? [], carried);
@@ -235,7 +238,9 @@ class StompDecoder implements AppDecoder {
     }
 
     let app: AppInfo | undefined;
-    if (units.length === 0) {
+    if (units.length === 0 && from > 0) {
+      app = { protocol: 'stomp', type: 'partial', summary: 'the end of a frame too long to join', layers: [{ name: 'STOMP frame (end)', start: 0, end: from, label: 'frame' }] };
+    } else if (units.length === 0) {
       app = heartBeats > 0 ? { protocol: 'stomp', type: 'heart-beat', summary: 'heart-beat', layers: [{ name: 'STOMP heart-beat', start: 0, end: m.data.length, label: 'EOL' }] } : undefined;
     } else if (units.length === 1 && extra === 0) {
       app = units[0]!;
@@ -244,7 +249,7 @@ class StompDecoder implements AppDecoder {
       const total = units.length + extra;
       app = { ...units[0]!, parts: units, summary: `${total} frames: ${shown.join('; ')}${total > shown.length ? '; …' : ''}` };
     }
-    if (app !== undefined && spans !== undefined && units.length > 0 && carried > 0) app.spans = spans;
+    if (app !== undefined && spans !== undefined && joinedDone) app.spans = spans;
     if (app === undefined && violations.length === 0) return {};
     return violations.length > 0 ? { app, violations } : { app: app! };
   }
