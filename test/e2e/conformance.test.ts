@@ -1,0 +1,122 @@
+/**
+ * The Conformance view in real Chromium, against the real `wsplay start` on a workspace in a
+ * temporary folder: the ladder runs the suite's cases against the course's echo server.js through
+ * the wiretap, the first failing case opens with the RFC's sentence and a hint, and its frame
+ * opens in Frame anatomy with the bytes the case is about marked; a save of server.js runs the
+ * ladder again. Screenshots at 1280 and 1024 wide go to test-artifacts/screenshots/conformance-*.png.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailability, startWsplayAndChromium, textEventually } from '../helpers/browser.ts';
+import { ROOT, type CliProcess } from '../helpers/net.ts';
+
+const chromium = chromiumAvailability();
+const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
+
+/** The lesson 15 fix: an exact echo with an 'error' listener on each connection. */
+const ECHO = `const { WebSocketServer } = require('ws');
+const wss = new WebSocketServer({ port: 9900 });
+wss.on('connection', (ws) => {
+  ws.on('error', (err) => console.log('closed a connection:', err.message));
+  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+});
+`;
+
+describe.skipIf(chromium.skip)(chromium.skip ? `the Conformance view: ${chromium.reason}` : 'the Conformance view in real Chromium', () => {
+  let workspace: string;
+  let cli: CliProcess;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  const ladder = () => page.getByLabel('Conformance ladder');
+  const status = () => ladder().getByRole('status');
+  const details = () => page.getByRole('region', { name: 'Details' });
+
+  async function shot(name: string): Promise<void> {
+    for (const width of [1280, 1024]) {
+      await page.setViewportSize({ width, height: 800 });
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+      await page.screenshot({ path: path.join(SHOTS, `conformance-${name}-${width}.png`) });
+    }
+    await page.setViewportSize({ width: 1280, height: 800 });
+  }
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-conformance-e2e-'));
+    let url: string;
+    ({ cli, browser, dashboardUrl: url } = await startWsplayAndChromium(workspace));
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+    context.setDefaultTimeout(10_000);
+    page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(`${err.message}\n${err.stack ?? ''}`));
+    await page.goto(url);
+    await cli.line(/server\.js listens on port 9900|Server: server\.js/, 20_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    await cli?.stop();
+    if (workspace) rmSync(workspace, { recursive: true, force: true });
+  }, 30_000);
+
+  it("runs the ladder on the course's echo server and opens the first failing case with its frame", async () => {
+    await page.getByRole('region', { name: 'Capture' }).getByRole('tab', { name: 'Conformance' }).click();
+    // Keyboard: the cases field and the run button are reachable and work with Enter.
+    const cases = ladder().getByLabel('Cases');
+    await cases.fill('1-7');
+    await cases.press('Enter');
+    const said = await textEventually(status(), (t) => /failed\. The first one is open below/.test(t), 'the run to end with failures', 240_000);
+    expect(said).toMatch(/^\d+ of \d+ cases? failed/);
+
+    // The course's server greets and prefixes: case 1.1.1 (an empty text message, echoed) fails first.
+    const first = ladder().getByRole('region', { name: 'Case 1.1.1' });
+    await first.waitFor();
+    const text = await first.innerText();
+    expect(text).toMatch(/Expected/);
+    expect(text).toMatch(/RFC 6455/);
+    expect(text).toMatch(/Hint:/);
+    // Rung 1 is red and counts its verdicts.
+    const rung1 = ladder().getByRole('region', { name: 'Group 1: Framing' });
+    expect(await rung1.innerText()).toMatch(/\d+ FAIL/);
+
+    // Its frame is open in Frame anatomy, the case named, the bytes on show.
+    await expect.poll(() => details().getByRole('tab', { name: 'Frame anatomy' }).getAttribute('aria-selected'), { timeout: 10_000 }).toBe('true');
+    const anatomy = details().getByRole('tabpanel', { name: 'Frame anatomy' });
+    await anatomy.getByText(/Conformance case 1\.1\.1/).waitFor();
+    expect(await anatomy.innerText()).toMatch(/Bytes on the wire/i);
+    await shot('failing-case');
+
+    // server.js crashed on the 126-byte ping of case 2.5 (no 'error' listener): the view names the
+    // case, and its ping opens in Frame anatomy with the length field marked.
+    const crash = ladder().getByRole('alert').filter({ hasText: 'server.js crashed during case 2.5' });
+    await crash.getByRole('button', { name: 'open case 2.5' }).click();
+    const detail = ladder().getByRole('region', { name: 'Case 2.5' });
+    await detail.waitFor();
+    expect(await detail.innerText()).toMatch(/126-byte payload/);
+    await detail.getByRole('button', { name: /PING 126 B ✗/ }).click();
+    await anatomy.getByText(/Conformance case 2\.5/).waitFor();
+    expect(await anatomy.getByRole('note').filter({ hasText: 'Conformance case 2.5' }).innerText()).toMatch(/byte 1 \(MASK · payload length\)/);
+    expect(await anatomy.locator('.byte.bad').count()).toBeGreaterThan(0);
+    await detail.scrollIntoViewIfNeeded();
+    await shot('marked-bytes');
+    expect(pageErrors).toEqual([]);
+  }, 300_000);
+
+  it('runs again when server.js is saved, and the fixed echo server climbs the ladder', async () => {
+    writeFileSync(path.join(workspace, 'server.js'), ECHO);
+    await textEventually(status(), (t) => /server\.js was saved: running again/.test(t), 'the ladder to run again after the save', 60_000);
+    const said = await textEventually(status(), (t) => /^All \d+ cases run: no FAIL|failed\./.test(t), 'the second run to end', 240_000);
+    expect(said).toMatch(/^All \d+ cases run: no FAIL/);
+    // Passed cases fold away: rung 1 shows its count and a button to unfold them.
+    const rung1 = ladder().getByRole('region', { name: 'Group 1: Framing' });
+    await rung1.getByRole('button', { name: /^show \d+ passed cases?$/ }).waitFor();
+    expect(await rung1.getByRole('listitem').count()).toBe(0);
+    await shot('all-passed');
+    expect(pageErrors).toEqual([]);
+  }, 300_000);
+});
