@@ -8,6 +8,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { AxeBuilder } from '@axe-core/playwright';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailability, startWsplayAndChromium, textEventually } from '../helpers/browser.ts';
@@ -43,6 +44,20 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the Conformance view: ${chromium
       await page.screenshot({ path: path.join(SHOTS, `conformance-${name}-${width}.png`) });
     }
     await page.setViewportSize({ width: 1280, height: 800 });
+  }
+
+  /** Serious and critical WCAG 2 A/AA findings in the ladder and the detail panel, light and dark. */
+  async function axe(): Promise<string[]> {
+    const out: string[] = [];
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).include('section[aria-label="Capture"]').include('section[aria-label="Details"]').analyze();
+      for (const v of result.violations) {
+        if (v.impact === 'serious' || v.impact === 'critical') out.push(`${scheme}: ${v.id} (${v.help}) ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+      }
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+    return out;
   }
 
   beforeAll(async () => {
@@ -104,6 +119,10 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the Conformance view: ${chromium
     expect(await anatomy.locator('.byte.bad').count()).toBeGreaterThan(0);
     await detail.scrollIntoViewIfNeeded();
     await shot('marked-bytes');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.screenshot({ path: path.join(SHOTS, 'conformance-marked-bytes-1280-dark.png') });
+    const findings = await axe();
+    expect(findings, `axe found:\n${findings.join('\n')}`).toEqual([]);
     expect(pageErrors).toEqual([]);
   }, 300_000);
 
