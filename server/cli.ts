@@ -21,6 +21,11 @@ import { Wiretap } from './tap/wiretap.ts';
 import { CaFileError, readCaFile, type TlsUpstream } from './tap/upstream.ts';
 import { describeFault, FaultError, parseFaultArg, type FaultSpec } from './tap/faults.ts';
 import { runExportCommand } from './export.ts';
+import { writeFileSync } from 'node:fs';
+import { runServerCases, serveClientCases, TargetUrlError } from './conformance/runner.ts';
+import { caseLine, failed, summaryTable } from './conformance/report.ts';
+import { selectCases, SelectionError } from './conformance/select.ts';
+import type { CaseResult, Report } from './conformance/types.ts';
 
 const HELP = `wsplay: the WebSocket Playground
 
@@ -32,6 +37,12 @@ Usage:
       Put the wiretap in front of any WebSocket server and decode what passes.
   wsplay tap --target wss://HOST[:PORT][/PATH] [--ca FILE] [--insecure] ...
       The same for a TLS server: clients connect in plain ws://, the wiretap speaks TLS upstream.
+  wsplay conformance --target ws://HOST:PORT [--cases LIST] [--json FILE] [--record FILE] [--dashboard-port N]
+      Run Autobahn's conformance cases (groups 1-7, 9) against a server, through the wiretap;
+      --cases 1-7, 5.*, 6.4.1 picks some. Exit code 1 when any case fails.
+  wsplay conformance --client [--port 9001] [--cases LIST] [--json FILE]
+      Serve the cases to a client: it connects to ws://127.0.0.1:PORT/runCase?case=ID (or any path
+      for the next case in order), one connection per case.
   wsplay export RECORDING --format har|pcapng -o FILE
       Convert a recording to HAR (with Chrome's WebSocket messages) or pcapng (Wireshark, tshark).
 
@@ -273,6 +284,102 @@ function shutdownOnSignals(running: Running): void {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
+interface ConformanceFlags extends DashboardFlags {
+  port?: string;
+  target?: string;
+  record?: string;
+  cases?: string;
+  json?: string;
+  client?: boolean;
+}
+
+/**
+ * wsplay conformance: the ladder (server/conformance/) behind a wiretap, so every case is in the
+ * recording and, with --dashboard-port, in the inspector. Testing a server, the runner connects
+ * through the wiretap; testing a client (--client), the client connects to the wiretap, which
+ * relays to the case server.
+ */
+async function conformance(values: ConformanceFlags, rest: string[]): Promise<void> {
+  const retry: Retry = (changes) => commandWith('npx wsplay conformance', rest, changes);
+  try {
+    selectCases(values.cases);
+  } catch (err) {
+    if (err instanceof SelectionError) throw new UsageError(`--cases: ${err.message}`);
+    throw err;
+  }
+  const withDashboard = values['dashboard-port'] !== undefined;
+  // The wiretap takes a free port unless told (a playground may hold 9900); 9001 is where
+  // Autobahn's own client drivers look for the case server.
+  const flags = { ...values, 'no-dashboard': !withDashboard, port: values.port ?? (values.client ? '9001' : '0') };
+  const live = (r: CaseResult): void => {
+    if (r.verdict !== 'PASS') print(caseLine(r, process.stdout.columns || 160));
+  };
+  let caseServer: Awaited<ReturnType<typeof serveClientCases>> | null = null;
+  let allServed: (() => void) | null = null;
+  let target: Target;
+  if (values.client) {
+    if (values.target) throw new UsageError('--client serves the cases to a client and --target tests a server: give one of them.');
+    caseServer = await serveClientCases({ port: 0, cases: values.cases, onResult: (r) => (live(r), allServed?.()) });
+    target = { host: '127.0.0.1', port: caseServer.port };
+  } else {
+    if (!values.target) throw new UsageError('wsplay conformance needs --target ws://HOST:PORT (the server to test), or --client to test a client.');
+    target = parseTarget(values.target);
+    if (target.tls) throw new UsageError('wsplay conformance tests a ws:// server. For a wss:// one, run wsplay tap --target wss://... and point --target at the wiretap.');
+  }
+  const ports = await choosePorts(flags, retry);
+  const running = await runTap(target, ports.wiretap, values.record, retry);
+  if (withDashboard) await runDashboard(running, flags, ports.dashboard, values.client ? 'the conformance case server' : 'the server under test', retry);
+  const url = `ws://127.0.0.1:${running.tap.port}`;
+  const abort = new AbortController();
+  let finishClient: (() => void) | null = null;
+  const onSignal = (): void => {
+    abort.abort();
+    finishClient?.();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let report: Report;
+  if (caseServer) {
+    const server = caseServer;
+    print(`Serving ${server.ids.length} cases on ${url}: point your client at ${url}/runCase?case=ID (1-${server.ids.length} or ${server.ids[0]} … ${server.ids[server.ids.length - 1]}), or at any path for the next case in order; ${url}/getCaseCount answers the number. Ctrl-C ends the run.`);
+    report = await new Promise<Report>((done) => {
+      finishClient = () => done(server.report());
+      allServed = () => {
+        if (server.report().cases.length >= server.ids.length) done(server.report());
+      };
+    });
+  } else {
+    print(`Running ${selectCases(values.cases).length} cases against ${values.target} through the wiretap on ${url}…`);
+    report = await runServerCases({ url, cases: values.cases, onResult: live, signal: abort.signal });
+  }
+  print(summaryTable(report));
+  if (values.json) {
+    writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+    print(`Report written to ${values.json}`);
+  }
+  const fails = failed(report);
+  print(fails.length ? `${fails.length} case${fails.length > 1 ? 's' : ''} failed: ${fails.slice(0, 12).map((c) => c.id).join(', ')}${fails.length > 12 ? ', …' : ''}` : 'No case failed.');
+  process.exitCode = fails.length ? 1 : 0;
+  const stop = async (): Promise<void> => {
+    running.recorder?.flush();
+    await Promise.all([running.tap.close(), running.dashboard?.close(), caseServer?.close()]);
+    running.recorder?.close();
+    if (running.recorder) print(`Recording complete: ${running.recorder.lines} events in ${running.recorder.path}`);
+  };
+  if (withDashboard && !abort.signal.aborted) {
+    print('The dashboard stays up so you can inspect each case: Ctrl-C to stop.');
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    const code = process.exitCode;
+    const end = (): void => void stop().then(() => process.exit(code));
+    process.once('SIGINT', end);
+    process.once('SIGTERM', end);
+    return;
+  }
+  await stop();
+  process.exit(process.exitCode);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help') {
@@ -298,6 +405,9 @@ async function main(argv: string[]): Promise<void> {
       fault: { type: 'string', multiple: true },
       ca: { type: 'string' },
       insecure: { type: 'boolean' },
+      cases: { type: 'string' },
+      json: { type: 'string' },
+      client: { type: 'boolean' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -316,6 +426,11 @@ async function main(argv: string[]): Promise<void> {
   // --ca and --insecure are the TLS upstream's (wsplay tap --target wss://).
   if (command !== 'tap' && (values.ca !== undefined || values.insecure)) {
     throw new UsageError(`${values.insecure ? '--insecure' : '--ca'} is for wsplay tap --target wss://HOST: the playground's own server speaks plain ws://.`);
+  }
+
+  if (command === 'conformance') {
+    await conformance(values, rest);
+    return;
   }
 
   if (command === 'tap') {
@@ -404,7 +519,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: Error) => {
-  if (err instanceof UsageError || err instanceof TargetError || err instanceof FaultError || err instanceof PortError || err instanceof CaFileError) {
+  if (err instanceof UsageError || err instanceof TargetError || err instanceof TargetUrlError || err instanceof FaultError || err instanceof PortError || err instanceof CaFileError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }

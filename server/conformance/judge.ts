@@ -19,13 +19,18 @@ function same(a: Item, b: Item): boolean {
 export const sameList = (a: readonly Item[], b: readonly Item[]): boolean => a.length === b.length && a.every((x, i) => same(x, b[i]!));
 export const isPrefix = (a: readonly Item[], b: readonly Item[]): boolean => a.length <= b.length && a.every((x, i) => same(x, b[i]!));
 
+/** A peer's text made safe for a terminal: control characters (C0, DEL, C1) as \\u escapes. */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** A payload as a person reads it: text when it is UTF-8, else hex; the middle of long ones elided. */
 export function show(data: Buffer): string {
   const n = data.length;
   const head = data.subarray(0, 24);
   let s: string;
   try {
-    s = JSON.stringify(new TextDecoder('utf-8', { fatal: true }).decode(head));
+    s = printable(JSON.stringify(new TextDecoder('utf-8', { fatal: true }).decode(head)));
   } catch {
     s = head.toString('hex').replace(/(..)/g, '$1 ').trim();
   }
@@ -101,7 +106,7 @@ export function judge(c: Case, sc: Script, s: Session, durationMs: number, local
     observed = own.observed;
   } else {
     behavior = sameList(s.received, sc.expect.ok) ? 'OK' : sc.expect.nonStrict && sameList(s.received, sc.expect.nonStrict) ? 'NON-STRICT' : 'FAILED';
-    observed = `received ${describeList(s.received)}`;
+    observed = `Received ${describeList(s.received)}`;
     if (behavior === 'FAILED') observed += `; expected ${describeList(sc.expect.ok)}`;
   }
   const closeSentence = `${s.peerClose ? `the ${peer} sent ${codeText(remote)}` : `the ${peer} sent no close frame`}; ${closedBy === 'none' ? 'the case timed out' : `${closedBy} closed first`}; ${droppedBy === 'none' ? 'the runner cut TCP' : `${droppedBy} ended TCP`}${clean ? ' (clean)' : ''}`;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { computeAccept } from '../protocol/handshake.ts';
 import { caseById, type Case, type Script } from './cases.ts';
-import { isPrefix, judge, sameList } from './judge.ts';
+import { isPrefix, judge, printable, sameList } from './judge.ts';
 import { selectCases } from './select.ts';
 import { DEFAULT_WAITS, Session, type Deflate, type Waits } from './session.ts';
 import type { CaseResult, Report, RunServerOptions } from './types.ts';
@@ -103,16 +103,78 @@ function parseUrl(url: string): { host: string; port: number; path: string } {
   return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 80), path: (u.pathname || '/') + u.search };
 }
 
-/** permessage-deflate as the server accepted it (RFC 7692 §7.1), null when it declined. */
-function acceptedDeflate(ext: string | undefined): Deflate | null {
-  if (!ext) return null;
-  const pmd = ext.split(',').map((e) => e.trim()).find((e) => e.split(';')[0]!.trim() === 'permessage-deflate');
-  if (!pmd) return null;
-  const bits = /client_max_window_bits\s*=\s*"?(\d+)/.exec(pmd);
-  return { myMaxWindowBits: bits ? Number(bits[1]) : 15 };
+type Extension = { name: string; params: Map<string, string | true> };
+
+/** A Sec-WebSocket-Extensions value, split into extensions and their parameters (RFC 7692 §5). */
+export function parseExtensions(header: string | undefined): Extension[] {
+  if (!header) return [];
+  return header.split(',').map((e) => {
+    const [name = '', ...ps] = e.split(';').map((x) => x.trim());
+    const params = new Map<string, string | true>();
+    for (const p of ps) {
+      const [k = '', v] = p.split('=').map((x) => x.trim());
+      if (k) params.set(k.toLowerCase(), v === undefined ? true : v.replace(/^"|"$/g, ''));
+    }
+    return { name: name.toLowerCase(), params };
+  });
 }
 
-async function clientHandshake(url: string, offer: string | undefined, signal?: AbortSignal): Promise<{ socket: net.Socket; rest: Buffer; deflate: Deflate | null; localPort: number }> {
+const bitsOf = (v: string | true | undefined, dflt: number): number => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : dflt);
+
+/**
+ * The server's answer to our offer: the agreed permessage-deflate, null when it declined, and
+ * what in its answer breaks RFC 7692 (parameters no offer allowed, a window larger than asked).
+ */
+function acceptedDeflate(offer: string, response: string | undefined): { deflate: Deflate | null; problems: string[] } {
+  const ext = parseExtensions(response).find((e) => e.name === 'permessage-deflate');
+  if (!ext) return { deflate: null, problems: [] };
+  const p = ext.params;
+  const fits = parseExtensions(offer).some((o) => {
+    const askedBits = o.params.get('server_max_window_bits');
+    if (o.params.has('server_no_context_takeover') && !p.has('server_no_context_takeover')) return false;
+    if (askedBits !== undefined && bitsOf(p.get('server_max_window_bits'), 99) > bitsOf(askedBits, 15)) return false;
+    if (p.has('client_max_window_bits') && !o.params.has('client_max_window_bits')) return false;
+    return true;
+  });
+  const problems = fits ? [] : [`answered permessage-deflate with "${printable(response!.slice(0, 200))}", which honours none of the offers (§7.1.1.1: a requested server_no_context_takeover MUST be in the answer; §7.1.2.1: server_max_window_bits no larger than asked)`];
+  return {
+    deflate: {
+      myMaxWindowBits: bitsOf(p.get('client_max_window_bits'), 15),
+      peerMaxWindowBits: bitsOf(p.get('server_max_window_bits'), 15),
+      peerNoContextTakeover: p.has('server_no_context_takeover'),
+      agreed: printable(response!.trim().slice(0, 200)),
+    },
+    problems,
+  };
+}
+
+/** As a server: accept a client's permessage-deflate offer with the case's parameters (Autobahn's 13.x "accept"). */
+function acceptOffer(offerHeader: string | undefined, accept: string): { header: string; deflate: Deflate } | null {
+  const offer = parseExtensions(offerHeader).find((e) => e.name === 'permessage-deflate');
+  if (!offer) return null;
+  const want = parseExtensions(`x; ${accept}`)[0]!.params;
+  const parts = ['permessage-deflate'];
+  // What the client asks of the server is granted: the runner never uses context takeover anyway.
+  if (offer.params.has('server_no_context_takeover')) parts.push('server_no_context_takeover');
+  const serverBits = offer.params.get('server_max_window_bits');
+  if (serverBits !== undefined) parts.push(`server_max_window_bits=${bitsOf(serverBits, 15)}`);
+  if (want.has('client_no_context_takeover')) parts.push('client_no_context_takeover');
+  // A client window may only be named when the client offered client_max_window_bits (§7.1.2.2).
+  const clientBits = want.get('client_max_window_bits');
+  if (clientBits !== undefined && offer.params.has('client_max_window_bits')) parts.push(`client_max_window_bits=${bitsOf(clientBits, 15)}`);
+  const header = parts.join('; ');
+  return {
+    header,
+    deflate: {
+      myMaxWindowBits: bitsOf(serverBits, 15),
+      peerMaxWindowBits: clientBits !== undefined && offer.params.has('client_max_window_bits') ? bitsOf(clientBits, 15) : 15,
+      peerNoContextTakeover: want.has('client_no_context_takeover'),
+      agreed: header,
+    },
+  };
+}
+
+async function clientHandshake(url: string, offer: string | undefined, signal?: AbortSignal): Promise<{ socket: net.Socket; rest: Buffer; deflate: Deflate | null; problems: string[]; localPort: number }> {
   const { host, port, path } = parseUrl(url);
   const socket = net.connect({ host, port });
   const key = randomBytes(16).toString('base64');
@@ -147,10 +209,13 @@ async function clientHandshake(url: string, offer: string | undefined, signal?: 
       socket.removeAllListeners('error');
       signal?.removeEventListener('abort', onAbort);
       const status = got.head.split('\r\n')[0] ?? '';
-      if (!/^HTTP\/1\.1 101\b/.test(status)) return fail(`the server answered the opening handshake with "${status.slice(0, 80)}", not 101 Switching Protocols`);
+      if (!/^HTTP\/1\.1 101\b/.test(status)) return fail(`the server answered the opening handshake with "${printable(status.slice(0, 80))}", not 101 Switching Protocols`);
       const h = headerMap(got.head);
       if (h.get('sec-websocket-accept') !== computeAccept(key)) return fail('the server\'s Sec-WebSocket-Accept does not match the key (§4.2.2)');
-      resolve({ socket, rest: got.rest, deflate: offer ? acceptedDeflate(h.get('sec-websocket-extensions')) : null, localPort: socket.localPort ?? 0 });
+      const ext = h.get('sec-websocket-extensions');
+      if (!offer && ext) return fail(`the server answered with Sec-WebSocket-Extensions "${printable(ext.slice(0, 80))}" though none was offered (§9.1: it MUST NOT)`);
+      const agreed = offer ? acceptedDeflate(offer, ext) : { deflate: null, problems: [] };
+      resolve({ socket, rest: got.rest, deflate: agreed.deflate, problems: agreed.problems, localPort: socket.localPort ?? 0 });
     };
     socket.on('data', onData);
   });
@@ -166,6 +231,7 @@ async function runServerCase(c: Case, url: string, waits: Waits, signal?: AbortS
     return noConnection(c, `No WebSocket connection: ${(e as Error).message}.`, started);
   }
   const s = new Session(conn.socket, 'client', waits, conn.deflate, conn.rest);
+  for (const p of conn.problems) s.peerViolations.push(p);
   if (sc.offer && !conn.deflate) {
     // Autobahn: a peer that declines the extension leaves the case UNIMPLEMENTED.
     const unimpl: Script = { ...sc, run: async () => undefined, judge: () => ({ behavior: 'UNIMPLEMENTED', observed: 'The server declined permessage-deflate (no Sec-WebSocket-Extensions in its answer)' }) };
@@ -209,6 +275,8 @@ export interface ClientCasesServer {
   close(): Promise<void>;
 }
 
+const MAX_CLIENT_CONNECTIONS = 32;
+
 const HTTP_BAD = (why: string): string => `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(why)}\r\n\r\n${why}`;
 
 /**
@@ -225,7 +293,18 @@ export async function serveClientCases(options: ClientCasesOptions): Promise<Cli
   let next = 0;
 
   const handle = (socket: net.Socket): void => {
+    // One connection per case, in turn: a client (or anything else) opening dozens at once
+    // gets refused rather than a runner that holds them all.
+    if (sockets.size >= MAX_CLIENT_CONNECTIONS) {
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
+    // A connection that never finishes its request head is dropped (named wait: 10 s).
+    socket.setTimeout(10_000, () => {
+      if (!upgraded) socket.destroy();
+    });
+    let upgraded = false;
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
     const reader = new HeadReader();
@@ -239,6 +318,8 @@ export async function serveClientCases(options: ClientCasesOptions): Promise<Cli
       }
       if (!got) return;
       socket.off('data', onData);
+      upgraded = true;
+      socket.setTimeout(0);
       const [method = '', target = '/'] = (got.head.split('\r\n')[0] ?? '').split(' ');
       const h = headerMap(got.head);
       const key = h.get('sec-websocket-key');
@@ -261,12 +342,9 @@ export async function serveClientCases(options: ClientCasesOptions): Promise<Cli
       } else if (next < ids.length) c = caseById(ids[next++]!);
       else reply = 'all cases done';
       const sc = c?.script();
-      let deflate: Deflate | null = null;
-      let extHeader = '';
-      if (sc?.offer && /permessage-deflate/.test(h.get('sec-websocket-extensions') ?? '')) {
-        deflate = { myMaxWindowBits: 15 };
-        extHeader = 'Sec-WebSocket-Extensions: permessage-deflate\r\n';
-      }
+      const accepted = sc?.offer ? acceptOffer(h.get('sec-websocket-extensions'), sc.accept ?? '') : null;
+      const deflate: Deflate | null = accepted?.deflate ?? null;
+      const extHeader = accepted ? `Sec-WebSocket-Extensions: ${accepted.header}\r\n` : '';
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${computeAccept(key)}\r\n${extHeader}\r\n`);
       const s = new Session(socket, 'server', waits, deflate, got.rest);
       if (reply !== undefined) {

@@ -39,10 +39,19 @@ export const DEFAULT_WAITS: Waits = { answerMs: 4000, closeMs: 4000, failFastMs:
 /** Payloads of the runner's own pings, told apart from the case's: never part of "received". */
 export const PROBE_PREFIX = 'wsplay-probe-';
 
+/** Items kept per case (see Session.record). */
+const MAX_ITEMS = 2000;
+
 /** permessage-deflate as negotiated in the handshake (RFC 7692 §7). */
 export interface Deflate {
   /** Window bits the runner may use when it compresses (the RFC's own max, or what was agreed). */
   myMaxWindowBits: number;
+  /** Window the peer agreed to compress within: its messages are inflated with no larger one. */
+  peerMaxWindowBits: number;
+  /** The peer agreed to start each message afresh: each is inflated with a fresh inflater. */
+  peerNoContextTakeover: boolean;
+  /** The agreed extension as the handshake wrote it, for the report. */
+  agreed: string;
 }
 
 export interface SendOptions {
@@ -86,7 +95,7 @@ export class Session {
     readonly waits: Waits,
     readonly deflate: Deflate | null,
     leftover: Buffer,
-    private readonly maxMessage = 64 * 1024 * 1024,
+    private readonly maxMessage = 16 * 1024 * 1024,
   ) {
     socket.setNoDelay(true);
     this.reader = new FrameReader(maxMessage);
@@ -125,6 +134,7 @@ export class Session {
   async send(f: OutFrame, opts: SendOptions = {}): Promise<number> {
     const bytes = encodeFrame(f, this.role === 'client');
     const seq = this.nextSeq++;
+    this.noteHeader(seq, bytes.length - (f.payload?.length ?? 0));
     if (opts.chop && opts.chop < bytes.length) {
       for (let i = 0; i < bytes.length; i += opts.chop) await this.write(bytes.subarray(i, i + opts.chop));
     } else {
@@ -133,11 +143,15 @@ export class Session {
     return seq;
   }
 
-  /** Starts one frame and sends only the first `parts[0]` bytes of its payload now (6.4.3). */
+  /**
+   * One frame written in pieces with pauses between (6.4.3, 6.4.4): `sendPiece(from, to)` writes
+   * payload bytes [from, to), the header along with the first piece.
+   */
   frameInPieces(opcode: number, payload: Buffer): { seq: number; sendPiece: (from: number, to: number) => Promise<void> } {
     const bytes = encodeFrame({ opcode, payload }, this.role === 'client');
     const header = bytes.length - payload.length;
     const seq = this.nextSeq++;
+    this.noteHeader(seq, header);
     return {
       seq,
       sendPiece: (from, to) => this.write(bytes.subarray(from === 0 ? 0 : header + from, header + to)),
@@ -181,8 +195,22 @@ export class Session {
     return before;
   }
 
+  /** Header lengths of the latest frames sent, so an offset in a payload becomes one in the frame. */
+  private readonly headers = new Map<number, number>();
+  private noteHeader(seq: number, length: number): void {
+    this.headers.set(seq, length);
+    if (this.headers.size > 64) this.headers.delete(this.headers.keys().next().value!);
+  }
+
+  /** The frame a case is about, and the byte in it (counted from the frame's first byte). */
   markOffending(frameSeq: number, byteOffset?: number): void {
     this.offending = byteOffset === undefined ? { frameSeq } : { frameSeq, byteOffset };
+  }
+
+  /** The same, with the offset counted in the frame's payload (e.g. the first invalid UTF-8 byte). */
+  markOffendingPayload(frameSeq: number, payloadOffset: number): void {
+    const header = this.headers.get(frameSeq);
+    this.markOffending(frameSeq, header === undefined ? undefined : header + payloadOffset);
   }
 
   // ---- waiting ------------------------------------------------------------------------------
@@ -298,6 +326,19 @@ export class Session {
 
   // ---- receiving ----------------------------------------------------------------------------
 
+  /**
+   * What the peer sent, kept for the judgement. Bounded: a case expects at most a few hundred
+   * items (9.7 counts 250 echoes), so a peer that floods is cut, not buffered.
+   */
+  private record(item: Item): void {
+    if (this.received.length >= MAX_ITEMS) {
+      this.violation(`sent more than ${MAX_ITEMS} frames in one case; the runner cut the connection`);
+      this.drop();
+      return;
+    }
+    this.received.push(item);
+  }
+
   private violation(s: string): void {
     if (this.peerViolations.length < 20 && !this.peerViolations.includes(s)) this.peerViolations.push(s);
   }
@@ -326,12 +367,12 @@ export class Session {
     }
     switch (f.opcode) {
       case 9:
-        this.received.push({ kind: 'ping', data: f.payload });
+        this.record({ kind: 'ping', data: f.payload });
         if (!this.myClose) await this.send({ opcode: 10, payload: f.payload });
         break;
       case 10:
         if (f.payload.toString('latin1').startsWith(PROBE_PREFIX)) this.probesAnswered++;
-        else this.received.push({ kind: 'pong', data: f.payload });
+        else this.record({ kind: 'pong', data: f.payload });
         break;
       case 8: {
         const code = f.payload.length >= 2 ? f.payload.readUInt16BE(0) : null;
@@ -379,12 +420,17 @@ export class Session {
         return;
       }
     }
-    this.received.push({ kind: 'message', binary: m.opcode === 2, data });
+    this.record({ kind: 'message', binary: m.opcode === 2, data });
   }
 
   private inflate(data: Buffer): Promise<Buffer> {
-    // One inflater for the connection: it serves context takeover and fresh streams alike.
-    this.inflater ??= zlib.createInflateRaw({ windowBits: 15 });
+    // Inflating with the agreed window and, without context takeover, a fresh inflater per
+    // message: a peer that breaks what it agreed to produces data that does not inflate.
+    if (this.deflate!.peerNoContextTakeover) {
+      this.inflater?.close();
+      this.inflater = null;
+    }
+    this.inflater ??= zlib.createInflateRaw({ windowBits: Math.min(15, Math.max(8, this.deflate!.peerMaxWindowBits)) });
     const inf = this.inflater;
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];

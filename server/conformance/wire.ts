@@ -52,33 +52,71 @@ export interface InFrame {
 
 /**
  * Reads frames from the peer's bytes. Bounded: a frame announcing more than `maxPayload` bytes
- * is refused before any of it is buffered, and at most one frame's bytes are held.
+ * is refused before any of it is buffered. The pieces of a frame still arriving are kept as a
+ * list and joined once, when the frame is complete: no copy per TCP chunk.
  */
 export class FrameReader {
-  private buf: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private total = 0;
   /** Set once the stream cannot be read any further; the reason, for the report. */
   broken: string | null = null;
 
   constructor(private readonly maxPayload: number) {}
 
+  /** The first `n` buffered bytes (n <= 14: a frame header), joined from as few chunks as needed. */
+  private peek(n: number): Buffer {
+    if (this.chunks[0]!.length >= n) return this.chunks[0]!;
+    const parts: Buffer[] = [];
+    let got = 0;
+    for (const c of this.chunks) {
+      parts.push(c);
+      got += c.length;
+      if (got >= n) break;
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** Removes and returns the first `n` buffered bytes. */
+  private take(n: number): Buffer {
+    const parts: Buffer[] = [];
+    let need = n;
+    while (need > 0) {
+      const c = this.chunks[0]!;
+      if (c.length <= need) {
+        parts.push(c);
+        this.chunks.shift();
+        need -= c.length;
+      } else {
+        parts.push(c.subarray(0, need));
+        this.chunks[0] = c.subarray(need);
+        need = 0;
+      }
+    }
+    this.total -= n;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
   push(chunk: Buffer): InFrame[] {
     if (this.broken) return [];
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (chunk.length) {
+      this.chunks.push(chunk);
+      this.total += chunk.length;
+    }
     const out: InFrame[] = [];
-    for (;;) {
-      if (this.buf.length < 2) break;
-      const b0 = this.buf[0]!;
-      const b1 = this.buf[1]!;
+    while (this.total >= 2) {
+      const head = this.peek(Math.min(this.total, 14));
+      const b0 = head[0]!;
+      const b1 = head[1]!;
       const masked = (b1 & 0x80) !== 0;
       let len = b1 & 0x7f;
       let off = 2;
       if (len === 126) {
-        if (this.buf.length < 4) break;
-        len = this.buf.readUInt16BE(2);
+        if (head.length < 4) break;
+        len = head.readUInt16BE(2);
         off = 4;
       } else if (len === 127) {
-        if (this.buf.length < 10) break;
-        const big = this.buf.readBigUInt64BE(2);
+        if (head.length < 10) break;
+        const big = head.readBigUInt64BE(2);
         if (big > BigInt(this.maxPayload)) {
           this.broken = `a frame announcing ${big} bytes, more than the ${this.maxPayload} the runner accepts`;
           break;
@@ -92,15 +130,12 @@ export class FrameReader {
       }
       const keyAt = off;
       if (masked) off += 4;
-      if (this.buf.length < off + len) break;
-      let payload = Buffer.from(this.buf.subarray(off, off + len));
-      if (masked) {
-        const key = this.buf.subarray(keyAt, keyAt + 4);
-        for (let i = 0; i < payload.length; i++) payload[i] = payload[i]! ^ key[i & 3]!;
-      }
+      if (this.total < off + len) break;
+      const key = masked ? Buffer.from(head.subarray(keyAt, keyAt + 4)) : null;
+      this.take(off);
+      const payload = Buffer.from(this.take(len));
+      if (key) for (let i = 0; i < payload.length; i++) payload[i] = payload[i]! ^ key[i & 3]!;
       out.push({ fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, payload });
-      this.buf = this.buf.subarray(off + len);
-      payload = Buffer.alloc(0);
     }
     return out;
   }
