@@ -28,7 +28,7 @@ export interface ConformanceState {
    * one), and the runner's sentence. Every case after it met no server.
    */
   crash?: { caseId: string | null; message: string };
-  /** Every case of the run, in order (empty in a poll that asks only for new results). */
+  /** Every case of the run, in order (empty in a poll that names the run: only new results, from `from`). */
   cases: ConformanceCase[];
   /** The index of `results[0]` among the run's results, and how many there are in all. */
   from: number;

@@ -140,9 +140,11 @@ export class ConformanceLadder {
     this.finishedAt = Date.now();
   }
 
-  /** What the page shows; `since`: results it already has (a poll sends only the new ones). */
-  state(since = 0): ConformanceState {
-    const from = Math.min(Math.max(0, since), this.results.length);
+  /** What the page shows; `since`: results a page already has (null: it has nothing, send it all). */
+  state(since: number | null = null): ConformanceState {
+    // A result whose connection the wiretap had not reported yet is sent again once it has.
+    const unmapped = this.results.findIndex((r) => r.localPort !== undefined && !this.conns.has(r.localPort));
+    const from = since === null ? 0 : Math.min(Math.max(0, since), this.results.length, unmapped < 0 ? Infinity : unmapped);
     return {
       run: this.run,
       spec: this.spec,
@@ -153,7 +155,7 @@ export class ConformanceLadder {
       finishedAt: this.finishedAt,
       ...(this.error ? { error: this.error } : {}),
       ...(this.crash ? { crash: this.crashInfo(this.crash) } : {}),
-      cases: since > 0 ? [] : this.cases.map(caseOf),
+      cases: since === null ? this.cases.map(caseOf) : [],
       from,
       total: this.results.length,
       results: this.results.slice(from).map((r) => ({ ...r, conn: r.localPort !== undefined ? this.conns.get(r.localPort) : undefined })),
@@ -193,10 +195,10 @@ export function mountConformanceRoutes(app: Express, ladder: ConformanceLadder):
   app.get('/api/conformance', (req, res) => {
     const run = Number(req.query.run);
     const since = Number(req.query.since);
-    const state = ladder.state(0);
+    const state = ladder.state();
     // The page's results belong to the run it names: only then does it get the new ones alone.
     res.setHeader('Cache-Control', 'no-store');
-    res.json(Number.isSafeInteger(run) && run === state.run && Number.isSafeInteger(since) && since > 0 ? ladder.state(since) : state);
+    res.json(Number.isSafeInteger(run) && run === state.run && Number.isSafeInteger(since) && since >= 0 ? ladder.state(since) : state);
   });
 
   app.post('/api/conformance', json, (req, res) => {
@@ -217,7 +219,7 @@ export function mountConformanceRoutes(app: Express, ladder: ConformanceLadder):
       res.status(400).json({ error: `400: ${(err as Error).message}` });
       return;
     }
-    res.status(202).json(ladder.state(0));
+    res.status(202).json(ladder.state());
   });
 
   app.put('/api/conformance', json, (req, res) => {
@@ -227,11 +229,11 @@ export function mountConformanceRoutes(app: Express, ladder: ConformanceLadder):
       return;
     }
     ladder.rerunOnSave = b.rerunOnSave;
-    res.json(ladder.state(0));
+    res.json(ladder.state());
   });
 
   app.post('/api/conformance/stop', (_req, res) => {
     ladder.stop();
-    res.json(ladder.state(0));
+    res.json(ladder.state());
   });
 }

@@ -5,7 +5,7 @@
  * opens in Frame anatomy with the bytes the case is about marked; a save of server.js runs the
  * ladder again. Screenshots at 1280 and 1024 wide go to test-artifacts/screenshots/conformance-*.png.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
@@ -17,14 +17,8 @@ import { ROOT, type CliProcess } from '../helpers/net.ts';
 const chromium = chromiumAvailability();
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
 
-/** The lesson 15 fix: an exact echo with an 'error' listener on each connection. */
-const ECHO = `const { WebSocketServer } = require('ws');
-const wss = new WebSocketServer({ port: 9900 });
-wss.on('connection', (ws) => {
-  ws.on('error', (err) => console.log('closed a connection:', err.message));
-  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
-});
-`;
+/** Lesson 15's solution: an exact echo with an 'error' listener on each connection. */
+const SOLUTION = readFileSync(path.join(ROOT, 'lessons', '15-conformance', 'solution', 'server.js'), 'utf8');
 
 describe.skipIf(chromium.skip)(chromium.skip ? `the Conformance view: ${chromium.reason}` : 'the Conformance view in real Chromium', () => {
   let workspace: string;
@@ -126,8 +120,8 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the Conformance view: ${chromium
     expect(pageErrors).toEqual([]);
   }, 300_000);
 
-  it('runs again when server.js is saved, and the fixed echo server climbs the ladder', async () => {
-    writeFileSync(path.join(workspace, 'server.js'), ECHO);
+  it("runs again when server.js is saved, and lesson 15's solution climbs the ladder", async () => {
+    writeFileSync(path.join(workspace, 'server.js'), SOLUTION);
     await textEventually(status(), (t) => /server\.js was saved: running again/.test(t), 'the ladder to run again after the save', 60_000);
     const said = await textEventually(status(), (t) => /^All \d+ cases run: no FAIL|failed\./.test(t), 'the second run to end', 240_000);
     expect(said).toMatch(/^All \d+ cases run: no FAIL/);

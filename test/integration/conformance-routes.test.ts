@@ -86,5 +86,10 @@ describe('POST /api/conformance', () => {
     expect(poll.from).toBe(2);
     expect(poll.cases).toEqual([]);
     expect(poll.results.map((r) => r.id)).toEqual(['4.1.1']);
+    const nothingNew = (await api('GET', `/api/conformance?run=${done.run}&since=3`)).json;
+    expect(nothingNew.results).toEqual([]);
+    expect(nothingNew.total).toBe(3);
+    // Another run's page gets everything.
+    expect((await api('GET', `/api/conformance?run=${done.run - 1}&since=3`)).json.cases).toHaveLength(3);
   }, 90_000);
 });

@@ -40,8 +40,9 @@ async function call(method: string, path: string, json?: unknown): Promise<Confo
 /** Fold a poll's answer into what the page holds. */
 function merge(next: ConformanceState): void {
   const now = ladder.peek();
-  if (now && next.run === now.run && next.from > 0) {
-    // Only the new results came: keep the cases and the results already held.
+  if (now && next.run === now.run && next.cases.length === 0 && now.cases.length > 0) {
+    // A poll of the same run: the results from `from` on (new ones, and any whose connection
+    // became known since), after those the page holds.
     const results: ConformanceResult[] = now.results.slice(0, next.from).concat(next.results);
     ladder.value = { ...next, cases: now.cases, results };
   } else {
@@ -51,15 +52,9 @@ function merge(next: ConformanceState): void {
 
 export async function refreshLadder(): Promise<void> {
   const now = ladder.peek();
-  const query = now && now.run > 0 ? `?run=${now.run}&since=${now.results.length}` : '';
+  const query = now && now.run > 0 && now.cases.length > 0 ? `?run=${now.run}&since=${now.results.length}` : '';
   try {
-    const next = await call('GET', `/api/conformance${query}`);
-    // Results already held may change: a case's connection becomes known once the wiretap reported it.
-    if (now && next.run === now.run && next.from > 0 && now.results.some((r) => r.conn === undefined && r.localPort !== undefined)) {
-      merge(await call('GET', '/api/conformance'));
-    } else {
-      merge(next);
-    }
+    merge(await call('GET', `/api/conformance${query}`));
     ladderError.value = '';
   } catch (err) {
     ladderError.value = (err as Error).message;
