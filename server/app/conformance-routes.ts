@@ -43,6 +43,8 @@ export class ConformanceLadder {
   /** Re-run when server.js (or a file it requires) is saved and the server listens again. */
   rerunOnSave = true;
   private lastRunner: RunnerState['status'] | null = null;
+  /** The folder server.js ran in when the ladder last started (a lesson's, or the free playground's). */
+  private cwdAtRun: string | null = null;
 
   constructor(
     store: CaptureStore,
@@ -83,6 +85,9 @@ export class ConformanceLadder {
     }
     if (state.status !== 'running' || was === 'running') return;
     if (!this.rerunOnSave || this.run === 0 || this.status === 'running') return;
+    // Another lesson opened (server.js restarted in another folder): not a save of the server the
+    // ladder ran against; the learner runs the ladder on the new one when they want to.
+    if (this.learner && this.learner.cwd !== this.cwdAtRun) return;
     this.start(this.spec, 'save');
   };
 
@@ -105,6 +110,7 @@ export class ConformanceLadder {
     this.trigger = trigger;
     this.startedAt = Date.now();
     this.finishedAt = 0;
+    this.cwdAtRun = this.learner?.cwd ?? null;
     const url = `ws://127.0.0.1:${this.tapPort()}`;
     runServerCases({
       url,

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumAvailability, startWsplayAndChromium, textEventually } from '../helpers/browser.ts';
+import { chromiumAvailability, eventually, startWsplayAndChromium, textEventually } from '../helpers/browser.ts';
 import { ROOT, type CliProcess } from '../helpers/net.ts';
 
 const chromium = chromiumAvailability();
@@ -130,6 +130,31 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the Conformance view: ${chromium
     await rung1.getByRole('button', { name: /^show \d+ passed cases?$/ }).waitFor();
     expect(await rung1.getByRole('listitem').count()).toBe(0);
     await shot('all-passed');
+    expect(pageErrors).toEqual([]);
+  }, 300_000);
+
+  it("opens lesson 15 on the course's server, and the ladder runs on the lesson's server.js", async () => {
+    // The ladder's run number, as the API says it (the view polls it every 2 s when idle).
+    const runNumber = () =>
+      page.evaluate(async () => {
+        const token = new URLSearchParams(location.search).get('token') ?? '';
+        return ((await (await fetch('/api/conformance', { headers: { 'X-Wsplay-Token': token } })).json()) as { run: number }).run;
+      });
+    const before = await runNumber();
+    const starts = () => cli.stdout().split('\n').filter((l) => /server\.js listens on port 9900/.test(l)).length;
+    const started = starts();
+    await details().getByRole('tab', { name: 'Lessons' }).click();
+    await details().getByRole('button', { name: 'Open lesson 15' }).click();
+    await details().getByRole('heading', { name: /^Lesson 15 · Conformance/ }).waitFor();
+    // Opening a lesson restarts server.js in the lesson's folder: not a save, so the ladder does not run.
+    await eventually(() => starts() > started, () => `server.js to start again in the lesson's folder; stdout: ${cli.stdout().slice(-2000)}`, 30_000);
+    expect(await runNumber()).toBe(before);
+    await shot('lesson');
+
+    await ladder().getByRole('button', { name: 'Run again' }).click();
+    const said = await textEventually(status(), (t) => /failed\. The first one is open below/.test(t), "the ladder on the lesson's starter", 240_000);
+    expect(said).toMatch(/^\d+ of 246 cases failed/);
+    await ladder().getByRole('region', { name: 'Case 1.1.1' }).waitFor();
     expect(pageErrors).toEqual([]);
   }, 300_000);
 });
