@@ -15,6 +15,7 @@ import type { ActiveWorkspace } from './active-workspace.ts';
 import { mountControlRoutes, type ControlTarget } from './control-routes.ts';
 import { mountExportRoutes } from './export-routes.ts';
 import { mountRecordingRoutes } from './recording-routes.ts';
+import { ConformanceLadder, mountConformanceRoutes } from './conformance-routes.ts';
 import type { TopologyInfo } from './stream-protocol.ts';
 
 const log = createDebug('wsplay:dashboard');
@@ -212,6 +213,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
 
   mountExportRoutes(app, opts.store, opts.now, () => opts.topology().tap.port);
   mountRecordingRoutes(app, opts.store, opts.topology);
+  // The conformance ladder runs its cases through the wiretap (the Conformance view).
+  const ladder = new ConformanceLadder(opts.store, () => opts.topology().tap.port, opts.learner ?? null);
+  mountConformanceRoutes(app, ladder);
 
   // Every answer under /api is JSON, a missing one too: the page shows `error` as a sentence, and
   // an HTML "Cannot GET" page in its place told a learner nothing. wsplay tap has no workspace,
@@ -273,6 +277,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     close: () =>
       new Promise<void>((resolve) => {
         stream.close();
+        ladder.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -16,7 +16,7 @@ import { ROOT, type CliProcess } from '../helpers/net.ts';
 const chromium = chromiumAvailability();
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
 
-const CENTER = ['Timeline', 'Sequence diagram', 'Stats', 'Code', 'Break it'] as const;
+const CENTER = ['Timeline', 'Sequence diagram', 'Stats', 'Code', 'Break it', 'Conformance'] as const;
 const DETAIL = ['Lessons', 'Handshake', 'Frame anatomy', 'Message'] as const;
 
 interface Finding {

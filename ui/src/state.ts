@@ -285,7 +285,7 @@ export const selection = signal<Selection>(null);
 export const selectedConn = signal<number | null>(null);
 export const rowMode = signal<'frames' | 'messages'>('frames');
 export const paused = signal(false);
-export const centerView = signal<'timeline' | 'diagram' | 'stats' | 'editor' | 'break'>('timeline');
+export const centerView = signal<'timeline' | 'diagram' | 'stats' | 'editor' | 'break' | 'conformance'>('timeline');
 export const detailTab = signal<'lesson' | 'handshake' | 'frame' | 'message'>('lesson');
 
 export interface Filters {

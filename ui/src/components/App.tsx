@@ -4,6 +4,7 @@ import { useEffect } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import { activeWorkspace, centerView, detailTab, model, paused, rowMode, runnerStatus, selectedConn, selection, shed, storeStatus, streamError, streamState, topology, version } from '../state.ts';
 import { Connections } from './Connections.tsx';
+import { ConformanceView } from './ConformanceView.tsx';
 import { Crafter } from './Crafter.tsx';
 import { ActiveFaultsBadge, FaultsPanel } from './FaultsPanel.tsx';
 import { Editor } from './Editor.tsx';
@@ -173,6 +174,9 @@ function useShortcuts(): void {
         case '5':
           centerView.value = 'break';
           break;
+        case '6':
+          centerView.value = 'conformance';
+          break;
         case '/':
           document.querySelector<HTMLInputElement>('#filter-text')?.focus();
           break;
@@ -251,6 +255,7 @@ export function App() {
                 ['stats', 'Stats', '3'],
                 ['editor', 'Code', '4'],
                 ['break', 'Break it', '5'],
+                ['conformance', 'Conformance', '6'],
               ] as const
             ).map(([v, label, key]) => (
               <button role="tab" aria-selected={view === v} class={view === v ? 'tab active' : 'tab'} title={`${label} (${key})`} onClick={() => (centerView.value = v)}>
@@ -261,6 +266,7 @@ export function App() {
           {view === 'timeline' && <Timeline />}
           {view === 'diagram' && <SequenceDiagram />}
           {view === 'stats' && <StatsView />}
+          {view === 'conformance' && <ConformanceView />}
           {/* Kept mounted once opened: the crafter keeps the frame being built and its answer. */}
           {(view === 'break' || breakOpened.value) && (
             <div class="break-it" style={{ display: view === 'break' ? undefined : 'none' }}>

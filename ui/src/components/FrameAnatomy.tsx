@@ -4,6 +4,7 @@ import { explainCloseCode } from '../../../server/protocol/close-codes.ts';
 import { isControl, opcodeName } from '../../../server/protocol/opcodes.ts';
 import { base64ToBytes, hexByte, hexToBytes, toHex, utf8, utf8OrNull, xorMask } from '../lib/bytes.ts';
 import { detailTab, frameKey, model, selection } from '../state.ts';
+import { markedBytes } from '../conformance.ts';
 import '../detail.css';
 
 /** Payload bytes drawn in the grid; the rest is counted. 256 is 16 rows, enough to see the pattern. */
@@ -526,6 +527,12 @@ export function FrameAnatomy({ frame }: { frame: FrameEvent | null }) {
     const [from, to] = fieldRange(at, l, f.masked);
     for (let i = from; i < Math.min(to, b.wire.length); i++) bad.add(i);
   }
+  // A conformance case's frame (ConformanceView): the bytes the case is about are marked too.
+  const mark = markedBytes.value?.key === id ? markedBytes.value : null;
+  if (mark && mark.at !== null && mark.at < b.wire.length) {
+    const [from, to] = fieldRange(mark.at, l, f.masked);
+    for (let i = from; i < Math.min(to, b.wire.length); i++) bad.add(i);
+  }
   const payloadLen = f.lengthExact ?? f.length.toLocaleString('en-US');
   const compressed = isCompressed(f);
   const rulesAt = (i: number) =>
@@ -578,6 +585,20 @@ export function FrameAnatomy({ frame }: { frame: FrameEvent | null }) {
       {f.complete === false && <p class="note warn-text">The connection ended before this frame was complete: only the bytes that arrived are shown.</p>}
       {f.truncated && <p class="note muted">Only the first {b.payload.length.toLocaleString('en-US')} payload bytes were kept (preview bound).</p>}
 
+      {mark && (
+        <p class="note case-mark-note" role="note">
+          Conformance case <b>{mark.caseId}</b>:{' '}
+          {mark.at !== null && mark.at < b.wire.length ? (
+            <button type="button" class="link-btn" onClick={() => setSelected(mark.at)}>
+              byte {mark.at} ({fieldLabelFor(mark.at, l, f.masked)}) and its field are what the case is about.
+            </button>
+          ) : mark.own ? (
+            'this is the frame the case is about.'
+          ) : (
+            `a frame of the case's connection (#${f.conn}).`
+          )}
+        </p>
+      )}
       {violations.length > 0 && <Violations list={violations} f={f} l={l} onSelect={setSelected} shown={b.wire.length} />}
 
       <h3>Bytes on the wire</h3>

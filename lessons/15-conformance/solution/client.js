@@ -1,0 +1,9 @@
+const socket = new WebSocket('ws://localhost:9900');
+
+socket.onmessage = (event) => {
+  console.log('received: ', event.data);
+};
+
+socket.onopen = () => {
+  socket.send('I am listening');
+};
