@@ -265,8 +265,8 @@ export class Wiretap {
     for (const r of targets) {
       r.error ??= 'reset by the wiretap (fault)';
       r.firstEnd ??= 'wiretap';
-      r.client.resetAndDestroy();
-      r.upstream.resetAndDestroy();
+      resetSocket(r.client);
+      resetSocket(r.upstream);
     }
     return targets.map((r) => r.id);
   }
@@ -480,7 +480,7 @@ export class Wiretap {
       r.firstEnd ??= dir;
       // Pass a reset on as a reset, so the other side sees an abnormal end too.
       if (!to.destroyed) {
-        if (err.code === 'ECONNRESET') to.resetAndDestroy();
+        if (err.code === 'ECONNRESET') resetSocket(to);
         else to.destroy();
       }
     });
@@ -500,6 +500,21 @@ export class Wiretap {
     this.faults.forget(r.id);
     if (r.decoder) this.emit(r, r.decoder.end(this.now(), r.firstEnd ?? 'wiretap', r.error));
     if (this.relays.size === 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
+  }
+}
+
+/**
+ * RST on a TCP socket. A TLS socket (a wss:// target, a proxy's tunnel) has a TLS handle, which
+ * Node cannot reset (ERR_INVALID_HANDLE_TYPE, thrown): the TCP socket under it is reset when we
+ * hold it, else the socket is destroyed (a FIN, the closest it has).
+ */
+function resetSocket(s: net.Socket): void {
+  try {
+    s.resetAndDestroy();
+  } catch {
+    const under = (s as net.Socket & { _parent?: net.Socket | null })._parent;
+    if (under && under !== s) resetSocket(under);
+    s.destroy();
   }
 }
 

@@ -227,6 +227,21 @@ describe('wsplay proxy', () => {
     expect(s.requests).toEqual([]);
   });
 
+  it('resets a proxied wss:// connection (Break it, a client\'s RST) without throwing: TLS sockets have no RST of their own', async () => {
+    const s = await startWssEcho(good);
+    cleanup.add(() => s.close());
+    const p = await startProxy();
+    const c = await wsOver(await tunnel(p.proxy.port, 'localhost', s.port, true), `wss://localhost:${s.port}/`, false);
+    c.ws.send('before the reset');
+    await c.next(1);
+    const closed = new Promise<number>((resolve) => c.ws.once('close', (code) => resolve(code)));
+    expect(p.tap.tap.reset(1)).toEqual([1]);
+    expect(await closed).toBe(1006);
+    const end = await p.tap.waitFor('end');
+    expect(end.error).toBe('reset by the wiretap (fault)');
+    expect(p.tap.tap.connections).toBe(0);
+  });
+
   it('tunnels ws:// (CONNECT, then plain bytes) and relays absolute-form http:// requests in origin-form', async () => {
     const seen: Array<{ url: string | undefined; host: string | undefined; connection: string | undefined; proxyConnection: string | undefined }> = [];
     const server = http.createServer((req, res) => {
