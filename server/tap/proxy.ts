@@ -20,6 +20,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { CaError, normalizeHost, type LocalCa } from './local-ca.ts';
+import type { TlsSession } from '../capture/events.ts';
 import { HeadRewriter, type TlsUpstream } from './upstream.ts';
 import type { Wiretap } from './wiretap.ts';
 
@@ -225,16 +226,18 @@ export class InterceptingProxy {
     secure.once('secure', () => {
       secure.off('error', failed);
       secure.off('close', gone);
-      this.handOver(secure, req, upstream, { servername: req.host, ca: this.opts.upstreamCa }, false);
+      const clientTls = { version: secure.getProtocol() ?? 'unknown', cipher: secure.getCipher()?.name ?? 'unknown', alpn: secure.alpnProtocol || null };
+      this.handOver(secure, req, upstream, { servername: req.host, ca: this.opts.upstreamCa }, false, clientTls);
     });
   }
 
-  private handOver(client: net.Socket, req: Requested, upstream: net.Socket, up: TlsUpstream | null, absolute: boolean): void {
+  private handOver(client: net.Socket, req: Requested, upstream: net.Socket, up: TlsUpstream | null, absolute: boolean, clientTls?: TlsSession['intercepted']): void {
     this.sockets.delete(client);
     this.opts.tap.adopt(client, {
       target: { host: req.host, port: req.port },
       socket: upstream,
       ...(up ? { tls: up } : {}),
+      ...(clientTls ? { clientTls } : {}),
       rewriter: absolute ? new HeadRewriter(hostPort(req.host, req.port, 80), () => false, undefined, true) : null,
     });
   }

@@ -61,6 +61,8 @@ export interface UpstreamSpec {
   socket?: net.Socket;
   /** Rewrites the client's first request head on its way upstream; none: bytes pass as sent. */
   rewriter?: HeadRewriter | null;
+  /** The proxy terminated the client's TLS: that session, shown beside the upstream one. */
+  clientTls?: TlsSession['intercepted'];
 }
 
 interface Relay {
@@ -68,6 +70,7 @@ interface Relay {
   /** Where this connection is relayed to (the wiretap's target when it was accepted). */
   target: { host: string; port: number };
   tls: TlsUpstream | undefined;
+  clientTls: TlsSession['intercepted'] | undefined;
   client: net.Socket;
   upstream: net.Socket;
   decoder: ConnectionDecoder | null;
@@ -322,7 +325,7 @@ export class Wiretap {
       if (e.type !== 'handshake') continue;
       const h = e as HandshakeEvent;
       if (r.rewriter?.forwarded) h.forwardedRequest = r.rewriter.forwarded;
-      if (r.session) h.tls = r.session;
+      if (r.session) h.tls = r.clientTls ? { ...r.session, intercepted: r.clientTls } : r.session;
       r.annotated = true;
       return;
     }
@@ -368,6 +371,7 @@ export class Wiretap {
       id,
       target: { host, port },
       tls: up,
+      clientTls: spec.clientTls,
       client,
       upstream,
       decoder: decode ? new ConnectionDecoder(id, this.limits, this.opts.lazyEvents === true, undefined, true) : null,

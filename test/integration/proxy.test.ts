@@ -179,6 +179,7 @@ describe('wsplay proxy', () => {
     expect(t.authorized).toBe(true);
     expect(t.alpnProtocol).toBe('http/1.1');
     expect(t.getPeerCertificate().subject.CN).toBe('localhost');
+    const browserSide = { version: t.getProtocol(), cipher: t.getCipher().name, alpn: 'http/1.1' };
 
     const c = await wsOver(socket, `wss://localhost:${port}/chat`, deflate);
     c.ws.send('hello through the proxy');
@@ -208,6 +209,8 @@ describe('wsplay proxy', () => {
     expect(h!.request!.path).toBe('/chat');
     expect(header(h!.request?.headers, 'host')).toBe(`localhost:${port}`);
     expect(h!.tls).toMatchObject({ verified: true, alpn: 'http/1.1', servername: 'localhost', subject: 'CN=localhost', issuer: 'CN=wsplay test CA' });
+    // And the client's own TLS, which ended at the proxy.
+    expect(h!.tls!.intercepted).toEqual(browserSide);
     expect(p.targetErrors).toEqual([]);
   });
 
