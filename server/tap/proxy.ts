@@ -50,6 +50,8 @@ export interface ProxyOptions {
 /** The request head a browser sends a proxy is small; 16 KiB is the wiretap's handshake bound too. */
 export const MAX_PROXY_HEAD = 16 * 1024;
 export const DEFAULT_MAX_CONNECTIONS = 512;
+/** How long a client may take to send its request head. */
+const HEAD_TIMEOUT_MS = 30_000;
 /** Certificates' secure contexts kept (the local CA keeps the certificates themselves). */
 const MAX_CONTEXTS = 256;
 
@@ -109,6 +111,9 @@ export class InterceptingProxy {
     socket.on('error', () => socket.destroy());
     const chunks: Buffer[] = [];
     let size = 0;
+    // A connection that never finishes its request head holds a slot of maxConnections: it gets
+    // HEAD_TIMEOUT_MS (browsers send the head at once), then it is closed.
+    socket.setTimeout(HEAD_TIMEOUT_MS, () => socket.destroy());
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);
       size += chunk.length;
@@ -128,6 +133,7 @@ export class InterceptingProxy {
       }
       socket.off('data', onData);
       socket.pause();
+      socket.setTimeout(0);
       const head = all.subarray(0, end + 4);
       const rest = all.subarray(end + 4);
       this.route(socket, head, rest);

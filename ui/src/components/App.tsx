@@ -208,6 +208,19 @@ function useShortcuts(): void {
  */
 function TapModeCode() {
   const t = topology.value;
+  if (t?.proxy) {
+    return (
+      <div class="tap-mode-code" role="note">
+        <p>
+          <b>wsplay proxy</b> runs the proxy and this dashboard only: editing and running <code>client.js</code> and <code>server.js</code>, and the lessons, need the
+          playground (<code>npm start</code>).
+        </p>
+        <p>
+          Browse with <b>Open an intercepted browser</b> (or <code>npx wsplay browser URL</code>): every connection of that browser shows here.
+        </p>
+      </div>
+    );
+  }
   const tap = t ? `ws://${t.tap.host}:${t.tap.port}` : 'the wiretap';
   return (
     <div class="tap-mode-code" role="note">
