@@ -34,11 +34,18 @@ export function InterceptButton() {
   return (
     <button
       class="intercept-btn"
+      aria-label="Open an intercepted browser"
       disabled={note.value?.kind === 'busy'}
-      title={`Start Chromium with a fresh profile through ${proxy}: its WebSockets to any site, wss:// included, show here. Only that browser trusts wsplay's local CA.`}
+      title={`Open an intercepted browser: Chromium with a fresh profile through ${proxy}. Its WebSockets to any site, wss:// included, show here. Only that browser trusts wsplay's local CA.`}
       onClick={() => void open()}
     >
-      Open an intercepted browser
+      {/* A globe: the whole web, seen through the proxy. */}
+      <svg class="intercept-icon" viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
+        <circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" stroke-width="1.3" />
+        <ellipse cx="8" cy="8" rx="2.8" ry="6.5" fill="none" stroke="currentColor" stroke-width="1.1" />
+        <path d="M1.8 5.5h12.4M1.8 10.5h12.4" stroke="currentColor" stroke-width="1.1" />
+      </svg>
+      <span class="intercept-label">Open an intercepted browser</span>
     </button>
   );
 }
