@@ -327,7 +327,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (positionals.length > (command === 'browser' ? 1 : 0)) {
-    throw new UsageError(`Unexpected argument "${positionals[command === 'browser' ? 1 : 0]}". Run: npx wsplay --help`);
+    // As parseArgs says it for a command without positional arguments (wsplay browser takes a URL).
+    throw new UsageError(`Unexpected argument '${positionals[command === 'browser' ? 1 : 0]}'. This command does not take ${command === 'browser' ? 'more than one URL' : 'positional arguments'}. Run: npx wsplay --help`);
   }
   parsePort(values.port, 9900);
   try {

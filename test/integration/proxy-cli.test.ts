@@ -73,7 +73,7 @@ describe('wsplay proxy (command line)', () => {
     expect(insecure.stderr()).toMatch(/^--insecure is for wsplay tap --target wss:\/\/HOST: the proxy always verifies the servers it reaches \(give a private CA with --ca FILE\)\.\n$/);
     const stray = runCli(['proxy', 'https://example.test/', '--no-dashboard']);
     expect((await stray.exited).code).toBe(2);
-    expect(stray.stderr()).toBe('Unexpected argument "https://example.test/". Run: npx wsplay --help\n');
+    expect(stray.stderr()).toBe("Unexpected argument 'https://example.test/'. This command does not take positional arguments. Run: npx wsplay --help\n");
     const notUrl = runCli(['browser', 'example.test', '--no-dashboard', '--ca-dir', path.join(tmp, 'ca2')]);
     expect((await notUrl.exited).code).toBe(2);
     expect(notUrl.stderr()).toMatch(/^wsplay browser "example\.test": give the page's address as http:\/\/\.\.\. or https:\/\/\.\.\./);
