@@ -5,11 +5,12 @@
  * `--ignore-certificate-errors-spki-list=<spki>` (wsplay browser) trusts what it signs, so the
  * system's trust store and every other browser are untouched.
  *
- * Keys are made by Node's own crypto (native, fast); certificates are built and signed with
- * node-forge (a maintained library, no `openssl` command). RSA 2048: forge encodes RSA public
- * keys only, and every TLS client takes it.
+ * Keys are made and certificates signed by Node's own crypto (native: a leaf takes about a
+ * millisecond); certificates are built with node-forge (a maintained library, no `openssl`
+ * command). RSA 2048: forge encodes RSA public keys only, and every TLS client takes it.
  */
-import { createHash, createPublicKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, generateKeyPair, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
+import { promisify } from 'node:util';
 import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -66,7 +67,7 @@ export async function loadOrCreateCa(dir: string = defaultCaDir()): Promise<Loca
   else tightenKeyMode(keyPath);
   const certPem = readSmall(certPath);
   const keyPem = readSmall(keyPath);
-  return fromPem(dir, certPath, certPem, keyPem);
+  return await fromPem(dir, certPath, certPem, keyPem);
 }
 
 function create(dir: string, certPath: string, keyPath: string): void {
@@ -96,23 +97,23 @@ function create(dir: string, certPath: string, keyPath: string): void {
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  cert.sign(fkey, forge.md.sha256.create());
+  signWith(cert, keyPem);
   // Key first, each file written whole under a temporary name then renamed: a crash leaves no
   // half file, and the key is 0600 from its first byte (mode given at creation, before any write).
   writeAtomic(keyPath, keyPem, 0o600);
   writeAtomic(certPath, forge.pki.certificateToPem(cert), 0o644);
 }
 
-function fromPem(dir: string, certPath: string, certPem: string, keyPem: string): LocalCa {
+async function fromPem(dir: string, certPath: string, certPem: string, keyPem: string): Promise<LocalCa> {
   let fcert: forge.pki.Certificate;
-  let fkey: forge.pki.rsa.PrivateKey;
   try {
     fcert = forge.pki.certificateFromPem(certPem);
   } catch (err) {
     throw new CaError(`${certPath} is not a certificate wsplay can read (${(err as Error).message}). Remove ${dir} to make a new local CA.`);
   }
   try {
-    fkey = forge.pki.privateKeyFromPem(keyPem);
+    // Parsed to say early that it is not an RSA key (signing itself is Node's).
+    forge.pki.privateKeyFromPem(keyPem);
   } catch (err) {
     throw new CaError(`${path.join(dir, KEY_FILE)} is not an RSA private key wsplay can read (${(err as Error).message}). Remove ${dir} to make a new local CA.`);
   }
@@ -123,10 +124,15 @@ function fromPem(dir: string, certPath: string, certPem: string, keyPem: string)
   }
   const spki = createHash('sha256').update(spkiDer).digest('base64');
   const caNotAfter = new X509Certificate(certPem).validTo;
+  const caKey = createPrivateKey(keyPem);
+  const authorityKeyId = fcert.generateSubjectKeyIdentifier().getBytes();
 
-  // One key for every leaf, made when first needed and kept in memory only: a 2048-bit key takes
-  // tens of ms, a signature under one ms, and the leaf key protects nothing the CA key does not.
-  let leafKey: { pem: string; pub: forge.pki.rsa.PublicKey } | null = null;
+  // One key for every leaf, made now off the event loop (a 2048-bit key takes from 0.1 s to a
+  // second or more on a loaded machine, which would stall every relayed connection) and kept in
+  // memory only; it protects nothing the CA key does not.
+  const leafPem = (await promisify(generateKeyPair)('rsa', { modulusLength: 2048 })).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const leafPriv = forge.pki.privateKeyFromPem(leafPem);
+  const leafKey = { pem: leafPem, pub: forge.pki.setRsaPublicKey(leafPriv.n, leafPriv.e) };
   const cache = new Map<string, { cert: string; key: string }>();
 
   return {
@@ -143,12 +149,6 @@ function fromPem(dir: string, certPath: string, certPem: string, keyPem: string)
         cache.delete(name);
         cache.set(name, hit);
         return hit;
-      }
-      if (!leafKey) {
-        const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-        const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-        const k = forge.pki.privateKeyFromPem(pem);
-        leafKey = { pem, pub: forge.pki.setRsaPublicKey(k.n, k.e) };
       }
       const cert = forge.pki.createCertificate();
       cert.publicKey = leafKey.pub;
@@ -167,9 +167,9 @@ function fromPem(dir: string, certPath: string, certPem: string, keyPem: string)
         { name: 'extKeyUsage', serverAuth: true },
         { name: 'subjectAltName', altNames: [ip ? { type: 7, ip: name } : { type: 2, value: name }] },
         { name: 'subjectKeyIdentifier' },
-        { name: 'authorityKeyIdentifier', keyIdentifier: fcert.generateSubjectKeyIdentifier().getBytes() },
+        { name: 'authorityKeyIdentifier', keyIdentifier: authorityKeyId },
       ]);
-      cert.sign(fkey, forge.md.sha256.create());
+      signWith(cert, caKey);
       const issued = { cert: forge.pki.certificateToPem(cert) + certPem, key: leafKey.pem };
       cache.set(name, issued);
       if (cache.size > MAX_CACHED_HOSTS) cache.delete(cache.keys().next().value!);
@@ -190,6 +190,19 @@ export function normalizeHost(host: string): string {
     throw new CaError(`"${host.slice(0, 80)}" is not a host name or IP address, so no certificate is made for it.`);
   }
   return h.replace(/\.$/, '');
+}
+
+/**
+ * Sign with SHA-256 and RSA as forge's cert.sign does, but with Node's native crypto: forge's
+ * JavaScript RSA took 20 ms per certificate on an idle machine and over 100 ms under load.
+ */
+function signWith(cert: forge.pki.Certificate, key: string | KeyObject): void {
+  const c = cert as forge.pki.Certificate & { siginfo: { algorithmOid: string }; tbsCertificate: forge.asn1.Asn1; signatureOid: string; signature: string };
+  c.signatureOid = c.siginfo.algorithmOid = forge.pki.oids.sha256WithRSAEncryption!;
+  // getTBSCertificate is forge's (x509.js), missing from its type definitions.
+  c.tbsCertificate = (forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 }).getTBSCertificate(cert);
+  const tbs = Buffer.from(forge.asn1.toDer(c.tbsCertificate).getBytes(), 'binary');
+  c.signature = sign('sha256', tbs, key).toString('binary');
 }
 
 function serial(): string {
