@@ -9,7 +9,7 @@
  * millisecond); certificates are built with node-forge (a maintained library, no `openssl`
  * command). RSA 2048: forge encodes RSA public keys only, and every TLS client takes it.
  */
-import { createHash, createPrivateKey, createPublicKey, type KeyObject, generateKeyPair, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, generateKeyPair, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
 import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -63,20 +63,21 @@ export async function loadOrCreateCa(dir: string = defaultCaDir()): Promise<Loca
     const [have, missing] = hasCert ? [certPath, keyPath] : [keyPath, certPath];
     throw new CaError(`The local CA in ${dir} is incomplete: ${have} is there but ${missing} is not. Remove ${dir} to make a new CA (browsers started by wsplay trust the new one at once), or restore the missing file.`);
   }
-  if (!hasCert) create(dir, certPath, keyPath);
+  if (!hasCert) await create(dir, certPath, keyPath);
   else tightenKeyMode(keyPath);
   const certPem = readSmall(certPath);
   const keyPem = readSmall(keyPath);
   return await fromPem(dir, certPath, certPem, keyPem);
 }
 
-function create(dir: string, certPath: string, keyPath: string): void {
+async function create(dir: string, certPath: string, keyPath: string): Promise<void> {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw new CaError(`Cannot make the local CA's folder ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)}): give a folder you can write with --ca-dir DIR.`);
   }
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  // Off the event loop: the dashboard (its button) or the proxy keeps serving meanwhile.
+  const { privateKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const fkey = forge.pki.privateKeyFromPem(keyPem);
   const pub = forge.pki.setRsaPublicKey(fkey.n, fkey.e);
