@@ -352,7 +352,9 @@ async function main(argv: string[]): Promise<void> {
   }
   // The dashboard's "Open an intercepted browser" starts a proxy on a free port when first used.
   const onDemand = (running: Running) => {
-    running.interception = new Interception({ tap: running.tap, port: 0, caDir: values['ca-dir'], loopbackOnly: values['loopback-only'] === true, print });
+    // tap's --ca (a private CA upstream) holds for the browser's connections too.
+    const upstreamCa = values.ca === undefined ? undefined : readCaFile(values.ca);
+    running.interception = new Interception({ tap: running.tap, port: 0, caDir: values['ca-dir'], upstreamCa, loopbackOnly: values['loopback-only'] === true, print });
   };
 
   if (command === 'tap') {
