@@ -26,6 +26,8 @@ import { runServerCases, serveClientCases, TargetUrlError } from './conformance/
 import { caseLine, failed, summaryTable } from './conformance/report.ts';
 import { selectCases, SelectionError } from './conformance/select.ts';
 import type { CaseResult, Report } from './conformance/types.ts';
+import { Interception } from './tap/interception.ts';
+import { defaultCaDir, CaError } from './tap/local-ca.ts';
 
 const HELP = `wsplay: the WebSocket Playground
 
@@ -43,6 +45,13 @@ Usage:
   wsplay conformance --client [--port 9001] [--cases LIST] [--json FILE]
       Serve the cases to a client: it connects to ws://127.0.0.1:PORT/runCase?case=ID (or any path
       for the next case in order), one connection per case.
+  wsplay proxy [--port 9902] [--ca FILE] [--ca-dir DIR] [--record FILE] [--dashboard-port N] [--no-open]
+      An HTTP proxy on 127.0.0.1 for browsers: every WebSocket (ws:// and wss://) and HTTP
+      exchange through it is decoded in the dashboard. HTTPS is intercepted with a local CA made
+      on first use (~/.wsplay/ca, or --ca-dir), installed nowhere.
+  wsplay browser [URL] [same options as proxy]
+      The proxy, and a Chromium (CHROMIUM_PATH, chromium or Chrome) with a fresh profile that
+      uses it and alone trusts the local CA. The dashboard's "Open an intercepted browser" does the same.
   wsplay export RECORDING --format har|pcapng -o FILE
       Convert a recording to HAR (with Chrome's WebSocket messages) or pcapng (Wireshark, tshark).
 
@@ -66,6 +75,9 @@ Options:
                       ones for one direction. E.g. --fault latency=200 --fault split=1,dir=server
   --ca FILE           wss:// target: also trust this CA certificate (PEM), e.g. a private CA's.
   --insecure          wss:// target: do not verify the server's certificate (said at every start).
+  --ca-dir DIR        proxy, browser: where the local CA lives (default ~/.wsplay/ca).
+  --loopback-only     proxy, browser (and the dashboard's browser): connect to this machine only;
+                      any other host gets a 502 without being tried.
   --help              This text.
 
 Set DEBUG=wsplay:* to print one line per handshake, frame, message, close and violation.
@@ -86,6 +98,8 @@ interface Running {
   /** Lessons (wsplay start): which folder the learner's files are in, and their progress. */
   lessons?: ActiveWorkspace;
   dashboard: Dashboard | null;
+  /** The proxy and intercepted browsers: `wsplay proxy`/`browser`, or on demand from the dashboard. */
+  interception?: Interception;
 }
 
 function print(line: string): void {
@@ -159,6 +173,8 @@ async function runTap(
 }
 
 function topologyOf(running: Running, targetLabel: string): TopologyInfo {
+  const proxy = running.interception?.proxy;
+  if (proxying && proxy) return { tap: { host: proxy.host, port: proxy.port }, target: { host: '*', port: 0 }, targetLabel, mode: 'tap', proxy: { host: proxy.host, port: proxy.port } };
   return { tap: { host: running.tap.host, port: running.tap.port }, target: running.tap.target, targetLabel, ...(running.bridge ? {} : { mode: 'tap' as const }) };
 }
 
@@ -215,6 +231,7 @@ async function runDashboard(running: Running, flags: DashboardFlags, port: numbe
       now: () => running.tap.now(),
       topology: () => topologyOf(running, targetLabel),
       control: running.tap,
+      intercept: running.interception,
       // A fixed token, for a browser that must open a known URL (VS Code's Chrome configuration).
       token: fixedToken,
       ...(running.bridge
@@ -232,7 +249,7 @@ async function runDashboard(running: Running, flags: DashboardFlags, port: numbe
 
 /** Leave a note for another wsplay that finds our ports taken (server/tap/port-owner.ts). */
 function announce(command: string, running: Running): void {
-  announceSelf({ command, wiretap: running.tap.port, dashboard: running.dashboard ? `http://127.0.0.1:${running.dashboard.port}/` : null });
+  announceSelf({ command, wiretap: proxying ? (running.interception?.proxy?.port ?? 0) : running.tap.port, dashboard: running.dashboard ? `http://127.0.0.1:${running.dashboard.port}/` : null });
 }
 
 /** --fault: on for every connection from the start; printed so nobody wonders why things are slow. */
@@ -275,7 +292,7 @@ function shutdownOnSignals(running: Running): void {
     // Flush, not close: closing the tap ends the open connections, and their `end` events
     // belong in the recording too.
     running.recorder?.flush();
-    await Promise.all([running.tap.close(), running.bridge?.close(), running.dashboard?.close()]);
+    await Promise.all([running.tap.close(), running.bridge?.close(), running.dashboard?.close(), running.interception?.close()]);
     running.recorder?.close();
     if (running.recorder) print(`Recording complete: ${running.recorder.lines} events in ${running.recorder.path}${running.recorder.summary() ? ` (${running.recorder.summary()})` : ''}`);
     process.exit(signal === 'SIGINT' ? 0 : 0);
@@ -390,8 +407,9 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = runExportCommand(rest);
     return;
   }
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
+    allowPositionals: true,
     options: {
       port: { type: 'string' },
       target: { type: 'string' },
@@ -408,6 +426,8 @@ async function main(argv: string[]): Promise<void> {
       cases: { type: 'string' },
       json: { type: 'string' },
       client: { type: 'boolean' },
+      'ca-dir': { type: 'string' },
+      'loopback-only': { type: 'boolean' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -416,6 +436,10 @@ async function main(argv: string[]): Promise<void> {
     print(HELP);
     return;
   }
+  if (positionals.length > (command === 'browser' ? 1 : 0)) {
+    // As parseArgs says it for a command without positional arguments (wsplay browser takes a URL).
+    throw new UsageError(`Unexpected argument '${positionals[command === 'browser' ? 1 : 0]}'. This command does not take ${command === 'browser' ? 'more than one URL' : 'positional arguments'}. Run: npx wsplay --help`);
+  }
   parsePort(values.port, 9900);
   try {
     recording = { maxPayload: parseMaxPayload(values['max-payload']), spill: !values['no-dashboard'] };
@@ -423,8 +447,12 @@ async function main(argv: string[]): Promise<void> {
     throw new UsageError((err as Error).message);
   }
   const faults = (values.fault ?? []).map(parseFaultArg);
-  // --ca and --insecure are the TLS upstream's (wsplay tap --target wss://).
-  if (command !== 'tap' && (values.ca !== undefined || values.insecure)) {
+  const proxyCommand = command === 'proxy' || command === 'browser';
+  if (proxyCommand && values.insecure) {
+    throw new UsageError('--insecure is for wsplay tap --target wss://HOST: the proxy always verifies the servers it reaches (give a private CA with --ca FILE).');
+  }
+  // --ca and --insecure are the TLS upstream's (wsplay tap --target wss://, the proxy).
+  if (command !== 'tap' && !proxyCommand && (values.ca !== undefined || values.insecure)) {
     throw new UsageError(`${values.insecure ? '--insecure' : '--ca'} is for wsplay tap --target wss://HOST: the playground's own server speaks plain ws://.`);
   }
 
@@ -432,6 +460,16 @@ async function main(argv: string[]): Promise<void> {
     await conformance(values, rest);
     return;
   }
+  if (proxyCommand) {
+    await runProxyCommand(command, values, positionals[0], rest);
+    return;
+  }
+  // The dashboard's "Open an intercepted browser" starts a proxy on a free port when first used.
+  const onDemand = (running: Running) => {
+    // tap's --ca (a private CA upstream) holds for the browser's connections too.
+    const upstreamCa = values.ca === undefined ? undefined : readCaFile(values.ca);
+    running.interception = new Interception({ tap: running.tap, port: 0, caDir: values['ca-dir'], upstreamCa, loopbackOnly: values['loopback-only'] === true, print });
+  };
 
   if (command === 'tap') {
     if (!values.target) throw new UsageError('wsplay tap needs --target: the server to put the wiretap in front of, e.g. --target ws://127.0.0.1:8080');
@@ -445,6 +483,7 @@ async function main(argv: string[]): Promise<void> {
     const retry: Retry = (changes) => commandWith('npx wsplay tap', rest, changes);
     const ports = await choosePorts(values, retry);
     const running = await runTap(target, ports.wiretap, values.record, retry, undefined, tls);
+    onDemand(running);
     applyFaults(running.tap, faults);
     shutdownOnSignals(running);
     const scheme = target.tls ? 'wss' : 'ws';
@@ -478,6 +517,7 @@ async function main(argv: string[]): Promise<void> {
     try {
       // The target is set when the server listens (and again after each restart).
       running = await runTap({ host: '127.0.0.1', port: 9 }, ports.wiretap, values.record, retry, 'server.js is not running (see its output above); fix it and save to restart it.');
+      onDemand(running);
       applyFaults(running.tap, faults);
     } catch (err) {
       workspace.close();
@@ -518,8 +558,74 @@ async function main(argv: string[]): Promise<void> {
   throw new UsageError(`Unknown command "${command}". Run: npx wsplay --help`);
 }
 
+/** `wsplay proxy` runs the proxy alone (topology shows it); the others show the wiretap. */
+let proxying = false;
+
+/**
+ * `wsplay proxy` and `wsplay browser [URL]`: the proxy on --port (default 9902) feeding a wiretap
+ * that listens nowhere of its own, with the same store, dashboard and recording as `tap`.
+ */
+async function runProxyCommand(command: 'proxy' | 'browser', values: Record<string, string | boolean | string[] | undefined>, url: string | undefined, rest: string[]): Promise<void> {
+  proxying = true;
+  const flags = values as DashboardFlags & { port?: string; record?: string; ca?: string; 'ca-dir'?: string; 'loopback-only'?: boolean };
+  if (url !== undefined && !/^https?:\/\//i.test(url)) throw new UsageError(`wsplay browser "${url}": give the page's address as http://... or https://..., e.g. wsplay browser https://localhost:8443/`);
+  const retry: Retry = (changes) => commandWith(`npx wsplay ${command}`, rest, changes);
+  const plan = await planPorts(
+    [
+      { flag: '--port', what: 'the proxy', value: flags.port, fallback: 9902 },
+      ...(flags['no-dashboard'] ? [] : [{ flag: '--dashboard-port' as const, what: 'the dashboard', value: flags['dashboard-port'], fallback: 9901 }]),
+    ],
+    retry,
+  );
+  for (const note of plan.notes) print(note);
+  const upstreamCa = flags.ca === undefined ? undefined : readCaFile(flags.ca);
+  const store = new CaptureStore();
+  const recorder = openRecorder(flags.record);
+  if (recording.spill) store.spill = new PayloadSpill();
+  let lastWarning = 0;
+  const tap = new Wiretap({
+    port: 0,
+    target: { host: '127.0.0.1', port: 9 },
+    lazyEvents: true,
+    limits: { recordBytes: recorder || store.spill ? recording.maxPayload : 0 },
+    onEvents: wire(store, recorder),
+    onTargetError: (_err, explained) => {
+      // Only TLS failures upstream are said (one line every 5 s at most); an unreachable host got its 502.
+      if (!explained || Date.now() - lastWarning < 5000) return;
+      lastWarning = Date.now();
+      print(explained);
+    },
+  });
+  const running: Running = { tap, store, recorder, bridge: null, dashboard: null };
+  running.interception = new Interception({ tap, port: plan.ports[0]!, caDir: flags['ca-dir'], upstreamCa, loopbackOnly: flags['loopback-only'] === true, print });
+  let proxy;
+  try {
+    proxy = await running.interception.start();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const port = plan.ports[0]!;
+    if (e.code === 'EADDRINUSE') throw new UsageError(`Port ${port} is in use${ownerText(findPortOwner(port))}. Stop it or run: ${retry({ '--port': port + 10 })}`);
+    throw err;
+  }
+  shutdownOnSignals(running);
+  print(`Proxy listening on ${proxy.url}`);
+  print(`CA certificate: ${proxy.ca.certPath} (made by wsplay on this machine, installed nowhere${flags['ca-dir'] ? '' : `; its folder is ${defaultCaDir()}`})`);
+  print(`SPKI: ${proxy.ca.spki}`);
+  if (flags['loopback-only']) print('--loopback-only: hosts other than this machine get a 502 without being tried.');
+  if (flags.record) print(`Recording every event to ${flags.record}`);
+  await runDashboard(running, flags, plan.ports[1] ?? 9901, 'the hosts the browser asks for', retry);
+  announce(command, running);
+  if (command === 'browser') {
+    const outcome = await running.interception.openBrowser(url);
+    if (outcome.ok) print(`Intercepted browser started (pid ${outcome.pid}): only it trusts the local CA; its profile is temporary.`);
+    else print(outcome.message);
+  } else {
+    print(`Point a browser at the proxy: npx wsplay browser [URL] (or the dashboard's "Open an intercepted browser").`);
+  }
+}
+
 main(process.argv.slice(2)).catch((err: Error) => {
-  if (err instanceof UsageError || err instanceof TargetError || err instanceof TargetUrlError || err instanceof FaultError || err instanceof PortError || err instanceof CaFileError) {
+  if (err instanceof UsageError || err instanceof CaError || err instanceof TargetError || err instanceof TargetUrlError || err instanceof FaultError || err instanceof PortError || err instanceof CaFileError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }

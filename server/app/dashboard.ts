@@ -14,6 +14,7 @@ import { mountLessonRoutes, type LessonRoutesOptions } from './lesson-routes.ts'
 import type { ActiveWorkspace } from './active-workspace.ts';
 import { mountControlRoutes, type ControlTarget } from './control-routes.ts';
 import { mountExportRoutes } from './export-routes.ts';
+import { mountInterceptRoutes, type InterceptControl } from './intercept-routes.ts';
 import { mountRecordingRoutes } from './recording-routes.ts';
 import { ConformanceLadder, mountConformanceRoutes } from './conformance-routes.ts';
 import type { TopologyInfo } from './stream-protocol.ts';
@@ -52,6 +53,8 @@ export interface DashboardOptions {
   stream?: Pick<EventStreamOptions, 'flushMs' | 'highWaterBytes' | 'maxQueue' | 'cacheBytes'>;
   /** Faults and frame injection (/api/faults, /api/inject): the wiretap. */
   control?: ControlTarget;
+  /** The proxy and its intercepted browsers (/api/intercept): server/tap/interception.ts. */
+  intercept?: InterceptControl;
 }
 
 export interface Dashboard {
@@ -168,6 +171,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   });
 
   if (opts.control) mountControlRoutes(app, opts.control);
+  if (opts.intercept) mountInterceptRoutes(app, opts.intercept, () => port);
   if (opts.lessons) mountLessonRoutes(app, opts.lessons, opts.lessonRoutes);
 
   app.get('/api/info', (_req, res) => {

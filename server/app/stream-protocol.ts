@@ -13,6 +13,11 @@ export interface TopologyInfo {
   targetLabel: string;
   /** `wsplay tap` runs the wiretap only: no workspace, server.js or lessons (absent: the playground). */
   mode?: 'tap';
+  /**
+   * `wsplay proxy` / `wsplay browser`: the clients are browsers using this HTTP proxy, each
+   * connection to the host it asked for (its `open.target`); `tap` and `target` are not used.
+   */
+  proxy?: { host: string; port: number };
 }
 
 export interface StoreStatus {

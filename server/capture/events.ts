@@ -185,6 +185,11 @@ export interface TlsSession {
   insecure: boolean;
   /** Why it is not verified (with --insecure). */
   problem?: string;
+  /**
+   * wsplay proxy: the client spoke TLS too, to the proxy, which answered with a certificate from
+   * the local CA (server/tap/local-ca.ts); that session's version, cipher and ALPN.
+   */
+  intercepted?: { version: string; cipher: string; alpn: string | null };
 }
 
 export type LengthEncoding = 7 | 16 | 64;

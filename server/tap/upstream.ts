@@ -42,10 +42,8 @@ export function readCaFile(file: string): string {
 }
 
 /** Connect to the target over TLS; the caller waits for 'secureConnect' before relaying. */
-export function connectTls(host: string, port: number, up: TlsUpstream): tls.TLSSocket {
-  return tls.connect({
-    host,
-    port,
+export function connectTls(host: string, port: number, up: TlsUpstream, socket?: net.Socket): tls.TLSSocket {
+  const options = {
     // SNI takes a DNS name only (RFC 6066 §3): an IP address is checked against the certificate's IP SANs.
     servername: net.isIP(up.servername) ? undefined : up.servername,
     ALPNProtocols: ['http/1.1'],
@@ -53,7 +51,9 @@ export function connectTls(host: string, port: number, up: TlsUpstream): tls.TLS
     rejectUnauthorized: up.insecure !== true,
     allowHalfOpen: true,
     noDelay: true,
-  } as tls.ConnectionOptions);
+  } as tls.ConnectionOptions;
+  // Over a TCP connection already made (the proxy's, server/tap/proxy.ts), or a new one.
+  return tls.connect(socket ? { ...options, socket } : { ...options, host, port });
 }
 
 /** What the dashboard shows of the upstream TLS session. */
@@ -156,6 +156,13 @@ export class HeadRewriter {
     private readonly hostHeader: string,
     private readonly tapAddresses: (origin: string) => boolean,
     private readonly path?: string,
+    /**
+     * A request to a proxy (`GET http://host/path HTTP/1.1`, server/tap/proxy.ts): the target
+     * becomes origin-form (RFC 7230 §5.3.1), Proxy-* headers are dropped, and a request that is
+     * not an upgrade gets `Connection: close`, since the next request on the browser's
+     * connection may be for another host and this relay goes to one.
+     */
+    private readonly proxyForm = false,
   ) {}
 
   /** Feed client bytes; returns what to write upstream now (possibly nothing yet). */
@@ -200,6 +207,7 @@ export class HeadRewriter {
     if (this.path && this.path !== '/' && (first[2] === '/' || first[2]!.startsWith('/?'))) {
       lines[0] = `${first[1]} ${this.path}${first[2]!.slice(1)} ${first[3]}`;
     }
+    if (this.proxyForm) this.originForm(lines, first);
     let sawHost = false;
     for (let i = 1; i < lines.length; i++) {
       const m = /^([^:]+):[ \t]*(.*?)[ \t]*$/.exec(lines[i]!);
@@ -214,6 +222,25 @@ export class HeadRewriter {
     }
     if (!sawHost) lines.splice(1, 0, `Host: ${this.hostHeader}`);
     return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+  }
+
+  private originForm(lines: string[], first: RegExpExecArray): void {
+    const target = first[2]!;
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
+      try {
+        const url = new URL(target);
+        lines[0] = `${first[1]} ${url.pathname}${url.search} ${first[3]}`;
+      } catch {
+        // Not a URL: passed as sent; the server answers it.
+      }
+    }
+    const header = (l: string) => /^([^:]+):/.exec(l)?.[1]!.toLowerCase();
+    const upgrade = lines.some((l, i) => i > 0 && header(l) === 'upgrade');
+    for (let i = lines.length - 1; i > 0; i--) {
+      const name = header(lines[i]!);
+      if (name === 'proxy-connection' || name === 'proxy-authorization' || (!upgrade && name === 'connection')) lines.splice(i, 1);
+    }
+    if (!upgrade) lines.push('Connection: close');
   }
 }
 

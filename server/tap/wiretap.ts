@@ -49,8 +49,31 @@ export interface ConnFaultStatus {
   server: LaneStats;
 }
 
+/**
+ * Where one adopted connection goes (Wiretap.adopt): the wiretap's own target, or, for the
+ * proxy (server/tap/proxy.ts), the host:port a browser asked for.
+ */
+export interface UpstreamSpec {
+  target: { host: string; port: number };
+  /** Speak TLS to the target (verified as for a wss:// target). */
+  tls?: TlsUpstream;
+  /**
+   * A TCP connection to the target already made (the proxy connects before it answers CONNECT,
+   * so an unreachable host gets a 502); the wiretap connects otherwise.
+   */
+  socket?: net.Socket;
+  /** Rewrites the client's first request head on its way upstream; none: bytes pass as sent. */
+  rewriter?: HeadRewriter | null;
+  /** The proxy terminated the client's TLS: that session, shown beside the upstream one. */
+  clientTls?: TlsSession['intercepted'];
+}
+
 interface Relay {
   id: number;
+  /** Where this connection is relayed to (the wiretap's target when it was accepted). */
+  target: { host: string; port: number };
+  tls: TlsUpstream | undefined;
+  clientTls: TlsSession['intercepted'] | undefined;
   client: net.Socket;
   upstream: net.Socket;
   decoder: ConnectionDecoder | null;
@@ -250,8 +273,8 @@ export class Wiretap {
     for (const r of targets) {
       r.error ??= 'reset by the wiretap (fault)';
       r.firstEnd ??= 'wiretap';
-      r.client.resetAndDestroy();
-      r.upstream.resetAndDestroy();
+      resetSocket(r.client);
+      resetSocket(r.upstream);
     }
     return targets.map((r) => r.id);
   }
@@ -297,7 +320,7 @@ export class Wiretap {
 
   /** A relay's decoded events, through the inflation stage (which keeps each connection's order). */
   private emit(r: Relay, events: WireEvent[]): void {
-    if (r.rewriter && !r.annotated) this.annotate(r, events);
+    if ((r.rewriter || r.tls) && !r.annotated) this.annotate(r, events);
     this.inflation.push(r.id, events, r.decoder!.takeInflations());
   }
 
@@ -307,7 +330,7 @@ export class Wiretap {
       if (e.type !== 'handshake') continue;
       const h = e as HandshakeEvent;
       if (r.rewriter?.forwarded) h.forwardedRequest = r.rewriter.forwarded;
-      if (r.session) h.tls = r.session;
+      if (r.session) h.tls = r.clientTls ? { ...r.session, intercepted: r.clientTls } : r.session;
       r.annotated = true;
       return;
     }
@@ -326,13 +349,34 @@ export class Wiretap {
   }
 
   private accept(client: net.Socket): void {
-    const id = this.nextId++;
     const { host, port } = this.opts.target;
     const up = this.opts.tls;
-    const upstream: net.Socket = up ? connectTls(host, port, up) : net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+    this.adopt(client, {
+      target: { host, port },
+      tls: up,
+      rewriter: up ? new HeadRewriter(hostHeaderFor(up.servername, port), (o) => isTapOrigin(o, () => this.port), up.path) : null,
+    });
+  }
+
+  /**
+   * Relay and decode a client connection accepted elsewhere (the proxy hands over each tunnel,
+   * its TLS already terminated) to `spec`'s target, exactly as a connection to the wiretap's own
+   * port: same decoder, events, faults and store. Returns the connection's number.
+   */
+  adopt(client: net.Socket, spec: UpstreamSpec): number {
+    const id = this.nextId++;
+    const { host, port } = spec.target;
+    const up = spec.tls;
+    const given = spec.socket;
+    const upstream: net.Socket = up
+      ? connectTls(host, port, up, given)
+      : (given ?? net.connect({ host, port, allowHalfOpen: true, noDelay: true }));
     const decode = this.opts.decode !== false;
     const relay: Relay = {
       id,
+      target: { host, port },
+      tls: up,
+      clientTls: spec.clientTls,
       client,
       upstream,
       decoder: decode ? new ConnectionDecoder(id, this.limits, this.opts.lazyEvents === true, undefined, true) : null,
@@ -340,8 +384,8 @@ export class Wiretap {
       error: undefined,
       closed: 0,
       upstreamConnected: false,
-      tcpConnected: false,
-      rewriter: up ? new HeadRewriter(hostHeaderFor(up.servername, port), (o) => isTapOrigin(o, () => this.port), up.path) : null,
+      tcpConnected: given !== undefined,
+      rewriter: spec.rewriter ?? null,
       session: null,
       annotated: false,
       lanes: null,
@@ -363,6 +407,10 @@ export class Wiretap {
     }
     // Hold the client's bytes in the kernel until the target answers.
     client.pause();
+    if (given && !up) {
+      relay.upstreamConnected = true;
+      client.resume();
+    }
     upstream.once('connect', () => {
       relay.tcpConnected = true;
       if (up) return;
@@ -380,6 +428,7 @@ export class Wiretap {
     this.pipe(relay, upstream, client, 'server');
     const fx = this.faults.effective(id);
     if (fx) this.lanesOf(relay, fx);
+    return id;
   }
 
   private pipe(r: Relay, from: net.Socket, to: net.Socket, dir: Direction): void {
@@ -396,11 +445,11 @@ export class Wiretap {
       if (r.decoder) this.emit(r, r.decoder.receive(dir, chunk, this.now()));
     });
     from.on('end', () => {
-      if (dir === 'server' && !r.upstreamConnected && this.opts.tls) {
+      if (dir === 'server' && !r.upstreamConnected && r.tls) {
         // The server hung up inside the TLS handshake: nothing was relayed, and the client
         // (still paused) would never learn of it. End both, with the cause.
         const err: NodeJS.ErrnoException = Object.assign(new Error('the server closed the connection during the TLS handshake'), { code: 'ECONNRESET' });
-        const explained = explainTlsError(err, this.opts.tls.servername, this.opts.target.port);
+        const explained = explainTlsError(err, r.tls.servername, r.target.port);
         r.error ??= explained;
         r.firstEnd ??= 'wiretap';
         this.opts.onTargetError?.(err, explained);
@@ -421,11 +470,11 @@ export class Wiretap {
     });
     from.on('error', (err: NodeJS.ErrnoException) => {
       if (dir === 'server' && !r.upstreamConnected && r.error === undefined) {
-        const { host, port } = this.opts.target;
-        if (this.opts.tls && r.tcpConnected) {
+        const { host, port } = r.target;
+        if (r.tls && r.tcpConnected) {
           // TCP is up but TLS failed (unknown CA, wrong name, expired, handshake failure): the
           // client's connection ends with the cause and the way out; the wiretap keeps serving.
-          const explained = explainTlsError(err, this.opts.tls.servername, port);
+          const explained = explainTlsError(err, r.tls.servername, port);
           r.error ??= explained;
           r.firstEnd ??= 'wiretap';
           this.opts.onTargetError?.(err, explained);
@@ -440,7 +489,7 @@ export class Wiretap {
       r.firstEnd ??= dir;
       // Pass a reset on as a reset, so the other side sees an abnormal end too.
       if (!to.destroyed) {
-        if (err.code === 'ECONNRESET') to.resetAndDestroy();
+        if (err.code === 'ECONNRESET') resetSocket(to);
         else to.destroy();
       }
     });
@@ -460,6 +509,21 @@ export class Wiretap {
     this.faults.forget(r.id);
     if (r.decoder) this.emit(r, r.decoder.end(this.now(), r.firstEnd ?? 'wiretap', r.error));
     if (this.relays.size === 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
+  }
+}
+
+/**
+ * RST on a TCP socket. A TLS socket (a wss:// target, a proxy's tunnel) has a TLS handle, which
+ * Node cannot reset (ERR_INVALID_HANDLE_TYPE, thrown): the TCP socket under it is reset when we
+ * hold it, else the socket is destroyed (a FIN, the closest it has).
+ */
+function resetSocket(s: net.Socket): void {
+  try {
+    s.resetAndDestroy();
+  } catch {
+    const under = (s as net.Socket & { _parent?: net.Socket | null })._parent;
+    if (under && under !== s) resetSocket(under);
+    s.destroy();
   }
 }
 

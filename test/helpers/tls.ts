@@ -1,14 +1,16 @@
 /**
  * TLS for the wss:// tests, all local: a CA made in the test (its key in a temp dir) and server
- * certificates it signs, and a `ws` echo server over https with one of them. Made with the
- * `openssl` command, which the machine has.
+ * certificates it signs, and a `ws` echo server over https with one of them. Keys come from
+ * Node's crypto, certificates from node-forge (the library server/tap/local-ca.ts uses): no
+ * `openssl` command.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import forge from 'node-forge';
 import { WebSocketServer } from 'ws';
 
 export interface TestPki {
@@ -20,21 +22,70 @@ export interface TestPki {
   remove(): void;
 }
 
+const DAY = 24 * 60 * 60 * 1000;
+
+function rsaKey(): { pem: string; priv: forge.pki.rsa.PrivateKey; pub: forge.pki.rsa.PublicKey } {
+  const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const priv = forge.pki.privateKeyFromPem(pem);
+  return { pem, priv, pub: forge.pki.setRsaPublicKey(priv.n, priv.e) };
+}
+
+function serial(): string {
+  const b = randomBytes(16);
+  b[0] = b[0]! & 0x7f;
+  return b.toString('hex');
+}
+
+/** "DNS:name" / "IP:addr" (openssl's subjectAltName syntax) as forge's altNames. */
+function altName(san: string): { type: number; value?: string; ip?: string } {
+  const [kind, value] = [san.slice(0, san.indexOf(':')), san.slice(san.indexOf(':') + 1)];
+  if (kind === 'DNS') return { type: 2, value };
+  if (kind === 'IP') return { type: 7, ip: value };
+  throw new Error(`unsupported subjectAltName "${san}" (DNS:... or IP:...)`);
+}
+
 export function makeTestPki(): TestPki {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wsplay-tls-'));
-  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '30', '-subj', '/CN=wsplay test CA']);
-  let n = 0;
+  const caKey = rsaKey();
+  const ca = forge.pki.createCertificate();
+  ca.publicKey = caKey.pub;
+  ca.serialNumber = serial();
+  ca.validity.notBefore = new Date(Date.now() - DAY);
+  ca.validity.notAfter = new Date(Date.now() + 30 * DAY);
+  const caName = [{ name: 'commonName', value: 'wsplay test CA' }];
+  ca.setSubject(caName);
+  ca.setIssuer(caName);
+  ca.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  ca.sign(caKey.priv, forge.md.sha256.create());
+  const caFile = path.join(dir, 'ca.pem');
+  writeFileSync(caFile, forge.pki.certificateToPem(ca));
+  writeFileSync(path.join(dir, 'ca.key'), caKey.pem, { mode: 0o600 });
   return {
     dir,
-    caFile: path.join(dir, 'ca.pem'),
+    caFile,
     issue(name, sans, days = 30) {
-      const base = `s${++n}`;
-      writeFileSync(path.join(dir, `${base}.ext`), `subjectAltName=${sans.join(',')}\n`);
-      run(['req', ...ec, '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${name}`]);
-      run(['x509', '-req', '-in', `${base}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${base}.pem`, '-days', String(days), '-extfile', `${base}.ext`]);
-      return { cert: readFileSync(path.join(dir, `${base}.pem`), 'utf8'), key: readFileSync(path.join(dir, `${base}.key`), 'utf8') };
+      const key = rsaKey();
+      const cert = forge.pki.createCertificate();
+      cert.publicKey = key.pub;
+      cert.serialNumber = serial();
+      const now = Date.now();
+      // An expired one ended `-days` days ago, having been valid for a day before that.
+      cert.validity.notBefore = new Date(days < 0 ? now + (days - 1) * DAY : now - 60_000);
+      cert.validity.notAfter = new Date(now + days * DAY);
+      cert.setSubject([{ name: 'commonName', value: name }]);
+      cert.setIssuer(caName);
+      cert.setExtensions([
+        { name: 'basicConstraints', cA: false },
+        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+        { name: 'extKeyUsage', serverAuth: true },
+        { name: 'subjectAltName', altNames: sans.map(altName) },
+      ]);
+      cert.sign(caKey.priv, forge.md.sha256.create());
+      return { cert: forge.pki.certificateToPem(cert), key: key.pem };
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };

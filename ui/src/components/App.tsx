@@ -10,6 +10,7 @@ import { ActiveFaultsBadge, FaultsPanel } from './FaultsPanel.tsx';
 import { Editor } from './Editor.tsx';
 import { runner } from '../runner/run-client.ts';
 import { FrameAnatomy } from './FrameAnatomy.tsx';
+import { InterceptButton, InterceptNote } from './InterceptButton.tsx';
 import { HandshakeView } from './HandshakeView.tsx';
 import { LessonPane } from './LessonPane.tsx';
 import { lessonDoc } from '../lessons.ts';
@@ -36,6 +37,20 @@ function Topology() {
       <span class="topology bad">the playground refused this page (no valid session token)</span>
     ) : (
       <span class="topology">connecting to the playground…</span>
+    );
+  }
+  if (t.proxy) {
+    const proxy = `http://${t.proxy.host}:${t.proxy.port}`;
+    const route = `Browsers use the proxy at ${proxy}; each connection goes to the host it asked for (shown as its target), decoded on the way`;
+    return (
+      <>
+        <span class="topology tap" title={route}>
+          browsers → <b class="tap-url">proxy {proxy}</b>
+        </span>
+        <span class="topology topo-target" title={route}>
+          → {t.targetLabel}
+        </span>
+      </>
     );
   }
   const tap = `ws://${t.tap.host}:${t.tap.port}`;
@@ -197,6 +212,19 @@ function useShortcuts(): void {
  */
 function TapModeCode() {
   const t = topology.value;
+  if (t?.proxy) {
+    return (
+      <div class="tap-mode-code" role="note">
+        <p>
+          <b>wsplay proxy</b> runs the proxy and this dashboard only: editing and running <code>client.js</code> and <code>server.js</code>, and the lessons, need the
+          playground (<code>npm start</code>).
+        </p>
+        <p>
+          Browse with <b>Open an intercepted browser</b> (or <code>npx wsplay browser URL</code>): every connection of that browser shows here.
+        </p>
+      </div>
+    );
+  }
   const tap = t ? `ws://${t.tap.host}:${t.tap.port}` : 'the wiretap';
   return (
     <div class="tap-mode-code" role="note">
@@ -235,10 +263,12 @@ export function App() {
         <ServerChip />
         <ActiveFaultsBadge onOpen={() => (centerView.value = 'break')} />
         <StatusBar />
+        <InterceptButton />
         <RecordingMenu />
       </header>
       <RecordingBar />
       <RecordingMenuError />
+      <InterceptNote />
       {streamState.value !== 'live' && streamError.value && (
         <div class={streamState.value === 'refused' ? 'banner error' : 'banner'} role="alert">
           {withCode(streamError.value)}

@@ -155,6 +155,12 @@ export function Connections() {
               {c.violations > 0 && <span class="badge violation" title="Rules of RFC 6455 broken on this connection">{c.violations} ✗</span>}
             </div>
             <div class="conn-line muted">{c.client}</div>
+            {/* Through the proxy each connection has its own server: the host the browser asked for. */}
+            {topology.value?.proxy && (
+              <div class="conn-line conn-target" title={`The server this connection goes to: ${c.target}, as the browser asked the proxy`}>
+                → {c.target}
+              </div>
+            )}
             {isHttp(c) ? (
               <HttpLines c={c} />
             ) : (

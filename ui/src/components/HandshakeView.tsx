@@ -190,9 +190,16 @@ function TlsDetails({ tls }: { tls: TlsSession }) {
           </dd>
         </div>
       </dl>
-      <p class="muted small">
-        The client spoke plain ws:// to the wiretap; only the wiretap ↔ server leg is encrypted. Frames pass byte for byte.
-      </p>
+      {tls.intercepted && typeof tls.intercepted === 'object' ? (
+        <p class="muted small">
+          The browser's TLS ({shown(tls.intercepted.version)}, {shown(tls.intercepted.cipher)}) ended at wsplay's proxy, with a certificate for {shown(tls.servername)} from
+          the local CA that only the intercepted browser trusts; the proxy spoke the TLS above to the server. Frames pass byte for byte.
+        </p>
+      ) : (
+        <p class="muted small">
+          The client spoke plain ws:// to the wiretap; only the wiretap ↔ server leg is encrypted. Frames pass byte for byte.
+        </p>
+      )}
     </div>
   );
 }
