@@ -119,7 +119,10 @@ function readSocketPacket(text: string, cut: boolean, violations: AppRuleBroken[
   }
   const payloadAt = i;
   const raw = text.slice(i);
-  const unit: AppUnit = { ...base, type: socketType, socketType, nsp, ...(ackId !== undefined ? { ackId } : {}), summary: socketType };
+  // A plain literal, fields added after: object spread here made every unit a slow
+  // (dictionary-mode) object, which cost the relay ~30 µs a message.
+  const unit: AppUnit = { protocol: 'socket.io', type: socketType, summary: socketType, engineType: 'message', socketType, nsp };
+  if (ackId !== undefined) unit.ackId = ackId;
   const where = nsp === '/' ? '' : ` ${nsp}`;
   const ack = ackId !== undefined ? ` (ack ${ackId})` : '';
   let payload: unknown;
@@ -178,7 +181,12 @@ function readSocketPacket(text: string, cut: boolean, violations: AppRuleBroken[
       unit.summary = `${socketType}${where} ${ackId ?? '?'}${parsed ? ` ${preview(payload, 60)}` : note}`;
       break;
   }
-  return { unit, payloadAt, ...(attachments !== undefined ? { attachments, payload: parsed ? payload : null } : {}) };
+  const out: SocketPacket = { unit, payloadAt };
+  if (attachments !== undefined) {
+    out.attachments = attachments;
+    out.payload = parsed ? payload : null;
+  }
+  return out;
 }
 
 /** Layers of a `message` packet that spans [start, end) of its bytes. */
@@ -303,7 +311,7 @@ export class SocketIoDecoder implements AppDecoder {
     return { ...unit, layers, spans: w.refs.slice(0, -1) };
   }
 
-  private text(m: AppMessage, violations: AppRuleBroken[]): AppInfo {
+  private text(m: AppMessage, violations: AppRuleBroken[]): AppInfo | (() => AppInfo) {
     const text = textOf(m);
     const cut = m.truncated ? cutNote(m) : '';
     const type = engineTypeOf(text);
@@ -321,16 +329,30 @@ export class SocketIoDecoder implements AppDecoder {
       );
     }
     if (type !== 'message') {
-      const unit = controlUnit(type, text.slice(1), this.upgrading, violations);
-      return { ...unit, summary: unit.summary + cut, layers: [{ name: 'Engine.IO packet', start: 0, end: total, label: `Engine.IO ${type} (${text[0]})` }] };
+      const unit: AppInfo = controlUnit(type, text.slice(1), this.upgrading, violations);
+      if (cut) unit.summary += cut;
+      unit.layers = [{ name: 'Engine.IO packet', start: 0, end: total, label: `Engine.IO ${type} (${text[0]})` }];
+      return unit;
     }
-    const p = readSocketPacket(text.slice(1), m.truncated, violations);
-    const info: AppInfo = { ...p.unit, summary: p.unit.summary + cut, layers: layersOf(text.slice(1), p.unit, p.payloadAt, 0, total) };
+    const data = text.slice(1);
+    const p = readSocketPacket(data, m.truncated, violations);
     const waiting = waitingFor(p, m.ref);
-    if (waiting) {
-      this.waiting[m.dir] = waiting;
-      info.summary = `${info.summary.split(' (')[0]} (${waitingNote(waiting)})${cut}`;
+    const truncated = m.truncated;
+    const made = (unit: AppUnit, payloadAt: number): AppInfo => {
+      if (cut) unit.summary += cut;
+      unit.layers = layersOf(data, unit, payloadAt, 0, total);
+      return unit;
+    };
+    if (!waiting) {
+      // Made again from the text alone when read (AppResult): nothing else is held for it.
+      return () => {
+        const again = readSocketPacket(data, truncated, []);
+        return made(again.unit, again.payloadAt);
+      };
     }
+    this.waiting[m.dir] = waiting;
+    const info = made(p.unit, p.payloadAt);
+    info.summary = `${info.summary.split(' (')[0]} (${waitingNote(waiting)})${cut}`;
     return info;
   }
 }
