@@ -102,7 +102,7 @@ export class JsonRpcDecoder implements AppDecoder {
       for (let i = 0; i < value.length && i < BATCH_UNITS; i++) parts.push(this.unit(value[i], m, violations, pass));
       const more = value.length > BATCH_UNITS ? `, … ${value.length - BATCH_UNITS} more not decoded` : '';
       const info: AppInfo = Object.assign({}, parts[0]!, {
-        summary: `batch of ${value.length}: ${parts.map((p) => p.summary).join(', ').slice(0, 200)}${more}`,
+        summary: pass.live ? '' : `batch of ${value.length}: ${parts.map((p) => p.summary).join(', ').slice(0, 200)}${more}`,
         parts,
       });
       return info;
@@ -130,16 +130,17 @@ export class JsonRpcDecoder implements AppDecoder {
       if (v.params !== undefined && (v.params === null || typeof v.params !== 'object')) {
         violations.push(broken('json-rpc-bad-params', `${SPEC}, 4.2 Parameter Structures`, `"params" is ${preview(v.params, 30)}: it must be an array or an object, or be left out.`));
       }
-      const args = v.params === undefined ? '' : ` ${preview(v.params, 60)}`;
+      // The decoder's pass makes no summaries: only a replay's app is read (AppResult).
+      const args = pass.live || v.params === undefined ? '' : ` ${preview(v.params, 60)}`;
       // Plain literals with fields added after, not spreads: spreads made slow (dictionary-mode)
       // objects, which cost the relay tens of µs a message.
       if (!hasId) {
-        const unit: AppUnit = { protocol: 'json-rpc', type: 'notification', summary: `notification ${JSON.stringify(v.method.slice(0, 60))}${args}`, kind: 'notification', method: v.method };
+        const unit: AppUnit = { protocol: 'json-rpc', type: 'notification', summary: pass.live ? '' : `notification ${JSON.stringify(v.method.slice(0, 60))}${args}`, kind: 'notification', method: v.method };
         if (v.params !== undefined) unit.params = v.params;
         return unit;
       }
       if (pass.live && id !== undefined && id !== null) this.remember(m.dir, id, m.ref);
-      const unit: AppUnit = { protocol: 'json-rpc', type: 'request', summary: `request ${JSON.stringify(v.method.slice(0, 60))} id ${preview(id ?? v.id, 30)}${args}`, kind: 'request', method: v.method };
+      const unit: AppUnit = { protocol: 'json-rpc', type: 'request', summary: pass.live ? '' : `request ${JSON.stringify(v.method.slice(0, 60))} id ${preview(id ?? v.id, 30)}${args}`, kind: 'request', method: v.method };
       if (id !== undefined) unit.id = id;
       if (v.params !== undefined) unit.params = v.params;
       return unit;
@@ -169,10 +170,10 @@ export class JsonRpcDecoder implements AppDecoder {
       if (!ok) violations.push(broken('json-rpc-bad-error', `${SPEC}, 5.1 Error object`, `The error ${preview(e, 40)} is not an object with a whole-number "code" and a "message" string.`));
       const error: AppUnit['error'] = ok ? { code: e.code as number, message: e.message as string } : undefined;
       if (error && isRecord(e) && e.data !== undefined) error.data = e.data;
-      unit = { protocol: 'json-rpc', type: 'error', summary: `error id ${preview(id ?? null, 30)}: ${error ? `${error.code} ${error.message.slice(0, 80)}` : preview(e, 60)}`, kind: 'error' };
+      unit = { protocol: 'json-rpc', type: 'error', summary: pass.live ? '' : `error id ${preview(id ?? null, 30)}: ${error ? `${error.code} ${error.message.slice(0, 80)}` : preview(e, 60)}`, kind: 'error' };
       if (error) unit.error = error;
     } else {
-      unit = { protocol: 'json-rpc', type: 'response', summary: `response id ${preview(id ?? null, 30)}: ${preview(v.result, 60)}`, kind: 'response', result: v.result };
+      unit = { protocol: 'json-rpc', type: 'response', summary: pass.live ? '' : `response id ${preview(id ?? null, 30)}: ${preview(v.result, 60)}`, kind: 'response', result: v.result };
     }
     if (id !== undefined) unit.id = id;
     if (replyTo) unit.replyTo = replyTo;

@@ -72,7 +72,7 @@ interface SocketPacket {
  * Read a Socket.IO packet (the data of an Engine.IO `message` packet). `cut`: only the start of
  * it is here, so the JSON payload is not parsed (the header still is).
  */
-function readSocketPacket(text: string, cut: boolean, violations: AppRuleBroken[]): SocketPacket {
+function readSocketPacket(text: string, cut: boolean, violations: AppRuleBroken[], quiet = false): SocketPacket {
   const base = { protocol: 'socket.io' as const, engineType: 'message' as const };
   const t = text.length > 0 ? text.charCodeAt(0) - 0x30 : -1;
   const socketType = SOCKET_TYPES[t];
@@ -171,14 +171,14 @@ function readSocketPacket(text: string, cut: boolean, violations: AppRuleBroken[
         if (p?.ok) name = p.value as string;
       }
       if (name !== undefined) unit.event = name;
-      unit.summary = `${socketType}${where} ${name !== undefined ? JSON.stringify(name.slice(0, 60)) : '?'}${unit.args ? ` ${preview(unit.args, 60)}` : note}${ack}`;
+      if (!quiet) unit.summary = `${socketType}${where} ${name !== undefined ? JSON.stringify(name.slice(0, 60)) : '?'}${unit.args ? ` ${preview(unit.args, 60)}` : note}${ack}`;
       break;
     }
     case 'ACK':
     case 'BINARY_ACK':
       if (parsed && !Array.isArray(payload)) violations.push(broken('socket.io-ack-not-array', `${SIO_SECTION} (ACK)`, `An ${socketType}'s payload is the array of the ack's arguments, not ${preview(payload, 40)}.`));
       else if (parsed) unit.args = payload as unknown[];
-      unit.summary = `${socketType}${where} ${ackId ?? '?'}${parsed ? ` ${preview(payload, 60)}` : note}`;
+      if (!quiet) unit.summary = `${socketType}${where} ${ackId ?? '?'}${parsed ? ` ${preview(payload, 60)}` : note}`;
       break;
   }
   const out: SocketPacket = { unit, payloadAt };
@@ -335,7 +335,9 @@ export class SocketIoDecoder implements AppDecoder {
       return unit;
     }
     const data = text.slice(1);
-    const p = readSocketPacket(data, m.truncated, violations);
+    // Quiet: no summary, made only when the app is (below, or by the function returned).
+    const quiet = readSocketPacket(data, m.truncated, violations, true);
+    const p = quiet.attachments ? readSocketPacket(data, m.truncated, []) : quiet;
     const waiting = waitingFor(p, m.ref);
     const truncated = m.truncated;
     const made = (unit: AppUnit, payloadAt: number): AppInfo => {
