@@ -33,14 +33,15 @@ export interface AppRuleBroken {
 }
 
 export interface AppResult {
+  /** What the message carries; undefined when it carries nothing this decoder can name yet. */
+  app?: AppInfo;
   /**
-   * What the message carries; undefined when it carries nothing this decoder can name yet.
-   * Or a function that makes it again, the same each call, from what it holds (the message's
-   * text, the few refs it needs): the stage keeps it on a held event and calls it when the
-   * event is read. Measured on the echo bench: an `app` object graph held for each of the
-   * store's 100,000 events cost the wiretap more CPU in garbage collection than decoding did.
+   * Instead of `app`: a function that makes it, the same each call, from what it holds (the
+   * message's text, the few refs it needs). The stage keeps it on a held event and calls it
+   * when the event is read. Measured on the echo bench: an `app` object graph held for each of
+   * the store's 100,000 events cost the wiretap more CPU in garbage collection than decoding.
    */
-  app?: AppInfo | (() => AppInfo);
+  make?: () => AppInfo;
   violations?: AppRuleBroken[];
 }
 
@@ -53,7 +54,7 @@ export interface AppDecoder {
 /** Makes a decoder for one connection. */
 export type AppDecoderFactory = () => AppDecoder;
 
-/** A result's `app`, made if it is a function. */
+/** A result's `app`, made when the decoder left a function for it. */
 export function appOf(r: AppResult): AppInfo | undefined {
-  return typeof r.app === 'function' ? r.app() : r.app;
+  return r.make ? r.make() : r.app;
 }

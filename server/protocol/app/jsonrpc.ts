@@ -77,11 +77,11 @@ export class JsonRpcDecoder implements AppDecoder {
       const at: At = { dir: m.dir, ref: m.ref };
       // Made again from the text and the replies when read (AppResult): nothing else is held
       // (not the message's bytes, not this decoder's tables: a replay never reads them).
-      const app = (): AppInfo => {
+      const make = (): AppInfo => {
         const again = parseJson(text);
         return REPLAY.decode(again.ok ? again.value : null, at, [], { live: false, replies, next: 0 });
       };
-      return violations.length ? { app, violations } : { app };
+      return violations.length ? { make, violations } : { make };
     }
     {
       return {

@@ -279,7 +279,9 @@ export class SocketIoDecoder implements AppDecoder {
   message(m: AppMessage): AppResult {
     const violations: AppRuleBroken[] = [];
     const app = m.opcode === 2 ? this.binary(m, violations) : this.text(m, violations);
-    return violations.length > 0 ? { app, violations } : { app };
+    const r: AppResult = typeof app === 'function' ? { make: app } : { app };
+    if (violations.length > 0) r.violations = violations;
+    return r;
   }
 
   private binary(m: AppMessage, violations: AppRuleBroken[]): AppInfo {
