@@ -242,6 +242,11 @@ export interface FrameEvent extends EventBase, LazyBytes {
 
 export interface MessageEvent extends EventBase, LazyBytes {
   type: 'message';
+  /**
+   * Lazy events only: makes `app` (server/protocol/app/decoder.ts, AppResult) when the event is
+   * made; then undefined. Never part of a recording.
+   */
+  _app?: (() => AppInfo) | undefined;
   dir: Direction;
   /** 1 text or 2 binary. */
   opcode: 1 | 2;

@@ -22,6 +22,10 @@ export function materialize<E extends WireEvent>(e: E): E {
       break;
     case 'message':
       if (e._bytes !== undefined) makeMessageData(e);
+      if (e._app !== undefined) {
+        e.app = e._app();
+        e._app = undefined;
+      }
       break;
     case 'ping':
     case 'pong':
@@ -44,7 +48,7 @@ export function materializeAll<E extends WireEvent>(events: E[]): E[] {
 
 /** True when an event still holds bytes in place of some of its strings. */
 export function isLazy(e: WireEvent): boolean {
-  return (e.type === 'frame' && e.header === '') || ('_bytes' in e && e._bytes !== undefined);
+  return (e.type === 'frame' && e.header === '') || ('_bytes' in e && e._bytes !== undefined) || (e.type === 'message' && e._app !== undefined);
 }
 
 function bufferOf(b: Uint8Array): Buffer {

@@ -1,4 +1,4 @@
-import type { FrameEvent, MessageEvent, WireEvent } from './events.ts';
+import type { AppInfo, FrameEvent, MessageEvent, WireEvent } from './events.ts';
 import { materialize } from './materialize.ts';
 
 /**
@@ -41,6 +41,12 @@ export class PackedSlots {
   private length: Float64Array;
   private mask: Uint32Array;
   private payload: Uint8Array;
+  /**
+   * A packed message's decoded application layer (MessageEvent.app, or the function that makes
+   * it, `_app`), by slot; the array made on first need. A message packed with its `app` beside
+   * it costs the collector less than the same message held as an object.
+   */
+  private apps: Array<AppInfo | (() => AppInfo) | undefined> | null = null;
 
   constructor(readonly slots: number) {
     // Zero-filled typed arrays cost nothing until written: a store that never packs never pays.
@@ -64,6 +70,7 @@ export class PackedSlots {
    * (one the wiretap injected among them: a slot has no room for `injected`).
    */
   pack(slot: number, e: WireEvent): boolean {
+    if (this.apps !== null) this.apps[slot] = undefined;
     if (e.type === 'frame') {
       const b = e._bytes;
       if (
@@ -88,10 +95,12 @@ export class PackedSlots {
       if (
         b === undefined || b.length > PACKED_PAYLOAD || b.length !== e.length || e.frames !== 1 || e.compressed || e.truncated !== undefined ||
         e.utf8Valid !== undefined || e.inflateError !== undefined || e.wireLength !== undefined || e.firstFrame !== e.lastFrame ||
-        e.injected !== undefined || e.app !== undefined
+        e.injected !== undefined
       ) {
         return false;
       }
+      const app = e._app ?? e.app;
+      if (app !== undefined) (this.apps ??= new Array<AppInfo | (() => AppInfo) | undefined>(this.slots))[slot] = app;
       this.kind[slot] = KIND_MESSAGE;
       this.flags[slot] = e.opcode | (e.dir === 'server' ? FLAG_SERVER : 0);
       this.seq[slot] = e.firstFrame;
@@ -129,9 +138,12 @@ export class PackedSlots {
       });
     }
     const seq = this.seq[slot]!;
-    return materialize<MessageEvent>({
+    const m = materialize<MessageEvent>({
       type: 'message', conn: this.conn[slot]!, t: this.t[slot]!, dir, opcode, length: this.length[slot]!, compressed: false,
       frames: 1, firstFrame: seq, lastFrame: seq, _bytes: bytes,
     });
+    const app = this.apps?.[slot];
+    if (app !== undefined) m.app = typeof app === 'function' ? app() : app;
+    return m;
   }
 }

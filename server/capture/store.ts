@@ -32,6 +32,7 @@ export function eventWeight(e: WireEvent): number {
       // The decoded layer (server/protocol/app/) holds what it parsed of at most the data's
       // first 16 KiB (arguments, params): counted as twice that, plus its summary.
       if (e.app) w += 2 * e.app.summary.length + 2 * Math.min(e.length, 16 * 1024);
+      else if (e._app) w += 400 + 2 * Math.min(e.length, 16 * 1024);
       break;
     case 'handshake': {
       const bodies = (e.request?.body?.length ?? 0) + (e.response?.body?.length ?? 0);

@@ -17,13 +17,16 @@
  * 6. Attacks (issue 12): a 64 MiB console line, pages that never read (test/bench/attacks.ts).
  * 7. The warm start (issue 13): `wsplay start` to its Dashboard line, from the bundle and from
  *    the sources through tsx, against `node -e 0` in the same rounds (test/bench/startup.ts).
+ * 8. Application protocols (issue 15): the echo load of 1 with Socket.IO EVENT packets on an
+ *    Engine.IO path, and with JSON-RPC requests, through the plain relay and through the wiretap
+ *    decoding them (every message gets `app`), alternating. Target: wiretap/relay >= 0.9 each.
  *
  * It measures; it never fails: exit code 0 whatever the numbers. Every child binds port 0 on
  * 127.0.0.1 and is ended when the bench exits.
  *
  * Knobs (environment): BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_CONNECTIONS (32),
  * BENCH_IN_FLIGHT (64), BENCH_DECODER_ROUNDS (7), BENCH_ONLY (echo | decoder | dashboard | bomb | attacks |
- * startup), BENCH_BOMB_RATE (bombs a second, 8), BENCH_BOMB_PROBES (10), BENCH_BOMB_ROUNDS (3),
+ * startup | app), BENCH_BOMB_RATE (bombs a second, 8), BENCH_BOMB_PROBES (10), BENCH_BOMB_ROUNDS (3),
  * BENCH_STARTUP_ROUNDS (5), BENCH_PATHS=decode (also the decoders
  * without the store), BENCH_COMPARE=DIR (also the wiretap of another checkout, e.g. a worktree
  * with a change, A/B in the same run), BENCH_NODE_FLAGS (extra node/V8 flags for the echo
@@ -167,14 +170,22 @@ interface LoadResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What the load's clients send: on which path, which messages (the nth of the run). */
+interface Workload {
+  name: string;
+  path: string;
+  message: (n: number) => string;
+}
+const PLAIN: Workload = { name: 'plain', path: '/', message: () => MESSAGE };
+
 /**
  * CONNECTIONS clients, each keeping IN_FLIGHT messages outstanding: every echo that comes back
  * sends the next message. Counts echoes over SECONDS after a warm-up.
  */
-async function echoLoad(port: number, server: ChildProcess, relay: ChildProcess | null): Promise<LoadResult> {
+async function echoLoad(port: number, server: ChildProcess, relay: ChildProcess | null, workload: Workload = PLAIN): Promise<LoadResult> {
   const opening = await Promise.allSettled(
     Array.from({ length: CONNECTIONS }, () => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
+      const ws = new WebSocket(`ws://127.0.0.1:${port}${workload.path}`, { perMessageDeflate: false });
       return new Promise<WebSocket>((resolve, reject) => {
         // Before open: the path is down, the bench says so. After: a reset ends that client only.
         ws.on('error', reject);
@@ -192,13 +203,14 @@ async function echoLoad(port: number, server: ChildProcess, relay: ChildProcess 
   let received = 0;
   let inFlight = 0;
   let running = true;
+  let sent = 0;
   for (const ws of clients) {
     ws.on('message', () => {
       received++;
-      if (running) ws.send(MESSAGE);
+      if (running) ws.send(workload.message(sent++));
       else inFlight--;
     });
-    for (let i = 0; i < IN_FLIGHT; i++) ws.send(MESSAGE);
+    for (let i = 0; i < IN_FLIGHT; i++) ws.send(workload.message(sent++));
     inFlight += IN_FLIGHT;
   }
   await sleep(WARMUP_MS);
@@ -365,6 +377,61 @@ async function echoBench(): Promise<void> {
   }
   out();
   await Promise.all([server, ...via.values()].map((c) => (c ? stop(c.process) : undefined)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8: application protocols decoded
+
+/**
+ * Socket.IO: an EVENT with a short argument, on Engine.IO's path (the echo target answers with
+ * the same packet, which is decoded too). JSON-RPC: a request with a new id each time (its echo
+ * reads as a request the other way: both directions keep their table of pending ids full).
+ */
+const APP_WORKLOADS: Workload[] = [
+  // The same load with no protocol on top: what the wiretap costs without decoding any.
+  PLAIN,
+  { name: 'socket.io', path: '/socket.io/?EIO=4&transport=websocket', message: () => `42["chat","${MESSAGE}"]` },
+  { name: 'json-rpc', path: '/', message: (n) => `{"jsonrpc":"2.0","method":"chat","params":["${MESSAGE}"],"id":${n}}` },
+];
+
+async function appBench(): Promise<void> {
+  out(`Application protocols decoded: echo round trips per second, ${CONNECTIONS} connections × ${IN_FLIGHT} in flight, through the plain relay and the wiretap`);
+  out(`${ROUNDS} rounds × ${SECONDS} s per path and workload, alternating; load average ${loadavg()[0]!.toFixed(1)} at the start`);
+  out();
+  const server = await start(here('echo-target.ts'), {}, 'echo-target');
+  const relay = await start(here('relay-process.ts'), { BENCH_MODE: 'plain', BENCH_TARGET_PORT: String(server.port) }, 'relay');
+  const tap = await start(here('relay-process.ts'), { BENCH_MODE: 'wiretap', BENCH_TARGET_PORT: String(server.port) }, 'wiretap');
+  const head = `${padEnd('workload', 11)}${padEnd('path', 9)}${Array.from({ length: ROUNDS }, (_, i) => pad(`round ${i + 1}`, 10)).join('')}${pad('median', 10)}${pad('relay CPU µs/trip', 20)}`;
+  out(head);
+  out('-'.repeat(head.length));
+  for (const w of APP_WORKLOADS) {
+    const rates: Record<'relay' | 'wiretap', LoadResult[]> = { relay: [], wiretap: [] };
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? (['relay', 'wiretap'] as const) : (['wiretap', 'relay'] as const);
+      for (const name of order) {
+        const child = name === 'relay' ? relay : tap;
+        try {
+          rates[name].push(await echoLoad(child.port, server.process, child.process, w));
+        } catch (err) {
+          out(`round ${r + 1}, ${w.name} ${name}: ${(err as Error).message}`);
+          rates[name].push({ rate: NaN, cpu: { load: NaN, relay: null, server: NaN }, relayUsPerTrip: null });
+        }
+      }
+    }
+    for (const name of ['relay', 'wiretap'] as const) {
+      const rs = rates[name];
+      out(
+        `${padEnd(w.name, 11)}${padEnd(name, 9)}${rs.map((x) => pad(int(x.rate), 10)).join('')}${pad(int(median(rs.map((x) => x.rate))), 10)}` +
+          `${pad(median(rs.map((x) => x.relayUsPerTrip ?? NaN)).toFixed(1), 20)}`,
+      );
+    }
+    const ratio = median(rates.wiretap.map((x) => x.rate)) / median(rates.relay.map((x) => x.rate));
+    if (w === PLAIN) out(`${padEnd('', 11)}wiretap/relay with nothing to decode: ${ratio.toFixed(2)}`);
+    else target(`app decoding wiretap/relay, ${w.name}`, ratio, 0.9);
+  }
+  out(`load average ${loadavg()[0]!.toFixed(1)} at the end (${cpus().length} cores)`);
+  out();
+  await Promise.all([server, relay, tap].map((c) => stop(c.process)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -599,6 +666,8 @@ for (const [part, run] of [
   ['attacks', runAttacksBench],
   // 7. Issue 13: the warm start, bundle and sources, against `node -e 0` (test/bench/startup.ts).
   ['startup', () => runStartupBench(out, targetAtMost)],
+  // 8. Issue 15: Socket.IO and JSON-RPC decoded on the echo load, against the plain relay.
+  ['app', appBench],
 ] as const) {
   if (ONLY && ONLY !== part) continue;
   try {

@@ -42,33 +42,33 @@ export function engineTypeOf(text: string): EngineType | AppRuleBroken {
  * a `sid`), so `2probe`, `3probe` and `5` are the steps of that upgrade.
  */
 export function controlUnit(type: Exclude<EngineType, 'message'>, data: string, upgrading: boolean, violations: AppRuleBroken[]): AppUnit {
-  const base = { protocol: 'socket.io' as const, type, engineType: type };
+  // Plain literals (not spreads): see readSocketPacket in socketio.ts.
+  const mk = (summary: string): AppUnit => ({ protocol: 'socket.io', type, summary, engineType: type });
   switch (type) {
     case 'open': {
       const parsed = parseJson(data);
       const h = parsed.ok && isRecord(parsed.value) ? parsed.value : null;
       if (!h || typeof h.sid !== 'string') {
         violations.push(broken('engine.io-bad-open', `${EIO_SECTION} (open)`, `The open packet's data ${quote(data)} is not the handshake object ({"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"}).`));
-        return { ...base, summary: `open ${quote(data)}` };
+        return mk(`open ${quote(data)}`);
       }
       const upgrades = Array.isArray(h.upgrades) ? h.upgrades.filter((u): u is string => typeof u === 'string').slice(0, 8) : [];
-      return {
-        ...base,
-        summary: `open: session ${h.sid.slice(0, 40)}, upgrades [${upgrades.join(', ')}], ping every ${preview(h.pingInterval, 12)} ms, timeout ${preview(h.pingTimeout, 12)} ms, max payload ${preview(h.maxPayload, 12)} bytes`,
-      };
+      return mk(
+        `open: session ${h.sid.slice(0, 40)}, upgrades [${upgrades.join(', ')}], ping every ${preview(h.pingInterval, 12)} ms, timeout ${preview(h.pingTimeout, 12)} ms, max payload ${preview(h.maxPayload, 12)} bytes`,
+      );
     }
     case 'ping':
-      if (data === 'probe') return { ...base, summary: upgrading ? 'ping "probe": upgrade step 1 of 3, the client tries the WebSocket before moving the session to it' : 'ping "probe"' };
-      return { ...base, summary: data ? `ping ${quote(data)}` : 'ping' };
+      if (data === 'probe') return mk(upgrading ? 'ping "probe": upgrade step 1 of 3, the client tries the WebSocket before moving the session to it' : 'ping "probe"');
+      return mk(data ? `ping ${quote(data)}` : 'ping');
     case 'pong':
-      if (data === 'probe') return { ...base, summary: upgrading ? 'pong "probe": upgrade step 2 of 3, the server answers the probe on the WebSocket' : 'pong "probe"' };
-      return { ...base, summary: data ? `pong ${quote(data)}` : 'pong' };
+      if (data === 'probe') return mk(upgrading ? 'pong "probe": upgrade step 2 of 3, the server answers the probe on the WebSocket' : 'pong "probe"');
+      return mk(data ? `pong ${quote(data)}` : 'pong');
     case 'upgrade':
-      return { ...base, summary: 'upgrade: step 3 of 3, the session moves to this WebSocket; long-polling stops' };
+      return mk('upgrade: step 3 of 3, the session moves to this WebSocket; long-polling stops');
     case 'noop':
-      return { ...base, summary: 'noop: ends a pending long-polling request during the upgrade' };
+      return mk('noop: ends a pending long-polling request during the upgrade');
     case 'close':
-      return { ...base, summary: 'close: the session ends' };
+      return mk('close: the session ends');
   }
 }
 

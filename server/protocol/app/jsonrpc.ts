@@ -38,6 +38,20 @@ function isUnit(v: unknown): boolean {
 
 const validId = (id: unknown): id is string | number | null => id === null || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));
 
+/**
+ * How `unit` reads the table of pending requests: `live` updates it (the decoder's pass, in
+ * order) and records each response's replyTo in `replies`; a replay (making `app` again when a
+ * held event is read) takes them from `replies` in the same order and changes nothing.
+ */
+/** Where a message was: its direction and reference. */
+type At = Pick<AppMessage, 'dir' | 'ref'>;
+
+interface Pass {
+  live: boolean;
+  replies: Array<MessageRef | undefined>;
+  next: number;
+}
+
 export class JsonRpcDecoder implements AppDecoder {
   readonly protocol = 'json-rpc' as const;
   /** Unanswered requests by the direction that sent them, keyed by id (typed: 1 and "1" differ). */
@@ -55,36 +69,49 @@ export class JsonRpcDecoder implements AppDecoder {
       return { app: { protocol: 'json-rpc', type: 'unknown', summary: `JSON-RPC message${cutNote(m)}` } };
     }
     const parsed = parseJson(text);
-    if (!parsed.ok) {
+    if (parsed.ok) {
+      const violations: AppRuleBroken[] = [];
+      const pass: Pass = { live: true, replies: [], next: 0 };
+      this.decode(parsed.value, m, violations, pass);
+      const replies = pass.replies.length > 0 ? pass.replies : NO_REPLIES;
+      const at: At = { dir: m.dir, ref: m.ref };
+      // Made again from the text and the replies when read (AppResult): nothing else is held
+      // (not the message's bytes, not this decoder's tables: a replay never reads them).
+      const make = (): AppInfo => {
+        const again = parseJson(text);
+        return REPLAY.decode(again.ok ? again.value : null, at, [], { live: false, replies, next: 0 });
+      };
+      return violations.length ? { make, violations } : { make };
+    }
+    {
       return {
         app: { protocol: 'json-rpc', type: 'invalid', summary: `not JSON: ${quote(text)}` },
         violations: [broken('json-rpc-parse-error', `${SPEC}, 5.1 Error object (-32700 Parse error)`, `The message is not JSON (${parsed.error}); a JSON-RPC peer answers it with error -32700.`)],
       };
     }
-    const violations: AppRuleBroken[] = [];
-    const value = parsed.value;
+  }
+
+  /** The app of a parsed message (a unit or a batch), its violations into `violations`. */
+  decode(value: unknown, m: At, violations: AppRuleBroken[], pass: Pass): AppInfo {
     if (Array.isArray(value)) {
       if (value.length === 0) {
         violations.push(broken('json-rpc-empty-batch', `${SPEC}, 6 Batch`, 'An empty batch ([]): a batch holds at least one request or response; the peer answers -32600 Invalid Request.'));
-        return { app: { protocol: 'json-rpc', type: 'batch', summary: 'empty batch []', parts: [] }, violations };
+        return { protocol: 'json-rpc', type: 'batch', summary: 'empty batch []', parts: [] };
       }
       const parts: AppUnit[] = [];
-      for (let i = 0; i < value.length && i < BATCH_UNITS; i++) parts.push(this.unit(value[i], m, violations));
+      for (let i = 0; i < value.length && i < BATCH_UNITS; i++) parts.push(this.unit(value[i], m, violations, pass));
       const more = value.length > BATCH_UNITS ? `, … ${value.length - BATCH_UNITS} more not decoded` : '';
-      const first = parts[0]!;
-      const info: AppInfo = {
-        ...first,
-        summary: `batch of ${value.length}: ${parts.map((p) => p.summary).join(', ').slice(0, 200)}${more}`,
+      const info: AppInfo = Object.assign({}, parts[0]!, {
+        summary: pass.live ? '' : `batch of ${value.length}: ${parts.map((p) => p.summary).join(', ').slice(0, 200)}${more}`,
         parts,
-      };
-      return violations.length ? { app: info, violations } : { app: info };
+      });
+      return info;
     }
-    const info: AppInfo = this.unit(value, m, violations);
-    return violations.length ? { app: info, violations } : { app: info };
+    return this.unit(value, m, violations, pass);
   }
 
   /** One request, notification or response (of a batch, or alone). */
-  private unit(v: unknown, m: AppMessage, violations: AppRuleBroken[]): AppUnit {
+  private unit(v: unknown, m: At, violations: AppRuleBroken[], pass: Pass): AppUnit {
     if (!isRecord(v)) {
       violations.push(broken('json-rpc-invalid-request', `${SPEC}, 4 Request object`, `${preview(v, 40)} is not a JSON-RPC object: a request or a response is a JSON object.`));
       return { protocol: 'json-rpc', type: 'invalid', summary: `invalid ${preview(v, 40)}` };
@@ -103,16 +130,20 @@ export class JsonRpcDecoder implements AppDecoder {
       if (v.params !== undefined && (v.params === null || typeof v.params !== 'object')) {
         violations.push(broken('json-rpc-bad-params', `${SPEC}, 4.2 Parameter Structures`, `"params" is ${preview(v.params, 30)}: it must be an array or an object, or be left out.`));
       }
-      const args = v.params === undefined ? '' : ` ${preview(v.params, 60)}`;
+      // The decoder's pass makes no summaries: only a replay's app is read (AppResult).
+      const args = pass.live || v.params === undefined ? '' : ` ${preview(v.params, 60)}`;
+      // Plain literals with fields added after, not spreads: spreads made slow (dictionary-mode)
+      // objects, which cost the relay tens of µs a message.
       if (!hasId) {
-        return { protocol: 'json-rpc', type: 'notification', kind: 'notification', method: v.method, ...(v.params !== undefined ? { params: v.params } : {}), summary: `notification ${JSON.stringify(v.method.slice(0, 60))}${args}` };
+        const unit: AppUnit = { protocol: 'json-rpc', type: 'notification', summary: pass.live ? '' : `notification ${JSON.stringify(v.method.slice(0, 60))}${args}`, kind: 'notification', method: v.method };
+        if (v.params !== undefined) unit.params = v.params;
+        return unit;
       }
-      if (id !== undefined && id !== null) this.remember(m.dir, id, m.ref);
-      return {
-        protocol: 'json-rpc', type: 'request', kind: 'request', method: v.method, ...(id !== undefined ? { id } : {}),
-        ...(v.params !== undefined ? { params: v.params } : {}),
-        summary: `request ${JSON.stringify(v.method.slice(0, 60))} id ${preview(id ?? v.id, 30)}${args}`,
-      };
+      if (pass.live && id !== undefined && id !== null) this.remember(m.dir, id, m.ref);
+      const unit: AppUnit = { protocol: 'json-rpc', type: 'request', summary: pass.live ? '' : `request ${JSON.stringify(v.method.slice(0, 60))} id ${preview(id ?? v.id, 30)}${args}`, kind: 'request', method: v.method };
+      if (id !== undefined) unit.id = id;
+      if (v.params !== undefined) unit.params = v.params;
+      return unit;
     }
     if ('method' in v) {
       violations.push(broken('json-rpc-bad-method', `${SPEC}, 4 Request object (method)`, `"method" is ${preview(v.method, 30)}: a method's name is a string.`));
@@ -126,19 +157,27 @@ export class JsonRpcDecoder implements AppDecoder {
     }
     if (!hasId) violations.push(broken('json-rpc-response-without-id', `${SPEC}, 5 Response object`, 'A response without "id": it must name the request it answers (null when that id could not be read).'));
     if (hasResult && hasError) violations.push(broken('json-rpc-result-and-error', `${SPEC}, 5 Response object`, 'A response with both "result" and "error": exactly one of them is sent.'));
-    const replyTo = id !== undefined && id !== null ? this.answer(m.dir, id) : undefined;
-    const base = { protocol: 'json-rpc' as const, ...(id !== undefined ? { id } : {}), ...(replyTo ? { replyTo } : {}) };
+    let replyTo: MessageRef | undefined;
+    if (!pass.live) replyTo = pass.replies[pass.next++];
+    else {
+      replyTo = id !== undefined && id !== null ? this.answer(m.dir, id) : undefined;
+      pass.replies.push(replyTo);
+    }
+    let unit: AppUnit;
     if (hasError) {
       const e = v.error;
       const ok = isRecord(e) && Number.isSafeInteger(e.code) && typeof e.message === 'string';
       if (!ok) violations.push(broken('json-rpc-bad-error', `${SPEC}, 5.1 Error object`, `The error ${preview(e, 40)} is not an object with a whole-number "code" and a "message" string.`));
-      const error = ok ? { code: e.code as number, message: e.message as string, ...(e.data !== undefined ? { data: e.data } : {}) } : undefined;
-      return {
-        ...base, type: 'error', kind: 'error', ...(error ? { error } : {}),
-        summary: `error id ${preview(id ?? null, 30)}: ${error ? `${error.code} ${error.message.slice(0, 80)}` : preview(e, 60)}`,
-      };
+      const error: AppUnit['error'] = ok ? { code: e.code as number, message: e.message as string } : undefined;
+      if (error && isRecord(e) && e.data !== undefined) error.data = e.data;
+      unit = { protocol: 'json-rpc', type: 'error', summary: pass.live ? '' : `error id ${preview(id ?? null, 30)}: ${error ? `${error.code} ${error.message.slice(0, 80)}` : preview(e, 60)}`, kind: 'error' };
+      if (error) unit.error = error;
+    } else {
+      unit = { protocol: 'json-rpc', type: 'response', summary: pass.live ? '' : `response id ${preview(id ?? null, 30)}: ${preview(v.result, 60)}`, kind: 'response', result: v.result };
     }
-    return { ...base, type: 'response', kind: 'response', result: v.result, summary: `response id ${preview(id ?? null, 30)}: ${preview(v.result, 60)}` };
+    if (id !== undefined) unit.id = id;
+    if (replyTo) unit.replyTo = replyTo;
+    return unit;
   }
 
   private remember(dir: Direction, id: string | number, ref: MessageRef): void {
@@ -163,3 +202,8 @@ export class JsonRpcDecoder implements AppDecoder {
 const keyOf = (id: string | number) => (typeof id === 'number' ? `n${id}` : `s${id}`);
 
 export const jsonRpc = (): JsonRpcDecoder => new JsonRpcDecoder();
+
+const NO_REPLIES: Array<MessageRef | undefined> = [];
+
+/** Makes `app` again for held events (its tables are never read or written in a replay). */
+const REPLAY = new JsonRpcDecoder();

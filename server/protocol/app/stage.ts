@@ -158,7 +158,11 @@ export class AppStage {
       this.conns.delete(e.conn);
       return [this.violation(e.conn, e.t, e.dir, c.decoder.protocol, { rule: 'decoder-failure', section: 'wsplay', message: `The ${c.decoder.protocol} decoder failed on this message (${(err as Error).message}); the connection's later messages are not decoded.` }, m)];
     }
-    if (r.app) e.app = r.app;
+    if (r.make) {
+      // A lazy event keeps the function until it is made (materialize); a made one gets app now.
+      if (e._bytes !== undefined) e._app = r.make;
+      else e.app = r.make();
+    } else if (r.app) e.app = r.app;
     if (!r.violations || r.violations.length === 0) return null;
     const protocol = c.decoder.protocol;
     return r.violations.map((v) => this.violation(e.conn, e.t, e.dir, protocol, v, m));

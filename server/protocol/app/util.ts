@@ -9,8 +9,6 @@ import type { AppMessage, AppRuleBroken } from './decoder.ts';
 /** The longest preview of arguments or a result a summary carries, in characters. */
 export const SUMMARY_PREVIEW = 80;
 
-const decoder = new TextDecoder('utf-8', { fatal: false });
-
 function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -18,7 +16,7 @@ function asBuffer(b: Uint8Array): Buffer {
 /** A message's data as text; a start cut inside a code point loses the partial one. */
 export function textOf(m: Pick<AppMessage, 'data' | 'truncated'>): string {
   const b = asBuffer(m.data);
-  return decoder.decode(m.truncated ? b.subarray(0, incompleteTail(b)) : b);
+  return (m.truncated ? b.subarray(0, incompleteTail(b)) : b).toString('utf8');
 }
 
 /** base64 of bytes. */
