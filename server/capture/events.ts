@@ -98,6 +98,10 @@ export interface HttpRequestHead {
   raw: string;
   /** Time the head was complete. */
   t: number;
+  /** Body bytes that followed the head (a POST), as text, capped (a polling client's packets). */
+  body?: string;
+  /** Present and true when `body` holds only the body's first bytes. */
+  bodyTruncated?: true;
 }
 
 export interface HttpResponseHead {
@@ -109,6 +113,8 @@ export interface HttpResponseHead {
   t: number;
   /** Body bytes that followed the head (for a 426 or 400), as text, capped. */
   body?: string;
+  /** Present and true when `body` holds only the body's first bytes. */
+  bodyTruncated?: true;
 }
 
 export interface HandshakeEvent extends EventBase {
@@ -150,6 +156,11 @@ export interface HandshakeEvent extends EventBase {
   forwardedRequest?: HttpRequestHead;
   /** `tap --target wss://`: the upstream TLS session the request and response went through. */
   tls?: TlsSession;
+  /**
+   * The application protocol the exchange's bodies carry (Engine.IO's long-polling transport:
+   * the packets of the request's and of the response's body), decoded. Absent otherwise.
+   */
+  app?: { request?: AppUnit[]; response?: AppUnit[] };
 }
 
 /** The wiretap's TLS session with a wss:// target, as the dashboard shows it. */
@@ -327,6 +338,12 @@ export interface AppUnit {
   // JSON-RPC 2.0 ('json-rpc')
   method?: string;
   kind?: 'request' | 'response' | 'notification' | 'error';
+  /** A request's or notification's params, as sent. */
+  params?: unknown;
+  /** A response's result, as sent. */
+  result?: unknown;
+  /** An error response's error object. */
+  error?: { code: number; message: string; data?: unknown };
   /** A response's request (JSON-RPC) or a reply's subscribe (GraphQL), when it was seen. */
   replyTo?: MessageRef;
 }

@@ -88,7 +88,7 @@ export class PackedSlots {
       if (
         b === undefined || b.length > PACKED_PAYLOAD || b.length !== e.length || e.frames !== 1 || e.compressed || e.truncated !== undefined ||
         e.utf8Valid !== undefined || e.inflateError !== undefined || e.wireLength !== undefined || e.firstFrame !== e.lastFrame ||
-        e.injected !== undefined
+        e.injected !== undefined || e.app !== undefined
       ) {
         return false;
       }

@@ -112,14 +112,52 @@ const object =
   (v) =>
     v !== null && typeof v === 'object' && !Array.isArray(v) && firstProblem(v as Record<string, unknown>, shape) === null ? null : what;
 
-const HTTP_REQUEST: Shape = { method: str, path: str, version: str, headers: array(pair), raw: base64, t: time };
-const HTTP_RESPONSE: Shape = { status: int, reason: str, version: str, headers: array(pair), raw: base64, t: time, 'body?': str };
+const HTTP_REQUEST: Shape = { method: str, path: str, version: str, headers: array(pair), raw: base64, t: time, 'body?': str, 'bodyTruncated?': oneOf(true) };
+const HTTP_RESPONSE: Shape = { status: int, reason: str, version: str, headers: array(pair), raw: base64, t: time, 'body?': str, 'bodyTruncated?': oneOf(true) };
 const TLS_SESSION: Shape = { version: str, cipher: str, subject: str, issuer: str, verified: bool, 'insecure?': bool, 'problem?': str };
 const PER_DIR_COUNTS: Shape = { client: count, server: count };
 const DIR = oneOf('client', 'server');
 /** `injected` (sent by the wiretap, not the peer): present only as true. */
 const INJECTED = 'injected?';
 const yes = oneOf(true);
+
+/**
+ * A message's (or an HTTP body's) application layer (`app`, server/protocol/app/): every field
+ * the dashboard reads is checked, as a recording's `app` is as hostile as the rest of it.
+ */
+const APP_PROTOCOL = oneOf('socket.io', 'graphql-transport-ws', 'graphql-ws', 'stomp', 'mqtt', 'json-rpc');
+const MESSAGE_REF = object({ conn: count, dir: DIR, firstFrame: count }, 'a message reference ({ conn, dir, firstFrame })');
+const LAYER = object({ name: str, start: count, end: count, label: str }, 'a layer ({ name, start, end, label })');
+const APP_UNIT: Shape = {
+  protocol: APP_PROTOCOL,
+  type: str,
+  summary: str,
+  'layers?': array(LAYER),
+  'engineType?': oneOf('open', 'close', 'ping', 'pong', 'message', 'upgrade', 'noop'),
+  'socketType?': oneOf('CONNECT', 'DISCONNECT', 'EVENT', 'ACK', 'CONNECT_ERROR', 'BINARY_EVENT', 'BINARY_ACK'),
+  'nsp?': str,
+  'event?': str,
+  'args?': array(any),
+  'ackId?': int,
+  'id?': (v) => (v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) ? null : 'a string, a number or null'),
+  'operationName?': nullable(str),
+  'operationKind?': nullable(oneOf('query', 'mutation', 'subscription')),
+  'command?': str,
+  'headers?': array(pair),
+  'body?': str,
+  'packetType?': str,
+  'topic?': str,
+  'packetId?': count,
+  'qos?': oneOf(0, 1, 2),
+  'payload?': base64,
+  'method?': str,
+  'kind?': oneOf('request', 'response', 'notification', 'error'),
+  'replyTo?': MESSAGE_REF,
+  'error?': object({ code: int, message: str }, 'an error object ({ code, message })'),
+};
+const APP_UNIT_CHECK = object(APP_UNIT, 'an application-protocol unit (protocol, type, summary)');
+const APP_INFO = object({ ...APP_UNIT, 'parts?': array(APP_UNIT_CHECK), 'spans?': array(MESSAGE_REF) }, 'an application layer (protocol, type, summary)');
+const HTTP_APP = object({ 'request?': array(APP_UNIT_CHECK), 'response?': array(APP_UNIT_CHECK) }, 'the application layer of HTTP bodies ({ request, response })');
 
 /**
  * What each event type must carry for the exports and the dashboard to use it. Only fields that
@@ -140,6 +178,7 @@ const SHAPES: Record<WireEventType, Shape> = {
     'problems?': array(str),
     'forwardedRequest?': object(HTTP_REQUEST, 'an HTTP request (method, path, version, headers, raw, t)'),
     'tls?': object(TLS_SESSION, 'a TLS session (version, cipher, subject, issuer, verified)'),
+    'app?': HTTP_APP,
   },
   frame: {
     dir: DIR,
@@ -175,6 +214,7 @@ const SHAPES: Record<WireEventType, Shape> = {
     firstFrame: count,
     lastFrame: count,
     [INJECTED]: yes,
+    'app?': APP_INFO,
   },
   ping: { dir: DIR, payload: base64, frame: count, [INJECTED]: yes },
   pong: { dir: DIR, payload: base64, frame: count, [INJECTED]: yes },
@@ -186,7 +226,7 @@ const SHAPES: Record<WireEventType, Shape> = {
     rule: str,
     section: str,
     message: str,
-    'at?': any,
+    'at?': MESSAGE_REF,
   },
   end: {
     by: oneOf('client', 'server', 'wiretap'),

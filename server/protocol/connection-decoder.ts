@@ -36,9 +36,23 @@ interface OpenResponse {
   bodyBytes: number;
   /** The server answered a request whose head had not ended (no blank line yet). */
   unfinished: boolean;
+  /** More body than BODY_PREVIEW arrived. */
+  cut: boolean;
 }
 
-const BODY_PREVIEW = 2048;
+/** A request body arriving (a POST: a long-polling client's packets), kept up to BODY_PREVIEW. */
+interface OpenRequestBody {
+  request: HttpRequestHead;
+  body: Buffer[];
+  bodyBytes: number;
+  cut: boolean;
+}
+
+/**
+ * Body bytes kept per request and per response, as text on the handshake event: enough for a
+ * long-polling client's Engine.IO packets (the app stage decodes them), bounded per exchange.
+ */
+const BODY_PREVIEW = 16 * 1024;
 const NONE: readonly PendingInflation[] = Object.freeze([]);
 
 /**
@@ -65,6 +79,7 @@ export class ConnectionDecoder {
   private injecting = false;
   private heldBytes = 0;
   private openResponse: OpenResponse | null = null;
+  private openRequestBody: OpenRequestBody | null = null;
   /** The body of the open response is chunked (Transfer-Encoding: chunked). */
   private chunked: ChunkedReader | null = null;
   private upgraded = false;
@@ -177,6 +192,7 @@ export class ConnectionDecoder {
           }
           const take = Math.min(side.bodyLeft, data.length);
           if (dir === 'server' && this.openResponse) this.keepBody(data.subarray(0, take));
+          else if (dir === 'client' && this.openRequestBody) keepPiece(this.openRequestBody, data.subarray(0, take));
           side.bodyLeft -= take;
           side.pos += take;
           data = data.subarray(take);
@@ -226,6 +242,7 @@ export class ConnectionDecoder {
     if (length > 0) {
       this.client.stage = 'body';
       this.client.bodyLeft = length;
+      this.openRequestBody = { request: req, body: [], bodyBytes: 0, cut: false };
     }
     if (isUpgradeRequest(req) && length <= 0) this.client.stage = 'hold';
   }
@@ -252,7 +269,7 @@ export class ConnectionDecoder {
       this.upgrade(request, res, t);
       return;
     }
-    this.openResponse = { request, response: res, body: [], bodyBytes: 0, unfinished };
+    this.openResponse = { request, response: res, body: [], bodyBytes: 0, unfinished, cut: false };
     const length = contentLength(res.headers);
     const noBody = res.status < 200 || res.status === 204 || res.status === 304 || request?.method === 'HEAD';
     this.server.bodyLeft = noBody ? 0 : length >= 0 ? length : Infinity;
@@ -316,15 +333,17 @@ export class ConnectionDecoder {
   }
 
   private keepBody(piece: Buffer): void {
-    const r = this.openResponse!;
-    if (r.bodyBytes >= BODY_PREVIEW) return;
-    const take = piece.subarray(0, BODY_PREVIEW - r.bodyBytes);
-    r.body.push(Buffer.from(take));
-    r.bodyBytes += take.length;
+    keepPiece(this.openResponse!, piece);
   }
 
   private bodyDone(dir: Direction, t: number): void {
     if (dir === 'client') {
+      const b = this.openRequestBody;
+      this.openRequestBody = null;
+      if (b && b.bodyBytes > 0) {
+        b.request.body = Buffer.concat(b.body).toString('utf8');
+        if (b.cut) b.request.bodyTruncated = true;
+      }
       const last = this.requests[this.requests.length - 1];
       this.client.stage = last && isUpgradeRequest(last) ? 'hold' : 'http';
       return;
@@ -339,6 +358,7 @@ export class ConnectionDecoder {
     if (!r) return;
     this.openResponse = null;
     if (r.bodyBytes > 0) r.response.body = Buffer.concat(r.body).toString('utf8');
+    if (r.cut) r.response.bodyTruncated = true;
     const wasUpgrade = r.request !== null && isUpgradeRequest(r.request);
     this.sawHandshake = true;
     const exchange = ++this.exchanges;
@@ -440,6 +460,18 @@ export class ConnectionDecoder {
     this.out.push(end);
     return this.drain();
   }
+}
+
+/** Keep what fits of a body's piece under BODY_PREVIEW; note when some did not. */
+function keepPiece(r: { body: Buffer[]; bodyBytes: number; cut: boolean }, piece: Buffer): void {
+  if (r.bodyBytes >= BODY_PREVIEW) {
+    if (piece.length > 0) r.cut = true;
+    return;
+  }
+  const take = piece.subarray(0, BODY_PREVIEW - r.bodyBytes);
+  if (take.length < piece.length) r.cut = true;
+  r.body.push(Buffer.from(take));
+  r.bodyBytes += take.length;
 }
 
 /** Can this byte start a request line (a method token, RFC 9110 §5.6.2) or a status line ("HTTP/")? */

@@ -7,6 +7,7 @@ import { DEFAULT_LIMITS, type DecoderLimits } from '../protocol/message-assemble
 import { buildFrame } from './crafter.ts';
 import { FaultTable, Lane, NO_FAULTS, type ConnFaults, type LaneStats } from './faults.ts';
 import { InflationStage, type InflationLimits, type InflationStats } from './inflation.ts';
+import { AppStage, type AppStageLimits } from '../protocol/app/stage.ts';
 import { connectTls, describeSession, explainTlsError, HeadRewriter, hostHeaderFor, isTapOrigin, type TlsUpstream } from './upstream.ts';
 
 export interface WiretapOptions {
@@ -37,6 +38,8 @@ export interface WiretapOptions {
   lazyEvents?: boolean;
   /** Bounds of inflation off the relay's path (server/tap/inflation.ts); the defaults otherwise. */
   inflation?: Partial<InflationLimits>;
+  /** Bounds of the decoding of application protocols (server/protocol/app/stage.ts). */
+  app?: Partial<AppStageLimits>;
 }
 
 /** What the faults did on one connection, for GET /api/faults. */
@@ -96,7 +99,9 @@ export class Wiretap {
 
   constructor(private readonly opts: WiretapOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.inflation = new InflationStage((events) => this.opts.onEvents?.(events), opts.inflation, opts.lazyEvents === true);
+    // Application protocols (Socket.IO, JSON-RPC ...) are decoded after inflation, in order.
+    const app = new AppStage((events) => this.opts.onEvents?.(events), opts.app);
+    this.inflation = new InflationStage((events) => app.push(events), opts.inflation, opts.lazyEvents === true);
     this.faults = opts.faults ?? new FaultTable();
     this.faults.onChange(() => this.applyFaults());
   }

@@ -17,6 +17,8 @@ export interface AppMessage {
   /** The message's data (unmasked, inflated); only its start when `truncated`. */
   data: Uint8Array;
   truncated: boolean;
+  /** The whole message's length in bytes (more than `data.length` when `truncated`). */
+  length?: number;
   /** Where the message is found again (its connection, direction and first frame). */
   ref: MessageRef;
   t: number;
