@@ -201,6 +201,22 @@ describe('mismatch detector against the real libraries', () => {
     expect(judge(plainTap.events)).toEqual([]);
   });
 
+  it('the wiretap records each as an appViolation event (rule protocol-mismatch), once per connection', async () => {
+    const tap = await socketIoServer();
+    await plainClient(`${tap.url}/socket.io/?EIO=4&transport=websocket`, undefined, 'hello');
+    const ev = await tap.waitFor('appViolation', (v) => v.rule === MISMATCH_RULE);
+    expect(ev).toMatchObject({ protocol: 'socket.io', dir: 'client', at: { dir: 'client', firstFrame: 0 } });
+    expect(ev.message).toContain('"hello"');
+    const plain = await plainServer();
+    const s = io(plain.url.replace('ws:', 'http:'), { reconnection: false });
+    cleanup.add(() => s.close());
+    await new Promise((r) => s.on('connect_error', r));
+    const polling = await plain.waitFor('appViolation', (v) => v.rule === MISMATCH_RULE);
+    expect(polling.message).toContain('426 Upgrade Required');
+    await tap.waitFor('end');
+    expect(tap.events.filter((e) => e.type === 'appViolation' && e.rule === MISMATCH_RULE)).toHaveLength(1);
+  });
+
   it('never throws and tells at most one finding, whatever the bytes', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.boolean(), fc.uint8Array({ maxLength: 80 })), { maxLength: 12 }), fc.string({ maxLength: 80 }), (msgs, body) => {

@@ -18,7 +18,7 @@
  * one mismatch per connection. The finding becomes an `appViolation` with rule
  * `protocol-mismatch` (see `mismatchEvent`).
  */
-import type { AppProtocol, AppViolationEvent, Direction, HandshakeEvent, MessageRef } from '../../capture/events.ts';
+import type { AppProtocol, AppViolationEvent, CloseEvent, Direction, HandshakeEvent, MessageEvent, MessageRef } from '../../capture/events.ts';
 
 export const MISMATCH_RULE = 'protocol-mismatch';
 
@@ -132,10 +132,25 @@ export class MismatchWatch {
   private told = false;
   private engineClient: { transport: string; upgrade: boolean } | null = null;
   private engineServer = false;
+  private clientSpokeEngine = false;
   private graphql: { offered: string; protocol: AppProtocol; agreed: boolean } | null = null;
   private seen: Record<Direction, number> = { client: 0, server: 0 };
   private request = '';
   private serverOpen = '';
+
+  /** Nothing more can be told: a mismatch was, or the first messages of both sides went by. */
+  get done(): boolean {
+    return this.told || (this.seen.client >= MISMATCH_MESSAGES && this.seen.server >= MISMATCH_MESSAGES && this.graphql === null);
+  }
+
+  /**
+   * Is the connection worth watching after this handshake? Only Engine.IO requests and offers
+   * of a GraphQL subprotocol can turn out mismatched later; every other connection is judged on
+   * its handshake alone and keeps nothing.
+   */
+  static concerns(h: HandshakeEvent): boolean {
+    return (h.request !== null && engineIoRequest(h) !== null) || h.offeredSubprotocols.some((p) => GRAPHQL.has(p.toLowerCase()));
+  }
 
   /** Each HTTP exchange of the connection (a polling client makes several), the upgrade included. */
   handshake(h: HandshakeEvent): Mismatch | null {
@@ -203,7 +218,10 @@ export class MismatchWatch {
       }
       if (this.graphql?.agreed && !isGraphqlMessage(m)) return this.graphqlNotSpoken(m);
     }
-    if (m.dir === 'client' && this.engineServer && !couldBeEngineIo(m)) {
+    // A client that spoke Engine.IO before and then sends a bad packet breaks the protocol (the
+    // decoder's appViolation), it does not speak another one.
+    if (m.dir === 'client' && couldBeEngineIo(m)) this.clientSpokeEngine = true;
+    if (m.dir === 'client' && this.engineServer && !this.clientSpokeEngine) {
       return this.tell({
         protocol: 'socket.io',
         dir: 'client',
@@ -269,4 +287,61 @@ function oldOrNew(p: AppProtocol): string {
 /** The finding as the event the wiretap records. */
 export function mismatchEvent(conn: number, t: number, m: Mismatch): AppViolationEvent {
   return { type: 'appViolation', conn, t, dir: m.dir, protocol: m.protocol, rule: MISMATCH_RULE, section: m.section, message: m.message, ...(m.at ? { at: m.at } : {}) };
+}
+
+/** Connections watched at once; the oldest is let go first (a flood of Engine.IO requests keeps no more). */
+export const MISMATCH_CONNECTIONS = 4096;
+
+/** Bytes of a message handed to the detector: the evidence is in the first ones. */
+const MESSAGE_BYTES = 64 * 1024;
+
+/**
+ * The detector on the wiretap's event path (called by the decoding stage, stage.ts): one watch
+ * per connection that needs one, each event in order, an `appViolation` when a mismatch shows.
+ */
+export class MismatchStage {
+  private readonly watches = new Map<number, MismatchWatch>();
+
+  handshake(h: HandshakeEvent): AppViolationEvent | null {
+    let w = this.watches.get(h.conn);
+    if (!w) {
+      w = new MismatchWatch();
+      const found = w.handshake(h);
+      if (found) return mismatchEvent(h.conn, h.t, found);
+      if (!MismatchWatch.concerns(h) || w.done) return null;
+      this.watches.set(h.conn, w);
+      if (this.watches.size > MISMATCH_CONNECTIONS) this.watches.delete(this.watches.keys().next().value!);
+      return null;
+    }
+    return this.after(h.conn, h.t, w, w.handshake(h));
+  }
+
+  message(e: MessageEvent): AppViolationEvent | null {
+    const w = this.watches.get(e.conn);
+    if (!w) return null;
+    let data: Uint8Array;
+    if (e._bytes !== undefined) data = e._bytes.subarray(0, MESSAGE_BYTES);
+    else if (e.text !== undefined) data = Buffer.from(e.text.length > MESSAGE_BYTES ? e.text.slice(0, MESSAGE_BYTES) : e.text, 'utf8');
+    else data = Buffer.from((e.base64 ?? '').slice(0, (MESSAGE_BYTES / 3) * 4), 'base64');
+    return this.after(e.conn, e.t, w, w.message({ dir: e.dir, opcode: e.opcode, data, ref: { conn: e.conn, dir: e.dir, firstFrame: e.firstFrame } }));
+  }
+
+  close(e: CloseEvent): AppViolationEvent | null {
+    const w = this.watches.get(e.conn);
+    return w ? this.after(e.conn, e.t, w, w.close({ dir: e.dir, code: e.code, reason: e.reason })) : null;
+  }
+
+  end(conn: number): void {
+    this.watches.delete(conn);
+  }
+
+  /** Connections watched now (tests). */
+  get size(): number {
+    return this.watches.size;
+  }
+
+  private after(conn: number, t: number, w: MismatchWatch, found: Mismatch | null): AppViolationEvent | null {
+    if (w.done) this.watches.delete(conn);
+    return found ? mismatchEvent(conn, t, found) : null;
+  }
 }
