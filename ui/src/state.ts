@@ -97,6 +97,8 @@ class Model {
   /** Application-protocol violations, and those of each message (by `appMessageKey`). */
   appViolations: AppViolationEvent[] = [];
   appViolationsByMessage = new Map<string, AppViolationEvent[]>();
+  /** A connection's own story at the application layer: mismatches and violations found in no message (at most 16 each). */
+  appViolationsByConn = new Map<number, AppViolationEvent[]>();
   /** Messages with an application layer, by the key of each of their frames (Frames mode shows and filters by it). */
   appByFrame = new Map<FrameKey, MessageEvent>();
   /** Application protocols seen (the Timeline offers its protocol filter once one is). */
@@ -119,6 +121,7 @@ class Model {
     this.violations = [];
     this.appViolations = [];
     this.appViolationsByMessage.clear();
+    this.appViolationsByConn.clear();
     this.appByFrame.clear();
     this.appProtocols.clear();
     this.trimmed = 0;
@@ -192,6 +195,11 @@ class Model {
       case 'appViolation': {
         this.conn(e.conn).appViolations++;
         this.appViolations.push(e);
+        if (!e.at || e.rule === 'protocol-mismatch') {
+          const list = this.appViolationsByConn.get(e.conn) ?? [];
+          if (list.length < 16) list.push(e);
+          this.appViolationsByConn.set(e.conn, list);
+        }
         if (e.at) {
           const k = appMessageKey(e.at.conn, e.at.dir, e.at.firstFrame);
           const list = this.appViolationsByMessage.get(k) ?? [];

@@ -142,7 +142,6 @@ export function AppLayers({ m, data }: { m: MessageEvent; data: Uint8Array }) {
   const units = unitsOf(app);
   const [at, setAt] = useState(0);
   const unit = units[Math.min(at, units.length - 1)]!;
-  const broken = appViolationsOf(m);
   return (
     <section class="app-layers" aria-label={`Application layer: ${protocolLabel(app.protocol)}`}>
       <h3>
@@ -160,15 +159,7 @@ export function AppLayers({ m, data }: { m: MessageEvent; data: Uint8Array }) {
           {app.spans.length > 8 && ` and ${app.spans.length - 8} more`}.
         </p>
       )}
-      {broken.length > 0 && (
-        <div class="violations" role="note" aria-label={`Rules of ${app.protocol} this message breaks`}>
-          {broken.map((v) => (
-            <p>
-              <b>✗ {v.rule}</b> ({v.section}): {v.message}
-            </p>
-          ))}
-        </div>
-      )}
+      <BrokenRules m={m} />
       {units.length > 1 && (
         <div class="app-parts" role="group" aria-label={`${units.length} ${app.protocol} units in this message`}>
           <span class="muted small">{plural(units.length, 'unit')} in this message:</span>
@@ -182,5 +173,47 @@ export function AppLayers({ m, data }: { m: MessageEvent; data: Uint8Array }) {
       )}
       <Unit key={`${m.conn}:${m.dir}:${m.firstFrame}:${at}`} u={unit} m={m} data={data} />
     </section>
+  );
+}
+
+/**
+ * What the application layer says of a whole connection: a client and a server that speak
+ * different protocols on top (the mismatch detector), and rules broken outside any message (a
+ * long-polling body). Shown in the Handshake view, where a learner looks first when it fails.
+ */
+export function ConnAppViolations({ conn }: { conn: number }) {
+  const list = model.appViolationsByConn.get(conn) ?? [];
+  if (list.length === 0) return null;
+  const mismatch = list.some((v) => v.rule === 'protocol-mismatch');
+  return (
+    <div class="violations app-mismatch" role="note" aria-label={mismatch ? 'Protocol mismatch' : 'Application protocol problems'}>
+      <h4>{mismatch ? 'Client and server speak different protocols' : 'Application protocol'}</h4>
+      {list.map((v) => (
+        <p>
+          {v.message} <span class="muted small">({v.section})</span>
+          {v.at && (
+            <>
+              {' '}
+              <RefLink to={v.at} text="Open the message that shows it" />
+            </>
+          )}
+        </p>
+      ))}
+    </div>
+  );
+}
+
+/** The application-protocol rules a message broke (or the mismatch it shows), like a frame's violations. */
+export function BrokenRules({ m }: { m: MessageEvent }) {
+  const broken = appViolationsOf(m);
+  if (broken.length === 0) return null;
+  return (
+    <div class="violations" role="note" aria-label={`Rules of ${broken[0]!.protocol} this message breaks`}>
+      {broken.map((v) => (
+        <p>
+          <b>✗ {v.rule}</b> ({v.section}): {v.message}
+        </p>
+      ))}
+    </div>
   );
 }

@@ -514,7 +514,9 @@ export function Timeline() {
     // The application badge sits on a message's row, or on the frame that completes it (Frames mode).
     const decoded = appMessageOf(row);
     const app = decoded && (!('frame' in row) || row.frame.seq === decoded.lastFrame) ? decoded.app : undefined;
-    const appBroken = app && decoded ? appViolationsOf(decoded) : [];
+    // An HTTP exchange carries the connection's own findings (a mismatch told by its handshake).
+    const brokenMsg = 'msg' in row ? (row.msg.type === 'message' ? row.msg : undefined) : app ? decoded : undefined;
+    const appBroken = brokenMsg ? appViolationsOf(brokenMsg) : 'http' in row ? (model.appViolationsByConn.get(row.http.conn) ?? []).filter((v) => !v.at) : [];
     const selected = key
       ? sel?.kind === 'frame' && sel.key === key
       : 'http' in row
