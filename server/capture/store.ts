@@ -29,10 +29,16 @@ export function eventWeight(e: WireEvent): number {
     case 'message':
       if (e._bytes) w += 2 * (e.opcode === 1 ? e._bytes.length : base64Chars(e._bytes.length));
       else w += 2 * ((e.text?.length ?? 0) + (e.base64?.length ?? 0));
+      // The decoded layer (server/protocol/app/) holds what it parsed of at most the data's
+      // first 16 KiB (arguments, params): counted as twice that, plus its summary.
+      if (e.app) w += 2 * e.app.summary.length + 2 * Math.min(e.length, 16 * 1024);
       break;
-    case 'handshake':
-      w += 2 * ((e.request?.raw.length ?? 0) * 2 + (e.response?.raw.length ?? 0) * 2 + (e.response?.body?.length ?? 0));
+    case 'handshake': {
+      const bodies = (e.request?.body?.length ?? 0) + (e.response?.body?.length ?? 0);
+      w += 2 * ((e.request?.raw.length ?? 0) * 2 + (e.response?.raw.length ?? 0) * 2 + bodies);
+      if (e.app) w += 4 * bodies;
       break;
+    }
     case 'ping':
     case 'pong':
       w += 2 * (e._bytes ? base64Chars(e._bytes.length) : e.payload.length);

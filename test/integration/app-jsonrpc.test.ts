@@ -8,7 +8,8 @@ import { JSONRPCClient, JSONRPCServer, type JSONRPCRequest } from 'json-rpc-2.0'
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { MessageEvent } from '../../server/capture/events.ts';
-import { Cleanup, startTap, startWsServer, type TapHandle } from '../helpers/net.ts';
+import { CaptureStore } from '../../server/capture/store.ts';
+import { Cleanup, startTap, startWsServer, until, type TapHandle } from '../helpers/net.ts';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -16,7 +17,7 @@ afterEach(() => cleanup.run());
 const WAIT = 20_000;
 
 /** A JSON-RPC server (add, fail) behind a wiretap, and a JSON-RPC client connected through it. */
-async function rpcThroughTap(): Promise<{ tap: TapHandle; client: JSONRPCClient; sent: unknown[]; answered: unknown[]; ws: WebSocket }> {
+async function rpcThroughTap(tapOptions: Parameters<typeof startTap>[1] = {}): Promise<{ tap: TapHandle; client: JSONRPCClient; sent: unknown[]; answered: unknown[]; ws: WebSocket }> {
   // The server logs what a method throws; the test expects `fail` to throw.
   const server = new JSONRPCServer({ errorListener: () => {} });
   server.addMethod('add', ({ a, b }: { a: number; b: number }) => a + b);
@@ -35,7 +36,7 @@ async function rpcThroughTap(): Promise<{ tap: TapHandle; client: JSONRPCClient;
     });
   });
   cleanup.add(() => wsServer.close());
-  const tap = await startTap(wsServer.port);
+  const tap = await startTap(wsServer.port, tapOptions);
   cleanup.add(() => tap.close());
   const ws = new WebSocket(tap.url);
   cleanup.add(() => ws.terminate());
@@ -144,6 +145,18 @@ describe('JSON-RPC 2.0 through the wiretap (json-rpc-2.0)', () => {
     ]);
     const msgs = tap.events.filter((e): e is MessageEvent => e.type === 'message' && e.dir === 'client');
     expect(v[0]!.at).toEqual(refOf(msgs[1]!));
+  });
+
+  it('keeps app through the capture store, as npm start runs the wiretap (lazy events, small messages packed)', async () => {
+    const store = new CaptureStore();
+    const { client, sent, answered } = await rpcThroughTap({ lazyEvents: true, onEvents: (events) => store.add(events) });
+    expect(await client.request('add', { a: 1, b: 1 })).toBe(2);
+    await until(() => (store.all().filter((e) => e.type === 'message').length >= 2 ? true : undefined), WAIT, () => 'two messages in the store');
+    const held = store.all().filter((e): e is MessageEvent => e.type === 'message');
+    expect(held.map((m) => [m.text, m.app?.summary])).toEqual([
+      [JSON.stringify(sent[0]), 'request "add" id 1 {"a":1,"b":1}'],
+      [JSON.stringify(answered[0]), 'response id 1: 2'],
+    ]);
   });
 
   it('leaves a connection alone whose first message is not JSON-RPC', async () => {
