@@ -1,0 +1,418 @@
+/**
+ * STOMP 1.0, 1.1 and 1.2 over WebSocket (`v10.stomp`, `v11.stomp`, `v12.stomp`, `stomp`).
+ *
+ * A frame (STOMP 1.2, "STOMP Frames" and "Augmented BNF") is a command line, header lines
+ * `name:value`, an empty line, a body, and a NUL octet; EOLs may follow the NUL (heart-beats,
+ * "Heart-beating"). A body runs to the first NUL unless a `content-length` header says how
+ * many octets it has. Over WebSocket a message usually holds one frame, but nothing makes it
+ * so: several frames may share a message (they are split into `parts`) and a frame may be
+ * split across messages (stompjs's `splitLargeFrames`, for Spring): it is joined, bounded, and
+ * reported on the message that completes it with `spans` naming the others.
+ *
+ * Header values are unescaped as the version says ("Value Encoding"): none in 1.0; `\n`, `\c`,
+ * `\\` in 1.1; and `\r` too in 1.2; never in CONNECT and CONNECTED frames. The version is the
+ * subprotocol's until a CONNECTED frame's `version` header names the one agreed.
+ */
+import type { AppInfo, AppLayerSpan, AppUnit, Direction, HeaderPair, MessageRef } from '../../capture/events.ts';
+import type { AppDecoder, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
+
+export type StompVersion = '1.0' | '1.1' | '1.2';
+
+/** Bytes of a frame split across messages kept while waiting for its end; a longer one is not joined. */
+export const MAX_PENDING_BYTES = 256 * 1024;
+/** Messages a joined frame may span. */
+export const MAX_SPANS = 64;
+/** Frames of one message listed in `parts` (the rest are counted in the summary). */
+export const MAX_PARTS = 64;
+/** Headers of one frame kept (the rest are counted); characters of a header kept. */
+const MAX_HEADERS = 128;
+const MAX_HEADER_CHARS = 4096;
+/** Characters of a body kept in `body`. */
+export const MAX_BODY_CHARS = 64 * 1024;
+/** A command line longer than this is not a command. */
+const MAX_COMMAND_BYTES = 32;
+const SUMMARY_BODY_CHARS = 60;
+
+const CLIENT_COMMANDS = new Set(['CONNECT', 'STOMP', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'BEGIN', 'COMMIT', 'ABORT', 'ACK', 'NACK', 'DISCONNECT']);
+const SERVER_COMMANDS = new Set(['CONNECTED', 'MESSAGE', 'RECEIPT', 'ERROR']);
+
+/** Headers each frame must carry, per version ("Client Frames", "Server Frames"). */
+function requiredHeaders(command: string, v: StompVersion): string[] {
+  const v11 = v !== '1.0';
+  switch (command) {
+    case 'SEND':
+      return ['destination'];
+    case 'SUBSCRIBE':
+      return v11 ? ['destination', 'id'] : ['destination'];
+    case 'UNSUBSCRIBE':
+      return v11 ? ['id'] : [];
+    case 'ACK':
+    case 'NACK':
+      return v === '1.2' ? ['id'] : v11 ? ['message-id', 'subscription'] : ['message-id'];
+    case 'BEGIN':
+    case 'COMMIT':
+    case 'ABORT':
+      return ['transaction'];
+    case 'MESSAGE':
+      return v11 ? ['destination', 'message-id', 'subscription'] : ['destination', 'message-id'];
+    case 'RECEIPT':
+      return ['receipt-id'];
+    case 'CONNECTED':
+      return v11 ? ['version'] : [];
+    default:
+      return [];
+  }
+}
+
+/** A decoder for one STOMP connection; `version` is the subprotocol's (`stomp` alone: 1.0 until CONNECTED says). */
+export function stompDecoder(version: StompVersion): AppDecoder {
+  return new StompDecoder(version);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+interface Lane {
+  /** The start of a frame that did not end in its message. */
+  pending: Uint8Array | null;
+  spans: MessageRef[];
+}
+
+interface Parsed {
+  unit: AppUnit;
+  violations: AppRuleBroken[];
+  /** Offset after the frame's NUL. */
+  next: number;
+}
+
+class StompDecoder implements AppDecoder {
+  readonly protocol = 'stomp' as const;
+  private readonly lanes: Record<Direction, Lane> = { client: { pending: null, spans: [] }, server: { pending: null, spans: [] } };
+
+  constructor(private version: StompVersion) {}
+
+  message(m: AppMessage): AppResult {
+    try {
+      return this.decode(m);
+    } catch {
+      // Not meant to happen; the message is left undecoded rather than the relay's promise broken.
+      this.lanes[m.dir] = { pending: null, spans: [] };
+      return {};
+    }
+  }
+
+  private section(s: string): string {
+    return `STOMP ${this.version}, ${s}`;
+  }
+
+  private decode(m: AppMessage): AppResult {
+    const lane = this.lanes[m.dir];
+    const violations: AppRuleBroken[] = [];
+    let buf = m.data;
+    /** Bytes at the start of `buf` that came from earlier messages. */
+    let carried = 0;
+    let spans: MessageRef[] | undefined;
+
+    if (lane.pending !== null) {
+      if (awaitsNul(lane.pending) && startsWithCommandLine(m.data)) {
+        // A new frame begins where the old one's body should have gone on: the old one never
+        // ended. (A body may itself go on with a command line; that reads the same and is rare.)
+        violations.push({
+          rule: 'stomp-missing-nul',
+          section: this.section('STOMP Frames'),
+          message: `The ${m.dir}'s previous frame ended without its NUL octet; this message starts a new frame, so the receiver reads the two as one (or waits for a NUL forever).`,
+        });
+        lane.pending = null;
+        lane.spans = [];
+      } else if (m.data.indexOf(0) < 0 && !m.truncated && lane.pending.length + m.data.length <= MAX_PENDING_BYTES && lane.spans.length + 1 < MAX_SPANS) {
+        // Every frame ends with a NUL, so a message without one completes nothing: keep it
+        // without parsing the frame again (joining stays linear in the bytes).
+        const kept = new Uint8Array(lane.pending.length + m.data.length);
+        kept.set(lane.pending, 0);
+        kept.set(m.data, lane.pending.length);
+        lane.pending = kept;
+        lane.spans.push(m.ref);
+        const command = commandOfFrame(kept);
+        const unit: AppInfo = { protocol: 'stomp', type: 'partial', summary: `${command ?? 'a frame'}: the frame continues in the next message`, layers: [{ name: 'STOMP frame (middle)', start: 0, end: m.data.length, label: command ?? 'frame' }] };
+        if (command !== null) unit.command = command;
+        return violations.length > 0 ? { app: unit, violations } : { app: unit };
+      } else {
+        const joined = new Uint8Array(lane.pending.length + m.data.length);
+        joined.set(lane.pending, 0);
+        joined.set(m.data, lane.pending.length);
+        carried = lane.pending.length;
+        buf = joined;
+        spans = lane.spans;
+        lane.pending = null;
+        lane.spans = [];
+      }
+    }
+
+    const units: AppUnit[] = [];
+    let extra = 0;
+    let p = 0;
+    let heartBeats = 0;
+    for (;;) {
+      // EOLs between frames and alone in a message are heart-beats ("Heart-beating").
+      while (p < buf.length && (buf[p] === 0x0a || (buf[p] === 0x0d && buf[p + 1] === 0x0a))) {
+        p += buf[p] === 0x0d ? 2 : 1;
+        heartBeats++;
+      }
+      if (p >= buf.length) break;
+      const parsed = this.frame(buf, p, m.dir);
+      if (parsed === null) {
+        // The frame goes on in a later message: keep its start, bounded.
+        const rest = buf.subarray(p);
+        const refs = [...(spans ?? []), m.ref];
+        if (m.truncated) {
+          units.push(this.partial(buf, p, carried, 'the message was cut before the end of this frame (not decoded further)'));
+        } else if (rest.length > MAX_PENDING_BYTES || refs.length > MAX_SPANS) {
+          units.push(this.partial(buf, p, carried, `a frame longer than ${MAX_PENDING_BYTES / 1024} KiB or ${MAX_SPANS} messages: not joined`));
+        } else {
+          lane.pending = rest.slice();
+          lane.spans = refs;
+          units.push(this.partial(buf, p, carried, 'the frame continues in the next message'));
+        }
+        break;
+      }
+      violations.push(...parsed.violations);
+      if (units.length < MAX_PARTS) {
+        if (p < carried) {
+          parsed.unit.summary += ` (joined from ${(spans?.length ?? 0) + 1} messages)`;
+          parsed.unit.layers = shift(parsed.unit.layers ?? [], carried);
+        } else if (carried > 0) parsed.unit.layers = shift(parsed.unit.layers ?? [], carried);
+        units.push(parsed.unit);
+      } else extra++;
+      p = parsed.next;
+    }
+
+    let app: AppInfo | undefined;
+    if (units.length === 0) {
+      app = heartBeats > 0 ? { protocol: 'stomp', type: 'heart-beat', summary: 'heart-beat', layers: [{ name: 'STOMP heart-beat', start: 0, end: m.data.length, label: 'EOL' }] } : undefined;
+    } else if (units.length === 1 && extra === 0) {
+      app = { ...units[0]! };
+    } else {
+      const shown = units.slice(0, 4).map((u) => u.summary);
+      const total = units.length + extra;
+      app = { ...units[0]!, parts: units, summary: `${total} frames: ${shown.join('; ')}${total > shown.length ? '; …' : ''}` };
+    }
+    if (app !== undefined && spans !== undefined && units.length > 0 && carried > 0) app.spans = spans;
+    if (app === undefined && violations.length === 0) return {};
+    return violations.length > 0 ? { app, violations } : { app: app! };
+  }
+
+  /** A frame's start whose end is not in this message. */
+  private partial(buf: Uint8Array, start: number, carried: number, why: string): AppUnit {
+    const eol = indexOf(buf, 0x0a, start, start + MAX_COMMAND_BYTES + 2);
+    const command = eol < 0 ? null : commandOf(buf, start, eol);
+    const unit: AppUnit = { protocol: 'stomp', type: 'partial', summary: `${command ?? 'a frame'}: ${why}` };
+    if (command !== null) unit.command = command;
+    unit.layers = [{ name: 'STOMP frame (start)', start: Math.max(0, start - carried), end: buf.length - carried, label: command ?? 'frame' }];
+    return unit;
+  }
+
+  /** The frame at `start`, or null when its end is not in `buf`. */
+  private frame(buf: Uint8Array, start: number, dir: Direction): Parsed | null {
+    const violations: AppRuleBroken[] = [];
+    const eol = indexOf(buf, 0x0a, start, buf.length);
+    if (eol < 0) {
+      if (buf.length - start > MAX_COMMAND_BYTES) return this.garbage(buf, start, dir);
+      return null;
+    }
+    const command = commandOf(buf, start, eol);
+    if (command === null) return this.garbage(buf, start, dir);
+
+    // Headers: lines up to the empty one.
+    const headers: HeaderPair[] = [];
+    let dropped = 0;
+    let line = eol + 1;
+    const headersStart = line;
+    const unescape = this.version !== '1.0' && command !== 'CONNECT' && command !== 'CONNECTED' && command !== 'STOMP';
+    let badEscape = false;
+    let noColon = false;
+    for (;;) {
+      const end = indexOf(buf, 0x0a, line, buf.length);
+      if (end < 0) return null;
+      const contentEnd = end > line && buf[end - 1] === 0x0d ? end - 1 : end;
+      if (contentEnd === line) {
+        line = end + 1;
+        break;
+      }
+      const colon = indexOf(buf, 0x3a, line, contentEnd);
+      if (colon < 0) noColon = true;
+      else if (headers.length < MAX_HEADERS) {
+        const name = this.headerText(buf, line, colon, unescape);
+        const value = this.headerText(buf, colon + 1, contentEnd, unescape);
+        if (name.bad || value.bad) badEscape = true;
+        headers.push([name.text, value.text]);
+      } else dropped++;
+      line = end + 1;
+    }
+    const headersEnd = line;
+    const header = (n: string) => headers.find(([k]) => k === n)?.[1];
+
+    // Body: content-length octets, or up to the first NUL.
+    const bodyStart = line;
+    let bodyEnd: number;
+    let next: number;
+    const cl = header('content-length');
+    const length = cl !== undefined && /^\d{1,10}$/.test(cl.trim()) ? Number(cl.trim()) : null;
+    if (cl !== undefined && length === null) {
+      violations.push({ rule: 'stomp-bad-content-length', section: this.section('Standard Headers'), message: `content-length "${cl.slice(0, 40)}" is not a number of octets; the receiver cannot tell where the body ends.` });
+    }
+    if (length !== null) {
+      // The peer's number only decides whether the frame is complete: nothing is allocated by it.
+      if (length > buf.length - bodyStart - 1) return null;
+      bodyEnd = bodyStart + length;
+      if (buf[bodyEnd] === 0) next = bodyEnd + 1;
+      else {
+        violations.push({
+          rule: 'stomp-missing-nul',
+          section: this.section('Body'),
+          message: `content-length says the body has ${length} octets, but no NUL follows them: the frame is malformed (its length or its NUL is wrong).`,
+        });
+        const nul = indexOf(buf, 0, bodyEnd, buf.length);
+        if (nul < 0) return null;
+        next = nul + 1;
+      }
+    } else {
+      const nul = indexOf(buf, 0, bodyStart, buf.length);
+      if (nul < 0) return null;
+      bodyEnd = nul;
+      next = nul + 1;
+    }
+
+    if (badEscape) {
+      violations.push({ rule: 'stomp-bad-header-escape', section: this.section('Value Encoding'), message: `A ${command} header holds a backslash escape STOMP ${this.version} does not define: a fatal protocol error for the receiver.` });
+    }
+    if (noColon) {
+      violations.push({ rule: 'stomp-header-without-colon', section: this.section('Augmented BNF'), message: `A ${command} header line has no colon between its name and value.` });
+    }
+    const own = dir === 'client' ? CLIENT_COMMANDS : SERVER_COMMANDS;
+    const other = dir === 'client' ? SERVER_COMMANDS : CLIENT_COMMANDS;
+    if (!own.has(command)) {
+      if (other.has(command)) {
+        violations.push({ rule: 'stomp-wrong-direction', section: this.section(dir === 'client' ? 'Server Frames' : 'Client Frames'), message: `${command} is a ${dir === 'client' ? 'server' : 'client'} frame, but the ${dir} sent it.` });
+      } else {
+        violations.push({ rule: 'stomp-unknown-command', section: this.section(dir === 'client' ? 'Client Frames' : 'Server Frames'), message: `"${command}" is not a STOMP command a ${dir} sends.` });
+      }
+    }
+    const missing = requiredHeaders(command, this.version).filter((h) => header(h) === undefined);
+    if (missing.length > 0) {
+      violations.push({ rule: 'stomp-missing-header', section: this.section(command), message: `This ${command} frame has no ${missing.join(', ')} header${missing.length > 1 ? 's' : ''}, which STOMP ${this.version} requires.` });
+    }
+    if (command === 'CONNECTED') {
+      const v = header('version');
+      if (v === '1.0' || v === '1.1' || v === '1.2') this.version = v;
+    }
+
+    const bodyBytes = buf.subarray(bodyStart, Math.min(bodyEnd, bodyStart + MAX_BODY_CHARS * 4));
+    let body = utf8.decode(bodyBytes);
+    if (body.length > MAX_BODY_CHARS) body = body.slice(0, MAX_BODY_CHARS);
+    const unit: AppUnit = { protocol: 'stomp', type: command, command, headers, body, summary: summarize(command, headers, body, dropped) };
+    unit.layers = spansOf(start, eol, headersStart, headersEnd, bodyStart, bodyEnd, next, command);
+    return { unit, violations, next };
+  }
+
+  /** Bytes that do not start with a command line: skipped to the next NUL, reported once. */
+  private garbage(buf: Uint8Array, start: number, dir: Direction): Parsed | null {
+    const nul = indexOf(buf, 0, start, buf.length);
+    const end = nul < 0 ? buf.length : nul + 1;
+    const preview = utf8.decode(buf.subarray(start, Math.min(end, start + 24)));
+    return {
+      unit: { protocol: 'stomp', type: 'invalid', summary: `not a STOMP frame: ${JSON.stringify(preview)}`, layers: [{ name: 'not a STOMP frame', start, end, label: 'invalid' }] },
+      violations: [{ rule: 'stomp-bad-command', section: this.section('Augmented BNF'), message: `The ${dir} sent bytes that do not start with a STOMP command line (upper-case letters, then an EOL).` }],
+      next: end,
+    };
+  }
+
+  private headerText(buf: Uint8Array, start: number, end: number, unescape: boolean): { text: string; bad: boolean } {
+    const raw = utf8.decode(buf.subarray(start, Math.min(end, start + MAX_HEADER_CHARS * 4))).slice(0, MAX_HEADER_CHARS);
+    if (!unescape || !raw.includes('\\')) return { text: raw, bad: false };
+    let out = '';
+    let bad = false;
+    for (let i = 0; i < raw.length; i++) {
+      const c = raw[i]!;
+      if (c !== '\\') {
+        out += c;
+        continue;
+      }
+      const e = raw[++i];
+      if (e === 'n') out += '\n';
+      else if (e === 'c') out += ':';
+      else if (e === '\\') out += '\\';
+      else if (e === 'r' && this.version === '1.2') out += '\r';
+      else {
+        bad = true;
+        out += `\\${e ?? ''}`;
+      }
+    }
+    return { text: out, bad };
+  }
+}
+
+/** Layers of a joined frame moved to the completing message's offsets (what came before is cut off). */
+function shift(layers: AppLayerSpan[], by: number): AppLayerSpan[] {
+  return layers.filter((l) => l.end > by).map((l) => ({ ...l, start: Math.max(0, l.start - by), end: l.end - by }));
+}
+
+function commandOfFrame(buf: Uint8Array): string | null {
+  const eol = indexOf(buf, 0x0a, 0, MAX_COMMAND_BYTES + 2);
+  return eol < 0 ? null : commandOf(buf, 0, eol);
+}
+
+function spansOf(start: number, eol: number, hs: number, he: number, bs: number, be: number, next: number, command: string): AppLayerSpan[] {
+  const layers: AppLayerSpan[] = [{ name: 'STOMP frame', start, end: next, label: command }, { name: 'command', start, end: eol + 1, label: command }];
+  if (he > hs) layers.push({ name: 'headers', start: hs, end: he, label: 'headers' });
+  layers.push({ name: 'body', start: bs, end: be, label: `${be - bs} octets` });
+  return layers;
+}
+
+/** `SEND /queue/a "hello"`, `SUBSCRIBE /topic/chat id sub-0`, `CONNECTED version 1.2`. */
+function summarize(command: string, headers: HeaderPair[], body: string, dropped: number): string {
+  const h = (n: string) => headers.find(([k]) => k === n)?.[1];
+  const words = [command];
+  const dest = h('destination');
+  if (dest !== undefined) words.push(dest);
+  for (const n of ['id', 'receipt-id', 'accept-version', 'version', 'message']) {
+    const v = h(n);
+    if (v !== undefined) words.push(`${n} ${v.slice(0, 40)}`);
+  }
+  if (body.length > 0) words.push(JSON.stringify(body.length > SUMMARY_BODY_CHARS ? `${body.slice(0, SUMMARY_BODY_CHARS)}…` : body));
+  if (dropped > 0) words.push(`(+${dropped} headers)`);
+  return words.join(' ');
+}
+
+/** The command of a command line [start, eol), or null when it is not upper-case letters. */
+function commandOf(buf: Uint8Array, start: number, eol: number): string | null {
+  const end = eol > start && buf[eol - 1] === 0x0d ? eol - 1 : eol;
+  if (end === start || end - start > MAX_COMMAND_BYTES) return null;
+  let s = '';
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (c < 0x41 || c > 0x5a) return null;
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+/** The frame's headers are complete, without content-length: only a NUL can end it. */
+function awaitsNul(frame: Uint8Array): boolean {
+  const text = Buffer.from(frame.buffer, frame.byteOffset, frame.length);
+  let end = text.indexOf('\n\n');
+  const crlf = text.indexOf('\n\r\n');
+  if (crlf >= 0 && (end < 0 || crlf < end)) end = crlf;
+  if (end < 0) return false;
+  return !/(^|\n)content-length:/.test(text.toString('latin1', 0, end));
+}
+
+function startsWithCommandLine(data: Uint8Array): boolean {
+  const eol = indexOf(data, 0x0a, 0, Math.min(data.length, MAX_COMMAND_BYTES + 2));
+  if (eol < 0) return false;
+  const c = commandOf(data, 0, eol);
+  return c !== null && (CLIENT_COMMANDS.has(c) || SERVER_COMMANDS.has(c));
+}
+
+function indexOf(buf: Uint8Array, byte: number, from: number, to: number): number {
+  const i = buf.subarray(0, Math.min(to, buf.length)).indexOf(byte, from);
+  return i;
+}
