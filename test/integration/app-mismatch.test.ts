@@ -103,7 +103,7 @@ describe('mismatch detector against the real libraries', () => {
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({ protocol: 'socket.io', dir: 'server' });
     expect(found[0]!.message).toContain('400 Bad Request');
-    expect(found[0]!.message).toContain('"Transport unknown"');
+    expect(found[0]!.message).toContain('“Transport unknown”');
     expect(found[0]!.message).toContain('GET /socket.io/');
   });
 
@@ -114,8 +114,8 @@ describe('mismatch detector against the real libraries', () => {
     const found = judge(tap.events);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({ protocol: 'socket.io', dir: 'client', at: { dir: 'client', firstFrame: 0 } });
-    expect(found[0]!.message).toMatch(/"0\{\\"sid\\":/);
-    expect(found[0]!.message).toContain('"hello"');
+    expect(found[0]!.message).toContain('“0{"sid":"');
+    expect(found[0]!.message).toContain('“hello”');
     const ev = mismatchEvent(1, 5, found[0]!);
     expect(ev).toMatchObject({ type: 'appViolation', rule: MISMATCH_RULE, protocol: 'socket.io' });
   });
@@ -130,7 +130,7 @@ describe('mismatch detector against the real libraries', () => {
     const found = judge(tap.events);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({ protocol: 'socket.io', dir: 'server', at: { dir: 'server', firstFrame: 0 } });
-    expect(found[0]!.message).toContain('"Hello webSocket"');
+    expect(found[0]!.message).toContain('“Hello webSocket”');
     expect(found[0]!.message).toContain('EIO=4&transport=websocket');
   });
 
@@ -170,7 +170,7 @@ describe('mismatch detector against the real libraries', () => {
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({ protocol: 'graphql-transport-ws', dir: 'server', at: { dir: 'server', firstFrame: 0 } });
     expect(found[0]!.message).toContain('agreed to "graphql-transport-ws"');
-    expect(found[0]!.message).toContain('"Hello webSocket"');
+    expect(found[0]!.message).toContain('“Hello webSocket”');
   });
 
   it('tells nothing when both sides speak the same protocol: Socket.IO (websocket, polling then upgrade), GraphQL, plain', async () => {
@@ -206,7 +206,7 @@ describe('mismatch detector against the real libraries', () => {
     await plainClient(`${tap.url}/socket.io/?EIO=4&transport=websocket`, undefined, 'hello');
     const ev = await tap.waitFor('appViolation', (v) => v.rule === MISMATCH_RULE);
     expect(ev).toMatchObject({ protocol: 'socket.io', dir: 'client', at: { dir: 'client', firstFrame: 0 } });
-    expect(ev.message).toContain('"hello"');
+    expect(ev.message).toContain('“hello”');
     const plain = await plainServer();
     const s = io(plain.url.replace('ws:', 'http:'), { reconnection: false });
     cleanup.add(() => s.close());

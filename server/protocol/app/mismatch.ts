@@ -57,7 +57,8 @@ export function quote(bytes: Uint8Array | string): string {
   const text = typeof bytes === 'string' ? bytes.slice(0, QUOTE * 4) : textDecoder.decode(bytes.subarray(0, QUOTE * 4));
   // Control characters would break the sentence (and a terminal that prints it): shown as ·.
   const clean = text.replace(/[\x00-\x1f\x7f]/g, '·');
-  return JSON.stringify(clean.length > QUOTE ? `${clean.slice(0, QUOTE - 1)}…` : clean);
+  // Typographic quotes: the bytes stay as they were (JSON's escaping would add backslashes to every ").
+  return `“${clean.length > QUOTE ? `${clean.slice(0, QUOTE - 1)}…` : clean}”`;
 }
 
 function param(path: string, name: string): string | null {

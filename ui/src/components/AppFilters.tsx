@@ -5,7 +5,7 @@
  */
 import type { AppInfo, AppViolationEvent, FrameEvent, MessageEvent } from '../../../server/capture/events.ts';
 import { appFilterActive, NO_APP_FILTER, protocolLabel, type AppFilter } from '../lib/app-layer.ts';
-import { appMessageKey, filters, frameKey, model, type MessageRow } from '../state.ts';
+import { appMessageKey, filters, frameKey, model, version, type MessageRow } from '../state.ts';
 import '../app-layers.css';
 
 /** A data message's application layer, in Messages mode. */
@@ -32,6 +32,8 @@ const NAME_HINT: Record<string, string> = {
 };
 
 export function AppFilterControls() {
+  // The protocols seen live in the model: read `version` so a new batch renders this again.
+  version.value;
   const f = filters.value;
   const a = f.app ?? NO_APP_FILTER;
   const seen = [...new Set([...model.appProtocols].map(protocolLabel))].sort();

@@ -9,7 +9,7 @@ import type { AppUnit, MessageEvent, MessageRef } from '../../../server/capture/
 import { appBadge, protocolLabel, shownLayers, unitFields, unitName, unitsOf, type ShownLayer } from '../lib/app-layer.ts';
 import { hexByte, hexToBytes } from '../lib/bytes.ts';
 import { plural } from '../lib/plural.ts';
-import { detailTab, frameKey, model, selectedConn, selection } from '../state.ts';
+import { detailTab, frameKey, model, selectedConn, selection, version } from '../state.ts';
 import { appViolationsOf } from './AppFilters.tsx';
 
 /** Bytes drawn one by one in the layered dump: each is an element, so the page stays quick. */
@@ -120,7 +120,7 @@ function Unit({ u, m, data }: { u: AppUnit; m: MessageEvent; data: Uint8Array })
           {fields.map(([k, v]) => (
             <div>
               <dt>{k}</dt>
-              <dd class="payload-text">{v}</dd>
+              <dd class="app-value">{v}</dd>
             </div>
           ))}
           {u.replyTo && (
@@ -145,7 +145,7 @@ export function AppLayers({ m, data }: { m: MessageEvent; data: Uint8Array }) {
   return (
     <section class="app-layers" aria-label={`Application layer: ${protocolLabel(app.protocol)}`}>
       <h3>
-        <span class={`badge app app-${app.protocol.replace(/[^a-z]/g, '')}`}>{appBadge(app)}</span> <span class="app-summary payload-text">{app.summary}</span>
+        <span class={`badge app app-${app.protocol.replace(/[^a-z]/g, '')}`}>{appBadge(app)}</span> <span class="app-summary">{app.summary}</span>
       </h3>
       {app.spans && app.spans.length > 0 && (
         <p class="muted small">
@@ -182,6 +182,7 @@ export function AppLayers({ m, data }: { m: MessageEvent; data: Uint8Array }) {
  * long-polling body). Shown in the Handshake view, where a learner looks first when it fails.
  */
 export function ConnAppViolations({ conn }: { conn: number }) {
+  version.value;
   const list = model.appViolationsByConn.get(conn) ?? [];
   if (list.length === 0) return null;
   const mismatch = list.some((v) => v.rule === 'protocol-mismatch');
@@ -205,6 +206,8 @@ export function ConnAppViolations({ conn }: { conn: number }) {
 
 /** The application-protocol rules a message broke (or the mismatch it shows), like a frame's violations. */
 export function BrokenRules({ m }: { m: MessageEvent }) {
+  // Its appViolation may come in a later batch than the message: read `version` to show it then.
+  version.value;
   const broken = appViolationsOf(m);
   if (broken.length === 0) return null;
   return (
@@ -215,5 +218,38 @@ export function BrokenRules({ m }: { m: MessageEvent }) {
         </p>
       ))}
     </div>
+  );
+}
+
+/** Packets listed per body: a long poll can carry many; the rest are counted. */
+const PACKETS_SHOWN = 50;
+
+/**
+ * The Engine.IO packets of a long-polling exchange (`HandshakeEvent.app`), body by body: what
+ * the client POSTed, what the server answered a GET with (the open packet, Socket.IO's CONNECT,
+ * events pushed while the client waited).
+ */
+export function ExchangePackets({ app, method }: { app: { request?: AppUnit[]; response?: AppUnit[] }; method: string | undefined }) {
+  const bodies: Array<[string, AppUnit[]]> = [];
+  if (app.request?.length) bodies.push([`In the request body (${method ?? 'request'}, client → server)`, app.request]);
+  if (app.response?.length) bodies.push(['In the response body (server → client)', app.response]);
+  if (bodies.length === 0) return null;
+  return (
+    <section class="app-layers" aria-label="Engine.IO packets of this exchange">
+      <h3>Engine.IO long-polling: the packets in these bodies</h3>
+      {bodies.map(([title, units]) => (
+        <>
+          <h4 class="muted small">{title}</h4>
+          <ol class="app-packets">
+            {units.slice(0, PACKETS_SHOWN).map((u) => (
+              <li>
+                <span class={`badge app app-${u.protocol.replace(/[^a-z]/g, '')}`}>{appBadge(u)}</span> <span class="app-value">{u.summary}</span>
+              </li>
+            ))}
+            {units.length > PACKETS_SHOWN && <li class="muted">… {units.length - PACKETS_SHOWN} more packets</li>}
+          </ol>
+        </>
+      ))}
+    </section>
   );
 }

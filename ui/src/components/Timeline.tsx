@@ -2,7 +2,7 @@ import { signal } from '@preact/signals';
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { FrameEvent, MessageEvent } from '../../../server/capture/events.ts';
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
-import { appBadge, matchesApp, NO_APP_FILTER } from '../lib/app-layer.ts';
+import { appBadge, exchangeBadge, matchesApp, NO_APP_FILTER } from '../lib/app-layer.ts';
 import { base64ToBytes, formatBytes, preview } from '../lib/bytes.ts';
 import { plural } from '../lib/plural.ts';
 import { recording, scrubTime } from '../recording.ts';
@@ -573,6 +573,11 @@ export function Timeline() {
           {appBroken.length > 0 && (
             <span class="badge violation" title={appBroken.map((v) => `${v.message} (${v.section})`).join('\n')}>
               ✗
+            </span>
+          )}
+          {'http' in row && row.http.app && exchangeBadge(row.http.app, row.http.request?.method) !== null && (
+            <span class="badge app app-socketio" title="The Engine.IO packets of this long-polling exchange, decoded (the Handshake tab lists them)">
+              {exchangeBadge(row.http.app, row.http.request?.method)}
             </span>
           )}
           {app && (

@@ -38,7 +38,8 @@ export function unitName(u: AppUnit): string {
     case 'graphql-transport-ws':
     case 'graphql-ws': {
       const op = u.operationName ? ` ${cut(u.operationName)}` : u.operationKind ? ` ${u.operationKind}` : '';
-      const id = u.id !== undefined && u.id !== null && !op ? ` #${cut(String(u.id), 12)}` : '';
+      // graphql-ws ids are UUIDs: their first 8 characters tell a subscription's messages apart.
+      const id = u.id !== undefined && u.id !== null && !op ? ` #${cut(String(u.id), 9)}` : '';
       return `${u.type}${op}${id}`;
     }
     case 'stomp': {
@@ -244,4 +245,16 @@ function base64Text(b64: string): string {
   } catch {
     return `${Math.floor((b64.length * 3) / 4)} bytes (binary)`;
   }
+}
+
+/**
+ * The badge of an HTTP exchange whose bodies carry an application protocol (Engine.IO's
+ * long-polling): the answer's packets for a GET (what the server pushed), the request's for a
+ * POST (what the client sent), e.g. `engine.io open` or `socket.io EVENT "chat" +1`.
+ */
+export function exchangeBadge(app: { request?: AppUnit[]; response?: AppUnit[] }, method: string | undefined): string | null {
+  const units = (method === 'POST' ? app.request : app.response) ?? app.response ?? app.request ?? [];
+  const first = units[0];
+  if (!first) return null;
+  return appBadge({ ...first, parts: units.length > 1 ? units : undefined });
 }
