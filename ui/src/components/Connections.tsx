@@ -155,7 +155,7 @@ export function Connections() {
               {c.violations > 0 && <span class="badge violation" title="Rules of RFC 6455 broken on this connection">{c.violations} ✗</span>}
               {c.appViolations > 0 && (
                 <span class="badge violation" title="Rules of the application protocol broken on this connection, or a client and server that speak different protocols (see its Handshake tab)">
-                  {c.appViolations} ✗ app
+                  {c.appViolations} ✗
                 </span>
               )}
             </div>
