@@ -6,6 +6,7 @@
  * bytes highlighted, the sequence diagram the app units, the Handshake tab the mismatch.
  * Screenshots at 1280 and 1024 px wide go to test-artifacts/screenshots/app-*.png.
  */
+import { AxeBuilder } from '@axe-core/playwright';
 import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -209,6 +210,27 @@ describe.skipIf(chromium.skip)(chromium.skip ? `application layers in the dashbo
     await page.screenshot({ path: path.join(SHOTS, 'app-mismatch-1280.png') });
     await page.close();
   });
+
+  it.each(['light', 'dark'] as const)('meets WCAG 2 AA in the layers, the badges and the filters, %s theme (axe-core: no serious or critical violation)', async (scheme) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: scheme });
+    context.setDefaultTimeout(10_000);
+    const page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.goto(dashboardUrl);
+    await page.getByText(`wiretap ws://127.0.0.1:${tapPort}`).waitFor();
+    await page.getByRole('group', { name: 'Rows' }).getByRole('button', { name: 'Messages' }).click();
+    await textEventually(grid(page), (t) => t.includes('socket.io EVENT "chat" #1'), 'the second chat event');
+    await grid(page).getByRole('row').filter({ hasText: 'socket.io EVENT "chat" #1' }).click();
+    await page.getByRole('list', { name: 'Layers, outermost first' }).waitFor();
+    // The views this file adds to: the Message view's layers, the Timeline's rows and filters.
+    const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).include('.message-view').include('.timeline').analyze();
+    const bad = results.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.impact} ${v.id} (${v.help}): ${v.nodes.slice(0, 4).map((n) => n.target.join(' ')).join(', ')}`);
+    expect(bad).toEqual([]);
+    await page.screenshot({ path: path.join(SHOTS, `app-message-layers-${scheme}-1280.png`) });
+    await context.close();
+  }, 120_000);
 
   it('ran without a script error in the page', () => {
     expect(pageErrors).toEqual([]);

@@ -602,6 +602,8 @@ export function Timeline() {
       <div
         class="tscroll"
         ref={scroller}
+        // Focusable, so the keyboard scrolls a long list too (WCAG 2.1.1; axe: scrollable-region-focusable).
+        tabIndex={0}
         role="grid"
         aria-label={mode === 'frames' ? 'Frames' : 'Messages'}
         aria-rowcount={rows.length}
