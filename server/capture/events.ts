@@ -344,7 +344,7 @@ export interface AppUnit {
   result?: unknown;
   /** An error response's error object. */
   error?: { code: number; message: string; data?: unknown };
-  /** A response's request (JSON-RPC) or a reply's subscribe (GraphQL), when it was seen. */
+  /** What this unit answers, when it was seen: a response's request (JSON-RPC), a reply's subscribe (GraphQL), an ack's packet (MQTT, by Packet Identifier), a RECEIPT's frame or a MESSAGE's SUBSCRIBE (STOMP). */
   replyTo?: MessageRef;
 }
 

@@ -19,6 +19,7 @@ export function toAppMessage(e: MessageEvent): AppMessage {
     opcode: e.opcode,
     data: new Uint8Array(data.buffer, data.byteOffset, data.length),
     truncated: e.truncated === true,
+    length: e.length,
     ref: { conn: e.conn, dir: e.dir, firstFrame: e.firstFrame },
     t: e.t,
   };
@@ -34,6 +35,22 @@ export function decodeConnection(tap: TapHandle, conn: number, decoder: AppDecod
   return tap.of(conn, 'message').map((e) => {
     const msg = toAppMessage(e);
     return { msg, result: decoder.message(msg) };
+  });
+}
+
+/**
+ * Every message of a connection as the wiretap's own decoding stage reported it: the `app` it
+ * set on the message event, and the `appViolation` events that point at the message.
+ */
+export function decodedByTap(tap: TapHandle, conn: number): Decoded[] {
+  const violations = tap.of(conn, 'appViolation');
+  return tap.of(conn, 'message').map((e) => {
+    const msg = toAppMessage(e);
+    const broken = violations.filter((v) => v.at?.dir === e.dir && v.at.firstFrame === e.firstFrame).map(({ rule, section, message }) => ({ rule, section, message }));
+    const result: AppResult = {};
+    if (e.app !== undefined) result.app = e.app;
+    if (broken.length > 0) result.violations = broken;
+    return { msg, result };
   });
 }
 

@@ -1,7 +1,7 @@
 /**
  * GraphQL over WebSocket decoded from real traffic: the `graphql-ws` library's server and client
  * (`graphql-transport-ws`) and `subscriptions-transport-ws` (the legacy `graphql-ws`) talk
- * through a wiretap; the messages it saw, through our decoder, name what the libraries' own
+ * through a wiretap; the `app` its decoding stage set on each message names what the libraries' own
  * APIs sent and received. The rules a decoder reports are checked against what the real server
  * does when they are broken (the close code it sends).
  */
@@ -13,8 +13,8 @@ import { useServer } from 'graphql-ws/use/ws';
 import { SubscriptionClient, SubscriptionServer } from 'subscriptions-transport-ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { graphqlTransportWs, graphqlWsLegacy } from '../../server/protocol/app/graphql.ts';
-import { connectWithSubprotocol, decodeConnection, textOf } from '../helpers/app-wire.ts';
+import { DEFAULT_APP_LIMITS } from '../../server/protocol/app/stage.ts';
+import { connectWithSubprotocol, decodedByTap, textOf } from '../helpers/app-wire.ts';
 import { Cleanup, HOST, startTap, type TapHandle } from '../helpers/net.ts';
 
 // The libraries load graphql's CommonJS build (Node's resolution); the test must use the same
@@ -87,7 +87,7 @@ describe('graphql-transport-ws (graphql-ws server and client)', () => {
     await client.dispose();
     const end = await tap.waitFor('end');
 
-    const decoded = decodeConnection(tap, end.conn, graphqlTransportWs());
+    const decoded = decodedByTap(tap, end.conn);
     const at = (i: number) => decoded[i]!;
     expect(decoded.map((d) => `${d.msg.dir} ${d.result.app?.type}`)).toEqual([
       'client connection_init',
@@ -122,6 +122,28 @@ describe('graphql-transport-ws (graphql-ws server and client)', () => {
     expect(sub.result.app!.layers).toEqual([{ name: 'graphql-transport-ws message', start: 0, end: sub.msg.data.length, label: 'subscribe' }]);
   });
 
+  it('names a result longer than the stage decodes by its type and id, and still points it at its subscribe', async () => {
+    const tap = await graphqlWsBehindTap();
+    const client = createClient({ url: tap.url, webSocketImpl: WebSocket, generateID: () => 'big', retryAttempts: 0, lazy: false });
+    cleanup.add(() => client.dispose());
+    const name = 'y'.repeat(DEFAULT_APP_LIMITS.decodeBytes * 2);
+    const result = await new Promise<unknown>((resolve, reject) => {
+      client.subscribe({ query: 'query Big($n: String) { hello(name: $n) }', variables: { n: name } }, { next: resolve, error: reject, complete: () => {} });
+    });
+    expect(result).toEqual({ data: { hello: `Hello ${name}` } });
+    await client.dispose();
+    const end = await tap.waitFor('end');
+    const decoded = decodedByTap(tap, end.conn);
+    const subscribe = decoded.find((d) => d.result.app?.type === 'subscribe')!;
+    const next = decoded.find((d) => d.result.app?.type === 'next')!;
+    // Both are cut by the stage: the subscribe (its variables) and the result.
+    expect(Math.min(subscribe.msg.data.length, next.msg.data.length)).toBeGreaterThan(DEFAULT_APP_LIMITS.decodeBytes);
+    expect(subscribe.result.app!.summary).toBe(`subscribe "big" (${subscribe.msg.length!.toLocaleString('en-US')} bytes, too long to decode)`);
+    expect(next.result.app).toMatchObject({ id: 'big', replyTo: subscribe.msg.ref });
+    expect(next.result.app!.summary).toBe(`next "big" (${next.msg.length!.toLocaleString('en-US')} bytes, too long to decode)`);
+    expect(decoded.flatMap((d) => d.result.violations ?? [])).toEqual([]);
+  });
+
   /**
    * Each broken rule, sent by a plain `ws` client, with what the graphql-ws server does about it:
    * the close code the protocol prescribes proves the rule is the server's too.
@@ -153,7 +175,7 @@ describe('graphql-transport-ws (graphql-ws server and client)', () => {
       }
       expect((await c.closed).code).toBe(code);
       const end = await tap.waitFor('end');
-      const decoded = decodeConnection(tap, end.conn, graphqlTransportWs());
+      const decoded = decodedByTap(tap, end.conn);
       const last = decoded.filter((d) => d.msg.dir === 'client').at(-1)!;
       expect(last.result.violations?.map((v) => v.rule), textOf(last)).toContain(rule);
       expect(last.result.violations![0]!.section).toMatch(/^GraphQL over WebSocket Protocol \(graphql-transport-ws\), /);
@@ -193,7 +215,7 @@ describe('graphql-ws, the legacy subprotocol (subscriptions-transport-ws server 
     client.close();
     const end = await tap.waitFor('end');
 
-    const decoded = decodeConnection(tap, end.conn, graphqlWsLegacy());
+    const decoded = decodedByTap(tap, end.conn);
     expect(decoded.flatMap((d) => d.result.violations ?? [])).toEqual([]);
     const start = decoded.find((d) => d.result.app?.type === 'start')!;
     expect(start.result.app).toMatchObject({ protocol: 'graphql-ws', id: '1', operationName: 'Legacy', operationKind: 'subscription' });

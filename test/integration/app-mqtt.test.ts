@@ -9,9 +9,9 @@ import { Aedes } from 'aedes';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWebSocketStream, WebSocketServer } from 'ws';
-import type { AppUnit } from '../../server/capture/events.ts';
-import { mqttDecoder } from '../../server/protocol/app/mqtt.ts';
-import { decodeConnection, type Decoded } from '../helpers/app-wire.ts';
+import type { AppUnit, MessageRef } from '../../server/capture/events.ts';
+import { DEFAULT_APP_LIMITS } from '../../server/protocol/app/stage.ts';
+import { decodedByTap, type Decoded } from '../helpers/app-wire.ts';
 import { Cleanup, HOST, startTap, until, type TapHandle } from '../helpers/net.ts';
 
 const cleanup = new Cleanup();
@@ -43,15 +43,20 @@ async function client(tap: TapHandle, clientId: string, protocolVersion: 3 | 4):
  * without the " (in 4 messages)" that a packet cut across messages ends with (aedes writes
  * each field as its own message; the second test checks that part).
  */
-const packets = (decoded: Decoded[]): Array<AppUnit & { dir: string }> =>
+const packets = (decoded: Decoded[]): Array<AppUnit & { dir: string; ref: MessageRef }> =>
   decoded.flatMap((d) =>
     (d.result.app ? (d.result.app.parts ?? [d.result.app]) : [])
       .filter((u) => u.type !== 'partial')
-      .map((u) => ({ ...u, dir: d.msg.dir, summary: u.summary.replace(/ \(in \d+ messages\)$/, '') })),
+      .map((u) => ({ ...u, dir: d.msg.dir, ref: d.msg.ref, summary: u.summary.replace(/ \(in \d+ messages\)$/, '') })),
   );
 
 // aedes speaks MQTT 3.1 and 3.1.1 (it refuses 5.0 with "unacceptable protocol version"); MQTT 5.0
 // is checked against mqtt-packet, mqtt.js's own encoder and parser (test/unit/app-mqtt5.test.ts).
+/** A payload as the decoded `app` holds it: its first DEFAULT_APP_LIMITS.decodeBytes at most (the stage's cut). */
+function shown(payload: Buffer): string {
+  return payload.subarray(0, DEFAULT_APP_LIMITS.decodeBytes).toString('base64');
+}
+
 for (const protocolVersion of [3, 4] as const) {
   const name = protocolVersion === 4 ? 'MQTT 3.1.1' : 'MQTT 3.1 (mqttv3.1)';
   describe(`${name} (mqtt.js against aedes)`, () => {
@@ -76,8 +81,8 @@ for (const protocolVersion of [3, 4] as const) {
       const ends = await tap.waitForCount('end', 2);
       const [subConn, pubConn] = ends.map((e) => e.conn).sort((a, b) => a - b);
 
-      const subDecoded = decodeConnection(tap, subConn!, mqttDecoder());
-      const pubDecoded = decodeConnection(tap, pubConn!, mqttDecoder());
+      const subDecoded = decodedByTap(tap, subConn!);
+      const pubDecoded = decodedByTap(tap, pubConn!);
       expect([...subDecoded, ...pubDecoded].flatMap((d) => d.result.violations ?? [])).toEqual([]);
       const subPackets = packets(subDecoded);
       const pubPackets = packets(pubDecoded);
@@ -87,26 +92,27 @@ for (const protocolVersion of [3, 4] as const) {
       expect(subPackets[1]).toMatchObject({ dir: 'server', type: 'CONNACK', summary: 'CONNACK accepted' });
       const subscribe = subPackets.find((u) => u.type === 'SUBSCRIBE')!;
       expect(subscribe).toMatchObject({ dir: 'client', topic: 'sensors/+/temp', qos: 1 });
-      expect(subPackets.find((u) => u.type === 'SUBACK')).toMatchObject({ dir: 'server', packetId: subscribe.packetId, summary: `SUBACK id ${subscribe.packetId} granted qos 1` });
+      expect(subPackets.find((u) => u.type === 'SUBACK')).toMatchObject({ dir: 'server', packetId: subscribe.packetId, replyTo: subscribe.ref, summary: `SUBACK id ${subscribe.packetId} granted qos 1` });
 
       // What the subscriber's handler got is what the server's PUBLISH packets carried.
       const delivered = subPackets.filter((u) => u.type === 'PUBLISH');
       expect(delivered.map((u) => ({ dir: u.dir, topic: u.topic, qos: u.qos, packetId: u.packetId, payload: u.payload }))).toEqual(
-        received.map((p) => ({ dir: 'server', topic: p.topic, qos: p.qos, packetId: p.qos > 0 ? p.messageId : undefined, payload: Buffer.from(p.payload).toString('base64') })),
+        received.map((p) => ({ dir: 'server', topic: p.topic, qos: p.qos, packetId: p.qos > 0 ? p.messageId : undefined, payload: shown(Buffer.from(p.payload)) })),
       );
       expect(delivered[0]!.summary).toBe('PUBLISH sensors/1/temp qos 0 "21.5"');
 
       // What the publisher sent, and the broker's acknowledgements by packetId.
       const published = pubPackets.filter((u) => u.type === 'PUBLISH');
-      expect(published.map((u) => ({ topic: u.topic, qos: u.qos, payload: u.payload }))).toEqual(sent.map((s) => ({ topic: s.topic, qos: s.qos, payload: s.payload.toString('base64') })));
+      expect(published.map((u) => ({ topic: u.topic, qos: u.qos, payload: u.payload }))).toEqual(sent.map((s) => ({ topic: s.topic, qos: s.qos, payload: shown(s.payload) })));
+      // The 20,000-byte payload came in a message longer than the stage decodes: its start is
+      // shown, its size said, and the packets after it are still read in step (PUBREL, PUBCOMP).
+      expect(published[2]!.summary).toBe(`PUBLISH sensors/3/temp qos 2 id ${published[2]!.packetId} "${'x'.repeat(60)}"… (20000 bytes)`);
       expect(published[1]!.summary).toBe(`PUBLISH sensors/2/temp qos 1 id ${published[1]!.packetId} <4 bytes: 00 01 02 ff>`);
-      expect(pubPackets.find((u) => u.type === 'PUBACK')).toMatchObject({ dir: 'server', packetId: published[1]!.packetId });
-      expect(pubPackets.filter((u) => u.packetId === published[2]!.packetId).map((u) => `${u.dir} ${u.type}`)).toEqual([
-        'client PUBLISH',
-        'server PUBREC',
-        'client PUBREL',
-        'server PUBCOMP',
-      ]);
+      expect(pubPackets.find((u) => u.type === 'PUBACK')).toMatchObject({ dir: 'server', packetId: published[1]!.packetId, replyTo: published[1]!.ref });
+      // QoS 2's four packets, each answering the one before it.
+      const flow = pubPackets.filter((u) => u.packetId === published[2]!.packetId);
+      expect(flow.map((u) => `${u.dir} ${u.type}`)).toEqual(['client PUBLISH', 'server PUBREC', 'client PUBREL', 'server PUBCOMP']);
+      expect(flow.map((u) => u.replyTo)).toEqual([undefined, flow[0]!.ref, flow[1]!.ref, flow[2]!.ref]);
       expect(pubPackets.at(-1)).toMatchObject({ dir: 'client', type: 'DISCONNECT' });
     });
 
@@ -116,7 +122,7 @@ for (const protocolVersion of [3, 4] as const) {
       await pub.publishAsync('big/one', Buffer.from('y'.repeat(5000)), { qos: 1 });
       await pub.endAsync();
       const end = await tap.waitFor('end');
-      const decoded = decodeConnection(tap, end.conn, mqttDecoder()).filter((d) => d.msg.dir === 'client');
+      const decoded = decodedByTap(tap, end.conn).filter((d) => d.msg.dir === 'client');
       const complete = decoded.find((d) => (d.result.app?.parts ?? [d.result.app]).some((u) => u?.type === 'PUBLISH'))!;
       const publish = (complete.result.app!.parts ?? [complete.result.app!]).find((u) => u.type === 'PUBLISH')!;
       expect(Buffer.from(publish.payload!, 'base64').toString()).toBe('y'.repeat(5000));

@@ -13,8 +13,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { AppUnit } from '../../server/capture/events.ts';
 import type { AppMessage } from '../../server/protocol/app/decoder.ts';
+import { DEFAULT_APP_LIMITS } from '../../server/protocol/app/stage.ts';
 import { stompDecoder } from '../../server/protocol/app/stomp.ts';
-import { decodeConnection, type Decoded } from '../helpers/app-wire.ts';
+import { decodedByTap, type Decoded } from '../helpers/app-wire.ts';
 import { Cleanup, HOST, startTap, until, type TapHandle } from '../helpers/net.ts';
 
 const StompServer = createRequire(import.meta.url)('stomp-broker-js') as new (config: { server: http.Server; path: string }) => NodeJS.EventEmitter;
@@ -85,11 +86,15 @@ describe('STOMP (stompjs against stomp-broker-js)', () => {
     const ends = await tap.waitForCount('end', 2);
 
     const [subConn, pubConn] = ends.map((e) => e.conn).sort((a, b) => a - b);
-    const subUnits = units(decodeConnection(tap, subConn!, stompDecoder('1.2')));
-    const pubDecoded = decodeConnection(tap, pubConn!, stompDecoder('1.2'));
+    const subUnits = units(decodedByTap(tap, subConn!));
+    const pubDecoded = decodedByTap(tap, pubConn!);
     const pubUnits = units(pubDecoded);
 
     expect(subUnits.map((u) => u.command)).toEqual(['CONNECT', 'CONNECTED', 'SUBSCRIBE', 'MESSAGE', 'MESSAGE', 'DISCONNECT', 'RECEIPT']);
+    // A MESSAGE points at the SUBSCRIBE it was delivered for, the RECEIPT at the DISCONNECT that asked for it.
+    const subMsgs = decodedByTap(tap, subConn!).filter((d) => d.result.app?.command !== undefined);
+    const refOf = (command: string) => subMsgs.find((d) => d.result.app!.command === command)!.msg.ref;
+    expect(subUnits.map((u) => u.replyTo)).toEqual([undefined, undefined, undefined, refOf('SUBSCRIBE'), refOf('SUBSCRIBE'), undefined, refOf('DISCONNECT')]);
     expect(headersOf(subUnits[0]!)).toMatchObject({ 'accept-version': '1.2,1.1,1.0' });
     expect(headersOf(subUnits[1]!)).toMatchObject({ version: '1.1' });
     expect(headersOf(subUnits[2]!)).toMatchObject({ destination: '/topic/chat', id: sub.id });
@@ -118,7 +123,7 @@ describe('STOMP (stompjs against stomp-broker-js)', () => {
 
     // The one rule broken: stomp-broker-js sends MESSAGE frames without the message-id header
     // STOMP 1.1 requires ("MESSAGE"); everything stompjs sent is clean.
-    const broken = [...decodeConnection(tap, subConn!, stompDecoder('1.2')), ...pubDecoded].flatMap((d) =>
+    const broken = [...decodedByTap(tap, subConn!), ...pubDecoded].flatMap((d) =>
       (d.result.violations ?? []).map((v) => `${d.msg.dir} ${d.result.app?.command} ${v.rule} (${v.section})`),
     );
     expect(broken).toEqual(received.map(() => 'server MESSAGE stomp-missing-header (STOMP 1.1, MESSAGE)'));
@@ -140,7 +145,7 @@ describe('STOMP (stompjs against stomp-broker-js)', () => {
     await publisher.deactivate();
     await tap.waitForCount('end', 2);
 
-    const decoded = [...decodeConnection(tap, message.conn, stompDecoder('1.2')), ...decodeConnection(tap, message.conn + 1, stompDecoder('1.2'))];
+    const decoded = [...decodedByTap(tap, message.conn), ...decodedByTap(tap, message.conn + 1)];
     const send = decoded.find((d) => d.result.app?.command === 'SEND')!;
     // stompjs counts octets: its SEND is fine.
     expect(headersOf(send.result.app!)['content-length']).toBe(String(Buffer.byteLength(body)));
@@ -154,6 +159,23 @@ describe('STOMP (stompjs against stomp-broker-js)', () => {
     expect(forwarded.result.violations![0]!.message).toBe(`content-length says the body has ${body.length} octets, but no NUL follows them: the frame is malformed (its length or its NUL is wrong).`);
   });
 
+  it('shows a SEND longer than the stage decodes with its command, headers and the start of its body, and reads the next frame', async () => {
+    const { tap } = await brokerBehindTap();
+    const publisher = await stompClient(tap);
+    const body = 'z'.repeat(DEFAULT_APP_LIMITS.decodeBytes * 2);
+    publisher.publish({ destination: '/queue/big', body });
+    publisher.publish({ destination: '/queue/small', body: 'after' });
+    await publisher.deactivate();
+    const end = await tap.waitFor('end');
+    const sends = decodedByTap(tap, end.conn).filter((d) => d.result.app?.command === 'SEND');
+    expect(sends.map((d) => d.result.violations)).toEqual([undefined, undefined]);
+    const big = sends[0]!.result.app!;
+    expect(headersOf(big)).toMatchObject({ destination: '/queue/big', 'content-length': String(body.length) });
+    expect(body.startsWith(big.body!)).toBe(true);
+    expect(big.summary).toMatch(/^SEND \/queue\/big "z+…" \(message cut after \d+ bytes: the body is shown in part\)$/);
+    expect(sends[1]!.result.app).toMatchObject({ body: 'after', summary: 'SEND /queue/small "after"' });
+  });
+
   it('joins a SEND that stompjs split across messages and reports it on the last one, with spans', async () => {
     const { tap } = await brokerBehindTap();
     const publisher = await stompClient(tap, { splitLargeFrames: true, maxWebSocketChunkSize: 1000 });
@@ -162,7 +184,7 @@ describe('STOMP (stompjs against stomp-broker-js)', () => {
     await publisher.deactivate();
     const end = await tap.waitFor('end');
 
-    const decoded = decodeConnection(tap, end.conn, stompDecoder('1.2'));
+    const decoded = decodedByTap(tap, end.conn);
     const client = decoded.filter((d) => d.msg.dir === 'client');
     const pieces = client.filter((d) => d.result.app?.type === 'partial');
     const complete = client.find((d) => d.result.app?.command === 'SEND' && d.result.app.type === 'SEND')!;
@@ -184,7 +206,7 @@ describe('STOMP (stompjs against stomp-broker-js)', () => {
     subscriber.publish({ destination: '/topic/a', body: 'bin\u0000ary', headers: {} });
     await subscriber.deactivate();
     const end = await tap.waitFor('end');
-    const real = decodeConnection(tap, end.conn, stompDecoder('1.2')).filter((d) => d.msg.dir === 'client');
+    const real = decodedByTap(tap, end.conn).filter((d) => d.msg.dir === 'client');
     const expected = units(real).map((u) => [u.command, u.headers, u.body]);
     expect(expected.map((e) => e[0])).toEqual(['CONNECT', 'SUBSCRIBE', 'SEND', 'SEND', 'DISCONNECT']);
     const stream = Buffer.concat(real.map((d) => d.msg.data));

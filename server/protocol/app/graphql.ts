@@ -16,6 +16,7 @@
  */
 import type { AppInfo, AppLayerSpan, AppProtocol, Direction, MessageRef } from '../../capture/events.ts';
 import type { AppDecoder, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
+import { decoderFailure } from './failure.ts';
 import { findOperation, type OperationInfo } from './graphql-operation.ts';
 
 /** Operations in flight remembered for `replyTo` (oldest forgotten first). */
@@ -114,10 +115,8 @@ class GraphqlDecoder implements AppDecoder {
   message(m: AppMessage): AppResult {
     try {
       return this.decode(m);
-    } catch {
-      // Nothing below is meant to throw; if it does, the message is left undecoded rather
-      // than the wiretap's promise broken.
-      return {};
+    } catch (err) {
+      return { violations: [decoderFailure(this.d.protocol, err)] };
     }
   }
 
@@ -126,9 +125,7 @@ class GraphqlDecoder implements AppDecoder {
     const violations: AppRuleBroken[] = [];
     const broken = (rule: string, section: string, message: string) => violations.push({ rule, section: `${d.spec}, ${section}`, message });
 
-    if (m.truncated || m.data.length > MAX_JSON_BYTES) {
-      return { app: this.unit('message', `a ${m.data.length}-byte start of a message, too long to decode`, m) };
-    }
+    if (m.truncated || m.data.length > MAX_JSON_BYTES) return { app: this.cut(m) };
     const text = utf8.decode(m.data);
     let msg: unknown;
     try {
@@ -218,6 +215,30 @@ class GraphqlDecoder implements AppDecoder {
       }
     }
     return violations.length > 0 ? { app: info, violations } : { app: info };
+  }
+
+  /**
+   * A message longer than the stage decodes (a big `next` result): its type and id are read from
+   * its first bytes, where both libraries write them ({"id":..,"type":..,"payload":..}), so the
+   * reply still points at its subscribe; the payload is not parsed.
+   */
+  private cut(m: AppMessage): AppInfo {
+    const head = utf8.decode(m.data.subarray(0, 512));
+    const type = /^\s*\{\s*(?:"id"\s*:\s*"[^"\\]{0,128}"\s*,\s*)?"type"\s*:\s*"([a-z_]{1,32})"/.exec(head)?.[1];
+    const id = /^\s*\{\s*(?:"type"\s*:\s*"[a-z_]{1,32}"\s*,\s*)?"id"\s*:\s*"([^"\\]{0,128})"/.exec(head)?.[1];
+    const size = `${(m.length ?? m.data.length).toLocaleString('en-US')} bytes`;
+    if (type === undefined) return this.unit('message', `a message too long to decode (${size})`, m);
+    const info = this.unit(type, `${type}${id !== undefined ? ` ${JSON.stringify(id)}` : ''} (${size}, too long to decode)`, m);
+    if (id !== undefined) {
+      info.id = id;
+      if (m.dir === 'server' && this.d.replies.has(type)) {
+        const ref = this.operations.get(id);
+        if (ref !== undefined) info.replyTo = ref;
+      }
+      if (this.d.ends.has(type)) this.operations.delete(id);
+      if (type === this.d.start && m.dir === 'client') this.remember(id, m.ref);
+    }
+    return info;
   }
 
   private remember(id: string, ref: MessageRef): void {

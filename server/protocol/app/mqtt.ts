@@ -14,7 +14,10 @@
  * PUBLISH costs the same memory as a small one.
  */
 import type { AppInfo, AppLayerSpan, AppUnit, Direction, MessageRef } from '../../capture/events.ts';
+import { isUtf8 } from 'node:buffer';
+import { incompleteTail } from '../utf8.ts';
 import type { AppDecoder, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
+import { decoderFailure } from './failure.ts';
 
 /** Bytes of one packet kept for decoding (its payload shown from them); the rest are counted. */
 export const MAX_KEPT = 64 * 1024;
@@ -23,6 +26,11 @@ export const MAX_SPANS = 64;
 /** Packets of one message listed in `parts` (the rest are counted in the summary). */
 export const MAX_PARTS = 64;
 const SUMMARY_PAYLOAD_CHARS = 60;
+
+/** Packets waiting for an answer remembered per direction (for `replyTo`). */
+export const MAX_WAITING = 256;
+/** Packets that answer one of the other side's by its Packet Identifier. */
+const ANSWERS = new Set(['PUBACK', 'PUBREC', 'PUBREL', 'PUBCOMP', 'SUBACK', 'UNSUBACK']);
 
 export type MqttVersion = '3.1' | '3.1.1' | '5.0';
 
@@ -68,12 +76,17 @@ interface Lane {
   count: number;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 class MqttDecoder implements AppDecoder {
   readonly protocol = 'mqtt' as const;
   private readonly lanes: Record<Direction, Lane> = { client: { packet: null, count: 0 }, server: { packet: null, count: 0 } };
   private connects = 0;
+  /**
+   * Per sender, the packets still waiting for their answer, by Packet Identifier: a PUBLISH at
+   * QoS 1 or 2 (answered by PUBACK or PUBREC), a PUBREC (by PUBREL), a PUBREL (by PUBCOMP), a
+   * SUBSCRIBE or UNSUBSCRIBE (by SUBACK, UNSUBACK). Bounded, the oldest forgotten first.
+   */
+  private readonly waiting: Record<Direction, Map<number, MessageRef>> = { client: new Map(), server: new Map() };
   /** The last PUBLISH's payload size (for its layers), set by packet(). */
   private payloadSize = 0;
 
@@ -82,10 +95,9 @@ class MqttDecoder implements AppDecoder {
   message(m: AppMessage): AppResult {
     try {
       return this.decode(m);
-    } catch {
-      // Not meant to happen; the stream is followed again from the next message.
+    } catch (err) {
       this.lanes[m.dir].packet = null;
-      return {};
+      return { violations: [decoderFailure('MQTT', err)] };
     }
   }
 
@@ -110,9 +122,18 @@ class MqttDecoder implements AppDecoder {
       });
     }
 
+    // A cut message (the stage hands decoders only its start): the bytes not seen are still
+    // counted, so a big PUBLISH is followed to its end; only a fixed header among them loses
+    // the stream (`lost`), which is then followed again from the next message.
+    const end = m.truncated && m.length !== undefined && m.length > data.length ? m.length : data.length;
+    let lost = m.truncated && end === data.length;
     let p = 0;
     if (lane.packet !== null) lane.packet.start = -1;
-    while (p < data.length && !desync) {
+    while (p < end && !desync) {
+      if (p >= data.length && (lane.packet === null || lane.packet.remaining === null)) {
+        lost = true;
+        break;
+      }
       let pk = lane.packet;
       if (pk === null) {
         pk = lane.packet = { header: [], remaining: null, kept: [], keptLength: 0, read: 0, spans: [], start: p };
@@ -137,8 +158,8 @@ class MqttDecoder implements AppDecoder {
         }
       }
       if (desync || pk.remaining === null) break;
-      const take = Math.min(pk.remaining - pk.read, data.length - p);
-      const keep = Math.min(take, MAX_KEPT - pk.keptLength);
+      const take = Math.min(pk.remaining - pk.read, end - p);
+      const keep = Math.min(take, Math.max(0, data.length - p), MAX_KEPT - pk.keptLength);
       if (keep > 0) {
         pk.kept.push(data.subarray(p, p + keep));
         pk.keptLength += keep;
@@ -153,8 +174,9 @@ class MqttDecoder implements AppDecoder {
       const body = concat(pk.kept, pk.keptLength);
       const start = pk.start;
       const unit = this.packet(pk.header[0]!, body, pk.remaining, m.dir, lane.count, violations);
+      this.link(unit, m);
       const headerLength = pk.header.length;
-      unit.layers = start >= 0 ? layersOf(unit, start, headerLength, p, this.payloadSize) : [{ name: 'MQTT packet (end)', start: 0, end: p, label: unit.type }];
+      unit.layers = clip(start >= 0 ? layersOf(unit, start, headerLength, p, this.payloadSize) : [{ name: 'MQTT packet (end)', start: 0, end: p, label: unit.type }], data.length);
       if (pk.spans.length > 0 || start < 0) {
         unit.summary += ` (in ${pk.spans.length + 1} messages)`;
         spans = pk.spans;
@@ -166,7 +188,7 @@ class MqttDecoder implements AppDecoder {
     // A packet that goes on in the next message: say so on this one.
     const open = lane.packet;
     if (!desync && open !== null) {
-      if (m.truncated) {
+      if (lost) {
         lane.packet = null;
       } else {
         const earlier = open.start < 0;
@@ -178,22 +200,21 @@ class MqttDecoder implements AppDecoder {
             type: 'partial',
             packetType: type,
             summary: `${type}: ${earlier ? 'middle of a packet; it' : 'the packet'} continues in the next message`,
-            layers: [{ name: earlier ? 'MQTT packet (middle)' : 'MQTT packet (start)', start: earlier ? 0 : open.start, end: data.length, label: type }],
+            layers: clip([{ name: earlier ? 'MQTT packet (middle)' : 'MQTT packet (start)', start: earlier ? 0 : open.start, end: data.length, label: type }], data.length),
           });
         } else extra++;
       }
     }
-    if (desync) lane.packet = null;
-    if (m.truncated && lane.packet !== null) lane.packet = null;
+    if (desync || lost) lane.packet = null;
 
     let app: AppInfo | undefined;
-    if (units.length === 1 && extra === 0) app = { ...units[0]! };
+    if (units.length === 1 && extra === 0) app = units[0]!; // the unit is this message's own: no copy
     else if (units.length > 1) {
       const total = units.length + extra;
       const shown = units.slice(0, 4).map((u) => u.summary);
       app = { ...units[0]!, parts: units, summary: `${total} packets: ${shown.join('; ')}${total > shown.length ? '; …' : ''}` };
     }
-    if (app !== undefined && m.truncated) app.summary += ' (message cut: the stream is followed again from the next message)';
+    if (app !== undefined && lost) app.summary += ' (message cut where a packet starts: the stream is followed again from the next message)';
     if (app !== undefined && spans !== undefined && spans.length > 0) app.spans = spans;
     if (app === undefined && violations.length === 0) return {};
     return violations.length > 0 ? { app, violations } : { app };
@@ -241,7 +262,7 @@ class MqttDecoder implements AppDecoder {
         const clientId = level === 5 && r.properties() === null ? null : r.string();
         if (r.short) malformed();
         const words = [type];
-        if (clientId !== null) words.push(JSON.stringify(clientId));
+        if (clientId !== null) words.push(JSON.stringify(clientId.slice(0, 120)));
         if (name !== null && level !== null) words.push(`${name} level ${level}${level === 4 ? ' (3.1.1)' : level === 5 ? ' (5.0)' : ''}`);
         if (keepAlive !== null) words.push(`keep-alive ${keepAlive}s`);
         if (connectFlags !== null && connectFlags & 0x02) words.push(v5 || level === 5 ? 'clean start' : 'clean session');
@@ -264,7 +285,7 @@ class MqttDecoder implements AppDecoder {
           unit.topic = topic;
           if (topic.includes('+') || topic.includes('#')) broken('mqtt-publish-wildcard', '3.3.2.1 Topic Name', '3.3.2.1 Topic Name', `PUBLISH to "${topic.slice(0, 80)}": a Topic Name must not hold the wildcards + or # [MQTT-3.3.2-2].`);
         }
-        if (qos > 0) this.packetId(r, unit, type, broken);
+        if (qos === 1 || qos === 2) this.packetId(r, unit, type, broken);
         if (v5) r.properties();
         if (r.short) {
           malformed();
@@ -275,7 +296,8 @@ class MqttDecoder implements AppDecoder {
         const flagsText = `${(flags & 8) !== 0 ? ' dup' : ''}${(flags & 1) !== 0 ? ' retain' : ''}`;
         const size = remaining - (body.length - payload.length);
         this.payloadSize = size;
-        unit.summary = `${type} ${topic ?? '?'}${qos !== 3 ? ` qos ${qos}` : ''}${unit.packetId !== undefined ? ` id ${unit.packetId}` : ''}${flagsText} ${preview(payload, size)}`;
+        const shownTopic = topic === null ? '?' : topic.length > 120 ? `${topic.slice(0, 120)}…` : topic;
+        unit.summary = `${type} ${shownTopic}${qos !== 3 ? ` qos ${qos}` : ''}${unit.packetId !== undefined ? ` id ${unit.packetId}` : ''}${flagsText} ${preview(payload, size)}`;
         break;
       }
       case 4:
@@ -303,7 +325,8 @@ class MqttDecoder implements AppDecoder {
             unit.topic = f;
             if (typeNo === 8 && (opts & 3) !== 3) unit.qos = (opts & 3) as 0 | 1 | 2;
           }
-          if (count < 8) filters.push(typeNo === 8 ? `${f} qos ${opts & 3}` : f);
+          const shown = f.length > 120 ? `${f.slice(0, 120)}…` : f;
+          if (count < 8) filters.push(typeNo === 8 ? `${shown} qos ${opts & 3}` : shown);
           count++;
         }
         if (r.short) malformed();
@@ -331,6 +354,27 @@ class MqttDecoder implements AppDecoder {
         break;
     }
     return unit;
+  }
+
+  /** An answer's `replyTo` (the packet it answers, in the other direction), and what now waits for one. */
+  private link(unit: AppUnit, m: AppMessage): void {
+    const id = unit.packetId;
+    if (id === undefined) return;
+    const type = unit.type;
+    if (ANSWERS.has(type)) {
+      const theirs = this.waiting[m.dir === 'client' ? 'server' : 'client'];
+      const ref = theirs.get(id);
+      if (ref !== undefined) {
+        unit.replyTo = ref;
+        theirs.delete(id);
+      }
+    }
+    if (type === 'PUBREC' || type === 'PUBREL' || type === 'SUBSCRIBE' || type === 'UNSUBSCRIBE' || (type === 'PUBLISH' && (unit.qos === 1 || unit.qos === 2))) {
+      const mine = this.waiting[m.dir];
+      mine.delete(id);
+      mine.set(id, m.ref);
+      if (mine.size > MAX_WAITING) mine.delete(mine.keys().next().value!);
+    }
   }
 
   private packetId(r: Reader, unit: AppUnit, type: string, broken: (rule: string, s311: string, s5: string, message: string) => void): void {
@@ -387,9 +431,9 @@ class Reader {
   string(): string | null {
     const n = this.u16();
     if (n === null || !this.need(n)) return null;
-    const bytes = this.b.subarray(this.i, this.i + n);
+    const text = Buffer.from(this.b.buffer, this.b.byteOffset + this.i, n).toString('utf8');
     this.i += n;
-    return utf8.decode(bytes);
+    return text;
   }
 
   /** MQTT 5 properties: a Variable Byte Integer length, skipped; null when it does not fit. */
@@ -410,6 +454,11 @@ class Reader {
     this.i = this.b.length;
     return r;
   }
+}
+
+/** Layers inside the bytes a decoder saw (a cut message's end is not among them). */
+function clip(layers: AppLayerSpan[], length: number): AppLayerSpan[] {
+  return layers.filter((l) => l.start <= length).map((l) => (l.end > length ? { ...l, end: length } : l));
 }
 
 function concat(chunks: Uint8Array[], length: number): Uint8Array {
@@ -439,14 +488,10 @@ function layersOf(unit: AppUnit, start: number, headerLength: number, end: numbe
 
 /** `"21.5"` for text, `<4 bytes: 00 01 02 03>` for anything else, with the size when cut. */
 function preview(payload: Uint8Array, size: number): string {
-  const head = payload.subarray(0, SUMMARY_PAYLOAD_CHARS * 4);
-  let text: string | null = null;
-  try {
-    // stream: a character cut at the preview's end is held back, not an error.
-    text = new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: true });
-  } catch {
-    text = null;
-  }
+  const head = Buffer.from(payload.buffer, payload.byteOffset, Math.min(payload.length, SUMMARY_PAYLOAD_CHARS * 4));
+  // A character cut at the preview's end is left out, not taken for invalid UTF-8.
+  const whole = head.subarray(0, incompleteTail(head));
+  const text = isUtf8(whole) ? whole.toString('utf8') : null;
   // eslint-disable-next-line no-control-regex
   if (text !== null && !/[\u0000-\u0008\u000e-\u001f]/.test(text)) {
     const cut = text.length > SUMMARY_PAYLOAD_CHARS || size > head.length;

@@ -15,6 +15,7 @@
  */
 import type { AppInfo, AppLayerSpan, AppUnit, Direction, HeaderPair, MessageRef } from '../../capture/events.ts';
 import type { AppDecoder, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
+import { decoderFailure } from './failure.ts';
 
 export type StompVersion = '1.0' | '1.1' | '1.2';
 
@@ -75,6 +76,8 @@ interface Lane {
   /** The start of a frame that did not end in its message. */
   pending: Uint8Array | null;
   spans: MessageRef[];
+  /** In a frame too long to join: its bytes are passed over up to its NUL. */
+  skipping: boolean;
 }
 
 interface Parsed {
@@ -86,17 +89,50 @@ interface Parsed {
 
 class StompDecoder implements AppDecoder {
   readonly protocol = 'stomp' as const;
-  private readonly lanes: Record<Direction, Lane> = { client: { pending: null, spans: [] }, server: { pending: null, spans: [] } };
+  private readonly lanes: Record<Direction, Lane> = { client: { pending: null, spans: [], skipping: false }, server: { pending: null, spans: [], skipping: false } };
+
+  /** The client's frames that asked for a RECEIPT, by `receipt`; its subscriptions, by `id` (bounded). */
+  private readonly receipts = new Map<string, MessageRef>();
+  private readonly subscriptions = new Map<string, MessageRef>();
 
   constructor(private version: StompVersion) {}
+
+  /**
+   * A server frame's `replyTo`: a RECEIPT (or an ERROR with `receipt-id`) points at the client
+   * frame that asked for it, a MESSAGE at the SUBSCRIBE its `subscription` names.
+   */
+  private link(unit: AppUnit, m: AppMessage): void {
+    if (unit.headers === undefined) return;
+    const h = (n: string) => unit.headers!.find(([k]) => k === n)?.[1];
+    if (m.dir === 'client') {
+      const receipt = h('receipt');
+      if (receipt !== undefined) remember(this.receipts, receipt, m.ref);
+      const id = h('id');
+      if (id !== undefined && unit.command === 'SUBSCRIBE') remember(this.subscriptions, id, m.ref);
+      if (id !== undefined && unit.command === 'UNSUBSCRIBE') this.subscriptions.delete(id);
+      return;
+    }
+    const receiptId = h('receipt-id');
+    if (receiptId !== undefined && (unit.command === 'RECEIPT' || unit.command === 'ERROR')) {
+      const ref = this.receipts.get(receiptId);
+      if (ref !== undefined) {
+        unit.replyTo = ref;
+        this.receipts.delete(receiptId);
+      }
+    }
+    const sub = h('subscription');
+    if (sub !== undefined && unit.command === 'MESSAGE') {
+      const ref = this.subscriptions.get(sub);
+      if (ref !== undefined) unit.replyTo = ref;
+    }
+  }
 
   message(m: AppMessage): AppResult {
     try {
       return this.decode(m);
-    } catch {
-      // Not meant to happen; the message is left undecoded rather than the relay's promise broken.
-      this.lanes[m.dir] = { pending: null, spans: [] };
-      return {};
+    } catch (err) {
+      this.lanes[m.dir] = { pending: null, spans: [], skipping: false };
+      return { violations: [decoderFailure('STOMP', err)] };
     }
   }
 
@@ -111,6 +147,17 @@ class StompDecoder implements AppDecoder {
     /** Bytes at the start of `buf` that came from earlier messages. */
     let carried = 0;
     let spans: MessageRef[] | undefined;
+
+    let from = 0;
+    if (lane.skipping) {
+      const nul = m.data.indexOf(0);
+      if (nul < 0) {
+        return { app: { protocol: 'stomp', type: 'partial', summary: 'the rest of a frame too long to join', layers: [{ name: 'STOMP frame (rest)', start: 0, end: m.data.length, label: 'frame' }] } };
+      }
+      // Its NUL: what follows is the next frame (the tail is not reported as a unit).
+      lane.skipping = false;
+      from = nul + 1;
+    }
 
     if (lane.pending !== null) {
       if (awaitsNul(lane.pending) && startsWithCommandLine(m.data)) {
@@ -149,8 +196,10 @@ class StompDecoder implements AppDecoder {
 
     const units: AppUnit[] = [];
     let extra = 0;
-    let p = 0;
+    let p = from;
     let heartBeats = 0;
+    /** A frame begun in earlier messages ended in this one (it gets `spans`). */
+    let joinedDone = false;
     for (;;) {
       // EOLs between frames and alone in a message are heart-beats ("Heart-beating").
       while (p < buf.length && (buf[p] === 0x0a || (buf[p] === 0x0d && buf[p + 1] === 0x0a))) {
@@ -158,7 +207,7 @@ class StompDecoder implements AppDecoder {
         heartBeats++;
       }
       if (p >= buf.length) break;
-      const parsed = this.frame(buf, p, m.dir);
+      const parsed = this.frame(buf, p, m.dir, m.truncated);
       if (parsed === null) {
         // The frame goes on in a later message: keep its start, bounded.
         const rest = buf.subarray(p);
@@ -166,6 +215,7 @@ class StompDecoder implements AppDecoder {
         if (m.truncated) {
           units.push(this.partial(buf, p, carried, 'the message was cut before the end of this frame (not decoded further)'));
         } else if (rest.length > MAX_PENDING_BYTES || refs.length > MAX_SPANS) {
+          lane.skipping = true;
           units.push(this.partial(buf, p, carried, `a frame longer than ${MAX_PENDING_BYTES / 1024} KiB or ${MAX_SPANS} messages: not joined`));
         } else {
           lane.pending = rest.slice();
@@ -175,8 +225,10 @@ class StompDecoder implements AppDecoder {
         break;
       }
       violations.push(...parsed.violations);
+      this.link(parsed.unit, m);
       if (units.length < MAX_PARTS) {
         if (p < carried) {
+          joinedDone = true;
           parsed.unit.summary += ` (joined from ${(spans?.length ?? 0) + 1} messages)`;
           parsed.unit.layers = shift(parsed.unit.layers ?? [], carried);
         } else if (carried > 0) parsed.unit.layers = shift(parsed.unit.layers ?? [], carried);
@@ -186,16 +238,18 @@ class StompDecoder implements AppDecoder {
     }
 
     let app: AppInfo | undefined;
-    if (units.length === 0) {
+    if (units.length === 0 && from > 0) {
+      app = { protocol: 'stomp', type: 'partial', summary: 'the end of a frame too long to join', layers: [{ name: 'STOMP frame (end)', start: 0, end: from, label: 'frame' }] };
+    } else if (units.length === 0) {
       app = heartBeats > 0 ? { protocol: 'stomp', type: 'heart-beat', summary: 'heart-beat', layers: [{ name: 'STOMP heart-beat', start: 0, end: m.data.length, label: 'EOL' }] } : undefined;
     } else if (units.length === 1 && extra === 0) {
-      app = { ...units[0]! };
+      app = units[0]!;
     } else {
       const shown = units.slice(0, 4).map((u) => u.summary);
       const total = units.length + extra;
       app = { ...units[0]!, parts: units, summary: `${total} frames: ${shown.join('; ')}${total > shown.length ? '; …' : ''}` };
     }
-    if (app !== undefined && spans !== undefined && units.length > 0 && carried > 0) app.spans = spans;
+    if (app !== undefined && spans !== undefined && joinedDone) app.spans = spans;
     if (app === undefined && violations.length === 0) return {};
     return violations.length > 0 ? { app, violations } : { app: app! };
   }
@@ -211,7 +265,7 @@ class StompDecoder implements AppDecoder {
   }
 
   /** The frame at `start`, or null when its end is not in `buf`. */
-  private frame(buf: Uint8Array, start: number, dir: Direction): Parsed | null {
+  private frame(buf: Uint8Array, start: number, dir: Direction, cut: boolean): Parsed | null {
     const violations: AppRuleBroken[] = [];
     const eol = indexOf(buf, 0x0a, start, buf.length);
     if (eol < 0) {
@@ -259,26 +313,35 @@ class StompDecoder implements AppDecoder {
     if (cl !== undefined && length === null) {
       violations.push({ rule: 'stomp-bad-content-length', section: this.section('Standard Headers'), message: `content-length "${cl.slice(0, 40)}" is not a number of octets; the receiver cannot tell where the body ends.` });
     }
+    // A cut message (only its start was handed over): the body goes to the end of what was seen.
+    let bodyCut = false;
     if (length !== null) {
       // The peer's number only decides whether the frame is complete: nothing is allocated by it.
-      if (length > buf.length - bodyStart - 1) return null;
-      bodyEnd = bodyStart + length;
-      if (buf[bodyEnd] === 0) next = bodyEnd + 1;
-      else {
-        violations.push({
-          rule: 'stomp-missing-nul',
-          section: this.section('Body'),
-          message: `content-length says the body has ${length} octets, but no NUL follows them: the frame is malformed (its length or its NUL is wrong).`,
-        });
-        const nul = indexOf(buf, 0, bodyEnd, buf.length);
-        if (nul < 0) return null;
-        next = nul + 1;
+      if (length > buf.length - bodyStart - 1) {
+        if (!cut) return null;
+        bodyCut = true;
+        bodyEnd = buf.length;
+        next = buf.length;
+      } else {
+        bodyEnd = bodyStart + length;
+        if (buf[bodyEnd] === 0) next = bodyEnd + 1;
+        else {
+          violations.push({
+            rule: 'stomp-missing-nul',
+            section: this.section('Body'),
+            message: `content-length says the body has ${length} octets, but no NUL follows them: the frame is malformed (its length or its NUL is wrong).`,
+          });
+          const nul = indexOf(buf, 0, bodyEnd, buf.length);
+          if (nul < 0 && !cut) return null;
+          next = nul < 0 ? buf.length : nul + 1;
+        }
       }
     } else {
       const nul = indexOf(buf, 0, bodyStart, buf.length);
-      if (nul < 0) return null;
-      bodyEnd = nul;
-      next = nul + 1;
+      if (nul < 0 && !cut) return null;
+      bodyCut = nul < 0;
+      bodyEnd = nul < 0 ? buf.length : nul;
+      next = nul < 0 ? buf.length : nul + 1;
     }
 
     if (badEscape) {
@@ -306,9 +369,10 @@ class StompDecoder implements AppDecoder {
     }
 
     const bodyBytes = buf.subarray(bodyStart, Math.min(bodyEnd, bodyStart + MAX_BODY_CHARS * 4));
-    let body = utf8.decode(bodyBytes);
+    let body = utf8Text(bodyBytes, 0, bodyBytes.length);
     if (body.length > MAX_BODY_CHARS) body = body.slice(0, MAX_BODY_CHARS);
     const unit: AppUnit = { protocol: 'stomp', type: command, command, headers, body, summary: summarize(command, headers, body, dropped) };
+    if (bodyCut) unit.summary += ` (message cut after ${buf.length} bytes: the body is shown in part)`;
     unit.layers = spansOf(start, eol, headersStart, headersEnd, bodyStart, bodyEnd, next, command);
     return { unit, violations, next };
   }
@@ -326,7 +390,7 @@ class StompDecoder implements AppDecoder {
   }
 
   private headerText(buf: Uint8Array, start: number, end: number, unescape: boolean): { text: string; bad: boolean } {
-    const raw = utf8.decode(buf.subarray(start, Math.min(end, start + MAX_HEADER_CHARS * 4))).slice(0, MAX_HEADER_CHARS);
+    const raw = utf8Text(buf, start, Math.min(end, start + MAX_HEADER_CHARS * 4)).slice(0, MAX_HEADER_CHARS);
     if (!unescape || !raw.includes('\\')) return { text: raw, bad: false };
     let out = '';
     let bad = false;
@@ -348,6 +412,15 @@ class StompDecoder implements AppDecoder {
     }
     return { text: out, bad };
   }
+}
+
+/** Remembered ids for `replyTo`, at most MAX_LINKS (the oldest forgotten first). */
+export const MAX_LINKS = 256;
+function remember(map: Map<string, MessageRef>, key: string, ref: MessageRef): void {
+  if (key.length > 256) return;
+  map.delete(key);
+  map.set(key, ref);
+  if (map.size > MAX_LINKS) map.delete(map.keys().next().value!);
 }
 
 /** Layers of a joined frame moved to the completing message's offsets (what came before is cut off). */
@@ -372,7 +445,7 @@ function summarize(command: string, headers: HeaderPair[], body: string, dropped
   const h = (n: string) => headers.find(([k]) => k === n)?.[1];
   const words = [command];
   const dest = h('destination');
-  if (dest !== undefined) words.push(dest);
+  if (dest !== undefined) words.push(dest.length > 120 ? `${dest.slice(0, 120)}…` : dest);
   for (const n of ['id', 'receipt-id', 'accept-version', 'version', 'message']) {
     const v = h(n);
     if (v !== undefined) words.push(`${n} ${v.slice(0, 40)}`);
@@ -412,7 +485,15 @@ function startsWithCommandLine(data: Uint8Array): boolean {
   return c !== null && (CLIENT_COMMANDS.has(c) || SERVER_COMMANDS.has(c));
 }
 
+/** UTF-8 text of buf[start, end) (Buffer's decoder: much cheaper than TextDecoder on short header lines). */
+function utf8Text(buf: Uint8Array, start: number, end: number): string {
+  return Buffer.from(buf.buffer, buf.byteOffset + start, Math.max(0, end - start)).toString('utf8');
+}
+
+/** The first `byte` in buf[from, to), or -1; never looks past `to` (a header line's end, say). */
 function indexOf(buf: Uint8Array, byte: number, from: number, to: number): number {
-  const i = buf.subarray(0, Math.min(to, buf.length)).indexOf(byte, from);
-  return i;
+  const end = Math.min(to, buf.length);
+  if (end === buf.length) return buf.indexOf(byte, from);
+  for (let i = from; i < end; i++) if (buf[i] === byte) return i;
+  return -1;
 }
