@@ -156,6 +156,12 @@ describe.skipIf(chromium.skip)(chromium.skip ? `application layers in the dashbo
     await filters.getByRole('combobox', { name: 'Application protocol' }).selectOption('socket.io');
     await filters.getByRole('searchbox', { name: /Event name/ }).fill('chat');
     await textEventually(grid(page), (t) => !t.includes('graphql') && !t.includes('engine.io') && t.includes('EVENT "chat"'), 'only the chat events');
+    expect(await grid(page).getByRole('row').count()).toBe(4);
+    // Frames mode filters by the message each frame belongs to: the same four, one frame each.
+    await page.getByRole('group', { name: 'Rows' }).getByRole('button', { name: 'Frames' }).click();
+    const frames = page.getByRole('grid', { name: 'Frames' });
+    await textEventually(frames, (t) => t.includes('EVENT "chat"'), 'the chat events in Frames mode');
+    expect(await frames.getByRole('row').count()).toBe(4);
     await page.close();
   });
 

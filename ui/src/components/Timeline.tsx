@@ -2,7 +2,7 @@ import { signal } from '@preact/signals';
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { FrameEvent, MessageEvent } from '../../../server/capture/events.ts';
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
-import { appBadge, exchangeBadge, matchesApp, NO_APP_FILTER } from '../lib/app-layer.ts';
+import { appBadge, appFilterActive, exchangeBadge, matchesApp, NO_APP_FILTER } from '../lib/app-layer.ts';
 import { base64ToBytes, formatBytes, preview } from '../lib/bytes.ts';
 import { plural } from '../lib/plural.ts';
 import { recording, scrubTime } from '../recording.ts';
@@ -26,6 +26,8 @@ import {
 import { AppFilterControls, appViolationsOf, frameMessage, messageApp } from './AppFilters.tsx';
 
 const ROW_HEIGHT = 24;
+/** Newest rows looked at again while their decoded message may still come (Frames mode, app filters). */
+const RECHECK_TAIL = 256;
 
 // ---- the time column ---------------------------------------------------------------------------
 
@@ -441,6 +443,20 @@ export function Timeline() {
     c.rows.push(abs);
   }
   c.next = base + source.length;
+  // Frames mode filtered by the application layer: a frame's message (and its `app`) may be
+  // applied in a later slice than the frame. The newest data frames without one yet are looked
+  // at again with the next batch (at most RECHECK_TAIL rows, so the cost stays bounded).
+  if (mode === 'frames' && appFilterActive(appF)) {
+    let from = c.next;
+    for (let abs = c.next - 1; abs >= Math.max(base, c.next - RECHECK_TAIL); abs--) {
+      const item = source[abs - base]!;
+      if (item.type === 'frame' && (item.opcode & 8) === 0 && !frameMessage(item)) from = abs;
+    }
+    if (from < c.next) {
+      c.rows.length = lowerBound(c.rows, from);
+      c.next = from;
+    }
+  }
   c.version = v;
   const live = { rows: c.rows, total: source.length };
 
