@@ -71,7 +71,9 @@ export function describeMessage(m: MessageEvent): string {
   if (m.truncated) notes.push('preview');
   if (m.inflateError) notes.push(m.inflateError);
   if (m.utf8Valid === false) notes.push('invalid UTF-8');
-  return `${ARROW[m.dir]} message ${m.opcode === 1 ? 'TEXT' : 'BINARY'} ${body} [${notes.join(', ')}]`;
+  // The application layer the wiretap decoded, as the Timeline's badge says it.
+  const app = m.app ? ` = ${m.app.protocol} ${m.app.summary.slice(0, 120)}` : '';
+  return `${ARROW[m.dir]} message ${m.opcode === 1 ? 'TEXT' : 'BINARY'} ${body} [${notes.join(', ')}]${app}`;
 }
 
 export function describeHandshake(h: HandshakeEvent): string {
@@ -104,6 +106,8 @@ export function describeEvent(e: WireEvent): string {
         return `${ARROW[e.dir]} close ${e.explanation}${e.reason ? ` ${quoteText(e.reason)}` : ''}`;
       case 'violation':
         return `${ARROW[e.dir]} VIOLATION ${e.rule} (${e.section}, close code ${e.closeCode}): ${e.message}`;
+      case 'appViolation':
+        return `${ARROW[e.dir]} ${e.protocol.toUpperCase()} VIOLATION ${e.rule} (${e.section}): ${e.message}`;
       case 'end':
         return `end by ${e.by}${e.error ? ` (${e.error})` : ''}: ${e.code === null ? e.explanation : `client sees ${e.explanation}, server sees ${e.serverCode}`}${e.clean ? ', clean close' : ''}; ${e.bytes.client} bytes from client, ${e.bytes.server} from server`;
     }

@@ -35,3 +35,15 @@ describe('one-line summaries', () => {
     expect(describeFrame(cut!)).toContain('incomplete: the connection ended inside it');
   });
 });
+
+describe('application layer in the one-line descriptions', () => {
+  it('a decoded message says its unit after its bytes, and an appViolation says its protocol, rule and sentence', () => {
+    const m = {
+      type: 'message', conn: 3, t: 1, dir: 'client', opcode: 1, length: 16, text: '42["chat","hi"]', compressed: false, frames: 1, firstFrame: 0, lastFrame: 0,
+      app: { protocol: 'socket.io', type: 'EVENT', summary: 'EVENT "chat" ["hi"]' },
+    } as const;
+    expect(describeEvent(m as never)).toMatch(/ = socket\.io EVENT "chat" \["hi"\]$/);
+    const v = { type: 'appViolation', conn: 3, t: 2, dir: 'server', protocol: 'json-rpc', rule: 'json-rpc-version', section: 'JSON-RPC 2.0, 4 Request object', message: '"jsonrpc" is "2".' } as const;
+    expect(describeEvent(v)).toBe('#3 server → JSON-RPC VIOLATION json-rpc-version (JSON-RPC 2.0, 4 Request object): "jsonrpc" is "2".');
+  });
+});

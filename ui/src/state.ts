@@ -1,5 +1,7 @@
 import { computed, signal } from '@preact/signals';
 import type {
+  AppProtocol,
+  AppViolationEvent,
   CloseEvent,
   ControlEvent,
   Direction,
@@ -11,6 +13,7 @@ import type {
   ViolationEvent,
   WireEvent,
 } from '../../server/capture/events.ts';
+import { NO_APP_FILTER, type AppFilter } from './lib/app-layer.ts';
 import type { ConsoleLine, FileInfo, RunnerState, StoreStatus, StreamMessage, TopologyInfo } from '../../server/app/stream-protocol.ts';
 
 /**
@@ -39,6 +42,8 @@ export interface Conn {
   closes: CloseEvent[];
   end: EndEvent | null;
   violations: number;
+  /** Rules of an application protocol broken on the connection (`appViolation` events). */
+  appViolations: number;
   /**
    * The connection's HTTP request/response exchanges when it was not upgraded (plain HTTP, a
    * refused upgrade), in order: a kept-alive polling client makes many. Bounded per connection
@@ -89,6 +94,15 @@ class Model {
   framesByKey = new Map<FrameKey, FrameEvent>();
   violationsByFrame = new Map<FrameKey, ViolationEvent[]>();
   violations: ViolationEvent[] = [];
+  /** Application-protocol violations, and those of each message (by `appMessageKey`). */
+  appViolations: AppViolationEvent[] = [];
+  appViolationsByMessage = new Map<string, AppViolationEvent[]>();
+  /** A connection's own story at the application layer: mismatches and violations found in no message (at most 16 each). */
+  appViolationsByConn = new Map<number, AppViolationEvent[]>();
+  /** Messages with an application layer, by the key of each of their frames (Frames mode shows and filters by it). */
+  appByFrame = new Map<FrameKey, MessageEvent>();
+  /** Application protocols seen (the Timeline offers its protocol filter once one is). */
+  appProtocols = new Set<AppProtocol>();
   /** Frames the view bound pushed out (the absolute index of `frames[0]`). */
   trimmed = 0;
   /** The same for `messages`. */
@@ -105,6 +119,11 @@ class Model {
     this.framesByKey.clear();
     this.violationsByFrame.clear();
     this.violations = [];
+    this.appViolations = [];
+    this.appViolationsByMessage.clear();
+    this.appViolationsByConn.clear();
+    this.appByFrame.clear();
+    this.appProtocols.clear();
     this.trimmed = 0;
     this.messagesTrimmed = 0;
     this.frameRows = [];
@@ -145,7 +164,12 @@ class Model {
       case 'message':
       case 'ping':
       case 'pong':
-        if (e.type === 'message') this.conn(e.conn).messages[e.dir]++;
+        if (e.type === 'message') {
+          this.conn(e.conn).messages[e.dir]++;
+          // Bounded: a message names at most its own frames, and those leave with their frames (trim).
+          if (e.app && this.appProtocols.size < 16) this.appProtocols.add(e.app.protocol);
+          if (e.app) for (let s = e.firstFrame; s <= e.lastFrame && s - e.firstFrame < 4096; s++) this.appByFrame.set(frameKey(e.conn, e.dir, s), e);
+        }
         this.messages.push(e);
         this.messageRows.push(e);
         break;
@@ -165,6 +189,22 @@ class Model {
           const list = this.violationsByFrame.get(k) ?? [];
           list.push(e);
           this.violationsByFrame.set(k, list);
+        }
+        break;
+      }
+      case 'appViolation': {
+        this.conn(e.conn).appViolations++;
+        this.appViolations.push(e);
+        if (!e.at || e.rule === 'protocol-mismatch') {
+          const list = this.appViolationsByConn.get(e.conn) ?? [];
+          if (list.length < 16) list.push(e);
+          this.appViolationsByConn.set(e.conn, list);
+        }
+        if (e.at) {
+          const k = appMessageKey(e.at.conn, e.at.dir, e.at.firstFrame);
+          const list = this.appViolationsByMessage.get(k) ?? [];
+          if (list.length < 16) list.push(e);
+          this.appViolationsByMessage.set(k, list);
         }
         break;
       }
@@ -192,6 +232,7 @@ class Model {
       closes: [],
       end: null,
       violations: 0,
+      appViolations: 0,
       exchanges: [],
       httpCount: 0,
       color: PALETTE[(e.conn - 1) % PALETTE.length]!,
@@ -216,12 +257,13 @@ class Model {
         const k = frameKey(old.conn, old.dir, old.seq);
         this.framesByKey.delete(k);
         this.violationsByFrame.delete(k);
+        this.appByFrame.delete(k);
       }
       this.trimmed += f;
     }
     const m = over(this.messages);
     if (m > 0) {
-      this.messages.splice(0, m);
+      for (const old of this.messages.splice(0, m)) if (old.type === 'message') this.appViolationsByMessage.delete(appMessageKey(old.conn, old.dir, old.firstFrame));
       this.messagesTrimmed += m;
     }
     const fr = Math.max(0, this.frameRows.length - MAX_ROWS);
@@ -238,8 +280,13 @@ class Model {
     if (ev > 0) this.events.splice(0, ev);
     const v = over(this.violations);
     if (v > 0) this.violations.splice(0, v);
+    const av = over(this.appViolations);
+    if (av > 0) for (const old of this.appViolations.splice(0, av)) if (old.at) this.appViolationsByMessage.delete(appMessageKey(old.at.conn, old.at.dir, old.at.firstFrame));
   }
 }
+
+/** A message's identity for its application-layer violations: connection, direction, first frame (`MessageRef`). */
+export const appMessageKey = (conn: number, dir: Direction, firstFrame: number): string => `${conn}:${dir}:${firstFrame}`;
 
 export const model = new Model();
 
@@ -295,8 +342,10 @@ export interface Filters {
   kind: 'all' | 'data' | 'control' | 'http';
   text: string;
   regex: boolean;
+  /** By the application layer (ui/src/lib/app-layer.ts): protocol, event name / method / topic / command, id. */
+  app: AppFilter;
 }
-export const filters = signal<Filters>({ conn: null, dir: 'both', kind: 'all', text: '', regex: false });
+export const filters = signal<Filters>({ conn: null, dir: 'both', kind: 'all', text: '', regex: false, app: NO_APP_FILTER });
 
 export const selectedFrame = computed(() => {
   version.value;

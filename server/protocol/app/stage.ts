@@ -16,6 +16,7 @@
 import type { AppProtocol, AppViolationEvent, HandshakeEvent, MessageEvent, WireEvent } from '../../capture/events.ts';
 import type { AppDecoder, AppMessage, AppRuleBroken } from './decoder.ts';
 import { JsonRpcDecoder, looksLikeJsonRpc } from './jsonrpc.ts';
+import { MismatchStage } from './mismatch.ts';
 import { engineIoQuery, selectForUpgrade } from './select.ts';
 import { decodePollingBody, type PollingCarry } from './socketio.ts';
 import { parseJson } from './util.ts';
@@ -51,6 +52,8 @@ export class AppStage {
   /** `${side} ${sid}` → the session's packet waiting for attachments (bounded: POLLING_SESSIONS). */
   private readonly polling = new Map<string, PollingCarry>();
   private readonly limits: AppStageLimits;
+  /** A client and a server that speak different protocols on top (mismatch.ts). */
+  private readonly mismatch = new MismatchStage();
 
   constructor(
     private readonly emit: (events: WireEvent[]) => void,
@@ -74,13 +77,18 @@ export class AppStage {
         case 'message': {
           const c = this.conns.get(e.conn);
           if (c !== undefined) after = this.message(c, e);
+          after = withMismatch(after, this.mismatch.message(e));
           break;
         }
         case 'handshake':
-          after = this.handshake(e);
+          after = withMismatch(this.handshake(e), this.mismatch.handshake(e));
+          break;
+        case 'close':
+          after = withMismatch(null, this.mismatch.close(e));
           break;
         case 'end':
           this.conns.delete(e.conn);
+          this.mismatch.end(e.conn);
           break;
         default:
           break;
@@ -192,6 +200,11 @@ export class AppStage {
       t: e.t,
     };
   }
+}
+
+function withMismatch(after: AppViolationEvent[] | null, found: AppViolationEvent | null): AppViolationEvent[] | null {
+  if (found === null) return after;
+  return after === null ? [found] : [...after, found];
 }
 
 /**

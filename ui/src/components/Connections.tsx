@@ -153,6 +153,11 @@ export function Connections() {
               <b>#{c.id}</b>
               <span class={`state ${c.status}`}>{c.status}</span>
               {c.violations > 0 && <span class="badge violation" title="Rules of RFC 6455 broken on this connection">{c.violations} ✗</span>}
+              {c.appViolations > 0 && (
+                <span class="badge violation" title="Rules of the application protocol broken on this connection, or a client and server that speak different protocols (see its Handshake tab)">
+                  {c.appViolations} ✗
+                </span>
+              )}
             </div>
             <div class="conn-line muted">{c.client}</div>
             {/* Through the proxy each connection has its own server: the host the browser asked for. */}

@@ -3,6 +3,7 @@ import type { ExtensionOffer, HandshakeEvent, HeaderPair, HttpRequestHead, PerMe
 import { base64ToBytes, bytesToBase64, toHex } from '../lib/bytes.ts';
 import { selection, version, type Conn, type HttpExchange } from '../state.ts';
 import '../detail.css';
+import { ConnAppViolations, ExchangePackets } from './AppLayers.tsx';
 
 /** RFC 6455 §1.3: the server appends this to the client's key before hashing. */
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -651,6 +652,8 @@ export function HandshakeView({ conn }: { conn: Conn | null }) {
       </p>
 
       <Failure h={h} conn={conn} />
+      <ConnAppViolations conn={conn.id} />
+      {h.app && <ExchangePackets app={h.app} method={h.request?.method} />}
 
       {tls && (
         <>

@@ -3,6 +3,7 @@ import type { CloseEvent, ControlEvent, Direction, FrameEvent, MessageEvent } fr
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
 import { base64ToBytes, bytesToBase64, formatBytes, hexByte, utf8OrNull } from '../lib/bytes.ts';
 import { plural } from '../lib/plural.ts';
+import { AppLayers, BrokenRules } from './AppLayers.tsx';
 import { detailTab, frameKey, MAX_ROWS, model, selection, version, type MessageRow } from '../state.ts';
 import '../detail.css';
 
@@ -229,6 +230,7 @@ function DataMessage({ m }: { m: MessageEvent }) {
           <b>Could not inflate:</b> {m.inflateError}
         </p>
       )}
+      {m.app ? <AppLayers key={`${m.conn}:${m.dir}:${m.firstFrame}`} m={m} data={bytes} /> : <BrokenRules m={m} />}
       {m.text === undefined && m.base64 === undefined ? (
         <p class="muted">No content was kept for this message.</p>
       ) : (

@@ -3,6 +3,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/ho
 import type { Direction, FrameEvent, HandshakeEvent, MessageEvent, WireEvent } from '../../../server/capture/events.ts';
 import { explainCloseCode } from '../../../server/protocol/close-codes.ts';
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
+import { appBadge } from '../lib/app-layer.ts';
 import { base64ToBytes, preview, utf8 } from '../lib/bytes.ts';
 import { findFanOuts } from '../lib/fan-outs.ts';
 import { detailTab, filters, frameKey, model, paused, selectedConn, selection, topology, version } from '../state.ts';
@@ -142,6 +143,9 @@ function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
     }
   }
   if (f.truncated) detail += '…';
+  // The frame that completes a decoded message says the application's unit; the payload stays beside it.
+  const app = (f.opcode & 8) === 0 ? msgs.get(`app:${f.conn}:${f.dir}:${f.seq}`)?.app : undefined;
+  if (app) label = `${appBadge(app)}${f.fin ? '' : ' …'}`;
   const lengthText = `[${num(f.length)} B]`;
   const vText = violations.map((v) => `✗ ${v.rule} (${v.section}): ${v.message}`);
   // A frame the wiretap wrote itself (crafter, close with code) starts at the wiretap, not the peer.
@@ -161,6 +165,7 @@ function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
       injected ? `✎ Injected by the wiretap (frame crafter / fault), not sent by the ${f.dir}: the ${f.dir === 'client' ? 'server' : 'client'} received it as the ${f.dir}'s.` : '',
       f.fin ? '' : 'FIN=0: more fragments follow',
       f.rsv1 ? 'RSV1: compressed (permessage-deflate)' : '',
+      app ? `${app.protocol}: ${app.summary}` : '',
       detail ? `payload: ${detail}` : '',
       ...vText,
       'Click to open its anatomy.',
@@ -279,6 +284,22 @@ function arrowsOf(e: WireEvent, msgs: Map<string, MessageEvent>): Arrow[] {
           bad: true,
         },
       ];
+    case 'appViolation':
+      return [
+        {
+          id: `av${e.conn}:${e.dir}:${e.t}:${e.rule}:${++noteCount}`,
+          kind: 'violation',
+          conn: e.conn,
+          t: e.t,
+          from: 'tap',
+          to: 'tap',
+          label: `✗ ${e.rule} (${e.section})`,
+          detail: e.message,
+          title: `#${e.conn} ${dirArrow(e.dir)}: ${e.message} (${e.protocol}, ${e.section})`,
+          cls: 'note bad',
+          bad: true,
+        },
+      ];
     case 'end': {
       const code = e.code === null ? 'no WebSocket' : e.explanation;
       return [
@@ -326,6 +347,8 @@ function arrowCount(e: WireEvent): number {
       return (e.request || e.outcome === 'not-http' ? 1 : 0) + (e.response ? 1 : 0);
     case 'violation':
       return e.frame === undefined ? 1 : 0;
+    case 'appViolation':
+      return 1;
     default:
       return 0;
   }
@@ -343,6 +366,7 @@ function cachedArrows(e: WireEvent, msgs: Map<string, MessageEvent>): Arrow[] {
   if (e.type === 'frame') {
     sig = (model.violationsByFrame.get(frameKey(e.conn, e.dir, e.seq))?.length ?? 0) * 2;
     if (e.rsv1 && msgs.has(`${e.conn}:${e.dir}:${e.seq}`)) sig += 1;
+    if (msgs.has(`app:${e.conn}:${e.dir}:${e.seq}`)) sig += 1024;
   }
   const hit = arrowCache.get(e);
   if (hit && hit.sig === sig) return hit.arrows;
@@ -385,6 +409,7 @@ function build(limit: number, only: number | null): Built {
     const e = events[i]!;
     if (only !== null && e.conn !== only) continue;
     if (e.type === 'message' && e.compressed && picked.length < want) msgs.set(`${e.conn}:${e.dir}:${e.firstFrame}`, e);
+    if (e.type === 'message' && e.app && picked.length < want) msgs.set(`app:${e.conn}:${e.dir}:${e.lastFrame}`, e);
     const n = arrowCount(e);
     if (n === 0) continue;
     total += n;

@@ -1,7 +1,8 @@
 import { signal } from '@preact/signals';
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
-import type { FrameEvent } from '../../../server/capture/events.ts';
+import type { FrameEvent, MessageEvent } from '../../../server/capture/events.ts';
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
+import { appBadge, appFilterActive, exchangeBadge, matchesApp, NO_APP_FILTER } from '../lib/app-layer.ts';
 import { base64ToBytes, formatBytes, preview } from '../lib/bytes.ts';
 import { plural } from '../lib/plural.ts';
 import { recording, scrubTime } from '../recording.ts';
@@ -22,8 +23,11 @@ import {
   type HttpExchange,
   type MessageRow,
 } from '../state.ts';
+import { AppFilterControls, appViolationsOf, frameMessage, messageApp } from './AppFilters.tsx';
 
 const ROW_HEIGHT = 24;
+/** Newest rows looked at again while their decoded message may still come (Frames mode, app filters). */
+const RECHECK_TAIL = 256;
 
 // ---- the time column ---------------------------------------------------------------------------
 
@@ -236,6 +240,13 @@ export function injectedTitle(dir: 'client' | 'server'): string {
   return `Injected by the wiretap (the frame crafter in Break it, or a fault's close frame), not sent by the ${dir}: it reached the ${dir === 'client' ? 'server' : 'client'} as if the ${dir} had sent it.`;
 }
 
+/** The decoded message of a row: a message's own, or (Frames mode) the message a frame belongs to. */
+function appMessageOf(row: Row): MessageEvent | undefined {
+  if ('http' in row) return undefined;
+  if ('frame' in row) return frameMessage(row.frame);
+  return messageApp(row.msg) ? (row.msg as MessageEvent) : undefined;
+}
+
 function kindOf(row: Row): 'data' | 'control' | 'http' {
   if ('http' in row) return 'http';
   const control = 'frame' in row ? (row.frame.opcode & 8) !== 0 : row.msg.type !== 'message';
@@ -379,6 +390,7 @@ function FilterBar({ shown, total }: { shown: number; total: number }) {
       <label class="check">
         <input type="checkbox" checked={f.regex} onChange={(e) => set({ regex: (e.target as HTMLInputElement).checked })} /> regex
       </label>
+      <AppFilterControls />
       <div class="seg" role="group" aria-label="Time column">
         <button aria-pressed={timeMode.value === 'first'} onClick={() => (timeMode.value = 'first')} title="Times in seconds from the first row shown">
           from first
@@ -411,7 +423,8 @@ export function Timeline() {
   // would be the page's longest task.
   const base = mode === 'frames' ? model.frameRowsTrimmed : model.messageRowsTrimmed;
   const source: Item[] = mode === 'frames' ? model.frameRows : model.messageRows;
-  const key = `${model.generation}|${mode}|${f.conn}|${f.dir}|${f.kind}|${f.regex}|${f.text}`;
+  const appF = f.app ?? NO_APP_FILTER;
+  const key = `${model.generation}|${mode}|${f.conn}|${f.dir}|${f.kind}|${f.regex}|${f.text}|${appF.protocol}|${appF.name}|${appF.id}`;
   let c = cache.current;
   // A reconnect resets the model (the lists shrink): start over then too.
   if (!c || c.key !== key || c.next > base + source.length) c = cache.current = { key, rows: [], next: base, version: v };
@@ -424,10 +437,26 @@ export function Timeline() {
     // An HTTP exchange goes both ways (request and response): it passes either direction.
     if (f.dir !== 'both' && item.type !== 'handshake' && item.dir !== f.dir) continue;
     if (f.kind !== 'all' && kindOf(row) !== f.kind) continue;
-    if (match && !match(`${badgeOf(row)} ${previewOf(row)}`)) continue;
+    const decoded = appMessageOf(row);
+    if (!matchesApp(decoded?.app, appF)) continue;
+    if (match && !match(`${badgeOf(row)} ${decoded?.app ? `${appBadge(decoded.app)} ` : ''}${previewOf(row)}`)) continue;
     c.rows.push(abs);
   }
   c.next = base + source.length;
+  // Frames mode filtered by the application layer: a frame's message (and its `app`) may be
+  // applied in a later slice than the frame. The newest data frames without one yet are looked
+  // at again with the next batch (at most RECHECK_TAIL rows, so the cost stays bounded).
+  if (mode === 'frames' && appFilterActive(appF)) {
+    let from = c.next;
+    for (let abs = c.next - 1; abs >= Math.max(base, c.next - RECHECK_TAIL); abs--) {
+      const item = source[abs - base]!;
+      if (item.type === 'frame' && (item.opcode & 8) === 0 && !frameMessage(item)) from = abs;
+    }
+    if (from < c.next) {
+      c.rows.length = lowerBound(c.rows, from);
+      c.next = from;
+    }
+  }
   c.version = v;
   const live = { rows: c.rows, total: source.length };
 
@@ -498,6 +527,12 @@ export function Timeline() {
     const violations = key ? model.violationsByFrame.get(key)?.length ?? 0 : 0;
     const failed = 'http' in row && exchangeFailed(row.http);
     const injected = injectedOf(row);
+    // The application badge sits on a message's row, or on the frame that completes it (Frames mode).
+    const decoded = appMessageOf(row);
+    const app = decoded && (!('frame' in row) || row.frame.seq === decoded.lastFrame) ? decoded.app : undefined;
+    // An HTTP exchange carries the connection's own findings (a mismatch told by its handshake).
+    const brokenMsg = 'msg' in row ? (row.msg.type === 'message' ? row.msg : undefined) : app ? decoded : undefined;
+    const appBroken = brokenMsg ? appViolationsOf(brokenMsg) : 'http' in row ? (model.appViolationsByConn.get(row.http.conn) ?? []).filter((v) => !v.at) : [];
     const selected = key
       ? sel?.kind === 'frame' && sel.key === key
       : 'http' in row
@@ -509,7 +544,7 @@ export function Timeline() {
       <div
         role="row"
         aria-selected={selected}
-        class={`trow ${dir}${selected ? ' selected' : ''}${violations || failed ? ' has-violation' : ''}${injected ? ' injected' : ''}`}
+        class={`trow ${dir}${selected ? ' selected' : ''}${violations || failed || appBroken.length ? ' has-violation' : ''}${injected ? ' injected' : ''}`}
         style={{ top: `${i * ROW_HEIGHT}px` }}
         onClick={() => open(row)}
         data-dir={dir}
@@ -551,6 +586,21 @@ export function Timeline() {
           )}
           {violations > 0 && <span class="badge violation" title="This frame breaks a rule of RFC 6455">✗</span>}
           {failed && <span class="badge violation" title="The request failed: an error status or a refused upgrade">✗</span>}
+          {appBroken.length > 0 && (
+            <span class="badge violation" title={appBroken.map((v) => `${v.message} (${v.section})`).join('\n')}>
+              ✗
+            </span>
+          )}
+          {'http' in row && row.http.app && exchangeBadge(row.http.app, row.http.request?.method) !== null && (
+            <span class="badge app app-socketio" title="The Engine.IO packets of this long-polling exchange, decoded (the Handshake tab lists them)">
+              {exchangeBadge(row.http.app, row.http.request?.method)}
+            </span>
+          )}
+          {app && (
+            <span class={`badge app app-${app.protocol.replace(/[^a-z]/g, '')}`} title={`${app.summary}\nThe ${app.protocol} layer, decoded: the Message view shows it layer by layer.`}>
+              {appBadge(app)}
+            </span>
+          )}
           {previewOf(row)}
         </span>
       </div>,
@@ -568,6 +618,8 @@ export function Timeline() {
       <div
         class="tscroll"
         ref={scroller}
+        // Focusable, so the keyboard scrolls a long list too (WCAG 2.1.1; axe: scrollable-region-focusable).
+        tabIndex={0}
         role="grid"
         aria-label={mode === 'frames' ? 'Frames' : 'Messages'}
         aria-rowcount={rows.length}
