@@ -3,7 +3,7 @@ import http from 'node:http';
 import { afterAll, beforeAll } from 'vitest';
 import type { ControlEvent, EndEvent, HandshakeEvent, MessageEvent } from '../../server/capture/events.ts';
 import { ReverseProxy } from '../harness/reverse-proxy.ts';
-import { check, must, until, useLesson, type ClientRun } from '../harness.ts';
+import { check, compareWithGoal, lessonGoal, must, until, useLesson, type ClientRun } from '../harness.ts';
 
 /** The site's public address in the lesson: the proxy. */
 const SITE_PORT = 9980;
@@ -15,6 +15,9 @@ const KEEP_FOR = 3;
 // The wiretap sits between the proxy and server.js: it sees what reaches the server, as the
 // server sees it. The clients talk to the proxy (ws://localhost:9980), never to the wiretap.
 const lesson = useLesson(import.meta.url, { client: false, files: ['proxy.js'] });
+
+/** Step 4's conversation (goal.json): client.js's connection in the last check is compared with it. */
+const GOAL = lessonGoal(import.meta.url);
 
 let proxy: ReverseProxy | null = null;
 beforeAll(async () => {
@@ -179,6 +182,13 @@ check(`a silent connection stays open past the proxy's idle timeout (${IDLE_MS /
     if (again.conn !== undefined && !again.cut) s = again;
   }
   const conn = s.conn!;
+  // client.js's own connection against step 4's goal: the sentence naming its first difference.
+  const own = lesson.connectionsOf(client)[0];
+  const goalSays = compareWithGoal(GOAL, lesson.events.filter((e) => e.conn === own), `client.js through the proxy${own !== undefined ? `, #${own}` : ''}`, {
+    fromConn: own ?? 0,
+    ...(own !== undefined && endOf(own) ? {} : { now: Number.POSITIVE_INFINITY }),
+  });
+  const goal = goalSays ? `\n${goalSays}` : '';
   const sockets = client.sockets.filter((e) => e.event === 'create').length;
   const reconnected = sockets > 1 ? ` Your client.js reconnected after a cut (${sockets} WebSockets, one after the other): that hides the cut from the person at the page, not from the wire: every cut loses what was in flight, and costs a new handshake. Keep the connection alive instead.` : '';
   must(
@@ -193,12 +203,12 @@ check(`a silent connection stays open past the proxy's idle timeout (${IDLE_MS /
         : `Your server pinged it ${s.pings.length} time(s)${gaps.length ? `, every ${Math.round(median(gaps)!)} ms or so` : ''}: not often enough. The proxy cuts after ${IDLE_MS} ms with no byte either way; ping at least twice within that (every ${IDLE_MS / 2} ms or less), so that one late ping does not cost the connection.`;
     must(
       false,
-      `The proxy cut the silent page's connection (#${conn}) after ${cutAfter} s with no byte either way: the end of TCP, no close frame, by the proxy (the wiretap shows it ending from the client's side, as your server sees it). The page gets onclose with 1006.\n${why}${reconnected}`,
+      `The proxy cut the silent page's connection (#${conn}) after ${cutAfter} s with no byte either way: the end of TCP, no close frame, by the proxy (the wiretap shows it ending from the client's side, as your server sees it). The page gets onclose with 1006.\n${why}${reconnected}${goal}`,
     );
   }
   must(
     s.chatter.length === 0,
-    `Your server kept the silent page's connection (#${conn}) alive with data messages (${s.chatter.length} of them after the greeting, the first: '${(s.chatter[0]?.text ?? '(binary)').slice(0, 40)}'). They cross the proxy, but every page's onmessage receives each one, and your application's protocol now has a message every client must know to ignore. A ping does the same job below the application: the browser answers it by itself, and the page never sees either.`,
+    `Your server kept the silent page's connection (#${conn}) alive with data messages (${s.chatter.length} of them after the greeting, the first: '${(s.chatter[0]?.text ?? '(binary)').slice(0, 40)}'). They cross the proxy, but every page's onmessage receives each one, and your application's protocol now has a message every client must know to ignore. A ping does the same job below the application: the browser answers it by itself, and the page never sees either.${goal}`,
   );
   must(
     s.pings.length >= KEEP_FOR,
