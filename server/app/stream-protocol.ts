@@ -13,6 +13,11 @@ export interface TopologyInfo {
   targetLabel: string;
   /** `wsplay tap` runs the wiretap only: no workspace, server.js or lessons (absent: the playground). */
   mode?: 'tap';
+  /**
+   * A lesson's reverse proxy in front of the wiretap (lesson 13): where it listens, and the
+   * public port client.js writes for it (the page maps one to the other). Absent: none runs.
+   */
+  proxy?: { port: number; publicPort: number; idleMs: number };
 }
 
 export interface StoreStatus {
