@@ -9,7 +9,8 @@
 //       "idleMs": 2000,              cut a WebSocket tunnel after this long with no byte either way
 //       "answer": null | 400 | 426,  answer every upgrade request itself (a proxy without WebSocket support)
 //       "stripUpgrade": false,       drop Upgrade/Connection whatever proxy.js says
-//       "tls": { "cert": PEM, "key": PEM } }  terminate TLS (wss://) instead of plain ws://
+//       "tls": { "cert": PEM, "key": PEM,    terminate TLS (wss://) instead of plain ws://; cert/key
+//                "sni": { host: { cert, key } } } }  for clients that send no server name, sni for those that do
 //
 // It does what an HTTP/1.1 proxy must (RFC 9110 §7.6.1): the hop-by-hop headers of a request
 // (Connection, Upgrade, Keep-Alive, TE ... and every header Connection names) are for one hop
@@ -26,11 +27,15 @@
 //                                                     `open` event names it as the client)
 //   { type: 'cut', client, upstream, idleMs }        a tunnel cut for idleness
 //   { type: 'config-error', message }                proxy.js could not be used (the request got a 502)
-import { readFileSync } from 'node:fs';
+//   { type: 'tls', client, fromClient, fromProxy }   a wss:// connection ended: the TLS records each way
+//                                                     ({ bytes, records: { handshake, applicationData ... },
+//                                                     first: its first record header in hex, plaintext: whether
+//                                                     'GET ', 'Upgrade' or 'websocket' showed in the clear, tls })
 import http from 'node:http';
 import https from 'node:https';
 import { createRequire } from 'node:module';
 import net from 'node:net';
+import tls from 'node:tls';
 
 const opts = JSON.parse(process.env.WSPLAY_PROXY || '{}');
 const TARGET = { host: '127.0.0.1', port: Number(opts.target) || 9900 };
@@ -246,18 +251,115 @@ function tunnel(req, socket, head, r, upSocket, upHead) {
   if (socket instanceof net.Socket) socket.setNoDelay(true);
 }
 
+// ---- TLS: what the bytes on the TCP wire are ----
+
+const TLS_TYPES = { 20: 'changeCipherSpec', 21: 'alert', 22: 'handshake', 23: 'applicationData' };
+/** What a relayed connection's plaintext would show, if it were not encrypted: looked for in the raw bytes. */
+const PLAIN_MARKERS = ['GET ', 'Upgrade', 'websocket'].map((m) => Buffer.from(m, 'latin1'));
+
+/**
+ * The TLS record layer of one direction of a connection, read as it passes (RFC 8446 §5.1:
+ * a 5-byte header, content type, legacy version, length, then that many bytes): records counted
+ * by type, the first header kept. Constant memory: a header split across chunks is kept (4 bytes
+ * at most), payloads are skipped, not held.
+ */
+function recordReader() {
+  const r = { records: {}, bytes: 0, first: null, plaintext: false, skip: 0, head: Buffer.alloc(0), tail: Buffer.alloc(0), broken: false };
+  r.feed = (chunk) => {
+    r.bytes += chunk.length;
+    // A plaintext marker split across two chunks is still found: the last few bytes are kept.
+    const scan = Buffer.concat([r.tail, chunk]);
+    if (!r.plaintext && PLAIN_MARKERS.some((m) => scan.includes(m))) r.plaintext = true;
+    r.tail = scan.subarray(Math.max(0, scan.length - 16));
+    let i = 0;
+    while (i < chunk.length && !r.broken) {
+      if (r.skip > 0) {
+        const n = Math.min(r.skip, chunk.length - i);
+        r.skip -= n;
+        i += n;
+        continue;
+      }
+      const need = 5 - r.head.length;
+      r.head = Buffer.concat([r.head, chunk.subarray(i, i + need)]);
+      i += Math.min(need, chunk.length - i);
+      if (r.head.length < 5) break;
+      const type = TLS_TYPES[r.head[0]];
+      if (!type) {
+        r.broken = true; // not TLS (plain HTTP sent to the TLS port): counted no further
+        break;
+      }
+      r.first ??= r.head.toString('hex').replace(/(..)/g, '$1 ').trim();
+      r.records[type] = (r.records[type] ?? 0) + 1;
+      r.skip = r.head.readUInt16BE(3);
+      r.head = Buffer.alloc(0);
+    }
+  };
+  return r;
+}
+
+/**
+ * The public TLS port: a TCP relay to the HTTPS server behind it (on an internal port), which
+ * reads the TLS records going by (it cannot read inside them) and reports them when the
+ * connection ends: what wss:// puts on the wire, beside what the wiretap shows behind the proxy.
+ */
+function tlsFront(inner) {
+  return net.createServer((socket) => {
+    const client = `${socket.remoteAddress}:${socket.remotePort}`;
+    const up = net.connect(inner, '127.0.0.1');
+    const fromClient = recordReader();
+    const fromProxy = recordReader();
+    socket.on('data', (c) => fromClient.feed(c));
+    up.on('data', (c) => fromProxy.feed(c));
+    socket.pipe(up);
+    up.pipe(socket);
+    let done = false;
+    const end = () => {
+      if (done) return;
+      done = true;
+      socket.destroy();
+      up.destroy();
+      const summary = (r) => ({ bytes: r.bytes, records: r.records, first: r.first, plaintext: r.plaintext, tls: !r.broken && r.first !== null });
+      report({ type: 'tls', client, fromClient: summary(fromClient), fromProxy: summary(fromProxy) });
+    };
+    for (const s of [socket, up]) {
+      s.on('error', end);
+      s.on('close', end);
+    }
+  });
+}
+
 // ---- start ----
 
+function certOf(host) {
+  const c = opts.tls?.sni?.[host];
+  return c ? tls.createSecureContext({ cert: c.cert, key: c.key }) : null;
+}
+
 const server = opts.tls
-  ? https.createServer({ cert: opts.tls.cert ?? readFileSync(opts.tls.certPath), key: opts.tls.key ?? readFileSync(opts.tls.keyPath), ALPNProtocols: ['http/1.1'] })
+  ? https.createServer({
+      cert: opts.tls.cert,
+      key: opts.tls.key,
+      ALPNProtocols: ['http/1.1'],
+      // A client that names the host (SNI) gets its certificate; one that connects by IP address sends no name.
+      SNICallback: (name, cb) => cb(null, certOf(name.toLowerCase()) ?? undefined),
+    })
   : http.createServer();
 server.keepAliveTimeout = 2000;
 server.on('request', onRequest);
 server.on('upgrade', onUpgrade);
 server.on('clientError', (_err, socket) => socket.destroy());
-server.on('error', (err) => {
+const failed = (err) => {
   report({ type: 'error', message: `The reverse proxy could not listen on ${opts.host ?? '127.0.0.1'}:${opts.port ?? 0}: ${err.code ?? err.message}` });
   process.exit(1);
-});
-server.listen(Number(opts.port) || 0, opts.host ?? '127.0.0.1', () => report({ type: 'listening', port: server.address().port }));
+};
+server.on('error', failed);
+if (opts.tls) {
+  server.listen(0, '127.0.0.1', () => {
+    const front = tlsFront(server.address().port);
+    front.on('error', failed);
+    front.listen(Number(opts.port) || 0, opts.host ?? '127.0.0.1', () => report({ type: 'listening', port: front.address().port }));
+  });
+} else {
+  server.listen(Number(opts.port) || 0, opts.host ?? '127.0.0.1', () => report({ type: 'listening', port: server.address().port }));
+}
 process.on('disconnect', () => process.exit(0));

@@ -22,7 +22,7 @@ export interface ReverseProxyOptions {
   /** Drop Upgrade and Connection whatever proxy.js says. */
   stripUpgrade?: boolean;
   /** Terminate TLS (wss://) with this certificate and key (PEM). */
-  tls?: { cert: string; key: string };
+  tls?: { cert: string; key: string; sni?: Record<string, { cert: string; key: string }> };
 }
 
 export type ProxyReport =
@@ -30,7 +30,21 @@ export type ProxyReport =
   | { type: 'upgrade'; client: string; upstream: number; status: number }
   | { type: 'cut'; client: string; upstream: number; idleMs: number }
   | { type: 'config-error'; message: string }
+  | { type: 'tls'; client: string; fromClient: TlsSide; fromProxy: TlsSide }
   | { type: 'error'; message: string };
+
+/** One direction of a wss:// connection as the TCP wire carried it. */
+export interface TlsSide {
+  bytes: number;
+  /** TLS records by content type: handshake, changeCipherSpec, applicationData, alert. */
+  records: Record<string, number>;
+  /** The first record's header, in hex ("16 03 01 02 00": a handshake record). */
+  first: string | null;
+  /** Whether 'GET ', 'Upgrade' or 'websocket' appeared in the clear. */
+  plaintext: boolean;
+  /** Whether the bytes were TLS records throughout. */
+  tls: boolean;
+}
 
 export class ReverseProxy {
   readonly reports: ProxyReport[] = [];

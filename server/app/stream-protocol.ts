@@ -17,7 +17,7 @@ export interface TopologyInfo {
    * A lesson's reverse proxy in front of the wiretap (lesson 13): where it listens, and the
    * public port client.js writes for it (the page maps one to the other). Absent: none runs.
    */
-  proxy?: { port: number; publicPort: number; idleMs: number };
+  proxy?: { port: number; publicPort: number; idleMs: number; tls?: { port: number; publicPort: number } };
 }
 
 export interface StoreStatus {

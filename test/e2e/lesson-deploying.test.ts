@@ -4,9 +4,10 @@
  * the page's Run maps the lesson's ws://localhost:9980 to it), the starter's handshake reaches
  * the server without Upgrade and gets 426, a proxy.js that forwards Upgrade and Connection gets
  * the 101, the proxy cuts the silent connection after its idle timeout, and a server with a
- * heartbeat keeps it. Screenshots at 1280 and 1024 under test-artifacts/screenshots/deploying-*.png.
+ * heartbeat keeps it; over wss:// (a certificate from the local CA, made under a temporary HOME)
+ * the same frames arrive and the console names the TLS records. Screenshots at 1280 and 1024 under test-artifacts/screenshots/deploying-*.png.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
@@ -26,6 +27,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `lesson 13 in real Chromium: ${ch
   let browser: Browser;
   let context: BrowserContext;
   let dash: Page;
+  let dashboardUrl: string;
   const pageErrors: string[] = [];
 
   const pane = () => dash.getByRole('region', { name: 'Details' });
@@ -62,14 +64,15 @@ describe.skipIf(chromium.skip)(chromium.skip ? `lesson 13 in real Chromium: ${ch
     mkdirSync(SHOTS, { recursive: true });
     workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-deploying-e2e-'));
     await ensureUiBuilt();
-    cli = runCli(['start', '--port', '0', '--dashboard-port', '0', '--no-open', '--workspace', workspace], { WSPLAY_SKIP_UI_BUILD: '1', WSPLAY_LESSON_PROXY_PORT: '0' });
+    cli = runCli(['start', '--port', '0', '--dashboard-port', '0', '--no-open', '--workspace', workspace], { WSPLAY_SKIP_UI_BUILD: '1', WSPLAY_LESSON_PROXY_PORT: '0', HOME: workspace });
     const [started, launched] = await Promise.all([cli.line(/^Dashboard: (\S+)$/, 30_000), launchChromium()]);
     browser = launched;
     context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
     context.setDefaultTimeout(15_000);
     dash = await context.newPage();
     dash.on('pageerror', (err) => pageErrors.push(`${err.message}\n${err.stack ?? ''}`));
-    await dash.goto(started[1]!);
+    dashboardUrl = started[1]!;
+    await dash.goto(dashboardUrl);
   }, 120_000);
 
   afterAll(async () => {
@@ -84,7 +87,10 @@ describe.skipIf(chromium.skip)(chromium.skip ? `lesson 13 in real Chromium: ${ch
     await pane().getByRole('heading', { name: /^Lesson 13 · Deploying/ }).waitFor();
     await cli.line(/Reverse proxy \(proxy\.js\) on ws:\/\/localhost:\d+ → the wiretap → server\.js; it cuts a WebSocket idle for 2 s\./, 30_000);
     await cli.line(/server\.js listens on port 9900/, 30_000);
-  }, 60_000);
+    // The local CA (made under the temporary HOME on first use) signs the wss:// proxy's certificate.
+    await cli.line(/The same proxy over TLS on wss:\/\/localhost:\d+, with a certificate from wsplay's local CA/, 60_000);
+    await shot('pane');
+  }, 90_000);
 
   it("runs the starter: the handshake reaches the server without Upgrade, 426, and the page's WebSocket fails", async () => {
     await run.click();
@@ -93,7 +99,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `lesson 13 in real Chromium: ${ch
     await shot('426-console');
     await centerTab('Timeline').click();
     // The wiretap's own record of what reached server.js (the dashboard's API, as the pages read it).
-    const row = dash.getByRole('region', { name: 'Capture' }).getByText(/426/).first();
+    const row = dash.getByRole('region', { name: 'Capture' }).getByText(/GET \/ → 426/).first();
     await row.waitFor();
     await row.click();
     await pane().getByRole('tab', { name: 'Handshake' }).click();
@@ -139,6 +145,39 @@ describe.skipIf(chromium.skip)(chromium.skip ? `lesson 13 in real Chromium: ${ch
     );
     await shot('check');
     expect(pageErrors).toEqual([]);
+  }, 150_000);
+
+  it('over wss://: the same frames behind the proxy, and the console says the TCP wire carried TLS records only', async () => {
+    // The page trusts the local CA's certificate as a learner's browser does once they accepted it.
+    const trusting = await browser.newContext({ viewport: { width: 1280, height: 800 }, ignoreHTTPSErrors: true });
+    const page = await trusting.newPage();
+    page.on('pageerror', (err) => pageErrors.push(`${err.message}\n${err.stack ?? ''}`));
+    const previous = dash;
+    dash = page;
+    try {
+      await page.goto(dashboardUrl);
+      await pane().getByRole('heading', { name: /^Lesson 13 · Deploying/ }).waitFor();
+      const file = path.join(workspace, LESSON, 'client.js');
+      writeFileSync(file, readFileSync(file, 'utf8').replace("ws://localhost:9980'", "wss://localhost:9943'"));
+      await eventually(async () => (await page.locator('.monaco-editor .view-lines').innerText().catch(() => '')).includes('wss://localhost:9943'), () => 'the editor to show the wss:// URL', 15_000).catch(() => {});
+      const tlsBefore = (cli.stdout().match(/A wss:\/\/ connection/g) ?? []).length;
+      await run.click();
+      await consoleLine(/received: I heard you say "I am listening"/);
+      await centerTab('Code').click();
+      await dash.getByRole('group', { name: 'Run the client' }).getByRole('button', { name: 'Stop', exact: true }).click();
+      await eventually(() => (cli.stdout().match(/A wss:\/\/ connection/g) ?? []).length > tlsBefore, () => `the proxy's TLS summary; the CLI said:\n${cli.stdout().slice(-1500)}`, 20_000);
+      const line = await consoleLine(/A wss:\/\/ connection .* ended\. On its TCP wire/);
+      const text = await line.innerText();
+      expect(text).toMatch(/the first header: 16 03 0[13] /);
+      expect(text).toMatch(/applicationData/);
+      expect(text).toContain("no 'GET', no 'Upgrade', no frame in the clear");
+      await shot('wss-console');
+      await centerTab('Timeline').click();
+      await shot('wss');
+    } finally {
+      dash = previous;
+      await trusting.close();
+    }
     expect(readFileSync(path.join(workspace, LESSON, 'proxy.js'), 'utf8')).toContain('Upgrade');
   }, 150_000);
 });

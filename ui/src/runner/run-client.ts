@@ -604,7 +604,7 @@ function startPeer(n: number, gen: number): Peer {
     url: clientUrl(),
     peer: n,
     ...(tap ? { portMap: { from: 9900, to: tap } } : {}),
-    ...(proxy ? { morePorts: [{ from: proxy.publicPort, to: proxy.port }] } : {}),
+    ...(proxy ? { morePorts: [{ from: proxy.publicPort, to: proxy.port }, ...(proxy.tls ? [{ from: proxy.tls.publicPort, to: proxy.tls.port }] : [])] } : {}),
   };
   worker.postMessage(start);
   publish();
