@@ -31,5 +31,5 @@ const timer = setInterval(() => {
     ws.isAlive = false;
     ws.ping();
   });
-}, 600);
+}, 900);
 wss.on('close', () => clearInterval(timer));
