@@ -50,6 +50,12 @@ describe.skipIf(chromium.skip)(chromium.skip ? `lesson 13 in real Chromium: ${ch
     await dash.setViewportSize({ width: 1280, height: 800 });
   }
 
+  const linesOf = (match: RegExp) => consoleRows().filter({ hasText: match }).count();
+  /** A console line matching `match` beyond the `before` ones already there (earlier runs print the same). */
+  async function newLine(match: RegExp, before: number, timeout = 20_000): Promise<void> {
+    await eventually(async () => (await linesOf(match)) > before, async () => `a new console line with ${String(match)}; the console shows:\n${(await consoleRows().allInnerTexts()).slice(-15).join('\n')}`, timeout);
+  }
+
   async function consoleLine(match: string | RegExp, timeout = 15_000): Promise<Locator> {
     const row = consoleRows().filter({ hasText: match }).last();
     try {
@@ -111,28 +117,42 @@ describe.skipIf(chromium.skip)(chromium.skip ? `lesson 13 in real Chromium: ${ch
   }, 60_000);
 
   it('with Upgrade and Connection forwarded, the 101 comes back; silent, the connection is cut by the idle timeout', async () => {
+    const proxies = () => (cli.stdout().match(/Reverse proxy \(proxy\.js\) on/g) ?? []).length;
+    const before = proxies();
     copyFileSync(path.join(SOLUTION, 'proxy.js'), path.join(workspace, LESSON, 'proxy.js'));
     await cli.line(/proxy\.js saved: the proxy restarts with it\./, 15_000);
-    await eventually(() => (cli.stdout().match(/Reverse proxy \(proxy\.js\) on/g) ?? []).length >= 2, () => 'the proxy to restart');
+    await eventually(() => proxies() > before, () => 'the proxy to restart');
+    await centerTab('Code').click();
+    const echoes = await linesOf(/received: I heard you say "I am listening"/);
+    const closes = await linesOf(/closed: code 1006, clean: false/);
     await run.click();
-    await consoleLine(/received: I heard you say "I am listening"/);
+    await newLine(/received: I heard you say "I am listening"/, echoes);
     await consoleLine(/The reverse proxy cut a WebSocket .* after \d+\.\d s with no byte either way/, 20_000);
-    await consoleLine(/closed: code 1006, clean: false/);
+    await newLine(/closed: code 1006, clean: false/, closes);
     await shot('cut-console');
     await centerTab('Timeline').click();
     await shot('cut');
   }, 60_000);
 
   it("with the server's heartbeat, the connection outlives the idle timeout, and the Check passes", async () => {
+    const listens = () => (cli.stdout().match(/server\.js listens on port 9900/g) ?? []).length;
+    const before = listens();
     copyFileSync(path.join(SOLUTION, 'server.js'), path.join(workspace, LESSON, 'server.js'));
-    await eventually(() => (cli.stdout().match(/server\.js listens on port 9900/g) ?? []).length >= 2, () => 'server.js to restart', 30_000);
+    await eventually(() => listens() > before, () => 'server.js to restart with the heartbeat', 30_000);
     const cutsBefore = (cli.stdout().match(/The reverse proxy cut/g) ?? []).length;
+    await centerTab('Code').click();
+    const echoes = await linesOf(/received: I heard you say "I am listening"/);
     await run.click();
-    await consoleLine(/received: I heard you say "I am listening"/);
+    await newLine(/received: I heard you say "I am listening"/, echoes);
     // Three idle timeouts' worth of the server's pings, counted on the wire (the Timeline rows).
     await centerTab('Timeline').click();
     const pings = dash.getByRole('region', { name: 'Capture' }).getByText(/^PING$/);
-    await eventually(async () => (await pings.count()) >= 8, async () => `8 pings in the Timeline; it shows ${await pings.count()}`, 30_000);
+    try {
+      await eventually(async () => (await pings.count()) >= 8, async () => `8 pings in the Timeline; it shows ${await pings.count()}`, 30_000);
+    } catch (err) {
+      await shot('heartbeat-failed');
+      throw new Error(`${(err as Error).message}\nThe CLI said:\n${cli.stdout().slice(-2500)}`);
+    }
     expect((cli.stdout().match(/The reverse proxy cut/g) ?? []).length).toBe(cutsBefore);
     await shot('heartbeat');
 
@@ -161,8 +181,10 @@ describe.skipIf(chromium.skip)(chromium.skip ? `lesson 13 in real Chromium: ${ch
       writeFileSync(file, readFileSync(file, 'utf8').replace("ws://localhost:9980'", "wss://localhost:9943'"));
       await eventually(async () => (await page.locator('.monaco-editor .view-lines').innerText().catch(() => '')).includes('wss://localhost:9943'), () => 'the editor to show the wss:// URL', 15_000).catch(() => {});
       const tlsBefore = (cli.stdout().match(/A wss:\/\/ connection/g) ?? []).length;
+      await centerTab('Code').click();
+      const echoes = await linesOf(/received: I heard you say "I am listening"/);
       await run.click();
-      await consoleLine(/received: I heard you say "I am listening"/);
+      await newLine(/received: I heard you say "I am listening"/, echoes);
       await centerTab('Code').click();
       await dash.getByRole('group', { name: 'Run the client' }).getByRole('button', { name: 'Stop', exact: true }).click();
       await eventually(() => (cli.stdout().match(/A wss:\/\/ connection/g) ?? []).length > tlsBefore, () => `the proxy's TLS summary; the CLI said:\n${cli.stdout().slice(-1500)}`, 20_000);
