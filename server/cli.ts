@@ -12,6 +12,7 @@ import type { TopologyInfo } from './app/stream-protocol.ts';
 import { buildUi, uiNeedsBuild } from './app/ui-build.ts';
 import { LearnerBridge } from './app/learner-bridge.ts';
 import { ActiveWorkspace } from './app/active-workspace.ts';
+import { LessonProxy } from './app/lesson-proxy.ts';
 import { LearnerServer } from './runner/learner-server.ts';
 import { Workspace } from './runner/workspace.ts';
 import { announceSelf, findPortOwner, ownerText } from './tap/port-owner.ts';
@@ -97,6 +98,8 @@ interface Running {
   bridge: LearnerBridge | null;
   /** Lessons (wsplay start): which folder the learner's files are in, and their progress. */
   lessons?: ActiveWorkspace;
+  /** A lesson's reverse proxy (lesson 13), started when that lesson opens. */
+  lessonProxy?: LessonProxy;
   dashboard: Dashboard | null;
   /** The proxy and intercepted browsers: `wsplay proxy`/`browser`, or on demand from the dashboard. */
   interception?: Interception;
@@ -175,7 +178,8 @@ async function runTap(
 function topologyOf(running: Running, targetLabel: string): TopologyInfo {
   const proxy = running.interception?.proxy;
   if (proxying && proxy) return { tap: { host: proxy.host, port: proxy.port }, target: { host: '*', port: 0 }, targetLabel, mode: 'tap', proxy: { host: proxy.host, port: proxy.port } };
-  return { tap: { host: running.tap.host, port: running.tap.port }, target: running.tap.target, targetLabel, ...(running.bridge ? {} : { mode: 'tap' as const }) };
+  const lessonProxy = running.lessonProxy?.ports;
+  return { tap: { host: running.tap.host, port: running.tap.port }, target: running.tap.target, targetLabel, ...(running.bridge ? {} : { mode: 'tap' as const }), ...(lessonProxy ? { lessonProxy } : {}) };
 }
 
 interface DashboardFlags {
@@ -292,7 +296,7 @@ function shutdownOnSignals(running: Running): void {
     // Flush, not close: closing the tap ends the open connections, and their `end` events
     // belong in the recording too.
     running.recorder?.flush();
-    await Promise.all([running.tap.close(), running.bridge?.close(), running.dashboard?.close(), running.interception?.close()]);
+    await Promise.all([running.tap.close(), running.bridge?.close(), running.dashboard?.close(), running.interception?.close(), running.lessonProxy?.close()]);
     running.recorder?.close();
     if (running.recorder) print(`Recording complete: ${running.recorder.lines} events in ${running.recorder.path}${running.recorder.summary() ? ` (${running.recorder.summary()})` : ''}`);
     process.exit(signal === 'SIGINT' ? 0 : 0);
@@ -534,6 +538,11 @@ async function main(argv: string[]): Promise<void> {
     running.bridge = new LearnerBridge(running.tap, workspace, learner, () => topologyOf(running, label), printOnce);
     shutdownOnSignals(running);
     running.lessons = new ActiveWorkspace(running.bridge);
+    const bridge = running.bridge;
+    // WSPLAY_LESSON_PROXY_PORT=0: any free port (tests); the dashboard's Run maps the lesson's port to it.
+    const proxyPort = process.env.WSPLAY_LESSON_PROXY_PORT;
+    running.lessonProxy = new LessonProxy({ tapPort: () => running.tap.port, info: (text) => bridge.info(text), changed: () => bridge.topologyChanged() }, proxyPort === undefined || proxyPort === '' ? undefined : Number(proxyPort));
+    running.lessons.onSwitch = (lesson, ws) => running.lessonProxy!.switchTo(lesson, ws);
     print(`Workspace: ${workspace.root} (client.js, server.js: edit them here or in any editor; server.js restarts on save)`);
     // The lesson open when the playground last stopped is open again (progress.json): it says so.
     await running.lessons.restore();

@@ -74,6 +74,11 @@ export interface ClientOptions {
   name?: string;
   /** The Origin header to send, as a page served from that origin would (none by default: Node sends none). */
   origin?: string;
+  /**
+   * Where the client's `ws://localhost:PUBLIC` goes instead of the wiretap (lesson 13: the
+   * reverse proxy in front of it), with the public port the code uses for it.
+   */
+  via?: { port: number; publicPort: number };
 }
 
 export const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;

@@ -181,7 +181,7 @@ export class LessonRun {
   async runClient(opts: ClientOptions = {}): Promise<ClientRun> {
     must(this.tap, 'The wiretap is not running: call start() first.');
     const file = opts.file ?? 'client.js';
-    const client = new ClientRun(isAbsolute(file) ? file : this.file(file), this.tapPort, PUBLIC_PORT, opts);
+    const client = new ClientRun(isAbsolute(file) ? file : this.file(file), opts.via?.port ?? this.tapPort, opts.via?.publicPort ?? PUBLIC_PORT, opts);
     this.clients.push(client);
     this.connsOf.set(client, []);
     // Starting a Node process takes milliseconds on a quiet machine and seconds on a loaded one:

@@ -33,6 +33,8 @@ export class ActiveWorkspace {
   readonly lessonsDir: string;
   readonly progress: ProgressStore;
   private readonly free: Workspace;
+  /** Called after each switch (a lesson's own services follow it: lesson 13's reverse proxy). */
+  onSwitch: ((lesson: LessonInfo | null, ws: Workspace) => Promise<void> | void) | null = null;
   /** Switches happen one after the other (two quick clicks must not interleave restarts). */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -94,6 +96,7 @@ export class ActiveWorkspace {
       const ws = this.workspaceOf(lesson);
       const runner = await this.bridge.switchWorkspace(ws, lesson.slug);
       this.progress.setCurrent(lesson.slug);
+      await this.onSwitch?.(lesson, ws);
       return this.switched(runner);
     });
   }
@@ -103,6 +106,7 @@ export class ActiveWorkspace {
     return this.serial(async () => {
       const runner = await this.bridge.switchWorkspace(this.free, null);
       this.progress.setCurrent(null);
+      await this.onSwitch?.(null, this.free);
       return this.switched(runner);
     });
   }
@@ -115,7 +119,9 @@ export class ActiveWorkspace {
     const slug = this.progress.get().current;
     const lesson = slug ? this.find(slug) : null;
     if (!lesson) return null;
-    await this.bridge.switchWorkspace(this.workspaceOf(lesson), lesson.slug, false);
+    const ws = this.workspaceOf(lesson);
+    await this.bridge.switchWorkspace(ws, lesson.slug, false);
+    await this.onSwitch?.(lesson, ws);
     return lesson;
   }
 }

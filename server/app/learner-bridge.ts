@@ -165,6 +165,17 @@ export class LearnerBridge {
     this.stream?.consoleLine(line);
   }
 
+  /** A note of wsplay's in the dashboard's console and the terminal (lesson 13's reverse proxy). */
+  info(text: string): void {
+    this.line({ source: 'wsplay', stream: 'info', text, t: this.tap.now() });
+    this.print(text);
+  }
+
+  /** Pages get the topology again (a lesson's proxy started or moved). */
+  topologyChanged(): void {
+    this.stream?.publish({ kind: 'topology', topology: this.topology() });
+  }
+
   attach(stream: EventStream): void {
     this.stream = stream;
   }

@@ -18,6 +18,11 @@ export interface TopologyInfo {
    * connection to the host it asked for (its `open.target`); `tap` and `target` are not used.
    */
   proxy?: { host: string; port: number };
+  /**
+   * A lesson's reverse proxy in front of the wiretap (lesson 13): where it listens, and the
+   * public port client.js writes for it (the page maps one to the other). Absent: none runs.
+   */
+  lessonProxy?: { port: number; publicPort: number; idleMs: number; tls?: { port: number; publicPort: number } };
 }
 
 export interface StoreStatus {

@@ -81,10 +81,10 @@ describe('globMatch', () => {
 });
 
 describe('the lessons’ goal and predict files', () => {
-  for (const slug of ['08-server-as-go-between', '09-closing', '10-heartbeats']) {
+  for (const slug of ['08-server-as-go-between', '09-closing', '10-heartbeats', '13-deploying']) {
     it(`${slug}/goal.json is a goal`, () => expect(goalProblem(goalOf(slug))).toBeNull());
   }
-  for (const slug of ['02-upgrade-handshake', '04-sending-too-early', '06-utf8-and-fromcharcode', '09-closing', '10-heartbeats']) {
+  for (const slug of ['02-upgrade-handshake', '04-sending-too-early', '06-utf8-and-fromcharcode', '09-closing', '10-heartbeats', '13-deploying']) {
     it(`${slug}/predict.json is a prediction file`, () => expect(predictProblem(predictOf(slug))).toBeNull());
   }
   it('names what is wrong in a malformed goal', () => {

@@ -56,10 +56,20 @@ function Topology() {
   const tap = `ws://${t.tap.host}:${t.tap.port}`;
   const target = `${t.target.host}:${t.target.port}`;
   const route = `Clients connect to the wiretap at ${tap}, which relays every byte to ${t.targetLabel} (${target}) and decodes it on the way`;
+  // Lesson 13: its reverse proxy stands in front of the wiretap (the page's Run connects to it).
+  const p = t.lessonProxy;
+  const proxyRoute = p
+    ? `The lesson's reverse proxy (proxy.js) on ws://localhost:${p.publicPort}${p.tls ? ` and wss://localhost:${p.tls.publicPort}` : ''} forwards to the wiretap; it cuts a WebSocket idle for ${p.idleMs / 1000} s`
+    : '';
   return (
     <>
+      {p && (
+        <span class="topology" title={proxyRoute}>
+          clients → <b>proxy :{p.publicPort}</b>
+        </span>
+      )}
       <span class="topology tap" title={route}>
-        clients → <b class="tap-url">wiretap {tap}</b>
+        {p ? '→' : 'clients →'} <b class="tap-url">wiretap {tap}</b>
       </span>
       <span class="topology topo-target" title={route}>
         → {fileOf(t.targetLabel)} <span class="muted">{target}</span>

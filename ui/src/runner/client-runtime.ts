@@ -266,18 +266,21 @@ scope.addEventListener('unhandledrejection', (e: PromiseRejectionEvent) => {
 
 const NativeWebSocket = scope.WebSocket;
 let portMap: StartCommand['portMap'];
+let morePorts: NonNullable<StartCommand['morePorts']> = [];
 
 /**
  * ws://localhost:9900 (or http://localhost:9900/… for fetch) → the wiretap's real port, when it
  * is not 9900 (StartCommand.portMap).
  */
 function mapPort(url: string | URL): string | URL {
-  if (!portMap || portMap.from === portMap.to) return url;
+  const maps = [...(portMap ? [portMap] : []), ...morePorts].filter((m) => m.from !== m.to);
+  if (maps.length === 0) return url;
   try {
     const u = new URL(String(url), clientUrl || undefined);
     const local = u.hostname === 'localhost' || u.hostname === '127.0.0.1' || u.hostname === '[::1]';
-    if (local && Number(u.port) === portMap.from) {
-      u.port = String(portMap.to);
+    const map = local ? maps.find((m) => Number(u.port) === m.from) : undefined;
+    if (map) {
+      u.port = String(map.to);
       return u.href;
     }
   } catch {
@@ -399,6 +402,7 @@ const onStart = (e: MessageEvent<StartCommand>) => {
   scope.removeEventListener('message', onStart);
   clientUrl = e.data.url;
   portMap = e.data.portMap;
+  morePorts = (e.data.morePorts ?? []).slice(0, 8);
   clientRe = new RegExp(`${escapeRe(clientUrl)}:(\\d+):(\\d+)`);
   post({ kind: 'loading', t: Date.now() });
   let ok = false;

@@ -15,6 +15,8 @@ export interface StartCommand {
    * to `to` instead, so the learner's code runs unchanged.
    */
   portMap?: { from: number; to: number };
+  /** More ports mapped the same way (lesson 13: the reverse proxy's public port to where it listens). */
+  morePorts?: { from: number; to: number }[];
 }
 
 /** A place in client.js (1-based line and column), found in a stack trace. */

@@ -598,7 +598,14 @@ function startPeer(n: number, gen: number): Peer {
   };
   worker.onmessageerror = () => note(`peer ${n}: a message from the worker could not be read`, 'warn', n);
   const tap = topology.value?.tap.port;
-  const start: StartCommand = { kind: 'start', url: clientUrl(), peer: n, ...(tap ? { portMap: { from: 9900, to: tap } } : {}) };
+  const proxy = topology.value?.lessonProxy;
+  const start: StartCommand = {
+    kind: 'start',
+    url: clientUrl(),
+    peer: n,
+    ...(tap ? { portMap: { from: 9900, to: tap } } : {}),
+    ...(proxy ? { morePorts: [{ from: proxy.publicPort, to: proxy.port }, ...(proxy.tls ? [{ from: proxy.tls.publicPort, to: proxy.tls.port }] : [])] } : {}),
+  };
   worker.postMessage(start);
   publish();
   return p;
