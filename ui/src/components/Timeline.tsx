@@ -554,7 +554,11 @@ export function Timeline() {
         <span class="c-time" role="cell" title={tMode === 'first' ? `${(ev.t / 1000).toFixed(3)} s on the wiretap's clock` : undefined}>
           {timeText(tMode, ev.t, t0, zero)}
         </span>
-        <span class="c-delta muted" role="cell">+{formatDelta(ev.t - prevT)}</span>
+        <span class="c-delta muted" role="cell">
+          {/* HTTP exchanges sit where their request began; the row before may have come later. */}
+          {ev.t >= prevT ? '+' : '−'}
+          {formatDelta(Math.abs(ev.t - prevT))}
+        </span>
         <span class="c-conn" role="cell">
           <span class="swatch" style={{ background: conn?.color }} />#{ev.conn}
         </span>
