@@ -5,6 +5,7 @@ import type { Direction, EndEvent, HandshakeEvent, TlsSession, WireEvent } from 
 import { ConnectionDecoder } from '../protocol/connection-decoder.ts';
 import { DEFAULT_LIMITS, type DecoderLimits } from '../protocol/message-assembler.ts';
 import { buildFrame } from './crafter.ts';
+import { InsightEngine } from '../insights/engine.ts';
 import { FaultTable, Lane, NO_FAULTS, type ConnFaults, type LaneStats } from './faults.ts';
 import { InflationStage, type InflationLimits, type InflationStats } from './inflation.ts';
 import { connectTls, describeSession, explainTlsError, HeadRewriter, hostHeaderFor, isTapOrigin, type TlsUpstream } from './upstream.ts';
@@ -37,6 +38,8 @@ export interface WiretapOptions {
   lazyEvents?: boolean;
   /** Bounds of inflation off the relay's path (server/tap/inflation.ts); the defaults otherwise. */
   inflation?: Partial<InflationLimits>;
+  /** Add `insight` events (server/insights/): what the programs on either side got wrong. On by default. */
+  insights?: boolean;
 }
 
 /** What the faults did on one connection, for GET /api/faults. */
@@ -96,7 +99,13 @@ export class Wiretap {
 
   constructor(private readonly opts: WiretapOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.inflation = new InflationStage((events) => this.opts.onEvents?.(events), opts.inflation, opts.lazyEvents === true);
+    // Insights read the events as they leave the inflation stage, in each connection's order.
+    const insights = opts.insights === false ? null : new InsightEngine();
+    this.inflation = new InflationStage(
+      (events) => this.opts.onEvents?.(insights ? insights.push(events) : events),
+      opts.inflation,
+      opts.lazyEvents === true,
+    );
     this.faults = opts.faults ?? new FaultTable();
     this.faults.onChange(() => this.applyFaults());
   }
