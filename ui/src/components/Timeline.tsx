@@ -4,6 +4,7 @@ import type { FrameEvent } from '../../../server/capture/events.ts';
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
 import { base64ToBytes, formatBytes, preview } from '../lib/bytes.ts';
 import { plural } from '../lib/plural.ts';
+import { InsightBadge, insightsOfFrame, insightsOfRow } from './Insights.tsx';
 import { recording, scrubTime } from '../recording.ts';
 import {
   detailTab,
@@ -496,6 +497,7 @@ export function Timeline() {
     const conn = model.conns.get(ev.conn);
     const key = 'frame' in row ? frameKey(row.frame.conn, row.frame.dir, row.frame.seq) : null;
     const violations = key ? model.violationsByFrame.get(key)?.length ?? 0 : 0;
+    const insights = key ? insightsOfFrame(key) : 'msg' in row ? insightsOfRow(row.msg) : [];
     const failed = 'http' in row && exchangeFailed(row.http);
     const injected = injectedOf(row);
     const selected = key
@@ -550,6 +552,7 @@ export function Timeline() {
             </span>
           )}
           {violations > 0 && <span class="badge violation" title="This frame breaks a rule of RFC 6455">✗</span>}
+          <InsightBadge list={insights} />
           {failed && <span class="badge violation" title="The request failed: an error status or a refused upgrade">✗</span>}
           {previewOf(row)}
         </span>
