@@ -99,8 +99,11 @@ interface ConnState {
 }
 
 interface HostState {
-  /** The client's last connection to end: when, and whether it ended on purpose (a clean 1000). */
-  lastEnd: { t: number; conn: number; onPurpose: boolean } | null;
+  /**
+   * The client's last connection to end: when, and whether it failed (a WebSocket that ended
+   * other than by a clean 1000, or a server that could not be reached): what a reconnect follows.
+   */
+  lastEnd: { t: number; conn: number; failed: boolean } | null;
   /** The current run of reconnects: connection and the wait before it. */
   chain: Array<{ conn: number; delay: number; t: number }>;
   /** The chain already fired (one insight per storm). */
@@ -215,7 +218,7 @@ export class InsightEngine {
     this.hosts.set(host, h);
     const last = h.lastEnd;
     const delay = last ? e.t - last.t : Infinity;
-    if (!last || last.onPurpose || delay > RECONNECT_WINDOW_MS || delay < 0) {
+    if (!last || !last.failed || delay > RECONNECT_WINDOW_MS || delay < 0) {
       h.chain = [];
       h.fired = false;
       return NONE;
@@ -278,7 +281,9 @@ export class InsightEngine {
     const f: FrameRef = { dir: e.dir, seq: e.seq, opcode: e.opcode, t: e.t, tEnd: e.tEnd, length: e.length };
     c.lastFrame = f;
     c.lastOf[e.dir] = f;
-    if (e.opcode !== 0x8) {
+    // Data frames only from the client (a pong right before a heartbeat's terminate() is no
+    // message the server choked on); any frame from the server, pings included, shows it alive.
+    if (e.opcode !== 0x8 && (e.dir === 'server' || e.opcode <= 0x2)) {
       if (e.dir === 'client') {
         c.lastClientData = f;
         c.serverAnswered = false;
@@ -401,7 +406,10 @@ export class InsightEngine {
     const c = this.conns.get(e.conn);
     this.conns.delete(e.conn);
     const h = c ? this.hosts.get(c.host) : undefined;
-    if (h) h.lastEnd = { t: e.t, conn: e.conn, onPurpose: e.clean && e.code === 1000 };
+    // A refused handshake (401, 403) is an answer, not a failure: a check's (or a scanner's)
+    // probes one after the other are not a client reconnecting.
+    const failed = c ? (c.upgraded ? !(e.clean && e.code === 1000) : e.by === 'wiretap' && e.error !== undefined) : false;
+    if (h) h.lastEnd = { t: e.t, conn: e.conn, failed };
     if (!c || !c.upgraded) return NONE;
     const out: InsightEvent[] = [];
     const last = c.lastFrame;
