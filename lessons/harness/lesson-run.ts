@@ -151,6 +151,7 @@ export class LessonRun {
     this.server = server;
     server.on('output', ({ text }: { text: string }) => this.serverOutput.push(text));
     server.on('port', (port: number) => this.tap!.setTarget({ host: HOST, port }));
+    server.on('stopping', () => this.tap?.serverStopping());
     const state = await server.start();
     if (state.status !== 'running') {
       const tail = learnerLines(state.stack ?? this.serverOutput.slice(-8).join('\n'));

@@ -54,6 +54,8 @@ const CHAIN_MAX = 16;
  * message (String.fromCharCode(...data) spreads a million arguments before the stack overflows).
  */
 const CRASH_WINDOW_MS = 5000;
+/** A stop of the server on purpose explains the ends of its connections this long after it (SIGKILL comes at 1.5 s). */
+const STOP_WINDOW_MS = 5000;
 /** A ping unanswered for this long when the pinger pings again (or ends) was left unanswered. */
 const PONG_PATIENCE_MS = 1000;
 /** Silences shorter than this are not an idle timeout. */
@@ -128,9 +130,21 @@ export class InsightEngine {
   private readonly conns = new Map<number, ConnState>();
   private readonly hosts = new Map<string, HostState>();
   private readonly limits: InsightLimits;
+  /** When the server was last stopped on purpose (Wiretap.serverStopping), or null. */
+  private stoppedAt: number | null = null;
 
   constructor(limits: Partial<InsightLimits> = {}) {
     this.limits = { ...DEFAULT_INSIGHT_LIMITS, ...limits };
+  }
+
+  /**
+   * The server is being stopped on purpose at `t` (the playground's restart, a check's end): ends
+   * in the next STOP_WINDOW_MS are what a stop looks like (FIN without close frames), not a crash
+   * on the last frame or an idle timeout. Only a runner that starts the server knows; under
+   * `wsplay tap` the wire is all there is.
+   */
+  serverStopping(t: number): void {
+    this.stoppedAt = t;
   }
 
   /**
@@ -420,7 +434,11 @@ export class InsightEngine {
     // process that does not listen for it; the client's close reply then meets a dead socket).
     const reset = /^server ECONNRESET/.test(e.error ?? '');
     const data = c.lastClientData;
+    const stopped = this.stoppedAt !== null && e.t >= this.stoppedAt && e.t - this.stoppedAt <= STOP_WINDOW_MS;
     if (
+      !stopped &&
+      // A server ping still unanswered: its heartbeat ended a peer gone silent (no-pong's case).
+      c.pending.server.length === 0 &&
       data !== null &&
       !c.serverAnswered &&
       e.t - data.tEnd <= CRASH_WINDOW_MS &&
@@ -446,7 +464,7 @@ export class InsightEngine {
     // is a ping is the heartbeat's own doing (no-pong's case).
     // Only the server's side: a client's end after a silence is a person closing a tab, and a
     // timer that cuts connections lives in the server or in a proxy in front of it.
-    if (noClose && e.by === 'server' && (last === null || last.opcode !== 0x9)) {
+    if (!stopped && noClose && e.by === 'server' && (last === null || last.opcode !== 0x9)) {
       const from = last ? Math.max(last.tEnd, c.since) : c.since;
       const idle = e.t - from;
       const n = Math.round((idle - 200) / 5000) * 5;

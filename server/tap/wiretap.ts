@@ -96,11 +96,14 @@ export class Wiretap {
    * thread pool when large, each connection's events kept in order (server/tap/inflation.ts).
    */
   private readonly inflation: InflationStage;
+  /** What the programs got wrong (server/insights/); null with `insights: false`. */
+  private readonly insights: InsightEngine | null;
 
   constructor(private readonly opts: WiretapOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     // Insights read the events as they leave the inflation stage, in each connection's order.
     const insights = opts.insights === false ? null : new InsightEngine();
+    this.insights = insights;
     this.inflation = new InflationStage(
       (events) => this.opts.onEvents?.(insights ? insights.push(events) : events),
       opts.inflation,
@@ -121,6 +124,14 @@ export class Wiretap {
 
   get target(): { host: string; port: number } {
     return this.opts.target;
+  }
+
+  /**
+   * The server is being stopped on purpose (a restart after a save, the end of a check): the
+   * connections it drops without close frames in the next seconds are not a crash or a timeout.
+   */
+  serverStopping(): void {
+    this.insights?.serverStopping(this.now());
   }
 
   /** Relay new connections elsewhere (the learner's server restarted on a new internal port). */

@@ -6,7 +6,7 @@
  * they cite, and the crashed connection's autopsy says 1006, that no frame carried it, and shows
  * the server's crash line. Screenshots at 1280 and 1024 px: test-artifacts/screenshots/insights-*.png.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -144,4 +144,29 @@ describe.skipIf(chromium.skip)(chromium.skip ? `insights: ${chromium.reason}` : 
     await shots('autopsy-1006');
     expect(pageErrors).toEqual([]);
   }, 90_000);
+
+  it('names the line of client.js that called close(), run from the Code tab', async () => {
+    // The crash above stopped server.js: a save starts it again.
+    const starts = () => cli.stdout().split('\n').filter((l) => /server\.js listens on port 9900/.test(l)).length;
+    const before = starts();
+    const server = path.join(workspace, 'server.js');
+    writeFileSync(server, readFileSync(server, 'utf8'));
+    await eventually(() => starts() > before, () => `server.js to start again; stdout: ${cli.stdout().slice(-400)}`, 20_000);
+    writeFileSync(
+      path.join(workspace, 'client.js'),
+      ["const socket = new WebSocket('ws://localhost:9900');", '', 'socket.onmessage = (event) => {', "  socket.close(1000, 'done');", '};', ''].join('\n'),
+    );
+    await centerTab('Code').click();
+    await dash.getByRole('group', { name: 'Run the client' }).getByRole('button', { name: /^(Run|Re-run)$/ }).click();
+    const option = dash.getByRole('listbox', { name: 'Connections' }).locator('[data-conn="4"]');
+    await textEventually(option, (t) => t.includes('closed'), 'connection #4 closed', 20_000);
+    await option.click();
+    const autopsy = dash.getByRole('region', { name: 'How connection #4 ended' });
+    const text = await textEventually(autopsy, (t) => t.includes('called close('), 'the close() line in the autopsy of #4');
+    expect(text).toContain('client.js line 4 called close(1000, "done")');
+    expect(text).toContain('Clean close handshake');
+    await autopsy.getByRole('button', { name: 'show the line' }).click();
+    expect(await centerTab('Code').getAttribute('aria-selected')).toBe('true');
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
 });

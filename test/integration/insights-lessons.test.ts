@@ -26,7 +26,9 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const slugs = readdirSync(LESSONS).filter((d) => /^\d\d-/.test(d) && existsSync(join(LESSONS, d, 'check.test.ts')));
 
 /** Insights a check provokes on purpose with its own peer, by lesson: the rule and why it is right. */
-const EXPECTED: Record<string, Array<{ rule: InsightEvent['rule']; why: string }>> = {};
+const EXPECTED: Record<string, Array<{ rule: InsightEvent['rule']; why: string }>> = {
+  '10-heartbeats': [{ rule: 'no-pong', why: "the check freezes its second client (SIGSTOP): the server's pings go unanswered, and its heartbeat ends the connection" }],
+};
 
 interface Run {
   passed: boolean;

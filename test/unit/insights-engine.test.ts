@@ -133,6 +133,26 @@ describe('origin-not-checked and token-in-url', () => {
   });
 });
 
+describe('server-crashed-on-frame', () => {
+  const spoke = (engine: InsightEngine) => run([open(1, 0), handshake(1, 1), frame(1, 'client', 0, 100)], engine);
+
+  it("fires when the server's TCP ends 2 s after a client message it never answered", () => {
+    const engine = new InsightEngine();
+    spoke(engine);
+    expect(run([end(1, 2100, 'server')], engine).map((i) => i.rule)).toEqual(['server-crashed-on-frame']);
+  });
+
+  it('is silent when the runner stopped the server on purpose just before (a restart after a save), or the server answered', () => {
+    const stopped = new InsightEngine();
+    spoke(stopped);
+    stopped.serverStopping(150);
+    expect(run([end(1, 200, 'server')], stopped)).toEqual([]);
+    const answered = new InsightEngine();
+    spoke(answered);
+    expect(run([frame(1, 'server', 0, 120), end(1, 200, 'server')], answered)).toEqual([]);
+  });
+});
+
 describe('bounds', () => {
   it('forgets the oldest connections past maxConnections, and hands back the same batch when nothing fired', () => {
     const engine = new InsightEngine({ maxConnections: 10 });

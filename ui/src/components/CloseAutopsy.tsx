@@ -4,6 +4,8 @@ import { explainCloseCode } from '../../../server/protocol/close-codes.ts';
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
 import { base64ToBytes, preview } from '../lib/bytes.ts';
 import { centerView, detailTab, frameKey, model, selection, serverConsole, version, type Conn } from '../state.ts';
+import { closeCalls } from '../runner/run-client.ts';
+import { reveal } from './Editor.tsx';
 import { insightTitle } from './Insights.tsx';
 
 /**
@@ -117,6 +119,26 @@ export function crashLines(lines: ConsoleLine[], end: EndEvent): string[] {
   return [where, errorName ?? error].filter((l): l is ConsoleLine => l !== undefined).map((l) => l.text.trim());
 }
 
+/** Where client.js called close() on this connection, when the playground ran it (the Code tab's Run). */
+function CloseCallLine({ conn }: { conn: number }) {
+  const call = closeCalls.get(conn);
+  if (!call) return null;
+  const args = call.code === undefined ? '' : `${call.code}${call.reason !== undefined ? `, ${JSON.stringify(call.reason)}` : ''}`;
+  return (
+    <p class="autopsy-call">
+      client.js{call.pos ? ` line ${call.pos.line}` : ''} called <code>close({args})</code>
+      {call.pos && (
+        <button class="link-btn" onClick={() => {
+            reveal(call.pos!.line, call.pos!.column);
+            centerView.value = 'editor';
+          }} title="Show the line in the Code tab">
+          show the line
+        </button>
+      )}
+    </p>
+  );
+}
+
 export function CloseAutopsy({ conn }: { conn: Conn }) {
   version.value;
   const end = conn.end;
@@ -140,6 +162,7 @@ export function CloseAutopsy({ conn }: { conn: Conn }) {
         How #{conn.id} ended: <span class="autopsy-kind">{KIND_TITLE[kind]}</span>
       </h3>
       <p class="autopsy-headline">{headline(kind, end, conn.closes)}</p>
+      <CloseCallLine conn={conn.id} />
       <table class="autopsy-codes">
         <tbody>
           <CodeLine who="Client application (onclose)" code={end.code} frame={serverClose} clean={end.clean} />

@@ -273,6 +273,21 @@ export const runner = signal<RunnerView>({ edited: false, running: false, starti
 /** How many peers the next run starts (1..MAX_PEERS). */
 export const peerCount = signal(1);
 
+/** Where client.js called close() on each connection (its first call), for the close autopsy; bounded. */
+export interface CloseCall {
+  pos: SourcePos | null;
+  code?: number | undefined;
+  reason?: string | undefined;
+}
+export const closeCalls = new Map<number, CloseCall>();
+const MAX_CLOSE_CALLS = 1000;
+function noteCloseCall(conn: number, call: CloseCall): void {
+  if (closeCalls.has(conn)) return;
+  if (closeCalls.size >= MAX_CLOSE_CALLS) closeCalls.delete(closeCalls.keys().next().value!);
+  closeCalls.set(conn, call);
+  version.value++;
+}
+
 interface Peer {
   /** The run it belongs to (console lines keep their run's colours). */
   run: number;
@@ -697,6 +712,10 @@ function onRuntimeMessage(p: Peer, m: RuntimeMessage): void {
       } else if (m.count > 0) {
         note(`peer ${p.n}: ${m.count.toLocaleString('en-US')} console lines dropped (more than 1,000 a second; DevTools did not get them either)`, 'warn', p.n);
       }
+      break;
+    case 'closeCall':
+      // The peer's first WebSocket is the one linked to a connection (p.conn).
+      if (m.socket === 0 && typeof p.conn === 'number') noteCloseCall(p.conn, { pos: m.pos, code: m.code, reason: m.reason });
       break;
     case 'socket':
       if (m.event === 'created') {
