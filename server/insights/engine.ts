@@ -87,6 +87,8 @@ interface ConnState {
   /** The client's last data frame (not a close frame), and whether the server sent one after it. */
   lastClientData: FrameRef | null;
   serverAnswered: boolean;
+  /** A ping of the server's was waiting for its pong when the client's last data frame came. */
+  pingPendingAtData: boolean;
   /** The last frame per direction, to read a close frame's length. */
   lastOf: Record<Direction, FrameRef | null>;
   /** The last message per direction, for citing the message a frame ended. */
@@ -207,6 +209,7 @@ export class InsightEngine {
       lastFrame: null,
       lastClientData: null,
       serverAnswered: false,
+      pingPendingAtData: false,
       lastOf: { client: null, server: null },
       lastMessage: { client: null, server: null },
       closeSeen: { client: false, server: false },
@@ -301,6 +304,7 @@ export class InsightEngine {
       if (e.dir === 'client') {
         c.lastClientData = f;
         c.serverAnswered = false;
+        c.pingPendingAtData = c.pending.server.length > 0;
       } else {
         c.serverAnswered = true;
       }
@@ -437,8 +441,10 @@ export class InsightEngine {
     const stopped = this.stoppedAt !== null && e.t >= this.stoppedAt && e.t - this.stoppedAt <= STOP_WINDOW_MS;
     if (
       !stopped &&
-      // A server ping still unanswered: its heartbeat ended a peer gone silent (no-pong's case).
+      // A server ping unanswered then or now: its heartbeat may have ended a slow peer (a pong
+      // on its way when the server gave up looks like this), not a crash.
       c.pending.server.length === 0 &&
+      !c.pingPendingAtData &&
       data !== null &&
       !c.serverAnswered &&
       e.t - data.tEnd <= CRASH_WINDOW_MS &&

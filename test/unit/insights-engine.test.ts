@@ -147,6 +147,11 @@ describe('server-crashed-on-frame', () => {
     spoke(stopped);
     stopped.serverStopping(150);
     expect(run([end(1, 200, 'server')], stopped)).toEqual([]);
+    // A heartbeat that gave up on a slow client: its ping was waiting when the client spoke,
+    // and the pong came on its way as the server ended the connection.
+    const heartbeat = new InsightEngine();
+    run([open(1, 0), handshake(1, 1), ping(1, 'server', 0, 50), frame(1, 'client', 0, 100)], heartbeat);
+    expect(run([{ type: 'pong', conn: 1, t: 300, dir: 'client', payload: '', frame: 1 }, end(1, 350, 'server', { error: 'server EPIPE' })], heartbeat)).toEqual([]);
     const answered = new InsightEngine();
     spoke(answered);
     expect(run([frame(1, 'server', 0, 120), end(1, 200, 'server')], answered)).toEqual([]);
