@@ -117,7 +117,8 @@ describe.skipIf(chromium.skip)(chromium.skip ? `insights: ${chromium.reason}` : 
     await centerTab('Timeline').click();
     const marked = dash.locator('.trow .badge.insight');
     await eventually(async () => (await marked.count()) >= 3, async () => `marked rows in the Timeline: ${await marked.count()}`);
-    expect(await marked.allInnerTexts()).toContain('⚠ An object sent as text');
+    expect(await marked.allInnerTexts()).toContain('⚠ object');
+    expect(await marked.first().getAttribute('title')).toContain('An object sent as text');
     await shots('list');
 
     // "show" selects the cited frame: the Frame anatomy of the object's frame.

@@ -96,13 +96,13 @@ describe('reconnect-storm', () => {
   it('fires once on waits that stay flat, naming the connections', () => {
     const found = run(attempts(new Array(STORM_RECONNECTS + 4).fill(250)));
     expect(found).toHaveLength(1);
-    expect(found[0]!.conns).toEqual([2, 3, 4, 5, 6, 7]);
+    expect(found[0]!.conns).toEqual(Array.from({ length: STORM_RECONNECTS }, (_, i) => i + 2));
   });
 
   it('is silent on doubling waits and on full jitter under a doubling ceiling', () => {
-    expect(run(attempts([100, 200, 400, 800, 1600, 3000, 3000]))).toEqual([]);
-    // Random waits under ceilings 100, 200, 400 ...: a later one is long.
-    expect(run(attempts([60, 20, 310, 90, 700, 1300]))).toEqual([]);
+    expect(run(attempts([100, 200, 400, 800, 1600, 3000, 3000, 3000, 3000]))).toEqual([]);
+    // Random waits under ceilings 100, 200, 400 ..., measured on a loaded machine: a later one is long.
+    expect(run(attempts([518, 162, 141, 182, 225, 452, 1900, 800, 2400]))).toEqual([]);
   });
 
   it('is silent on refused handshakes one after another (probes, not reconnects)', () => {

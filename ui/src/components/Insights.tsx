@@ -32,7 +32,7 @@ export function InsightBadge({ list }: { list: InsightEvent[] }) {
   const worst = list.some((i) => i.severity === 'error') ? 'error' : 'warning';
   return (
     <span class={`badge insight sev-${worst}`} data-rule={list[0]!.rule} title={list.map((i) => `⚠ ${insightTitle(i)}: ${i.message}`).join('\n\n')}>
-      ⚠ {insightTitle(list[0]!)}
+      ⚠ {INSIGHT_RULES[list[0]!.rule]?.short ?? list[0]!.rule}
       {list.length > 1 ? ` +${list.length - 1}` : ''}
     </span>
   );
