@@ -42,9 +42,10 @@ describe.skipIf(chromium.skip)(chromium.skip ? `insights: ${chromium.reason}` : 
   }
   const reply = (ws: WebSocket) => new Promise<string>((resolve) => ws.once('message', (d) => resolve(String(d))));
 
-  async function shots(name: string): Promise<void> {
+  async function shots(name: string, before?: () => Promise<void>): Promise<void> {
     for (const width of [1280, 1024]) {
       await dash.setViewportSize({ width, height: 800 });
+      await before?.();
       await dash.screenshot({ path: path.join(SHOTS, `insights-${name}-${width}.png`) });
     }
     await dash.setViewportSize({ width: 1280, height: 800 });
@@ -141,8 +142,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `insights: ${chromium.reason}` : 
     expect(text).toContain('The server crashed on a frame');
     expect(text).toMatch(/server\.js:\d+/);
     expect(text).toMatch(/TCP FIN without a close frame|Reset \(TCP RST\)/);
-    await autopsy.locator('.autopsy-crash').scrollIntoViewIfNeeded();
-    await shots('autopsy-1006');
+    await shots('autopsy-1006', () => autopsy.locator('.autopsy-crash').scrollIntoViewIfNeeded());
     expect(pageErrors).toEqual([]);
   }, 90_000);
 

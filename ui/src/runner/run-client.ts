@@ -302,6 +302,8 @@ interface Peer {
   /** Sockets whose sends were not all reported (a loop): never linked. */
   untracked: boolean;
   waitingSends: SendRecord[];
+  /** client.js called close() before its connection was linked: noted once it is. */
+  waitingClose: CloseCall | null;
   /** Wakes the connection wait (a socket was created, the peer failed). */
   poke: () => void;
   /**
@@ -489,6 +491,8 @@ export async function runClient(n = peerCount.value): Promise<boolean> {
     }
     p.conn = conn;
     peerMapVersion.value++;
+    if (conn !== null && p.waitingClose) noteCloseCall(conn, p.waitingClose);
+    p.waitingClose = null;
     if (conn !== null) {
       if (count > 1) note(`peer ${k} → connection #${conn}`, 'info', k);
     } else if (p.phase !== 'failed' && p.socketsCreated > 0) {
@@ -586,6 +590,7 @@ function startPeer(n: number, gen: number): Peer {
     errors: 0,
     untracked: false,
     waitingSends: [],
+    waitingClose: null,
     poke: () => undefined,
     announce: null,
     syntaxError: false,
@@ -715,7 +720,11 @@ function onRuntimeMessage(p: Peer, m: RuntimeMessage): void {
       break;
     case 'closeCall':
       // The peer's first WebSocket is the one linked to a connection (p.conn).
-      if (m.socket === 0 && typeof p.conn === 'number') noteCloseCall(p.conn, { pos: m.pos, code: m.code, reason: m.reason });
+      if (m.socket === 0) {
+        const call = { pos: m.pos, code: m.code, reason: m.reason };
+        if (typeof p.conn === 'number') noteCloseCall(p.conn, call);
+        else if (p.conn === 'waiting') p.waitingClose ??= call;
+      }
       break;
     case 'socket':
       if (m.event === 'created') {
