@@ -343,13 +343,15 @@ export class InsightEngine {
         );
       }
     }
-    // utf8-read-as-bytes: this message holds the other side's text as it reads when its UTF-8
-    // bytes are taken one by one as characters (String.fromCharCode(...data)).
-    const theirs = c.mangled[OTHER[e.dir]];
-    if (theirs.length > 0 && !c.fired.has(`utf8-read-as-bytes:${e.dir}`)) {
+    // utf8-read-as-bytes: a server message holds the client's text as it reads when its UTF-8
+    // bytes are taken one by one as characters (String.fromCharCode(...data), the course's
+    // server). One way only: it halves the cost on the relay's thread, and a client echoing
+    // the server's text back is not a program anyone writes.
+    const theirs = c.mangled.client;
+    if (e.dir === 'server' && theirs.length > 0 && !c.fired.has('utf8-read-as-bytes:server')) {
       for (const p of theirs) {
         if (bytes.indexOf(p.pattern) < 0) continue;
-        once(c, `utf8-read-as-bytes:${e.dir}`);
+        once(c, 'utf8-read-as-bytes:server');
         out.push(
           this.insight(e, 'utf8-read-as-bytes', 'error', {
             message: `The ${e.dir} sent back the ${OTHER[e.dir]}'s text with every non-ASCII character broken into several ("${visible(p.pattern.toString('utf8'))}"): it read the UTF-8 bytes one by one as characters, as String.fromCharCode(...data) does. Decode the bytes as UTF-8: data.toString('utf8') in Node (or the isBinary flag of ws's message event), new TextDecoder().decode(bytes) in a browser.`,
@@ -360,7 +362,7 @@ export class InsightEngine {
         break;
       }
     }
-    const pattern = manglePattern(bytes);
+    const pattern = e.dir === 'client' && !c.fired.has('utf8-read-as-bytes:server') ? manglePattern(bytes) : null;
     if (pattern) {
       const list = c.mangled[e.dir];
       if (list.length >= MANGLE_PATTERNS) list.shift();
