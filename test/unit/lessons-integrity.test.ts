@@ -150,7 +150,8 @@ function summary(r: Awaited<ReturnType<typeof resultsIn>>): string {
 /** Compile without running: a classic script for the browser client, a CommonJS module otherwise. */
 function syntaxError(file: string, code: string): string | null {
   try {
-    if (file === 'client.js') new vm.Script(code, { filename: file });
+    if (file.endsWith('.json')) JSON.parse(code);
+    else if (file === 'client.js') new vm.Script(code, { filename: file });
     else vm.compileFunction(code, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: file });
     return null;
   } catch (err) {
