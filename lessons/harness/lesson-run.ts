@@ -5,7 +5,7 @@
  * client.js run with the browser's WebSocket API against the wiretap. Everything is read from
  * the wire and from what the client printed, threw and called.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
@@ -151,6 +151,7 @@ export class LessonRun {
     this.server = server;
     server.on('output', ({ text }: { text: string }) => this.serverOutput.push(text));
     server.on('port', (port: number) => this.tap!.setTarget({ host: HOST, port }));
+    server.on('stopping', () => this.tap?.serverStopping());
     const state = await server.start();
     if (state.status !== 'running') {
       const tail = learnerLines(state.stack ?? this.serverOutput.slice(-8).join('\n'));
@@ -166,8 +167,12 @@ export class LessonRun {
   }
 
   private onEvents(events: WireEvent[]): void {
+    // WSPLAY_INSIGHTS_OUT: every insight of the run, one JSON line each with the lesson it ran in (`slug`), for a
+    // test that holds correct programs (solutions, right corpus entries) to none.
+    const insightsOut = process.env.WSPLAY_INSIGHTS_OUT;
     for (const e of events) {
       this.events.push(e);
+      if (insightsOut && e.type === 'insight') appendFileSync(insightsOut, `${JSON.stringify({ slug: this.info.slug, insight: e })}\n`);
       if (e.type === 'open') {
         // A new connection belongs to the client started most recently (peers() starts them one
         // at a time, each after its first connection appeared, so the attribution is exact).

@@ -76,6 +76,7 @@ export class LearnerBridge {
       }
       this.stream?.publish({ kind: 'runner', ...state });
     });
+    learner.on('stopping', () => tap.serverStopping());
     learner.on('port', (port: number) => {
       tap.setTarget({ host: '127.0.0.1', port });
       this.stream?.publish({ kind: 'topology', topology: this.topology() });

@@ -108,6 +108,8 @@ export function describeEvent(e: WireEvent): string {
         return `${ARROW[e.dir]} VIOLATION ${e.rule} (${e.section}, close code ${e.closeCode}): ${e.message}`;
       case 'appViolation':
         return `${ARROW[e.dir]} ${e.protocol.toUpperCase()} VIOLATION ${e.rule} (${e.section}): ${e.message}`;
+      case 'insight':
+        return `INSIGHT ${e.rule} (${e.severity}, lesson ${e.lesson}): ${e.message}`;
       case 'end':
         return `end by ${e.by}${e.error ? ` (${e.error})` : ''}: ${e.code === null ? e.explanation : `client sees ${e.explanation}, server sees ${e.serverCode}`}${e.clean ? ', clean close' : ''}; ${e.bytes.client} bytes from client, ${e.bytes.server} from server`;
     }

@@ -426,6 +426,40 @@ export interface ViolationEvent extends EventBase {
   injected?: true;
 }
 
+/** Rules of the insight engine (server/insights/): what the learner got wrong, read off the wire. */
+export type InsightRule =
+  | 'object-payload'
+  | 'token-in-url'
+  | 'origin-not-checked'
+  | 'reconnect-storm'
+  | 'server-crashed-on-frame'
+  | 'no-pong'
+  | 'idle-cut'
+  | 'close-code-misused'
+  | 'utf8-read-as-bytes';
+
+/**
+ * What the learner's program got wrong, proven by the wire alone (server/insights/): one event
+ * per mistake, after the event that proved it, with the frames and messages it cites as
+ * evidence and the lesson that teaches it. A correct program never causes one.
+ */
+export interface InsightEvent extends EventBase {
+  type: 'insight';
+  rule: InsightRule;
+  /** `error`: the program is broken (it crashed, or leaks a secret); `warning`: it will be. */
+  severity: 'error' | 'warning';
+  /** One or two sentences for a person: what happened, why, and what to do instead. */
+  message: string;
+  /** `seq` of the frames it cites, per direction, on connection `conn` (a few at most). */
+  frames: { client: number[]; server: number[] };
+  /** Messages it cites (possibly on other connections). */
+  messages: MessageRef[];
+  /** Other connections it cites (reconnect-storm: the connections of the storm, oldest first). */
+  conns?: number[];
+  /** The lesson that teaches it, by folder name (e.g. `07-text-binary-json`). */
+  lesson: string;
+}
+
 /** The TCP connection is gone (both directions closed, or reset, or the target refused). */
 export interface EndEvent extends EventBase {
   type: 'end';
@@ -490,6 +524,7 @@ export type WireEvent =
   | CloseEvent
   | ViolationEvent
   | AppViolationEvent
+  | InsightEvent
   | EndEvent;
 
 export type WireEventType = WireEvent['type'];

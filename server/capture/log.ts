@@ -6,7 +6,7 @@ import { materialize } from './materialize.ts';
 /**
  * Socket-level logging through `debug`: `DEBUG=wsplay:*` prints one line per event.
  * Namespaces: wsplay:conn (open, handshake, end), wsplay:frame, wsplay:message (messages,
- * pings, pongs, closes), wsplay:violation. Lines are only formatted when their namespace is on.
+ * pings, pongs, closes), wsplay:violation (violations and insights). Lines are only formatted when their namespace is on.
  */
 const ns = {
   conn: createDebug('wsplay:conn'),
@@ -26,6 +26,7 @@ const NAMESPACE: Record<WireEvent['type'], keyof typeof ns> = {
   close: 'message',
   violation: 'violation',
   appViolation: 'violation',
+  insight: 'violation',
 };
 
 export function logEvents(events: WireEvent[]): void {

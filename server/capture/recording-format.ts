@@ -228,6 +228,15 @@ const SHAPES: Record<WireEventType, Shape> = {
     message: str,
     'at?': MESSAGE_REF,
   },
+  insight: {
+    rule: str,
+    severity: oneOf('error', 'warning'),
+    message: str,
+    frames: object({ client: array(count), server: array(count) }, '{ client, server } lists of frame numbers'),
+    messages: array(any),
+    'conns?': array(count),
+    lesson: str,
+  },
   end: {
     by: oneOf('client', 'server', 'wiretap'),
     clean: bool,

@@ -45,6 +45,7 @@ export function eventWeight(e: WireEvent): number {
       w += 2 * (e._bytes ? base64Chars(e._bytes.length) : e.payload.length);
       break;
     case 'violation':
+    case 'insight':
       w += 2 * e.message.length;
       break;
     default:
@@ -79,7 +80,7 @@ export class CaptureStore {
   private packed: PackedSlots | null = null;
   /** Events ever added, by type (kept after the events themselves are dropped). */
   readonly counts: Record<WireEventType, number> = {
-    open: 0, handshake: 0, frame: 0, message: 0, ping: 0, pong: 0, close: 0, violation: 0, appViolation: 0, end: 0,
+    open: 0, handshake: 0, frame: 0, message: 0, ping: 0, pong: 0, close: 0, violation: 0, appViolation: 0, insight: 0, end: 0,
   };
   private listeners = new Set<(events: WireEvent[]) => void>();
 

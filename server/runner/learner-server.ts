@@ -44,7 +44,7 @@ export interface LearnerServerOptions {
  * process tree is ended on restart so its port is freed, and a crash is reported with its
  * stack instead of taking anything else down.
  *
- * Events: 'state' (RunnerState), 'output' ({ stream, text, length? }: one line of stdout or
+ * Events: 'stopping' (a stop or restart is about to end the process: not a crash), 'state' (RunnerState), 'output' ({ stream, text, length? }: one line of stdout or
  * stderr; a long one cut in the middle, `length` its true length: console-lines.ts).
  */
 export class LearnerServer extends EventEmitter {
@@ -273,6 +273,8 @@ export class LearnerServer extends EventEmitter {
           // And what it started in groups of their own (detached: true).
           signalTagged(tag, signal);
         };
+        // Before the kill: its connections are about to end without close frames, on purpose.
+        this.emit('stopping');
         kill('SIGTERM');
         setTimeout(() => kill('SIGKILL'), 1500).unref();
       });

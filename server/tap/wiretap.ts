@@ -5,6 +5,7 @@ import type { Direction, EndEvent, HandshakeEvent, TlsSession, WireEvent } from 
 import { ConnectionDecoder } from '../protocol/connection-decoder.ts';
 import { DEFAULT_LIMITS, type DecoderLimits } from '../protocol/message-assembler.ts';
 import { buildFrame } from './crafter.ts';
+import { InsightEngine } from '../insights/engine.ts';
 import { FaultTable, Lane, NO_FAULTS, type ConnFaults, type LaneStats } from './faults.ts';
 import { InflationStage, type InflationLimits, type InflationStats } from './inflation.ts';
 import { AppStage, type AppStageLimits } from '../protocol/app/stage.ts';
@@ -40,6 +41,8 @@ export interface WiretapOptions {
   inflation?: Partial<InflationLimits>;
   /** Bounds of the decoding of application protocols (server/protocol/app/stage.ts). */
   app?: Partial<AppStageLimits>;
+  /** Add `insight` events (server/insights/): what the programs on either side got wrong. On by default. */
+  insights?: boolean;
 }
 
 /** What the faults did on one connection, for GET /api/faults. */
@@ -119,11 +122,16 @@ export class Wiretap {
    * thread pool when large, each connection's events kept in order (server/tap/inflation.ts).
    */
   private readonly inflation: InflationStage;
+  /** What the programs got wrong (server/insights/); null with `insights: false`. */
+  private readonly insights: InsightEngine | null;
 
   constructor(private readonly opts: WiretapOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    // Application protocols (Socket.IO, JSON-RPC ...) are decoded after inflation, in order.
-    const app = new AppStage((events) => this.opts.onEvents?.(events), opts.app);
+    // Application protocols (Socket.IO, JSON-RPC ...) are decoded after inflation, in order;
+    // insights read the events as they leave that stage, in each connection's order.
+    const insights = opts.insights === false ? null : new InsightEngine();
+    this.insights = insights;
+    const app = new AppStage((events) => this.opts.onEvents?.(insights ? insights.push(events) : events), opts.app);
     this.inflation = new InflationStage((events) => app.push(events), opts.inflation, opts.lazyEvents === true);
     this.faults = opts.faults ?? new FaultTable();
     this.faults.onChange(() => this.applyFaults());
@@ -140,6 +148,14 @@ export class Wiretap {
 
   get target(): { host: string; port: number } {
     return this.opts.target;
+  }
+
+  /**
+   * The server is being stopped on purpose (a restart after a save, the end of a check): the
+   * connections it drops without close frames in the next seconds are not a crash or a timeout.
+   */
+  serverStopping(): void {
+    this.insights?.serverStopping(this.now());
   }
 
   /** Relay new connections elsewhere (the learner's server restarted on a new internal port). */

@@ -214,7 +214,7 @@ describe('pongs', () => {
     const pongEv = await tap.waitFor('pong', (e) => e.conn === conn);
     expect(pongEv.t - ping.t).toBeGreaterThanOrEqual(200);
     // The message sent after the pong overtook it, each frame whole.
-    const fromClient = tap.events.filter((e) => e.conn === conn && e.type !== 'open' && e.type !== 'handshake' && e.type !== 'end' && e.dir === 'client');
+    const fromClient = tap.events.filter((e) => e.conn === conn && e.type !== 'open' && e.type !== 'handshake' && e.type !== 'end' && e.type !== 'insight' && e.dir === 'client');
     expect(fromClient.filter((e) => e.type === 'message' || e.type === 'pong').map((e) => e.type)).toEqual(['message', 'pong']);
     expect(tap.of(conn, 'violation')).toEqual([]);
   });

@@ -58,6 +58,8 @@ function summary(e: WireEvent): string {
     case 'violation':
     case 'appViolation':
       return `${e.dir} ${e.type} ${e.rule}`;
+    case 'insight':
+      return `insight ${e.rule}`;
     case 'end':
       return `end ${e.code}`;
     case 'open':

@@ -8,6 +8,7 @@ import type {
   EndEvent,
   FrameEvent,
   HandshakeEvent,
+  InsightEvent,
   MessageEvent,
   OpenEvent,
   ViolationEvent,
@@ -66,6 +67,9 @@ export const isExchange = (e: WireEvent): e is HttpExchange => e.type === 'hands
 /** HTTP exchanges a connection keeps for the Handshake view; older ones are counted. */
 export const MAX_EXCHANGES = 1000;
 
+/** The insights list holds at most this many (a client opening connections in a loop makes one each). */
+export const MAX_INSIGHTS = 1000;
+
 /** Views hold at most this many frames and as many messages; older ones are counted, not kept. */
 export const MAX_ROWS = 100_000;
 
@@ -103,6 +107,11 @@ class Model {
   appByFrame = new Map<FrameKey, MessageEvent>();
   /** Application protocols seen (the Timeline offers its protocol filter once one is). */
   appProtocols = new Set<AppProtocol>();
+  /** What the programs got wrong (server/insights/), in order, and by each frame they cite. */
+  insights: InsightEvent[] = [];
+  insightsByFrame = new Map<FrameKey, InsightEvent[]>();
+  /** Insights past MAX_INSIGHTS, the oldest, no longer listed (counted). */
+  insightsTrimmed = 0;
   /** Frames the view bound pushed out (the absolute index of `frames[0]`). */
   trimmed = 0;
   /** The same for `messages`. */
@@ -124,6 +133,9 @@ class Model {
     this.appViolationsByConn.clear();
     this.appByFrame.clear();
     this.appProtocols.clear();
+    this.insights = [];
+    this.insightsByFrame.clear();
+    this.insightsTrimmed = 0;
     this.trimmed = 0;
     this.messagesTrimmed = 0;
     this.frameRows = [];
@@ -208,6 +220,18 @@ class Model {
         }
         break;
       }
+      case 'insight':
+        // One per rule and connection at most; a flood of connections is bounded in trim().
+        this.insights.push(e);
+        for (const dir of ['client', 'server'] as const) {
+          for (const seq of e.frames[dir]) {
+            const k = frameKey(e.conn, dir, seq);
+            const list = this.insightsByFrame.get(k) ?? [];
+            list.push(e);
+            this.insightsByFrame.set(k, list);
+          }
+        }
+        break;
       case 'end': {
         const c = this.conn(e.conn);
         c.end = e;
@@ -258,6 +282,7 @@ class Model {
         this.framesByKey.delete(k);
         this.violationsByFrame.delete(k);
         this.appByFrame.delete(k);
+        this.insightsByFrame.delete(k);
       }
       this.trimmed += f;
     }
@@ -282,6 +307,11 @@ class Model {
     if (v > 0) this.violations.splice(0, v);
     const av = over(this.appViolations);
     if (av > 0) for (const old of this.appViolations.splice(0, av)) if (old.at) this.appViolationsByMessage.delete(appMessageKey(old.at.conn, old.at.dir, old.at.firstFrame));
+    const ins = Math.max(0, this.insights.length - MAX_INSIGHTS);
+    if (ins > 0) {
+      this.insights.splice(0, ins);
+      this.insightsTrimmed += ins;
+    }
   }
 }
 

@@ -1,3 +1,5 @@
+import { InsightsBar } from './Insights.tsx';
+import { CloseAutopsy } from './CloseAutopsy.tsx';
 import { signal } from '@preact/signals';
 import { plural } from '../lib/plural.ts';
 import { useEffect } from 'preact/hooks';
@@ -161,6 +163,7 @@ function DetailPanel() {
       {tab !== 'lesson' && (
         // Focusable so that a keyboard can scroll a long handshake or frame (WCAG 2.1.1).
         <div class="detail-body" tabIndex={0} role="tabpanel" aria-label={tab === 'handshake' ? 'Handshake' : tab === 'frame' ? 'Frame anatomy' : 'Message'}>
+          {tab === 'handshake' && conn && <CloseAutopsy conn={conn} />}
           {tab === 'handshake' && <HandshakeView conn={conn} />}
           {tab === 'frame' && <FrameAnatomy frame={frame} />}
           {tab === 'message' && <MessageView row={row} />}
@@ -276,6 +279,7 @@ export function App() {
         <InterceptButton />
         <RecordingMenu />
       </header>
+      <InsightsBar />
       <RecordingBar />
       <RecordingMenuError />
       <InterceptNote />

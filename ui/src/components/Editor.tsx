@@ -100,7 +100,7 @@ const resetAsk = signal<FileName | null>(null);
 const revealRequest = signal<{ line: number; column: number; n: number } | null>(null);
 let revealN = 0;
 
-function reveal(line: number, column: number, file: FileName = 'client.js'): void {
+export function reveal(line: number, column: number, file: FileName = 'client.js'): void {
   activeFile.value = file;
   revealRequest.value = { line, column, n: ++revealN };
 }

@@ -1,3 +1,4 @@
+import { insightsOfFrame, insightTitle } from './Insights.tsx';
 import { effect } from '@preact/signals';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Direction, FrameEvent, HandshakeEvent, MessageEvent, WireEvent } from '../../../server/capture/events.ts';
@@ -60,6 +61,8 @@ interface Arrow {
   cls: string;
   frame?: FrameEvent;
   bad?: boolean;
+  /** The frame is cited by an insight (components/Insights.tsx). */
+  insight?: boolean;
 }
 
 interface FanOut {
@@ -99,6 +102,7 @@ function fit(s: string, chars: number): string {
 function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
   const key = frameKey(f.conn, f.dir, f.seq);
   const violations = model.violationsByFrame.get(key) ?? [];
+  const insights = insightsOfFrame(key);
   const bytes = base64ToBytes(f.payload);
   const name = opcodeName(f.opcode);
   let label = name;
@@ -158,7 +162,7 @@ function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
     t: f.t,
     from: injected ? 'tap' : f.dir === 'client' ? f.conn : 'server',
     to: receiver,
-    label: `${violations.length ? '✗ ' : ''}${injected ? '✎ ' : ''}${label} ${lengthText}`,
+    label: `${violations.length ? '✗ ' : ''}${insights.length ? '⚠ ' : ''}${injected ? '✎ ' : ''}${label} ${lengthText}`,
     detail,
     title: [
       `#${f.conn} ${dirArrow(f.dir)} ${name} frame #${f.seq}, ${num(f.length)} bytes of payload, at ${seconds(f.t)}`,
@@ -168,13 +172,15 @@ function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
       app ? `${app.protocol}: ${app.summary}` : '',
       detail ? `payload: ${detail}` : '',
       ...vText,
+      ...insights.map((i) => `⚠ ${insightTitle(i)}: ${i.message}`),
       'Click to open its anatomy.',
     ]
       .filter(Boolean)
       .join('\n'),
-    cls: `${cls}${violations.length ? ' bad' : ''}${injected ? ' injected' : ''}`,
+    cls: `${cls}${violations.length ? ' bad' : ''}${insights.length ? ' insight' : ''}${injected ? ' injected' : ''}`,
     frame: f,
     bad: violations.length > 0,
+    insight: insights.length > 0,
   };
 }
 
@@ -364,7 +370,8 @@ const arrowCache = new WeakMap<WireEvent, { sig: number; arrows: Arrow[] }>();
 function cachedArrows(e: WireEvent, msgs: Map<string, MessageEvent>): Arrow[] {
   let sig = 0;
   if (e.type === 'frame') {
-    sig = (model.violationsByFrame.get(frameKey(e.conn, e.dir, e.seq))?.length ?? 0) * 2;
+    const k = frameKey(e.conn, e.dir, e.seq);
+    sig = (model.violationsByFrame.get(k)?.length ?? 0) * 2 + insightsOfFrame(k).length * 4096;
     if (e.rsv1 && msgs.has(`${e.conn}:${e.dir}:${e.seq}`)) sig += 1;
     if (msgs.has(`app:${e.conn}:${e.dir}:${e.seq}`)) sig += 1024;
   }
@@ -774,7 +781,7 @@ export function SequenceDiagram() {
       <g class={cls} key={a.id} onClick={a.frame ? () => select(a) : undefined} data-kind={a.kind} data-conn={a.conn} data-key={key ?? undefined}>
         <title>{a.title}</title>
         {time}
-        {(selected || group !== undefined || a.bad) && <line class="sd-halo" x1={x1} y1={y} x2={x2} y2={y} />}
+        {(selected || group !== undefined || a.bad || a.insight) && <line class="sd-halo" x1={x1} y1={y} x2={x2} y2={y} />}
         <line class="sd-line" x1={x1} y1={y} x2={x2 - dir * 8} y2={y} style={{ stroke: color }} />
         {a.kind === 'end' ? (
           <>
@@ -836,7 +843,7 @@ export function SequenceDiagram() {
         <span class="sd-legend muted" title={older > 0 ? `${num(older)} older arrows are not drawn: “Show ${PAGE} older” draws more` : undefined}>
           {older > 0 && <span class="sd-older-count" role="status">{num(older)} older not drawn · </span>}
           <span aria-hidden="true">
-            <span class="sd-key-ping">◆ ping</span> <span class="sd-key-pong">◇ pong</span> <span class="sd-key-bad">✗ violation</span> <span class="sd-key-fan">▮ fan-out</span>
+            <span class="sd-key-ping">◆ ping</span> <span class="sd-key-pong">◇ pong</span> <span class="sd-key-bad">✗ violation</span> <span class="sd-key-insight">⚠ insight</span> <span class="sd-key-fan">▮ fan-out</span>
           </span>
         </span>
         {hiddenLanes > 0 && (

@@ -5,6 +5,7 @@ import { opcodeName } from '../../../server/protocol/opcodes.ts';
 import { appBadge, appFilterActive, exchangeBadge, matchesApp, NO_APP_FILTER } from '../lib/app-layer.ts';
 import { base64ToBytes, formatBytes, preview } from '../lib/bytes.ts';
 import { plural } from '../lib/plural.ts';
+import { InsightBadge, insightsOfFrame, insightsOfRow } from './Insights.tsx';
 import { recording, scrubTime } from '../recording.ts';
 import {
   detailTab,
@@ -525,6 +526,7 @@ export function Timeline() {
     const conn = model.conns.get(ev.conn);
     const key = 'frame' in row ? frameKey(row.frame.conn, row.frame.dir, row.frame.seq) : null;
     const violations = key ? model.violationsByFrame.get(key)?.length ?? 0 : 0;
+    const insights = key ? insightsOfFrame(key) : 'msg' in row ? insightsOfRow(row.msg) : [];
     const failed = 'http' in row && exchangeFailed(row.http);
     const injected = injectedOf(row);
     // The application badge sits on a message's row, or on the frame that completes it (Frames mode).
@@ -589,6 +591,7 @@ export function Timeline() {
             </span>
           )}
           {violations > 0 && <span class="badge violation" title="This frame breaks a rule of RFC 6455">✗</span>}
+          <InsightBadge list={insights} />
           {failed && <span class="badge violation" title="The request failed: an error status or a refused upgrade">✗</span>}
           {appBroken.length > 0 && (
             <span class="badge violation" title={appBroken.map((v) => `${v.message} (${v.section})`).join('\n')}>

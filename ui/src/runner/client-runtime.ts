@@ -363,6 +363,21 @@ if (typeof NativeWebSocket === 'function') {
       }
     },
   };
+  const nativeClose = NativeWebSocket.prototype.close;
+  const closeWrapper = {
+    close(this: WebSocket, code?: number, reason?: string) {
+      try {
+        // Reported before the call: a close() that throws (a code the browser refuses) was still made there.
+        post({ kind: 'closeCall', socket: socketIds.get(this) ?? -1, code: typeof code === 'number' ? code : undefined, reason: typeof reason === 'string' ? reason.slice(0, 123) : undefined, pos: here(), t: Date.now() });
+      } catch {
+        // Reporting must never change what the learner's call does.
+      }
+      return nativeClose.call(this, code, reason);
+    },
+  };
+  const closeDesc = Object.getOwnPropertyDescriptor(NativeWebSocket.prototype, 'close');
+  Object.defineProperty(NativeWebSocket.prototype, 'close', { ...(closeDesc ?? { writable: true, configurable: true, enumerable: true }), value: closeWrapper.close });
+
   const sendDesc = Object.getOwnPropertyDescriptor(NativeWebSocket.prototype, 'send');
   Object.defineProperty(NativeWebSocket.prototype, 'send', { ...(sendDesc ?? { writable: true, configurable: true, enumerable: true }), value: wrapped.send });
 

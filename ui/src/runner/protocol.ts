@@ -67,6 +67,8 @@ export type RuntimeMessage =
    * console lines, or sends on `socket` (those sends are then never linked to frames).
    */
   | { kind: 'dropped'; what: 'console' | 'send'; count: number; socket?: number; t: number }
+  /** client.js called close() on a WebSocket: where, and with what (the close autopsy names the line). */
+  | { kind: 'closeCall'; socket: number; code?: number; reason?: string; pos: SourcePos | null; t: number }
   /** A WebSocket this worker created changed state. */
   | { kind: 'socket'; socket: number; event: 'created' | 'open' | 'close' | 'error'; url: string; code?: number; reason?: string; t: number };
 

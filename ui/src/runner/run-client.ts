@@ -273,6 +273,21 @@ export const runner = signal<RunnerView>({ edited: false, running: false, starti
 /** How many peers the next run starts (1..MAX_PEERS). */
 export const peerCount = signal(1);
 
+/** Where client.js called close() on each connection (its first call), for the close autopsy; bounded. */
+export interface CloseCall {
+  pos: SourcePos | null;
+  code?: number | undefined;
+  reason?: string | undefined;
+}
+export const closeCalls = new Map<number, CloseCall>();
+const MAX_CLOSE_CALLS = 1000;
+function noteCloseCall(conn: number, call: CloseCall): void {
+  if (closeCalls.has(conn)) return;
+  if (closeCalls.size >= MAX_CLOSE_CALLS) closeCalls.delete(closeCalls.keys().next().value!);
+  closeCalls.set(conn, call);
+  version.value++;
+}
+
 interface Peer {
   /** The run it belongs to (console lines keep their run's colours). */
   run: number;
@@ -287,6 +302,8 @@ interface Peer {
   /** Sockets whose sends were not all reported (a loop): never linked. */
   untracked: boolean;
   waitingSends: SendRecord[];
+  /** client.js called close() before its connection was linked: noted once it is. */
+  waitingClose: CloseCall | null;
   /** Wakes the connection wait (a socket was created, the peer failed). */
   poke: () => void;
   /**
@@ -474,6 +491,8 @@ export async function runClient(n = peerCount.value): Promise<boolean> {
     }
     p.conn = conn;
     peerMapVersion.value++;
+    if (conn !== null && p.waitingClose) noteCloseCall(conn, p.waitingClose);
+    p.waitingClose = null;
     if (conn !== null) {
       if (count > 1) note(`peer ${k} → connection #${conn}`, 'info', k);
     } else if (p.phase !== 'failed' && p.socketsCreated > 0) {
@@ -571,6 +590,7 @@ function startPeer(n: number, gen: number): Peer {
     errors: 0,
     untracked: false,
     waitingSends: [],
+    waitingClose: null,
     poke: () => undefined,
     announce: null,
     syntaxError: false,
@@ -703,6 +723,14 @@ function onRuntimeMessage(p: Peer, m: RuntimeMessage): void {
         p.untracked = true;
       } else if (m.count > 0) {
         note(`peer ${p.n}: ${m.count.toLocaleString('en-US')} console lines dropped (more than 1,000 a second; DevTools did not get them either)`, 'warn', p.n);
+      }
+      break;
+    case 'closeCall':
+      // The peer's first WebSocket is the one linked to a connection (p.conn).
+      if (m.socket === 0) {
+        const call = { pos: m.pos, code: m.code, reason: m.reason };
+        if (typeof p.conn === 'number') noteCloseCall(p.conn, call);
+        else if (p.conn === 'waiting') p.waitingClose ??= call;
       }
       break;
     case 'socket':
