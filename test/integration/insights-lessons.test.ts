@@ -28,6 +28,9 @@ const slugs = readdirSync(LESSONS).filter((d) => /^\d\d-/.test(d) && existsSync(
 /** Insights a check provokes on purpose with its own peer, by lesson: the rule and why it is right. */
 const EXPECTED: Record<string, Array<{ rule: InsightEvent['rule']; why: string }>> = {
   '10-heartbeats': [{ rule: 'no-pong', why: "the check freezes its second client (SIGSTOP): the server's pings go unanswered, and its heartbeat ends the connection" }],
+  '15-conformance': [
+    { rule: 'close-code-misused', why: "the conformance cases of group 7 send reserved close codes (0, 999, 1004, 1005, 1006 ...) on purpose, to see the server fail the connection with 1002" },
+  ],
 };
 
 interface Run {
