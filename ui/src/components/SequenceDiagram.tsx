@@ -1,7 +1,7 @@
 import { insightsOfFrame, insightTitle } from './Insights.tsx';
 import { effect } from '@preact/signals';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import type { Direction, FrameEvent, HandshakeEvent, MessageEvent, WireEvent } from '../../../server/capture/events.ts';
+import type { AppViolationEvent, Direction, FrameEvent, HandshakeEvent, MessageEvent, ViolationEvent, WireEvent } from '../../../server/capture/events.ts';
 import { explainCloseCode } from '../../../server/protocol/close-codes.ts';
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
 import { appBadge } from '../lib/app-layer.ts';
@@ -252,6 +252,23 @@ function handshakeArrows(h: HandshakeEvent): Arrow[] {
 /** Tells apart notes that share a connection, time and rule (arrows are built once per event). */
 let noteCount = 0;
 
+/** A broken rule with no frame to mark (a frame's or an application protocol's), as a note on the wiretap's line. */
+function violationNote(id: string, e: ViolationEvent | AppViolationEvent, source: string): Arrow {
+  return {
+    id: `${id}:${++noteCount}`,
+    kind: 'violation',
+    conn: e.conn,
+    t: e.t,
+    from: 'tap',
+    to: 'tap',
+    label: `✗ ${e.rule} (${e.section})`,
+    detail: e.message,
+    title: `#${e.conn} ${dirArrow(e.dir)}: ${e.message} (${e.type === 'violation' ? `${e.section}; ${source}` : `${source}, ${e.section}`})`,
+    cls: 'note bad',
+    bad: true,
+  };
+}
+
 function arrowsOf(e: WireEvent, msgs: Map<string, MessageEvent>): Arrow[] {
   switch (e.type) {
     case 'open':
@@ -275,37 +292,9 @@ function arrowsOf(e: WireEvent, msgs: Map<string, MessageEvent>): Arrow[] {
       return [frameArrow(e, msgs)];
     case 'violation':
       if (e.frame !== undefined) return [];
-      return [
-        {
-          id: `v${e.conn}:${e.dir}:${e.t}:${e.rule}:${++noteCount}`,
-          kind: 'violation',
-          conn: e.conn,
-          t: e.t,
-          from: 'tap',
-          to: 'tap',
-          label: `✗ ${e.rule} (${e.section})`,
-          detail: e.message,
-          title: `#${e.conn} ${dirArrow(e.dir)}: ${e.message} (${e.section}; a conforming endpoint closes with ${e.closeCode})`,
-          cls: 'note bad',
-          bad: true,
-        },
-      ];
+      return [violationNote(`v${e.conn}:${e.dir}:${e.t}:${e.rule}`, e, `a conforming endpoint closes with ${e.closeCode}`)];
     case 'appViolation':
-      return [
-        {
-          id: `av${e.conn}:${e.dir}:${e.t}:${e.rule}:${++noteCount}`,
-          kind: 'violation',
-          conn: e.conn,
-          t: e.t,
-          from: 'tap',
-          to: 'tap',
-          label: `✗ ${e.rule} (${e.section})`,
-          detail: e.message,
-          title: `#${e.conn} ${dirArrow(e.dir)}: ${e.message} (${e.protocol}, ${e.section})`,
-          cls: 'note bad',
-          bad: true,
-        },
-      ];
+      return [violationNote(`av${e.conn}:${e.dir}:${e.t}:${e.rule}`, e, e.protocol)];
     case 'end': {
       const code = e.code === null ? 'no WebSocket' : e.explanation;
       return [
