@@ -6,6 +6,10 @@
  *
  * The checks are run as the learner runs them (`npm run check`), in two vitest processes: one
  * over a workspace made of every starter, one over a workspace made of every solution.
+ *
+ * The same runs hold correct programs to silence: the harness writes every insight of a run to
+ * WSPLAY_INSIGHTS_OUT (lessons/harness/lesson-run.ts), and a solution or right corpus entry may
+ * cause none but those its check provokes on purpose with its own peer (EXPECTED).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +22,7 @@ import { copyFiles } from '../../lessons/harness/workspace.ts';
 import { listLessons, readHints, readLesson, type CodeBlock, type LessonInfo } from '../../lessons/harness/format.ts';
 import { entryFiles, readCorpus } from '../../lessons/harness/corpus.ts';
 import { LessonRun } from '../../lessons/harness/lesson-run.ts';
+import type { InsightEvent } from '../../server/capture/events.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const COURSE_CODE = join(ROOT, 'server/runner/starters');
@@ -40,7 +45,20 @@ interface JsonAssertion {
 }
 interface JsonReport {
   testResults: Array<{ name: string; status: string; message: string; assertionResults: JsonAssertion[] }>;
+  /** Every insight the run raised, with the lesson it ran in. */
+  insights: Array<{ slug: string; insight: InsightEvent }>;
 }
+
+/**
+ * Insights a check provokes on purpose with its own peer, by lesson: the rule and why it is
+ * right. Anything else on a correct program is a false alarm.
+ */
+const EXPECTED: Record<string, Array<{ rule: InsightEvent['rule']; why: string }>> = {
+  '10-heartbeats': [{ rule: 'no-pong', why: "the check freezes its second client (SIGSTOP): the server's pings go unanswered, and its heartbeat ends the connection" }],
+  '15-conformance': [
+    { rule: 'close-code-misused', why: 'the conformance cases of group 7 send reserved close codes (0, 999, 1004, 1005, 1006 ...) on purpose, to see the server fail the connection with 1002' },
+  ],
+};
 
 /**
  * `npm run check` over `workspace` (its NN-slug folders filled by the caller), for the given
@@ -48,6 +66,7 @@ interface JsonReport {
  */
 function runChecks(name: string, workspace: string, numbers: string[]): Promise<JsonReport> {
   const out = join(tmp, `${name}.json`);
+  const insightsOut = join(tmp, `${name}.insights.jsonl`);
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && k !== 'TEST'));
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -55,13 +74,15 @@ function runChecks(name: string, workspace: string, numbers: string[]): Promise<
       // Three lessons at a time: the checks' margins are for a busy machine, not for one this
       // test makes busier than a learner's ever is.
       [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--config', 'lessons/vitest.config.ts', ...numbers, '--maxWorkers=3', '--reporter=json', `--outputFile=${out}`],
-      { cwd: ROOT, env: { ...env, WSPLAY_WORKSPACE: workspace, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: ROOT, env: { ...env, WSPLAY_WORKSPACE: workspace, WSPLAY_INSIGHTS_OUT: insightsOut, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
     child.on('exit', () => {
       if (!existsSync(out)) return reject(new Error(`npm run check (${name}) wrote no report:\n${stderr.slice(-2000)}`));
-      resolve(JSON.parse(readFileSync(out, 'utf8')) as JsonReport);
+      const report = JSON.parse(readFileSync(out, 'utf8')) as Omit<JsonReport, 'insights'>;
+      const lines = existsSync(insightsOut) ? readFileSync(insightsOut, 'utf8').split('\n').filter(Boolean) : [];
+      resolve({ ...report, insights: lines.map((l) => JSON.parse(l) as JsonReport['insights'][number]) });
     });
   });
 }
@@ -104,7 +125,7 @@ function corpusRun(name: string, pick: (l: LessonInfo) => string | undefined): P
     copyFiles(join(l.dir, 'corpus', entry), dir, true);
     numbers.push(l.number);
   }
-  return numbers.length === 0 ? Promise.resolve({ testResults: [] }) : pooled(() => runChecks(name, workspace, numbers));
+  return numbers.length === 0 ? Promise.resolve({ testResults: [], insights: [] }) : pooled(() => runChecks(name, workspace, numbers));
 }
 
 const corpora = new Map(lessons.map((l) => [l.slug, readCorpus(l.dir)] as const));
@@ -259,11 +280,23 @@ describe('code blocks', () => {
   }, 60_000);
 });
 
+/** The insights of `report` raised in `slug`'s run that its check does not provoke on purpose. */
+async function falseAlarms(report: Promise<JsonReport>, slug: string): Promise<string[]> {
+  const expected = EXPECTED[slug] ?? [];
+  return (await report).insights
+    .filter((i) => i.slug === slug && !expected.some((x) => x.rule === i.insight.rule))
+    .map(({ insight }) => `#${insight.conn} ${insight.rule}: ${insight.message}`);
+}
+
 describe.each(lessons)('the check of $slug', (lesson) => {
   it('passes its check on the solution', async () => {
     const r = await resultsFor('solution', lesson.slug);
     expect(r.status, summary(r)).toBe('passed');
     expect(r.assertionResults.length).toBeGreaterThan(0);
+  }, 1_800_000);
+
+  it('raises no insight on the solution, but those its check provokes on purpose', async () => {
+    expect(await falseAlarms(runs!.solution, lesson.slug)).toEqual([]);
   }, 1_800_000);
 
   it(lesson.meta.starterPasses ? 'passes its check on the starter too (lesson.json)' : 'fails its check on the starter (lesson.json: starterPasses false)', async () => {
@@ -317,5 +350,10 @@ describe.each(lessons)('the corpus of $slug', (lesson) => {
       const r = await resultsIn(runs!.right[i]![run]!, `right-${i} run ${run + 1}`, lesson.slug);
       expect(r.status, `${e.name} (${e.note}), run ${run + 1} of ${RIGHT_RUNS}:\n${summary(r)}`).toBe('passed');
     }
+  }, 2_400_000);
+
+  it.each(corpus.right.map((e, i) => [e.name, e, i] as const))('raises no insight on the right solution %s, but those its check provokes on purpose', async (_name, _e, i) => {
+    const alarms = await Promise.all(runs!.right[i]!.map((run) => falseAlarms(run, lesson.slug)));
+    expect([...new Set(alarms.flat())]).toEqual([]);
   }, 2_400_000);
 });
