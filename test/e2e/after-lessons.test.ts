@@ -7,17 +7,15 @@
  * requests counted; the console marks where a lesson was opened. Screenshots (light and dark)
  * go to test-artifacts/screenshots/after-lessons-*.png.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { chromiumAvailability, eventually, startWsplayAndChromium, textEventually } from '../helpers/browser.ts';
-import { ROOT, type CliProcess } from '../helpers/net.ts';
+import { chromiumAvailability, eventually, openDashboard, screenshotsDir, textEventually, type OpenDashboard } from '../helpers/browser.ts';
 
 const chromium = chromiumAvailability();
-const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
+const SHOTS = screenshotsDir();
 const VIEWPORT = { width: 1280, height: 800 };
 
 /** A server.js that answers /bad-accept with a 101 and a wrong Sec-WebSocket-Accept, plain GETs with 200, and echoes otherwise. */
@@ -41,9 +39,7 @@ server.listen(9900, () => console.log('custom server ready'));
 `;
 
 describe.skipIf(chromium.skip)(chromium.skip ? `the dashboard after a few lessons: ${chromium.reason}` : 'the dashboard after a few lessons, in real Chromium', () => {
-  let workspace: string;
-  let cli: CliProcess;
-  let browser: Browser;
+  let pg: OpenDashboard;
   let context: BrowserContext;
   let dash: Page;
   let tapPort: number;
@@ -90,26 +86,13 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the dashboard after a few lesson
   }
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-after-lessons-e2e-'));
-    const started = await startWsplayAndChromium(workspace);
-    ({ cli, browser } = started);
-    await cli.line(/server\.js listens on port 9900/, 20_000);
-    writeFileSync(path.join(workspace, 'server.js'), SERVER);
-    context = await browser.newContext({ viewport: VIEWPORT, colorScheme: 'light' });
-    context.setDefaultTimeout(10_000);
-    dash = await context.newPage();
-    dash.on('pageerror', (err) => pageErrors.push(err.message));
-    await dash.goto(started.dashboardUrl);
-    await tapUrl().waitFor();
-    tapPort = Number((await tapUrl().innerText()).split(':').pop());
+    pg = await openDashboard('after-lessons', { pageErrors, viewport: VIEWPORT, prepare: (dir) => writeFileSync(path.join(dir, 'server.js'), SERVER) });
+    ({ context, page: dash, tapPort } = pg);
   }, 120_000);
 
   afterAll(async () => {
     for (const ws of live) ws.terminate();
-    await browser?.close().catch(() => {});
-    await cli?.stop();
-    if (workspace) rmSync(workspace, { recursive: true, force: true });
+    await pg?.close();
   }, 30_000);
 
   it('keeps the header its height at 1280 px with the HTTP requests counted, the wiretap address and the counts whole', async () => {

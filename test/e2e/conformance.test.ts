@@ -5,25 +5,24 @@
  * opens in Frame anatomy with the bytes the case is about marked; a save of server.js runs the
  * ladder again. Screenshots at 1280 and 1024 wide go to test-artifacts/screenshots/conformance-*.png.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumAvailability, eventually, startWsplayAndChromium, textEventually } from '../helpers/browser.ts';
+import { chromiumAvailability, eventually, openDashboard, screenshotsDir, textEventually, type OpenDashboard } from '../helpers/browser.ts';
 import { ROOT, type CliProcess } from '../helpers/net.ts';
 
 const chromium = chromiumAvailability();
-const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
+const SHOTS = screenshotsDir();
 
 /** Lesson 15's solution: an exact echo with an 'error' listener on each connection. */
 const SOLUTION = readFileSync(path.join(ROOT, 'lessons', '15-conformance', 'solution', 'server.js'), 'utf8');
 
 describe.skipIf(chromium.skip)(chromium.skip ? `the Conformance view: ${chromium.reason}` : 'the Conformance view in real Chromium', () => {
+  let pg: OpenDashboard;
   let workspace: string;
   let cli: CliProcess;
-  let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
 
@@ -55,23 +54,11 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the Conformance view: ${chromium
   }
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-conformance-e2e-'));
-    let url: string;
-    ({ cli, browser, dashboardUrl: url } = await startWsplayAndChromium(workspace));
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
-    context.setDefaultTimeout(10_000);
-    page = await context.newPage();
-    page.on('pageerror', (err) => pageErrors.push(`${err.message}\n${err.stack ?? ''}`));
-    await page.goto(url);
-    await cli.line(/server\.js listens on port 9900|Server: server\.js/, 20_000);
+    pg = await openDashboard('conformance', { pageErrors });
+    ({ workspace, cli, page } = pg);
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close().catch(() => {});
-    await cli?.stop();
-    if (workspace) rmSync(workspace, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => pg?.close(), 30_000);
 
   it("runs the ladder on the course's echo server and opens the first failing case with its frame", async () => {
     await page.getByRole('region', { name: 'Capture' }).getByRole('tab', { name: 'Conformance' }).click();

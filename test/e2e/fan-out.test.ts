@@ -5,32 +5,28 @@
  * each message on to the others) draws "fan-out to 2 peers" for the third peer's hello.
  * Screenshots at 1280 and 1024 px go to test-artifacts/screenshots/fan-out-*.png.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { chromiumAvailability, eventually, startWsplayAndChromium } from '../helpers/browser.ts';
+import { chromiumAvailability, eventually, openDashboard, screenshotsDir, type OpenDashboard } from '../helpers/browser.ts';
 import { ROOT, type CliProcess } from '../helpers/net.ts';
 
 const chromium = chromiumAvailability();
-const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
+const SHOTS = screenshotsDir();
 const LESSON = path.join(ROOT, 'lessons', '08-server-as-go-between');
 const lessonServer = (which: 'starter' | 'solution') => readFileSync(path.join(LESSON, which, 'server.js'), 'utf8');
 
 describe.skipIf(chromium.skip)(chromium.skip ? `the sequence diagram's fan-outs: ${chromium.reason}` : "the sequence diagram's fan-outs, in real Chromium", () => {
+  let pg: OpenDashboard;
   let workspace: string;
   let cli: CliProcess;
-  let browser: Browser;
-  let context: BrowserContext;
   let dash: Page;
   let tapPort: number;
   const open: WebSocket[] = [];
   const pageErrors: string[] = [];
 
-  const header = () => dash.getByRole('banner');
-  const tapUrl = () => header().getByText(/^wiretap ws:\/\/127\.0\.0\.1:\d+$/);
   const centerTab = (name: string) => dash.getByRole('region', { name: 'Capture' }).getByRole('tab', { name });
   const bands = () => dash.locator('svg .sd-fanout');
 
@@ -79,26 +75,14 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the sequence diagram's fan-outs:
   }
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-fan-out-e2e-'));
-    const started = await startWsplayAndChromium(workspace);
-    ({ cli, browser } = started);
-    await cli.line(/server\.js listens on port 9900/, 20_000);
-    context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
-    context.setDefaultTimeout(10_000);
-    dash = await context.newPage();
-    dash.on('pageerror', (err) => pageErrors.push(err.message));
-    await dash.goto(started.dashboardUrl);
-    await tapUrl().waitFor();
-    tapPort = Number((await tapUrl().innerText()).split(':').pop());
+    pg = await openDashboard('fan-out', { pageErrors });
+    ({ workspace, cli, page: dash, tapPort } = pg);
     await centerTab('Sequence diagram').click();
   }, 120_000);
 
   afterAll(async () => {
     for (const ws of open) ws.terminate();
-    await browser?.close().catch(() => {});
-    await cli?.stop();
-    if (workspace) rmSync(workspace, { recursive: true, force: true });
+    await pg?.close();
   }, 30_000);
 
   it("draws no fan-out for lesson 08's starter, which answers each peer itself", async () => {

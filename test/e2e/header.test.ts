@@ -7,18 +7,16 @@
  * token told so in the header and the banner. Screenshots (light and dark) go to
  * test-artifacts/screenshots/header-*.png.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { chromiumAvailability, eventually, startWsplayAndChromium, textEventually, visibleText } from '../helpers/browser.ts';
-import { ROOT, type CliProcess } from '../helpers/net.ts';
+import { chromiumAvailability, eventually, openDashboard, screenshotsDir, textEventually, visibleText, type OpenDashboard } from '../helpers/browser.ts';
 
 const chromium = chromiumAvailability();
 
-const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
+const SHOTS = screenshotsDir();
 const SIZES = [
   { width: 1280, height: 800 },
   { width: 1440, height: 900 },
@@ -53,10 +51,9 @@ function clipping(loc: Locator): Promise<string> {
 }
 
 describe.skipIf(chromium.skip)(chromium.skip ? `the header in real Chromium: ${chromium.reason}` : 'the header in real Chromium', () => {
+  let pg: OpenDashboard;
   let workspace: string;
-  let cli: CliProcess;
   let dashboardUrl: string;
-  let browser: Browser;
   let context: BrowserContext;
   let dash: Page;
   let starterServer: string;
@@ -104,24 +101,12 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the header in real Chromium: ${c
   }
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-header-e2e-'));
-    ({ cli, browser, dashboardUrl } = await startWsplayAndChromium(workspace));
-    await cli.line(/server\.js listens on port 9900/, 20_000);
+    pg = await openDashboard('header', { pageErrors, viewport: SIZES[0] });
+    ({ workspace, context, page: dash, dashboardUrl } = pg);
     starterServer = readFileSync(path.join(workspace, 'server.js'), 'utf8');
-    context = await browser.newContext({ viewport: SIZES[0], colorScheme: 'light' });
-    context.setDefaultTimeout(10_000);
-    dash = await context.newPage();
-    dash.on('pageerror', (err) => pageErrors.push(err.message));
-    await dash.goto(dashboardUrl);
-    await tapUrl().waitFor();
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close().catch(() => {});
-    await cli?.stop();
-    if (workspace) rmSync(workspace, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => pg?.close(), 30_000);
 
   it("shows the wiretap's address whole at 1280, 1440 and 1920 wide, with a fault on too", async () => {
     expect(await chip().count()).toBe(0);

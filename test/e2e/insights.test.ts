@@ -6,28 +6,25 @@
  * they cite, and the crashed connection's autopsy says 1006, that no frame carried it, and shows
  * the server's crash line. Screenshots at 1280 and 1024 px: test-artifacts/screenshots/insights-*.png.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { chromiumAvailability, eventually, startWsplayAndChromium, textEventually } from '../helpers/browser.ts';
-import { ROOT, type CliProcess } from '../helpers/net.ts';
+import { chromiumAvailability, eventually, openDashboard, screenshotsDir, textEventually, type OpenDashboard } from '../helpers/browser.ts';
+import type { CliProcess } from '../helpers/net.ts';
 
 const chromium = chromiumAvailability();
-const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
+const SHOTS = screenshotsDir();
 
 describe.skipIf(chromium.skip)(chromium.skip ? `insights: ${chromium.reason}` : 'insights and the close autopsy, in real Chromium', () => {
+  let pg: OpenDashboard;
   let workspace: string;
   let cli: CliProcess;
-  let browser: Browser;
   let dash: Page;
   let tapPort: number;
   const pageErrors: string[] = [];
 
-  const header = () => dash.getByRole('banner');
-  const tapUrl = () => header().getByText(/^wiretap ws:\/\/127\.0\.0\.1:\d+$/);
   const centerTab = (name: string) => dash.getByRole('region', { name: 'Capture' }).getByRole('tab', { name });
   const bar = () => dash.getByRole('region', { name: 'Insights' });
 
@@ -52,25 +49,11 @@ describe.skipIf(chromium.skip)(chromium.skip ? `insights: ${chromium.reason}` : 
   }
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-insights-e2e-'));
-    const started = await startWsplayAndChromium(workspace);
-    ({ cli, browser } = started);
-    await cli.line(/server\.js listens on port 9900/, 20_000);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
-    context.setDefaultTimeout(10_000);
-    dash = await context.newPage();
-    dash.on('pageerror', (err) => pageErrors.push(err.message));
-    await dash.goto(started.dashboardUrl);
-    await tapUrl().waitFor();
-    tapPort = Number((await tapUrl().innerText()).split(':').pop());
+    pg = await openDashboard('insights', { pageErrors });
+    ({ workspace, cli, page: dash, tapPort } = pg);
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close().catch(() => {});
-    await cli?.stop();
-    if (workspace) rmSync(workspace, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => pg?.close(), 30_000);
 
   it('shows no insight for a correct client of the course server', async () => {
     const ws = await greeted();

@@ -4,9 +4,11 @@
  * except in CI (process.env.CI), where a missing browser fails the run: a CI that silently
  * skips its end-to-end tests tests nothing.
  */
-import { accessSync, constants } from 'node:fs';
-import { chromium, type Browser, type Locator } from 'playwright-core';
-import { runCli, type CliProcess } from './net.ts';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { ROOT, runCli, type CliProcess } from './net.ts';
 import { ensureUiBuilt } from './playground.ts';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -101,4 +103,77 @@ export async function startWsplayAndChromium(workspace: string, extraArgs: strin
   if (launched.status === 'fulfilled') await launched.value.close().catch(() => {});
   await cli.stop();
   throw started.status === 'rejected' ? started.reason : (launched as PromiseRejectedResult).reason;
+}
+
+/** Where the browser tests put the screenshots a person looks at (made on first use). */
+export function screenshotsDir(): string {
+  const dir = process.env.WSPLAY_SHOTS ?? path.join(ROOT, 'test-artifacts', 'screenshots');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export interface OpenDashboard {
+  /** The temporary workspace `wsplay start` runs in (removed by close()). */
+  workspace: string;
+  cli: CliProcess;
+  browser: Browser;
+  context: BrowserContext;
+  /** The dashboard, open at its start-up URL, with the header showing the wiretap. */
+  page: Page;
+  dashboardUrl: string;
+  /** Where clients connect: ws://127.0.0.1:tapPort, as the header shows it. */
+  tapPort: number;
+  /** Uncaught errors of the page, as they happen. */
+  pageErrors: string[];
+  close(): Promise<void>;
+}
+
+export interface OpenDashboardOptions {
+  viewport?: { width: number; height: number };
+  /** Extra `wsplay start` arguments. */
+  args?: string[];
+  /** Called with the workspace once server.js listens, before the page opens (files to put there). */
+  prepare?: (workspace: string) => void;
+  /** The page's uncaught errors go here too (a suite that reads its own array). */
+  pageErrors?: string[];
+}
+
+/**
+ * The browser suites' common start: `wsplay start` in a fresh workspace (`name` in its folder's
+ * name), Chromium, and the dashboard open in a light page of its own context once the course's
+ * server.js listens and the header shows the wiretap's address. Call in beforeAll (allow 120 s);
+ * close() in afterAll stops all of it and removes the workspace.
+ */
+export async function openDashboard(name: string, opts: OpenDashboardOptions = {}): Promise<OpenDashboard> {
+  const workspace = mkdtempSync(path.join(tmpdir(), `wsplay-${name}-e2e-`));
+  let started: Awaited<ReturnType<typeof startWsplayAndChromium>>;
+  try {
+    started = await startWsplayAndChromium(workspace, opts.args);
+  } catch (err) {
+    rmSync(workspace, { recursive: true, force: true });
+    throw err;
+  }
+  const { cli, browser, dashboardUrl } = started;
+  const pageErrors = opts.pageErrors ?? [];
+  const close = async () => {
+    await browser.close().catch(() => {});
+    await cli.stop();
+    rmSync(workspace, { recursive: true, force: true });
+  };
+  try {
+    await cli.line(/server\.js listens on port 9900/, 20_000);
+    opts.prepare?.(workspace);
+    const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 800 }, colorScheme: 'light' });
+    context.setDefaultTimeout(10_000);
+    const page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(`${err.message}\n${err.stack ?? ''}`));
+    await page.goto(dashboardUrl);
+    const tapUrl = page.getByRole('banner').getByText(/^wiretap ws:\/\/127\.0\.0\.1:\d+$/);
+    await tapUrl.waitFor();
+    const tapPort = Number((await tapUrl.innerText()).split(':').pop());
+    return { workspace, cli, browser, context, page, dashboardUrl, tapPort, pageErrors, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }
