@@ -10,7 +10,7 @@ import { caseById, type Case, type Script } from './cases.ts';
 import { isPrefix, judge, printable, sameList } from './judge.ts';
 import { selectCases } from './select.ts';
 import { DEFAULT_WAITS, Session, type Deflate, type Waits } from './session.ts';
-import type { CaseResult, Report, RunServerOptions } from './types.ts';
+import { CONFORMANCE_USER_AGENT, type CaseResult, type Report, type RunServerOptions } from './types.ts';
 import { headerMap, HeadReader } from './wire.ts';
 
 export interface RunnerTuning {
@@ -193,7 +193,7 @@ async function clientHandshake(url: string, offer: string | undefined, signal?: 
       socket.write(
         `GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
           (offer ? `Sec-WebSocket-Extensions: ${offer}\r\n` : '') +
-          'User-Agent: wsplay-conformance\r\n\r\n',
+          `User-Agent: ${CONFORMANCE_USER_AGENT}\r\n\r\n`,
       );
     });
     const onData = (d: Buffer): void => {

@@ -16,6 +16,12 @@ import type { Direction } from '../capture/events.ts';
  */
 export type Verdict = 'PASS' | 'NON-STRICT' | 'FAIL' | 'INFORMATIONAL' | 'UNIMPLEMENTED';
 
+/**
+ * The User-Agent of the runner's handshakes: the insight engine knows its connections by it (the
+ * runner sends reserved close codes and reconnects case after case on purpose).
+ */
+export const CONFORMANCE_USER_AGENT = 'wsplay-conformance';
+
 export const VERDICTS: readonly Verdict[] = ['PASS', 'NON-STRICT', 'FAIL', 'INFORMATIONAL', 'UNIMPLEMENTED'];
 
 /** Autobahn's groups (8, 10 and 11 have no cases there either). */

@@ -12,6 +12,7 @@ import type {
   OpenEvent,
   WireEvent,
 } from '../capture/events.ts';
+import { CONFORMANCE_USER_AGENT } from '../conformance/types.ts';
 import { isValidCloseCodeOnWire } from '../protocol/close-codes.ts';
 import { INSIGHT_RULES } from './rules.ts';
 
@@ -104,6 +105,12 @@ interface ConnState {
   fired: Set<string>;
   /** Patterns per direction: a message's UTF-8 as the peer would mangle it reading bytes as characters. */
   mangled: Record<Direction, Array<{ pattern: Buffer; ref: MessageRef }>>;
+  /**
+   * The client is wsplay's own conformance runner (its handshake's User-Agent): it sends
+   * reserved close codes and reconnects case after case on purpose, so what it does is no
+   * insight about the learner's program. What the server does to it still is.
+   */
+  probe: boolean;
 }
 
 interface HostState {
@@ -220,6 +227,7 @@ export class InsightEngine {
       pending: { client: [], server: [] },
       fired: new Set(),
       mangled: { client: [], server: [] },
+      probe: false,
     });
     return this.reconnect(e, host);
   }
@@ -270,6 +278,7 @@ export class InsightEngine {
   private onHandshake(e: HandshakeEvent): InsightEvent[] {
     const c = this.conns.get(e.conn);
     if (!c || !e.request) return NONE;
+    if (header(e, 'user-agent')?.trim() === CONFORMANCE_USER_AGENT) c.probe = true;
     const out: InsightEvent[] = [];
     if (e.outcome === 'upgraded') {
       c.upgraded = true;
@@ -408,7 +417,7 @@ export class InsightEngine {
     const c = this.conns.get(e.conn);
     if (!c) return NONE;
     c.closeSeen[e.dir] = true;
-    if (e.injected) return NONE;
+    if (e.injected || (c.probe && e.dir === 'client')) return NONE;
     const frame = c.lastOf[e.dir];
     // An empty close frame reports 1005 without carrying it: only a code on the wire is judged.
     const codeOnWire = frame !== null && frame.seq === e.frame && frame.length >= 2;
@@ -432,7 +441,8 @@ export class InsightEngine {
     const h = c ? this.hosts.get(c.host) : undefined;
     // A refused handshake (401, 403) is an answer, not a failure: a check's (or a scanner's)
     // probes one after the other are not a client reconnecting.
-    const failed = c ? (c.upgraded ? !(e.clean && e.code === 1000) : e.by === 'wiretap' && e.error !== undefined) : false;
+    // The conformance runner's connections follow each other by design: never a reconnect storm.
+    const failed = c && !c.probe ? (c.upgraded ? !(e.clean && e.code === 1000) : e.by === 'wiretap' && e.error !== undefined) : false;
     if (h) h.lastEnd = { t: e.t, conn: e.conn, failed };
     if (!c || !c.upgraded) return NONE;
     const out: InsightEvent[] = [];

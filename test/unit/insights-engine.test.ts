@@ -117,6 +117,38 @@ describe('reconnect-storm', () => {
   });
 });
 
+describe("wsplay's own conformance runner", () => {
+  /**
+   * Case after case, as the runner goes: a connection that sends close code 1005 (group 7 does,
+   * on purpose), gets the server's 1002 and ends failed, and the next case 20 ms later.
+   */
+  function cases(headers: Array<[string, string]>): WireEvent[] {
+    const events: WireEvent[] = [];
+    for (let i = 1; i <= STORM_RECONNECTS + 4; i++) {
+      const t = i * 100;
+      events.push(
+        open(i, t, '127.0.0.1:6000'),
+        handshake(i, t + 1, headers),
+        frame(i, 'client', 0, t + 2, 8, 2),
+        { type: 'close', conn: i, t: t + 2, dir: 'client', code: 1005, reason: '', explanation: '', frame: 0 },
+        end(i, t + 80, 'server', { code: 1002, serverCode: 1002 }),
+      );
+    }
+    return events;
+  }
+
+  it('is no learner whose close codes or reconnects earn an insight', () => {
+    const runner = cases([['Host', '127.0.0.1:9900'], ['User-Agent', 'wsplay-conformance']]);
+    expect(run(runner).map((i) => i.rule)).toEqual([]);
+  });
+
+  it('is told apart by its User-Agent only: the same traffic from any other client fires both rules', () => {
+    const rules = run(cases([['Host', '127.0.0.1:9900'], ['User-Agent', 'my-client']])).map((i) => i.rule);
+    expect(rules).toContain('close-code-misused');
+    expect(rules).toContain('reconnect-storm');
+  });
+});
+
 describe('origin-not-checked and token-in-url', () => {
   it("judge the Origin against the request's Host, loopback names alike", () => {
     const at = (origin: string, host = '127.0.0.1:9900') => run([open(1, 0), handshake(1, 1, [['Host', host], ['Origin', origin]])]).map((i) => i.rule);
