@@ -60,6 +60,10 @@ function measure(page: Page): Promise<Measure> {
         const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
         if (tops.size > 1) cut.push(`the tab ${JSON.stringify(t.innerText.trim().replace(/\s+/g, ' '))} wraps onto ${tops.size} lines`);
       }
+      // A row of tabs stays one row: a tab wrapped below the others reads as part of the view.
+      const tabs = [...list.querySelectorAll('[role="tab"]')].filter((t) => t.getBoundingClientRect().width > 0);
+      const rows = new Set(tabs.map((t) => Math.round(t.getBoundingClientRect().top)));
+      if (rows.size > 1) cut.push(`the tabs ${tabs.map((t) => (t as HTMLElement).innerText.trim()).join(', ')} sit on ${rows.size} rows`);
     }
     const panels = [...document.querySelectorAll('.layout > .panel')].map((p) => {
       const r = p.getBoundingClientRect();
