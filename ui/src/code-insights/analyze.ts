@@ -149,7 +149,7 @@ class Tree {
   }
 }
 
-const ident = (n: unknown, name?: string): n is N & { name: string } => isNode(n) && n.type === 'Identifier' && (name === undefined || (n as { name: string }).name === name);
+const ident = (n: unknown, name?: string): n is N & { name: string } => isNode(n) && n.type === 'Identifier' && (name === undefined || (n as unknown as { name: string }).name === name);
 const propName = (m: N): string | null => {
   const p = m.property as N;
   if (!m.computed && ident(p)) return p.name;
