@@ -30,6 +30,8 @@ export interface TextEdit {
 export interface CodeFix {
   /** What the quick fix does, as Monaco's lightbulb menu lists it. */
   title: string;
+  /** A few words for the list's Fix button. */
+  label: string;
   edits: TextEdit[];
 }
 
@@ -375,6 +377,7 @@ class Analysis {
         const indent = this.t.indentOf(stmt);
         fix = {
           title: `Send from the open event: ${name}.addEventListener('open', …)`,
+          label: 'send on open',
           edits: [{ start: stmt.start, end: stmt.end, text: `${name}.addEventListener('open', () => {\n${indent}  ${this.t.src(stmt)}\n${indent}});` }],
         };
       }
@@ -442,7 +445,7 @@ class Analysis {
         'fromcharcode-bytes',
         call,
         `String.fromCharCode turns each byte into one character, but a text message is UTF-8 (RFC 6455 §5.6): every character past ASCII comes out as two to four wrong ones, and a large message overflows the stack; decode the bytes as UTF-8 instead (${replacement}).`,
-        { title: `Decode as UTF-8: ${replacement}`, edits: [{ start: call.start, end: call.end, text: replacement }] },
+        { title: `Decode as UTF-8: ${replacement}`, label: 'decode as UTF-8', edits: [{ start: call.start, end: call.end, text: replacement }] },
       );
     }
   }
@@ -479,6 +482,7 @@ class Analysis {
         const indent = first ? this.t.indentOf(first) : `${this.t.indentOf(h.call)}  `;
         fix = {
           title: `Add ${h.socket}.on('error', …)`,
+          label: `add ${h.socket}.on('error')`,
           edits: [{ start: body.start + 1, end: body.start + 1, text: `\n${indent}${h.socket}.on('error', (err) => console.error('connection error:', err.message));` }],
         };
       }
@@ -623,7 +627,7 @@ class Analysis {
         'object-send',
         a,
         `This sends an object, not text: ${what}, and the other side gets no JSON; wrap it in JSON.stringify(…) and JSON.parse it where it arrives.`,
-        { title: 'Wrap in JSON.stringify(…)', edits: [{ start: a.start, end: a.end, text: `JSON.stringify(${this.t.src(a)})` }] },
+        { title: 'Wrap in JSON.stringify(…)', label: 'JSON.stringify', edits: [{ start: a.start, end: a.end, text: `JSON.stringify(${this.t.src(a)})` }] },
       );
     }
   }
@@ -656,6 +660,7 @@ class Analysis {
           const skip = loop.kind === 'for-of' ? 'continue' : 'return';
           fix = {
             title: `Skip the sender: if (${loop.client} === ${sender}) ${skip};`,
+            label: 'skip the sender',
             edits: [{ start: loop.body.start + 1, end: loop.body.start + 1, text: `\n${indent}if (${loop.client} === ${sender}) ${skip}; // not back to the sender` }],
           };
         }
