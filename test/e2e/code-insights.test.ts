@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailability, startWsplayAndChromium, textEventually } from '../helpers/browser.ts';
 import { editorText, eventually, hoverErrorOnLine, linesWithErrorSquiggle, monacoEditor, pasteIntoEditor, waitForEditorText, waitForErrorSquiggle } from '../helpers/monaco.ts';
@@ -30,6 +31,18 @@ socket.onmessage = (event) => {
 
 socket.onopen = () => {
   socket.send({ type: 'greet', name: 'Ada' });
+};
+`;
+
+/** Says something past ASCII once open. */
+const UTF8_CLIENT = `const socket = new WebSocket('ws://localhost:9900');
+
+socket.onmessage = (event) => {
+  console.log('received: ', event.data);
+};
+
+socket.onopen = () => {
+  socket.send('Grüße');
 };
 `;
 
@@ -169,7 +182,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `insights in the code, in real Ch
     expect(await visibleText(item('server.js', 'origin-not-checked'))).toMatch(/server\.js:3[\s\S]*cross-site WebSocket hijacking/);
 
     // server.js: its three findings as squiggles on lines 3, 5 and 7 (warnings).
-    await item('server.js', 'fromcharcode-bytes').getByRole('button', { name: /^Show server\.js line 7 in the editor/ }).click();
+    await item('server.js', 'fromcharcode-bytes').getByRole('button', { name: 'server.js:7, show it in the editor' }).click();
     expect(await fileTab('server.js').getAttribute('aria-selected')).toBe('true');
     await waitForEditorText(dash, 'String.fromCharCode(...data)');
     expect(diskFile('server.js')).toBe(COURSE_SERVER);
@@ -181,6 +194,16 @@ describe.skipIf(chromium.skip)(chromium.skip ? `insights in the code, in real Ch
     await dash.setViewportSize({ width: 1024, height: 768 });
     await shot('course-1024');
     await dash.setViewportSize({ width: 1280, height: 800 });
+
+    // The opened list meets WCAG 2 AA in both themes, like every other view (accessibility.test.ts).
+    for (const scheme of ['light', 'dark'] as const) {
+      await dash.emulateMedia({ colorScheme: scheme });
+      const result = await new AxeBuilder({ page: dash }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).include('section[aria-label="Insights in the code"]').analyze();
+      const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${scheme}: ${v.id} ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+      expect(bad).toEqual([]);
+    }
+    await shot('course-dark');
+    await dash.emulateMedia({ colorScheme: 'light' });
   });
 
   it("once the course's client ran, its early send's marker says what the run did there: one marker, not two", async () => {
@@ -196,6 +219,22 @@ describe.skipIf(chromium.skip)(chromium.skip ? `insights in the code, in real Ch
     expect(hover.match(/InvalidStateError/g)!.length).toBeGreaterThanOrEqual(2);
     expect(hover).not.toMatch(/^Uncaught InvalidStateError/m);
     expect(await linesWithErrorSquiggle(dash)).toEqual([7]);
+  });
+
+  it('links a line of server.js to the frames it caused: fromCharCode and the UTF-8 wire insight', async () => {
+    // The course's server answers non-ASCII text read byte by byte: the wire insight's frames are the line's evidence.
+    await replaceFile('client.js', UTF8_CLIENT);
+    await runButton().click();
+    const found = item('server.js', 'fromcharcode-bytes');
+    await textEventually(found, (t) => /Once run: on the wire: UTF-8 read byte by byte on connection #\d+/.test(t), 'the fromCharCode line to show its wire insight', 20_000);
+    const link = found.getByRole('button', { name: /^Show server frame #\d+ of connection #\d+ in the inspector$/ }).first();
+    await link.click();
+    const details = dash.getByRole('region', { name: 'Details' });
+    expect(await details.getByRole('tab', { name: 'Frame anatomy' }).getAttribute('aria-selected')).toBe('true');
+    // The server's answer, each UTF-8 byte of "Grüße" made a character of its own.
+    expect(await visibleText(details.getByLabel('Payload as text'))).toMatch(/^I heard you say "GrÃ¼Ã/);
+    await centerTab('Code').click();
+    await fileTab('client.js').click();
   });
 
   it('marks an object sent as it is, links it to the frame it put on the wire, and mends it with the quick fix from the keyboard', async () => {
@@ -220,7 +259,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `insights in the code, in real Ch
     await shot('object-send-1280');
 
     // The quick fix, by keyboard: the list's place button puts the cursor on the send, Ctrl+. lists the fix.
-    await found.getByRole('button', { name: /^Show client\.js line 8 in the editor/ }).focus();
+    await found.getByRole('button', { name: 'client.js:8, show it in the editor' }).focus();
     await dash.keyboard.press('Enter');
     await dash.locator('.editor-view .monaco-editor.focused').waitFor();
     await dash.keyboard.press('Control+Period');
@@ -252,7 +291,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `insights in the code, in real Ch
     await dash.setViewportSize({ width: 1024, height: 768 });
     await shot('broadcast-1024');
     await dash.setViewportSize({ width: 1280, height: 800 });
-    await found.getByRole('button', { name: /^Fix: Skip the sender/ }).click();
+    await found.getByRole('button', { name: 'Fix: skip the sender' }).click();
     const fixed = BROADCAST_SERVER.replace('for (const client of wss.clients) {\n', 'for (const client of wss.clients) {\n      if (client === ws) continue; // not back to the sender\n');
     await eventually(
       () => diskFile('server.js') === fixed,

@@ -55,12 +55,12 @@ function Item({ file, i, onReveal }: { file: CodeFile; i: CodeInsight; onReveal:
     <li class={`ci-item sev-${i.severity}`} data-rule={i.rule} data-file={file}>
       <div class="ci-line">
         <span class={`badge insight sev-${i.severity}`}>{i.severity === 'error' ? '⚠ error' : '⚠ warning'}</span>
-        <button class="pos-link" onClick={() => onReveal(i.start.line, i.start.column, file)} aria-label={`Show ${file} line ${i.start.line} in the editor: ${info.title}`}>
+        <button class="pos-link" onClick={() => onReveal(i.start.line, i.start.column, file)} aria-label={`${file}:${i.start.line}, show it in the editor`}>
           {file}:{i.start.line}
         </button>
         <b>{info.title}</b>
         {i.fix && (
-          <button class="ci-fix" title={`Quick fix (also Ctrl+. on the line): ${i.fix.title}`} aria-label={`Fix: ${i.fix.title}`} onClick={() => applyFix(file, i)}>
+          <button class="ci-fix" title={`Quick fix (also Ctrl+. on the line): ${i.fix.title}`} onClick={() => applyFix(file, i)}>
             Fix: {i.fix.label}
           </button>
         )}
