@@ -68,7 +68,6 @@ interface N {
   type: string;
   start: number;
   end: number;
-  loc: { start: { line: number; column: number }; end: { line: number; column: number } };
   [k: string]: unknown;
 }
 
@@ -80,9 +79,14 @@ class Tree {
   readonly nodes: N[] = [];
   readonly parent = new Map<N, N>();
   tooBig = false;
+  /** Offsets where each line starts, for a node's line and column (acorn's `locations` would cost an object per node). */
+  private readonly lineStarts: number[] = [0];
 
   constructor(readonly root: N, readonly text: string) {
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) this.lineStarts.push(i + 1);
+    // Depth first, children pushed last to first: pre-order, which is source order for ESTree.
     const stack: N[] = [root];
+    const kids: N[] = [];
     while (stack.length > 0) {
       const n = stack.pop()!;
       this.nodes.push(n);
@@ -90,24 +94,35 @@ class Tree {
         this.tooBig = true;
         return;
       }
-      for (const key of Object.keys(n)) {
-        if (key === 'loc') continue;
+      kids.length = 0;
+      for (const key in n) {
         const v = n[key];
+        if (typeof v !== 'object' || v === null) continue;
         if (Array.isArray(v)) {
-          for (const c of v) {
-            if (isNode(c)) {
-              this.parent.set(c, n);
-              stack.push(c);
-            }
-          }
-        } else if (isNode(v)) {
-          this.parent.set(v, n);
-          stack.push(v);
-        }
+          for (const c of v) if (isNode(c)) kids.push(c);
+        } else if (isNode(v)) kids.push(v);
+      }
+      for (let k = kids.length - 1; k >= 0; k--) {
+        this.parent.set(kids[k]!, n);
+        stack.push(kids[k]!);
       }
     }
-    // Source order, so findings come out top to bottom.
-    this.nodes.sort((a, b) => a.start - b.start || b.end - a.end);
+    // A template literal lists its strings and its expressions apart: put such stragglers in order.
+    let sorted = true;
+    for (let i = 1; i < this.nodes.length && sorted; i++) if (this.nodes[i]!.start < this.nodes[i - 1]!.start) sorted = false;
+    if (!sorted) this.nodes.sort((a, b) => a.start - b.start || b.end - a.end);
+  }
+
+  /** 1-based line and column of an offset. */
+  place(offset: number): Place {
+    let lo = 0;
+    let hi = this.lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.lineStarts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: offset - this.lineStarts[lo]! + 1 };
   }
 
   /** The nearest enclosing function, or null at the top level. */
@@ -315,8 +330,8 @@ class Analysis {
       severity: info.severity,
       message,
       lesson: info.lesson,
-      start: { line: node.loc.start.line, column: node.loc.start.column + 1 },
-      end: { line: endNode.loc.end.line, column: endNode.loc.end.column + 1 },
+      start: this.t.place(node.start),
+      end: this.t.place(endNode.end),
       from: node.start,
       to: endNode.end,
       ...(fix ? { fix } : {}),
@@ -689,10 +704,10 @@ export function analyze(kind: FileKind, text: string, opts: AnalyzeOptions = {})
   if (text.length > MAX_ANALYZED_CHARS) return { insights: [], skipped: `the file is over ${MAX_ANALYZED_CHARS / 1024} KB`, dropped: 0 };
   let root: N;
   try {
-    root = parse(text, { ecmaVersion: 'latest', sourceType: 'script', locations: true, allowHashBang: true, allowReturnOutsideFunction: true, allowAwaitOutsideFunction: true }) as unknown as N;
+    root = parse(text, { ecmaVersion: 'latest', sourceType: 'script', allowHashBang: true, allowReturnOutsideFunction: true, allowAwaitOutsideFunction: true }) as unknown as N;
   } catch (scriptErr) {
     try {
-      root = parse(text, { ecmaVersion: 'latest', sourceType: 'module', locations: true, allowHashBang: true }) as unknown as N;
+      root = parse(text, { ecmaVersion: 'latest', sourceType: 'module', allowHashBang: true }) as unknown as N;
     } catch {
       return { insights: [], skipped: `it does not parse (${(scriptErr as Error).message})`, dropped: 0 };
     }
