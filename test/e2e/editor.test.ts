@@ -642,7 +642,8 @@ while (true) {
 
     // The inspector still works: the message that crashed it is in the timeline, the connection ended.
     await centerTab('Timeline').click();
-    const sent = await visibleText(timelineRows().filter({ has: dash.getByRole('cell', { name: text, exact: true }) }));
+    // Its payload cell may carry the wire insight's mark too ("⚠ crash", server-crashed-on-frame).
+    const sent = await visibleText(timelineRows().filter({ has: dash.getByRole('cell', { name: new RegExp(`${text}$`) }) }));
     expect(sent).toContain('→');
     await centerTab('Sequence diagram').click();
     await dash.getByRole('img', { name: /^Sequence diagram of/ }).waitFor();

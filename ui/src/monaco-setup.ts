@@ -18,6 +18,8 @@ import editorWorkerUrl from 'monaco-editor/editor/editor.worker?worker&url';
 import tsWorkerUrl from 'monaco-editor/languages/features/typescript/ts.worker?worker&url';
 import { effect } from '@preact/signals';
 import { clientMarkers } from './runner/run-client.ts';
+import { installCodeInsights, watchModel } from './code-insights/monaco.ts';
+import { codeInsights } from './code-insights/store.ts';
 import { fetchTypes, sessions, workspaceFiles, workspaceGeneration, type FileName } from './runner/workspace.ts';
 
 export { monaco };
@@ -123,6 +125,7 @@ function modelFor(name: FileName): monaco.editor.ITextModel {
   m.updateOptions({ tabSize: 2, insertSpaces: true });
   const model = m;
   models.set(name, model);
+  watchModel(name, model);
   model.onDidChangeContent(() => {
     if (suppress > 0) return;
     if (name === 'client.js') monaco.editor.setModelMarkers(model, 'wsplay-check', []);
@@ -188,8 +191,13 @@ export function getModel(name: FileName): monaco.editor.ITextModel {
 
 // ---- markers ------------------------------------------------------------------------------------
 
+installCodeInsights(monaco);
+
 effect(() => {
-  const list = clientMarkers.value;
+  // An early send's InvalidStateError is the send-before-open insight's evidence (its marker says
+  // what the run did there): one marker at that line, not two saying the same thing.
+  const early = new Set((codeInsights.value['client.js']?.list ?? []).filter((i) => i.rule === 'send-before-open').map((i) => i.start.line));
+  const list = clientMarkers.value.filter((m) => !(early.has(m.line) && m.message.includes('InvalidStateError')));
   const model = modelFor('client.js');
   monaco.editor.setModelMarkers(
     model,

@@ -42,6 +42,7 @@ import {
 } from '../runner/workspace.ts';
 import { activeWorkspace } from '../state.ts';
 import { summarizeCrash } from '../runner/crash.ts';
+import { CodeInsightsList } from '../code-insights/CodeInsightsList.tsx';
 import '../editor.css';
 
 type Setup = typeof import('../monaco-setup.ts');
@@ -822,6 +823,7 @@ export function Editor() {
         <RunControls />
       </div>
       <PeerChips />
+      <CodeInsightsList onReveal={reveal} />
       <ConflictBanner />
       {error && (
         <div class="banner error ed-banner" role="alert">
