@@ -17,7 +17,11 @@ export interface EventStreamOptions {
   flushMs?: number;
   /** Bytes the socket may hold unsent before this page counts as slow. */
   highWaterBytes?: number;
-  /** Live events queued for one page at most; past that the oldest are shed (and counted). */
+  /**
+   * Live events owed to one page at most; past that the oldest are shed (and counted). What is
+   * owed is a position in the store, not a copy: 60,000 (3 s of 10,000 frames a second with their
+   * messages) lets a page ride out a stall (a collection, a busy machine) without losing any.
+   */
   maxQueue?: number;
   /** Bytes of serialized batches kept to share between pages, all pages together. */
   cacheBytes?: number;
@@ -49,9 +53,15 @@ function windowOf(value: unknown): number | null {
   return typeof n === 'number' && Number.isFinite(n) && n >= 100 ? Math.floor(Math.min(n, 100_000)) : null;
 }
 
-/** Live events kept as made for the next batches: a few flushes' worth, at most this weight (store.ts's measure). */
-const RECENT_EVENTS = 4 * BATCH_EVENTS;
-const RECENT_WEIGHT = 4 * 1024 * 1024;
+/**
+ * Live events kept as made for the next batches, at most this weight (store.ts's measure): a
+ * page's window's worth (the dashboard asks for 16,000). A page whose acknowledgements come a few
+ * hundred ms late reads a little behind the newest events; were those no longer here, each batch
+ * would be made again from the store's packed form, which costs more than the page's lag saves,
+ * and the page falls further behind until its events are shed (issue 19).
+ */
+const RECENT_EVENTS = 32 * BATCH_EVENTS;
+const RECENT_WEIGHT = 16 * 1024 * 1024;
 
 /** Events [from, to) as one `events` message, serialized once and sent as is to every page that needs it. */
 interface Batch {
@@ -113,7 +123,7 @@ export class EventStream {
   constructor(private readonly opts: EventStreamOptions) {
     this.flushMs = opts.flushMs ?? 50;
     this.highWater = opts.highWaterBytes ?? 1024 * 1024;
-    this.maxQueue = opts.maxQueue ?? 20_000;
+    this.maxQueue = opts.maxQueue ?? 60_000;
     this.cacheMax = opts.cacheBytes ?? 32 * 1024 * 1024;
     this.unsubscribe = opts.store.subscribe((events) => this.onEvents(events));
     this.timer = setInterval(() => this.flush(), this.flushMs);
