@@ -484,16 +484,23 @@ export function Timeline() {
     return () => ro.disconnect();
   }, []);
 
+  // Following the newest rows, the scroll position is the bottom, known before the browser lays
+  // anything out: the rows in view come from it, and the scroll that follows needs no second
+  // render (at 10,000 frames a second a render per batch is what the page has time for).
+  const following = follow.current && !isPaused;
+  const top = following ? Math.max(0, rows.length * ROW_HEIGHT - height) : scrollTop;
   useLayoutEffect(() => {
     const el = scroller.current;
-    if (el && follow.current && !isPaused) {
-      el.scrollTop = el.scrollHeight;
-      setScrollTop(el.scrollTop);
-    }
+    // The browser clamps it to the bottom; reading scrollHeight first would lay out the page twice.
+    if (el && follow.current && !isPaused) el.scrollTop = rows.length * ROW_HEIGHT;
   }, [rows.length, isPaused]);
+  // Paused while following: the rows stay where they were (scrollTop was not kept while following).
+  useLayoutEffect(() => {
+    if (isPaused && scroller.current) setScrollTop(scroller.current.scrollTop);
+  }, [isPaused]);
 
-  const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN);
-  const last = Math.min(rows.length, Math.ceil((scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
+  const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
+  const last = Math.min(rows.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
   const sel = selection.value;
 
   const open = (row: Row) => {
@@ -632,8 +639,10 @@ export function Timeline() {
         aria-rowcount={rows.length}
         onScroll={(e) => {
           const el = e.currentTarget as HTMLDivElement;
-          setScrollTop(el.scrollTop);
+          const wasFollowing = follow.current;
           follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_HEIGHT * 2;
+          // Our own move to the bottom (or the learner's while following) changes nothing drawn.
+          if (!(wasFollowing && follow.current && !isPaused)) setScrollTop(el.scrollTop);
         }}
       >
         <div class="tspacer" style={{ height: `${rows.length * ROW_HEIGHT}px` }}>
