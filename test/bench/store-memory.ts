@@ -9,9 +9,8 @@
  * Runs as a program with --expose-gc (a child of test/bench/dashboard.ts, so its heap holds
  * nothing else); sends `{ type: 'store-memory', ... }` over IPC, or prints it when run alone.
  */
-import { createHash } from 'node:crypto';
 import { CaptureStore, DEFAULT_STORE_LIMITS } from '../../server/capture/store.ts';
-import { ConnectionDecoder } from '../../server/protocol/connection-decoder.ts';
+import { EchoTraffic } from '../helpers/echo-traffic.ts';
 
 export interface StoreMemory {
   events: number;
@@ -28,17 +27,6 @@ export interface StoreMemory {
 }
 
 const EVENTS = Number(process.env.BENCH_STORE_EVENTS_FILL ?? 200_000);
-const CONNECTIONS = 10;
-const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
-
-function frame(payload: Buffer, masked: boolean): Buffer {
-  const mask = masked ? Buffer.from([0x37, 0xfa, 0x21, 0x3d]) : null;
-  const head = Buffer.from([0x81, (masked ? 0x80 : 0) | payload.length]);
-  if (!mask) return Buffer.concat([head, payload]);
-  const body = Buffer.from(payload);
-  for (let i = 0; i < body.length; i++) body[i]! ^= mask[i & 3]!;
-  return Buffer.concat([head, mask, body]);
-}
 
 export function fillStore(): StoreMemory {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -46,24 +34,11 @@ export function fillStore(): StoreMemory {
   gc();
   const before = process.memoryUsage();
   const store = new CaptureStore();
-  const accept = createHash('sha1').update(`${KEY}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-  const request = Buffer.from(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-  const response = Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
-  const decoders = Array.from({ length: CONNECTIONS }, (_, i) => new ConnectionDecoder(i + 1, undefined, true, undefined, true));
-  let t = 0;
-  for (const d of decoders) {
-    store.add(d.receive('client', request, t));
-    store.add(d.receive('server', response, t));
-  }
+  const traffic = new EchoTraffic();
+  store.add(traffic.open());
   const start = store.nextSeq;
-  // A message sent and its echo: a frame and a message each way.
-  for (let n = 0; store.nextSeq - start < EVENTS; n++) {
-    const d = decoders[n % CONNECTIONS]!;
-    const text = `tick ${n} ${'x'.repeat(16)}`;
-    t += 0.1;
-    store.add(d.receive('client', frame(Buffer.from(text), true), t));
-    store.add(d.receive('server', frame(Buffer.from(`I heard you say "${text}"`), false), t + 0.05));
-  }
+  // A message sent and its echo: a frame and a message each way, 4 events.
+  while (store.nextSeq - start < EVENTS) store.add(traffic.next(250));
   gc();
   const after = process.memoryUsage();
   const result: StoreMemory = {
