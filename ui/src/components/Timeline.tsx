@@ -471,7 +471,9 @@ export function Timeline() {
   };
 
   const scroller = useRef<HTMLDivElement>(null);
-  const [scrollTop, setScrollTop] = useState(0);
+  /** Where the learner scrolled to (a ref: following the newest rows moves it without a render). */
+  const scrollTop = useRef(0);
+  const [, redraw] = useState(0);
   const [height, setHeight] = useState(400);
   const follow = useRef(true);
 
@@ -488,16 +490,12 @@ export function Timeline() {
   // anything out: the rows in view come from it, and the scroll that follows needs no second
   // render (at 10,000 frames a second a render per batch is what the page has time for).
   const following = follow.current && !isPaused;
-  const top = following ? Math.max(0, rows.length * ROW_HEIGHT - height) : scrollTop;
+  const top = following ? Math.max(0, rows.length * ROW_HEIGHT - height) : scrollTop.current;
   useLayoutEffect(() => {
     const el = scroller.current;
     // The browser clamps it to the bottom; reading scrollHeight first would lay out the page twice.
     if (el && follow.current && !isPaused) el.scrollTop = rows.length * ROW_HEIGHT;
   }, [rows.length, isPaused]);
-  // Paused while following: the rows stay where they were (scrollTop was not kept while following).
-  useLayoutEffect(() => {
-    if (isPaused && scroller.current) setScrollTop(scroller.current.scrollTop);
-  }, [isPaused]);
 
   const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
   const last = Math.min(rows.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
@@ -640,9 +638,10 @@ export function Timeline() {
         onScroll={(e) => {
           const el = e.currentTarget as HTMLDivElement;
           const wasFollowing = follow.current;
+          scrollTop.current = el.scrollTop;
           follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_HEIGHT * 2;
           // Our own move to the bottom (or the learner's while following) changes nothing drawn.
-          if (!(wasFollowing && follow.current && !isPaused)) setScrollTop(el.scrollTop);
+          if (!(wasFollowing && follow.current && !isPaused)) redraw((n) => n + 1);
         }}
       >
         <div class="tspacer" style={{ height: `${rows.length * ROW_HEIGHT}px` }}>
