@@ -216,6 +216,7 @@ async function loadRun(
         if (rows >= captured && captured > 0) break;
       }
       const intake = await page.evaluate(() => (globalThis as unknown as { wsplayIntake: { events: number; decodeMs: number; applyMs: number } }).wsplayIntake);
+      const heapMiB = await page.evaluate(() => ((performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? NaN) / 1024 / 1024);
       const trace = JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: TraceEvent[] };
       const mainThreads = new Set(trace.traceEvents.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
       const onMain = trace.traceEvents.filter((e) => mainThreads.has(`${e.pid}:${e.tid}`));
@@ -238,7 +239,7 @@ async function loadRun(
       const renderMs = Math.max(0, busyMs - intake.decodeMs - intake.applyMs);
       out(
         `page: ${num(intake.events)} events received; cost per event ${per(busyMs).toFixed(1)} µs of main thread: parse ${per(intake.decodeMs).toFixed(1)}, ` +
-          `apply to the model ${per(intake.applyMs).toFixed(1)}, render and the rest ${per(renderMs).toFixed(1)} (main thread busy ${(busyMs / 1000).toFixed(1)} s of ${(spanMs / 1000).toFixed(1)} s)`,
+          `apply to the model ${per(intake.applyMs).toFixed(1)}, render and the rest ${per(renderMs).toFixed(1)} (main thread busy ${(busyMs / 1000).toFixed(1)} s of ${(spanMs / 1000).toFixed(1)} s); JS heap ${heapMiB.toFixed(0)} MiB`,
       );
       const shed = countBefore(line, 'events not shown');
       const missing = Math.max(0, captured - rows);
