@@ -97,7 +97,11 @@ function formatDelta(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(2)}s`;
   return `${(ms / 60_000).toFixed(1)}min`;
 }
-const OVERSCAN = 12;
+/**
+ * Rows drawn past each edge of the view, so a scroll does not show an empty band before the next
+ * draw. Under a flood every drawn row is new on each draw (issue 19): each one costs the draw.
+ */
+const OVERSCAN = 6;
 
 type Row = { frame: FrameEvent; index: number } | { msg: MessageRow; index: number } | { http: HttpExchange; index: number };
 type Item = FrameEvent | MessageRow | HttpExchange;
