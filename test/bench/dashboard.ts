@@ -244,8 +244,9 @@ async function loadRun(
       const shed = countBefore(line, 'events not shown');
       const missing = Math.max(0, captured - rows);
       out(`page status line: ${line.trim() || '(empty)'}`);
-      out(`page: the Timeline holds ${num(rows)} of ${num(captured)} frames captured; events not shown: ${num(shed)} shed by the stream, ${num(missing)} frames not in the Timeline`);
-      result = { longest, notShown: shed + missing };
+      out(`page: the Timeline holds ${num(rows)} of ${num(captured)} frames captured; events not shown: ${num(shed)} shed by the stream (${num(missing)} of them frames missing from the Timeline)`);
+      // A frame shed is also a frame missing from the Timeline: the larger count, not the sum.
+      result = { longest, notShown: Math.max(shed, missing) };
     }
     const settled = rss.slice(Math.floor(rss.length / 2));
     out(`server memory (RSS, MiB, every second): ${rss.map((r) => r.toFixed(0)).join(' ')}; second half spread ${(Math.max(...settled) - Math.min(...settled)).toFixed(0)} MiB`);
