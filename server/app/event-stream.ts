@@ -19,8 +19,9 @@ export interface EventStreamOptions {
   highWaterBytes?: number;
   /**
    * Live events owed to one page at most; past that the oldest are shed (and counted). What is
-   * owed is a position in the store, not a copy: 60,000 (3 s of 10,000 frames a second with their
-   * messages) lets a page ride out a stall (a collection, a busy machine) without losing any.
+   * owed is a position in the store, not a copy: 200,000 (10 s of 10,000 frames a second with
+   * their messages, what the store holds) lets a page ride out a stall (a collection, a machine
+   * busy with other work) and catch up, showing every frame late rather than some never.
    */
   maxQueue?: number;
   /** Bytes of serialized batches kept to share between pages, all pages together. */
@@ -123,7 +124,7 @@ export class EventStream {
   constructor(private readonly opts: EventStreamOptions) {
     this.flushMs = opts.flushMs ?? 50;
     this.highWater = opts.highWaterBytes ?? 1024 * 1024;
-    this.maxQueue = opts.maxQueue ?? 60_000;
+    this.maxQueue = opts.maxQueue ?? 200_000;
     this.cacheMax = opts.cacheBytes ?? 32 * 1024 * 1024;
     this.unsubscribe = opts.store.subscribe((events) => this.onEvents(events));
     this.timer = setInterval(() => this.flush(), this.flushMs);
