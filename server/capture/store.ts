@@ -10,7 +10,7 @@ export interface StoreLimits {
   maxBytes: number;
 }
 
-export const DEFAULT_STORE_LIMITS: StoreLimits = { maxEvents: 100_000, maxBytes: 128 * 1024 * 1024 };
+export const DEFAULT_STORE_LIMITS: StoreLimits = { maxEvents: 250_000, maxBytes: 128 * 1024 * 1024 };
 
 /** Characters of base64 for `n` bytes. */
 const base64Chars = (n: number) => Math.ceil(n / 3) * 4;

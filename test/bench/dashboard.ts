@@ -1,22 +1,31 @@
 /**
- * The dashboard under load (issue 3, "Measured"), run by `npm run bench` (section 4) or alone:
+ * The dashboard under load (issues 3 and 19), run by `npm run bench` (section 4) or alone:
  * `node server/bin/run-ts.js test/bench/dashboard.ts`.
  *
  * 1. Start-up: time from spawning `wsplay start` to the "Dashboard:" line, and to the first
  *    contentful paint of the dashboard in Chromium (browser already running).
  * 2. Load: ~10,000 frames per second through the wiretap for 10 s (clients send, the echo server
- *    answers: both directions count) while the dashboard is open. A Chromium performance trace
- *    is recorded during the load; we report the longest main-thread task and how many passed
- *    100 ms (target: none). Also: what was shed (page back-pressure) and dropped (store bound),
- *    and the playground process's RSS sampled every second (target: flat once the store is full).
+ *    answers: both directions count) while the dashboard is open, the Timeline, the sequence
+ *    diagram and the Stats view each open for a third of it. A Chromium performance trace is
+ *    recorded; we report the longest main-thread task in each view and how many passed 50 ms
+ *    (target: none), the events the page did not show (target: 0: none shed by the stream, and
+ *    the Timeline holding every frame captured), and the page's cost per event: parsing the
+ *    batches, applying them to its model, and the rest of its main thread (rendering), in µs.
+ *    Also the playground process's RSS sampled every second.
+ * 3. The same at ~30,000 frames per second (5 s) on a fresh playground: no task over 100 ms
+ *    (target), and what the page could not keep, counted and shown in its status line.
+ * 4. The capture store filled with 200,000 events of that traffic (test/bench/store-memory.ts,
+ *    a child process): events held (target: all), bytes per event, the heap they take.
  *
  * Measures only; exits 0. Without Chromium it says so and measures the server side alone.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import type { StoreMemory } from './store-memory.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SECONDS = Number(process.env.BENCH_DASHBOARD_SECONDS ?? 10);
@@ -97,10 +106,175 @@ async function load(tapPort: number, fps: number, seconds: number): Promise<{ se
   return { sent, received };
 }
 
-export async function runDashboardBench(): Promise<void> {
-  console.log(`\n== Dashboard under load: ~${FRAMES_PER_SECOND.toLocaleString('en-US')} frames/s for ${SECONDS} s ==`);
+type Out = (line?: string) => void;
+type Target = (label: string, value: number, limit: number) => void;
+
+const FAST_FPS = Number(process.env.BENCH_DASHBOARD_FAST_FPS ?? 30_000);
+const FAST_SECONDS = Number(process.env.BENCH_DASHBOARD_FAST_SECONDS ?? 5);
+const VIEWS = [
+  { key: '1', name: 'Timeline' },
+  { key: '2', name: 'sequence diagram' },
+  { key: '3', name: 'Stats' },
+] as const;
+
+interface TraceEvent {
+  name: string;
+  ph: string;
+  ts: number;
+  dur?: number;
+  pid: number;
+  tid: number;
+  args?: { name?: string; data?: unknown };
+}
+
+const num = (n: number) => Math.round(n).toLocaleString('en-US');
+/** The first number in `text` after which `label` follows ("98,044 frames captured"), or 0. */
+function countBefore(text: string, label: string): number {
+  const m = new RegExp(`([\\d,]+) ${label}`).exec(text);
+  return m ? Number(m[1]!.replace(/,/g, '')) : 0;
+}
+
+interface RunResult {
+  longest: number[];
+  notShown: number;
+}
+
+/**
+ * One playground, one page, `fps` frames a second for `seconds`, the views opened in turn; prints
+ * what the page did and returns the longest task per view and the events it did not show.
+ */
+async function loadRun(
+  out: Out,
+  browser: import('playwright-core').Browser | null,
+  opts: { fps: number; seconds: number; views: ReadonlyArray<(typeof VIEWS)[number]>; taskLimit: number; startup: boolean },
+): Promise<RunResult | null> {
+  const t0 = performance.now();
+  const started = await startPlayground();
+  const { child } = started;
+  try {
+    if (opts.startup) out(`start-up: "Dashboard:" line after ${started.msToDashboardLine.toFixed(0)} ms`);
+    let page: import('playwright-core').Page | null = null;
+    if (browser) {
+      page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await page.goto(started.dashboardUrl);
+      if (opts.startup) {
+        const fcp = await page.evaluate(
+          () =>
+            new Promise<number>((resolve) => {
+              const e = performance.getEntriesByName('first-contentful-paint')[0];
+              if (e) return resolve(performance.timeOrigin + e.startTime);
+              new PerformanceObserver((list) => {
+                const p = list.getEntriesByName('first-contentful-paint')[0];
+                if (p) resolve(performance.timeOrigin + p.startTime);
+              }).observe({ type: 'paint', buffered: true });
+            }),
+        );
+        out(`start-up: first contentful paint ${(fcp - (performance.timeOrigin + t0)).toFixed(0)} ms after spawning wsplay start`);
+      }
+      await page.waitForSelector('.timeline');
+      await browser.startTracing(page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink.user_timing'] });
+    }
+    const pid = child.pid!;
+    const rss: number[] = [rssMiB(pid)];
+    const sampler = setInterval(() => rss.push(rssMiB(pid)), 1000);
+    // Each view open for its share of the load; a mark in the trace says when it opened.
+    const switches: Promise<void>[] = [];
+    const switchTimers = opts.views.map((v, i) =>
+      setTimeout(() => {
+        if (!page) return;
+        switches.push(
+          page.keyboard
+            .press(v.key)
+            .then(() => page!.evaluate((name) => void performance.mark(`bench-view ${name}`), v.name))
+            .catch(() => undefined),
+        );
+      }, (i * opts.seconds * 1000) / opts.views.length),
+    );
+    const { sent, received } = await load(started.tapPort, opts.fps, opts.seconds);
+    switchTimers.forEach(clearTimeout);
+    await Promise.all(switches);
+    clearInterval(sampler);
+    rss.push(rssMiB(pid));
+    out(`load: ${num(sent)} messages sent, ${num(received)} echoes back: ${((sent + received) / opts.seconds).toFixed(0)} frames/s through the wiretap (load average ${loadavg()[0]!.toFixed(1)})`);
+    let result: RunResult | null = null;
+    if (browser && page) {
+      // Let the page catch up with what the wiretap captured (a bound, not a measure: the counts are).
+      await page.keyboard.press('1');
+      const status = async () => page!.evaluate(() => [...document.querySelectorAll('.status > span')].map((s) => s.textContent).filter(Boolean).join(' · '));
+      const held = async () => page!.evaluate(() => document.querySelector('.timeline .count')?.textContent ?? '');
+      let line = '';
+      let rows = 0;
+      let captured = 0;
+      for (let i = 0, same = 0; i < 60 && same < 4; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        line = await status();
+        const total = /of ([\d,]+)/.exec(await held());
+        const now = total ? Number(total[1]!.replace(/,/g, '')) : 0;
+        captured = countBefore(line, 'frames captured');
+        same = now === rows ? same + 1 : 0;
+        rows = now;
+        if (rows >= captured && captured > 0) break;
+      }
+      const intake = await page.evaluate(() => (globalThis as unknown as { wsplayIntake: { events: number; decodeMs: number; applyMs: number } }).wsplayIntake);
+      const heapMiB = await page.evaluate(() => ((performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? NaN) / 1024 / 1024);
+      const trace = JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: TraceEvent[] };
+      const mainThreads = new Set(trace.traceEvents.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
+      const onMain = trace.traceEvents.filter((e) => mainThreads.has(`${e.pid}:${e.tid}`));
+      const tasks = onMain.filter((e) => e.name === 'RunTask' && e.ph === 'X' && typeof e.dur === 'number');
+      const marks = opts.views.map((v) => onMain.find((e) => e.name === `bench-view ${v.name}`)?.ts ?? Infinity);
+      const busyMs = tasks.reduce((sum, t) => sum + t.dur! / 1000, 0);
+      const spanMs = tasks.length ? (Math.max(...tasks.map((t) => t.ts + t.dur!)) - Math.min(...tasks.map((t) => t.ts))) / 1000 : 0;
+      const longest: number[] = [];
+      opts.views.forEach((v, i) => {
+        // A view's tasks: from its mark to the next view's (the first view's from the start, the last's to the end).
+        const from = i === 0 ? -Infinity : marks[i]!;
+        const to = i === opts.views.length - 1 ? Infinity : marks[i + 1]!;
+        const mine = tasks.filter((t) => t.ts >= from && t.ts < to);
+        const max = Math.max(0, ...mine.map((t) => t.dur! / 1000));
+        const over = mine.filter((t) => t.dur! / 1000 > opts.taskLimit).length;
+        longest.push(max);
+        out(`page, ${v.name} open: ${num(mine.length)} main-thread tasks, longest ${max.toFixed(1)} ms, ${over} over ${opts.taskLimit} ms`);
+      });
+      const per = (ms: number) => (intake.events > 0 ? (ms * 1000) / intake.events : 0);
+      const renderMs = Math.max(0, busyMs - intake.decodeMs - intake.applyMs);
+      out(
+        `page: ${num(intake.events)} events received; cost per event ${per(busyMs).toFixed(1)} µs of main thread: parse ${per(intake.decodeMs).toFixed(1)}, ` +
+          `apply to the model ${per(intake.applyMs).toFixed(1)}, render and the rest ${per(renderMs).toFixed(1)} (main thread busy ${(busyMs / 1000).toFixed(1)} s of ${(spanMs / 1000).toFixed(1)} s); JS heap ${heapMiB.toFixed(0)} MiB`,
+      );
+      const shed = countBefore(line, 'events not shown');
+      const missing = Math.max(0, captured - rows);
+      out(`page status line: ${line.trim() || '(empty)'}`);
+      out(`page: the Timeline holds ${num(rows)} of ${num(captured)} frames captured; events not shown: ${num(shed)} shed by the stream (${num(missing)} of them frames missing from the Timeline)`);
+      // A frame shed is also a frame missing from the Timeline: the larger count, not the sum.
+      result = { longest, notShown: Math.max(shed, missing) };
+    }
+    const settled = rss.slice(Math.floor(rss.length / 2));
+    out(`server memory (RSS, MiB, every second): ${rss.map((r) => r.toFixed(0)).join(' ')}; second half spread ${(Math.max(...settled) - Math.min(...settled)).toFixed(0)} MiB`);
+    await page?.close();
+    return result;
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+/** test/bench/store-memory.ts in a child of its own, with --expose-gc. */
+function storeMemory(): Promise<StoreMemory> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(new URL('../../server/bin/run-ts.js', import.meta.url)), [fileURLToPath(new URL('./store-memory.ts', import.meta.url))], {
+      execArgv: ['--expose-gc'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.on('message', (m: { type?: string; result?: StoreMemory }) => {
+      if (m.type === 'store-memory' && m.result) resolve(m.result);
+    });
+    child.once('exit', (code) => reject(new Error(`store-memory exited (${code}) without a result`)));
+  });
+}
+
+export async function runDashboardBench(out: Out = (line = '') => console.log(line), atMost?: Target, atLeast?: Target): Promise<void> {
+  const most: Target = atMost ?? ((label, value, max) => out(`${label}: ${value.toFixed(2)} (target <= ${max.toFixed(1)}) ${value <= max ? 'OK' : 'ABOVE TARGET'}`));
+  const least: Target = atLeast ?? ((label, value, min) => out(`${label}: ${value.toFixed(2)} (target >= ${min.toFixed(1)}) ${value >= min ? 'OK' : 'BELOW TARGET'}`));
   const haveBrowser = existsSync(CHROMIUM);
-  if (!haveBrowser) console.log(`(no Chromium at ${CHROMIUM}: measuring the server side only; apt-get install -y chromium)`);
   const pw = haveBrowser ? await import('playwright-core') : null;
   const browser = pw
     ? await pw.chromium.launch({
@@ -108,59 +282,30 @@ export async function runDashboardBench(): Promise<void> {
         args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
       })
     : null;
-  const t0 = performance.now();
-  const started = await startPlayground();
-  const { child } = started;
   try {
-    console.log(`start-up: "Dashboard:" line after ${started.msToDashboardLine.toFixed(0)} ms`);
-    let page: import('playwright-core').Page | null = null;
-    if (browser) {
-      page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-      await page.goto(started.dashboardUrl);
-      const fcp = await page.evaluate(
-        () =>
-          new Promise<number>((resolve) => {
-            const e = performance.getEntriesByName('first-contentful-paint')[0];
-            if (e) return resolve(performance.timeOrigin + e.startTime);
-            new PerformanceObserver((list) => {
-              const p = list.getEntriesByName('first-contentful-paint')[0];
-              if (p) resolve(performance.timeOrigin + p.startTime);
-            }).observe({ type: 'paint', buffered: true });
-          }),
-      );
-      const spawnedAt = performance.timeOrigin + t0;
-      console.log(`start-up: first contentful paint ${(fcp - spawnedAt).toFixed(0)} ms after spawning wsplay start`);
-      await browser.startTracing(page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline'] });
+    out(`\n== Dashboard under load: ~${num(FRAMES_PER_SECOND)} frames/s for ${SECONDS} s, the Timeline, sequence diagram and Stats open in turn ==`);
+    if (!haveBrowser) out(`(no Chromium at ${CHROMIUM}: measuring the server side only; apt-get install -y chromium)`);
+    const slow = await loadRun(out, browser, { fps: FRAMES_PER_SECOND, seconds: SECONDS, views: VIEWS, taskLimit: 50, startup: true });
+    if (slow) {
+      most(`dashboard at ${num(FRAMES_PER_SECOND)} frames/s: events not shown`, slow.notShown, 0);
+      VIEWS.forEach((v, i) => most(`dashboard at ${num(FRAMES_PER_SECOND)} frames/s, ${v.name} open: longest main-thread task, ms`, slow.longest[i]!, 50));
     }
-    const pid = child.pid!;
-    const rss: number[] = [rssMiB(pid)];
-    const sampler = setInterval(() => rss.push(rssMiB(pid)), 1000);
-    const { sent, received } = await load(started.tapPort, FRAMES_PER_SECOND, SECONDS);
-    clearInterval(sampler);
-    rss.push(rssMiB(pid));
-    console.log(`load: ${sent.toLocaleString('en-US')} messages sent, ${received.toLocaleString('en-US')} echoes back: ${(((sent + received) / SECONDS)).toFixed(0)} frames/s through the wiretap`);
-    if (browser && page) {
-      const trace = JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: Array<{ name: string; dur?: number; ph: string; pid: number; tid: number; args?: { data?: { frame?: string } } }> };
-      // Main-thread tasks of the renderer: RunTask events on the thread named CrRendererMain.
-      const threadNames = trace.traceEvents.filter((e) => e.name === 'thread_name');
-      const mainThreads = new Set(
-        threadNames.filter((e) => (e as unknown as { args: { name: string } }).args.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`),
-      );
-      const tasks = trace.traceEvents.filter((e) => e.name === 'RunTask' && e.ph === 'X' && mainThreads.has(`${e.pid}:${e.tid}`) && typeof e.dur === 'number');
-      const longest = Math.max(0, ...tasks.map((t) => t.dur! / 1000));
-      const over100 = tasks.filter((t) => t.dur! / 1000 > 100).length;
-      const status = await page.evaluate(() => [...document.querySelectorAll('.status > span')].map((s) => s.textContent).filter(Boolean).join(' · '));
-      console.log(`page: ${tasks.length.toLocaleString('en-US')} main-thread tasks, longest ${longest.toFixed(1)} ms, ${over100} over 100 ms (target 0) ${over100 === 0 ? 'OK' : 'ABOVE TARGET'}`);
-      console.log(`page status line: ${status.trim() || '(empty)'}`);
-    }
-    const settled = rss.slice(Math.floor(rss.length / 2));
-    console.log(
-      `server memory (RSS, MiB, every second): ${rss.map((r) => r.toFixed(0)).join(' ')}; second half spread ${(Math.max(...settled) - Math.min(...settled)).toFixed(0)} MiB`,
-    );
+    out(`\n== Dashboard under load: ~${num(FAST_FPS)} frames/s for ${FAST_SECONDS} s, the Timeline open ==`);
+    const fast = await loadRun(out, browser, { fps: FAST_FPS, seconds: FAST_SECONDS, views: [VIEWS[0]], taskLimit: 100, startup: false });
+    if (fast) most(`dashboard at ${num(FAST_FPS)} frames/s: longest main-thread task, ms`, fast.longest[0]!, 100);
   } finally {
-    child.kill('SIGTERM');
     await browser?.close();
   }
+  out('\n== The capture store after 200,000 events of that traffic ==');
+  const m = await storeMemory();
+  const mib = (b: number) => (b / 1024 / 1024).toFixed(1);
+  out(
+    `store: ${num(m.held)} of ${num(m.events)} events held (bounds ${num(m.maxEvents)} events, ${mib(m.maxBytes)} MiB); its measure ${mib(m.weight)} MiB, ` +
+      `${(m.weight / m.held).toFixed(0)} bytes per event; the heap after a full collection ${mib(m.heap)} MiB and ${mib(m.arrayBuffers)} MiB of typed arrays, ` +
+      `${((m.heap + m.arrayBuffers) / m.held).toFixed(0)} bytes per event`,
+  );
+  least('store: events held of 200,000 taken (ratio)', m.held / m.events, 1);
+  out();
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { WireEvent } from '../../server/capture/events.ts';
 import { RingBuffer } from '../../server/capture/ring-buffer.ts';
 import { CaptureStore } from '../../server/capture/store.ts';
+import { EchoTraffic, tick } from '../helpers/echo-traffic.ts';
 
 const ping = (conn: number, payload = ''): WireEvent => ({ type: 'ping', conn, t: conn, dir: 'client', payload, frame: 0 });
 
@@ -34,6 +35,21 @@ describe('RingBuffer', () => {
 });
 
 describe('CaptureStore', () => {
+  it('holds 10 s of 10,000 frames a second with its default bounds: 200,000 events, the first frame still there', () => {
+    const store = new CaptureStore();
+    const traffic = new EchoTraffic();
+    store.add(traffic.open());
+    // 50,000 messages and their echoes: 100,000 frames and 100,000 messages, as the wiretap makes them.
+    for (let i = 0; i < 200; i++) store.add(traffic.next(250));
+    expect(store.counts.frame).toBe(100_000);
+    expect(store.dropped).toBe(0);
+    expect(store.size).toBe(store.nextSeq);
+    const frames = store.range(0, store.nextSeq).filter((e) => e.type === 'frame');
+    expect(frames).toHaveLength(100_000);
+    expect(Buffer.from(frames[0]!.payload, 'base64').toString()).toBe(tick(0));
+    expect(Buffer.from(frames.at(-1)!.payload, 'base64').toString()).toBe(`I heard you say "${tick(49_999)}"`);
+  });
+
   it('counts every event by type, including those the bound pushed out', () => {
     const store = new CaptureStore({ maxEvents: 10, maxBytes: Infinity });
     store.add(Array.from({ length: 25 }, (_, i) => ping(i)));

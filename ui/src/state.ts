@@ -70,8 +70,17 @@ export const MAX_EXCHANGES = 1000;
 /** The insights list holds at most this many (a client opening connections in a loop makes one each). */
 export const MAX_INSIGHTS = 1000;
 
-/** Views hold at most this many frames and as many messages; older ones are counted, not kept. */
-export const MAX_ROWS = 100_000;
+/**
+ * Views hold at most this many frames and as many messages; older ones are counted, not kept.
+ * 10 s of 10,000 frames a second (issue 19) is 100,000 frames and as many messages: the page
+ * holds twice that, as the server's store does (server/capture/store.ts).
+ */
+export const MAX_ROWS = 250_000;
+/**
+ * A list past its bound loses this many more of its oldest items at once: cutting the front of
+ * a 250,000-item array moves all the rest, so it is done now and then, not on every batch.
+ */
+const TRIM_SLACK = MAX_ROWS / 16;
 
 const PALETTE = ['#2f7de1', '#d9480f', '#2b8a3e', '#9c36b5', '#c2255c', '#0b7285', '#e67700', '#5c7cfa'];
 
@@ -116,6 +125,8 @@ class Model {
   trimmed = 0;
   /** The same for `messages`. */
   messagesTrimmed = 0;
+  /** The same for `events` (the absolute index of `events[0]`: incremental views count from it). */
+  eventsTrimmed = 0;
   /** Bumped by each reset: views that cache per-index work start over (a recording replaced the live events). */
   generation = 0;
 
@@ -138,6 +149,7 @@ class Model {
     this.insightsTrimmed = 0;
     this.trimmed = 0;
     this.messagesTrimmed = 0;
+    this.eventsTrimmed = 0;
     this.frameRows = [];
     this.messageRows = [];
     this.frameRowsTrimmed = 0;
@@ -274,7 +286,7 @@ class Model {
   }
 
   trim(): void {
-    const over = (list: unknown[]) => Math.max(0, list.length - MAX_ROWS);
+    const over = (list: unknown[], max = MAX_ROWS) => (list.length > max ? list.length - max + TRIM_SLACK : 0);
     const f = over(this.frames);
     if (f > 0) {
       for (const old of this.frames.splice(0, f)) {
@@ -291,18 +303,21 @@ class Model {
       for (const old of this.messages.splice(0, m)) if (old.type === 'message') this.appViolationsByMessage.delete(appMessageKey(old.conn, old.dir, old.firstFrame));
       this.messagesTrimmed += m;
     }
-    const fr = Math.max(0, this.frameRows.length - MAX_ROWS);
+    const fr = over(this.frameRows);
     if (fr > 0) {
       this.frameRows.splice(0, fr);
       this.frameRowsTrimmed += fr;
     }
-    const mr = Math.max(0, this.messageRows.length - MAX_ROWS);
+    const mr = over(this.messageRows);
     if (mr > 0) {
       this.messageRows.splice(0, mr);
       this.messageRowsTrimmed += mr;
     }
-    const ev = Math.max(0, this.events.length - 2 * MAX_ROWS);
-    if (ev > 0) this.events.splice(0, ev);
+    const ev = over(this.events, 2 * MAX_ROWS);
+    if (ev > 0) {
+      this.events.splice(0, ev);
+      this.eventsTrimmed += ev;
+    }
     const v = over(this.violations);
     if (v > 0) this.violations.splice(0, v);
     const av = over(this.appViolations);
@@ -385,37 +400,76 @@ export const selectedFrame = computed(() => {
 
 // ---- the stream ------------------------------------------------------------------------
 
+/**
+ * Events received and not applied yet, from `pendingHead` on: a batch is applied as it arrives,
+ * a slice at a time (SLICE_MS), so only the rest of a large one waits here.
+ */
 let pending: WireEvent[] = [];
-let scheduled = false;
-let lastApply = 0;
+let pendingHead = 0;
+/** A continuation of `drain` is scheduled (the pending events did not fit one slice). */
+let draining = false;
+let renderScheduled = false;
+let lastRender = 0;
+let appliedSinceRender = 0;
+/** Events the last render showed for the first time. */
+let lastRenderEvents = 0;
 
 /**
- * Under a heavy stream (hundreds of events between two frames) views re-render at most ten
- * times a second: each render walks lists of up to 100,000 rows, and at 60 renders a second
- * the page would have no time left for the learner. A quiet stream renders every frame.
+ * Under a heavy stream (hundreds of events between two frames) views re-render at most four
+ * times a second: a render lays out the visible rows, the diagram's arrows or the Stats cards,
+ * and at 60 renders a second the page would have no time left for the learner. A quiet stream
+ * renders every frame. Applying events to the model is not held back with it: it is cheap
+ * (a few µs an event), and holding it back would hold back the acknowledgements, so a 4,000-event
+ * window per render would cap the page at 16,000 events a second (issue 19).
  */
 const BUSY_EVENTS = 500;
 const BUSY_INTERVAL_MS = 250;
 
-function scheduleApply(): void {
-  if (scheduled) return;
-  scheduled = true;
+function scheduleRender(): void {
+  if (renderScheduled) return;
+  renderScheduled = true;
   const run = () => {
-    if (!scheduled) return;
-    scheduled = false;
-    applyPending();
+    if (!renderScheduled) return;
+    renderScheduled = false;
+    lastRender = performance.now();
+    lastRenderEvents = appliedSinceRender;
+    appliedSinceRender = 0;
+    version.value++;
   };
-  const wait = pending.length > BUSY_EVENTS ? Math.max(0, BUSY_INTERVAL_MS - (performance.now() - lastApply)) : 0;
+  // Busy: this render or the one before has a batch's worth (the server's batches are 500 events).
+  const busy = Math.max(appliedSinceRender, lastRenderEvents) >= BUSY_EVENTS;
+  const wait = busy ? Math.max(0, BUSY_INTERVAL_MS - (performance.now() - lastRender)) : 0;
   // Once per animation frame; a hidden tab gets no frames, so a timer takes over there.
   if (wait > 0) setTimeout(() => requestAnimationFrame(run), wait);
   else requestAnimationFrame(run);
   setTimeout(run, wait + 250);
 }
 
+/**
+ * Run `fn` in a task of its own soon: a message to ourselves is not clamped to 4 ms the way a
+ * nested setTimeout(0) is, and input and paint still get their turn between the two tasks.
+ */
+const nextTask: (fn: () => void) => void = (() => {
+  if (typeof MessageChannel === 'undefined') return (fn) => void setTimeout(fn, 0);
+  const channel = new MessageChannel();
+  const queue: Array<() => void> = [];
+  channel.port1.onmessage = () => queue.shift()?.();
+  return (fn) => {
+    queue.push(fn);
+    channel.port2.postMessage(null);
+  };
+})();
+
 /** A page applies events for at most this long per task, so input and paint get their turn. */
 const SLICE_MS = 8;
-/** Events (history and live) the server may send ahead of what this page has applied (flow control). */
-const FLOW_WINDOW = 4000;
+/**
+ * Events (history and live) the server may send ahead of what this page has applied (flow
+ * control). The page applies a batch as it arrives, so the window bounds what waits in `pending`
+ * (a few MB at most); it also caps the stream at a window per round trip, and on a busy machine a
+ * round trip through the server's event loop and back can take a few hundred ms: 16,000 events
+ * keep 20,000 events a second (10,000 frames and their messages) flowing through that (issue 19).
+ */
+const FLOW_WINDOW = 16_000;
 let stream: WebSocket | null = null;
 /** Sequence number after the last event received. */
 let receivedUpTo = 0;
@@ -459,36 +513,53 @@ export function setViewingRecording(on: boolean): void {
   if (on === viewingRecording) return;
   viewingRecording = on;
   pending = [];
+  pendingHead = 0;
   resetAcks();
   // What was received and will not be applied now is acknowledged, so the server sends on.
   if (on && receivedUpTo > 0 && stream && stream.readyState === WebSocket.OPEN) stream.send(JSON.stringify({ kind: 'ack', seq: receivedUpTo }));
   if (!on) restartStream?.();
 }
 
-function applyPending(): void {
-  lastApply = performance.now();
-  if (pending.length === 0) return;
+/**
+ * What the page's intake has cost so far: events received, ms spent parsing their batches (JSON)
+ * and applying them to the model. `npm run bench` reads it (as `wsplayIntake` in the page) to
+ * report the page's cost per event; rendering is the rest of the main thread's time.
+ */
+export const intake = { events: 0, decodeMs: 0, applyMs: 0 };
+(globalThis as { wsplayIntake?: typeof intake }).wsplayIntake = intake;
+
+/** Apply the pending events for at most SLICE_MS, acknowledge them, and go on in the next task. */
+function drain(): void {
+  if (draining) return;
   const start = performance.now();
-  let i = 0;
+  let i = pendingHead;
   while (i < pending.length) {
     const e = pending[i]!;
     if (eventScope(e)) model.apply(e);
     i++;
     if ((i & 255) === 0 && performance.now() - start > SLICE_MS) break;
   }
-  pending = i === pending.length ? [] : pending.slice(i);
-  appliedTotal += i;
+  const n = i - pendingHead;
+  if (i === pending.length) {
+    pending = [];
+    pendingHead = 0;
+  } else {
+    pendingHead = i;
+  }
+  if (n === 0) return;
+  appliedTotal += n;
+  appliedSinceRender += n;
   // What is applied is acknowledged now, also while more waits: the server can send the next.
   acknowledge();
   model.trim();
-  version.value++;
-  if (pending.length > 0) {
-    scheduled = true;
-    setTimeout(() => {
-      scheduled = false;
-      applyPending();
-    }, 0);
-    return;
+  intake.applyMs += performance.now() - start;
+  scheduleRender();
+  if (pendingHead < pending.length) {
+    draining = true;
+    nextTask(() => {
+      draining = false;
+      drain();
+    });
   }
 }
 
@@ -530,7 +601,9 @@ export function connectStream(token = tokenFromUrl()): void {
     let helloSeen = false;
     ws.onopen = () => ws.send(JSON.stringify({ kind: 'flow', window: FLOW_WINDOW }));
     ws.onmessage = (ev) => {
+      const parseStart = performance.now();
       const msg = JSON.parse(ev.data as string) as StreamMessage;
+      intake.decodeMs += performance.now() - parseStart;
       switch (msg.kind) {
         case 'hello':
           helloSeen = true;
@@ -538,6 +611,7 @@ export function connectStream(token = tokenFromUrl()): void {
           // A (re)connect sends the whole history again: start from a clean slate.
           if (!viewingRecording) model.reset();
           pending = [];
+          pendingHead = 0;
           resetAcks();
           shed.value = 0;
           serverConsole.value = [];
@@ -554,9 +628,10 @@ export function connectStream(token = tokenFromUrl()): void {
             break;
           }
           for (const e of msg.events) pending.push(e);
+          intake.events += msg.events.length;
           receivedTotal += msg.events.length;
           batchEnds.push({ seq: receivedUpTo, total: receivedTotal });
-          scheduleApply();
+          drain();
           break;
         case 'shed':
           shed.value = msg.total;

@@ -371,26 +371,52 @@ function cachedArrows(e: WireEvent, msgs: Map<string, MessageEvent>): Arrow[] {
   return arrows;
 }
 
-/** Arrows ever counted, per filter: the last event counted and the running total. */
-const tallies = new Map<number | null, { events: WireEvent[]; last: WireEvent | null; count: number }>();
+/** Events per chunk of the arrow tally: the held count is the sum of a few hundred chunks at most. */
+const CHUNK = 4096;
 
-function tally(only: number | null): number {
+/**
+ * Arrows counted per filter, incrementally: each event is counted once, when first seen, into
+ * its chunk of absolute event indices (model.eventsTrimmed + index). The arrows the page holds
+ * are then the chunks still held, the first (partly trimmed) one counted again: at 10,000 frames
+ * a second a draw must not walk the 200,000 events held (issue 19).
+ */
+interface Tally {
+  generation: number;
+  /** Absolute index of the next event to count. */
+  next: number;
+  /** Arrows ever counted (a count that only grows). */
+  ever: number;
+  chunks: Map<number, number>;
+}
+const tallies = new Map<number | null, Tally>();
+
+const counts = (e: WireEvent, only: number | null) => (only === null || e.conn === only ? arrowCount(e) : 0);
+
+function tally(only: number | null): { ever: number; held: number } {
   const events = model.events;
-  // Forget tallies of an earlier stream (they hold its whole event array).
-  for (const [k, old] of tallies) if (old.events !== events || tallies.size > 64) tallies.delete(k);
+  const base = model.eventsTrimmed;
+  const end = base + events.length;
+  // Forget tallies of an earlier stream, and all but a few filters.
+  for (const [k, old] of tallies) if (old.generation !== model.generation || tallies.size > 64) tallies.delete(k);
   let t = tallies.get(only);
-  // A reconnect starts a new array (model.reset): count from scratch.
-  if (!t || t.events !== events) tallies.set(only, (t = { events, last: null, count: 0 }));
-  let i = events.length - 1;
-  let add = 0;
-  while (i >= 0 && events[i] !== t.last) {
-    const e = events[i]!;
-    if (only === null || e.conn === only) add += arrowCount(e);
-    i--;
+  if (!t || t.next > end) tallies.set(only, (t = { generation: model.generation, next: base, ever: 0, chunks: new Map() }));
+  for (let abs = Math.max(t.next, base); abs < end; abs++) {
+    const n = counts(events[abs - base]!, only);
+    if (n === 0) continue;
+    t.ever += n;
+    const c = Math.floor(abs / CHUNK);
+    t.chunks.set(c, (t.chunks.get(c) ?? 0) + n);
   }
-  t.count += add;
-  t.last = events[events.length - 1] ?? null;
-  return t.count;
+  t.next = end;
+  const firstChunk = Math.floor(base / CHUNK);
+  let held = 0;
+  for (const [c, n] of t.chunks) {
+    if (c < firstChunk) t.chunks.delete(c);
+    else if (c > firstChunk) held += n;
+  }
+  // The first chunk may be partly trimmed: count what is left of it.
+  for (let abs = base; abs < Math.min(end, (firstChunk + 1) * CHUNK); abs++) held += counts(events[abs - base]!, only);
+  return { ever: t.ever, held };
 }
 
 function build(limit: number, only: number | null): Built {
@@ -398,18 +424,14 @@ function build(limit: number, only: number | null): Built {
   // Compressed frames are labelled with their message's text: index the messages once.
   const msgs = new Map<string, MessageEvent>();
   const picked: Arrow[] = [];
-  let total = 0;
   // Take a margin past the limit: a handshake's request arrow is earlier than its event.
   const want = limit + 40;
-  for (let i = events.length - 1; i >= 0; i--) {
+  for (let i = events.length - 1; i >= 0 && picked.length < want; i--) {
     const e = events[i]!;
     if (only !== null && e.conn !== only) continue;
-    if (e.type === 'message' && e.compressed && picked.length < want) msgs.set(`${e.conn}:${e.dir}:${e.firstFrame}`, e);
-    if (e.type === 'message' && e.app && picked.length < want) msgs.set(`app:${e.conn}:${e.dir}:${e.lastFrame}`, e);
-    const n = arrowCount(e);
-    if (n === 0) continue;
-    total += n;
-    if (picked.length < want) picked.push(...cachedArrows(e, msgs));
+    if (e.type === 'message' && e.compressed) msgs.set(`${e.conn}:${e.dir}:${e.firstFrame}`, e);
+    if (e.type === 'message' && e.app) msgs.set(`app:${e.conn}:${e.dir}:${e.lastFrame}`, e);
+    if (arrowCount(e) > 0) picked.push(...cachedArrows(e, msgs));
   }
   picked.reverse();
   const ordered = picked.map((a, i) => ({ a, i })).sort((x, y) => x.a.t - y.a.t || x.i - y.i).map((x) => x.a);
@@ -423,7 +445,8 @@ function build(limit: number, only: number | null): Built {
     }
   }
   const lanes = [...new Set(arrows.map((a) => a.conn))].sort((a, b) => a - b);
-  return { arrows, older: total - arrows.length, base: Math.max(0, tally(only) - arrows.length), fanouts, lanes };
+  const { ever, held } = tally(only);
+  return { arrows, older: Math.max(0, held - arrows.length), base: Math.max(0, ever - arrows.length), fanouts, lanes };
 }
 
 // ---- export ------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import { effect } from '@preact/signals';
 import { useEffect, useState } from 'preact/hooks';
 import type { Direction } from '../../../server/capture/events.ts';
+import { activityOf, ActivityBins, emptyActivity, type Activity } from '../lib/activity-bins.ts';
 import { formatBytes } from '../lib/bytes.ts';
 import { plural } from '../lib/plural.ts';
 import { recording } from '../recording.ts';
@@ -20,13 +21,16 @@ const BIN_MS = 1000;
 const BINS = SPAN_MS / BIN_MS;
 /** "Current" rates average over this many ms: long enough to smooth bursts, short enough to feel live. */
 const RATE_MS = 5000;
-/** Recompute this often rather than once per animation frame: a 200,000-event scan per frame would cost a busy page its frames. */
+/** Recompute this often rather than once per animation frame: the numbers would flicker past reading. */
 const TICK_MS = 500;
 
 let anchor = { t: 0, at: 0 };
+/** Counted as events are applied, whether or not the view is open, so opening it costs nothing. */
+const activity = new ActivityBins(SPAN_MS + 5000);
 
 effect(() => {
   version.value;
+  activity.update(model);
   const ev = model.events;
   if (ev.length === 0) {
     anchor = { t: 0, at: performance.now() };
@@ -48,55 +52,17 @@ function wiretapNow(): number {
 
 type PerDir = Record<Direction, number>;
 
-interface Activity {
-  /** Per second, averaged over the last RATE_MS. */
-  msgRate: PerDir;
-  byteRate: PerDir;
-  frameRate: PerDir;
-  /** Per 1 s bin, oldest first, the last bin being the current (partial) second. */
-  msgBins: Record<Direction, number[]>;
-  byteBins: Record<Direction, number[]>;
-}
-
 const zero = (): PerDir => ({ client: 0, server: 0 });
-const bins = () => ({ client: new Array<number>(BINS).fill(0), server: new Array<number>(BINS).fill(0) });
-const newActivity = (): Activity => ({ msgRate: zero(), byteRate: zero(), frameRate: zero(), msgBins: bins(), byteBins: bins() });
+const newActivity = (): Activity => emptyActivity(BINS);
 
 function measure(now: number): { overall: Activity; perConn: Map<number, Activity>; heldFrom: number } {
-  const overall = newActivity();
+  activity.update(model);
+  const overall = activityOf(activity.overall, now, SPAN_MS, BIN_MS, RATE_MS);
   const perConn = new Map<number, Activity>();
-  const start = now - SPAN_MS;
-  const rateFrom = now - RATE_MS;
+  for (const [conn, bins] of activity.perConn) perConn.set(conn, activityOf(bins, now, SPAN_MS, BIN_MS, RATE_MS));
   const ev = model.events;
-  let heldFrom = ev.length ? ev[0]!.t : now;
-  for (let i = ev.length - 1; i >= 0; i--) {
-    const e = ev[i]!;
-    // Events can arrive slightly out of time order across connections: stop well past the span.
-    if (e.t < start - 5000) {
-      heldFrom = -Infinity;
-      break;
-    }
-    if (e.t < start || e.t > now + 1000 || (e.type !== 'frame' && e.type !== 'message')) continue;
-    let a = perConn.get(e.conn);
-    if (!a) perConn.set(e.conn, (a = newActivity()));
-    const bin = Math.min(BINS - 1, Math.floor((e.t - start) / BIN_MS));
-    const recent = e.t >= rateFrom;
-    if (e.type === 'frame') {
-      const bytes = e.headerLength + (e.complete === false ? 0 : e.length);
-      for (const x of [overall, a]) {
-        x.byteBins[e.dir][bin]! += bytes;
-        if (recent) {
-          x.byteRate[e.dir] += bytes;
-          x.frameRate[e.dir]++;
-        }
-      }
-    } else {
-      for (const x of [overall, a]) {
-        x.msgBins[e.dir][bin]!++;
-        if (recent) x.msgRate[e.dir]++;
-      }
-    }
-  }
+  // Events older than the span (and a margin for order across connections) mean the whole span is held.
+  const heldFrom = ev.length === 0 ? now : ev[0]!.t < now - SPAN_MS - 5000 ? -Infinity : ev[0]!.t;
   // Right after the wiretap starts there are fewer than RATE_MS of history to average over.
   const seconds = Math.max(1, Math.min(RATE_MS, now)) / 1000;
   for (const a of [overall, ...perConn.values()]) {

@@ -97,7 +97,11 @@ function formatDelta(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(2)}s`;
   return `${(ms / 60_000).toFixed(1)}min`;
 }
-const OVERSCAN = 12;
+/**
+ * Rows drawn past each edge of the view, so a scroll does not show an empty band before the next
+ * draw. Under a flood every drawn row is new on each draw (issue 19): each one costs the draw.
+ */
+const OVERSCAN = 6;
 
 type Row = { frame: FrameEvent; index: number } | { msg: MessageRow; index: number } | { http: HttpExchange; index: number };
 type Item = FrameEvent | MessageRow | HttpExchange;
@@ -471,7 +475,9 @@ export function Timeline() {
   };
 
   const scroller = useRef<HTMLDivElement>(null);
-  const [scrollTop, setScrollTop] = useState(0);
+  /** Where the learner scrolled to (a ref: following the newest rows moves it without a render). */
+  const scrollTop = useRef(0);
+  const [, redraw] = useState(0);
   const [height, setHeight] = useState(400);
   const follow = useRef(true);
 
@@ -484,16 +490,19 @@ export function Timeline() {
     return () => ro.disconnect();
   }, []);
 
+  // Following the newest rows, the scroll position is the bottom, known before the browser lays
+  // anything out: the rows in view come from it, and the scroll that follows needs no second
+  // render (at 10,000 frames a second a render per batch is what the page has time for).
+  const following = follow.current && !isPaused;
+  const top = following ? Math.max(0, rows.length * ROW_HEIGHT - height) : scrollTop.current;
   useLayoutEffect(() => {
     const el = scroller.current;
-    if (el && follow.current && !isPaused) {
-      el.scrollTop = el.scrollHeight;
-      setScrollTop(el.scrollTop);
-    }
+    // The browser clamps it to the bottom; reading scrollHeight first would lay out the page twice.
+    if (el && follow.current && !isPaused) el.scrollTop = rows.length * ROW_HEIGHT;
   }, [rows.length, isPaused]);
 
-  const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN);
-  const last = Math.min(rows.length, Math.ceil((scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
+  const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
+  const last = Math.min(rows.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
   const sel = selection.value;
 
   const open = (row: Row) => {
@@ -632,8 +641,11 @@ export function Timeline() {
         aria-rowcount={rows.length}
         onScroll={(e) => {
           const el = e.currentTarget as HTMLDivElement;
-          setScrollTop(el.scrollTop);
+          const wasFollowing = follow.current;
+          scrollTop.current = el.scrollTop;
           follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_HEIGHT * 2;
+          // Our own move to the bottom (or the learner's while following) changes nothing drawn.
+          if (!(wasFollowing && follow.current && !isPaused)) redraw((n) => n + 1);
         }}
       >
         <div class="tspacer" style={{ height: `${rows.length * ROW_HEIGHT}px` }}>
