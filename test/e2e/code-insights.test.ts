@@ -6,18 +6,17 @@
  * keyboard (Ctrl+.); a buggy server.js is mended from the list's Fix button, and the file on disk
  * changes with it. Screenshots at 1280 and 1024 px under test-artifacts/screenshots/code-insights-*.png.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumAvailability, startWsplayAndChromium, textEventually } from '../helpers/browser.ts';
+import { chromiumAvailability, openDashboard, screenshotsDir, textEventually, type OpenDashboard } from '../helpers/browser.ts';
 import { editorText, eventually, hoverErrorOnLine, linesWithErrorSquiggle, monacoEditor, pasteIntoEditor, waitForEditorText, waitForErrorSquiggle } from '../helpers/monaco.ts';
-import { ROOT, type CliProcess } from '../helpers/net.ts';
+import { ROOT } from '../helpers/net.ts';
 
 const chromium = chromiumAvailability();
-const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
+const SHOTS = screenshotsDir();
 const STARTERS = path.join(ROOT, 'server', 'runner', 'starters');
 const COURSE_CLIENT = readFileSync(path.join(STARTERS, 'client.js'), 'utf8');
 const COURSE_SERVER = readFileSync(path.join(STARTERS, 'server.js'), 'utf8');
@@ -62,10 +61,8 @@ wss.on('connection', (ws) => {
 `;
 
 describe.skipIf(chromium.skip)(chromium.skip ? `insights in the code, in real Chromium: ${chromium.reason}` : 'insights in the code, in real Chromium', () => {
+  let pg: OpenDashboard;
   let workspace: string;
-  let cli: CliProcess;
-  let browser: Browser;
-  let context: BrowserContext;
   let dash: Page;
   const pageErrors: string[] = [];
 
@@ -134,25 +131,13 @@ describe.skipIf(chromium.skip)(chromium.skip ? `insights in the code, in real Ch
   }
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-code-insights-e2e-'));
-    const started = await startWsplayAndChromium(workspace);
-    ({ cli, browser } = started);
-    context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
-    await context.grantPermissions(['clipboard-read', 'clipboard-write']);
-    context.setDefaultTimeout(10_000);
-    dash = await context.newPage();
-    dash.on('pageerror', (err) => pageErrors.push(`${err.message}\n${err.stack ?? ''}`));
-    await dash.goto(started.dashboardUrl);
+    pg = await openDashboard('code-insights', { pageErrors, clipboard: true });
+    ({ workspace, page: dash } = pg);
     await centerTab('Code').click();
     await waitForEditorText(dash, "socket.send('I am listening');", 60_000);
   }, 180_000);
 
-  afterAll(async () => {
-    await browser?.close().catch(() => {});
-    await cli?.stop();
-    if (workspace) rmSync(workspace, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => pg?.close(), 30_000);
 
   it("lights up the course's client and server with the insights that explain their bugs, before anything runs", async () => {
     expect(await editorText(dash)).toBe(COURSE_CLIENT);

@@ -136,6 +136,8 @@ export interface OpenDashboardOptions {
   prepare?: (workspace: string) => void;
   /** The page's uncaught errors go here too (a suite that reads its own array). */
   pageErrors?: string[];
+  /** Let the page read and write the clipboard (a learner pasting code into the editor). */
+  clipboard?: boolean;
 }
 
 /**
@@ -165,6 +167,7 @@ export async function openDashboard(name: string, opts: OpenDashboardOptions = {
     opts.prepare?.(workspace);
     const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 800 }, colorScheme: 'light' });
     context.setDefaultTimeout(10_000);
+    if (opts.clipboard) await context.grantPermissions(['clipboard-read', 'clipboard-write']);
     const page = await context.newPage();
     page.on('pageerror', (err) => pageErrors.push(`${err.message}\n${err.stack ?? ''}`));
     await page.goto(dashboardUrl);
