@@ -123,6 +123,11 @@ export class LessonRun {
     current = this;
   }
 
+  /** The server processes to run: the options', else lesson.json's `cluster` (lesson 20). */
+  private get instances(): string[] | undefined {
+    return this.opts.instances ?? this.info.meta.cluster?.instances;
+  }
+
   /** Where the wiretap listens: clients use ws://127.0.0.1:tapPort (the course's 9900 maps here). */
   get tapPort(): number {
     return this.tap?.port ?? 0;
@@ -157,9 +162,10 @@ export class LessonRun {
     await this.tap.listen();
     if (this.opts.handshakeDelayMs) this.tap.faults.add({ kind: 'delay-handshake', value: this.opts.handshakeDelayMs });
     for (const fault of this.opts.faults ?? []) this.tap.faults.add(fault);
-    if (this.opts.redis) await this.startRedis();
+    if (this.opts.redis ?? this.info.meta.cluster?.redis) await this.startRedis();
     if (this.opts.server !== false) {
-      if (this.opts.instances) await Promise.all(this.opts.instances.map((name) => this.startServer(name)));
+      const instances = this.instances;
+      if (instances) await Promise.all(instances.map((name) => this.startServer(name)));
       else await this.startServer();
     }
     if (this.opts.client !== false) await this.runClient(typeof this.opts.client === 'object' ? this.opts.client : {});
@@ -186,7 +192,7 @@ export class LessonRun {
       if (!instance) return this.tap!.setTarget({ host: HOST, port });
       this.ports.set(instance, port);
       // In the instances' order, so connections alternate a, b, a, b whichever listened first.
-      const targets = (this.opts.instances ?? []).filter((n) => this.ports.has(n)).map((n) => ({ host: HOST, port: this.ports.get(n)!, instance: n }));
+      const targets = (this.instances ?? []).filter((n) => this.ports.has(n)).map((n) => ({ host: HOST, port: this.ports.get(n)!, instance: n }));
       this.tap!.setTargets(targets);
     });
     server.on('stopping', () => this.tap?.serverStopping());
