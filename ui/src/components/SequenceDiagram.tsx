@@ -901,7 +901,9 @@ export function SequenceDiagram() {
                     </text>
                     {laneW >= 44 && (
                       <text class="sd-lanesub" x={x} y={36}>
-                        {fit(conn?.instance ? `→ process ${conn.instance}` : shortAddress(conn?.client ?? '?'), Math.floor((laneW - 8) / 6))}
+                        {conn?.instance
+                          ? `→ ${Math.floor((laneW - 8) / 6) >= 11 ? 'process ' : ''}${conn.instance}`
+                          : fit(shortAddress(conn?.client ?? '?'), Math.floor((laneW - 8) / 6))}
                       </text>
                     )}
                   </g>

@@ -563,17 +563,17 @@ export function Timeline() {
         </span>
         <span class="c-conn" role="cell">
           <span class="swatch" style={{ background: conn?.color }} />#{ev.conn}
+          {conn?.instance && (
+            <sub class="instance" title={`The wiretap handed connection #${ev.conn} to server process ${conn.instance} (this lesson runs server.js as several processes, in turn)`}>
+              {conn.instance}
+            </sub>
+          )}
         </span>
         <span class="c-dir" role="cell" title={dir === 'http' ? 'request and response' : dir === 'client' ? 'client → server' : 'server → client'}>
           {dir === 'http' ? '⇄' : dir === 'client' ? '→' : '←'}
         </span>
         <span class="c-badge" role="cell">
           <span class={`badge op-${badge.toLowerCase().replace(/[^a-z]/g, '')}`}>{badge}</span>
-          {'http' in row && conn?.instance && (
-            <span class="badge instance" title={`The wiretap handed connection #${ev.conn} to server process ${conn.instance} (this lesson runs server.js as several processes, in turn)`}>
-              → {conn.instance}
-            </span>
-          )}
           {'http' in row && (
             <span class={`badge http-status${failed ? ' bad' : ''}`} title={row.http.response ? `${row.http.response.status} ${row.http.response.reason}` : 'no answer'}>
               {row.http.response ? row.http.response.status : '…'}
