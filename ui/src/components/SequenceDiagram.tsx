@@ -898,6 +898,8 @@ export function SequenceDiagram() {
                     <rect x={x - laneW / 2 + 3} y={6} width={laneW - 6} height={HEADER - 12} rx={5} style={{ stroke: conn?.color, fill: conn?.color }} class="sd-lanebox" />
                     <text class="sd-lanename" x={x} y={22} style={{ fill: conn?.color }}>
                       #{c}
+                      {/* Too narrow for the subtitle: the process goes after the number (#5a). */}
+                      {conn?.instance && laneW < 44 ? conn.instance : ''}
                     </text>
                     {laneW >= 44 && (
                       <text class="sd-lanesub" x={x} y={36}>
