@@ -41,6 +41,8 @@ const TAIL_LINES = 20;
 export class RedisServer {
   private child: ChildProcess | null = null;
   private tail: string[] = [];
+  /** redis-server's own pid (the child is the shell that watches our pipe). */
+  private redisPid: number | undefined;
   port = 0;
 
   constructor(private readonly binary: string) {}
@@ -50,8 +52,9 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** redis-server's pid while it runs. */
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.child ? this.redisPid : undefined;
   }
 
   /**
@@ -77,9 +80,14 @@ export class RedisServer {
     this.port = port;
     this.tail = [];
     // --dir: a folder that exists; with --save '' and appendonly no nothing is written there.
-    const child = spawn(this.binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', '/tmp', '--protected-mode', 'yes'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', '/tmp', '--protected-mode', 'yes'];
+    // redis-server runs under a small shell that holds our pipe on its stdin: when that pipe
+    // closes, because stop() closed it or because wsplay died (even killed outright, with no
+    // chance to clean up), the shell ends redis-server. No orphan keeps a port and memory.
+    const child = spawn('/bin/sh', ['-c', `"$0" "$@" & pid=$!; echo "wsplay: redis-server pid $pid"; read _ignored; kill $pid 2>/dev/null; wait $pid`, this.binary, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.stdin!.on('error', () => {});
     this.child = child;
     return new Promise((resolve, reject) => {
       let done = false;
@@ -96,6 +104,11 @@ export class RedisServer {
       const onData = (buf: Buffer) => {
         for (const line of buf.toString('utf8').split('\n')) {
           if (!line.trim()) continue;
+          const pid = /^wsplay: redis-server pid (\d+)$/.exec(line);
+          if (pid) {
+            this.redisPid = Number(pid[1]);
+            continue;
+          }
           this.tail.push(line.slice(0, 300));
           if (this.tail.length > TAIL_LINES) this.tail.shift();
           if (/Ready to accept connections/.test(line)) finish(null);
@@ -111,19 +124,27 @@ export class RedisServer {
     });
   }
 
+  /** Kill redis-server and its shell outright. */
   private kill(child: ChildProcess): void {
+    if (this.redisPid !== undefined) {
+      try {
+        process.kill(this.redisPid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 
-  /** End it (SIGTERM, then SIGKILL after a second) and wait until it has exited. */
+  /** End it (its shell's stdin closes: it stops redis-server and waits; SIGKILL after 2 s) and wait until it has exited. */
   stop(): Promise<void> {
     const child = this.child;
     this.child = null;
     if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     return new Promise((resolve) => {
       child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-      setTimeout(() => this.kill(child), 1000).unref();
+      child.stdin!.end();
+      setTimeout(() => this.kill(child), 2000).unref();
     });
   }
 }
