@@ -153,6 +153,13 @@ describe.skipIf(skip !== null)(skip ?? 'lesson 20 (two processes and Redis) in r
     expect(reached.sort()).toEqual(opens.slice(0, 3).map((o) => o.conn).sort());
     await centerTab('Sequence diagram').click();
     await shot('solution-diagram');
+    // The pane's goal (goal.json): the run follows it, D's hello to A, B and C across both processes.
+    await pane().getByRole('tab', { name: /^Lesson/ }).click();
+    const goal = pane().getByRole('region', { name: /^Step 4\b/ }).getByRole('region', { name: /^Goal:/ });
+    await goal.waitFor();
+    await eventually(async () => (await goal.getByRole('status').innerText()).startsWith('✓'), async () => `the goal's verdict: ${await goal.getByRole('status').innerText()}`, 20_000);
+    await goal.scrollIntoViewIfNeeded();
+    await shot('solution-goal');
     expect(pageErrors).toEqual([]);
   }, 90_000);
 });
