@@ -111,6 +111,15 @@ describe.skipIf(skip !== null)(skip ?? 'lesson 20 (two processes and Redis) in r
     await runFourPeers();
     const { opens } = await fourPeers(before);
     expect(opens.map((o) => o.instance)).toEqual(['a', 'b', 'a', 'b']);
+    // D's hello reaches B, its neighbour on process b; by then A and C (process a) have nothing of it.
+    const d = opens[3]!.conn;
+    const copies = async () => {
+      const all = await events();
+      const hello = all.find((e): e is MessageEvent => e.type === 'message' && e.dir === 'client' && e.conn === d);
+      return all.filter((e): e is MessageEvent => e.type === 'message' && e.dir === 'server' && e.text === hello?.text).map((e) => e.conn);
+    };
+    await eventually(async () => (await copies()).includes(opens[1]!.conn), async () => `D's hello at B (#${opens[1]!.conn})`, 20_000);
+    expect(await copies()).toEqual([opens[1]!.conn]);
     await centerTab('Timeline').click();
     await shot('starter-timeline');
     // Each row says its connection's process after its number: #1a, #2b ...
