@@ -13,6 +13,7 @@ import { buildUi, uiNeedsBuild } from './app/ui-build.ts';
 import { LearnerBridge } from './app/learner-bridge.ts';
 import { ActiveWorkspace } from './app/active-workspace.ts';
 import { LessonProxy } from './app/lesson-proxy.ts';
+import { LessonCluster } from './app/lesson-cluster.ts';
 import { LearnerServer } from './runner/learner-server.ts';
 import { Workspace } from './runner/workspace.ts';
 import { announceSelf, findPortOwner, ownerText } from './tap/port-owner.ts';
@@ -100,6 +101,8 @@ interface Running {
   lessons?: ActiveWorkspace;
   /** A lesson's reverse proxy (lesson 13), started when that lesson opens. */
   lessonProxy?: LessonProxy;
+  /** Lesson 20's second server.js process and its redis-server, while that lesson is open. */
+  lessonCluster?: LessonCluster;
   dashboard: Dashboard | null;
   /** The proxy and intercepted browsers: `wsplay proxy`/`browser`, or on demand from the dashboard. */
   interception?: Interception;
@@ -296,7 +299,7 @@ function shutdownOnSignals(running: Running): void {
     // Flush, not close: closing the tap ends the open connections, and their `end` events
     // belong in the recording too.
     running.recorder?.flush();
-    await Promise.all([running.tap.close(), running.bridge?.close(), running.dashboard?.close(), running.interception?.close(), running.lessonProxy?.close()]);
+    await Promise.all([running.tap.close(), running.bridge?.close(), running.dashboard?.close(), running.interception?.close(), running.lessonProxy?.close(), running.lessonCluster?.close()]);
     running.recorder?.close();
     if (running.recorder) print(`Recording complete: ${running.recorder.lines} events in ${running.recorder.path}${running.recorder.summary() ? ` (${running.recorder.summary()})` : ''}`);
     process.exit(signal === 'SIGINT' ? 0 : 0);
@@ -542,7 +545,10 @@ async function main(argv: string[]): Promise<void> {
     // WSPLAY_LESSON_PROXY_PORT=0: any free port (tests); the dashboard's Run maps the lesson's port to it.
     const proxyPort = process.env.WSPLAY_LESSON_PROXY_PORT;
     running.lessonProxy = new LessonProxy({ tapPort: () => running.tap.port, info: (text) => bridge.info(text), changed: () => bridge.topologyChanged() }, proxyPort === undefined || proxyPort === '' ? undefined : Number(proxyPort));
-    running.lessons.onSwitch = (lesson, ws) => running.lessonProxy!.switchTo(lesson, ws);
+    running.lessonCluster = new LessonCluster(running.tap, learner, { info: (text) => bridge.info(text), output: (instance, stream, text) => bridge.serverLine(instance, stream, text), changed: () => bridge.topologyChanged() }, { WSPLAY_DASHBOARD_PORT: String(dashboardPort) });
+    running.lessons.onSwitch = async (lesson, ws) => {
+      await Promise.all([running.lessonProxy!.switchTo(lesson, ws), running.lessonCluster!.switchTo(lesson, ws)]);
+    };
     print(`Workspace: ${workspace.root} (client.js, server.js: edit them here or in any editor; server.js restarts on save)`);
     // The lesson open when the playground last stopped is open again (progress.json): it says so.
     await running.lessons.restore();

@@ -52,6 +52,26 @@ export interface LessonMeta {
   starterPasses: boolean;
   /** True when starter/client.js and starter/server.js are the course's code, verbatim. */
   courseStarter: boolean;
+  /**
+   * Lesson 20: server.js runs as several processes (`instances`, each its WSPLAY_INSTANCE), the
+   * wiretap alternating new connections between them, beside a redis-server when `redis`; in
+   * the playground while the lesson is open and in every run of its check.
+   */
+  cluster?: LessonCluster;
+}
+
+export interface LessonCluster {
+  instances: string[];
+  redis: boolean;
+}
+
+/** lesson.json's `cluster`, when it is one: 2 to 4 short lowercase names, and `redis`. */
+function clusterOf(raw: unknown): LessonCluster | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const c = raw as { instances?: unknown; redis?: unknown };
+  const names = Array.isArray(c.instances) ? c.instances.filter((n): n is string => typeof n === 'string' && /^[a-z][a-z0-9]{0,7}$/.test(n)) : [];
+  if (names.length < 2 || names.length > 4 || names.length !== (c.instances as unknown[]).length || new Set(names).size !== names.length) return undefined;
+  return { instances: names, redis: c.redis === true };
 }
 
 export interface LessonInfo {
@@ -77,8 +97,9 @@ export function lessonInfo(dir: string): LessonInfo {
   const m = LESSON_FOLDER.exec(slug);
   if (!m) throw new Error(`${dir} is not a lesson folder: its name must look like 03-first-conversation.`);
   const metaFile = join(dir, 'lesson.json');
-  const raw = existsSync(metaFile) ? (JSON.parse(readFileSync(metaFile, 'utf8')) as Partial<LessonMeta>) : {};
-  return { slug, number: m[1]!, dir, meta: { starterPasses: raw.starterPasses ?? true, courseStarter: raw.courseStarter ?? false } };
+  const raw = existsSync(metaFile) ? (JSON.parse(readFileSync(metaFile, 'utf8')) as Partial<Omit<LessonMeta, 'cluster'>> & { cluster?: unknown }) : {};
+  const cluster = clusterOf(raw.cluster);
+  return { slug, number: m[1]!, dir, meta: { starterPasses: raw.starterPasses ?? true, courseStarter: raw.courseStarter ?? false, ...(cluster ? { cluster } : {}) } };
 }
 
 const FENCE = /^(`{3,}|~{3,})\s*([^\s`]*)\s*(.*)$/;

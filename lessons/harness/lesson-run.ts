@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { WireEvent } from '../../server/capture/events.ts';
 import { LearnerServer } from '../../server/runner/learner-server.ts';
+import { findRedisServer, REDIS_MISSING, RedisServer } from '../../server/runner/redis-server.ts';
 import type { FaultSpec } from '../../server/tap/faults.ts';
 import { Wiretap } from '../../server/tap/wiretap.ts';
 import { ClientRun, type ClientOptions } from './client.ts';
@@ -75,6 +76,14 @@ export interface LessonOptions {
   expectedErrors?: string[];
   /** Run the files of this folder instead of the learner's workspace/NN-slug/ (the integrity test). */
   workspaceDir?: string;
+  /**
+   * Run server.js once per name (lesson 20: `['a', 'b']`), each process with WSPLAY_INSTANCE
+   * set to its name; the wiretap hands new connections to them in turn (round robin).
+   * `server` is then the first; `servers` holds all.
+   */
+  instances?: string[];
+  /** Start a throwaway redis-server (server/runner/redis-server.ts) and give server.js its REDIS_URL. */
+  redis?: boolean;
 }
 
 export class LessonRun {
@@ -90,6 +99,12 @@ export class LessonRun {
   /** What server.js printed, one line each. */
   readonly serverOutput: string[] = [];
   server: LearnerServer | null = null;
+  /** Every server.js process, by instance name (one, unnamed '', unless `instances` says more). */
+  readonly servers = new Map<string, LearnerServer>();
+  /** The internal port each instance listens on now. */
+  private readonly ports = new Map<string, number>();
+  /** The run's redis-server (`redis: true`). */
+  redis: RedisServer | null = null;
   tap: Wiretap | null = null;
   /** Connections attributed to each client, by the order they appeared on the wire. */
   private readonly connsOf = new Map<ClientRun, number[]>();
@@ -106,6 +121,11 @@ export class LessonRun {
     this.seeded = ws.seeded;
     this.wire = new Wire(this.events);
     current = this;
+  }
+
+  /** The server processes to run: the options', else lesson.json's `cluster` (lesson 20). */
+  private get instances(): string[] | undefined {
+    return this.opts.instances ?? this.info.meta.cluster?.instances;
   }
 
   /** Where the wiretap listens: clients use ws://127.0.0.1:tapPort (the course's 9900 maps here). */
@@ -142,27 +162,53 @@ export class LessonRun {
     await this.tap.listen();
     if (this.opts.handshakeDelayMs) this.tap.faults.add({ kind: 'delay-handshake', value: this.opts.handshakeDelayMs });
     for (const fault of this.opts.faults ?? []) this.tap.faults.add(fault);
-    if (this.opts.server !== false) await this.startServer();
+    if (this.opts.redis ?? this.info.meta.cluster?.redis) await this.startRedis();
+    if (this.opts.server !== false) {
+      const instances = this.instances;
+      if (instances) await Promise.all(instances.map((name) => this.startServer(name)));
+      else await this.startServer();
+    }
     if (this.opts.client !== false) await this.runClient(typeof this.opts.client === 'object' ? this.opts.client : {});
   }
 
-  private async startServer(): Promise<void> {
-    const server = new LearnerServer({ cwd: this.dir, file: 'server.js', publicPort: PUBLIC_PORT, listenTimeoutMs: 15_000, env: { WSPLAY_DASHBOARD_PORT: String(DASHBOARD_PORT) } });
-    this.server = server;
-    server.on('output', ({ text }: { text: string }) => this.serverOutput.push(text));
-    server.on('port', (port: number) => this.tap!.setTarget({ host: HOST, port }));
+  /** The lesson's redis-server; a missing one stops the check with the line that says how to install it. */
+  private async startRedis(): Promise<void> {
+    const binary = findRedisServer();
+    if (!binary) throw new LessonFailure(REDIS_MISSING);
+    this.redis = new RedisServer(binary);
+    await this.redis.start();
+  }
+
+  private async startServer(instance = ''): Promise<void> {
+    const env: Record<string, string> = { WSPLAY_DASHBOARD_PORT: String(DASHBOARD_PORT) };
+    if (instance) env.WSPLAY_INSTANCE = instance;
+    if (this.redis) env.REDIS_URL = this.redis.url;
+    const server = new LearnerServer({ cwd: this.dir, file: 'server.js', publicPort: PUBLIC_PORT, listenTimeoutMs: 15_000, env });
+    this.server ??= server;
+    this.servers.set(instance, server);
+    const tag = instance ? `[${instance}] ` : '';
+    server.on('output', ({ text }: { text: string }) => this.serverOutput.push(tag + text));
+    server.on('port', (port: number) => {
+      if (!instance) return this.tap!.setTarget({ host: HOST, port });
+      this.ports.set(instance, port);
+      // In the instances' order, so connections alternate a, b, a, b whichever listened first.
+      const targets = (this.instances ?? []).filter((n) => this.ports.has(n)).map((n) => ({ host: HOST, port: this.ports.get(n)!, instance: n }));
+      this.tap!.setTargets(targets);
+    });
     server.on('stopping', () => this.tap?.serverStopping());
     const state = await server.start();
     if (state.status !== 'running') {
       const tail = learnerLines(state.stack ?? this.serverOutput.slice(-8).join('\n'));
-      throw new LessonFailure(`${state.message ?? `server.js is ${state.status}.`}${tail ? `\n${tail}` : ''}`);
+      const which = instance ? `server.js (process ${instance}): ` : '';
+      throw new LessonFailure(`${which}${state.message ?? `server.js is ${state.status}.`}${tail ? `\n${tail}` : ''}`);
     }
   }
 
-  /** Restart server.js (as a save does); resolves when it listens again. */
-  async restartServer(): Promise<void> {
-    must(this.server, 'This check runs no server.');
-    const state = await this.server.restart();
+  /** Restart server.js (as a save does), or one of its instances; resolves when it listens again. */
+  async restartServer(instance?: string): Promise<void> {
+    const server = instance === undefined ? this.server : this.servers.get(instance);
+    must(server, 'This check runs no server.');
+    const state = await server.restart();
     must(state.status === 'running', () => state.message ?? `server.js is ${state.status}.`);
   }
 
@@ -286,8 +332,11 @@ export class LessonRun {
    */
   trouble(): string {
     const lines: string[] = [];
-    const state = this.server?.state;
-    if (state && state.status !== 'running') lines.push(`${state.message ?? `server.js is ${state.status}`}${state.stack ? `\n${indent(learnerLines(state.stack))}` : ''}`);
+    for (const [instance, server] of this.servers) {
+      const state = server.state;
+      const which = instance ? `(process ${instance}) ` : '';
+      if (state.status !== 'running') lines.push(`${which}${state.message ?? `server.js is ${state.status}`}${state.stack ? `\n${indent(learnerLines(state.stack))}` : ''}`);
+    }
     const expected = new Set(this.opts.expectedErrors ?? []);
     for (const c of this.clients) {
       for (const e of c.errors) if (!expected.has(e.name)) lines.push(c.describeError(e));
@@ -298,7 +347,8 @@ export class LessonRun {
 
   async close(): Promise<void> {
     await Promise.all(this.clients.map((c) => c.stop()));
-    await this.server?.stop(false);
+    await Promise.all([...this.servers.values()].map((s) => s.stop(false)));
+    await this.redis?.stop();
     await this.tap?.close();
     if (this.scriptDir) rmSync(this.scriptDir, { recursive: true, force: true });
   }

@@ -172,6 +172,12 @@ export class LearnerBridge {
     this.print(text);
   }
 
+  /** A line server.js printed in a process of its own besides this one (lesson 20's process b). */
+  serverLine(instance: string, stream: 'stdout' | 'stderr', text: string): void {
+    this.line({ source: 'server', stream, text: `[${instance}] ${text}`, t: this.tap.now() });
+    this.print(`[server.js ${instance}] ${text}`);
+  }
+
   /** Pages get the topology again (a lesson's proxy started or moved). */
   topologyChanged(): void {
     this.stream?.publish({ kind: 'topology', topology: this.topology() });

@@ -92,7 +92,7 @@ export function describeEvent(e: WireEvent): string {
   const line = (() => {
     switch (e.type) {
       case 'open':
-        return `open from ${e.client} to ${e.target}`;
+        return `open from ${e.client} to ${e.target}${e.instance ? ` (server process ${e.instance})` : ''}`;
       case 'handshake':
         return describeHandshake(e);
       case 'frame':

@@ -53,6 +53,11 @@ export interface OpenEvent extends EventBase {
   /** Where the wiretap relays the connection to, e.g. `127.0.0.1:9901`. */
   target: string;
   /**
+   * Which server process the connection went to when the wiretap spreads connections over
+   * several (lesson 20 runs server.js twice: `a` and `b`, in turn); absent with one server.
+   */
+  instance?: string;
+  /**
    * Wall-clock time (epoch milliseconds, fractional) when the wiretap accepted the connection:
    * the one absolute time in a recording. `wall - t` is the wall-clock time of t = 0, the same
    * for every connection of one wiretap, which the exports (HAR, pcapng) anchor their times to.

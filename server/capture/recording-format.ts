@@ -165,7 +165,7 @@ const HTTP_APP = object({ 'request?': array(APP_UNIT_CHECK), 'response?': array(
  * here, or older recordings would stop opening.
  */
 const SHAPES: Record<WireEventType, Shape> = {
-  open: { client: str, target: str, 'wall?': epoch },
+  open: { client: str, target: str, 'wall?': epoch, 'instance?': str },
   handshake: {
     outcome: oneOf('upgraded', 'refused', 'plain-http', 'incomplete', 'not-http'),
     request: nullable(object(HTTP_REQUEST, 'an HTTP request (method, path, version, headers, raw, t)')),

@@ -68,9 +68,12 @@ export class LearnerServer extends EventEmitter {
     return this.opts.cwd;
   }
 
-  /** Set an environment variable of the script from the next start on (restart() after this). */
-  setEnv(name: string, value: string): void {
-    this.opts.env = { ...this.opts.env, [name]: value };
+  /** Set an environment variable of the script from the next start on (restart() after this); undefined: unset it. */
+  setEnv(name: string, value: string | undefined): void {
+    const env = { ...this.opts.env };
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+    this.opts.env = env;
   }
 
   /** Run in another folder from the next start on (a lesson opened: restart() after this). */

@@ -58,6 +58,8 @@ export interface ConnFaultStatus {
  */
 export interface UpstreamSpec {
   target: { host: string; port: number };
+  /** Which of several servers the target is (Wiretap.setTargets), for the `open` event. */
+  instance?: string;
   /** Speak TLS to the target (verified as for a wss:// target). */
   tls?: TlsUpstream;
   /**
@@ -161,6 +163,18 @@ export class Wiretap {
   /** Relay new connections elsewhere (the learner's server restarted on a new internal port). */
   setTarget(target: { host: string; port: number }): void {
     this.opts.target = target;
+  }
+
+  /** Round robin (lesson 20): new connections alternate between these; null: the one target. */
+  private pool: { targets: Array<{ host: string; port: number; instance: string }>; next: number } | null = null;
+
+  /**
+   * Relay new connections to several servers in turn, each named (`a`, `b`: the learner's
+   * server.js run as two processes), the way a load balancer spreads them; an empty list or
+   * null goes back to the one target. The name is on each connection's `open` event.
+   */
+  setTargets(targets: ReadonlyArray<{ host: string; port: number; instance: string }> | null): void {
+    this.pool = targets && targets.length > 0 ? { targets: targets.map((t) => ({ ...t })), next: 0 } : null;
   }
 
   get connections(): number {
@@ -365,10 +379,12 @@ export class Wiretap {
   }
 
   private accept(client: net.Socket): void {
-    const { host, port } = this.opts.target;
+    const pick = this.pool ? this.pool.targets[this.pool.next++ % this.pool.targets.length]! : null;
+    const { host, port } = pick ?? this.opts.target;
     const up = this.opts.tls;
     this.adopt(client, {
       target: { host, port },
+      ...(pick ? { instance: pick.instance } : {}),
       tls: up,
       rewriter: up ? new HeadRewriter(hostHeaderFor(up.servername, port), (o) => isTapOrigin(o, () => this.port), up.path) : null,
     });
@@ -418,7 +434,7 @@ export class Wiretap {
       // such a step (or NTP slewing over a long run) is not followed, as no `t` follows it either.
       const wall = Math.round((performance.timeOrigin + this.t0 + t) * 1000) / 1000;
       this.emit(relay, [
-        { type: 'open', conn: id, t, wall, client: `${client.remoteAddress}:${client.remotePort}`, target: `${host}:${port}` },
+        { type: 'open', conn: id, t, wall, client: `${client.remoteAddress}:${client.remotePort}`, target: `${host}:${port}`, ...(spec.instance ? { instance: spec.instance } : {}) },
       ]);
     }
     // Hold the client's bytes in the kernel until the target answers.

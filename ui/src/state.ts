@@ -29,6 +29,8 @@ export interface Conn {
   id: number;
   client: string;
   target: string;
+  /** Which server process the wiretap handed it to, when it spreads connections over several (lesson 20: a, b). */
+  instance?: string;
   openedAt: number;
   status: ConnStatus;
   handshake: HandshakeEvent | null;
@@ -259,6 +261,7 @@ class Model {
       id: e.conn,
       client: e.client,
       target: e.target,
+      ...(e.instance ? { instance: e.instance } : {}),
       openedAt: e.t,
       status: 'connecting',
       handshake: null,

@@ -159,7 +159,10 @@ export function Connections() {
                 </span>
               )}
             </div>
-            <div class="conn-line muted">{c.client}</div>
+            <div class="conn-line muted">
+              {c.client}
+              {c.instance && <span class="instance"> → process {c.instance}</span>}
+            </div>
             {/* Through the proxy each connection has its own server: the host the browser asked for. */}
             {topology.value?.proxy && (
               <div class="conn-line conn-target" title={`The server this connection goes to: ${c.target}, as the browser asked the proxy`}>

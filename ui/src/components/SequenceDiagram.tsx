@@ -280,9 +280,9 @@ function arrowsOf(e: WireEvent, msgs: Map<string, MessageEvent>): Arrow[] {
           t: e.t,
           from: e.conn,
           to: 'server',
-          label: 'TCP connect',
+          label: e.instance ? `TCP connect → process ${e.instance}` : 'TCP connect',
           detail: e.client,
-          title: `#${e.conn} TCP connection from ${e.client}; the wiretap opens one to ${e.target} at ${seconds(e.t)}`,
+          title: `#${e.conn} TCP connection from ${e.client}; the wiretap opens one to ${e.target}${e.instance ? ` (server process ${e.instance})` : ''} at ${seconds(e.t)}`,
           cls: 'tcp',
         },
       ];
@@ -917,14 +917,18 @@ export function SequenceDiagram() {
                 const x = laneX.get(c)!;
                 return (
                   <g class="sd-lanehead" key={c}>
-                    <title>{`Connection #${c} from ${conn?.client ?? '?'}`}</title>
+                    <title>{`Connection #${c} from ${conn?.client ?? '?'}${conn?.instance ? `, to server process ${conn.instance}` : ''}`}</title>
                     <rect x={x - laneW / 2 + 3} y={6} width={laneW - 6} height={HEADER - 12} rx={5} style={{ stroke: conn?.color, fill: conn?.color }} class="sd-lanebox" />
                     <text class="sd-lanename" x={x} y={22} style={{ fill: conn?.color }}>
                       #{c}
+                      {/* Too narrow for the subtitle: the process goes after the number (#5a). */}
+                      {conn?.instance && laneW < 44 ? conn.instance : ''}
                     </text>
                     {laneW >= 44 && (
                       <text class="sd-lanesub" x={x} y={36}>
-                        {fit(shortAddress(conn?.client ?? '?'), Math.floor((laneW - 8) / 6))}
+                        {conn?.instance
+                          ? `→ ${Math.floor((laneW - 8) / 6) >= 11 ? 'process ' : ''}${conn.instance}`
+                          : fit(shortAddress(conn?.client ?? '?'), Math.floor((laneW - 8) / 6))}
                       </text>
                     )}
                   </g>

@@ -572,6 +572,11 @@ export function Timeline() {
         </span>
         <span class="c-conn" role="cell">
           <span class="swatch" style={{ background: conn?.color }} />#{ev.conn}
+          {conn?.instance && (
+            <sub class="instance" title={`The wiretap handed connection #${ev.conn} to server process ${conn.instance} (this lesson runs server.js as several processes, in turn)`}>
+              {conn.instance}
+            </sub>
+          )}
         </span>
         <span class="c-dir" role="cell" title={dir === 'http' ? 'request and response' : dir === 'client' ? 'client → server' : 'server → client'}>
           {dir === 'http' ? '⇄' : dir === 'client' ? '→' : '←'}
