@@ -11,14 +11,14 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { MessageEvent, OpenEvent, WireEvent } from '../../server/capture/events.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findRedisServer } from '../../server/runner/redis-server.ts';
 import { ensureUiBuilt } from '../helpers/playground.ts';
 import { chromiumAvailability, eventually, launchChromium } from '../helpers/browser.ts';
 import { ROOT, runCli, type CliProcess } from '../helpers/net.ts';
+import { redisAvailability } from '../helpers/redis.ts';
 
 const chromium = chromiumAvailability();
-const redis = findRedisServer();
-const skip = chromium.skip ? `lesson 20 in real Chromium: ${chromium.reason}` : !redis ? 'lesson 20 in real Chromium: redis-server is not installed (apt-get install redis-server)' : null;
+const redis = redisAvailability();
+const skip = chromium.skip ? `lesson 20 in real Chromium: ${chromium.reason}` : !redis.binary ? `lesson 20 in real Chromium: ${redis.reason}` : null;
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
 const LESSON = '20-scaling-out';
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { OpenEvent, WireEvent } from '../../server/capture/events.ts';
-import { findRedisServer } from '../../server/runner/redis-server.ts';
+import { redisAvailability } from '../helpers/redis.ts';
 import { Cleanup, connect, eventually, ROOT, runCli, type CliProcess } from '../helpers/net.ts';
 
 const cleanup = new Cleanup();
@@ -41,9 +41,9 @@ async function startPlayground(env: NodeJS.ProcessEnv = {}) {
   return { cli, workspace, tapPort, post, events };
 }
 
-const hasRedis = findRedisServer() !== null;
+const redis = redisAvailability();
 
-describe.skipIf(!hasRedis)('lesson 20 in the playground: two server processes and Redis', () => {
+describe.skipIf(!redis.binary)(redis.binary ? 'lesson 20 in the playground: two server processes and Redis' : `lesson 20 in the playground: ${redis.reason}`, () => {
   it('starts redis-server and process b with the lesson, alternates connections, and stops both when the lesson closes', async () => {
     const pg = await startPlayground();
     const opened = await pg.post('/api/lessons/20/open');

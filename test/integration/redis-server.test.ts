@@ -7,10 +7,11 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findRedisServer, RedisServer } from '../../server/runner/redis-server.ts';
+import { RedisServer } from '../../server/runner/redis-server.ts';
 import { Cleanup, eventually, ROOT } from '../helpers/net.ts';
+import { redisAvailability } from '../helpers/redis.ts';
 
-const binary = findRedisServer();
+const { binary, reason } = redisAvailability();
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run());
 
@@ -35,7 +36,7 @@ function ping(port: number): Promise<string> {
   });
 }
 
-describe.skipIf(!binary)('RedisServer', () => {
+describe.skipIf(!binary)(binary ? 'RedisServer' : `RedisServer: ${reason}`, () => {
   it('answers on its port and is gone after stop()', async () => {
     const r = new RedisServer(binary!);
     cleanup.add(() => r.stop());
