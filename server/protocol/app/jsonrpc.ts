@@ -11,7 +11,7 @@
  * first), as a peer may send requests that are never answered.
  */
 import type { AppInfo, AppUnit, Direction, MessageRef } from '../../capture/events.ts';
-import type { AppDecoder, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
+import type { AppDecoder, AppMaker, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
 import { broken, cutNote, isRecord, parseJson, preview, quote, textOf } from './util.ts';
 
 /** Unanswered requests remembered per direction, for `replyTo`. */
@@ -73,15 +73,23 @@ export class JsonRpcDecoder implements AppDecoder {
       const violations: AppRuleBroken[] = [];
       const pass: Pass = { live: true, replies: [], next: 0 };
       this.decode(parsed.value, m, violations, pass);
-      const replies = pass.replies.length > 0 ? pass.replies : NO_REPLIES;
-      const at: At = { dir: m.dir, ref: m.ref };
-      // Made again from the text and the replies when read (AppResult): nothing else is held
-      // (not the message's bytes, not this decoder's tables: a replay never reads them).
-      const make = (): AppInfo => {
-        const again = parseJson(text);
-        return REPLAY.decode(again.ok ? again.value : null, at, [], { live: false, replies, next: 0 });
-      };
-      return violations.length ? { make, violations } : { make };
+      // Made again from the text and what it answers when read: at most one response (the
+      // common case), its request's frame is all that is kept (AppResult.maker); a batch
+      // answering several keeps their list (a closure, made rarely).
+      let r: AppResult;
+      if (pass.replies.length <= 1) r = { maker: replayOne, arg: pass.replies[0]?.firstFrame ?? -1 };
+      else {
+        const replies = pass.replies;
+        const at: At = { dir: m.dir, ref: m.ref };
+        r = {
+          make: (): AppInfo => {
+            const again = parseJson(text);
+            return REPLAY.decode(again.ok ? again.value : null, at, [], { live: false, replies, next: 0 });
+          },
+        };
+      }
+      if (violations.length) r.violations = violations;
+      return r;
     }
     {
       return {
@@ -203,7 +211,12 @@ const keyOf = (id: string | number) => (typeof id === 'number' ? `n${id}` : `s${
 
 export const jsonRpc = (): JsonRpcDecoder => new JsonRpcDecoder();
 
-const NO_REPLIES: Array<MessageRef | undefined> = [];
-
 /** Makes `app` again for held events (its tables are never read or written in a replay). */
 const REPLAY = new JsonRpcDecoder();
+
+/** A message with at most one response in it: `arg` is the frame of the request it answers (sent the other way), or -1. */
+const replayOne: AppMaker = (m, arg) => {
+  const again = parseJson(textOf(m));
+  const replies = arg >= 0 ? [{ conn: m.ref.conn, dir: m.dir === 'client' ? ('server' as const) : ('client' as const), firstFrame: arg }] : [];
+  return REPLAY.decode(again.ok ? again.value : null, m, [], { live: false, replies, next: 0 });
+};

@@ -14,7 +14,7 @@
  * subprotocol's until a CONNECTED frame's `version` header names the one agreed.
  */
 import type { AppInfo, AppLayerSpan, AppUnit, Direction, HeaderPair, MessageRef } from '../../capture/events.ts';
-import type { AppDecoder, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
+import type { AppDecoder, AppMaker, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
 import { decoderFailure } from './failure.ts';
 
 export type StompVersion = '1.0' | '1.1' | '1.2';
@@ -95,7 +95,21 @@ class StompDecoder implements AppDecoder {
   private readonly receipts = new Map<string, MessageRef>();
   private readonly subscriptions = new Map<string, MessageRef>();
 
-  constructor(private version: StompVersion) {}
+  /**
+   * The decoder's pass over a message that starts clean (no frame carried from earlier
+   * messages): frames are parsed for their rules and links only (no body text, summary or
+   * layers), and each server frame's replyTo is listed here in order; `app` is made by a replay.
+   */
+  private cheap = false;
+  private replies: Array<MessageRef | undefined> | null = null;
+  /** A replay (making `app` when an event is read): the replyTos the decoder's pass found, in order. */
+  private replayReplies: ReadonlyArray<MessageRef | undefined> | null = null;
+  private replayNext = 0;
+
+  constructor(
+    private version: StompVersion,
+    private readonly base: StompVersion = version,
+  ) {}
 
   /**
    * A server frame's `replyTo`: a RECEIPT (or an ERROR with `receipt-id`) points at the client
@@ -103,6 +117,18 @@ class StompDecoder implements AppDecoder {
    */
   private link(unit: AppUnit, m: AppMessage): void {
     if (unit.headers === undefined) return;
+    if (this.replayReplies !== null) {
+      if (m.dir === 'server') {
+        const ref = this.replayReplies[this.replayNext++];
+        if (ref !== undefined) unit.replyTo = ref;
+      }
+      return;
+    }
+    this.linkLive(unit, m);
+    if (m.dir === 'server' && this.replies !== null) this.replies.push(unit.replyTo);
+  }
+
+  private linkLive(unit: AppUnit, m: AppMessage): void {
     const h = (n: string) => unit.headers!.find(([k]) => k === n)?.[1];
     if (m.dir === 'client') {
       const receipt = h('receipt');
@@ -128,11 +154,43 @@ class StompDecoder implements AppDecoder {
   }
 
   message(m: AppMessage): AppResult {
+    const lane = this.lanes[m.dir];
+    const clean = lane.pending === null && !lane.skipping && !m.truncated;
+    const version = this.version;
+    const replies: Array<MessageRef | undefined> = [];
     try {
-      return this.decode(m);
+      if (!clean) return this.decode(m);
+      this.cheap = true;
+      this.replies = replies;
+      const r = this.decode(m);
+      if (r.app === undefined) return r;
+      // The app is the replay's (from the message, the version it began with and the replyTos
+      // found): a maker and one number for the common message of one frame.
+      const out: AppResult =
+        replies.length <= 1 ? { maker: stompMaker(version), arg: replies[0]?.firstFrame ?? -1 } : { make: () => replayStomp(version, m, replies) };
+      if (r.violations) out.violations = r.violations;
+      return out;
     } catch (err) {
       this.lanes[m.dir] = { pending: null, spans: [], skipping: false };
       return { violations: [decoderFailure('STOMP', err)] };
+    } finally {
+      this.cheap = false;
+      this.replies = null;
+    }
+  }
+
+  /** `app` again for a message that began clean: a fresh lane, the version it began with, the replyTos its pass found. */
+  replay(m: AppMessage, replies: ReadonlyArray<MessageRef | undefined>): AppInfo {
+    this.version = this.base;
+    this.lanes[m.dir] = { pending: null, spans: [], skipping: false };
+    this.replayReplies = replies;
+    this.replayNext = 0;
+    try {
+      return this.decode(m).app ?? { protocol: 'stomp', type: 'empty', summary: 'an empty message' };
+    } catch (err) {
+      return { protocol: 'stomp', type: 'invalid', summary: decoderFailure('STOMP', err).message };
+    } finally {
+      this.replayReplies = null;
     }
   }
 
@@ -368,6 +426,10 @@ class StompDecoder implements AppDecoder {
       if (v === '1.0' || v === '1.1' || v === '1.2') this.version = v;
     }
 
+    if (this.cheap) {
+      // The decoder's pass: rules and links only; the replay makes the rest.
+      return { unit: { protocol: 'stomp', type: command, command, headers, summary: '' }, violations, next };
+    }
     const bodyBytes = buf.subarray(bodyStart, Math.min(bodyEnd, bodyStart + MAX_BODY_CHARS * 4));
     let body = utf8Text(bodyBytes, 0, bodyBytes.length);
     if (body.length > MAX_BODY_CHARS) body = body.slice(0, MAX_BODY_CHARS);
@@ -413,6 +475,21 @@ class StompDecoder implements AppDecoder {
     return { text: out, bad };
   }
 }
+
+/** Decoders that make `app` again (their own state reset each time), one per version a message began with. */
+const REPLAYS: Record<StompVersion, StompDecoder> = { '1.0': new StompDecoder('1.0'), '1.1': new StompDecoder('1.1'), '1.2': new StompDecoder('1.2') };
+
+function replayStomp(version: StompVersion, m: AppMessage, replies: ReadonlyArray<MessageRef | undefined>): AppInfo {
+  return REPLAYS[version].replay(m, replies);
+}
+
+/** The maker of a one-frame message: `arg` is the frame of the client's frame it answers (RECEIPT, MESSAGE), or -1. */
+const MAKERS: Record<StompVersion, AppMaker> = {
+  '1.0': (m, arg) => replayStomp('1.0', m, arg >= 0 ? [{ conn: m.ref.conn, dir: 'client', firstFrame: arg }] : []),
+  '1.1': (m, arg) => replayStomp('1.1', m, arg >= 0 ? [{ conn: m.ref.conn, dir: 'client', firstFrame: arg }] : []),
+  '1.2': (m, arg) => replayStomp('1.2', m, arg >= 0 ? [{ conn: m.ref.conn, dir: 'client', firstFrame: arg }] : []),
+};
+const stompMaker = (v: StompVersion): AppMaker => MAKERS[v];
 
 /** Remembered ids for `replyTo`, at most MAX_LINKS (the oldest forgotten first). */
 export const MAX_LINKS = 256;
