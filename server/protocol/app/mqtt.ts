@@ -214,7 +214,8 @@ class MqttDecoder implements AppDecoder {
       const unit = this.packet(pk.header[0]!, body, pk.remaining, m.dir, lane.count, violations);
       this.link(unit, m);
       const headerLength = pk.header.length;
-      unit.layers = clip(start >= 0 ? layersOf(unit, start, headerLength, p, this.payloadSize) : [{ name: 'MQTT packet (end)', start: 0, end: p, label: unit.type }], data.length);
+      // The decoder's pass over a clean message (`replies`) makes no layers: its replay does.
+      if (this.replies === null) unit.layers = clip(start >= 0 ? layersOf(unit, start, headerLength, p, this.payloadSize) : [{ name: 'MQTT packet (end)', start: 0, end: p, label: unit.type }], data.length);
       if (pk.spans.length > 0 || start < 0) {
         unit.summary += ` (in ${pk.spans.length + 1} messages)`;
         spans = pk.spans;
@@ -329,6 +330,8 @@ class MqttDecoder implements AppDecoder {
           malformed();
           break;
         }
+        // The decoder's pass over a clean message: the rules are checked; its replay shows the payload.
+        if (this.replies !== null) break;
         const payload = r.rest();
         unit.payload = Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('base64');
         const flagsText = `${(flags & 8) !== 0 ? ' dup' : ''}${(flags & 1) !== 0 ? ' retain' : ''}`;

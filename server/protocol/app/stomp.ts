@@ -129,7 +129,8 @@ class StompDecoder implements AppDecoder {
   }
 
   private linkLive(unit: AppUnit, m: AppMessage): void {
-    const h = (n: string) => unit.headers!.find(([k]) => k === n)?.[1];
+    const headers = unit.headers!;
+    const h = (n: string) => headerOf(headers, n);
     if (m.dir === 'client') {
       const receipt = h('receipt');
       if (receipt !== undefined) remember(this.receipts, receipt, m.ref);
@@ -353,20 +354,24 @@ class StompDecoder implements AppDecoder {
       if (colon < 0) noColon = true;
       else if (headers.length < MAX_HEADERS) {
         const name = this.headerText(buf, line, colon, unescape);
-        const value = this.headerText(buf, colon + 1, contentEnd, unescape);
+        // The decoder's pass reads only the values it acts on (and any with an escape to check);
+        // the replay reads them all.
+        const value =
+          !this.cheap || READ_VALUES.has(name.text) || (unescape && indexOf(buf, 0x5c, colon + 1, contentEnd) >= 0)
+            ? this.headerText(buf, colon + 1, contentEnd, unescape)
+            : UNREAD;
         if (name.bad || value.bad) badEscape = true;
         headers.push([name.text, value.text]);
       } else dropped++;
       line = end + 1;
     }
     const headersEnd = line;
-    const header = (n: string) => headers.find(([k]) => k === n)?.[1];
 
     // Body: content-length octets, or up to the first NUL.
     const bodyStart = line;
     let bodyEnd: number;
     let next: number;
-    const cl = header('content-length');
+    const cl = headerOf(headers, 'content-length');
     const length = cl !== undefined && /^\d{1,10}$/.test(cl.trim()) ? Number(cl.trim()) : null;
     if (cl !== undefined && length === null) {
       violations.push({ rule: 'stomp-bad-content-length', section: this.section('Standard Headers'), message: `content-length "${cl.slice(0, 40)}" is not a number of octets; the receiver cannot tell where the body ends.` });
@@ -417,12 +422,12 @@ class StompDecoder implements AppDecoder {
         violations.push({ rule: 'stomp-unknown-command', section: this.section(dir === 'client' ? 'Client Frames' : 'Server Frames'), message: `"${command}" is not a STOMP command a ${dir} sends.` });
       }
     }
-    const missing = requiredHeaders(command, this.version).filter((h) => header(h) === undefined);
+    const missing = requiredHeaders(command, this.version).filter((h) => headerOf(headers, h) === undefined);
     if (missing.length > 0) {
       violations.push({ rule: 'stomp-missing-header', section: this.section(command), message: `This ${command} frame has no ${missing.join(', ')} header${missing.length > 1 ? 's' : ''}, which STOMP ${this.version} requires.` });
     }
     if (command === 'CONNECTED') {
-      const v = header('version');
+      const v = headerOf(headers, 'version');
       if (v === '1.0' || v === '1.1' || v === '1.2') this.version = v;
     }
 
@@ -474,6 +479,16 @@ class StompDecoder implements AppDecoder {
     }
     return { text: out, bad };
   }
+}
+
+/** The header values the decoder's pass acts on (a body's end, the version agreed, links for replyTo). */
+const READ_VALUES = new Set(['content-length', 'version', 'receipt', 'receipt-id', 'id', 'subscription']);
+const UNREAD = { text: '', bad: false };
+
+/** The first header named `n` (STOMP: the first of repeated headers counts). */
+function headerOf(headers: HeaderPair[], n: string): string | undefined {
+  for (let i = 0; i < headers.length; i++) if (headers[i]![0] === n) return headers[i]![1];
+  return undefined;
 }
 
 /** Decoders that make `app` again (their own state reset each time), one per version a message began with. */
