@@ -54,8 +54,8 @@ interface Pass {
 
 export class JsonRpcDecoder implements AppDecoder {
   readonly protocol = 'json-rpc' as const;
-  /** Unanswered requests by the direction that sent them, keyed by id (typed: 1 and "1" differ). */
-  private readonly pending: Record<Direction, Map<string, MessageRef>> = { client: new Map(), server: new Map() };
+  /** Unanswered requests by the direction that sent them, keyed by the id itself (a Map tells 1 from "1": no key string per message). */
+  private readonly pending: Record<Direction, Map<string | number, MessageRef>> = { client: new Map(), server: new Map() };
 
   message(m: AppMessage): AppResult {
     if (m.opcode !== 1) {
@@ -190,9 +190,8 @@ export class JsonRpcDecoder implements AppDecoder {
 
   private remember(dir: Direction, id: string | number, ref: MessageRef): void {
     const table = this.pending[dir];
-    const key = keyOf(id);
-    table.delete(key);
-    table.set(key, ref);
+    table.delete(id);
+    table.set(id, ref);
     // Bounded: the oldest unanswered request is forgotten first (Map keeps insertion order).
     if (table.size > PENDING_IDS) table.delete(table.keys().next().value!);
   }
@@ -200,14 +199,12 @@ export class JsonRpcDecoder implements AppDecoder {
   /** The request a response sent by `dir` answers: sent the other way, with the same id. */
   private answer(dir: Direction, id: string | number): MessageRef | undefined {
     const table = this.pending[dir === 'client' ? 'server' : 'client'];
-    const key = keyOf(id);
-    const ref = table.get(key);
-    if (ref) table.delete(key);
+    const ref = table.get(id);
+    if (ref) table.delete(id);
     return ref;
   }
 }
 
-const keyOf = (id: string | number) => (typeof id === 'number' ? `n${id}` : `s${id}`);
 
 export const jsonRpc = (): JsonRpcDecoder => new JsonRpcDecoder();
 
