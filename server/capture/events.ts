@@ -248,10 +248,13 @@ export interface FrameEvent extends EventBase, LazyBytes {
 export interface MessageEvent extends EventBase, LazyBytes {
   type: 'message';
   /**
-   * Lazy events only: makes `app` (server/protocol/app/decoder.ts, AppResult) when the event is
-   * made; then undefined. Never part of a recording.
+   * Lazy events only: makes `app` (server/protocol/app/decoder.ts, AppResult) from the event
+   * itself, once its data is made, and `_appArg`; then undefined. Shared by many events (a
+   * connection's), so a held event keeps no object of its own for it. Never part of a recording.
    */
-  _app?: (() => AppInfo) | undefined;
+  _app?: ((e: MessageEvent) => AppInfo) | undefined;
+  /** Lazy events only: the one number the decoder's pass kept for `_app` (a request's frame for replyTo); -1 or absent: none. */
+  _appArg?: number | undefined;
   dir: Direction;
   /** 1 text or 2 binary. */
   opcode: 1 | 2;

@@ -23,8 +23,9 @@ export function materialize<E extends WireEvent>(e: E): E {
     case 'message':
       if (e._bytes !== undefined) makeMessageData(e);
       if (e._app !== undefined) {
-        e.app = e._app();
+        e.app = e._app(e);
         e._app = undefined;
+        e._appArg = undefined;
       }
       break;
     case 'ping':

@@ -46,7 +46,9 @@ export class PackedSlots {
    * it, `_app`), by slot; the array made on first need. A message packed with its `app` beside
    * it costs the collector less than the same message held as an object.
    */
-  private apps: Array<AppInfo | (() => AppInfo) | undefined> | null = null;
+  private apps: Array<AppInfo | ((e: MessageEvent) => AppInfo) | undefined> | null = null;
+  /** The number `_app` is called with (`_appArg`), by slot, beside `apps`. */
+  private appArgs: Float64Array | null = null;
 
   constructor(readonly slots: number) {
     // Zero-filled typed arrays cost nothing until written: a store that never packs never pays.
@@ -100,7 +102,10 @@ export class PackedSlots {
         return false;
       }
       const app = e._app ?? e.app;
-      if (app !== undefined) (this.apps ??= new Array<AppInfo | (() => AppInfo) | undefined>(this.slots))[slot] = app;
+      if (app !== undefined) {
+        (this.apps ??= new Array<AppInfo | ((e: MessageEvent) => AppInfo) | undefined>(this.slots))[slot] = app;
+        (this.appArgs ??= new Float64Array(this.slots))[slot] = e._appArg ?? -1;
+      }
       this.kind[slot] = KIND_MESSAGE;
       this.flags[slot] = e.opcode | (e.dir === 'server' ? FLAG_SERVER : 0);
       this.seq[slot] = e.firstFrame;
@@ -138,12 +143,14 @@ export class PackedSlots {
       });
     }
     const seq = this.seq[slot]!;
+    const app = this.apps?.[slot];
     const m = materialize<MessageEvent>({
       type: 'message', conn: this.conn[slot]!, t: this.t[slot]!, dir, opcode, length: this.length[slot]!, compressed: false,
       frames: 1, firstFrame: seq, lastFrame: seq, _bytes: bytes,
+      // Made by materialize, from the data it makes first.
+      ...(typeof app === 'function' ? { _app: app, _appArg: this.appArgs![slot]! } : {}),
     });
-    const app = this.apps?.[slot];
-    if (app !== undefined) m.app = typeof app === 'function' ? app() : app;
+    if (app !== undefined && typeof app !== 'function') m.app = app;
     return m;
   }
 }

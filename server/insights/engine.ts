@@ -327,9 +327,16 @@ export class InsightEngine {
   private onMessage(e: MessageEvent): InsightEvent[] {
     const c = this.conns.get(e.conn);
     if (!c) return NONE;
-    const ref: MessageRef = { conn: e.conn, dir: e.dir, firstFrame: e.firstFrame };
-    c.lastMessage[e.dir] = { ...ref, lastFrame: e.lastFrame };
+    // Updated in place (it is only read, and copied, when the connection ends): no object per
+    // message on the relay's path.
+    const last = c.lastMessage[e.dir];
+    if (last === null) c.lastMessage[e.dir] = { conn: e.conn, dir: e.dir, firstFrame: e.firstFrame, lastFrame: e.lastFrame };
+    else {
+      last.firstFrame = e.firstFrame;
+      last.lastFrame = e.lastFrame;
+    }
     if (e.opcode !== 1) return NONE;
+    const ref: MessageRef = { conn: e.conn, dir: e.dir, firstFrame: e.firstFrame };
     const bytes = previewOf(e);
     if (bytes === null) return NONE;
     const out: InsightEvent[] = [];

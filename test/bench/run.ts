@@ -17,9 +17,10 @@
  * 6. Attacks (issue 12): a 64 MiB console line, pages that never read (test/bench/attacks.ts).
  * 7. The warm start (issue 13): `wsplay start` to its Dashboard line, from the bundle and from
  *    the sources through tsx, against `node -e 0` in the same rounds (test/bench/startup.ts).
- * 8. Application protocols (issue 15): the echo load of 1 with Socket.IO EVENT packets on an
- *    Engine.IO path, and with JSON-RPC requests, through the plain relay and through the wiretap
- *    decoding them (every message gets `app`), alternating. Target: wiretap/relay >= 0.9 each.
+ * 8. Application protocols (issue 15): the load of 1 as plain text, Socket.IO, JSON-RPC, GraphQL
+ *    (graphql-transport-ws), STOMP and MQTT, each with its opening and a server's answers
+ *    (test/bench/app-protocols.ts), through the plain relay and through the wiretap decoding
+ *    them, alternating. Target: wiretap/relay >= 0.9 each. BENCH_APP=a,b: only those.
  *
  * It measures; it never fails: exit code 0 whatever the numbers. Every child binds port 0 on
  * 127.0.0.1 and is ended when the bench exits.
@@ -42,6 +43,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import { runAppBench } from './app-protocols.ts';
 import { runAttacksBench } from './attacks.ts';
 import { runDashboardBench } from './dashboard.ts';
 import { runStartupBench } from './startup.ts';
@@ -380,61 +382,6 @@ async function echoBench(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 8: application protocols decoded
-
-/**
- * Socket.IO: an EVENT with a short argument, on Engine.IO's path (the echo target answers with
- * the same packet, which is decoded too). JSON-RPC: a request with a new id each time (its echo
- * reads as a request the other way: both directions keep their table of pending ids full).
- */
-const APP_WORKLOADS: Workload[] = [
-  // The same load with no protocol on top: what the wiretap costs without decoding any.
-  PLAIN,
-  { name: 'socket.io', path: '/socket.io/?EIO=4&transport=websocket', message: () => `42["chat","${MESSAGE}"]` },
-  { name: 'json-rpc', path: '/', message: (n) => `{"jsonrpc":"2.0","method":"chat","params":["${MESSAGE}"],"id":${n}}` },
-];
-
-async function appBench(): Promise<void> {
-  out(`Application protocols decoded: echo round trips per second, ${CONNECTIONS} connections × ${IN_FLIGHT} in flight, through the plain relay and the wiretap`);
-  out(`${ROUNDS} rounds × ${SECONDS} s per path and workload, alternating; load average ${loadavg()[0]!.toFixed(1)} at the start`);
-  out();
-  const server = await start(here('echo-target.ts'), {}, 'echo-target');
-  const relay = await start(here('relay-process.ts'), { BENCH_MODE: 'plain', BENCH_TARGET_PORT: String(server.port) }, 'relay');
-  const tap = await start(here('relay-process.ts'), { BENCH_MODE: 'wiretap', BENCH_TARGET_PORT: String(server.port) }, 'wiretap');
-  const head = `${padEnd('workload', 11)}${padEnd('path', 9)}${Array.from({ length: ROUNDS }, (_, i) => pad(`round ${i + 1}`, 10)).join('')}${pad('median', 10)}${pad('relay CPU µs/trip', 20)}`;
-  out(head);
-  out('-'.repeat(head.length));
-  for (const w of APP_WORKLOADS) {
-    const rates: Record<'relay' | 'wiretap', LoadResult[]> = { relay: [], wiretap: [] };
-    for (let r = 0; r < ROUNDS; r++) {
-      const order = r % 2 === 0 ? (['relay', 'wiretap'] as const) : (['wiretap', 'relay'] as const);
-      for (const name of order) {
-        const child = name === 'relay' ? relay : tap;
-        try {
-          rates[name].push(await echoLoad(child.port, server.process, child.process, w));
-        } catch (err) {
-          out(`round ${r + 1}, ${w.name} ${name}: ${(err as Error).message}`);
-          rates[name].push({ rate: NaN, cpu: { load: NaN, relay: null, server: NaN }, relayUsPerTrip: null });
-        }
-      }
-    }
-    for (const name of ['relay', 'wiretap'] as const) {
-      const rs = rates[name];
-      out(
-        `${padEnd(w.name, 11)}${padEnd(name, 9)}${rs.map((x) => pad(int(x.rate), 10)).join('')}${pad(int(median(rs.map((x) => x.rate))), 10)}` +
-          `${pad(median(rs.map((x) => x.relayUsPerTrip ?? NaN)).toFixed(1), 20)}`,
-      );
-    }
-    const ratio = median(rates.wiretap.map((x) => x.rate)) / median(rates.relay.map((x) => x.rate));
-    if (w === PLAIN) out(`${padEnd('', 11)}wiretap/relay with nothing to decode: ${ratio.toFixed(2)}`);
-    else target(`app decoding wiretap/relay, ${w.name}`, ratio, 0.9);
-  }
-  out(`load average ${loadavg()[0]!.toFixed(1)} at the end (${cpus().length} cores)`);
-  out();
-  await Promise.all([server, relay, tap].map((c) => stop(c.process)));
-}
-
-// ---------------------------------------------------------------------------------------------
 // 3: decoder throughput
 
 /** Run a checkout's decoder-throughput.ts in a fresh process (clean JIT and heap). */
@@ -666,8 +613,8 @@ for (const [part, run] of [
   ['attacks', runAttacksBench],
   // 7. Issue 13: the warm start, bundle and sources, against `node -e 0` (test/bench/startup.ts).
   ['startup', () => runStartupBench(out, targetAtMost)],
-  // 8. Issue 15: Socket.IO and JSON-RPC decoded on the echo load, against the plain relay.
-  ['app', appBench],
+  // 8. Issue 15: each application protocol decoded, against the plain relay (test/bench/app-protocols.ts).
+  ['app', () => runAppBench(out, target)],
 ] as const) {
   if (ONLY && ONLY !== part) continue;
   try {

@@ -6,7 +6,7 @@
  */
 import type { MessageEvent } from '../../server/capture/events.ts';
 import { materialize } from '../../server/capture/materialize.ts';
-import type { AppDecoder, AppMessage, AppResult } from '../../server/protocol/app/decoder.ts';
+import { appOf, type AppDecoder, type AppMessage, type AppResult } from '../../server/protocol/app/decoder.ts';
 import { WebSocket, type RawData } from 'ws';
 import { until, type Client, type TapHandle } from './net.ts';
 
@@ -30,11 +30,24 @@ export interface Decoded {
   result: AppResult;
 }
 
+/**
+ * A decoder's result for `m` with its `app` made, as the wiretap makes it when the event is read
+ * (a result may leave a maker instead: server/protocol/app/decoder.ts, AppResult).
+ */
+export function decodeMade(decoder: AppDecoder, m: AppMessage): AppResult {
+  const r = decoder.message(m);
+  const app = appOf(r, m);
+  const out: AppResult = {};
+  if (app !== undefined) out.app = app;
+  if (r.violations) out.violations = r.violations;
+  return out;
+}
+
 /** Every message of a connection, in the order the wiretap saw them, through one decoder. */
 export function decodeConnection(tap: TapHandle, conn: number, decoder: AppDecoder): Decoded[] {
   return tap.of(conn, 'message').map((e) => {
     const msg = toAppMessage(e);
-    return { msg, result: decoder.message(msg) };
+    return { msg, result: decodeMade(decoder, msg) };
   });
 }
 

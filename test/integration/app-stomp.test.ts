@@ -15,7 +15,7 @@ import type { AppUnit } from '../../server/capture/events.ts';
 import type { AppMessage } from '../../server/protocol/app/decoder.ts';
 import { DEFAULT_APP_LIMITS } from '../../server/protocol/app/stage.ts';
 import { stompDecoder } from '../../server/protocol/app/stomp.ts';
-import { decodedByTap, type Decoded } from '../helpers/app-wire.ts';
+import { decodeMade, decodedByTap, type Decoded } from '../helpers/app-wire.ts';
 import { Cleanup, HOST, startTap, until, type TapHandle } from '../helpers/net.ts';
 
 const StompServer = createRequire(import.meta.url)('stomp-broker-js') as new (config: { server: http.Server; path: string }) => NodeJS.EventEmitter;
@@ -212,7 +212,7 @@ describe('STOMP (stompjs against stomp-broker-js)', () => {
     const stream = Buffer.concat(real.map((d) => d.msg.data));
 
     // All of them in one message: one app with the frames in `parts`, each with its own layers.
-    const whole = stompDecoder('1.2').message({ dir: 'client', opcode: 1, data: new Uint8Array(stream), truncated: false, ref: { conn: 1, dir: 'client', firstFrame: 0 }, t: 0 });
+    const whole = decodeMade(stompDecoder('1.2'), { dir: 'client', opcode: 1, data: new Uint8Array(stream), truncated: false, ref: { conn: 1, dir: 'client', firstFrame: 0 }, t: 0 });
     expect(whole.app!.parts!.map((u) => [u.command, u.headers, u.body])).toEqual(expected);
     expect(whole.app!.summary).toMatch(/^5 frames: CONNECT accept-version 1\.2,1\.1,1\.0; SUBSCRIBE \/topic\/a id sub-0; SEND \/topic\/a "one\\ntwo"; SEND \/topic\/a "bin\\u0000ary"; …$/);
     const lastFrame = whole.app!.parts!.at(-1)!.layers![0]!;
@@ -227,7 +227,7 @@ describe('STOMP (stompjs against stomp-broker-js)', () => {
         for (let i = 0; i + 1 < bounds.length; i++) {
           const data = new Uint8Array(stream.subarray(bounds[i], bounds[i + 1]));
           const msg: AppMessage = { dir: 'client', opcode: 1, data, truncated: false, ref: { conn: 1, dir: 'client', firstFrame: i }, t: i };
-          const r = decoder.message(msg);
+          const r = decodeMade(decoder, msg);
           expect(r.violations).toBeUndefined();
           for (const u of r.app?.parts ?? (r.app ? [r.app] : [])) if (u.type !== 'partial') got.push(u);
         }

@@ -20,6 +20,7 @@ import type { AppDecoder, AppMessage, AppResult } from '../../server/protocol/ap
 import { findOperation, MAX_QUERY_SCAN } from '../../server/protocol/app/graphql-operation.ts';
 import { MAX_KEPT, mqttDecoder } from '../../server/protocol/app/mqtt.ts';
 import { BY_SUBPROTOCOL } from '../../server/protocol/app/registry.ts';
+import { decodeMade } from '../helpers/app-wire.ts';
 import { MAX_PENDING_BYTES, stompDecoder } from '../../server/protocol/app/stomp.ts';
 
 const SEED = Number(process.env.FC_SEED ?? 0xa9903);
@@ -110,7 +111,7 @@ describe('STOMP against stompjs (FrameImpl writes, Parser reads)', () => {
         const decoder = stompDecoder('1.2');
         const ours: AppUnit[] = [];
         for (const piece of cutInto(bytes, cuts)) {
-          const r = decoder.message(msg('client', piece));
+          const r = decodeMade(decoder, msg('client', piece));
           expect(r.violations).toBeUndefined();
           ours.push(...complete(unitsOf(r)).filter((u) => u.type !== 'heart-beat'));
         }
@@ -124,12 +125,12 @@ describe('STOMP against stompjs (FrameImpl writes, Parser reads)', () => {
   it('gives up joining a frame past its bound, says so, and reads the next frame', () => {
     const decoder = stompDecoder('1.2');
     const chunk = new TextEncoder().encode('x'.repeat(16 * 1024));
-    decoder.message(msg('client', new TextEncoder().encode('SEND\ndestination:/q/a\n\n')));
+    decodeMade(decoder, msg('client', new TextEncoder().encode('SEND\ndestination:/q/a\n\n')));
     const summaries: string[] = [];
-    for (let sent = 0; sent <= MAX_PENDING_BYTES + chunk.length; sent += chunk.length) summaries.push(decoder.message(msg('client', chunk)).app!.summary);
+    for (let sent = 0; sent <= MAX_PENDING_BYTES + chunk.length; sent += chunk.length) summaries.push(decodeMade(decoder, msg('client', chunk)).app!.summary);
     expect(summaries.slice(-3)).toEqual(['SEND: a frame longer than 256 KiB or 64 messages: not joined', 'the rest of a frame too long to join', 'the rest of a frame too long to join']);
     // Its NUL ends it; the next frame in the same message is read.
-    const next = decoder.message(msg('client', new TextEncoder().encode(`xyz\0${FrameImpl.marshall({ command: 'SEND', headers: { destination: '/q/b' }, body: 'ok' }) as string}`)));
+    const next = decodeMade(decoder, msg('client', new TextEncoder().encode(`xyz\0${FrameImpl.marshall({ command: 'SEND', headers: { destination: '/q/b' }, body: 'ok' }) as string}`)));
     expect(next.violations).toBeUndefined();
     expect(next.app).toMatchObject({ command: 'SEND', body: 'ok' });
   });
@@ -137,8 +138,8 @@ describe('STOMP against stompjs (FrameImpl writes, Parser reads)', () => {
   it('reports a frame whose NUL never came when the next frame starts', () => {
     const decoder = stompDecoder('1.2');
     const send = FrameImpl.marshall({ command: 'SEND', headers: { destination: '/q/a' }, body: 'hi', skipContentLengthHeader: true }) as string;
-    expect(decoder.message(msg('client', new TextEncoder().encode(send.slice(0, -1)))).app?.type).toBe('partial');
-    const r = decoder.message(msg('client', new TextEncoder().encode(send)));
+    expect(decodeMade(decoder, msg('client', new TextEncoder().encode(send.slice(0, -1)))).app?.type).toBe('partial');
+    const r = decodeMade(decoder, msg('client', new TextEncoder().encode(send)));
     expect(r.violations?.map((v) => [v.rule, v.section])).toEqual([['stomp-missing-nul', 'STOMP 1.2, STOMP Frames']]);
     expect(r.app).toMatchObject({ command: 'SEND', body: 'hi' });
   });
@@ -192,7 +193,7 @@ describe('MQTT against mqtt-packet (mqtt.js encoder and parser), 3.1.1 and 5.0',
           const decoder = mqttDecoder('3.1.1');
           const ours: AppUnit[] = [];
           for (const piece of cutInto(new Uint8Array(bytes), cuts)) {
-            const r = decoder.message(msg('client', piece, 2));
+            const r = decodeMade(decoder, msg('client', piece, 2));
             expect(r.violations).toBeUndefined();
             ours.push(...complete(unitsOf(r)));
           }
@@ -211,8 +212,8 @@ describe('MQTT against mqtt-packet (mqtt.js encoder and parser), 3.1.1 and 5.0',
       { cmd: 'disconnect', reasonCode: 0x8b } as Packet,
     ];
     const decoder = mqttDecoder('3.1.1');
-    decoder.message(msg('client', new Uint8Array(mqttPacket.generate({ cmd: 'connect', protocolVersion: 5, clientId: 'c', protocolId: 'MQTT', clean: true, keepalive: 0 } as Packet, { protocolVersion: 5 })), 2));
-    const r = decoder.message(msg('server', new Uint8Array(Buffer.concat(server.map((p) => mqttPacket.generate(p, { protocolVersion: 5 })))), 2));
+    decodeMade(decoder, msg('client', new Uint8Array(mqttPacket.generate({ cmd: 'connect', protocolVersion: 5, clientId: 'c', protocolId: 'MQTT', clean: true, keepalive: 0 } as Packet, { protocolVersion: 5 })), 2));
+    const r = decodeMade(decoder, msg('server', new Uint8Array(Buffer.concat(server.map((p) => mqttPacket.generate(p, { protocolVersion: 5 })))), 2));
     expect(r.violations).toBeUndefined();
     expect(r.app!.parts!.map((u) => u.summary)).toEqual(['CONNACK success, session present', 'SUBACK id 7 granted qos 1, not authorized', 'PUBACK id 9 reason 0x10', 'DISCONNECT reason 0x8b']);
   });
@@ -221,9 +222,9 @@ describe('MQTT against mqtt-packet (mqtt.js encoder and parser), 3.1.1 and 5.0',
     const payload = Buffer.alloc(600_000, 0x61);
     const bytes = mqttPacket.generate({ cmd: 'publish', topic: 'big', payload, qos: 0, retain: false, dup: false } as Packet);
     const decoder = mqttDecoder();
-    decoder.message(msg('client', new Uint8Array(mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId: 'c', protocolId: 'MQTT', clean: true, keepalive: 0 } as Packet)), 2));
+    decodeMade(decoder, msg('client', new Uint8Array(mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId: 'c', protocolId: 'MQTT', clean: true, keepalive: 0 } as Packet)), 2));
     const pieces = cutInto(new Uint8Array(bytes), Array.from({ length: 40 }, (_, i) => (i + 1) * 15_000));
-    const results = pieces.map((p) => decoder.message(msg('client', p, 2)));
+    const results = pieces.map((p) => decodeMade(decoder, msg('client', p, 2)));
     for (const r of results.slice(0, -1)) expect(r.app?.type).toBe('partial');
     const done = results.at(-1)!.app!;
     expect(done).toMatchObject({ type: 'PUBLISH', topic: 'big' });
@@ -237,10 +238,10 @@ describe('MQTT against mqtt-packet (mqtt.js encoder and parser), 3.1.1 and 5.0',
     const ping = mqttPacket.generate({ cmd: 'pingreq' } as Packet);
     const connect = mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId: 'c', protocolId: 'MQTT', clean: true, keepalive: 0 } as Packet);
     const pub = mqttPacket.generate({ cmd: 'publish', topic: 'a', payload: Buffer.from('x'), qos: 0, retain: false, dup: false } as Packet);
-    const rules = (d: AppDecoder, data: Uint8Array, opcode: 1 | 2 = 2) => (d.message(msg('client', data, opcode)).violations ?? []).map((v) => `${v.rule} (${v.section})`);
+    const rules = (d: AppDecoder, data: Uint8Array, opcode: 1 | 2 = 2) => (decodeMade(d, msg('client', data, opcode)).violations ?? []).map((v) => `${v.rule} (${v.section})`);
     const fresh = () => {
       const d = mqttDecoder();
-      d.message(msg('client', new Uint8Array(connect), 2));
+      decodeMade(d, msg('client', new Uint8Array(connect), 2));
       return d;
     };
     expect(rules(fresh(), new Uint8Array([ping[0]!, 0xff, 0xff, 0xff, 0xff, 0x01]))).toEqual(['mqtt-bad-remaining-length (MQTT 3.1.1, 2.2.3 Remaining Length)']);
@@ -272,12 +273,12 @@ describe('bounded memory: what a peer claims allocates nothing', () => {
     await settle();
     const before = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
     const chunk = new Uint8Array(64 * 1024).fill(0x61);
-    for (const d of stomp) d.message(msg('client', new TextEncoder().encode('SEND\ndestination:/q\n\n')));
+    for (const d of stomp) decodeMade(d, msg('client', new TextEncoder().encode('SEND\ndestination:/q\n\n')));
     // A PUBLISH whose Remaining Length says 268,435,455 (the most four bytes can say).
-    for (const d of mqtt) d.message(msg('client', new Uint8Array([0x30, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x01, 0x61]), 2));
+    for (const d of mqtt) decodeMade(d, msg('client', new Uint8Array([0x30, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x01, 0x61]), 2));
     for (let i = 0; i < 50; i++) {
-      for (const d of stomp) d.message(msg('client', chunk));
-      for (const d of mqtt) d.message(msg('client', chunk, 2));
+      for (const d of stomp) decodeMade(d, msg('client', chunk));
+      for (const d of mqtt) decodeMade(d, msg('client', chunk, 2));
     }
     await settle();
     const grown = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers - before;
@@ -314,7 +315,7 @@ describe('fuzz: no input makes a decoder fail, and what it says fits the message
         fc.property(fc.array(message, { maxLength: 25 }), (messages) => {
           const d = factory();
           for (const m of messages) {
-            const r = d.message(msg(m.dir, m.data, m.opcode, m.truncated));
+            const r = decodeMade(d, msg(m.dir, m.data, m.opcode, m.truncated));
             expect(r.violations?.filter((v) => v.rule === 'app-decoder-failure') ?? []).toEqual([]);
             if (r.app) checkFits(r.app, m.data.length);
           }

@@ -67,8 +67,8 @@ const anyMessageArb = fc.record({
 });
 
 /** What must hold of any decoder result: plain JSON, bounded summaries. */
-function checkResult(r: ReturnType<SocketIoDecoder['message']>): void {
-  const app = appOf(r);
+function checkResult(r: ReturnType<SocketIoDecoder['message']>, m: AppMessage): void {
+  const app = appOf(r, m);
   expect(JSON.parse(JSON.stringify({ app, violations: r.violations }))).toBeTruthy();
   if (app) {
     expect(typeof app.summary).toBe('string');
@@ -82,7 +82,10 @@ describe('the application decoders never throw', () => {
     fc.assert(
       fc.property(fc.array(anyMessageArb, { maxLength: 30 }), fc.constantFrom(3, 4), fc.option(fc.string()), (ms, eio, sid) => {
         const d = new SocketIoDecoder({ eio, sid });
-        for (const m of ms) checkResult(d.message(msg(m.dir, m.data, m.opcode, m.truncated)));
+        for (const m of ms) {
+          const one = msg(m.dir, m.data, m.opcode, m.truncated);
+          checkResult(d.message(one), one);
+        }
       }),
       { seed: SEED, numRuns: RUNS },
     );
@@ -92,7 +95,10 @@ describe('the application decoders never throw', () => {
     fc.assert(
       fc.property(fc.array(anyMessageArb, { maxLength: 30 }), (ms) => {
         const d = new JsonRpcDecoder();
-        for (const m of ms) checkResult(d.message(msg(m.dir, m.data, m.opcode, m.truncated)));
+        for (const m of ms) {
+          const one = msg(m.dir, m.data, m.opcode, m.truncated);
+          checkResult(d.message(one), one);
+        }
       }),
       { seed: SEED, numRuns: RUNS },
     );
@@ -170,7 +176,10 @@ describe('what the decoders keep stays bounded', () => {
     const pending = (d as unknown as { pending: Record<Direction, Map<string, unknown>> }).pending;
     expect(pending.client.size).toBe(PENDING_IDS);
     // The newest are still answered; the oldest forgotten (no replyTo rather than unbounded memory).
-    const answer = (id: number) => appOf(d.message(msg('server', Buffer.from(JSON.stringify({ jsonrpc: '2.0', result: 0, id })))))!.replyTo;
+    const answer = (id: number) => {
+      const m = msg('server', Buffer.from(JSON.stringify({ jsonrpc: '2.0', result: 0, id })));
+      return appOf(d.message(m), m)!.replyTo;
+    };
     expect(answer(n - 1)).toEqual(refs[n - 1]!.ref);
     expect(answer(0)).toBeUndefined();
   });
@@ -186,9 +195,10 @@ describe('what the decoders keep stays bounded', () => {
     expect(w.keptBytes).toBeLessThanOrEqual(MAX_ATTACHMENT_BYTES);
     expect(w.refs.length).toBeLessThanOrEqual(MAX_ATTACHMENTS + 1);
     // A text packet ends the wait (Socket.IO's decoder fails there too), and says so.
-    const after = d.message(msg('client', Buffer.from('42["next"]')));
+    const next = msg('client', Buffer.from('42["next"]'));
+    const after = d.message(next);
     expect(after.violations!.map((v) => v.rule)).toEqual(['socket.io-missing-attachments']);
-    expect(appOf(after)!.event).toBe('next');
+    expect(appOf(after, next)!.event).toBe('next');
   });
 
   it('the stage keeps nothing for a connection that speaks no protocol it knows', () => {

@@ -15,7 +15,7 @@
  * operations in flight.
  */
 import type { AppInfo, AppLayerSpan, AppProtocol, Direction, MessageRef } from '../../capture/events.ts';
-import type { AppDecoder, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
+import type { AppDecoder, AppMaker, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
 import { decoderFailure } from './failure.ts';
 import { findOperation, type OperationInfo } from './graphql-operation.ts';
 
@@ -120,44 +120,36 @@ class GraphqlDecoder implements AppDecoder {
     }
   }
 
+  /**
+   * The decoder's pass: the rules a message breaks and what it changes (the ack, the operations
+   * in flight), and the subscribe a reply points at, kept as one number (`arg`). Its `app` is
+   * made by `make` when the event is read: this pass builds no summary.
+   */
   private decode(m: AppMessage): AppResult {
     const d = this.d;
-    const violations: AppRuleBroken[] = [];
-    const broken = (rule: string, section: string, message: string) => violations.push({ rule, section: `${d.spec}, ${section}`, message });
-
     if (m.truncated || m.data.length > MAX_JSON_BYTES) return { app: this.cut(m) };
-    const text = utf8.decode(m.data);
-    let msg: unknown;
-    try {
-      msg = JSON.parse(text);
-    } catch {
-      broken('graphql-not-json', 'Communication', `This ${m.dir} message is not JSON; every ${d.protocol} message is a JSON object with a "type".`);
-      return { app: this.unit('invalid', `not JSON: ${elide(text)}`, m), violations };
+    const violations: AppRuleBroken[] = [];
+    const o = parseMessage(m);
+    if (o === null || typeof o === 'string') {
+      // Not JSON, or no "type": rare, made now.
+      const app = this.make(m, -1);
+      if (o === null) broke(violations, d, 'graphql-not-json', 'Communication', `This ${m.dir} message is not JSON; every ${d.protocol} message is a JSON object with a "type".`);
+      else broke(violations, d, 'graphql-no-type', 'Communication', `This ${m.dir} message has no "type" string; every ${d.protocol} message is a JSON object with one.`);
+      return { app, violations };
     }
-    if (msg === null || typeof msg !== 'object' || Array.isArray(msg) || typeof (msg as { type?: unknown }).type !== 'string') {
-      broken('graphql-no-type', 'Communication', `This ${m.dir} message has no "type" string; every ${d.protocol} message is a JSON object with one.`);
-      return { app: this.unit('invalid', `no "type": ${elide(text)}`, m), violations };
-    }
-    const o = msg as { type: string; id?: unknown; payload?: unknown };
     const type = o.type.slice(0, 64);
     const sender = d.types[type];
-    const info: AppInfo = this.unit(type, type, m);
 
     if (sender === undefined) {
-      broken('graphql-unknown-type', d.strictInit ? 'Invalid message' : 'Client-server communication', `"${type}" is not a ${d.protocol} message type; a ${d.protocol} peer closes the connection${d.strictInit ? ' with 4400' : ''}.`);
-      return { app: info, violations };
+      broke(violations, d, 'graphql-unknown-type', d.strictInit ? 'Invalid message' : 'Client-server communication', `"${type}" is not a ${d.protocol} message type; a ${d.protocol} peer closes the connection${d.strictInit ? ' with 4400' : ''}.`);
+      return this.done(violations);
     }
     if (sender !== 'both' && sender !== m.dir) {
-      broken('graphql-wrong-direction', `${type}`, `"${type}" is sent by the ${sender}, but the ${m.dir} sent it${d.strictInit ? '; the receiver closes the connection with 4400' : ''}.`);
+      broke(violations, d, 'graphql-wrong-direction', `${type}`, `"${type}" is sent by the ${sender}, but the ${m.dir} sent it${d.strictInit ? '; the receiver closes the connection with 4400' : ''}.`);
     }
-
-    let id: string | undefined;
-    if (o.id !== undefined && o.id !== null) {
-      id = typeof o.id === 'string' ? o.id.slice(0, MAX_ID_CHARS) : typeof o.id === 'number' ? String(o.id) : undefined;
-      if (id !== undefined) info.id = id;
-    }
+    const id = idOf(o);
     if (d.withId.has(type) && (typeof o.id !== 'string' || o.id === '')) {
-      broken(
+      broke(violations, d,
         'graphql-missing-id',
         type,
         `This "${type}" has no id (a non-empty string); ${d.strictInit ? 'the receiver closes the connection with 4400, and ' : ''}without one no reply can be matched to its operation.`,
@@ -168,54 +160,81 @@ class GraphqlDecoder implements AppDecoder {
       case 'connection_init':
         this.inits++;
         if (this.inits > 1 && d.strictInit) {
-          broken('graphql-second-connection-init', 'ConnectionInit', 'A second connection_init on the same socket: the server closes it with 4429 "Too many initialisation requests".');
+          broke(violations, d, 'graphql-second-connection-init', 'ConnectionInit', 'A second connection_init on the same socket: the server closes it with 4429 "Too many initialisation requests".');
         }
-        info.summary = withPayload('connection_init', o.payload);
-        break;
+        return this.done(violations);
       case 'connection_ack':
         this.acked = true;
-        info.summary = withPayload('connection_ack', o.payload);
-        break;
+        return this.done(violations);
+      case d.start:
+        if (d.strictInit && !this.acked) {
+          broke(violations, d, 'graphql-subscribe-before-ack', 'Subscribe', 'A subscribe before the server sent connection_ack: the server closes the socket with 4401 "Unauthorized".');
+        }
+        if (id !== undefined) {
+          if (d.strictInit && this.operations.has(id)) {
+            broke(violations, d, 'graphql-duplicate-id', 'Subscribe', `A subscribe with id "${id}" while the operation with that id is still active: the server closes the socket with 4409 "Subscriber for ${id} already exists".`);
+          }
+          this.remember(id, m.ref);
+        }
+        return this.done(violations);
+      default: {
+        let arg = -1;
+        if (id !== undefined && m.dir === 'server' && d.replies.has(type)) {
+          const ref = this.operations.get(id);
+          if (ref !== undefined) arg = refArg(ref);
+        }
+        if (id !== undefined && d.ends.has(type)) this.operations.delete(id);
+        return this.done(violations, arg);
+      }
+    }
+  }
+
+  /** The pass's result: the shared maker, the subscribe's number, the rules broken. */
+  private done(violations: AppRuleBroken[], arg = -1): AppResult {
+    return violations.length > 0 ? { maker: this.make, arg, violations } : { maker: this.make, arg };
+  }
+
+  /** A message's app, from its text and the subscribe it answers (`arg`, refArg's number; -1 none). Shared: held events keep no app of their own. */
+  private readonly make: AppMaker = (m, arg) => {
+    const d = this.d;
+    const o = parseMessage(m);
+    if (o === null || typeof o === 'string') {
+      const text = utf8.decode(m.data);
+      return o === null ? this.unit('invalid', `not JSON: ${elide(text)}`, m) : this.unit('invalid', `no "type": ${elide(text)}`, m);
+    }
+    const type = o.type.slice(0, 64);
+    const info: AppInfo = this.unit(type, type, m);
+    if (d.types[type] === undefined) return info;
+    const id = idOf(o);
+    if (id !== undefined) info.id = id;
+    switch (type) {
+      case 'connection_init':
+      case 'connection_ack':
       case 'connection_error':
-        info.summary = withPayload('connection_error', o.payload);
-        break;
       case 'ping':
       case 'pong':
         info.summary = withPayload(type, o.payload);
         break;
       case d.start: {
-        if (d.strictInit && !this.acked) {
-          broken('graphql-subscribe-before-ack', 'Subscribe', 'A subscribe before the server sent connection_ack: the server closes the socket with 4401 "Unauthorized".');
-        }
         const p = (o.payload ?? {}) as { query?: unknown; operationName?: unknown };
         const wanted = typeof p.operationName === 'string' ? p.operationName : null;
         let op: OperationInfo | null = null;
         if (typeof p.query === 'string') op = findOperation(p.query, wanted);
         info.operationName = op?.name ?? wanted;
         info.operationKind = op?.kind ?? null;
-        if (id !== undefined) {
-          if (d.strictInit && this.operations.has(id)) {
-            broken('graphql-duplicate-id', 'Subscribe', `A subscribe with id "${id}" while the operation with that id is still active: the server closes the socket with 4409 "Subscriber for ${id} already exists".`);
-          }
-          this.remember(id, m.ref);
-        }
         const what = op ? `${op.kind} ${op.name ?? '(anonymous)'}` : typeof p.query === 'string' ? 'an operation the scan could not read' : 'no query';
         info.summary = `${type} ${id !== undefined ? JSON.stringify(id) + ' ' : ''}${what}`;
         break;
       }
       default: {
-        if (id !== undefined && m.dir === 'server' && d.replies.has(type)) {
-          const ref = this.operations.get(id);
-          if (ref !== undefined) info.replyTo = ref;
-        }
-        if (id !== undefined && d.ends.has(type)) this.operations.delete(id);
+        if (arg >= 0) info.replyTo = refOf(m.ref.conn, arg);
         const idText = id !== undefined ? ` ${JSON.stringify(id)}` : '';
         info.summary = o.payload === undefined ? `${type}${idText}` : `${type}${idText} ${elide(safeStringify(o.payload))}`;
         break;
       }
     }
-    return violations.length > 0 ? { app: info, violations } : { app: info };
-  }
+    return info;
+  };
 
   /**
    * A message longer than the stage decodes (a big `next` result): its type and id are read from
@@ -255,6 +274,41 @@ class GraphqlDecoder implements AppDecoder {
     return { protocol: this.d.protocol, type, summary, layers };
   }
 }
+
+type Parsed = { type: string; id?: unknown; payload?: unknown };
+
+/** A rule `d`'s protocol says the message broke (no closure per message: the relay's path). */
+function broke(violations: AppRuleBroken[], d: Dialect, rule: string, section: string, message: string): void {
+  violations.push({ rule, section: `${d.spec}, ${section}`, message });
+}
+
+/** UTF-8 text of a message's data (Buffer's decoder: cheaper than TextDecoder on short messages). */
+function textOfData(data: Uint8Array): string {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
+}
+
+/** The message as JSON; null when it is not JSON, its text when it has no "type" string. */
+function parseMessage(m: AppMessage): Parsed | string | null {
+  const text = textOfData(m.data);
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (msg === null || typeof msg !== 'object' || Array.isArray(msg) || typeof (msg as { type?: unknown }).type !== 'string') return text;
+  return msg as Parsed;
+}
+
+/** The id as shown and remembered: a string's start, a number as text. */
+function idOf(o: Parsed): string | undefined {
+  if (o.id === undefined || o.id === null) return undefined;
+  return typeof o.id === 'string' ? o.id.slice(0, MAX_ID_CHARS) : typeof o.id === 'number' ? String(o.id) : undefined;
+}
+
+/** A subscribe's place as one number (its frame, and its direction in the lowest bit), for AppResult.arg. */
+const refArg = (ref: MessageRef): number => ref.firstFrame * 2 + (ref.dir === 'server' ? 1 : 0);
+const refOf = (conn: number, arg: number): MessageRef => ({ conn, dir: arg % 2 === 1 ? 'server' : 'client', firstFrame: Math.floor(arg / 2) });
 
 function withPayload(type: string, payload: unknown): string {
   return payload === undefined || payload === null ? type : `${type} ${elide(safeStringify(payload))}`;

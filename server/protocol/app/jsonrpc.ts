@@ -11,7 +11,7 @@
  * first), as a peer may send requests that are never answered.
  */
 import type { AppInfo, AppUnit, Direction, MessageRef } from '../../capture/events.ts';
-import type { AppDecoder, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
+import type { AppDecoder, AppMaker, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
 import { broken, cutNote, isRecord, parseJson, preview, quote, textOf } from './util.ts';
 
 /** Unanswered requests remembered per direction, for `replyTo`. */
@@ -54,8 +54,8 @@ interface Pass {
 
 export class JsonRpcDecoder implements AppDecoder {
   readonly protocol = 'json-rpc' as const;
-  /** Unanswered requests by the direction that sent them, keyed by id (typed: 1 and "1" differ). */
-  private readonly pending: Record<Direction, Map<string, MessageRef>> = { client: new Map(), server: new Map() };
+  /** Unanswered requests by the direction that sent them, keyed by the id itself (a Map tells 1 from "1": no key string per message). */
+  private readonly pending: Record<Direction, Map<string | number, MessageRef>> = { client: new Map(), server: new Map() };
 
   message(m: AppMessage): AppResult {
     if (m.opcode !== 1) {
@@ -73,15 +73,23 @@ export class JsonRpcDecoder implements AppDecoder {
       const violations: AppRuleBroken[] = [];
       const pass: Pass = { live: true, replies: [], next: 0 };
       this.decode(parsed.value, m, violations, pass);
-      const replies = pass.replies.length > 0 ? pass.replies : NO_REPLIES;
-      const at: At = { dir: m.dir, ref: m.ref };
-      // Made again from the text and the replies when read (AppResult): nothing else is held
-      // (not the message's bytes, not this decoder's tables: a replay never reads them).
-      const make = (): AppInfo => {
-        const again = parseJson(text);
-        return REPLAY.decode(again.ok ? again.value : null, at, [], { live: false, replies, next: 0 });
-      };
-      return violations.length ? { make, violations } : { make };
+      // Made again from the text and what it answers when read: at most one response (the
+      // common case), its request's frame is all that is kept (AppResult.maker); a batch
+      // answering several keeps their list (a closure, made rarely).
+      let r: AppResult;
+      if (pass.replies.length <= 1) r = { maker: replayOne, arg: pass.replies[0]?.firstFrame ?? -1 };
+      else {
+        const replies = pass.replies;
+        const at: At = { dir: m.dir, ref: m.ref };
+        r = {
+          make: (): AppInfo => {
+            const again = parseJson(text);
+            return REPLAY.decode(again.ok ? again.value : null, at, [], { live: false, replies, next: 0 });
+          },
+        };
+      }
+      if (violations.length) r.violations = violations;
+      return r;
     }
     {
       return {
@@ -182,9 +190,8 @@ export class JsonRpcDecoder implements AppDecoder {
 
   private remember(dir: Direction, id: string | number, ref: MessageRef): void {
     const table = this.pending[dir];
-    const key = keyOf(id);
-    table.delete(key);
-    table.set(key, ref);
+    table.delete(id);
+    table.set(id, ref);
     // Bounded: the oldest unanswered request is forgotten first (Map keeps insertion order).
     if (table.size > PENDING_IDS) table.delete(table.keys().next().value!);
   }
@@ -192,18 +199,21 @@ export class JsonRpcDecoder implements AppDecoder {
   /** The request a response sent by `dir` answers: sent the other way, with the same id. */
   private answer(dir: Direction, id: string | number): MessageRef | undefined {
     const table = this.pending[dir === 'client' ? 'server' : 'client'];
-    const key = keyOf(id);
-    const ref = table.get(key);
-    if (ref) table.delete(key);
+    const ref = table.get(id);
+    if (ref) table.delete(id);
     return ref;
   }
 }
 
-const keyOf = (id: string | number) => (typeof id === 'number' ? `n${id}` : `s${id}`);
 
 export const jsonRpc = (): JsonRpcDecoder => new JsonRpcDecoder();
 
-const NO_REPLIES: Array<MessageRef | undefined> = [];
-
 /** Makes `app` again for held events (its tables are never read or written in a replay). */
 const REPLAY = new JsonRpcDecoder();
+
+/** A message with at most one response in it: `arg` is the frame of the request it answers (sent the other way), or -1. */
+const replayOne: AppMaker = (m, arg) => {
+  const again = parseJson(textOf(m));
+  const replies = arg >= 0 ? [{ conn: m.ref.conn, dir: m.dir === 'client' ? ('server' as const) : ('client' as const), firstFrame: arg }] : [];
+  return REPLAY.decode(again.ok ? again.value : null, m, [], { live: false, replies, next: 0 });
+};

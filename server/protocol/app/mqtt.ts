@@ -16,7 +16,7 @@
 import type { AppInfo, AppLayerSpan, AppUnit, Direction, MessageRef } from '../../capture/events.ts';
 import { isUtf8 } from 'node:buffer';
 import { incompleteTail } from '../utf8.ts';
-import type { AppDecoder, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
+import type { AppDecoder, AppMaker, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
 import { decoderFailure } from './failure.ts';
 
 /** Bytes of one packet kept for decoding (its payload shown from them); the rest are counted. */
@@ -90,14 +90,52 @@ class MqttDecoder implements AppDecoder {
   /** The last PUBLISH's payload size (for its layers), set by packet(). */
   private payloadSize = 0;
 
-  constructor(private version: MqttVersion) {}
+  /** The decoder's pass over a message that starts clean: each complete packet's replyTo, in order, for the replay that makes `app`. */
+  private replies: Array<MessageRef | undefined> | null = null;
+  /** A replay (making `app` when an event is read): the replyTos the decoder's pass found, in order. */
+  private replayReplies: ReadonlyArray<MessageRef | undefined> | null = null;
+  private replayNext = 0;
+
+  constructor(
+    private version: MqttVersion,
+    private readonly base: MqttVersion = version,
+  ) {}
 
   message(m: AppMessage): AppResult {
+    // A message that starts clean (no packet carried from an earlier one) is made again, when
+    // read, from itself, the version it began with and the replyTos found now (AppResult.maker).
+    const clean = this.lanes[m.dir].packet === null && !m.truncated;
+    const version = this.version;
+    const replies: Array<MessageRef | undefined> = [];
     try {
-      return this.decode(m);
+      if (!clean) return this.decode(m);
+      this.replies = replies;
+      const r = this.decode(m);
+      if (r.app === undefined) return r;
+      const out: AppResult =
+        replies.length <= 1 ? { maker: MAKERS[version], arg: replies[0]?.firstFrame ?? -1 } : { make: () => REPLAYS[version].replay(m, replies) };
+      if (r.violations) out.violations = r.violations;
+      return out;
     } catch (err) {
       this.lanes[m.dir].packet = null;
       return { violations: [decoderFailure('MQTT', err)] };
+    } finally {
+      this.replies = null;
+    }
+  }
+
+  /** `app` again for a message that began clean: fresh lanes, the version it began with, the replyTos its pass found. */
+  replay(m: AppMessage, replies: ReadonlyArray<MessageRef | undefined>): AppInfo {
+    this.version = this.base;
+    this.lanes[m.dir] = { packet: null, count: 0 };
+    this.replayReplies = replies;
+    this.replayNext = 0;
+    try {
+      return this.decode(m).app ?? { protocol: 'mqtt', type: 'empty', summary: 'an empty message' };
+    } catch (err) {
+      return { protocol: 'mqtt', type: 'invalid', summary: decoderFailure('MQTT', err).message };
+    } finally {
+      this.replayReplies = null;
     }
   }
 
@@ -176,7 +214,8 @@ class MqttDecoder implements AppDecoder {
       const unit = this.packet(pk.header[0]!, body, pk.remaining, m.dir, lane.count, violations);
       this.link(unit, m);
       const headerLength = pk.header.length;
-      unit.layers = clip(start >= 0 ? layersOf(unit, start, headerLength, p, this.payloadSize) : [{ name: 'MQTT packet (end)', start: 0, end: p, label: unit.type }], data.length);
+      // The decoder's pass over a clean message (`replies`) makes no layers: its replay does.
+      if (this.replies === null) unit.layers = clip(start >= 0 ? layersOf(unit, start, headerLength, p, this.payloadSize) : [{ name: 'MQTT packet (end)', start: 0, end: p, label: unit.type }], data.length);
       if (pk.spans.length > 0 || start < 0) {
         unit.summary += ` (in ${pk.spans.length + 1} messages)`;
         spans = pk.spans;
@@ -291,6 +330,8 @@ class MqttDecoder implements AppDecoder {
           malformed();
           break;
         }
+        // The decoder's pass over a clean message: the rules are checked; its replay shows the payload.
+        if (this.replies !== null) break;
         const payload = r.rest();
         unit.payload = Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('base64');
         const flagsText = `${(flags & 8) !== 0 ? ' dup' : ''}${(flags & 1) !== 0 ? ' retain' : ''}`;
@@ -358,6 +399,16 @@ class MqttDecoder implements AppDecoder {
 
   /** An answer's `replyTo` (the packet it answers, in the other direction), and what now waits for one. */
   private link(unit: AppUnit, m: AppMessage): void {
+    if (this.replayReplies !== null) {
+      const ref = this.replayReplies[this.replayNext++];
+      if (ref !== undefined) unit.replyTo = ref;
+      return;
+    }
+    this.linkLive(unit, m);
+    if (this.replies !== null) this.replies.push(unit.replyTo);
+  }
+
+  private linkLive(unit: AppUnit, m: AppMessage): void {
     const id = unit.packetId;
     if (id === undefined) return;
     const type = unit.type;
@@ -384,6 +435,15 @@ class MqttDecoder implements AppDecoder {
     if (id === 0) broken('mqtt-packet-id-zero', '2.3.1 Packet Identifier', '2.2.1 Packet Identifier', `${type} has Packet Identifier 0; it must be non-zero [MQTT-2.3.1-1].`);
   }
 }
+
+/** Decoders that make `app` again (their own state reset each time), one per version a message began with. */
+const REPLAYS: Record<MqttVersion, MqttDecoder> = { '3.1': new MqttDecoder('3.1'), '3.1.1': new MqttDecoder('3.1.1'), '5.0': new MqttDecoder('5.0') };
+
+/** The maker of a message of at most one packet: `arg` is the frame of the packet it answers (sent the other way), or -1. */
+function makerOf(v: MqttVersion): AppMaker {
+  return (m, arg) => REPLAYS[v].replay(m, arg >= 0 ? [{ conn: m.ref.conn, dir: m.dir === 'client' ? 'server' : 'client', firstFrame: arg }] : []);
+}
+const MAKERS: Record<MqttVersion, AppMaker> = { '3.1': makerOf('3.1'), '3.1.1': makerOf('3.1.1'), '5.0': makerOf('5.0') };
 
 /**
  * Reads the kept bytes of a packet. `short` is set when a field runs past the packet's end

@@ -16,7 +16,7 @@
  * counted. Never throws; work proportional to the bytes handed in.
  */
 import type { AppInfo, AppLayerSpan, AppUnit, Direction, MessageRef } from '../../capture/events.ts';
-import type { AppDecoder, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
+import type { AppDecoder, AppMaker, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
 import { controlUnit, EIO_SECTION, engineTypeOf, splitPayload } from './engineio.ts';
 import type { EngineIoQuery } from './select.ts';
 import { base64Of, broken, bytesOf, cutNote, isRecord, parseJson, preview, quote, textOf } from './util.ts';
@@ -279,10 +279,22 @@ export class SocketIoDecoder implements AppDecoder {
   message(m: AppMessage): AppResult {
     const violations: AppRuleBroken[] = [];
     const app = m.opcode === 2 ? this.binary(m, violations) : this.text(m, violations);
-    const r: AppResult = typeof app === 'function' ? { make: app } : { app };
+    const r: AppResult = app === null ? { maker: this.packet } : { app };
     if (violations.length > 0) r.violations = violations;
     return r;
   }
+
+  /**
+   * The app of a `message` packet that waits for no attachment, made again from its text alone
+   * when the event is read (AppResult.maker): nothing is held for it.
+   */
+  private readonly packet: AppMaker = (m) => {
+    const data = textOf(m).slice(1);
+    const p = readSocketPacket(data, m.truncated, []);
+    if (m.truncated) p.unit.summary += cutNote(m);
+    p.unit.layers = layersOf(data, p.unit, p.payloadAt, 0, m.length ?? m.data.length);
+    return p.unit;
+  };
 
   private binary(m: AppMessage, violations: AppRuleBroken[]): AppInfo {
     let data = m.data;
@@ -313,7 +325,8 @@ export class SocketIoDecoder implements AppDecoder {
     return { ...unit, layers, spans: w.refs.slice(0, -1) };
   }
 
-  private text(m: AppMessage, violations: AppRuleBroken[]): AppInfo | (() => AppInfo) {
+  /** The app of a text message, or null when `packet` makes it when read. */
+  private text(m: AppMessage, violations: AppRuleBroken[]): AppInfo | null {
     const text = textOf(m);
     const cut = m.truncated ? cutNote(m) : '';
     const type = engineTypeOf(text);
@@ -341,21 +354,10 @@ export class SocketIoDecoder implements AppDecoder {
     const quiet = readSocketPacket(data, m.truncated, violations, true);
     const p = quiet.attachments ? readSocketPacket(data, m.truncated, []) : quiet;
     const waiting = waitingFor(p, m.ref);
-    const truncated = m.truncated;
-    const made = (unit: AppUnit, payloadAt: number): AppInfo => {
-      if (cut) unit.summary += cut;
-      unit.layers = layersOf(data, unit, payloadAt, 0, total);
-      return unit;
-    };
-    if (!waiting) {
-      // Made again from the text alone when read (AppResult): nothing else is held for it.
-      return () => {
-        const again = readSocketPacket(data, truncated, []);
-        return made(again.unit, again.payloadAt);
-      };
-    }
+    if (!waiting) return null;
     this.waiting[m.dir] = waiting;
-    const info = made(p.unit, p.payloadAt);
+    const info: AppInfo = p.unit;
+    info.layers = layersOf(data, info, p.payloadAt, 0, total);
     info.summary = `${info.summary.split(' (')[0]} (${waitingNote(waiting)})${cut}`;
     return info;
   }

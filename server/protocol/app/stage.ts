@@ -13,11 +13,12 @@
  * - JSON-RPC is recognized only from messages that are JSON-RPC beyond doubt, looking at no more
  *   than DETECT_MESSAGES messages.
  */
-import type { AppProtocol, AppViolationEvent, HandshakeEvent, MessageEvent, WireEvent } from '../../capture/events.ts';
-import type { AppDecoder, AppMessage, AppRuleBroken } from './decoder.ts';
+import type { AppInfo, AppProtocol, AppViolationEvent, HandshakeEvent, MessageEvent, WireEvent } from '../../capture/events.ts';
+import type { AppDecoder, AppMaker, AppMessage, AppRuleBroken } from './decoder.ts';
 import { JsonRpcDecoder, looksLikeJsonRpc } from './jsonrpc.ts';
 import { MismatchStage } from './mismatch.ts';
 import { engineIoQuery, selectForUpgrade } from './select.ts';
+import { decoderFailure } from './failure.ts';
 import { decodePollingBody, type PollingCarry } from './socketio.ts';
 import { parseJson } from './util.ts';
 
@@ -54,6 +55,7 @@ export class AppStage {
   private readonly limits: AppStageLimits;
   /** A client and a server that speak different protocols on top (mismatch.ts). */
   private readonly mismatch = new MismatchStage();
+  private readonly lazyMakers = new WeakMap<AppMaker, (e: MessageEvent) => AppInfo>();
 
   constructor(
     private readonly emit: (events: WireEvent[]) => void,
@@ -166,8 +168,15 @@ export class AppStage {
       this.conns.delete(e.conn);
       return [this.violation(e.conn, e.t, e.dir, c.decoder.protocol, { rule: 'decoder-failure', section: 'wsplay', message: `The ${c.decoder.protocol} decoder failed on this message (${(err as Error).message}); the connection's later messages are not decoded.` }, m)];
     }
-    if (r.make) {
-      // A lazy event keeps the function until it is made (materialize); a made one gets app now.
+    if (r.maker) {
+      // A lazy event keeps the connection's maker and one number until it is made (materialize);
+      // a made one gets app now.
+      const arg = r.arg ?? -1;
+      if (e._bytes !== undefined) {
+        e._app = this.lazyMaker(r.maker, c.decoder.protocol);
+        if (arg >= 0) e._appArg = arg;
+      } else e.app = r.maker(m, arg);
+    } else if (r.make) {
       if (e._bytes !== undefined) e._app = r.make;
       else e.app = r.make();
     } else if (r.app) e.app = r.app;
@@ -178,6 +187,26 @@ export class AppStage {
 
   private violation(conn: number, t: number, dir: MessageEvent['dir'], protocol: AppProtocol, v: AppRuleBroken, m?: AppMessage): AppViolationEvent {
     return { type: 'appViolation', conn, t, dir, protocol, rule: v.rule, section: v.section, message: v.message, ...(m ? { at: m.ref } : {}) };
+  }
+
+  /**
+   * The function a lazy event keeps for its app: the maker, handed the event's view once its data
+   * is made. One per maker (cached; a maker lives as long as an event that holds it).
+   */
+  private lazyMaker(maker: AppMaker, protocol: AppProtocol): (e: MessageEvent) => AppInfo {
+    let f = this.lazyMakers.get(maker);
+    if (f === undefined) {
+      f = (e: MessageEvent) => {
+        // Read long after the decoder's pass: a maker that throws must not break the reader.
+        try {
+          return maker(this.view(e), e._appArg ?? -1);
+        } catch (err) {
+          return { protocol, type: 'invalid', summary: decoderFailure(protocol, err).message };
+        }
+      };
+      this.lazyMakers.set(maker, f);
+    }
+    return f;
   }
 
   /** The decoder's view of a message: its data's first `decodeBytes`, lazy or made. */

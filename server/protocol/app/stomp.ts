@@ -14,7 +14,7 @@
  * subprotocol's until a CONNECTED frame's `version` header names the one agreed.
  */
 import type { AppInfo, AppLayerSpan, AppUnit, Direction, HeaderPair, MessageRef } from '../../capture/events.ts';
-import type { AppDecoder, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
+import type { AppDecoder, AppMaker, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
 import { decoderFailure } from './failure.ts';
 
 export type StompVersion = '1.0' | '1.1' | '1.2';
@@ -95,7 +95,21 @@ class StompDecoder implements AppDecoder {
   private readonly receipts = new Map<string, MessageRef>();
   private readonly subscriptions = new Map<string, MessageRef>();
 
-  constructor(private version: StompVersion) {}
+  /**
+   * The decoder's pass over a message that starts clean (no frame carried from earlier
+   * messages): frames are parsed for their rules and links only (no body text, summary or
+   * layers), and each server frame's replyTo is listed here in order; `app` is made by a replay.
+   */
+  private cheap = false;
+  private replies: Array<MessageRef | undefined> | null = null;
+  /** A replay (making `app` when an event is read): the replyTos the decoder's pass found, in order. */
+  private replayReplies: ReadonlyArray<MessageRef | undefined> | null = null;
+  private replayNext = 0;
+
+  constructor(
+    private version: StompVersion,
+    private readonly base: StompVersion = version,
+  ) {}
 
   /**
    * A server frame's `replyTo`: a RECEIPT (or an ERROR with `receipt-id`) points at the client
@@ -103,7 +117,20 @@ class StompDecoder implements AppDecoder {
    */
   private link(unit: AppUnit, m: AppMessage): void {
     if (unit.headers === undefined) return;
-    const h = (n: string) => unit.headers!.find(([k]) => k === n)?.[1];
+    if (this.replayReplies !== null) {
+      if (m.dir === 'server') {
+        const ref = this.replayReplies[this.replayNext++];
+        if (ref !== undefined) unit.replyTo = ref;
+      }
+      return;
+    }
+    this.linkLive(unit, m);
+    if (m.dir === 'server' && this.replies !== null) this.replies.push(unit.replyTo);
+  }
+
+  private linkLive(unit: AppUnit, m: AppMessage): void {
+    const headers = unit.headers!;
+    const h = (n: string) => headerOf(headers, n);
     if (m.dir === 'client') {
       const receipt = h('receipt');
       if (receipt !== undefined) remember(this.receipts, receipt, m.ref);
@@ -128,11 +155,43 @@ class StompDecoder implements AppDecoder {
   }
 
   message(m: AppMessage): AppResult {
+    const lane = this.lanes[m.dir];
+    const clean = lane.pending === null && !lane.skipping && !m.truncated;
+    const version = this.version;
+    const replies: Array<MessageRef | undefined> = [];
     try {
-      return this.decode(m);
+      if (!clean) return this.decode(m);
+      this.cheap = true;
+      this.replies = replies;
+      const r = this.decode(m);
+      if (r.app === undefined) return r;
+      // The app is the replay's (from the message, the version it began with and the replyTos
+      // found): a maker and one number for the common message of one frame.
+      const out: AppResult =
+        replies.length <= 1 ? { maker: stompMaker(version), arg: replies[0]?.firstFrame ?? -1 } : { make: () => replayStomp(version, m, replies) };
+      if (r.violations) out.violations = r.violations;
+      return out;
     } catch (err) {
       this.lanes[m.dir] = { pending: null, spans: [], skipping: false };
       return { violations: [decoderFailure('STOMP', err)] };
+    } finally {
+      this.cheap = false;
+      this.replies = null;
+    }
+  }
+
+  /** `app` again for a message that began clean: a fresh lane, the version it began with, the replyTos its pass found. */
+  replay(m: AppMessage, replies: ReadonlyArray<MessageRef | undefined>): AppInfo {
+    this.version = this.base;
+    this.lanes[m.dir] = { pending: null, spans: [], skipping: false };
+    this.replayReplies = replies;
+    this.replayNext = 0;
+    try {
+      return this.decode(m).app ?? { protocol: 'stomp', type: 'empty', summary: 'an empty message' };
+    } catch (err) {
+      return { protocol: 'stomp', type: 'invalid', summary: decoderFailure('STOMP', err).message };
+    } finally {
+      this.replayReplies = null;
     }
   }
 
@@ -295,20 +354,24 @@ class StompDecoder implements AppDecoder {
       if (colon < 0) noColon = true;
       else if (headers.length < MAX_HEADERS) {
         const name = this.headerText(buf, line, colon, unescape);
-        const value = this.headerText(buf, colon + 1, contentEnd, unescape);
+        // The decoder's pass reads only the values it acts on (and any with an escape to check);
+        // the replay reads them all.
+        const value =
+          !this.cheap || READ_VALUES.has(name.text) || (unescape && indexOf(buf, 0x5c, colon + 1, contentEnd) >= 0)
+            ? this.headerText(buf, colon + 1, contentEnd, unescape)
+            : UNREAD;
         if (name.bad || value.bad) badEscape = true;
         headers.push([name.text, value.text]);
       } else dropped++;
       line = end + 1;
     }
     const headersEnd = line;
-    const header = (n: string) => headers.find(([k]) => k === n)?.[1];
 
     // Body: content-length octets, or up to the first NUL.
     const bodyStart = line;
     let bodyEnd: number;
     let next: number;
-    const cl = header('content-length');
+    const cl = headerOf(headers, 'content-length');
     const length = cl !== undefined && /^\d{1,10}$/.test(cl.trim()) ? Number(cl.trim()) : null;
     if (cl !== undefined && length === null) {
       violations.push({ rule: 'stomp-bad-content-length', section: this.section('Standard Headers'), message: `content-length "${cl.slice(0, 40)}" is not a number of octets; the receiver cannot tell where the body ends.` });
@@ -359,15 +422,19 @@ class StompDecoder implements AppDecoder {
         violations.push({ rule: 'stomp-unknown-command', section: this.section(dir === 'client' ? 'Client Frames' : 'Server Frames'), message: `"${command}" is not a STOMP command a ${dir} sends.` });
       }
     }
-    const missing = requiredHeaders(command, this.version).filter((h) => header(h) === undefined);
+    const missing = requiredHeaders(command, this.version).filter((h) => headerOf(headers, h) === undefined);
     if (missing.length > 0) {
       violations.push({ rule: 'stomp-missing-header', section: this.section(command), message: `This ${command} frame has no ${missing.join(', ')} header${missing.length > 1 ? 's' : ''}, which STOMP ${this.version} requires.` });
     }
     if (command === 'CONNECTED') {
-      const v = header('version');
+      const v = headerOf(headers, 'version');
       if (v === '1.0' || v === '1.1' || v === '1.2') this.version = v;
     }
 
+    if (this.cheap) {
+      // The decoder's pass: rules and links only; the replay makes the rest.
+      return { unit: { protocol: 'stomp', type: command, command, headers, summary: '' }, violations, next };
+    }
     const bodyBytes = buf.subarray(bodyStart, Math.min(bodyEnd, bodyStart + MAX_BODY_CHARS * 4));
     let body = utf8Text(bodyBytes, 0, bodyBytes.length);
     if (body.length > MAX_BODY_CHARS) body = body.slice(0, MAX_BODY_CHARS);
@@ -413,6 +480,31 @@ class StompDecoder implements AppDecoder {
     return { text: out, bad };
   }
 }
+
+/** The header values the decoder's pass acts on (a body's end, the version agreed, links for replyTo). */
+const READ_VALUES = new Set(['content-length', 'version', 'receipt', 'receipt-id', 'id', 'subscription']);
+const UNREAD = { text: '', bad: false };
+
+/** The first header named `n` (STOMP: the first of repeated headers counts). */
+function headerOf(headers: HeaderPair[], n: string): string | undefined {
+  for (let i = 0; i < headers.length; i++) if (headers[i]![0] === n) return headers[i]![1];
+  return undefined;
+}
+
+/** Decoders that make `app` again (their own state reset each time), one per version a message began with. */
+const REPLAYS: Record<StompVersion, StompDecoder> = { '1.0': new StompDecoder('1.0'), '1.1': new StompDecoder('1.1'), '1.2': new StompDecoder('1.2') };
+
+function replayStomp(version: StompVersion, m: AppMessage, replies: ReadonlyArray<MessageRef | undefined>): AppInfo {
+  return REPLAYS[version].replay(m, replies);
+}
+
+/** The maker of a one-frame message: `arg` is the frame of the client's frame it answers (RECEIPT, MESSAGE), or -1. */
+const MAKERS: Record<StompVersion, AppMaker> = {
+  '1.0': (m, arg) => replayStomp('1.0', m, arg >= 0 ? [{ conn: m.ref.conn, dir: 'client', firstFrame: arg }] : []),
+  '1.1': (m, arg) => replayStomp('1.1', m, arg >= 0 ? [{ conn: m.ref.conn, dir: 'client', firstFrame: arg }] : []),
+  '1.2': (m, arg) => replayStomp('1.2', m, arg >= 0 ? [{ conn: m.ref.conn, dir: 'client', firstFrame: arg }] : []),
+};
+const stompMaker = (v: StompVersion): AppMaker => MAKERS[v];
 
 /** Remembered ids for `replyTo`, at most MAX_LINKS (the oldest forgotten first). */
 export const MAX_LINKS = 256;
