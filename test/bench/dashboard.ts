@@ -22,7 +22,8 @@
  * Measures only; exits 0. Without Chromium it says so and measures the server side alone.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -202,7 +203,9 @@ async function loadRun(
     out(`load: ${num(sent)} messages sent, ${num(received)} echoes back: ${((sent + received) / opts.seconds).toFixed(0)} frames/s through the wiretap (load average ${loadavg()[0]!.toFixed(1)})`);
     let result: RunResult | null = null;
     if (browser && page) {
-      // Let the page catch up with what the wiretap captured (a bound, not a measure: the counts are).
+      // Let the page catch up with what the wiretap captured (a bound, not a measure: the counts are),
+      // the Timeline open again: its tasks from this mark on are the Timeline's, not the last view's.
+      await page.evaluate(() => void performance.mark('bench-view catch-up'));
       await page.keyboard.press('1');
       const status = async () => page!.evaluate(() => [...document.querySelectorAll('.status > span')].map((s) => s.textContent).filter(Boolean).join(' · '));
       const held = async () => page!.evaluate(() => document.querySelector('.timeline .count')?.textContent ?? '');
@@ -221,11 +224,15 @@ async function loadRun(
       }
       const intake = await page.evaluate(() => (globalThis as unknown as { wsplayIntake: { events: number; decodeMs: number; applyMs: number } }).wsplayIntake);
       const heapMiB = await page.evaluate(() => ((performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? NaN) / 1024 / 1024);
-      const trace = JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: TraceEvent[] };
+      const traceText = (await browser.stopTracing()).toString();
+      // BENCH_TRACE_OUT=dir keeps each run's trace (DevTools' Performance panel opens it): what a long task did.
+      if (process.env.BENCH_TRACE_OUT) writeFileSync(join(process.env.BENCH_TRACE_OUT, `dashboard-${opts.fps}.json`), traceText);
+      const trace = JSON.parse(traceText) as { traceEvents: TraceEvent[] };
       const mainThreads = new Set(trace.traceEvents.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
       const onMain = trace.traceEvents.filter((e) => mainThreads.has(`${e.pid}:${e.tid}`));
       const tasks = onMain.filter((e) => e.name === 'RunTask' && e.ph === 'X' && typeof e.dur === 'number');
       const marks = opts.views.map((v) => onMain.find((e) => e.name === `bench-view ${v.name}`)?.ts ?? Infinity);
+      const catchUp = onMain.find((e) => e.name === 'bench-view catch-up')?.ts ?? Infinity;
       const busyMs = tasks.reduce((sum, t) => sum + t.dur! / 1000, 0);
       // A task's wall time on a loaded machine is mostly waiting for a core: its CPU time says
       // what the page itself spent, so a long task can be told from a descheduled one.
@@ -234,10 +241,11 @@ async function loadRun(
       const spanMs = tasks.length ? (Math.max(...tasks.map((t) => t.ts + t.dur!)) - Math.min(...tasks.map((t) => t.ts))) / 1000 : 0;
       const longest: number[] = [];
       opts.views.forEach((v, i) => {
-        // A view's tasks: from its mark to the next view's (the first view's from the start, the last's to the end).
+        // A view's tasks: from its mark to the next view's (the first view's from the start, the
+        // last's to the catch-up after the load, which is the Timeline's again).
         const from = i === 0 ? -Infinity : marks[i]!;
-        const to = i === opts.views.length - 1 ? Infinity : marks[i + 1]!;
-        const mine = tasks.filter((t) => t.ts >= from && t.ts < to);
+        const to = i === opts.views.length - 1 ? catchUp : marks[i + 1]!;
+        const mine = tasks.filter((t) => (t.ts >= from && t.ts < to) || (v.key === '1' && t.ts >= catchUp));
         const byWall = mine.reduce<TraceEvent | null>((a, t) => (a && a.dur! >= t.dur! ? a : t), null);
         const byCpu = mine.reduce<TraceEvent | null>((a, t) => (a && cpuMs(a) >= cpuMs(t) ? a : t), null);
         const max = byWall ? byWall.dur! / 1000 : 0;
