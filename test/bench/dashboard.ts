@@ -11,6 +11,8 @@
  *    (target: none), the events the page did not show (target: 0: none shed by the stream, and
  *    the Timeline holding every frame captured), and the page's cost per event: parsing the
  *    batches, applying them to its model, and the rest of its main thread (rendering), in µs.
+ *    Each task's CPU time is reported beside its wall time: at a load average of 8 on 2 cores a
+ *    task that used 18 ms of CPU took 188 ms, the page waiting for a core the rest of it.
  *    Also the playground process's RSS sampled every second.
  * 3. The same at ~30,000 frames per second (5 s) on a fresh playground: no task over 100 ms
  *    (target), and what the page could not keep, counted and shown in its status line.
@@ -20,7 +22,8 @@
  * Measures only; exits 0. Without Chromium it says so and measures the server side alone.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -122,6 +125,8 @@ interface TraceEvent {
   ph: string;
   ts: number;
   dur?: number;
+  /** The thread's CPU time in the event (µs): less than `dur` when the OS ran something else meanwhile. */
+  tdur?: number;
   pid: number;
   tid: number;
   args?: { name?: string; data?: unknown };
@@ -183,9 +188,10 @@ async function loadRun(
       setTimeout(() => {
         if (!page) return;
         switches.push(
-          page.keyboard
-            .press(v.key)
-            .then(() => page!.evaluate((name) => void performance.mark(`bench-view ${name}`), v.name))
+          // The mark first: the task that draws the view on the key press is the view's own.
+          page
+            .evaluate((name) => void performance.mark(`bench-view ${name}`), v.name)
+            .then(() => page!.keyboard.press(v.key))
             .catch(() => undefined),
         );
       }, (i * opts.seconds * 1000) / opts.views.length),
@@ -198,7 +204,9 @@ async function loadRun(
     out(`load: ${num(sent)} messages sent, ${num(received)} echoes back: ${((sent + received) / opts.seconds).toFixed(0)} frames/s through the wiretap (load average ${loadavg()[0]!.toFixed(1)})`);
     let result: RunResult | null = null;
     if (browser && page) {
-      // Let the page catch up with what the wiretap captured (a bound, not a measure: the counts are).
+      // Let the page catch up with what the wiretap captured (a bound, not a measure: the counts are),
+      // the Timeline open again: its tasks from this mark on are the Timeline's, not the last view's.
+      await page.evaluate(() => void performance.mark('bench-view catch-up'));
       await page.keyboard.press('1');
       const status = async () => page!.evaluate(() => [...document.querySelectorAll('.status > span')].map((s) => s.textContent).filter(Boolean).join(' · '));
       const held = async () => page!.evaluate(() => document.querySelector('.timeline .count')?.textContent ?? '');
@@ -217,29 +225,44 @@ async function loadRun(
       }
       const intake = await page.evaluate(() => (globalThis as unknown as { wsplayIntake: { events: number; decodeMs: number; applyMs: number } }).wsplayIntake);
       const heapMiB = await page.evaluate(() => ((performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? NaN) / 1024 / 1024);
-      const trace = JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: TraceEvent[] };
+      const traceText = (await browser.stopTracing()).toString();
+      // BENCH_TRACE_OUT=dir keeps each run's trace (DevTools' Performance panel opens it): what a long task did.
+      if (process.env.BENCH_TRACE_OUT) writeFileSync(join(process.env.BENCH_TRACE_OUT, `dashboard-${opts.fps}.json`), traceText);
+      const trace = JSON.parse(traceText) as { traceEvents: TraceEvent[] };
       const mainThreads = new Set(trace.traceEvents.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
       const onMain = trace.traceEvents.filter((e) => mainThreads.has(`${e.pid}:${e.tid}`));
       const tasks = onMain.filter((e) => e.name === 'RunTask' && e.ph === 'X' && typeof e.dur === 'number');
       const marks = opts.views.map((v) => onMain.find((e) => e.name === `bench-view ${v.name}`)?.ts ?? Infinity);
+      const catchUp = onMain.find((e) => e.name === 'bench-view catch-up')?.ts ?? Infinity;
       const busyMs = tasks.reduce((sum, t) => sum + t.dur! / 1000, 0);
+      // A task's wall time on a loaded machine is mostly waiting for a core: its CPU time says
+      // what the page itself spent, so a long task can be told from a descheduled one.
+      const cpuMs = (t: TraceEvent) => (t.tdur ?? t.dur!) / 1000;
+      const busyCpuMs = tasks.reduce((sum, t) => sum + cpuMs(t), 0);
       const spanMs = tasks.length ? (Math.max(...tasks.map((t) => t.ts + t.dur!)) - Math.min(...tasks.map((t) => t.ts))) / 1000 : 0;
       const longest: number[] = [];
       opts.views.forEach((v, i) => {
-        // A view's tasks: from its mark to the next view's (the first view's from the start, the last's to the end).
+        // A view's tasks: from its mark to the next view's (the first view's from the start, the
+        // last's to the catch-up after the load, which is the Timeline's again).
         const from = i === 0 ? -Infinity : marks[i]!;
-        const to = i === opts.views.length - 1 ? Infinity : marks[i + 1]!;
-        const mine = tasks.filter((t) => t.ts >= from && t.ts < to);
-        const max = Math.max(0, ...mine.map((t) => t.dur! / 1000));
+        const to = i === opts.views.length - 1 ? catchUp : marks[i + 1]!;
+        const mine = tasks.filter((t) => (t.ts >= from && t.ts < to) || (v.key === '1' && t.ts >= catchUp));
+        const byWall = mine.reduce<TraceEvent | null>((a, t) => (a && a.dur! >= t.dur! ? a : t), null);
+        const byCpu = mine.reduce<TraceEvent | null>((a, t) => (a && cpuMs(a) >= cpuMs(t) ? a : t), null);
+        const max = byWall ? byWall.dur! / 1000 : 0;
         const over = mine.filter((t) => t.dur! / 1000 > opts.taskLimit).length;
+        const overCpu = mine.filter((t) => cpuMs(t) > opts.taskLimit).length;
         longest.push(max);
-        out(`page, ${v.name} open: ${num(mine.length)} main-thread tasks, longest ${max.toFixed(1)} ms, ${over} over ${opts.taskLimit} ms`);
+        out(
+          `page, ${v.name} open: ${num(mine.length)} main-thread tasks, longest ${max.toFixed(1)} ms (${byWall ? cpuMs(byWall).toFixed(1) : '0'} ms of it on the CPU), ${over} over ${opts.taskLimit} ms; ` +
+            `by CPU time the longest ${byCpu ? cpuMs(byCpu).toFixed(1) : '0'} ms, ${overCpu} over ${opts.taskLimit} ms`,
+        );
       });
       const per = (ms: number) => (intake.events > 0 ? (ms * 1000) / intake.events : 0);
       const renderMs = Math.max(0, busyMs - intake.decodeMs - intake.applyMs);
       out(
         `page: ${num(intake.events)} events received; cost per event ${per(busyMs).toFixed(1)} µs of main thread: parse ${per(intake.decodeMs).toFixed(1)}, ` +
-          `apply to the model ${per(intake.applyMs).toFixed(1)}, render and the rest ${per(renderMs).toFixed(1)} (main thread busy ${(busyMs / 1000).toFixed(1)} s of ${(spanMs / 1000).toFixed(1)} s); JS heap ${heapMiB.toFixed(0)} MiB`,
+          `apply to the model ${per(intake.applyMs).toFixed(1)}, render and the rest ${per(renderMs).toFixed(1)} (main thread busy ${(busyMs / 1000).toFixed(1)} s of ${(spanMs / 1000).toFixed(1)} s, ${(busyCpuMs / 1000).toFixed(1)} s of it on the CPU: ${per(busyCpuMs).toFixed(1)} µs per event); JS heap ${heapMiB.toFixed(0)} MiB`,
       );
       const shed = countBefore(line, 'events not shown');
       const missing = Math.max(0, captured - rows);
