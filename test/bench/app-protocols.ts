@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { APP_WORKLOADS, type AppWorkload } from './app-workloads.ts';
+import { roundTrips } from './round-trips.ts';
 
 const env = process.env;
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
@@ -123,30 +124,17 @@ async function load(port: number, relay: ChildProcess, w: AppWorkload): Promise<
     for (const ws of clients) ws.terminate();
     throw failed.reason;
   }
-  let received = 0;
-  let inFlight = 0;
-  let running = true;
-  let sent = 0;
-  for (const ws of clients) {
-    ws.on('message', () => {
-      received++;
-      if (running) ws.send(w.message(sent++));
-      else inFlight--;
-    });
-    for (let i = 0; i < IN_FLIGHT; i++) ws.send(w.message(sent++));
-    inFlight += IN_FLIGHT;
-  }
+  const trips = roundTrips(clients, w.message, IN_FLIGHT);
   await sleep(WARMUP_MS);
-  const before = { n: received, t: performance.now(), cpu: await cpuMs(relay) };
+  const before = { n: trips.received(), t: performance.now(), cpu: await cpuMs(relay) };
   await sleep(SECONDS * 1000);
-  const n = received;
+  const n = trips.received();
   const t = performance.now();
   const cpu = await cpuMs(relay);
-  running = false;
-  for (let waited = 0; inFlight > 0 && waited < 3000; waited += 10) await sleep(10);
+  await trips.stop();
   for (const ws of clients) ws.terminate();
-  const trips = n - before.n;
-  return { rate: (trips * 1000) / (t - before.t), usPerTrip: ((cpu - before.cpu) * 1000) / trips };
+  const count = n - before.n;
+  return { rate: (count * 1000) / (t - before.t), usPerTrip: ((cpu - before.cpu) * 1000) / count };
 }
 
 const median = (xs: number[]) => {

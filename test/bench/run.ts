@@ -44,6 +44,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { runAppBench } from './app-protocols.ts';
+import { roundTrips } from './round-trips.ts';
 import { runAttacksBench } from './attacks.ts';
 import { runDashboardBench } from './dashboard.ts';
 import { runStartupBench } from './startup.ts';
@@ -202,30 +203,17 @@ async function echoLoad(port: number, server: ChildProcess, relay: ChildProcess 
     for (const ws of clients) ws.terminate();
     throw failed.reason;
   }
-  let received = 0;
-  let inFlight = 0;
-  let running = true;
-  let sent = 0;
-  for (const ws of clients) {
-    ws.on('message', () => {
-      received++;
-      if (running) ws.send(workload.message(sent++));
-      else inFlight--;
-    });
-    for (let i = 0; i < IN_FLIGHT; i++) ws.send(workload.message(sent++));
-    inFlight += IN_FLIGHT;
-  }
+  const loop = roundTrips(clients, workload.message, IN_FLIGHT);
   await sleep(WARMUP_MS);
 
-  const before = { n: received, t: performance.now(), load: process.cpuUsage(), server: await stats(server), relay: relay && (await stats(relay)) };
+  const before = { n: loop.received(), t: performance.now(), load: process.cpuUsage(), server: await stats(server), relay: relay && (await stats(relay)) };
   await sleep(SECONDS * 1000);
-  const n = received;
+  const n = loop.received();
   const t = performance.now();
   const load = process.cpuUsage(before.load);
   const [serverAfter, relayAfter] = await Promise.all([stats(server), relay && stats(relay)]);
 
-  running = false;
-  for (let waited = 0; inFlight > 0 && waited < 3000; waited += 10) await sleep(10);
+  await loop.stop();
   await Promise.all(
     clients.map(
       (ws) =>
