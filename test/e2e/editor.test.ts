@@ -24,7 +24,7 @@ import {
   waitForErrorSquiggle,
 } from '../helpers/monaco.ts';
 import { ensureUiBuilt } from '../helpers/playground.ts';
-import { ROOT, runCli, type CliProcess } from '../helpers/net.ts';
+import { alive, ROOT, runCli, type CliProcess } from '../helpers/net.ts';
 
 const chromium = chromiumAvailability();
 
@@ -142,14 +142,6 @@ function isClipped(locator: Locator): Promise<boolean> {
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe.skipIf(chromium.skip)(chromium.skip ? `the Code tab in real Chromium: ${chromium.reason}` : 'the Code tab in real Chromium', () => {
   let workspace: string;

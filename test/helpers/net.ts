@@ -4,6 +4,7 @@
  * times out fails the test with what was seen, never hangs it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +56,25 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs: numbe
   while (!(await check())) {
     if (Date.now() - started > timeoutMs) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Is the process running? A zombie (ended, not yet reaped: a container's init may never reap an
+ * orphan) is not: /proc/PID/stat
+ * says "pid (comm) STATE ...", comm may hold spaces, and STATE follows the last ')'.
+ */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return true; // no /proc (not Linux): signal 0 is all there is
   }
 }
 

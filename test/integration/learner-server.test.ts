@@ -13,7 +13,7 @@ import { LearnerBridge } from '../../server/app/learner-bridge.ts';
 import { LearnerServer, type RunnerState } from '../../server/runner/learner-server.ts';
 import { STARTERS_DIR, Workspace } from '../../server/runner/workspace.ts';
 import { Wiretap } from '../../server/tap/wiretap.ts';
-import { Cleanup, connect, eventually, HOST, refused, unusedPort, until } from '../helpers/net.ts';
+import { alive, Cleanup, connect, eventually, HOST, refused, unusedPort, until } from '../helpers/net.ts';
 
 /** The port the course's code asks for. Nothing binds it: the preload moves the listen. */
 const PUBLIC_PORT = 9900;
@@ -75,21 +75,6 @@ async function client(port: number) {
   return c;
 }
 
-/** The process exists and is not a zombie waiting for a parent that will never reap it. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    // /proc/PID/stat: "pid (comm) STATE ..."; comm may hold spaces, STATE follows the last ')'.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** The course's server with its greeting (and optionally its reply) changed, as a learner would edit it. */
 function editedServer(greeting: string): string {

@@ -12,19 +12,11 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { OpenEvent, WireEvent } from '../../server/capture/events.ts';
 import { redisAvailability } from '../helpers/redis.ts';
-import { Cleanup, connect, eventually, ROOT, runCli, type CliProcess } from '../helpers/net.ts';
+import { alive, Cleanup, connect, eventually, ROOT, runCli, type CliProcess } from '../helpers/net.ts';
 
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run());
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 async function startPlayground(env: NodeJS.ProcessEnv = {}) {
   const workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-cluster-'));

@@ -5,7 +5,7 @@
  * restart, ports and all. Each start tags server.js's environment; stop ends every process
  * that inherited the tag (server/runner/process-tree.ts).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -13,22 +13,13 @@ import type { RunnerState } from '../../server/app/stream-protocol.ts';
 import { LearnerServer } from '../../server/runner/learner-server.ts';
 import { ServerProcess } from '../../server/runner/server-process.ts';
 import { Workspace } from '../../server/runner/workspace.ts';
-import { Cleanup, until } from '../helpers/net.ts';
+import { alive, Cleanup, until } from '../helpers/net.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'wsplay-tree-'));
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-/** Alive and not a zombie (a container's init may never reap an orphan). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** Kill what a failing test left behind, by pid (never by name). */
 function reap(pids: number[]): void {

@@ -8,21 +8,13 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../../server/runner/redis-server.ts';
-import { Cleanup, eventually, ROOT } from '../helpers/net.ts';
+import { alive, Cleanup, eventually, ROOT } from '../helpers/net.ts';
 import { redisAvailability } from '../helpers/redis.ts';
 
 const { binary, reason } = redisAvailability();
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run());
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** PING over RESP, the reply as text. */
 function ping(port: number): Promise<string> {
