@@ -61,8 +61,8 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs: numbe
 
 /**
  * Is the process running? A zombie (ended, not yet reaped: a container's init may never reap an
- * orphan) is not: /proc/PID/stat
- * says "pid (comm) STATE ...", comm may hold spaces, and STATE follows the last ')'.
+ * orphan) is not. /proc/PID/stat says "pid (comm) STATE ...", comm may hold spaces, and STATE
+ * follows the last ')'.
  */
 export function alive(pid: number): boolean {
   try {
