@@ -4,6 +4,7 @@ import { activeWorkspace, centerView, detailTab, frameKey, selectedConn, selecti
 import type { CodeInsight } from './analyze.ts';
 import { CODE_RULES } from './rules.ts';
 import { applyFix, CODE_FILES, codeInsights, evidenceFor, evidenceVersion, type CodeFile, type FrameRef } from './store.ts';
+import '../insights.css';
 import './code-insights.css';
 
 /**
@@ -52,8 +53,8 @@ function Item({ file, i, onReveal }: { file: CodeFile; i: CodeInsight; onReveal:
   evidenceVersion.value;
   const ev = evidenceFor(file, i);
   return (
-    <li class={`ci-item sev-${i.severity}`} data-rule={i.rule} data-file={file}>
-      <div class="ci-line">
+    <li class={`insight-item ci-item sev-${i.severity}`} data-rule={i.rule} data-file={file}>
+      <div class="insight-line ci-line">
         <span class={`badge insight sev-${i.severity}`}>{i.severity === 'error' ? '⚠ error' : '⚠ warning'}</span>
         <button class="pos-link" onClick={() => onReveal(i.start.line, i.start.column, file)} aria-label={`${file}:${i.start.line}, show it in the editor`}>
           {file}:{i.start.line}
