@@ -11,12 +11,13 @@
  * Also printed: the CPU time the relay process spent per round trip (µs; steadier than rates
  * on a busy machine), and the load average while each workload ran.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { APP_WORKLOADS, type AppWorkload } from './app-workloads.ts';
+import { start, stop } from './children.ts';
 import { roundTrips } from './round-trips.ts';
 
 const env = process.env;
@@ -29,39 +30,8 @@ const WARMUP_MS = 500;
 const ONLY_APPS = env.BENCH_APP?.split(',').filter(Boolean) ?? null;
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
-const RUN_TS = here('../../server/bin/run-ts.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Child {
-  process: ChildProcess;
-  port: number;
-}
-
-/** A bench program through run-ts.js (as run.ts forks its own); resolves once it listens. */
-function start(script: string, extraEnv: Record<string, string>, name: string): Promise<Child> {
-  const execArgv = ['--expose-gc', ...(env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
-  if (env.BENCH_PROFILE) execArgv.push('--cpu-prof', `--cpu-prof-dir=${env.BENCH_PROFILE}/${name}`);
-  const child = fork(RUN_TS, [script], { execArgv, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  process.on('exit', () => child.kill('SIGTERM'));
-  return new Promise((resolve, reject) => {
-    child.on('message', function listening(msg: { type?: string; port?: number }) {
-      if (msg?.type === 'listening' && typeof msg.port === 'number') {
-        child.off('message', listening);
-        resolve({ process: child, port: msg.port });
-      }
-    });
-    child.once('exit', (code, signal) => reject(new Error(`${name} exited (${signal ?? `code ${code}`}) before it listened`)));
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-  });
-}
 
 /** A child's CPU time in ms; NaN if it does not answer within 5 s (the bench reports, never hangs). */
 function cpuMs(child: ChildProcess): Promise<number> {

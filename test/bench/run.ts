@@ -35,7 +35,7 @@
  * CaptureStore bound instead of the default), BENCH_PROFILE=DIR (children write
  * --cpu-prof profiles to DIR), DEBUG (as for npm start; slows the wiretap down, of course).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { constants, deflateRawSync } from 'node:zlib';
 import { cpus, loadavg } from 'node:os';
@@ -44,6 +44,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { runAppBench } from './app-protocols.ts';
+import { endChildren, forkTs, start, stop, type Child } from './children.ts';
 import { roundTrips } from './round-trips.ts';
 import { runAttacksBench } from './attacks.ts';
 import { runDashboardBench } from './dashboard.ts';
@@ -56,75 +57,12 @@ const SECONDS = Number(env.BENCH_SECONDS ?? 3);
 const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 32);
 const IN_FLIGHT = Number(env.BENCH_IN_FLIGHT ?? 64);
 const WARMUP_MS = 500;
-const PROFILE_DIR = env.BENCH_PROFILE;
 const ONLY = env.BENCH_ONLY;
 /** ~20 bytes of text, as a chat message or a small JSON update. */
 const MESSAGE = 'hello wiretap 012345';
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
-const RUN_TS = here('../../server/bin/run-ts.js');
 
-// ---------------------------------------------------------------------------------------------
-// Child processes
-
-const children = new Set<ChildProcess>();
-
-function endChildren(): void {
-  // SIGTERM: each child exits cleanly (and writes its CPU profile when asked to).
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-}
-process.on('exit', endChildren);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    endChildren();
-    process.exit(130);
-  });
-}
-
-interface Child {
-  process: ChildProcess;
-  port: number;
-}
-
-/**
- * Fork a TypeScript program of the bench the way `npm start` and `npm run bench` run theirs:
- * through server/bin/run-ts.js (tsx's `register()`), not `--import tsx`. The latter also hooks
- * require(), and on Node 20 ws's own (untransformed) Receiver then runs ~40% slower: measured
- * 330 vs 560 MB/s on 16 KiB frames. That would slow every path's echo server and flatter our
- * decoders against ws.
- */
-function forkTs(script: string, name: string, extraEnv: Record<string, string> = {}, flags: string[] = []): ChildProcess {
-  const execArgv = [...flags];
-  // One folder per child: tsx's loader thread writes a profile of its own next to the main one.
-  if (PROFILE_DIR) execArgv.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/${name}`);
-  const child = fork(RUN_TS, [script], { execArgv, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-/** Fork a bench program; resolves once it reports `{ type: 'listening', port }`. */
-function start(script: string, extraEnv: Record<string, string>, name: string): Promise<Child> {
-  const child = forkTs(script, name, extraEnv, ['--expose-gc', ...(env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])]);
-  return new Promise((resolve, reject) => {
-    child.on('message', function listening(msg: { type?: string; port?: number }) {
-      if (msg?.type === 'listening' && typeof msg.port === 'number') {
-        child.off('message', listening);
-        resolve({ process: child, port: msg.port });
-      }
-    });
-    child.once('exit', (code, signal) => reject(new Error(`${name} exited (${signal ?? `code ${code}`}) before it listened`)));
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-  });
-}
 
 interface Stats {
   cpuMs: number;
