@@ -103,6 +103,8 @@ describe('reconnect-storm', () => {
     expect(run(attempts([100, 200, 400, 800, 1600, 3000, 3000, 3000, 3000]))).toEqual([]);
     // Random waits under ceilings 100, 200, 400 ..., measured on a loaded machine: a later one is long.
     expect(run(attempts([518, 162, 141, 182, 225, 452, 1900, 800, 2400]))).toEqual([]);
+    // Full jitter whose draws all fell low for a while (lesson 09's right entry, seen in CI).
+    expect(run(attempts([43, 44, 23, 152, 233, 411, 387, 282, 700]))).toEqual([]);
   });
 
   it('is silent on refused handshakes one after another (probes, not reconnects)', () => {
