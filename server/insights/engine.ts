@@ -92,6 +92,8 @@ interface ConnState {
   /** The client's last data frame (not a close frame), and whether the server sent one after it. */
   lastClientData: FrameRef | null;
   serverAnswered: boolean;
+  /** Data frames went both ways: the connection worked, and a reconnect after it starts afresh. */
+  talked: Record<Direction, boolean>;
   /** A ping of the server's was waiting for its pong when the client's last data frame came. */
   pingPendingAtData: boolean;
   /** The last frame per direction, to read a close frame's length. */
@@ -220,6 +222,7 @@ export class InsightEngine {
       lastFrame: null,
       lastClientData: null,
       serverAnswered: false,
+      talked: { client: false, server: false },
       pingPendingAtData: false,
       lastOf: { client: null, server: null },
       lastMessage: { client: null, server: null },
@@ -268,9 +271,13 @@ export class InsightEngine {
     // Full jitter under a doubling ceiling can keep every wait under that mark for a while
     // (measured: 43, 44, 23, 152, 233, 411, 387, 282 ms), yet its later half is several times
     // its earlier one; flat waits keep the halves alike.
+    // Or its later half's longest wait is twice the earlier half's (seen: 10, 17, 39, 66, 262, 159, 74, 211 ms).
     const half = waits.length >> 1;
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    if (mean(waits.slice(half)) >= 2 * Math.max(100, mean(waits.slice(0, half)))) return NONE;
+    const early = waits.slice(0, half);
+    const later = waits.slice(half);
+    if (mean(later) >= 2 * Math.max(100, mean(early))) return NONE;
+    if (Math.max(...later) >= 2 * Math.max(100, ...early)) return NONE;
     h.fired = true;
     const shown = waits.slice(0, 8).map((w) => `${Math.round(w)} ms`).join(', ');
     return [
@@ -319,6 +326,7 @@ export class InsightEngine {
     c.lastOf[e.dir] = f;
     // Data frames only from the client (a pong right before a heartbeat's terminate() is no
     // message the server choked on); any frame from the server, pings included, shows it alive.
+    if (e.opcode <= 0x2) c.talked[e.dir] = true;
     if (e.opcode !== 0x8 && (e.dir === 'server' || e.opcode <= 0x2)) {
       if (e.dir === 'client') {
         c.lastClientData = f;
@@ -455,7 +463,10 @@ export class InsightEngine {
     // A refused handshake (401, 403) is an answer, not a failure: a check's (or a scanner's)
     // probes one after the other are not a client reconnecting.
     // The conformance runner's connections follow each other by design: never a reconnect storm.
-    const failed = c && !c.probe ? (c.upgraded ? !(e.clean && e.code === 1000) : e.by === 'wiretap' && e.error !== undefined) : false;
+    // A connection that carried data both ways worked: clients rightly start their backoff afresh
+    // after it (lesson 09's check cuts such connections on purpose), so it starts no chain.
+    const worked = c !== undefined && c.talked.client && c.talked.server;
+    const failed = c && !c.probe && !worked ? (c.upgraded ? !(e.clean && e.code === 1000) : e.by === 'wiretap' && e.error !== undefined) : false;
     if (h) h.lastEnd = { t: e.t, conn: e.conn, failed };
     if (!c || !c.upgraded) return NONE;
     const out: InsightEvent[] = [];

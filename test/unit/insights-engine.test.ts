@@ -105,6 +105,22 @@ describe('reconnect-storm', () => {
     expect(run(attempts([518, 162, 141, 182, 225, 452, 1900, 800, 2400]))).toEqual([]);
     // Full jitter whose draws all fell low for a while (lesson 09's right entry, seen in CI).
     expect(run(attempts([43, 44, 23, 152, 233, 411, 387, 282, 700]))).toEqual([]);
+    expect(run(attempts([10, 17, 39, 66, 262, 159, 74, 211, 700]))).toEqual([]);
+  });
+
+  it('starts afresh after a connection that carried data both ways, and still fires on the failures after it', () => {
+    // Two connections that worked, each cut (1006) and followed 20 ms later by the next; then flat failures.
+    const cut = (conn: number, t: number): WireEvent[] => [
+      open(conn, t),
+      handshake(conn, t + 1),
+      frame(conn, 'client', 0, t + 2),
+      frame(conn, 'server', 0, t + 3),
+      end(conn, t + 5, 'wiretap', { error: 'reset by wsplay', code: 1006, serverCode: 1006 }),
+    ];
+    const flat = attempts(new Array(STORM_RECONNECTS - 1).fill(250)).map((e) => ({ ...e, conn: e.conn + 2, t: e.t + 50 }));
+    expect(run([...cut(1, 0), ...cut(2, 25), ...flat]).map((i) => i.rule)).toEqual([]);
+    const more = attempts(new Array(STORM_RECONNECTS).fill(250)).map((e) => ({ ...e, conn: e.conn + 2, t: e.t + 50 }));
+    expect(run([...cut(1, 0), ...cut(2, 25), ...more]).map((i) => i.conns)).toEqual([Array.from({ length: STORM_RECONNECTS }, (_, i) => i + 4)]);
   });
 
   it('is silent on refused handshakes one after another (probes, not reconnects)', () => {
