@@ -9,7 +9,7 @@ import { CaptureStore } from './capture/store.ts';
 import { startDashboard, type Dashboard } from './app/dashboard.ts';
 import { openBrowser } from './app/open-browser.ts';
 import type { TopologyInfo } from './app/stream-protocol.ts';
-import { buildUi, uiNeedsBuild } from './app/ui-build.ts';
+import { buildUiInChild, uiNeedsBuild } from './app/ui-build.ts';
 import { LearnerBridge } from './app/learner-bridge.ts';
 import { ActiveWorkspace } from './app/active-workspace.ts';
 import { LessonProxy } from './app/lesson-proxy.ts';
@@ -228,7 +228,7 @@ async function runDashboard(running: Running, flags: DashboardFlags, port: numbe
   // Tests that only need the API set WSPLAY_SKIP_UI_BUILD: two builds at once would clash in ui/dist.
   if (!process.env.WSPLAY_SKIP_UI_BUILD && uiNeedsBuild()) {
     print('Building the dashboard (the first start only: about 10 s; later starts use the build)…');
-    await buildUi(true, print);
+    await buildUiInChild(print);
   }
   try {
     running.dashboard = await startDashboard({
