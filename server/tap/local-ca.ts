@@ -11,7 +11,7 @@
  */
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, generateKeyPair, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
-import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, linkSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,8 +57,11 @@ export function defaultCaDir(): string {
 export async function loadOrCreateCa(dir: string = defaultCaDir()): Promise<LocalCa> {
   const certPath = path.join(dir, CERT_FILE);
   const keyPath = path.join(dir, KEY_FILE);
-  const hasCert = exists(certPath);
+  let hasCert = exists(certPath);
   const hasKey = exists(keyPath);
+  // A key without its certificate for a moment: another wsplay making the CA right now (it
+  // writes the key, then the certificate). Only a key this young is worth waiting for.
+  if (hasKey && !hasCert && youngerThan(keyPath, 10_000)) hasCert = await appears(certPath, 3000);
   if (hasCert !== hasKey) {
     const [have, missing] = hasCert ? [certPath, keyPath] : [keyPath, certPath];
     throw new CaError(`The local CA in ${dir} is incomplete: ${have} is there but ${missing} is not. Remove ${dir} to make a new CA (browsers started by wsplay trust the new one at once), or restore the missing file.`);
@@ -99,10 +102,55 @@ async function create(dir: string, certPath: string, keyPath: string): Promise<v
     { name: 'subjectKeyIdentifier' },
   ]);
   signWith(cert, keyPem);
-  // Key first, each file written whole under a temporary name then renamed: a crash leaves no
-  // half file, and the key is 0600 from its first byte (mode given at creation, before any write).
-  writeAtomic(keyPath, keyPem, 0o600);
-  writeAtomic(certPath, forge.pki.certificateToPem(cert), 0o644);
+  // Each file written whole under a temporary name first: a crash leaves no half file, and the
+  // key is 0600 from its first byte (mode given at creation, before any write). Two wsplays making
+  // the CA at once (two terminals, a test run): the key is put in place by link(), which fails when
+  // the file exists, so one of them wins, alone writes its certificate, and the other loads the
+  // winner's pair; renaming both could have paired one's key with the other's certificate.
+  const tmpKey = writeTemp(keyPath, keyPem, 0o600);
+  const tmpCert = writeTemp(certPath, forge.pki.certificateToPem(cert), 0o644);
+  try {
+    let won = true;
+    try {
+      linkSync(tmpKey, keyPath);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') won = false;
+      else if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EXDEV') renameSync(tmpKey, keyPath); // no hard links here
+      else throw new CaError(`Cannot write ${keyPath} (${code ?? String(err)}): give a folder you can write with --ca-dir DIR.`);
+    }
+    if (won) renameSync(tmpCert, certPath);
+    else await appears(certPath, 3000);
+  } catch (err) {
+    if (err instanceof CaError) throw err;
+    throw new CaError(`Cannot write ${certPath} (${(err as NodeJS.ErrnoException).code ?? String(err)}): give a folder you can write with --ca-dir DIR.`);
+  } finally {
+    for (const tmp of [tmpKey, tmpCert]) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // renamed into place, or never there
+      }
+    }
+  }
+}
+
+function youngerThan(file: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(file).mtimeMs < ms;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `file` exists within `ms` (polled: the writer is another process). */
+async function appears(file: string, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (!exists(file)) {
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return true;
 }
 
 async function fromPem(dir: string, certPath: string, certPem: string, keyPem: string): Promise<LocalCa> {
@@ -259,11 +307,11 @@ function readSmall(file: string): string {
   }
 }
 
-function writeAtomic(file: string, text: string, mode: number): void {
+function writeTemp(file: string, text: string, mode: number): string {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     writeFileSync(tmp, text, { mode, flag: 'wx' });
-    renameSync(tmp, file);
+    return tmp;
   } catch (err) {
     throw new CaError(`Cannot write ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}): give a folder you can write with --ca-dir DIR.`);
   }

@@ -1,5 +1,5 @@
-import { createHash, X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync, chmodSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +34,20 @@ describe('local CA', () => {
     const again = await loadOrCreateCa(dir);
     expect(again.spki).toBe(ca.spki);
     expect(again.certPem).toBe(ca.certPem);
+  });
+
+  it('is made once when several wsplays start at once: each gets the CA on disk, whose key is its certificate\'s', async () => {
+    const dir = tempDir();
+    const cas = await Promise.all([1, 2, 3, 4].map(() => loadOrCreateCa(dir)));
+    const onDisk = readFileSync(path.join(dir, 'ca.pem'), 'utf8');
+    const keyOnDisk = readFileSync(path.join(dir, 'ca-key.pem'), 'utf8');
+    for (const ca of cas) {
+      expect(ca.certPem).toBe(onDisk);
+      expect(ca.keyPem).toBe(keyOnDisk);
+    }
+    const publicOfKey = createPublicKey(createPrivateKey(keyOnDisk)).export({ type: 'spki', format: 'der' });
+    expect(new X509Certificate(onDisk).publicKey.export({ type: 'spki', format: 'der' }).equals(publicOfKey)).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(['ca-key.pem', 'ca.pem']); // no temporary file left
   });
 
   it('gives the SPKI as base64 of the SHA-256 of the CA certificate\'s SubjectPublicKeyInfo', async () => {
@@ -102,6 +116,9 @@ describe('local CA', () => {
     const dir = tempDir();
     await loadOrCreateCa(dir);
     unlinkSync(path.join(dir, 'ca.pem'));
+    // Left so a minute ago (a younger key may be another wsplay's, still writing: it waits for that).
+    const before = new Date(Date.now() - 60_000);
+    utimesSync(path.join(dir, 'ca-key.pem'), before, before);
     await expect(loadOrCreateCa(dir)).rejects.toThrow(/incomplete: .*ca-key\.pem is there but .*ca\.pem is not\. Remove/);
     writeFileSync(path.join(dir, 'ca.pem'), 'not a certificate\n');
     await expect(loadOrCreateCa(dir)).rejects.toThrow(/ca\.pem is not a certificate wsplay can read.*Remove/);
