@@ -189,7 +189,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `insights in the code, in real Ch
     }
     await shot('course-dark');
     await dash.emulateMedia({ colorScheme: 'light' });
-  });
+  }, 120_000);
 
   it("once the course's client ran, its early send's marker says what the run did there: one marker, not two", async () => {
     await fileTab('client.js').click();
@@ -284,6 +284,35 @@ describe.skipIf(chromium.skip)(chromium.skip ? `insights in the code, in real Ch
     );
     await waitForRules(['server.js origin-not-checked']);
     await waitForEditorText(dash, 'if (client === ws) continue; // not back to the sender');
+  });
+
+  it('fixes a finding from the list even right after typing, and says why when the file does not parse', async () => {
+    await replaceFile('server.js', BROADCAST_SERVER);
+    await waitForRules(['server.js broadcast-to-sender', 'server.js origin-not-checked']);
+    const found = item('server.js', 'broadcast-to-sender');
+    const fix = found.getByRole('button', { name: 'Fix: skip the sender' });
+    // Half a line typed at the end: the file does not parse, the finding stays, the fix cannot apply.
+    await monacoEditor(dash).click();
+    await dash.keyboard.press('Control+End');
+    await dash.keyboard.type('\nconst unfinished =');
+    await waitForEditorText(dash, 'const unfinished =');
+    await fix.click();
+    expect(await visibleText(found.locator('.ci-refused'))).toMatch(/Not fixed: server\.js does not parse/);
+    await found.locator('.ci-refused').scrollIntoViewIfNeeded();
+    await shot('fix-refused-1280');
+    await dash.setViewportSize({ width: 1024, height: 768 });
+    await shot('fix-refused-1024');
+    await dash.setViewportSize({ width: 1280, height: 800 });
+    // The line finished and, at once (before the analysis after typing), the fix: it lands.
+    await monacoEditor(dash).click();
+    await dash.keyboard.press('Control+End');
+    await dash.keyboard.type(' 1;');
+    await fix.click();
+    const fixed = `${BROADCAST_SERVER.replace('for (const client of wss.clients) {\n', 'for (const client of wss.clients) {\n      if (client === ws) continue; // not back to the sender\n')}\nconst unfinished = 1;`;
+    await eventually(
+      () => diskFile('server.js') === fixed,
+      () => `workspace/server.js to hold the fixed text; it has ${JSON.stringify(diskFile('server.js'))}`,
+    );
   });
 
   it('ran without a script error in the page', () => {

@@ -1,4 +1,5 @@
 import { signal } from '@preact/signals';
+import { useState } from 'preact/hooks';
 import { openLesson, openLessonId } from '../lessons.ts';
 import { activeWorkspace, centerView, detailTab, frameKey, selectedConn, selection } from '../state.ts';
 import type { CodeInsight } from './analyze.ts';
@@ -52,6 +53,7 @@ function Item({ file, i, onReveal }: { file: CodeFile; i: CodeInsight; onReveal:
   // Read here, not only in the list: a component re-renders for its own props and signals only.
   evidenceVersion.value;
   const ev = evidenceFor(file, i);
+  const [refused, setRefused] = useState<string | null>(null);
   return (
     <li class={`insight-item ci-item sev-${i.severity}`} data-rule={i.rule} data-file={file}>
       <div class="insight-line ci-line">
@@ -61,12 +63,21 @@ function Item({ file, i, onReveal }: { file: CodeFile; i: CodeInsight; onReveal:
         </button>
         <b>{info.title}</b>
         {i.fix && (
-          <button class="ci-fix" title={`Quick fix (also Ctrl+. on the line): ${i.fix.title}`} onClick={() => applyFix(file, i)}>
+          <button
+            class="ci-fix"
+            title={`Quick fix (also Ctrl+. on the line): ${i.fix.title}`}
+            onClick={() => setRefused(applyFix(file, i) ? null : `Not fixed: ${file} does not parse as it is now. Finish the line you are typing, then fix.`)}
+          >
             Fix: {i.fix.label}
           </button>
         )}
         <LessonLink lesson={info.lesson} title={info.lessonTitle} />
       </div>
+      {refused && (
+        <p class="ci-refused" role="status">
+          {refused}
+        </p>
+      )}
       <p class="ci-message">{i.message}</p>
       {ev && (
         <p class="ci-evidence">

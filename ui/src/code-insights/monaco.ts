@@ -64,12 +64,26 @@ function toRange(model: Monaco.editor.ITextModel, from: number, to: number): Mon
   return { startLineNumber: a.lineNumber, startColumn: a.column, endLineNumber: b.lineNumber, endColumn: b.column };
 }
 
-/** Apply a finding's quick fix as one undoable edit (saved like any typing). False when the text moved on. */
+/**
+ * Apply a finding's quick fix as one undoable edit (saved like any typing). Typed text since the
+ * last analysis (a click within its 250 ms) moves the fix's offsets: the file is analysed again
+ * first and the same finding (same rule, its n-th) fixed there. False when that cannot be done:
+ * the text does not parse now, or the finding is gone.
+ */
 function applyFixInModel(file: CodeFile, i: CodeInsight): boolean {
   const model = models.get(file);
-  if (!model || !i.fix || analysedVersion.get(file) !== model.getVersionId()) return false;
+  if (!model || model.isDisposed() || !i.fix) return false;
+  let target: CodeInsight | undefined = i;
+  if (analysedVersion.get(file) !== model.getVersionId()) {
+    const nth = (codeInsights.peek()[file]?.list ?? []).filter((x) => x.rule === i.rule).findIndex((x) => x.from === i.from);
+    analyseNow(file);
+    if (analysedVersion.get(file) !== model.getVersionId()) return false;
+    target = (codeInsights.peek()[file]?.list ?? []).filter((x) => x.rule === i.rule)[Math.max(0, nth)];
+    if (!target?.fix) return false;
+  }
+  const fix = target.fix!;
   model.pushStackElement();
-  model.pushEditOperations([], i.fix.edits.map((e) => ({ range: toRange(model, e.start, e.end), text: e.text })), () => null);
+  model.pushEditOperations([], fix.edits.map((e) => ({ range: toRange(model, e.start, e.end), text: e.text })), () => null);
   model.pushStackElement();
   return true;
 }
