@@ -546,6 +546,7 @@ async function main(argv: string[]): Promise<void> {
     const proxyPort = process.env.WSPLAY_LESSON_PROXY_PORT;
     running.lessonProxy = new LessonProxy({ tapPort: () => running.tap.port, info: (text) => bridge.info(text), changed: () => bridge.topologyChanged() }, proxyPort === undefined || proxyPort === '' ? undefined : Number(proxyPort));
     running.lessonCluster = new LessonCluster(running.tap, learner, { info: (text) => bridge.info(text), output: (instance, stream, text) => bridge.serverLine(instance, stream, text), changed: () => bridge.topologyChanged() }, { WSPLAY_DASHBOARD_PORT: String(dashboardPort) });
+    running.lessons.beforeSwitch = (lesson, ws) => running.lessonCluster!.prepare(lesson, ws);
     running.lessons.onSwitch = async (lesson, ws) => {
       await Promise.all([running.lessonProxy!.switchTo(lesson, ws), running.lessonCluster!.switchTo(lesson, ws)]);
     };

@@ -94,6 +94,30 @@ describe.skipIf(!redis.binary)(redis.binary ? 'lesson 20 in the playground: two 
   }, 180_000);
 });
 
+describe.skipIf(!redis.binary)(redis.binary ? 'opening lesson 20: process a starts once' : `opening lesson 20: ${redis.reason}`, () => {
+  it('starts the playground\'s server.js once in the lesson, with its process name and Redis already set', async () => {
+    const pg = await startPlayground();
+    await pg.cli.line(/^Server: server\.js \(pid \d+\)/, 60_000);
+    const before = pg.cli.stdout().length;
+    const opened = await pg.post('/api/lessons/20/open');
+    expect(opened.status, await opened.clone().text()).toBe(200);
+    // The open answers once the lesson's processes are up: a has printed its line (with Redis),
+    // and b its own. Every start of a that the open caused is over by then.
+    const [, url] = await pg.cli.line(/^Redis for this lesson: (redis:\/\/127\.0\.0\.1:\d+) /, 30_000);
+    await pg.cli.line(/^\[server\.js\] process a: listening \(Redis at redis:\/\/127\.0\.0\.1:\d+\)$/, 30_000);
+    await pg.cli.line(/^\[server\.js b\] process b: listening \(Redis at redis:\/\/127\.0\.0\.1:\d+\)$/, 30_000);
+    const starts = pg.cli
+      .stdout()
+      .slice(before)
+      .split('\n')
+      .filter((l) => /^\[server\.js\] process a: listening/.test(l));
+    // One start, in the lesson's folder, already with REDIS_URL: not a first start without it
+    // ("Redis at undefined") that the lesson's cluster then restarts.
+    expect(starts).toEqual([`[server.js] process a: listening (Redis at ${url})`]);
+    await pg.cli.stop();
+  }, 180_000);
+});
+
 describe('lesson 20 without redis-server', () => {
   it('says in one line how to install it, in the playground and in the check', async () => {
     const env = { WSPLAY_REDIS_SERVER: '/nonexistent/redis-server' };
