@@ -182,7 +182,8 @@ function topologyOf(running: Running, targetLabel: string): TopologyInfo {
   const proxy = running.interception?.proxy;
   if (proxying && proxy) return { tap: { host: proxy.host, port: proxy.port }, target: { host: '*', port: 0 }, targetLabel, mode: 'tap', proxy: { host: proxy.host, port: proxy.port } };
   const lessonProxy = running.lessonProxy?.ports;
-  return { tap: { host: running.tap.host, port: running.tap.port }, target: running.tap.target, targetLabel, ...(running.bridge ? {} : { mode: 'tap' as const }), ...(lessonProxy ? { lessonProxy } : {}) };
+  const cluster = running.lessonCluster?.topology;
+  return { tap: { host: running.tap.host, port: running.tap.port }, target: running.tap.target, targetLabel, ...(running.bridge ? {} : { mode: 'tap' as const }), ...(lessonProxy ? { lessonProxy } : {}), ...(cluster ? { cluster } : {}) };
 }
 
 interface DashboardFlags {

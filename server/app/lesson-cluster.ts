@@ -12,7 +12,7 @@ import { LearnerServer } from '../runner/learner-server.ts';
 import { findRedisServer, REDIS_MISSING, RedisServer } from '../runner/redis-server.ts';
 import type { Workspace } from '../runner/workspace.ts';
 import type { Wiretap } from '../tap/wiretap.ts';
-import type { RunnerState } from './stream-protocol.ts';
+import type { RunnerState, TopologyInfo } from './stream-protocol.ts';
 
 export interface LessonClusterHooks {
   /** A line for the dashboard's console and the terminal, from wsplay. */
@@ -60,6 +60,13 @@ export class LessonCluster {
   get instances(): Array<{ instance: string; port: number }> | null {
     if (!this.settings) return null;
     return this.settings.instances.filter((n) => this.ports.has(n)).map((n) => ({ instance: n, port: this.ports.get(n)! }));
+  }
+
+  /** For the header: the processes that listen, in the wiretap's order, and their Redis; undefined with one server. */
+  get topology(): TopologyInfo['cluster'] {
+    const list = this.instances;
+    if (!list || list.length === 0) return undefined;
+    return { instances: list, ...(this.redis?.pid ? { redis: { host: HOST, port: this.redis.port } } : {}) };
   }
 
   get redisUrl(): string | null {

@@ -180,7 +180,7 @@ export function FilterBar({ shown, total, err }: { shown: number; total: number;
         id="filter-text"
         type="search"
         aria-label="Filter text"
-        placeholder={f.regex ? 'regex…' : 'filter text… (/)'}
+        placeholder={f.regex ? 'regex…' : compact ? 'filter… (/)' : 'filter text… (/)'}
         value={f.text}
         aria-invalid={err !== null}
         title={err ?? ''}
