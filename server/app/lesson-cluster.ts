@@ -50,8 +50,13 @@ export class LessonCluster {
       this.retarget();
     });
     // server.js restarts (a save, or a file it requires): the other processes run the same file.
+    // Not at its first start (the playground starting with the lesson open): they just started.
+    let everStarted = false;
     primary.on('state', (s: RunnerState) => {
-      if (s.status !== 'starting' || !this.settings || this.primary.cwd !== this.cwd) return;
+      if (s.status !== 'starting') return;
+      const first = !everStarted;
+      everStarted = true;
+      if (first || !this.settings || this.primary.cwd !== this.cwd) return;
       for (const other of this.others.values()) other.scheduleRestart(0);
     });
   }
