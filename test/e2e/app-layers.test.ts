@@ -280,6 +280,9 @@ describe.skipIf(chromium.skip)(chromium.skip ? `application layers in the dashbo
     // The Filters panel open, over the rows: its controls are checked too.
     await page.getByRole('toolbar', { name: 'Timeline filters' }).getByRole('button', { name: /^Filters/ }).click();
     await page.getByRole('group', { name: 'More filters' }).waitFor();
+    // A filter set: the button's count is drawn too.
+    await page.getByRole('combobox', { name: 'Application protocol' }).selectOption('socket.io');
+    await page.locator('.tl-more-count').waitFor();
     // The views this file adds to: the Message view's layers, the Timeline's rows and filters.
     const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).include('.message-view').include('.timeline').analyze();
     const bad = results.violations
