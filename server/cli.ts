@@ -182,7 +182,8 @@ function topologyOf(running: Running, targetLabel: string): TopologyInfo {
   const proxy = running.interception?.proxy;
   if (proxying && proxy) return { tap: { host: proxy.host, port: proxy.port }, target: { host: '*', port: 0 }, targetLabel, mode: 'tap', proxy: { host: proxy.host, port: proxy.port } };
   const lessonProxy = running.lessonProxy?.ports;
-  return { tap: { host: running.tap.host, port: running.tap.port }, target: running.tap.target, targetLabel, ...(running.bridge ? {} : { mode: 'tap' as const }), ...(lessonProxy ? { lessonProxy } : {}) };
+  const cluster = running.lessonCluster?.topology;
+  return { tap: { host: running.tap.host, port: running.tap.port }, target: running.tap.target, targetLabel, ...(running.bridge ? {} : { mode: 'tap' as const }), ...(lessonProxy ? { lessonProxy } : {}), ...(cluster ? { cluster } : {}) };
 }
 
 interface DashboardFlags {
@@ -546,6 +547,7 @@ async function main(argv: string[]): Promise<void> {
     const proxyPort = process.env.WSPLAY_LESSON_PROXY_PORT;
     running.lessonProxy = new LessonProxy({ tapPort: () => running.tap.port, info: (text) => bridge.info(text), changed: () => bridge.topologyChanged() }, proxyPort === undefined || proxyPort === '' ? undefined : Number(proxyPort));
     running.lessonCluster = new LessonCluster(running.tap, learner, { info: (text) => bridge.info(text), output: (instance, stream, text) => bridge.serverLine(instance, stream, text), changed: () => bridge.topologyChanged() }, { WSPLAY_DASHBOARD_PORT: String(dashboardPort) });
+    running.lessons.beforeSwitch = (lesson, ws) => running.lessonCluster!.prepare(lesson, ws);
     running.lessons.onSwitch = async (lesson, ws) => {
       await Promise.all([running.lessonProxy!.switchTo(lesson, ws), running.lessonCluster!.switchTo(lesson, ws)]);
     };

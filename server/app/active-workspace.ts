@@ -33,6 +33,11 @@ export class ActiveWorkspace {
   readonly lessonsDir: string;
   readonly progress: ProgressStore;
   private readonly free: Workspace;
+  /**
+   * Called before each switch restarts server.js (what its environment needs ready: lesson 20's
+   * Redis and process name), so that restart is its only one.
+   */
+  beforeSwitch: ((lesson: LessonInfo | null, ws: Workspace) => Promise<void> | void) | null = null;
   /** Called after each switch (a lesson's own services follow it: lesson 13's reverse proxy). */
   onSwitch: ((lesson: LessonInfo | null, ws: Workspace) => Promise<void> | void) | null = null;
   /** Switches happen one after the other (two quick clicks must not interleave restarts). */
@@ -94,6 +99,7 @@ export class ActiveWorkspace {
   open(lesson: LessonInfo): Promise<Switched> {
     return this.serial(async () => {
       const ws = this.workspaceOf(lesson);
+      await this.beforeSwitch?.(lesson, ws);
       const runner = await this.bridge.switchWorkspace(ws, lesson.slug);
       this.progress.setCurrent(lesson.slug);
       await this.onSwitch?.(lesson, ws);
@@ -104,6 +110,7 @@ export class ActiveWorkspace {
   /** Back to the free playground (the workspace folder's own files). */
   leave(): Promise<Switched> {
     return this.serial(async () => {
+      await this.beforeSwitch?.(null, this.free);
       const runner = await this.bridge.switchWorkspace(this.free, null);
       this.progress.setCurrent(null);
       await this.onSwitch?.(null, this.free);
@@ -120,6 +127,7 @@ export class ActiveWorkspace {
     const lesson = slug ? this.find(slug) : null;
     if (!lesson) return null;
     const ws = this.workspaceOf(lesson);
+    await this.beforeSwitch?.(lesson, ws);
     await this.bridge.switchWorkspace(ws, lesson.slug, false);
     await this.onSwitch?.(lesson, ws);
     return lesson;

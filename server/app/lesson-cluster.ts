@@ -3,14 +3,16 @@
  * lesson.json has a `cluster` is open, server.js runs once more (process b, beside the
  * playground's own LearnerServer, which becomes process a), a throwaway redis-server runs on a
  * free loopback port, and the wiretap hands new connections to a and b in turn. Both processes
- * get WSPLAY_INSTANCE and REDIS_URL. Everything stops when another lesson opens.
+ * get WSPLAY_INSTANCE and REDIS_URL. Everything stops when another lesson opens. Set up before the
+ * playground's server.js restarts in the lesson's folder (prepare), so that restart is its only
+ * one, and the other processes start after it (switchTo).
  */
 import type { LessonCluster as ClusterSettings, LessonInfo } from '../../lessons/harness/format.ts';
 import { LearnerServer } from '../runner/learner-server.ts';
 import { findRedisServer, REDIS_MISSING, RedisServer } from '../runner/redis-server.ts';
 import type { Workspace } from '../runner/workspace.ts';
 import type { Wiretap } from '../tap/wiretap.ts';
-import type { RunnerState } from './stream-protocol.ts';
+import type { RunnerState, TopologyInfo } from './stream-protocol.ts';
 
 export interface LessonClusterHooks {
   /** A line for the dashboard's console and the terminal, from wsplay. */
@@ -32,6 +34,8 @@ export class LessonCluster {
   private readonly ports = new Map<string, number>();
   private queue: Promise<unknown> = Promise.resolve();
   private cwd: string | null = null;
+  /** The folder prepare() set up for, until switchTo() starts it. */
+  private prepared: string | null = null;
 
   constructor(
     private readonly tap: Wiretap,
@@ -46,8 +50,13 @@ export class LessonCluster {
       this.retarget();
     });
     // server.js restarts (a save, or a file it requires): the other processes run the same file.
+    // Not at its first start (the playground starting with the lesson open): they just started.
+    let everStarted = false;
     primary.on('state', (s: RunnerState) => {
-      if (s.status !== 'starting' || !this.settings || this.primary.cwd !== this.cwd) return;
+      if (s.status !== 'starting') return;
+      const first = !everStarted;
+      everStarted = true;
+      if (first || !this.settings || this.primary.cwd !== this.cwd) return;
       for (const other of this.others.values()) other.scheduleRestart(0);
     });
   }
@@ -58,13 +67,42 @@ export class LessonCluster {
     return this.settings.instances.filter((n) => this.ports.has(n)).map((n) => ({ instance: n, port: this.ports.get(n)! }));
   }
 
+  /** For the header: the processes that listen, in the wiretap's order, and their Redis; undefined with one server. */
+  get topology(): TopologyInfo['cluster'] {
+    const list = this.instances;
+    if (!list || list.length === 0) return undefined;
+    return { instances: list, ...(this.redis?.pid ? { redis: { host: HOST, port: this.redis.port } } : {}) };
+  }
+
   get redisUrl(): string | null {
     return this.redis?.pid ? this.redis.url : null;
   }
 
-  /** A lesson opened (or the free playground: null): run its cluster, or none. */
+  /**
+   * Before a lesson opens (or the free playground: null), before the playground's server.js
+   * restarts in its folder: the last lesson's processes and Redis stop, this one's Redis starts
+   * and process a's environment is set, so that restart is process a's one start in the lesson.
+   */
+  prepare(lesson: LessonInfo | null, ws: Workspace): Promise<void> {
+    return this.serial(() => this.setUp(lesson?.meta.cluster ?? null, ws.root));
+  }
+
+  /**
+   * A lesson opened (or the free playground: null), server.js restarted in its folder: the other
+   * processes start. Without prepare() first (or prepared for another folder), everything is set
+   * up now and process a restarts once more to get its environment.
+   */
   switchTo(lesson: LessonInfo | null, ws: Workspace): Promise<void> {
-    const next = this.queue.then(() => this.run(lesson?.meta.cluster ?? null, ws.root));
+    return this.serial(async () => {
+      const settings = lesson?.meta.cluster ?? null;
+      const prepared = this.prepared === ws.root && this.settings === settings;
+      if (!prepared) await this.setUp(settings, ws.root);
+      await this.run(ws.root, !prepared);
+    });
+  }
+
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(fn);
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -84,8 +122,10 @@ export class LessonCluster {
     if (had) this.hooks.changed();
   }
 
-  private async run(settings: ClusterSettings | null, cwd: string): Promise<void> {
+  /** Stop what runs; then this lesson's Redis, process a's environment, the other processes (not started). */
+  private async setUp(settings: ClusterSettings | null, cwd: string): Promise<void> {
     await this.stopAll();
+    this.prepared = cwd;
     if (!settings) return;
     const [first, ...rest] = settings.instances;
     let redisUrl = '';
@@ -122,9 +162,15 @@ export class LessonCluster {
       });
     }
     this.hooks.info(`This lesson runs server.js as ${settings.instances.length} processes (${settings.instances.join(', ')}), each with WSPLAY_INSTANCE; the wiretap hands new connections to them in turn.`);
+  }
+
+  /** Start the other processes (and process a again when its environment came after its start). */
+  private async run(cwd: string, restartPrimary: boolean): Promise<void> {
+    this.prepared = null;
+    if (!this.settings) return;
     // Before the playground's first start (a lesson reopened at start-up), it starts on its own.
     const started = this.primary.state.status !== 'stopped' || this.primary.state.message !== undefined;
-    await Promise.all([started ? this.primary.restart() : null, ...[...this.others.values()].map((s) => s.start())]);
+    await Promise.all([started && restartPrimary ? this.primary.restart() : null, ...[...this.others.values()].map((s) => s.start())]);
     // From now on a restart of the playground's server.js (a save) restarts the others too.
     this.cwd = cwd;
   }

@@ -23,6 +23,11 @@ export interface TopologyInfo {
    * public port client.js writes for it (the page maps one to the other). Absent: none runs.
    */
   lessonProxy?: { port: number; publicPort: number; idleMs: number; tls?: { port: number; publicPort: number } };
+  /**
+   * Lesson 20's server processes behind the wiretap (round robin, in this order), each on its
+   * internal port of `target.host`, and the Redis they share (absent: none runs). Absent: one server.
+   */
+  cluster?: { instances: Array<{ instance: string; port: number }>; redis?: { host: string; port: number } };
 }
 
 export interface StoreStatus {

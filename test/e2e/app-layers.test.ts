@@ -21,6 +21,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { chromiumAvailability, eventually, launchChromium, textEventually, visibleText } from '../helpers/browser.ts';
 import { Cleanup, HOST, ROOT, runCli, type CliProcess } from '../helpers/net.ts';
 import { ensureUiBuilt } from '../helpers/playground.ts';
+import { timelineBarRows } from '../helpers/toolbar.ts';
 
 // graphql as graphql-ws loads it (index.js): vite's index.mjs would be a second realm.
 const { buildSchema } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
@@ -149,7 +150,8 @@ describe.skipIf(chromium.skip)(chromium.skip ? `application layers in the dashbo
     await page.setViewportSize({ width: 1024, height: 800 });
     await page.screenshot({ path: path.join(SHOTS, 'app-timeline-1024.png') });
 
-    // Filter by protocol, then by event name.
+    // Filter by protocol, then by event name: behind the bar's Filters button.
+    await page.getByRole('toolbar', { name: 'Timeline filters' }).getByRole('button', { name: /^Filters/ }).click();
     const filters = page.getByRole('group', { name: 'Application layer filters' });
     await filters.getByRole('combobox', { name: 'Application protocol' }).selectOption('graphql');
     await textEventually(grid(page), (t) => !t.includes('socket.io') && t.includes('graphql subscribe OnMessage'), 'only graphql rows');
@@ -164,6 +166,53 @@ describe.skipIf(chromium.skip)(chromium.skip ? `application layers in the dashbo
     expect(await frames.getByRole('row').count()).toBe(4);
     await page.close();
   });
+
+  for (const width of [1024, 1280]) {
+    it(`keeps the Timeline's controls on one row at ${width} px with the application filters offered, behind a Filters button`, async () => {
+      const page = await open(width);
+      await textEventually(grid(page), (t) => t.includes('socket.io EVENT "chat"'), 'a socket.io EVENT "chat" badge');
+      const bar = page.getByRole('toolbar', { name: 'Timeline filters' });
+      await bar.waitFor();
+      const laid = await timelineBarRows(page);
+      expect(laid.rows, `the bar's items ${JSON.stringify(laid.items)} sit on ${laid.rows} rows (${laid.height} px tall, ${laid.width} px wide)`).toBe(1);
+      const toggle = bar.getByRole('button', { name: /^Filters/ });
+      // Closed, the panel's controls are out of sight and out of the tab order.
+      expect(await page.getByRole('group', { name: 'Application layer filters' }).count()).toBe(0);
+      expect(await toggle.getAttribute('aria-expanded')).toBe('false');
+
+      // From the keyboard: Enter opens it, Tab goes into it, Escape closes it and focus is back on the button.
+      await toggle.focus();
+      await page.keyboard.press('Enter');
+      const panel = page.getByRole('group', { name: 'More filters' });
+      await panel.waitFor();
+      expect(await toggle.getAttribute('aria-expanded')).toBe('true');
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.closest('#tl-more') !== null)).toBe(true);
+      const protocol = panel.getByRole('combobox', { name: 'Application protocol' });
+      await protocol.selectOption('graphql');
+      await textEventually(grid(page), (t) => !t.includes('socket.io') && t.includes('graphql subscribe OnMessage'), 'only graphql rows');
+      // The button counts what is set behind it, so a filtered Timeline says why.
+      expect((await visibleText(toggle)).replace(/\s+/g, ' ')).toMatch(/^Filters 1/);
+      expect(await toggle.getAttribute('aria-expanded')).toBe('true');
+      await page.screenshot({ path: path.join(SHOTS, `app-filters-open-${width}.png`) });
+      await page.keyboard.press('Escape');
+      await panel.waitFor({ state: 'hidden' });
+      expect(await page.evaluate(() => document.activeElement?.classList.contains('tl-more-toggle'))).toBe(true);
+      // Still filtered with the panel closed.
+      expect(await visibleText(grid(page))).not.toContain('socket.io');
+
+      // A click elsewhere closes it too.
+      await toggle.click();
+      await panel.waitFor();
+      await grid(page).getByRole('row').last().click();
+      await panel.waitFor({ state: 'hidden' });
+      await toggle.click();
+      await panel.getByRole('combobox', { name: 'Application protocol' }).selectOption('all');
+      await textEventually(grid(page), (t) => t.includes('socket.io') && t.includes('graphql'), 'every row again');
+      expect((await visibleText(toggle)).trim()).toMatch(/^Filters\s*▾?$/);
+      await page.close();
+    });
+  }
 
   for (const width of [1280, 1024]) {
     it(`shows a chat event layer by layer at ${width} px, each layer's bytes highlighted, from the keyboard too`, async () => {
@@ -228,6 +277,12 @@ describe.skipIf(chromium.skip)(chromium.skip ? `application layers in the dashbo
     await textEventually(grid(page), (t) => t.includes('socket.io EVENT "chat" #1'), 'the second chat event');
     await grid(page).getByRole('row').filter({ hasText: 'socket.io EVENT "chat" #1' }).click();
     await page.getByRole('list', { name: 'Layers, outermost first' }).waitFor();
+    // The Filters panel open, over the rows: its controls are checked too.
+    await page.getByRole('toolbar', { name: 'Timeline filters' }).getByRole('button', { name: /^Filters/ }).click();
+    await page.getByRole('group', { name: 'More filters' }).waitFor();
+    // A filter set: the button's count is drawn too.
+    await page.getByRole('combobox', { name: 'Application protocol' }).selectOption('socket.io');
+    await page.locator('.tl-more-count').waitFor();
     // The views this file adds to: the Message view's layers, the Timeline's rows and filters.
     const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).include('.message-view').include('.timeline').analyze();
     const bad = results.violations

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { chromiumAvailability, eventually, startWsplayAndChromium, textEventually } from '../helpers/browser.ts';
 import { ROOT, type CliProcess } from '../helpers/net.ts';
+import { timelineBarRows } from '../helpers/toolbar.ts';
 
 const chromium = chromiumAvailability();
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
@@ -125,6 +126,9 @@ describe.skipIf(chromium.skip)(chromium.skip ? `layout: ${chromium.reason}` : 't
         if (p.width < 150) problems.push(`${width}: the ${p.name} panel is ${Math.round(p.width)} px wide`);
       }
       problems.push(...m.cut.map((c) => `${width}: ${c}`));
+      // The Timeline's controls on one row: a second row takes the rows a learner came to see.
+      const bar = await timelineBarRows(page);
+      if (bar.rows > 1) problems.push(`${width}: the Timeline's controls ${JSON.stringify(bar.items)} sit on ${bar.rows} rows in ${bar.width} px`);
       await page.screenshot({ path: path.join(SHOTS, `layout-${width}.png`) });
 
       await page.getByRole('region', { name: 'Capture' }).getByRole('tab', { name: 'Sequence diagram', exact: true }).click();

@@ -130,6 +130,46 @@ describe.skipIf(skip !== null)(skip ?? 'lesson 20 (two processes and Redis) in r
     for (const o of opens) expect(texts.has(`#${o.conn}${o.instance}`), `#${o.conn}${o.instance} in ${[...texts].join(' ')}`).toBe(true);
     // And the Connections list: "→ process a".
     expect(await dash.getByText(/→ process b/).count()).toBeGreaterThanOrEqual(2);
+    // The header names both processes with their ports, in the wiretap's order, and Redis's port.
+    const portOf = (i: string) => opens.find((o) => o.instance === i)!.target.split(':').at(-1);
+    const redisPort = (await cli.line(/^Redis for this lesson: redis:\/\/127\.0\.0\.1:(\d+)/, 1000))[1];
+    for (const width of [1280, 1024]) {
+      await dash.setViewportSize({ width, height: 800 });
+      const target = dash.locator('.top .topo-target');
+      await eventually(
+        async () => (await target.innerText()).replace(/\s+/g, ' ').trim() === `→ server.js a :${portOf('a')} · b :${portOf('b')} + Redis :${redisPort}`,
+        async () => `the header's target at ${width} px: ${JSON.stringify(await target.innerText())}`,
+        10_000,
+      );
+      // Whole, on one line, at 1024 too; the Connections list says each row's process whole ("→ a" under 1280 px).
+      const seen = await dash.evaluate(() => {
+        const el = document.querySelector<HTMLElement>('.top .topo-target')!;
+        const range = document.createRange();
+        range.selectNodeContents(el);
+        const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top))).size;
+        const conns = [...document.querySelectorAll<HTMLElement>('.conn-line')].filter((l) => l.querySelector('.instance'));
+        // The text drawn: what is only for screen readers (a 1 px box) left out.
+        const drawn = (root: HTMLElement) => {
+          let out = '';
+          const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+          for (let n = walker.nextNode(); n; n = walker.nextNode()) if (n.parentElement!.getBoundingClientRect().width > 1) out += n.textContent;
+          return out.replace(/\s+/g, ' ').trim();
+        };
+        return {
+          cut: el.scrollWidth > el.clientWidth + 1,
+          lines,
+          conns: conns.map((l) => ({ text: drawn(l), cut: l.scrollWidth > l.clientWidth + 1 })),
+        };
+      });
+      expect(seen.cut, `the header's target is cut at ${width} px`).toBe(false);
+      expect(seen.lines, `the header's target at ${width} px`).toBe(1);
+      expect(seen.conns.length).toBeGreaterThanOrEqual(4);
+      for (const c of seen.conns) {
+        expect(c.cut, `${JSON.stringify(c.text)} is cut at ${width} px`).toBe(false);
+        expect(c.text).toMatch(width >= 1280 ? /→ process [ab]$/ : /→ [ab]$/);
+      }
+    }
+    await dash.setViewportSize({ width: 1280, height: 800 });
     await centerTab('Sequence diagram').click();
     const subs = dash.locator('svg .sd-lanesub');
     await eventually(async () => (await subs.allTextContents()).filter((t) => /^→ (process )?[ab]$/.test(t)).length >= 4, async () => `lanes with their process: ${(await subs.allTextContents()).join(' | ')}`, 10_000);

@@ -18,8 +18,7 @@ const cleanup = new Cleanup();
 afterAll(() => cleanup.run());
 
 
-async function startPlayground(env: NodeJS.ProcessEnv = {}) {
-  const workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-cluster-'));
+async function startPlayground(env: NodeJS.ProcessEnv = {}, workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-cluster-'))) {
   const cli: CliProcess = runCli(['start', '--port', '0', '--dashboard-port', '0', '--no-open', '--workspace', workspace], { WSPLAY_SKIP_UI_BUILD: '1', HOME: workspace, ...env });
   cleanup.add(() => cli.stop());
   const url = new URL((await cli.line(/^Dashboard: (\S+)$/, 60_000))[1]!);
@@ -91,6 +90,51 @@ describe.skipIf(!redis.binary)(redis.binary ? 'lesson 20 in the playground: two 
     await pg.cli.stop();
     await eventually(async () => !alive(second), 10_000, `redis-server ${second} to end with wsplay`);
     expect(await pgrepRedis()).not.toContain(second);
+  }, 180_000);
+});
+
+describe.skipIf(!redis.binary)(redis.binary ? 'opening lesson 20: process a starts once' : `opening lesson 20: ${redis.reason}`, () => {
+  it('starts the playground\'s server.js once in the lesson, with its process name and Redis already set', async () => {
+    const pg = await startPlayground();
+    await pg.cli.line(/^Server: server\.js \(pid \d+\)/, 60_000);
+    const before = pg.cli.stdout().length;
+    const opened = await pg.post('/api/lessons/20/open');
+    expect(opened.status, await opened.clone().text()).toBe(200);
+    // The open answers once the lesson's processes are up: a has printed its line (with Redis),
+    // and b its own. Every start of a that the open caused is over by then.
+    const [, url] = await pg.cli.line(/^Redis for this lesson: (redis:\/\/127\.0\.0\.1:\d+) /, 30_000);
+    await pg.cli.line(/^\[server\.js\] process a: listening \(Redis at redis:\/\/127\.0\.0\.1:\d+\)$/, 30_000);
+    await pg.cli.line(/^\[server\.js b\] process b: listening \(Redis at redis:\/\/127\.0\.0\.1:\d+\)$/, 30_000);
+    const starts = pg.cli
+      .stdout()
+      .slice(before)
+      .split('\n')
+      .filter((l) => /^\[server\.js\] process a: listening/.test(l));
+    // One start, in the lesson's folder, already with REDIS_URL: not a first start without it
+    // ("Redis at undefined") that the lesson's cluster then restarts.
+    expect(starts).toEqual([`[server.js] process a: listening (Redis at ${url})`]);
+    await pg.cli.stop();
+  }, 180_000);
+
+  it('starts each process once when the playground starts with lesson 20 still open (progress.json)', async () => {
+    const workspace = mkdtempSync(path.join(tmpdir(), 'wsplay-cluster-restore-'));
+    writeFileSync(path.join(workspace, 'progress.json'), JSON.stringify({ version: 1, current: '20-scaling-out', lessons: {} }));
+    const pg = await startPlayground({}, workspace);
+    const [, url] = await pg.cli.line(/^Redis for this lesson: (redis:\/\/127\.0\.0\.1:\d+) /, 30_000);
+    await pg.cli.line(/^\[server\.js\] process a: listening/, 30_000);
+    await pg.cli.line(/^\[server\.js b\] process b: listening/, 30_000);
+    // A connection through the wiretap to each: both processes are up and took their first peer.
+    for (let i = 0; i < 2; i++) {
+      const c = await connect(`ws://127.0.0.1:${pg.tapPort}/`);
+      cleanup.add(() => c.ws.terminate());
+      await c.next();
+    }
+    await pg.cli.line(/^\[server\.js b\] process b: a peer connected/, 30_000);
+    const lines = pg.cli.stdout().split('\n');
+    expect(lines.filter((l) => /^\[server\.js\] process a: listening/.test(l))).toEqual([`[server.js] process a: listening (Redis at ${url})`]);
+    // b started with the lesson, not again when a first started after it.
+    expect(lines.filter((l) => /^\[server\.js b\] process b: listening/.test(l))).toEqual([`[server.js b] process b: listening (Redis at ${url})`]);
+    await pg.cli.stop();
   }, 180_000);
 });
 

@@ -6,6 +6,7 @@ import { useEffect } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import { activeWorkspace, centerView, detailTab, model, paused, rowMode, runnerStatus, selectedConn, selection, shed, storeStatus, streamError, streamState, topology, version } from '../state.ts';
 import { Connections } from './Connections.tsx';
+import { ClusterTarget } from './ClusterTopology.tsx';
 import { ConformanceView } from './ConformanceView.tsx';
 import { Crafter } from './Crafter.tsx';
 import { ActiveFaultsBadge, FaultsPanel } from './FaultsPanel.tsx';
@@ -73,9 +74,13 @@ function Topology() {
       <span class="topology tap" title={route}>
         {p ? '→' : 'clients →'} <b class="tap-url">wiretap {tap}</b>
       </span>
-      <span class="topology topo-target" title={route}>
-        → {fileOf(t.targetLabel)} <span class="muted">{target}</span>
-      </span>
+      {t.cluster ? (
+        <ClusterTarget t={{ ...t, cluster: t.cluster }} file={fileOf(t.targetLabel)} tap={tap} />
+      ) : (
+        <span class="topology topo-target" title={route}>
+          → {fileOf(t.targetLabel)} <span class="muted">{target}</span>
+        </span>
+      )}
     </>
   );
 }

@@ -161,7 +161,14 @@ export function Connections() {
             </div>
             <div class="conn-line muted">
               {c.client}
-              {c.instance && <span class="instance"> → process {c.instance}</span>}
+              {/* "→ a" in the 180 px column under 1280 px: the word "process" is then for screen readers only. */}
+              {c.instance && (
+                <span class="instance" title={`Handed by the wiretap to server.js process ${c.instance}`}>
+                  {' '}
+                  → <span class="instance-word">process </span>
+                  {c.instance}
+                </span>
+              )}
             </div>
             {/* Through the proxy each connection has its own server: the host the browser asked for. */}
             {topology.value?.proxy && (

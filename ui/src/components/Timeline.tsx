@@ -24,7 +24,8 @@ import {
   type HttpExchange,
   type MessageRow,
 } from '../state.ts';
-import { AppFilterControls, appViolationsOf, frameMessage, messageApp } from './AppFilters.tsx';
+import { appViolationsOf, frameMessage, messageApp } from './AppFilters.tsx';
+import { FilterBar } from './FilterBar.tsx';
 
 const ROW_HEIGHT = 24;
 /** Newest rows looked at again while their decoded message may still come (Frames mode, app filters). */
@@ -347,73 +348,6 @@ function emptyText(mode: 'frames' | 'messages', f: Filters, total: number): stri
   return 'No row matches the filters.';
 }
 
-function FilterBar({ shown, total }: { shown: number; total: number }) {
-  const f = filters.value;
-  const set = (patch: Partial<Filters>) => (filters.value = { ...f, ...patch });
-  const conns = [...model.conns.keys()];
-  const err = regexError(f);
-  return (
-    <div class="filters" role="toolbar" aria-label="Timeline filters">
-      <div class="seg" role="group" aria-label="Rows">
-        <button aria-pressed={rowMode.value === 'frames'} onClick={() => (rowMode.value = 'frames')} title="One row per frame (m)">
-          Frames
-        </button>
-        <button aria-pressed={rowMode.value === 'messages'} onClick={() => (rowMode.value = 'messages')} title="One row per message (m)">
-          Messages
-        </button>
-      </div>
-      <label>
-        <span class="sr-only">Connection</span>
-        <select aria-label="Connection" value={f.conn ?? ''} onChange={(e) => set({ conn: (e.target as HTMLSelectElement).value ? Number((e.target as HTMLSelectElement).value) : null })}>
-          <option value="">all connections</option>
-          {conns.map((c) => (
-            <option value={c}>#{c}</option>
-          ))}
-        </select>
-      </label>
-      <select aria-label="Direction" value={f.dir} onChange={(e) => set({ dir: (e.target as HTMLSelectElement).value as Filters['dir'] })}>
-        <option value="both">both directions</option>
-        <option value="client">client → server</option>
-        <option value="server">server → client</option>
-      </select>
-      <select aria-label="Kind" value={f.kind} onChange={(e) => set({ kind: (e.target as HTMLSelectElement).value as Filters['kind'] })}>
-        <option value="all">all kinds</option>
-        <option value="data">data only</option>
-        <option value="control">control only</option>
-        <option value="http">HTTP only</option>
-      </select>
-      <input
-        id="filter-text"
-        type="search"
-        aria-label="Filter text"
-        placeholder={f.regex ? 'regex…' : 'filter text… (/)'}
-        value={f.text}
-        aria-invalid={err !== null}
-        title={err ?? ''}
-        onInput={(e) => set({ text: (e.target as HTMLInputElement).value })}
-      />
-      <label class="check">
-        <input type="checkbox" checked={f.regex} onChange={(e) => set({ regex: (e.target as HTMLInputElement).checked })} /> regex
-      </label>
-      <AppFilterControls />
-      <div class="seg" role="group" aria-label="Time column">
-        <button aria-pressed={timeMode.value === 'first'} onClick={() => (timeMode.value = 'first')} title="Times in seconds from the first row shown">
-          from first
-        </button>
-        <button aria-pressed={timeMode.value === 'clock'} onClick={() => (timeMode.value = 'clock')} title="Times on the clock (local time)">
-          clock
-        </button>
-      </div>
-      <button class={paused.value ? 'pause on' : 'pause'} aria-pressed={paused.value} onClick={() => (paused.value = !paused.value)} title="Pause the timeline (space)">
-        {paused.value ? 'Resume' : 'Pause'}
-      </button>
-      <span class="muted count" aria-live="polite">
-        {shown.toLocaleString('en-US')} of {total.toLocaleString('en-US')}
-      </span>
-    </div>
-  );
-}
-
 export function Timeline() {
   const v = version.value;
   const f = filters.value;
@@ -637,7 +571,7 @@ export function Timeline() {
 
   return (
     <div class={tMode === 'clock' ? 'timeline clock' : 'timeline'}>
-      <FilterBar shown={rows.length} total={total} />
+      <FilterBar shown={rows.length} total={total} err={regexError(f)} />
       {isPaused && newWhilePaused > 0 && (
         <div class="paused-note" role="status">
           Paused: {plural(newWhilePaused, 'new row')} waiting. Resume to see them.
