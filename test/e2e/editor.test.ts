@@ -357,7 +357,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the Code tab in real Chromium: $
     // The client still connected: the server's greeting reached it.
     await consoleLine(/received:\s+Hello webSocket/);
     await shot('invalid-state');
-  });
+  }, 90_000); // the first Run: Monaco's TypeScript worker and the learner process start cold
 
   it('runs a change typed into Monaco and shows its frames in the inspector', async () => {
     const text = `typed into Monaco ${Date.now().toString(36)}`;
