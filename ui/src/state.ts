@@ -441,11 +441,33 @@ function scheduleRender(): void {
   };
   // Busy: this render or the one before has a batch's worth (the server's batches are 500 events).
   const busy = Math.max(appliedSinceRender, lastRenderEvents) >= BUSY_EVENTS;
-  const wait = busy ? Math.max(0, BUSY_INTERVAL_MS - (performance.now() - lastRender)) : 0;
+  if (busy) {
+    // A task of its own, not an animation frame's callback: the views' render (a few ms of
+    // JavaScript) and the frame's style, layout and paint that follow are then two tasks, not
+    // one twice as long (issue 19: on 2 busy cores a task's length is what the learner feels).
+    setTimeout(run, Math.max(0, BUSY_INTERVAL_MS - (performance.now() - lastRender)));
+    return;
+  }
   // Once per animation frame; a hidden tab gets no frames, so a timer takes over there.
-  if (wait > 0) setTimeout(() => requestAnimationFrame(run), wait);
-  else requestAnimationFrame(run);
-  setTimeout(run, wait + 250);
+  requestAnimationFrame(run);
+  setTimeout(run, 250);
+}
+
+/**
+ * Run `fn` in the next animation frame's callbacks, where the browser lays the page out anyway:
+ * a view that must set a scroll position after it rendered does it there, not in the render's
+ * task, where setting `scrollTop` would make the browser lay out the whole page at once, and
+ * again for the frame. A hidden tab gets no frames: a timer does it there.
+ */
+export function inNextFrame(fn: () => void): void {
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+  requestAnimationFrame(once);
+  setTimeout(once, 250);
 }
 
 /**

@@ -7,7 +7,7 @@ import { opcodeName } from '../../../server/protocol/opcodes.ts';
 import { appBadge } from '../lib/app-layer.ts';
 import { base64ToBytes, preview, utf8 } from '../lib/bytes.ts';
 import { findFanOuts } from '../lib/fan-outs.ts';
-import { detailTab, filters, frameKey, model, paused, selectedConn, selection, topology, version } from '../state.ts';
+import { detailTab, filters, frameKey, inNextFrame, model, paused, selectedConn, selection, topology, version } from '../state.ts';
 import '../diagram.css';
 
 /**
@@ -419,6 +419,15 @@ function tally(only: number | null): { ever: number; held: number } {
   return { ever: t.ever, held };
 }
 
+/**
+ * The unfiltered tally is kept up to date as events are applied, whether or not the diagram is
+ * open: opening it after a burst would otherwise count 200,000 events in the task that opens it.
+ */
+effect(() => {
+  version.value;
+  tally(null);
+});
+
 function build(limit: number, only: number | null): Built {
   const events = model.events;
   // Compressed frames are labelled with their message's text: index the messages once.
@@ -600,6 +609,9 @@ function useDrawnVersion(cost: { current: number }, lastDraw: { current: number 
   return drawn;
 }
 
+/** The scroll area's size when the view was last open: a new opening draws at it before it is measured. */
+let lastSize = { width: 800, height: 600 };
+
 export function SequenceDiagram() {
   const renderStart = performance.now();
   const cost = useRef(0);
@@ -623,8 +635,8 @@ export function SequenceDiagram() {
   const headerRef = useRef<SVGSVGElement>(null);
   const bodyRef = useRef<SVGSVGElement>(null);
   const follow = useRef(true);
-  const [width, setWidth] = useState(800);
-  const [viewH, setViewH] = useState(600);
+  const [width, setWidth] = useState(lastSize.width);
+  const [viewH, setViewH] = useState(lastSize.height);
   const [scrollTop, setScrollTop] = useState(0);
   /** While saving, every row is drawn (the view draws only the rows in sight). */
   const [exporting, setExporting] = useState<'svg' | 'png' | null>(null);
@@ -634,26 +646,32 @@ export function SequenceDiagram() {
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
-    const measure = () => {
-      setWidth(el.clientWidth);
-      setViewH(el.clientHeight);
-    };
-    const ro = new ResizeObserver(measure);
+    // The observer reports the size once laid out, in the frame; reading clientWidth here would
+    // lay the page out in the task that opens the view (issue 19). Until then the size the view
+    // had when last open (the panel's size rarely changes between two openings).
+    const ro = new ResizeObserver(() => {
+      lastSize = { width: el.clientWidth, height: el.clientHeight };
+      setWidth(lastSize.width);
+      setViewH(lastSize.height);
+    });
     ro.observe(el);
-    measure();
     return () => ro.disconnect();
   }, []);
 
+  const followTo = useRef(0);
   useLayoutEffect(() => {
-    const el = scroller.current;
-    if (el && follow.current) el.scrollTop = el.scrollHeight;
-  }, [arrows.length, arrows[arrows.length - 1]?.id]);
-
-  useLayoutEffect(() => {
-    // Reading the layout here makes the browser lay out now, so the cost includes it.
-    void scroller.current?.scrollHeight;
-    lastDraw.current = performance.now();
-    cost.current = lastDraw.current - renderStart;
+    const jsMs = performance.now() - renderStart;
+    // The frame's layout is part of a draw's cost; it is measured in the frame, where the page is
+    // laid out anyway, as is the scroll to the newest row (set in the render's task, the scroll
+    // position would lay the page out there, and again for the frame).
+    inNextFrame(() => {
+      const el = scroller.current;
+      const t = performance.now();
+      if (el && follow.current) el.scrollTop = followTo.current;
+      else void el?.scrollHeight;
+      lastDraw.current = performance.now();
+      cost.current = jsMs + (lastDraw.current - t);
+    });
   });
 
   // The time column fits the widest label drawn, with room: "436.324s" must not lose a digit.
@@ -665,7 +683,10 @@ export function SequenceDiagram() {
   const bodyH = top + ROW * arrows.length + 12;
   const contentH = HEADER + bodyH;
   const top0 = follow.current ? Math.max(0, contentH - viewH) : scrollTop;
-  const firstRow = exporting ? 0 : Math.max(0, Math.floor((top0 - HEADER - top) / ROW) - OVERSCAN);
+  followTo.current = contentH;
+  // Following the newest rows, none is drawn past the top edge: under a flood every drawn row is
+  // new on each draw; a scroll up stops following and draws again with the margin.
+  const firstRow = exporting ? 0 : Math.max(0, Math.floor((top0 - HEADER - top) / ROW) - (follow.current ? 1 : OVERSCAN));
   const lastRow = exporting ? arrows.length : Math.min(arrows.length, Math.ceil((top0 + viewH - top) / ROW) + OVERSCAN);
   // Lanes: a connection with an arrow in sight, an open one, the selected one. After a few
   // lessons dozens of closed connections hold arrows among the newest 200; a lane for each

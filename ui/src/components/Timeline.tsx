@@ -19,6 +19,7 @@ import {
   selection,
   version,
   wiretapNow,
+  inNextFrame,
   type Conn,
   type Filters,
   type HttpExchange,
@@ -502,13 +503,21 @@ export function Timeline() {
   // render (at 10,000 frames a second a render per batch is what the page has time for).
   const following = follow.current && !isPaused;
   const top = following ? Math.max(0, rows.length * ROW_HEIGHT - height) : scrollTop.current;
+  const followTo = useRef(0);
+  followTo.current = rows.length * ROW_HEIGHT;
   useLayoutEffect(() => {
-    const el = scroller.current;
-    // The browser clamps it to the bottom; reading scrollHeight first would lay out the page twice.
-    if (el && follow.current && !isPaused) el.scrollTop = rows.length * ROW_HEIGHT;
+    // In the next frame, where the page is laid out anyway: set here, in the render's task, the
+    // scroll position would lay out the page at once (issue 19). The rows drawn are the bottom's
+    // already, and nothing is painted before the frame. The browser clamps it to the bottom.
+    inNextFrame(() => {
+      const el = scroller.current;
+      if (el && follow.current && !paused.peek()) el.scrollTop = followTo.current;
+    });
   }, [rows.length, isPaused]);
 
-  const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
+  // Following the newest rows, no row is drawn past the top edge of the view: under a flood every
+  // row is new on each draw and each one costs it; a scroll up stops following and draws again.
+  const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - (following ? 1 : OVERSCAN));
   const last = Math.min(rows.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
   const sel = selection.value;
 
