@@ -659,6 +659,8 @@ export function SequenceDiagram() {
   }, []);
 
   const followTo = useRef(0);
+  /** Where our own scroll to the newest arrow left the view: its scroll event is not the learner's. */
+  const ownScroll = useRef(-1);
   useLayoutEffect(() => {
     const jsMs = performance.now() - renderStart;
     // The frame's layout is part of a draw's cost; it is measured in the frame, where the page is
@@ -667,8 +669,10 @@ export function SequenceDiagram() {
     inNextFrame(() => {
       const el = scroller.current;
       const t = performance.now();
-      if (el && follow.current) el.scrollTop = followTo.current;
-      else void el?.scrollHeight;
+      if (el && follow.current) {
+        el.scrollTop = followTo.current;
+        ownScroll.current = el.scrollTop;
+      } else void el?.scrollHeight;
       lastDraw.current = performance.now();
       cost.current = jsMs + (lastDraw.current - t);
     });
@@ -920,6 +924,10 @@ export function SequenceDiagram() {
         ref={scroller}
         onScroll={(e) => {
           const el = e.currentTarget as HTMLDivElement;
+          // Our own scroll to the bottom is reported in a later frame, when more arrows may have
+          // come: it does not stop following (the learner's scroll up does).
+          // Following, the rows drawn are the bottom's whatever the scroll position: no new draw.
+          if (follow.current && el.scrollTop === ownScroll.current) return;
           follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW * 2;
           setScrollTop(el.scrollTop);
         }}

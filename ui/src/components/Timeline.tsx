@@ -415,6 +415,9 @@ function FilterBar({ shown, total }: { shown: number; total: number }) {
   );
 }
 
+/** The rows' area's height when the Timeline was last open: a new opening draws at it before it is measured. */
+let lastHeight = 400;
+
 export function Timeline() {
   const v = version.value;
   const f = filters.value;
@@ -486,15 +489,17 @@ export function Timeline() {
   /** Where the learner scrolled to (a ref: following the newest rows moves it without a render). */
   const scrollTop = useRef(0);
   const [, redraw] = useState(0);
-  const [height, setHeight] = useState(400);
+  const [height, setHeight] = useState(lastHeight);
   const follow = useRef(true);
 
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
-    const ro = new ResizeObserver(() => setHeight(el.clientHeight));
+    // The observer reports the height once laid out, in the frame: reading clientHeight here
+    // would lay the page out in the task that opens the view (issue 19). Until then, the height
+    // it had when last open.
+    const ro = new ResizeObserver(() => setHeight((lastHeight = el.clientHeight)));
     ro.observe(el);
-    setHeight(el.clientHeight);
     return () => ro.disconnect();
   }, []);
 
@@ -505,13 +510,18 @@ export function Timeline() {
   const top = following ? Math.max(0, rows.length * ROW_HEIGHT - height) : scrollTop.current;
   const followTo = useRef(0);
   followTo.current = rows.length * ROW_HEIGHT;
+  /** Where our own scroll to the newest row left the list: its scroll event is not the learner's. */
+  const ownScroll = useRef(-1);
   useLayoutEffect(() => {
     // In the next frame, where the page is laid out anyway: set here, in the render's task, the
     // scroll position would lay out the page at once (issue 19). The rows drawn are the bottom's
     // already, and nothing is painted before the frame. The browser clamps it to the bottom.
     inNextFrame(() => {
       const el = scroller.current;
-      if (el && follow.current && !paused.peek()) el.scrollTop = followTo.current;
+      if (el && follow.current && !paused.peek()) {
+        el.scrollTop = followTo.current;
+        ownScroll.current = el.scrollTop;
+      }
     });
   }, [rows.length, isPaused]);
 
@@ -664,7 +674,9 @@ export function Timeline() {
           const el = e.currentTarget as HTMLDivElement;
           const wasFollowing = follow.current;
           scrollTop.current = el.scrollTop;
-          follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_HEIGHT * 2;
+          // Our own scroll to the bottom is reported in a later frame, when more rows may have
+          // come: it does not stop following (the learner's scroll up does).
+          if (!(wasFollowing && el.scrollTop === ownScroll.current)) follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_HEIGHT * 2;
           // Our own move to the bottom (or the learner's while following) changes nothing drawn.
           if (!(wasFollowing && follow.current && !isPaused)) redraw((n) => n + 1);
         }}
