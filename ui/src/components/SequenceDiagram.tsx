@@ -659,6 +659,8 @@ export function SequenceDiagram() {
   }, []);
 
   const followTo = useRef(0);
+  /** The newest arrow of the last draw: a flood has pushed it out of view by the next. */
+  const lastDrawnId = useRef<string | undefined>(undefined);
   /** Where our own scroll to the newest arrow left the view: its scroll event is not the learner's. */
   const ownScroll = useRef(-1);
   useLayoutEffect(() => {
@@ -688,9 +690,14 @@ export function SequenceDiagram() {
   const contentH = HEADER + bodyH;
   const top0 = follow.current ? Math.max(0, contentH - viewH) : scrollTop;
   followTo.current = contentH;
-  // Following the newest rows, none is drawn past the top edge: under a flood every drawn row is
-  // new on each draw; a scroll up stops following and draws again with the margin.
-  const firstRow = exporting ? 0 : Math.max(0, Math.floor((top0 - HEADER - top) / ROW) - (follow.current ? 1 : OVERSCAN));
+  // Under a flood (following, and a view's worth of arrows new since the last draw) no row is
+  // drawn past the top edge: every drawn row is new on each draw, and each one costs it (issue 19).
+  // A scroll up stops following and draws again with the margin.
+  const lastId = arrows[arrows.length - 1]?.id;
+  let flood = follow.current && lastDrawnId.current !== undefined && lastId !== lastDrawnId.current;
+  for (let i = arrows.length - 1; flood && i >= Math.max(0, arrows.length - Math.ceil(viewH / ROW)); i--) if (arrows[i]!.id === lastDrawnId.current) flood = false;
+  lastDrawnId.current = lastId;
+  const firstRow = exporting ? 0 : Math.max(0, Math.floor((top0 - HEADER - top) / ROW) - (flood ? 1 : OVERSCAN));
   const lastRow = exporting ? arrows.length : Math.min(arrows.length, Math.ceil((top0 + viewH - top) / ROW) + OVERSCAN);
   // Lanes: a connection with an arrow in sight, an open one, the selected one. After a few
   // lessons dozens of closed connections hold arrows among the newest 200; a lane for each

@@ -510,6 +510,8 @@ export function Timeline() {
   const top = following ? Math.max(0, rows.length * ROW_HEIGHT - height) : scrollTop.current;
   const followTo = useRef(0);
   followTo.current = rows.length * ROW_HEIGHT;
+  /** Rows in the list at the last draw. */
+  const rowsDrawn = useRef(0);
   /** Where our own scroll to the newest row left the list: its scroll event is not the learner's. */
   const ownScroll = useRef(-1);
   useLayoutEffect(() => {
@@ -525,9 +527,12 @@ export function Timeline() {
     });
   }, [rows.length, isPaused]);
 
-  // Following the newest rows, no row is drawn past the top edge of the view: under a flood every
-  // row is new on each draw and each one costs it; a scroll up stops following and draws again.
-  const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - (following ? 1 : OVERSCAN));
+  // Under a flood (following, and a view's worth of rows new since the last draw) no row is drawn
+  // past the top edge: every row is new on each draw and each one costs it (issue 19). A scroll up
+  // stops following and draws again with the margin.
+  const flood = following && rows.length - rowsDrawn.current >= height / ROW_HEIGHT;
+  rowsDrawn.current = rows.length;
+  const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - (flood ? 1 : OVERSCAN));
   const last = Math.min(rows.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
   const sel = selection.value;
 
