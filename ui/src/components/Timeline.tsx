@@ -597,12 +597,13 @@ export function Timeline() {
           {timeText(tMode, ev.t, t0, zero)}
         </span>
         <span class="c-delta muted" role="cell">
-          {/* HTTP exchanges sit where their request began; the row before may have come later. */}
-          {ev.t >= prevT ? '+' : '−'}
-          {formatDelta(Math.abs(ev.t - prevT))}
+          {/* HTTP exchanges sit where their request began; the row before may have come later.
+              One text node, not two: every drawn row is new on each draw under a flood. */}
+          {`${ev.t >= prevT ? '+' : '−'}${formatDelta(Math.abs(ev.t - prevT))}`}
         </span>
         <span class="c-conn" role="cell">
-          <span class="swatch" style={{ background: conn?.color }} />#{ev.conn}
+          <span class="swatch" style={{ background: conn?.color }} />
+          {`#${ev.conn}`}
           {conn?.instance && (
             <sub class="instance" title={`The wiretap handed connection #${ev.conn} to server process ${conn.instance} (this lesson runs server.js as several processes, in turn)`}>
               {conn.instance}
