@@ -416,6 +416,8 @@ let lastRender = 0;
 let appliedSinceRender = 0;
 /** Events the last render showed for the first time. */
 let lastRenderEvents = 0;
+/** Until when (performance.now()) renders count as busy: one with a batch's worth was less than a second ago. */
+let busyUntil = 0;
 
 /**
  * Under a heavy stream (hundreds of events between two frames) views re-render at most four
@@ -439,13 +441,16 @@ function scheduleRender(): void {
     appliedSinceRender = 0;
     version.value++;
   };
-  // Busy: this render or the one before has a batch's worth (the server's batches are 500 events).
-  const busy = Math.max(appliedSinceRender, lastRenderEvents) >= BUSY_EVENTS;
-  if (busy) {
+  // Busy: this render or the one before has a batch's worth (the server's batches are 500 events),
+  // or one had within the last second: a render right after a busy one may have few events so far,
+  // and in an animation frame's callback it would add its cost to the frame's layout and paint.
+  const now = performance.now();
+  if (Math.max(appliedSinceRender, lastRenderEvents) >= BUSY_EVENTS) busyUntil = now + 1000;
+  if (now < busyUntil) {
     // A task of its own, not an animation frame's callback: the views' render (a few ms of
     // JavaScript) and the frame's style, layout and paint that follow are then two tasks, not
     // one twice as long (issue 19: on 2 busy cores a task's length is what the learner feels).
-    setTimeout(run, Math.max(0, BUSY_INTERVAL_MS - (performance.now() - lastRender)));
+    setTimeout(run, Math.max(0, BUSY_INTERVAL_MS - (now - lastRender)));
     return;
   }
   // Once per animation frame; a hidden tab gets no frames, so a timer takes over there.

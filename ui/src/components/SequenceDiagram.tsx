@@ -1,12 +1,13 @@
 import { insightsOfFrame, insightTitle } from './Insights.tsx';
 import { effect } from '@preact/signals';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import type { AppViolationEvent, Direction, FrameEvent, HandshakeEvent, MessageEvent, ViolationEvent, WireEvent } from '../../../server/capture/events.ts';
+import type { AppViolationEvent, Direction, FrameEvent, HandshakeEvent, InsightEvent, MessageEvent, ViolationEvent, WireEvent } from '../../../server/capture/events.ts';
 import { explainCloseCode } from '../../../server/protocol/close-codes.ts';
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
 import { appBadge } from '../lib/app-layer.ts';
 import { base64ToBytes, preview, utf8 } from '../lib/bytes.ts';
 import { findFanOuts } from '../lib/fan-outs.ts';
+import { rememberViewSize, viewSize } from '../lib/view-size.ts';
 import { detailTab, filters, frameKey, inNextFrame, model, paused, selectedConn, selection, topology, version } from '../state.ts';
 import '../diagram.css';
 
@@ -99,18 +100,62 @@ function fit(s: string, chars: number): string {
   return s.length > chars ? `${s.slice(0, chars - 1)}…` : s;
 }
 
+/**
+ * A frame's arrow. Its texts (label, payload preview, tooltip) are made when first read: only the
+ * rows in sight read them, and a view opening after a burst makes 240 arrows at once, each one
+ * decoding its payload (issue 19: 12 ms of the task that opens the diagram).
+ */
 function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
   const key = frameKey(f.conn, f.dir, f.seq);
   const violations = model.violationsByFrame.get(key) ?? [];
   const insights = insightsOfFrame(key);
+  const cls = f.opcode === 8 ? 'close' : f.opcode === 9 ? 'ping' : f.opcode === 10 ? 'pong' : 'data';
+  // A frame the wiretap wrote itself (crafter, close with code) starts at the wiretap, not the peer.
+  const injected = f.injected === true;
+  const receiver: Lane = f.dir === 'client' ? 'server' : f.conn;
+  // The messages its texts need, looked up now: the arrow keeps them, not the whole index.
+  const inflated = f.rsv1 ? msgs.get(`${f.conn}:${f.dir}:${f.seq}`) : undefined;
+  const decoded = (f.opcode & 8) === 0 ? msgs.get(`app:${f.conn}:${f.dir}:${f.seq}`) : undefined;
+  let texts: { label: string; detail: string; title: string } | null = null;
+  const made = () => (texts ??= frameTexts(f, inflated, decoded, violations, insights));
+  return {
+    id: `f${key}`,
+    kind: 'frame',
+    conn: f.conn,
+    t: f.t,
+    from: injected ? 'tap' : f.dir === 'client' ? f.conn : 'server',
+    to: receiver,
+    get label() {
+      return made().label;
+    },
+    get detail() {
+      return made().detail;
+    },
+    get title() {
+      return made().title;
+    },
+    cls: `${cls}${violations.length ? ' bad' : ''}${insights.length ? ' insight' : ''}${injected ? ' injected' : ''}`,
+    frame: f,
+    bad: violations.length > 0,
+    insight: insights.length > 0,
+  };
+}
+
+/** A frame arrow's texts; `inflated` is the message of a compressed frame, `decoded` the one its application layer completes. */
+function frameTexts(
+  f: FrameEvent,
+  inflated: MessageEvent | undefined,
+  decoded: MessageEvent | undefined,
+  violations: ViolationEvent[],
+  insights: InsightEvent[],
+): { label: string; detail: string; title: string } {
+  const injected = f.injected === true;
   const bytes = base64ToBytes(f.payload);
   const name = opcodeName(f.opcode);
   let label = name;
   let detail = '';
-  let cls = 'data';
   switch (f.opcode) {
     case 8: {
-      cls = 'close';
       if (bytes.length >= 2) {
         const code = (bytes[0]! << 8) | bytes[1]!;
         const reason = utf8(bytes.subarray(2));
@@ -123,19 +168,17 @@ function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
       break;
     }
     case 9:
-      cls = 'ping';
       label = '◆ PING';
       detail = bytes.length ? preview(bytes, false, 40) : '';
       break;
     case 10:
-      cls = 'pong';
       label = '◇ PONG';
       detail = bytes.length ? preview(bytes, false, 40) : '';
       break;
     default: {
       if (f.rsv1) {
         // A compressed frame's payload is deflate output; the message event carries the text.
-        const m = msgs.get(`${f.conn}:${f.dir}:${f.seq}`);
+        const m = inflated;
         label = `${name} (deflate)`;
         detail = m ? (m.text !== undefined ? `“${preview(new TextEncoder().encode(m.text), true, 60)}”` : preview(base64ToBytes(m.base64 ?? ''), false, 60)) : preview(bytes, false, 40);
       } else if (bytes.length) {
@@ -148,20 +191,11 @@ function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
   }
   if (f.truncated) detail += '…';
   // The frame that completes a decoded message says the application's unit; the payload stays beside it.
-  const app = (f.opcode & 8) === 0 ? msgs.get(`app:${f.conn}:${f.dir}:${f.seq}`)?.app : undefined;
+  const app = decoded?.app;
   if (app) label = `${appBadge(app)}${f.fin ? '' : ' …'}`;
   const lengthText = `[${num(f.length)} B]`;
   const vText = violations.map((v) => `✗ ${v.rule} (${v.section}): ${v.message}`);
-  // A frame the wiretap wrote itself (crafter, close with code) starts at the wiretap, not the peer.
-  const injected = f.injected === true;
-  const receiver: Lane = f.dir === 'client' ? 'server' : f.conn;
   return {
-    id: `f${key}`,
-    kind: 'frame',
-    conn: f.conn,
-    t: f.t,
-    from: injected ? 'tap' : f.dir === 'client' ? f.conn : 'server',
-    to: receiver,
     label: `${violations.length ? '✗ ' : ''}${insights.length ? '⚠ ' : ''}${injected ? '✎ ' : ''}${label} ${lengthText}`,
     detail,
     title: [
@@ -177,10 +211,6 @@ function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
     ]
       .filter(Boolean)
       .join('\n'),
-    cls: `${cls}${violations.length ? ' bad' : ''}${insights.length ? ' insight' : ''}${injected ? ' injected' : ''}`,
-    frame: f,
-    bad: violations.length > 0,
-    insight: insights.length > 0,
   };
 }
 
@@ -609,8 +639,8 @@ function useDrawnVersion(cost: { current: number }, lastDraw: { current: number 
   return drawn;
 }
 
-/** The scroll area's size when the view was last open: a new opening draws at it before it is measured. */
-let lastSize = { width: 800, height: 600 };
+/** The arrows' area's height when the diagram was last open (its toolbar is shorter than the Timeline's). */
+let arrowsHeight = 0;
 
 export function SequenceDiagram() {
   const renderStart = performance.now();
@@ -635,8 +665,9 @@ export function SequenceDiagram() {
   const headerRef = useRef<SVGSVGElement>(null);
   const bodyRef = useRef<SVGSVGElement>(null);
   const follow = useRef(true);
-  const [width, setWidth] = useState(lastSize.width);
-  const [viewH, setViewH] = useState(lastSize.height);
+  // The panel's size as a view last measured it (the Timeline's, on a first opening).
+  const [width, setWidth] = useState(() => viewSize.width || 800);
+  const [viewH, setViewH] = useState(() => arrowsHeight || viewSize.height || 600);
   const [scrollTop, setScrollTop] = useState(0);
   /** While saving, every row is drawn (the view draws only the rows in sight). */
   const [exporting, setExporting] = useState<'svg' | 'png' | null>(null);
@@ -647,12 +678,12 @@ export function SequenceDiagram() {
     const el = scroller.current;
     if (!el) return;
     // The observer reports the size once laid out, in the frame; reading clientWidth here would
-    // lay the page out in the task that opens the view (issue 19). Until then the size the view
-    // had when last open (the panel's size rarely changes between two openings).
+    // lay the page out in the task that opens the view (issue 19). Until then the panel's size as
+    // last measured (lib/view-size.ts).
     const ro = new ResizeObserver(() => {
-      lastSize = { width: el.clientWidth, height: el.clientHeight };
-      setWidth(lastSize.width);
-      setViewH(lastSize.height);
+      const size = rememberViewSize(el);
+      setWidth(size.width);
+      setViewH((arrowsHeight = size.height));
     });
     ro.observe(el);
     return () => ro.disconnect();

@@ -5,6 +5,7 @@ import { opcodeName } from '../../../server/protocol/opcodes.ts';
 import { appBadge, appFilterActive, exchangeBadge, matchesApp, NO_APP_FILTER } from '../lib/app-layer.ts';
 import { base64ToBytes, formatBytes, preview } from '../lib/bytes.ts';
 import { plural } from '../lib/plural.ts';
+import { rememberViewSize, viewSize } from '../lib/view-size.ts';
 import { InsightBadge, insightsOfFrame, insightsOfRow } from './Insights.tsx';
 import { recording, scrubTime } from '../recording.ts';
 import {
@@ -415,8 +416,9 @@ function FilterBar({ shown, total }: { shown: number; total: number }) {
   );
 }
 
-/** The rows' area's height when the Timeline was last open: a new opening draws at it before it is measured. */
-let lastHeight = 400;
+
+/** The rows' area's height when the Timeline was last open (its bar is taller than the diagram's). */
+let rowsHeight = 0;
 
 export function Timeline() {
   const v = version.value;
@@ -489,16 +491,16 @@ export function Timeline() {
   /** Where the learner scrolled to (a ref: following the newest rows moves it without a render). */
   const scrollTop = useRef(0);
   const [, redraw] = useState(0);
-  const [height, setHeight] = useState(lastHeight);
+  const [height, setHeight] = useState(() => rowsHeight || viewSize.height || 400);
   const follow = useRef(true);
 
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
     // The observer reports the height once laid out, in the frame: reading clientHeight here
-    // would lay the page out in the task that opens the view (issue 19). Until then, the height
-    // it had when last open.
-    const ro = new ResizeObserver(() => setHeight((lastHeight = el.clientHeight)));
+    // would lay the page out in the task that opens the view (issue 19). Until then, the panel's
+    // height as last measured (lib/view-size.ts).
+    const ro = new ResizeObserver(() => setHeight((rowsHeight = rememberViewSize(el).height)));
     ro.observe(el);
     return () => ro.disconnect();
   }, []);
