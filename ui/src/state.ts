@@ -15,6 +15,7 @@ import type {
   WireEvent,
 } from '../../server/capture/events.ts';
 import { NO_APP_FILTER, type AppFilter } from './lib/app-layer.ts';
+import { FrameIndex } from './lib/frame-index.ts';
 import type { ConsoleLine, FileInfo, RunnerState, StoreStatus, StreamMessage, TopologyInfo } from '../../server/app/stream-protocol.ts';
 
 /**
@@ -106,7 +107,8 @@ class Model {
   messageRowsTrimmed = 0;
   /** Every event in arrival order (bounded like the rows), for the sequence diagram and stats. */
   events: WireEvent[] = [];
-  framesByKey = new Map<FrameKey, FrameEvent>();
+  /** By frame key, without a Map's rehash of every frame as it doubles (lib/frame-index.ts). */
+  framesByKey = new FrameIndex<FrameEvent>();
   violationsByFrame = new Map<FrameKey, ViolationEvent[]>();
   violations: ViolationEvent[] = [];
   /** Application-protocol violations, and those of each message (by `appMessageKey`). */
@@ -115,7 +117,7 @@ class Model {
   /** A connection's own story at the application layer: mismatches and violations found in no message (at most 16 each). */
   appViolationsByConn = new Map<number, AppViolationEvent[]>();
   /** Messages with an application layer, by the key of each of their frames (Frames mode shows and filters by it). */
-  appByFrame = new Map<FrameKey, MessageEvent>();
+  appByFrame = new FrameIndex<MessageEvent>();
   /** Application protocols seen (the Timeline offers its protocol filter once one is). */
   appProtocols = new Set<AppProtocol>();
   /** What the programs got wrong (server/insights/), in order, and by each frame they cite. */
