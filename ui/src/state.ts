@@ -455,8 +455,14 @@ function scheduleRender(): void {
     setTimeout(run, Math.max(0, BUSY_INTERVAL_MS - (now - lastRender)));
     return;
   }
-  // Once per animation frame; a hidden tab gets no frames, so a timer takes over there.
-  requestAnimationFrame(run);
+  // Once per animation frame; a hidden tab gets no frames, so a timer takes over there. A flood
+  // that began since (a batch's worth applied by the frame) is drawn in a task of its own, as
+  // above, not in the frame's callback.
+  requestAnimationFrame(() => {
+    if (appliedSinceRender < BUSY_EVENTS) return run();
+    busyUntil = performance.now() + 1000;
+    nextTask(run);
+  });
   setTimeout(run, 250);
 }
 
