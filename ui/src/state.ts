@@ -15,6 +15,7 @@ import type {
   WireEvent,
 } from '../../server/capture/events.ts';
 import { NO_APP_FILTER, type AppFilter } from './lib/app-layer.ts';
+import { FrameIndex } from './lib/frame-index.ts';
 import type { ConsoleLine, FileInfo, RunnerState, StoreStatus, StreamMessage, TopologyInfo } from '../../server/app/stream-protocol.ts';
 
 /**
@@ -106,7 +107,8 @@ class Model {
   messageRowsTrimmed = 0;
   /** Every event in arrival order (bounded like the rows), for the sequence diagram and stats. */
   events: WireEvent[] = [];
-  framesByKey = new Map<FrameKey, FrameEvent>();
+  /** By frame key, without a Map's rehash of every frame as it doubles (lib/frame-index.ts). */
+  framesByKey = new FrameIndex<FrameEvent>();
   violationsByFrame = new Map<FrameKey, ViolationEvent[]>();
   violations: ViolationEvent[] = [];
   /** Application-protocol violations, and those of each message (by `appMessageKey`). */
@@ -115,7 +117,7 @@ class Model {
   /** A connection's own story at the application layer: mismatches and violations found in no message (at most 16 each). */
   appViolationsByConn = new Map<number, AppViolationEvent[]>();
   /** Messages with an application layer, by the key of each of their frames (Frames mode shows and filters by it). */
-  appByFrame = new Map<FrameKey, MessageEvent>();
+  appByFrame = new FrameIndex<MessageEvent>();
   /** Application protocols seen (the Timeline offers its protocol filter once one is). */
   appProtocols = new Set<AppProtocol>();
   /** What the programs got wrong (server/insights/), in order, and by each frame they cite. */
@@ -416,6 +418,8 @@ let lastRender = 0;
 let appliedSinceRender = 0;
 /** Events the last render showed for the first time. */
 let lastRenderEvents = 0;
+/** Until when (performance.now()) renders count as busy: one with a batch's worth was less than a second ago. */
+let busyUntil = 0;
 
 /**
  * Under a heavy stream (hundreds of events between two frames) views re-render at most four
@@ -439,13 +443,44 @@ function scheduleRender(): void {
     appliedSinceRender = 0;
     version.value++;
   };
-  // Busy: this render or the one before has a batch's worth (the server's batches are 500 events).
-  const busy = Math.max(appliedSinceRender, lastRenderEvents) >= BUSY_EVENTS;
-  const wait = busy ? Math.max(0, BUSY_INTERVAL_MS - (performance.now() - lastRender)) : 0;
-  // Once per animation frame; a hidden tab gets no frames, so a timer takes over there.
-  if (wait > 0) setTimeout(() => requestAnimationFrame(run), wait);
-  else requestAnimationFrame(run);
-  setTimeout(run, wait + 250);
+  // Busy: this render or the one before has a batch's worth (the server's batches are 500 events),
+  // or one had within the last second: a render right after a busy one may have few events so far,
+  // and in an animation frame's callback it would add its cost to the frame's layout and paint.
+  const now = performance.now();
+  if (Math.max(appliedSinceRender, lastRenderEvents) >= BUSY_EVENTS) busyUntil = now + 1000;
+  if (now < busyUntil) {
+    // A task of its own, not an animation frame's callback: the views' render (a few ms of
+    // JavaScript) and the frame's style, layout and paint that follow are then two tasks, not
+    // one twice as long (issue 19: on 2 busy cores a task's length is what the learner feels).
+    setTimeout(run, Math.max(0, BUSY_INTERVAL_MS - (now - lastRender)));
+    return;
+  }
+  // Once per animation frame; a hidden tab gets no frames, so a timer takes over there. A flood
+  // that began since (a batch's worth applied by the frame) is drawn in a task of its own, as
+  // above, not in the frame's callback.
+  requestAnimationFrame(() => {
+    if (appliedSinceRender < BUSY_EVENTS) return run();
+    busyUntil = performance.now() + 1000;
+    nextTask(run);
+  });
+  setTimeout(run, 250);
+}
+
+/**
+ * Run `fn` in the next animation frame's callbacks, where the browser lays the page out anyway:
+ * a view that must set a scroll position after it rendered does it there, not in the render's
+ * task, where setting `scrollTop` would make the browser lay out the whole page at once, and
+ * again for the frame. A hidden tab gets no frames: a timer does it there.
+ */
+export function inNextFrame(fn: () => void): void {
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+  requestAnimationFrame(once);
+  setTimeout(once, 250);
 }
 
 /**

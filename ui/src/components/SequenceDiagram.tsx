@@ -1,13 +1,14 @@
 import { insightsOfFrame, insightTitle } from './Insights.tsx';
 import { effect } from '@preact/signals';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import type { AppViolationEvent, Direction, FrameEvent, HandshakeEvent, MessageEvent, ViolationEvent, WireEvent } from '../../../server/capture/events.ts';
+import type { AppViolationEvent, Direction, FrameEvent, HandshakeEvent, InsightEvent, MessageEvent, ViolationEvent, WireEvent } from '../../../server/capture/events.ts';
 import { explainCloseCode } from '../../../server/protocol/close-codes.ts';
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
 import { appBadge } from '../lib/app-layer.ts';
 import { base64ToBytes, preview, utf8 } from '../lib/bytes.ts';
 import { findFanOuts } from '../lib/fan-outs.ts';
-import { detailTab, filters, frameKey, model, paused, selectedConn, selection, topology, version } from '../state.ts';
+import { rememberViewSize, viewSize } from '../lib/view-size.ts';
+import { detailTab, filters, frameKey, inNextFrame, model, paused, selectedConn, selection, topology, version } from '../state.ts';
 import '../diagram.css';
 
 /**
@@ -99,18 +100,62 @@ function fit(s: string, chars: number): string {
   return s.length > chars ? `${s.slice(0, chars - 1)}…` : s;
 }
 
+/**
+ * A frame's arrow. Its texts (label, payload preview, tooltip) are made when first read: only the
+ * rows in sight read them, and a view opening after a burst makes 240 arrows at once, each one
+ * decoding its payload (issue 19: 12 ms of the task that opens the diagram).
+ */
 function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
   const key = frameKey(f.conn, f.dir, f.seq);
   const violations = model.violationsByFrame.get(key) ?? [];
   const insights = insightsOfFrame(key);
+  const cls = f.opcode === 8 ? 'close' : f.opcode === 9 ? 'ping' : f.opcode === 10 ? 'pong' : 'data';
+  // A frame the wiretap wrote itself (crafter, close with code) starts at the wiretap, not the peer.
+  const injected = f.injected === true;
+  const receiver: Lane = f.dir === 'client' ? 'server' : f.conn;
+  // The messages its texts need, looked up now: the arrow keeps them, not the whole index.
+  const inflated = f.rsv1 ? msgs.get(`${f.conn}:${f.dir}:${f.seq}`) : undefined;
+  const decoded = (f.opcode & 8) === 0 ? msgs.get(`app:${f.conn}:${f.dir}:${f.seq}`) : undefined;
+  let texts: { label: string; detail: string; title: string } | null = null;
+  const made = () => (texts ??= frameTexts(f, inflated, decoded, violations, insights));
+  return {
+    id: `f${key}`,
+    kind: 'frame',
+    conn: f.conn,
+    t: f.t,
+    from: injected ? 'tap' : f.dir === 'client' ? f.conn : 'server',
+    to: receiver,
+    get label() {
+      return made().label;
+    },
+    get detail() {
+      return made().detail;
+    },
+    get title() {
+      return made().title;
+    },
+    cls: `${cls}${violations.length ? ' bad' : ''}${insights.length ? ' insight' : ''}${injected ? ' injected' : ''}`,
+    frame: f,
+    bad: violations.length > 0,
+    insight: insights.length > 0,
+  };
+}
+
+/** A frame arrow's texts; `inflated` is the message of a compressed frame, `decoded` the one its application layer completes. */
+function frameTexts(
+  f: FrameEvent,
+  inflated: MessageEvent | undefined,
+  decoded: MessageEvent | undefined,
+  violations: ViolationEvent[],
+  insights: InsightEvent[],
+): { label: string; detail: string; title: string } {
+  const injected = f.injected === true;
   const bytes = base64ToBytes(f.payload);
   const name = opcodeName(f.opcode);
   let label = name;
   let detail = '';
-  let cls = 'data';
   switch (f.opcode) {
     case 8: {
-      cls = 'close';
       if (bytes.length >= 2) {
         const code = (bytes[0]! << 8) | bytes[1]!;
         const reason = utf8(bytes.subarray(2));
@@ -123,19 +168,17 @@ function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
       break;
     }
     case 9:
-      cls = 'ping';
       label = '◆ PING';
       detail = bytes.length ? preview(bytes, false, 40) : '';
       break;
     case 10:
-      cls = 'pong';
       label = '◇ PONG';
       detail = bytes.length ? preview(bytes, false, 40) : '';
       break;
     default: {
       if (f.rsv1) {
         // A compressed frame's payload is deflate output; the message event carries the text.
-        const m = msgs.get(`${f.conn}:${f.dir}:${f.seq}`);
+        const m = inflated;
         label = `${name} (deflate)`;
         detail = m ? (m.text !== undefined ? `“${preview(new TextEncoder().encode(m.text), true, 60)}”` : preview(base64ToBytes(m.base64 ?? ''), false, 60)) : preview(bytes, false, 40);
       } else if (bytes.length) {
@@ -148,20 +191,11 @@ function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
   }
   if (f.truncated) detail += '…';
   // The frame that completes a decoded message says the application's unit; the payload stays beside it.
-  const app = (f.opcode & 8) === 0 ? msgs.get(`app:${f.conn}:${f.dir}:${f.seq}`)?.app : undefined;
+  const app = decoded?.app;
   if (app) label = `${appBadge(app)}${f.fin ? '' : ' …'}`;
   const lengthText = `[${num(f.length)} B]`;
   const vText = violations.map((v) => `✗ ${v.rule} (${v.section}): ${v.message}`);
-  // A frame the wiretap wrote itself (crafter, close with code) starts at the wiretap, not the peer.
-  const injected = f.injected === true;
-  const receiver: Lane = f.dir === 'client' ? 'server' : f.conn;
   return {
-    id: `f${key}`,
-    kind: 'frame',
-    conn: f.conn,
-    t: f.t,
-    from: injected ? 'tap' : f.dir === 'client' ? f.conn : 'server',
-    to: receiver,
     label: `${violations.length ? '✗ ' : ''}${insights.length ? '⚠ ' : ''}${injected ? '✎ ' : ''}${label} ${lengthText}`,
     detail,
     title: [
@@ -177,10 +211,6 @@ function frameArrow(f: FrameEvent, msgs: Map<string, MessageEvent>): Arrow {
     ]
       .filter(Boolean)
       .join('\n'),
-    cls: `${cls}${violations.length ? ' bad' : ''}${insights.length ? ' insight' : ''}${injected ? ' injected' : ''}`,
-    frame: f,
-    bad: violations.length > 0,
-    insight: insights.length > 0,
   };
 }
 
@@ -419,6 +449,15 @@ function tally(only: number | null): { ever: number; held: number } {
   return { ever: t.ever, held };
 }
 
+/**
+ * The unfiltered tally is kept up to date as events are applied, whether or not the diagram is
+ * open: opening it after a burst would otherwise count 200,000 events in the task that opens it.
+ */
+effect(() => {
+  version.value;
+  tally(null);
+});
+
 function build(limit: number, only: number | null): Built {
   const events = model.events;
   // Compressed frames are labelled with their message's text: index the messages once.
@@ -600,6 +639,9 @@ function useDrawnVersion(cost: { current: number }, lastDraw: { current: number 
   return drawn;
 }
 
+/** The arrows' area's height when the diagram was last open (its toolbar is shorter than the Timeline's). */
+let arrowsHeight = 0;
+
 export function SequenceDiagram() {
   const renderStart = performance.now();
   const cost = useRef(0);
@@ -623,8 +665,9 @@ export function SequenceDiagram() {
   const headerRef = useRef<SVGSVGElement>(null);
   const bodyRef = useRef<SVGSVGElement>(null);
   const follow = useRef(true);
-  const [width, setWidth] = useState(800);
-  const [viewH, setViewH] = useState(600);
+  // The panel's size as a view last measured it (the Timeline's, on a first opening).
+  const [width, setWidth] = useState(() => viewSize.width || 800);
+  const [viewH, setViewH] = useState(() => arrowsHeight || viewSize.height || 600);
   const [scrollTop, setScrollTop] = useState(0);
   /** While saving, every row is drawn (the view draws only the rows in sight). */
   const [exporting, setExporting] = useState<'svg' | 'png' | null>(null);
@@ -634,26 +677,38 @@ export function SequenceDiagram() {
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
-    const measure = () => {
-      setWidth(el.clientWidth);
-      setViewH(el.clientHeight);
-    };
-    const ro = new ResizeObserver(measure);
+    // The observer reports the size once laid out, in the frame; reading clientWidth here would
+    // lay the page out in the task that opens the view (issue 19). Until then the panel's size as
+    // last measured (lib/view-size.ts).
+    const ro = new ResizeObserver(() => {
+      const size = rememberViewSize(el);
+      setWidth(size.width);
+      setViewH((arrowsHeight = size.height));
+    });
     ro.observe(el);
-    measure();
     return () => ro.disconnect();
   }, []);
 
+  const followTo = useRef(0);
+  /** The newest arrow of the last draw: a flood has pushed it out of view by the next. */
+  const lastDrawnId = useRef<string | undefined>(undefined);
+  /** Where our own scroll to the newest arrow left the view: its scroll event is not the learner's. */
+  const ownScroll = useRef(-1);
   useLayoutEffect(() => {
-    const el = scroller.current;
-    if (el && follow.current) el.scrollTop = el.scrollHeight;
-  }, [arrows.length, arrows[arrows.length - 1]?.id]);
-
-  useLayoutEffect(() => {
-    // Reading the layout here makes the browser lay out now, so the cost includes it.
-    void scroller.current?.scrollHeight;
-    lastDraw.current = performance.now();
-    cost.current = lastDraw.current - renderStart;
+    const jsMs = performance.now() - renderStart;
+    // The frame's layout is part of a draw's cost; it is measured in the frame, where the page is
+    // laid out anyway, as is the scroll to the newest row (set in the render's task, the scroll
+    // position would lay the page out there, and again for the frame).
+    inNextFrame(() => {
+      const el = scroller.current;
+      const t = performance.now();
+      if (el && follow.current) {
+        el.scrollTop = followTo.current;
+        ownScroll.current = el.scrollTop;
+      } else void el?.scrollHeight;
+      lastDraw.current = performance.now();
+      cost.current = jsMs + (lastDraw.current - t);
+    });
   });
 
   // The time column fits the widest label drawn, with room: "436.324s" must not lose a digit.
@@ -665,7 +720,15 @@ export function SequenceDiagram() {
   const bodyH = top + ROW * arrows.length + 12;
   const contentH = HEADER + bodyH;
   const top0 = follow.current ? Math.max(0, contentH - viewH) : scrollTop;
-  const firstRow = exporting ? 0 : Math.max(0, Math.floor((top0 - HEADER - top) / ROW) - OVERSCAN);
+  followTo.current = contentH;
+  // Under a flood (following, and a view's worth of arrows new since the last draw) no row is
+  // drawn past the top edge: every drawn row is new on each draw, and each one costs it (issue 19).
+  // A scroll up stops following and draws again with the margin.
+  const lastId = arrows[arrows.length - 1]?.id;
+  let flood = follow.current && lastDrawnId.current !== undefined && lastId !== lastDrawnId.current;
+  for (let i = arrows.length - 1; flood && i >= Math.max(0, arrows.length - Math.ceil(viewH / ROW)); i--) if (arrows[i]!.id === lastDrawnId.current) flood = false;
+  lastDrawnId.current = lastId;
+  const firstRow = exporting ? 0 : Math.max(0, Math.floor((top0 - HEADER - top) / ROW) - (flood ? 1 : OVERSCAN));
   const lastRow = exporting ? arrows.length : Math.min(arrows.length, Math.ceil((top0 + viewH - top) / ROW) + OVERSCAN);
   // Lanes: a connection with an arrow in sight, an open one, the selected one. After a few
   // lessons dozens of closed connections hold arrows among the newest 200; a lane for each
@@ -899,6 +962,10 @@ export function SequenceDiagram() {
         ref={scroller}
         onScroll={(e) => {
           const el = e.currentTarget as HTMLDivElement;
+          // Our own scroll to the bottom is reported in a later frame, when more arrows may have
+          // come: it does not stop following (the learner's scroll up does).
+          // Following, the rows drawn are the bottom's whatever the scroll position: no new draw.
+          if (follow.current && el.scrollTop === ownScroll.current) return;
           follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW * 2;
           setScrollTop(el.scrollTop);
         }}

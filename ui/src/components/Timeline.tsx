@@ -5,6 +5,7 @@ import { opcodeName } from '../../../server/protocol/opcodes.ts';
 import { appBadge, appFilterActive, exchangeBadge, matchesApp, NO_APP_FILTER } from '../lib/app-layer.ts';
 import { base64ToBytes, formatBytes, preview } from '../lib/bytes.ts';
 import { plural } from '../lib/plural.ts';
+import { rememberViewSize, viewSize } from '../lib/view-size.ts';
 import { InsightBadge, insightsOfFrame, insightsOfRow } from './Insights.tsx';
 import { recording, scrubTime } from '../recording.ts';
 import {
@@ -19,6 +20,7 @@ import {
   selection,
   version,
   wiretapNow,
+  inNextFrame,
   type Conn,
   type Filters,
   type HttpExchange,
@@ -348,6 +350,9 @@ function emptyText(mode: 'frames' | 'messages', f: Filters, total: number): stri
   return 'No row matches the filters.';
 }
 
+/** The rows' area's height when the Timeline was last open (its bar is taller than the diagram's). */
+let rowsHeight = 0;
+
 export function Timeline() {
   const v = version.value;
   const f = filters.value;
@@ -419,15 +424,17 @@ export function Timeline() {
   /** Where the learner scrolled to (a ref: following the newest rows moves it without a render). */
   const scrollTop = useRef(0);
   const [, redraw] = useState(0);
-  const [height, setHeight] = useState(400);
+  const [height, setHeight] = useState(() => rowsHeight || viewSize.height || 400);
   const follow = useRef(true);
 
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
-    const ro = new ResizeObserver(() => setHeight(el.clientHeight));
+    // The observer reports the height once laid out, in the frame: reading clientHeight here
+    // would lay the page out in the task that opens the view (issue 19). Until then, the panel's
+    // height as last measured (lib/view-size.ts).
+    const ro = new ResizeObserver(() => setHeight((rowsHeight = rememberViewSize(el).height)));
     ro.observe(el);
-    setHeight(el.clientHeight);
     return () => ro.disconnect();
   }, []);
 
@@ -436,13 +443,31 @@ export function Timeline() {
   // render (at 10,000 frames a second a render per batch is what the page has time for).
   const following = follow.current && !isPaused;
   const top = following ? Math.max(0, rows.length * ROW_HEIGHT - height) : scrollTop.current;
+  const followTo = useRef(0);
+  followTo.current = rows.length * ROW_HEIGHT;
+  /** Rows in the list at the last draw. */
+  const rowsDrawn = useRef(0);
+  /** Where our own scroll to the newest row left the list: its scroll event is not the learner's. */
+  const ownScroll = useRef(-1);
   useLayoutEffect(() => {
-    const el = scroller.current;
-    // The browser clamps it to the bottom; reading scrollHeight first would lay out the page twice.
-    if (el && follow.current && !isPaused) el.scrollTop = rows.length * ROW_HEIGHT;
+    // In the next frame, where the page is laid out anyway: set here, in the render's task, the
+    // scroll position would lay out the page at once (issue 19). The rows drawn are the bottom's
+    // already, and nothing is painted before the frame. The browser clamps it to the bottom.
+    inNextFrame(() => {
+      const el = scroller.current;
+      if (el && follow.current && !paused.peek()) {
+        el.scrollTop = followTo.current;
+        ownScroll.current = el.scrollTop;
+      }
+    });
   }, [rows.length, isPaused]);
 
-  const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
+  // Under a flood (following, and a view's worth of rows new since the last draw) no row is drawn
+  // past the top edge: every row is new on each draw and each one costs it (issue 19). A scroll up
+  // stops following and draws again with the margin.
+  const flood = following && rows.length - rowsDrawn.current >= height / ROW_HEIGHT;
+  rowsDrawn.current = rows.length;
+  const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - (flood ? 1 : OVERSCAN));
   const last = Math.min(rows.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
   const sel = selection.value;
 
@@ -507,12 +532,13 @@ export function Timeline() {
           {timeText(tMode, ev.t, t0, zero)}
         </span>
         <span class="c-delta muted" role="cell">
-          {/* HTTP exchanges sit where their request began; the row before may have come later. */}
-          {ev.t >= prevT ? '+' : '−'}
-          {formatDelta(Math.abs(ev.t - prevT))}
+          {/* HTTP exchanges sit where their request began; the row before may have come later.
+              One text node, not two: every drawn row is new on each draw under a flood. */}
+          {`${ev.t >= prevT ? '+' : '−'}${formatDelta(Math.abs(ev.t - prevT))}`}
         </span>
         <span class="c-conn" role="cell">
-          <span class="swatch" style={{ background: conn?.color }} />#{ev.conn}
+          <span class="swatch" style={{ background: conn?.color }} />
+          {`#${ev.conn}`}
           {conn?.instance && (
             <sub class="instance" title={`The wiretap handed connection #${ev.conn} to server process ${conn.instance} (this lesson runs server.js as several processes, in turn)`}>
               {conn.instance}
@@ -589,7 +615,9 @@ export function Timeline() {
           const el = e.currentTarget as HTMLDivElement;
           const wasFollowing = follow.current;
           scrollTop.current = el.scrollTop;
-          follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_HEIGHT * 2;
+          // Our own scroll to the bottom is reported in a later frame, when more rows may have
+          // come: it does not stop following (the learner's scroll up does).
+          if (!(wasFollowing && el.scrollTop === ownScroll.current)) follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_HEIGHT * 2;
           // Our own move to the bottom (or the learner's while following) changes nothing drawn.
           if (!(wasFollowing && follow.current && !isPaused)) redraw((n) => n + 1);
         }}

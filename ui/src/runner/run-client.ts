@@ -1,5 +1,6 @@
 import { effect, signal, type Signal } from '@preact/signals';
 import type { MessageEvent as WireMessage } from '../../../server/capture/events.ts';
+import type { ConsoleLine } from '../../../server/app/stream-protocol.ts';
 import { activeWorkspace, detailTab, frameKey, model, selectedConn, selection, serverConsole, tokenFromUrl, version, wiretapClock, type FrameKey, topology } from '../state.ts';
 import ClientRuntime from './client-runtime.ts?worker';
 import { sentMatches, type SentData } from './match.ts';
@@ -888,7 +889,9 @@ function onClientMessage(m: WireMessage): boolean {
     }
   }
   unmatched.push(m);
-  if (unmatched.length > MAX_UNMATCHED) unmatched.splice(0, unmatched.length - MAX_UNMATCHED);
+  // Cut in steps, not by one on every message: at 10,000 frames a second a splice per message
+  // moved the whole list each time (issue 19). The newest MAX_UNMATCHED at least are kept.
+  if (unmatched.length > 2 * MAX_UNMATCHED) unmatched.splice(0, unmatched.length - MAX_UNMATCHED);
   return false;
 }
 
@@ -973,8 +976,19 @@ function wallTime(t: number): number {
 const seenServerLines = new Set<string>();
 let seenQueue: string[] = [];
 
+/** The newest line looked at: the next change is looked at from the line after it. */
+let lastSeenLine: ConsoleLine | undefined;
+
 effect(() => {
-  for (const l of serverConsole.value) {
+  const lines = serverConsole.value;
+  // New lines come at the end (the list is the old one and them, cut at the front): only they
+  // are looked at, not the 1,000 lines kept on every change (issue 19: a server printing under a
+  // flood). Without the last line seen (a reconnect started the list again) all are, once each.
+  let from = lines.length;
+  while (from > 0 && lines[from - 1] !== lastSeenLine) from--;
+  lastSeenLine = lines[lines.length - 1] ?? lastSeenLine;
+  for (let i = from; i < lines.length; i++) {
+    const l = lines[i]!;
     // The same line again after the stream reconnects (history is re-sent): keep it once.
     const key = `${l.t}\u0000${l.source}\u0000${l.stream}\u0000${l.text}`;
     if (seenServerLines.has(key)) continue;
