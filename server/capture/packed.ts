@@ -17,8 +17,14 @@ import { materialize } from './materialize.ts';
  * field for field to the one that went in.
  */
 
-/** Payload bytes a packed event may carry; larger ones stay objects (they are few per second). */
-export const PACKED_PAYLOAD = 128;
+/**
+ * Payload bytes a packed event may carry; larger ones stay objects (they are few per second).
+ * 256, not 128: a STOMP MESSAGE or a GraphQL `next` with its envelope is often 130-250 bytes, and
+ * on the bench (app-micro.ts, stomp) those held as objects cost the wiretap ~2x its CPU per round
+ * trip in garbage collection; the arena is maxEvents × 256 bytes (64 MB at 250,000 events),
+ * touched only as the ring fills.
+ */
+export const PACKED_PAYLOAD = 256;
 
 const KIND_FRAME = 1;
 const KIND_MESSAGE = 2;
