@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Direction } from '../../server/capture/events.ts';
 import { appOf, type AppDecoder, type AppMessage } from '../../server/protocol/app/decoder.ts';
+import { graphqlTransportWs, graphqlWsLegacy, MAX_OPERATIONS } from '../../server/protocol/app/graphql.ts';
 import { stompDecoder } from '../../server/protocol/app/stomp.ts';
 
 const SEED = Number(process.env.FC_SEED ?? 0x1a2e);
@@ -93,5 +94,93 @@ describe('STOMP: the relay pass reads only the headers it acts on', () => {
       { conn: 1, dir: 'client', firstFrame: frameNo - 2 },
       { conn: 1, dir: 'client', firstFrame: frameNo - 2 },
     ]);
+  });
+});
+
+describe('GraphQL: the relay pass scans for type and id instead of parsing', () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const type = fc.constantFrom('connection_init', 'connection_ack', 'subscribe', 'next', 'error', 'complete', 'ping', 'pong', 'start', 'data', 'stop', 'ka', 'nope', '');
+  const id = fc.oneof(
+    fc.constantFrom('"1"', '"2"', '""', '1', '2.50', '-0', '1e2', 'null', 'true', '{"a":1}', '[1]', '"\\u0031"', '"\\n"', '"é"'),
+    fc.string({ maxLength: 6 }).map((x) => JSON.stringify(x)),
+  );
+  const payload = fc.oneof(fc.constant(undefined), fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)), fc.constant('{"query":"subscription S { s }"}'), fc.constant('{"type":"next","id":"9"}'));
+  const key = (k: string) => fc.constantFrom(`"${k}"`, `"${k}"`, `"${k}"`, `"\\u00${k.charCodeAt(0).toString(16)}${k.slice(1)}"`);
+  const object = fc
+    .record({
+      members: fc.array(
+        fc.oneof(
+          fc.tuple(key('type'), type.map((t) => JSON.stringify(t))),
+          fc.tuple(key('type'), fc.constantFrom('1', 'null', '{}', '"ne\\u0078t"')),
+          fc.tuple(key('id'), id),
+          fc.tuple(fc.constant('"payload"'), payload.filter((p): p is string => p !== undefined)),
+          fc.tuple(fc.constantFrom('"x"', '"ty"', '"idd"', '"types"'), fc.constant('0')),
+        ),
+        { maxLength: 5 },
+      ),
+      space: fc.constantFrom('', ' ', '\n\t', '\r\n '),
+    })
+    .map(({ members, space }) => `{${space}${members.map(([k, v]) => `${k}${space}:${space}${v}`).join(`,${space}`)}${space}}`);
+  const valid = fc.record({ type, id: fc.option(id, { nil: undefined }), payload }).map(({ type, id, payload }) => `{${id !== undefined ? `"id":${id},` : ''}"type":"${type}"${payload !== undefined ? `,"payload":${payload}` : ''}}`);
+  // Damage: cut anywhere, a byte changed, invalid UTF-8, JSON that is not an object, not JSON.
+  const damaged = fc.oneof(
+    fc.tuple(valid, fc.nat()).map(([t, at]) => t.slice(0, at % (t.length + 1))),
+    fc.tuple(valid, fc.nat(), fc.constantFrom('"', '\\', '}', ']', ',', ':', ' ', 'x', '\u0000', '\n')).map(([t, at, c]) => t.slice(0, at % t.length) + c + t.slice((at % t.length) + 1)),
+    fc.constantFrom('[{"type":"next"}]', '"next"', '42', 'null', ' {"type":"ping"} ', '{"type":"ping"} x', '{"type":"ping"}{}', '\ufeff{"type":"ping"}', '{"type":"pi\u2028ng"}', '{"type":"ping",}', '{,}', '{"a":01}', '{"a":1.}', '{"a":-}', '{"a":"\\x"}', '{"a":"\\u12g4"}', '{"a":tru}', ''),
+  );
+  const text = fc.oneof(valid, valid, object, damaged);
+  const bytes = fc.oneof(
+    text.map(enc),
+    fc.tuple(valid, fc.nat(), fc.constantFrom(0xff, 0xc3, 0xe2, 0x80)).map(([t, at, b]) => {
+      const e = enc(t);
+      const out = new Uint8Array(e.length + 1);
+      const k = at % (e.length + 1);
+      out.set(e.subarray(0, k), 0);
+      out[k] = b;
+      out.set(e.subarray(k), k + 1);
+      return out;
+    }),
+  );
+  const messages = fc.array(fc.tuple(fc.constantFrom<Direction>('client', 'server'), bytes), { minLength: 1, maxLength: 10 });
+
+  for (const [name, make] of [['graphql-transport-ws', graphqlTransportWs], ['graphql-ws', graphqlWsLegacy]] as const) {
+    it(`reports the same rules and makes the same app as JSON.parse would (${name})`, () => {
+      fc.assert(
+        fc.property(messages, (ms) => {
+          // An opening as the libraries make it first, so later messages are read past the ack.
+          const opening: Array<[Direction, Uint8Array]> = [['client', enc('{"type":"connection_init"}')], ['server', enc('{"type":"connection_ack"}')]];
+          const seen = both(make(), make({ lazy: false }), [...opening, ...ms]);
+          for (const s of seen) expect(s.lazy).toEqual(s.eager);
+        }),
+        { seed: SEED, numRuns: 1000 },
+      );
+    });
+  }
+
+  it(`forgets the oldest of more than ${MAX_OPERATIONS} operations never completed, and completed ones at once`, () => {
+    const decoder = graphqlTransportWs();
+    const send = (dir: Direction, o: object) => {
+      const m = msg(dir, enc(JSON.stringify(o)));
+      const r = decoder.message(m);
+      return { ref: m.ref, app: appOf(r, m)!, violations: r.violations };
+    };
+    send('client', { type: 'connection_init' });
+    send('server', { type: 'connection_ack' });
+    const subscribes = Array.from({ length: MAX_OPERATIONS + 100 }, (_, n) => send('client', { id: `op-${n}`, type: 'subscribe', payload: { query: 'subscription S { s }' } }));
+    expect(subscribes.every((s) => s.violations === undefined)).toBe(true);
+    // The first 100 were forgotten; the newest MAX_OPERATIONS still answer.
+    expect(send('server', { id: 'op-99', type: 'next', payload: {} }).app.replyTo).toBeUndefined();
+    expect(send('server', { id: 'op-100', type: 'next', payload: {} }).app.replyTo).toEqual(subscribes[100]!.ref);
+    expect(send('server', { id: `op-${MAX_OPERATIONS + 99}`, type: 'next', payload: {} }).app.replyTo).toEqual(subscribes[MAX_OPERATIONS + 99]!.ref);
+    // A completed operation's id is free again: a new subscribe with it is no duplicate.
+    send('server', { id: 'op-100', type: 'complete' });
+    expect(send('server', { id: 'op-100', type: 'next', payload: {} }).app.replyTo).toBeUndefined();
+    const again = send('client', { id: 'op-100', type: 'subscribe', payload: { query: 'subscription S { s }' } });
+    expect(again.violations).toBeUndefined();
+    expect(send('client', { id: 'op-101', type: 'subscribe', payload: { query: 'subscription S { s }' } }).violations?.map((v) => v.rule)).toEqual(['graphql-duplicate-id']);
+    // Re-subscribing made op-100 the newest: the next subscribes forget op-102 onwards first, not op-100.
+    for (let n = 0; n < 2; n++) send('client', { id: `more-${n}`, type: 'subscribe', payload: { query: 'subscription S { s }' } });
+    expect(send('server', { id: 'op-102', type: 'next', payload: {} }).app.replyTo).toBeUndefined();
+    expect(send('server', { id: 'op-100', type: 'next', payload: {} }).app.replyTo).toEqual(again.ref);
   });
 });
