@@ -136,8 +136,10 @@ export class PackedSlots {
     const at = slot * HEAD_BYTES;
     const arena = this.payload;
     if (b.length > HEAD_BYTES) {
-      arena.set(b.subarray(0, HEAD_BYTES), at);
-      (this.tail ??= new Uint8Array(this.slots * (PACKED_PAYLOAD - HEAD_BYTES))).set(b.subarray(HEAD_BYTES), slot * (PACKED_PAYLOAD - HEAD_BYTES));
+      // Plain Uint8Array views: Buffer's subarray costs more than the copy.
+      arena.set(new Uint8Array(b.buffer, b.byteOffset, HEAD_BYTES), at);
+      const tail = (this.tail ??= new Uint8Array(this.slots * (PACKED_PAYLOAD - HEAD_BYTES)));
+      tail.set(new Uint8Array(b.buffer, b.byteOffset + HEAD_BYTES, b.length - HEAD_BYTES), slot * (PACKED_PAYLOAD - HEAD_BYTES));
     } else if (b.length > 32) arena.set(b, at);
     else for (let i = 0; i < b.length; i++) arena[at + i] = b[i]!;
   }
