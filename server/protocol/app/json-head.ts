@@ -27,7 +27,6 @@ export const OTHER_ID: unique symbol = Symbol('not a string or number');
 /** The open containers (0 object, 1 array); grown as deep as a message goes, never past its length. */
 let stack = new Uint8Array(256);
 
-const WS = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 const DIGIT = (c: number) => c >= 0x30 && c <= 0x39;
 const HEX = (c: number) => DIGIT(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 
@@ -104,7 +103,7 @@ export function jsonHead(b: Uint8Array): JsonHead | typeof NOT_JSON | typeof NO_
   let idKind = 0;
   let idStart = -1;
   let idEnd = -1;
-  const topObject = b.length > 0 && skipWs(b, 0) < n && b[skipWs(b, 0)] === 0x7b;
+  const topObject = b[skipWs(b, 0)] === 0x7b;
 
   value: for (;;) {
     i = skipWs(b, i);
@@ -184,7 +183,7 @@ export function jsonHead(b: Uint8Array): JsonHead | typeof NOT_JSON | typeof NO_
         if (i !== n) return NOT_JSON;
         if (!topObject || typeStart < 0) return fallback ? FALLBACK : NO_TYPE;
         if (fallback) return FALLBACK;
-        const head: JsonHead = { type: text(b, typeStart, typeEnd), id: undefined };
+        const head: JsonHead = { type: typeText(b, typeStart, typeEnd), id: undefined };
         if (idKind === 1) head.id = text(b, idStart, idEnd);
         else if (idKind === 2) head.id = Number(text(b, idStart, idEnd));
         else if (idKind === 3) head.id = null;
@@ -220,6 +219,29 @@ export function jsonHead(b: Uint8Array): JsonHead | typeof NOT_JSON | typeof NO_
 }
 
 function skipWs(b: Uint8Array, i: number): number {
-  while (i < b.length && WS(b[i]!)) i++;
+  for (; i < b.length; i++) {
+    const c = b[i];
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
+  }
   return i;
+}
+
+/** The types both GraphQL subprotocols name, as bytes by length: a known type is matched without decoding it. */
+const TYPES_BY_LENGTH: Array<Array<[Uint8Array, string]>> = [];
+for (const t of ['connection_init', 'connection_ack', 'connection_error', 'connection_terminate', 'ping', 'pong', 'ka', 'subscribe', 'start', 'next', 'data', 'error', 'complete', 'stop']) {
+  (TYPES_BY_LENGTH[t.length] ??= []).push([Buffer.from(t, 'latin1'), t]);
+}
+
+/** The text of b[start, end): a known type's own string, else decoded. */
+function typeText(b: Uint8Array, start: number, end: number): string {
+  const known = TYPES_BY_LENGTH[end - start];
+  if (known !== undefined) {
+    for (let k = 0; k < known.length; k++) {
+      const [bytes, type] = known[k]!;
+      let i = 0;
+      while (i < bytes.length && b[start + i] === bytes[i]) i++;
+      if (i === bytes.length) return type;
+    }
+  }
+  return text(b, start, end);
 }
