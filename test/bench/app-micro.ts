@@ -31,6 +31,11 @@ function frame(p: Payload, masked: boolean): Buffer {
   return Buffer.concat([head, key, body]);
 }
 
+/** The server's answer as its frames, back to back (one read, as they often arrive). */
+function frames(answer: Payload | Payload[]): Buffer {
+  return Array.isArray(answer) ? Buffer.concat(answer.map((p) => frame(p, false))) : frame(answer, false);
+}
+
 function pipeline(): { push: (conn: ConnectionDecoder, events: WireEvent[]) => void; store: CaptureStore } {
   const store = new CaptureStore();
   const insights = new InsightEngine();
@@ -54,14 +59,14 @@ function run(w: AppWorkload, conns = 32): number {
     if (w.greeting !== undefined) push(d, d.receive('server', frame(w.greeting, false), t));
     for (const m of w.opening) {
       push(d, d.receive('client', frame(m, true), t));
-      push(d, d.receive('server', frame(w.reply(typeof m === 'string' ? Buffer.from(m) : m, typeof m !== 'string'), false), t));
+      push(d, d.receive('server', frames(w.reply(typeof m === 'string' ? Buffer.from(m) : m, typeof m !== 'string')), t));
     }
   }
   // Frames made beforehand (a different id per message where the protocol has one).
   const N = 512 * conns;
   const pairs = Array.from({ length: N }, (_, n) => {
     const m = w.message(n);
-    return [frame(m, true), frame(w.reply(typeof m === 'string' ? Buffer.from(m) : m, typeof m !== 'string'), false)] as const;
+    return [frame(m, true), frames(w.reply(typeof m === 'string' ? Buffer.from(m) : m, typeof m !== 'string'))] as const;
   });
   const trip = (i: number) => {
     const d = decoders[i % conns]!;

@@ -94,7 +94,7 @@ async function load(port: number, relay: ChildProcess, w: AppWorkload): Promise<
     for (const ws of clients) ws.terminate();
     throw failed.reason;
   }
-  const trips = roundTrips(clients, w.message, IN_FLIGHT);
+  const trips = roundTrips(clients, w.message, IN_FLIGHT, w.replies ?? 1);
   await sleep(WARMUP_MS);
   const before = { n: trips.received(), t: performance.now(), cpu: await cpuMs(relay) };
   await sleep(SECONDS * 1000);

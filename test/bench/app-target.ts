@@ -17,7 +17,7 @@ wss.on('connection', (ws, req) => {
   const w = APP_WORKLOADS.find((x) => x.path === req.url) ?? PLAIN;
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     const out = w.reply(data, isBinary);
-    ws.send(out, { binary: typeof out !== 'string' });
+    for (const m of Array.isArray(out) ? out : [out]) ws.send(m, { binary: typeof m !== 'string' });
   });
   ws.on('error', () => ws.terminate());
   if (w.greeting !== undefined) ws.send(w.greeting, { binary: typeof w.greeting !== 'string' });

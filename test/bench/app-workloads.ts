@@ -26,8 +26,10 @@ export interface AppWorkload {
   opening: Payload[];
   /** The client's nth message of the load. */
   message: (n: number) => Payload;
-  /** The server's answer to a client message (the same for the opening's messages). */
-  reply: (data: Buffer, binary: boolean) => Payload;
+  /** The server's answer to a client message (the same for the opening's messages, which get one message each). */
+  reply: (data: Buffer, binary: boolean) => Payload | Payload[];
+  /** Messages the server answers each message of the load with (1 unless said); the last ends the round trip. */
+  replies?: number;
 }
 
 /** ~20 bytes of text, as a chat line or a small JSON update. */
@@ -91,17 +93,21 @@ export const APP_WORKLOADS: AppWorkload[] = [
     message: (n) => `{"jsonrpc":"2.0","method":"chat","params":["${LINE}"],"id":${n}}`,
     reply: (data) => `{"jsonrpc":"2.0","result":"${LINE}","id":${between(data.toString('latin1'), '"id":', '}')}}`,
   },
-  // graphql-ws's protocol: init and ack, then a subscribe per message, each answered by a next.
+  // graphql-ws's protocol as its client runs a mutation per chat line: init and ack, then a
+  // subscribe (the mutation, with a new id) answered by its result (next) and complete, which
+  // ends the operation (graphql-ws's PROTOCOL.md, "Single result operation").
   {
     name: 'graphql',
     path: '/graphql',
     subprotocol: 'graphql-transport-ws',
     opening: ['{"type":"connection_init"}'],
-    message: (n) => `{"id":"${n}","type":"subscribe","payload":{"query":"subscription Chat { chat }"}}`,
+    message: (n) => `{"id":"${n}","type":"subscribe","payload":{"query":"mutation Chat($line: String!) { chat(line: $line) }","variables":{"line":"${LINE}"}}}`,
+    replies: 2,
     reply: (data) => {
       const text = data.toString('utf8');
       if (text.includes('"connection_init"')) return '{"type":"connection_ack"}';
-      return `{"id":"${between(text, '"id":"', '"')}","type":"next","payload":{"data":{"chat":"${LINE}"}}}`;
+      const id = between(text, '"id":"', '"');
+      return [`{"id":"${id}","type":"next","payload":{"data":{"chat":"${LINE}"}}}`, `{"id":"${id}","type":"complete"}`];
     },
   },
   // STOMP 1.2 as stompjs speaks it: CONNECT, SUBSCRIBE, then SENDs, each delivered as a MESSAGE.

@@ -22,6 +22,11 @@ function frameOf(p: Payload, fromClient: boolean): Buffer {
   return encodeFrame({ fin: true, opcode: typeof p === 'string' ? 1 : 2, mask: fromClient ? MASK : null, payload });
 }
 
+/** A server's answer as its frames, back to back (GraphQL answers a mutation with next and complete). */
+function answerOf(answer: Payload | Payload[]): Buffer {
+  return Array.isArray(answer) ? Buffer.concat(answer.map((p) => frameOf(p, false))) : frameOf(answer, false);
+}
+
 /** The workload's conversation on two connections, through a decoder and the stage; every event out. */
 function run(w: AppWorkload, lazy: boolean, requests: number): WireEvent[] {
   const out: WireEvent[] = [];
@@ -35,7 +40,7 @@ function run(w: AppWorkload, lazy: boolean, requests: number): WireEvent[] {
     if (w.greeting !== undefined) feed(d, 'server', frameOf(w.greeting, false));
     for (const m of w.opening) {
       feed(d, 'client', frameOf(m, true));
-      feed(d, 'server', frameOf(w.reply(typeof m === 'string' ? Buffer.from(m) : m, typeof m !== 'string'), false));
+      feed(d, 'server', answerOf(w.reply(typeof m === 'string' ? Buffer.from(m) : m, typeof m !== 'string')));
     }
   }
   // Two requests in flight on each connection, answered in order, the connections interleaved.
@@ -47,7 +52,7 @@ function run(w: AppWorkload, lazy: boolean, requests: number): WireEvent[] {
     feed(conns[1]!, 'client', frameOf(sent[3]!, true));
     for (const [i, d] of [conns[0]!, conns[1]!, conns[0]!, conns[1]!].entries()) {
       const m = sent[i]!;
-      feed(d, 'server', frameOf(w.reply(typeof m === 'string' ? Buffer.from(m) : m, typeof m !== 'string'), false));
+      feed(d, 'server', answerOf(w.reply(typeof m === 'string' ? Buffer.from(m) : m, typeof m !== 'string')));
     }
   }
   return out;

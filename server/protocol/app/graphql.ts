@@ -18,6 +18,7 @@ import type { AppInfo, AppLayerSpan, AppProtocol, Direction, MessageRef } from '
 import type { AppDecoder, AppMaker, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
 import { decoderFailure } from './failure.ts';
 import { findOperation, type OperationInfo } from './graphql-operation.ts';
+import { FALLBACK, jsonHead, NO_TYPE, NOT_JSON } from './json-head.ts';
 
 /** Operations in flight remembered for `replyTo` (oldest forgotten first). */
 export const MAX_OPERATIONS = 256;
@@ -89,14 +90,18 @@ const LEGACY_WS: Dialect = {
   strictInit: false,
 };
 
-/** A decoder for `graphql-transport-ws` (the graphql-ws library). */
-export function graphqlTransportWs(): AppDecoder {
-  return new GraphqlDecoder(TRANSPORT_WS);
+/**
+ * A decoder for `graphql-transport-ws` (the graphql-ws library). `lazy: false` parses each message
+ * with JSON.parse on the decoder's pass and makes `app` at once: the reference the relay's pass
+ * (a scan for `type` and `id`, json-head.ts) is checked against.
+ */
+export function graphqlTransportWs(options: { lazy?: boolean } = {}): AppDecoder {
+  return new GraphqlDecoder(TRANSPORT_WS, options.lazy ?? true);
 }
 
-/** A decoder for the legacy `graphql-ws` subprotocol (subscriptions-transport-ws). */
-export function graphqlWsLegacy(): AppDecoder {
-  return new GraphqlDecoder(LEGACY_WS);
+/** A decoder for the legacy `graphql-ws` subprotocol (subscriptions-transport-ws); `lazy` as above. */
+export function graphqlWsLegacy(options: { lazy?: boolean } = {}): AppDecoder {
+  return new GraphqlDecoder(LEGACY_WS, options.lazy ?? true);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
@@ -105,16 +110,23 @@ class GraphqlDecoder implements AppDecoder {
   readonly protocol: AppProtocol;
   private inits = 0;
   private acked = false;
-  /** id → the subscribe (start) message, in order of arrival. */
-  private readonly operations = new Map<string, MessageRef>();
+  /** id → the subscribe (start) message, oldest first. */
+  private readonly operations = new Operations();
 
-  constructor(private readonly d: Dialect) {
+  constructor(
+    private readonly d: Dialect,
+    private readonly lazy = true,
+  ) {
     this.protocol = d.protocol;
   }
 
   message(m: AppMessage): AppResult {
     try {
-      return this.decode(m);
+      const r = this.decode(m);
+      if (this.lazy || !r.maker) return r;
+      const out: AppResult = { app: r.maker(m, r.arg ?? -1) };
+      if (r.violations) out.violations = r.violations;
+      return out;
     } catch (err) {
       return { violations: [decoderFailure(this.d.protocol, err)] };
     }
@@ -129,7 +141,7 @@ class GraphqlDecoder implements AppDecoder {
     const d = this.d;
     if (m.truncated || m.data.length > MAX_JSON_BYTES) return { app: this.cut(m) };
     const violations: AppRuleBroken[] = [];
-    const o = parseMessage(m);
+    const o = this.lazy ? headOf(m) : parseMessage(m);
     if (o === null || typeof o === 'string') {
       // Not JSON, or no "type": rare, made now.
       const app = this.make(m, -1);
@@ -261,12 +273,7 @@ class GraphqlDecoder implements AppDecoder {
   }
 
   private remember(id: string, ref: MessageRef): void {
-    this.operations.delete(id);
     this.operations.set(id, ref);
-    if (this.operations.size > MAX_OPERATIONS) {
-      const oldest = this.operations.keys().next().value;
-      if (oldest !== undefined) this.operations.delete(oldest);
-    }
   }
 
   private unit(type: string, summary: string, m: AppMessage): AppInfo {
@@ -285,6 +292,67 @@ function broke(violations: AppRuleBroken[], d: Dialect, rule: string, section: s
 /** UTF-8 text of a message's data (Buffer's decoder: cheaper than TextDecoder on short messages). */
 function textOfData(data: Uint8Array): string {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
+}
+
+/**
+ * The operations in flight, by id, at most MAX_OPERATIONS: past it the oldest is forgotten, in
+ * constant time (a list in order of arrival beside the Map; a Map's first key is found by
+ * stepping over the entries deleted before it, and a client that never completes its
+ * operations makes one eviction per message).
+ */
+class Operations {
+  private readonly byId = new Map<string, OperationNode>();
+  private oldest: OperationNode | null = null;
+  private newest: OperationNode | null = null;
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  get(id: string): MessageRef | undefined {
+    return this.byId.get(id)?.ref;
+  }
+
+  /** Remembers `id` as the newest (again, if it was known), forgetting the oldest past the bound. */
+  set(id: string, ref: MessageRef): void {
+    this.delete(id);
+    const node: OperationNode = { id, ref, older: this.newest, newer: null };
+    if (this.newest !== null) this.newest.newer = node;
+    else this.oldest = node;
+    this.newest = node;
+    this.byId.set(id, node);
+    if (this.byId.size > MAX_OPERATIONS && this.oldest !== null) this.delete(this.oldest.id);
+  }
+
+  delete(id: string): void {
+    const node = this.byId.get(id);
+    if (node === undefined) return;
+    this.byId.delete(id);
+    if (node.older !== null) node.older.newer = node.newer;
+    else this.oldest = node.newer;
+    if (node.newer !== null) node.newer.older = node.older;
+    else this.newest = node.older;
+  }
+}
+
+interface OperationNode {
+  id: string;
+  ref: MessageRef;
+  older: OperationNode | null;
+  newer: OperationNode | null;
+}
+
+/** The message's type and id, scanned (json-head.ts): null when it is not JSON, its text when it has no "type" string. */
+function headOf(m: AppMessage): Parsed | string | null {
+  const head = jsonHead(m.data);
+  if (head === NOT_JSON) return null;
+  if (head === NO_TYPE) return textOfData(m.data);
+  if (head === FALLBACK) return parseMessage(m);
+  return head;
 }
 
 /** The message as JSON; null when it is not JSON, its text when it has no "type" string. */

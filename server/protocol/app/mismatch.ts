@@ -198,6 +198,15 @@ export class MismatchWatch {
     return null;
   }
 
+  /**
+   * Does the next message of `dir` get looked at? A GraphQL connection stays watched for its
+   * whole life (a 4406 close can come at any time), but past its first messages nothing in them
+   * matters: the stage then makes no view of them.
+   */
+  wants(dir: Direction): boolean {
+    return !this.told && this.seen[dir] < MISMATCH_MESSAGES;
+  }
+
   /** Each message, in order; only the first few of each direction are looked at. */
   message(m: MismatchMessage): Mismatch | null {
     if (this.told) return null;
@@ -319,7 +328,7 @@ export class MismatchStage {
 
   message(e: MessageEvent): AppViolationEvent | null {
     const w = this.watches.get(e.conn);
-    if (!w) return null;
+    if (!w || !w.wants(e.dir)) return null;
     let data: Uint8Array;
     if (e._bytes !== undefined) data = e._bytes.subarray(0, MESSAGE_BYTES);
     else if (e.text !== undefined) data = Buffer.from(e.text.length > MESSAGE_BYTES ? e.text.slice(0, MESSAGE_BYTES) : e.text, 'utf8');

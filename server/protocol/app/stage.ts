@@ -56,6 +56,9 @@ export class AppStage {
   /** A client and a server that speak different protocols on top (mismatch.ts). */
   private readonly mismatch = new MismatchStage();
   private readonly lazyMakers = new WeakMap<AppMaker, (e: MessageEvent) => AppInfo>();
+  /** The last maker asked for and its function (a connection's messages ask for the same one in a row); keeps at most one ended connection's decoder alive. */
+  private lastMaker: AppMaker | null = null;
+  private lastLazy: ((e: MessageEvent) => AppInfo) | null = null;
 
   constructor(
     private readonly emit: (events: WireEvent[]) => void,
@@ -194,6 +197,7 @@ export class AppStage {
    * is made. One per maker (cached; a maker lives as long as an event that holds it).
    */
   private lazyMaker(maker: AppMaker, protocol: AppProtocol): (e: MessageEvent) => AppInfo {
+    if (maker === this.lastMaker) return this.lastLazy!;
     let f = this.lazyMakers.get(maker);
     if (f === undefined) {
       f = (e: MessageEvent) => {
@@ -206,6 +210,8 @@ export class AppStage {
       };
       this.lazyMakers.set(maker, f);
     }
+    this.lastMaker = maker;
+    this.lastLazy = f;
     return f;
   }
 

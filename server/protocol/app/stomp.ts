@@ -37,37 +37,53 @@ const SUMMARY_BODY_CHARS = 60;
 const CLIENT_COMMANDS = new Set(['CONNECT', 'STOMP', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'BEGIN', 'COMMIT', 'ABORT', 'ACK', 'NACK', 'DISCONNECT']);
 const SERVER_COMMANDS = new Set(['CONNECTED', 'MESSAGE', 'RECEIPT', 'ERROR']);
 
-/** Headers each frame must carry, per version ("Client Frames", "Server Frames"). */
-function requiredHeaders(command: string, v: StompVersion): string[] {
+/** Headers each frame must carry, per version ("Client Frames", "Server Frames"); constants (looked up per frame). */
+const NONE: readonly string[] = [];
+const DESTINATION = ['destination'];
+const DESTINATION_ID = ['destination', 'id'];
+const ID = ['id'];
+const MESSAGE_ID_SUBSCRIPTION = ['message-id', 'subscription'];
+const MESSAGE_ID = ['message-id'];
+const TRANSACTION = ['transaction'];
+const MESSAGE_11 = ['destination', 'message-id', 'subscription'];
+const MESSAGE_10 = ['destination', 'message-id'];
+const RECEIPT_ID = ['receipt-id'];
+const VERSION = ['version'];
+
+function requiredHeaders(command: string, v: StompVersion): readonly string[] {
   const v11 = v !== '1.0';
   switch (command) {
     case 'SEND':
-      return ['destination'];
+      return DESTINATION;
     case 'SUBSCRIBE':
-      return v11 ? ['destination', 'id'] : ['destination'];
+      return v11 ? DESTINATION_ID : DESTINATION;
     case 'UNSUBSCRIBE':
-      return v11 ? ['id'] : [];
+      return v11 ? ID : NONE;
     case 'ACK':
     case 'NACK':
-      return v === '1.2' ? ['id'] : v11 ? ['message-id', 'subscription'] : ['message-id'];
+      return v === '1.2' ? ID : v11 ? MESSAGE_ID_SUBSCRIPTION : MESSAGE_ID;
     case 'BEGIN':
     case 'COMMIT':
     case 'ABORT':
-      return ['transaction'];
+      return TRANSACTION;
     case 'MESSAGE':
-      return v11 ? ['destination', 'message-id', 'subscription'] : ['destination', 'message-id'];
+      return v11 ? MESSAGE_11 : MESSAGE_10;
     case 'RECEIPT':
-      return ['receipt-id'];
+      return RECEIPT_ID;
     case 'CONNECTED':
-      return v11 ? ['version'] : [];
+      return v11 ? VERSION : NONE;
     default:
-      return [];
+      return NONE;
   }
 }
 
-/** A decoder for one STOMP connection; `version` is the subprotocol's (`stomp` alone: 1.0 until CONNECTED says). */
-export function stompDecoder(version: StompVersion): AppDecoder {
-  return new StompDecoder(version);
+/**
+ * A decoder for one STOMP connection; `version` is the subprotocol's (`stomp` alone: 1.0 until
+ * CONNECTED says). `lazy: false` reads every header on the decoder's pass and makes `app` at once:
+ * the reference the relay's lazy pass is checked against (its rules and links must be the same).
+ */
+export function stompDecoder(version: StompVersion, options: { lazy?: boolean } = {}): AppDecoder {
+  return new StompDecoder(version, version, options.lazy ?? true);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
@@ -109,6 +125,7 @@ class StompDecoder implements AppDecoder {
   constructor(
     private version: StompVersion,
     private readonly base: StompVersion = version,
+    private readonly lazy = true,
   ) {}
 
   /**
@@ -130,16 +147,15 @@ class StompDecoder implements AppDecoder {
 
   private linkLive(unit: AppUnit, m: AppMessage): void {
     const headers = unit.headers!;
-    const h = (n: string) => headerOf(headers, n);
     if (m.dir === 'client') {
-      const receipt = h('receipt');
+      const receipt = headerOf(headers, 'receipt');
       if (receipt !== undefined) remember(this.receipts, receipt, m.ref);
-      const id = h('id');
+      const id = headerOf(headers, 'id');
       if (id !== undefined && unit.command === 'SUBSCRIBE') remember(this.subscriptions, id, m.ref);
       if (id !== undefined && unit.command === 'UNSUBSCRIBE') this.subscriptions.delete(id);
       return;
     }
-    const receiptId = h('receipt-id');
+    const receiptId = headerOf(headers, 'receipt-id');
     if (receiptId !== undefined && (unit.command === 'RECEIPT' || unit.command === 'ERROR')) {
       const ref = this.receipts.get(receiptId);
       if (ref !== undefined) {
@@ -147,7 +163,7 @@ class StompDecoder implements AppDecoder {
         this.receipts.delete(receiptId);
       }
     }
-    const sub = h('subscription');
+    const sub = headerOf(headers, 'subscription');
     if (sub !== undefined && unit.command === 'MESSAGE') {
       const ref = this.subscriptions.get(sub);
       if (ref !== undefined) unit.replyTo = ref;
@@ -160,7 +176,7 @@ class StompDecoder implements AppDecoder {
     const version = this.version;
     const replies: Array<MessageRef | undefined> = [];
     try {
-      if (!clean) return this.decode(m);
+      if (!clean || !this.lazy) return this.decode(m);
       this.cheap = true;
       this.replies = replies;
       const r = this.decode(m);
@@ -336,6 +352,8 @@ class StompDecoder implements AppDecoder {
 
     // Headers: lines up to the empty one.
     const headers: HeaderPair[] = [];
+    /** Headers counted toward MAX_HEADERS (the decoder's pass keeps only those it reads in `headers`). */
+    let seen = 0;
     let dropped = 0;
     let line = eol + 1;
     const headersStart = line;
@@ -343,25 +361,53 @@ class StompDecoder implements AppDecoder {
     let badEscape = false;
     let noColon = false;
     for (;;) {
-      const end = indexOf(buf, 0x0a, line, buf.length);
+      // One look at each byte of the line: its end, its first colon, a backslash on either side.
+      let end = -1;
+      let colon = -1;
+      let slashInName = false;
+      let slashInValue = false;
+      for (let i = line; i < buf.length; i++) {
+        const c = buf[i];
+        if (c === 0x0a) {
+          end = i;
+          break;
+        }
+        if (c === 0x3a) {
+          if (colon < 0) colon = i;
+        } else if (c === 0x5c) {
+          if (colon < 0) slashInName = true;
+          else slashInValue = true;
+        }
+      }
       if (end < 0) return null;
       const contentEnd = end > line && buf[end - 1] === 0x0d ? end - 1 : end;
       if (contentEnd === line) {
         line = end + 1;
         break;
       }
-      const colon = indexOf(buf, 0x3a, line, contentEnd);
       if (colon < 0) noColon = true;
-      else if (headers.length < MAX_HEADERS) {
-        const name = this.headerText(buf, line, colon, unescape);
-        // The decoder's pass reads only the values it acts on (and any with an escape to check);
-        // the replay reads them all.
-        const value =
-          !this.cheap || READ_VALUES.has(name.text) || (unescape && indexOf(buf, 0x5c, colon + 1, contentEnd) >= 0)
-            ? this.headerText(buf, colon + 1, contentEnd, unescape)
-            : UNREAD;
-        if (name.bad || value.bad) badEscape = true;
-        headers.push([name.text, value.text]);
+      else if (seen < MAX_HEADERS) {
+        seen++;
+        if (this.cheap) {
+          // The decoder's pass makes strings only of what it acts on: the names of the headers
+          // it reads or requires (matched as bytes), the values it reads, and any text with an
+          // escape to check; the replay reads them all.
+          const escapedName = unescape && slashInName;
+          const known = escapedName ? null : knownName(buf, line, colon);
+          const name = escapedName ? this.headerText(buf, line, colon, true) : null;
+          const text = known ?? name?.text;
+          const value =
+            (text !== undefined && READ_VALUES.has(text)) || (unescape && slashInValue)
+              ? this.headerText(buf, colon + 1, contentEnd, unescape)
+              : UNREAD;
+          if (name?.bad || value.bad) badEscape = true;
+          if (text !== undefined && KNOWN_NAMES.has(text)) headers.push([text, value.text]);
+        } else {
+          const name = this.headerText(buf, line, colon, unescape);
+          const value = this.headerText(buf, colon + 1, contentEnd, unescape);
+          if (name.bad || value.bad) badEscape = true;
+          headers.push([name.text, value.text]);
+        }
       } else dropped++;
       line = end + 1;
     }
@@ -422,8 +468,10 @@ class StompDecoder implements AppDecoder {
         violations.push({ rule: 'stomp-unknown-command', section: this.section(dir === 'client' ? 'Client Frames' : 'Server Frames'), message: `"${command}" is not a STOMP command a ${dir} sends.` });
       }
     }
-    const missing = requiredHeaders(command, this.version).filter((h) => headerOf(headers, h) === undefined);
-    if (missing.length > 0) {
+    const required = requiredHeaders(command, this.version);
+    let missing: string[] | null = null;
+    for (let i = 0; i < required.length; i++) if (headerOf(headers, required[i]!) === undefined) (missing ??= []).push(required[i]!);
+    if (missing !== null) {
       violations.push({ rule: 'stomp-missing-header', section: this.section(command), message: `This ${command} frame has no ${missing.join(', ')} header${missing.length > 1 ? 's' : ''}, which STOMP ${this.version} requires.` });
     }
     if (command === 'CONNECTED') {
@@ -483,7 +531,29 @@ class StompDecoder implements AppDecoder {
 
 /** The header values the decoder's pass acts on (a body's end, the version agreed, links for replyTo). */
 const READ_VALUES = new Set(['content-length', 'version', 'receipt', 'receipt-id', 'id', 'subscription']);
+/** The headers the decoder's pass keeps: those it reads, and those a frame must carry (requiredHeaders). */
+const KNOWN_NAMES = new Set([...READ_VALUES, 'destination', 'message-id', 'transaction']);
+/** KNOWN_NAMES as bytes, by length, for knownName. */
+const KNOWN_BY_LENGTH: Array<Array<[Uint8Array, string]>> = [];
+for (const n of KNOWN_NAMES) (KNOWN_BY_LENGTH[n.length] ??= []).push([Buffer.from(n, 'latin1'), n]);
 const UNREAD = { text: '', bad: false };
+
+/**
+ * The header name in buf[start, end) when it is one of KNOWN_NAMES (the same string), else null:
+ * compared as bytes, no string made. (A name decoded from UTF-8 equals an ASCII name only when
+ * its bytes are that name's.)
+ */
+function knownName(buf: Uint8Array, start: number, end: number): string | null {
+  const candidates = KNOWN_BY_LENGTH[end - start];
+  if (candidates === undefined) return null;
+  for (let c = 0; c < candidates.length; c++) {
+    const [bytes, name] = candidates[c]!;
+    let i = 0;
+    while (i < bytes.length && buf[start + i] === bytes[i]) i++;
+    if (i === bytes.length) return name;
+  }
+  return null;
+}
 
 /** The first header named `n` (STOMP: the first of repeated headers counts). */
 function headerOf(headers: HeaderPair[], n: string): string | undefined {
@@ -547,17 +617,28 @@ function summarize(command: string, headers: HeaderPair[], body: string, dropped
   return words.join(' ');
 }
 
+/** The commands as bytes, by length: a known command line is matched without making a string. */
+const COMMANDS_BY_LENGTH: Array<Array<[Uint8Array, string]>> = [];
+for (const c of [...CLIENT_COMMANDS, ...SERVER_COMMANDS]) (COMMANDS_BY_LENGTH[c.length] ??= []).push([Buffer.from(c, 'latin1'), c]);
+
 /** The command of a command line [start, eol), or null when it is not upper-case letters. */
 function commandOf(buf: Uint8Array, start: number, eol: number): string | null {
   const end = eol > start && buf[eol - 1] === 0x0d ? eol - 1 : eol;
   if (end === start || end - start > MAX_COMMAND_BYTES) return null;
-  let s = '';
   for (let i = start; i < end; i++) {
     const c = buf[i]!;
     if (c < 0x41 || c > 0x5a) return null;
-    s += String.fromCharCode(c);
   }
-  return s;
+  const known = COMMANDS_BY_LENGTH[end - start];
+  if (known !== undefined) {
+    for (let k = 0; k < known.length; k++) {
+      const [bytes, command] = known[k]!;
+      let i = 0;
+      while (i < bytes.length && buf[start + i] === bytes[i]) i++;
+      if (i === bytes.length) return command;
+    }
+  }
+  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
 }
 
 /** The frame's headers are complete, without content-length: only a NUL can end it. */

@@ -1,0 +1,247 @@
+/**
+ * What the GraphQL decoder's pass needs of a message, read from its bytes without JSON.parse:
+ * whether it is JSON at all, and the top-level `type` and `id` of an object. One pass over the
+ * bytes, no strings made but those two values, no objects for the payload (on the relay's path,
+ * JSON.parse of every message and the garbage of its payload objects cost more than the rest of
+ * the decoder). The message's `app` is still made with JSON.parse, when its event is read.
+ *
+ * It answers as JSON.parse on the message's UTF-8 text would (RFC 8259's grammar, ECMA-262's
+ * JSON.parse: the last of repeated keys wins): a message JSON.parse rejects is NOT_JSON, any
+ * other JSON that is not an object with a string `type` is NO_TYPE. When a top-level key, or the
+ * `type` or `id` string, holds a backslash escape, it answers FALLBACK: the caller parses (rare).
+ */
+
+export const NOT_JSON = 0;
+export const NO_TYPE = 1;
+export const FALLBACK = 2;
+
+/** An object's `type` (a string) and `id` (absent: undefined; a string, a number, null, or OTHER for true, false, an object or an array). */
+export interface JsonHead {
+  type: string;
+  id: unknown;
+}
+
+/** `id` that is true, false, an object or an array: none of them is an id. */
+export const OTHER_ID: unique symbol = Symbol('not a string or number');
+
+/** The open containers (0 object, 1 array); grown as deep as a message goes, never past its length. */
+let stack = new Uint8Array(256);
+
+const DIGIT = (c: number) => c >= 0x30 && c <= 0x39;
+const HEX = (c: number) => DIGIT(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+
+/** Where the string starting at `i` (its opening quote) ends (after its closing quote), or -1 when it is not a JSON string; `escaped` says it holds a backslash. */
+let escaped = false;
+function stringEnd(b: Uint8Array, i: number): number {
+  escaped = false;
+  const n = b.length;
+  for (i++; i < n; i++) {
+    const c = b[i]!;
+    if (c === 0x22) return i + 1;
+    if (c < 0x20) return -1;
+    if (c === 0x5c) {
+      escaped = true;
+      const e = b[++i];
+      if (e === 0x75) {
+        if (i + 4 >= n || !HEX(b[i + 1]!) || !HEX(b[i + 2]!) || !HEX(b[i + 3]!) || !HEX(b[i + 4]!)) return -1;
+        i += 4;
+      } else if (e !== 0x22 && e !== 0x5c && e !== 0x2f && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return -1;
+    }
+  }
+  return -1;
+}
+
+/** Where the number starting at `i` ends, or -1 (RFC 8259 §6: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?). */
+function numberEnd(b: Uint8Array, i: number): number {
+  if (b[i] === 0x2d) i++;
+  if (b[i] === 0x30) i++;
+  else if (b[i] !== undefined && b[i]! >= 0x31 && b[i]! <= 0x39) while (DIGIT(b[i] ?? 0)) i++;
+  else return -1;
+  if (b[i] === 0x2e) {
+    i++;
+    if (!DIGIT(b[i] ?? 0)) return -1;
+    while (DIGIT(b[i] ?? 0)) i++;
+  }
+  if (b[i] === 0x65 || b[i] === 0x45) {
+    i++;
+    if (b[i] === 0x2b || b[i] === 0x2d) i++;
+    if (!DIGIT(b[i] ?? 0)) return -1;
+    while (DIGIT(b[i] ?? 0)) i++;
+  }
+  return i;
+}
+
+const TRUE = [0x74, 0x72, 0x75, 0x65];
+const FALSE = [0x66, 0x61, 0x6c, 0x73, 0x65];
+const NULL = [0x6e, 0x75, 0x6c, 0x6c];
+function literalEnd(b: Uint8Array, i: number, word: number[]): number {
+  for (let k = 0; k < word.length; k++) if (b[i + k] !== word[k]) return -1;
+  return i + word.length;
+}
+
+/** The key at depth 1 that `b[start, end)` (a string, quotes included) is: 1 "type", 2 "id", 0 another. */
+function keyOf(b: Uint8Array, start: number, end: number): number {
+  const len = end - start - 2;
+  if (len === 4 && b[start + 1] === 0x74 && b[start + 2] === 0x79 && b[start + 3] === 0x70 && b[start + 4] === 0x65) return 1;
+  if (len === 2 && b[start + 1] === 0x69 && b[start + 2] === 0x64) return 2;
+  return 0;
+}
+
+const text = (b: Uint8Array, start: number, end: number) => Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('utf8');
+
+/** The message's `type` and `id`, or NOT_JSON, NO_TYPE, FALLBACK (see the file's comment). */
+export function jsonHead(b: Uint8Array): JsonHead | typeof NOT_JSON | typeof NO_TYPE | typeof FALLBACK {
+  const n = b.length;
+  let depth = 0;
+  let i = 0;
+  /** The depth-1 key whose value comes next (1 type, 2 id, 0 another). */
+  let key = 0;
+  let fallback = false;
+  let typeStart = -1;
+  let typeEnd = -1;
+  /** The id's kind: 0 absent, 1 string, 2 number, 3 null, 4 other. */
+  let idKind = 0;
+  let idStart = -1;
+  let idEnd = -1;
+  const topObject = b[skipWs(b, 0)] === 0x7b;
+
+  value: for (;;) {
+    i = skipWs(b, i);
+    if (i >= n) return NOT_JSON;
+    const c = b[i]!;
+    const start = i;
+    const member = depth === 1 && key !== 0 && topObject;
+    if (c === 0x7b || c === 0x5b) {
+      if (member) {
+        if (key === 1) typeStart = -1;
+        else idKind = 4;
+      }
+      if (depth === stack.length) {
+        const grown = new Uint8Array(stack.length * 2);
+        grown.set(stack);
+        stack = grown;
+      }
+      stack[depth++] = c === 0x7b ? 0 : 1;
+      i = skipWs(b, i + 1);
+      if (c === 0x7b) {
+        if (b[i] === 0x7d) {
+          depth--;
+          i++;
+        } else {
+          // The first key.
+          if (b[i] !== 0x22) return NOT_JSON;
+          const end = stringEnd(b, i);
+          if (end < 0) return NOT_JSON;
+          if (depth === 1) {
+            if (escaped) fallback = true;
+            key = keyOf(b, i, end);
+          }
+          i = skipWs(b, end);
+          if (b[i] !== 0x3a) return NOT_JSON;
+          i++;
+          continue value;
+        }
+      } else if (b[i] === 0x5d) {
+        depth--;
+        i++;
+      } else continue value;
+    } else if (c === 0x22) {
+      i = stringEnd(b, i);
+      if (i < 0) return NOT_JSON;
+      if (member) {
+        if (escaped) fallback = true;
+        if (key === 1) {
+          typeStart = start + 1;
+          typeEnd = i - 1;
+        } else {
+          idKind = 1;
+          idStart = start + 1;
+          idEnd = i - 1;
+        }
+      }
+    } else {
+      if (c === 0x74) i = literalEnd(b, i, TRUE);
+      else if (c === 0x66) i = literalEnd(b, i, FALSE);
+      else if (c === 0x6e) i = literalEnd(b, i, NULL);
+      else i = numberEnd(b, i);
+      if (i < 0) return NOT_JSON;
+      if (member) {
+        if (key === 1) typeStart = -1;
+        else if (c === 0x6e) idKind = 3;
+        else if (c === 0x74 || c === 0x66) idKind = 4;
+        else {
+          idKind = 2;
+          idStart = start;
+          idEnd = i;
+        }
+      }
+    }
+    // After a value: a comma and the next, or the ends of containers.
+    for (;;) {
+      i = skipWs(b, i);
+      if (depth === 0) {
+        if (i !== n) return NOT_JSON;
+        if (!topObject || typeStart < 0) return fallback ? FALLBACK : NO_TYPE;
+        if (fallback) return FALLBACK;
+        const head: JsonHead = { type: typeText(b, typeStart, typeEnd), id: undefined };
+        if (idKind === 1) head.id = text(b, idStart, idEnd);
+        else if (idKind === 2) head.id = Number(text(b, idStart, idEnd));
+        else if (idKind === 3) head.id = null;
+        else if (idKind === 4) head.id = OTHER_ID;
+        return head;
+      }
+      const c2 = b[i];
+      const inObject = stack[depth - 1] === 0;
+      if (c2 === 0x2c) {
+        i = skipWs(b, i + 1);
+        if (inObject) {
+          if (b[i] !== 0x22) return NOT_JSON;
+          const end = stringEnd(b, i);
+          if (end < 0) return NOT_JSON;
+          if (depth === 1) {
+            if (escaped) fallback = true;
+            key = keyOf(b, i, end);
+          }
+          i = skipWs(b, end);
+          if (b[i] !== 0x3a) return NOT_JSON;
+          i++;
+        }
+        continue value;
+      }
+      if ((c2 === 0x7d && inObject) || (c2 === 0x5d && !inObject)) {
+        depth--;
+        i++;
+        continue;
+      }
+      return NOT_JSON;
+    }
+  }
+}
+
+function skipWs(b: Uint8Array, i: number): number {
+  for (; i < b.length; i++) {
+    const c = b[i];
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
+  }
+  return i;
+}
+
+/** The types both GraphQL subprotocols name, as bytes by length: a known type is matched without decoding it. */
+const TYPES_BY_LENGTH: Array<Array<[Uint8Array, string]>> = [];
+for (const t of ['connection_init', 'connection_ack', 'connection_error', 'connection_terminate', 'ping', 'pong', 'ka', 'subscribe', 'start', 'next', 'data', 'error', 'complete', 'stop']) {
+  (TYPES_BY_LENGTH[t.length] ??= []).push([Buffer.from(t, 'latin1'), t]);
+}
+
+/** The text of b[start, end): a known type's own string, else decoded. */
+function typeText(b: Uint8Array, start: number, end: number): string {
+  const known = TYPES_BY_LENGTH[end - start];
+  if (known !== undefined) {
+    for (let k = 0; k < known.length; k++) {
+      const [bytes, type] = known[k]!;
+      let i = 0;
+      while (i < bytes.length && b[start + i] === bytes[i]) i++;
+      if (i === bytes.length) return type;
+    }
+  }
+  return text(b, start, end);
+}

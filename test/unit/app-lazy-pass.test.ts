@@ -1,0 +1,186 @@
+/**
+ * The relay's pass of the STOMP and GraphQL decoders reads less than the whole message (STOMP:
+ * only the headers it acts on; GraphQL: a scan for `type` and `id` instead of JSON.parse), and
+ * `app` is made later from the message. What a user sees must not depend on it: on the same
+ * messages, a decoder that reads everything at once (`lazy: false`) reports the same broken rules
+ * and, once made, the same `app` (replyTo included). Inputs are shaped like each protocol and
+ * damaged at random: escapes good and bad, repeated and missing headers, wrong content-length,
+ * JSON that breaks late, duplicate keys, escaped keys, ids of every JSON type.
+ *
+ * Properties run with a fixed seed (override with FC_SEED=<n>).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Direction } from '../../server/capture/events.ts';
+import { appOf, type AppDecoder, type AppMessage } from '../../server/protocol/app/decoder.ts';
+import { graphqlTransportWs, graphqlWsLegacy, MAX_OPERATIONS } from '../../server/protocol/app/graphql.ts';
+import { stompDecoder } from '../../server/protocol/app/stomp.ts';
+
+const SEED = Number(process.env.FC_SEED ?? 0x1a2e);
+
+let frameNo = 0;
+function msg(dir: Direction, data: Uint8Array): AppMessage {
+  frameNo++;
+  return { dir, opcode: 1, data, truncated: false, length: data.length, ref: { conn: 1, dir, firstFrame: frameNo }, t: frameNo };
+}
+
+/** Each message through both decoders: the rules broken and the app made, side by side. */
+function both(lazy: AppDecoder, eager: AppDecoder, messages: Array<[Direction, Uint8Array]>) {
+  const seen: Array<{ lazy: unknown; eager: unknown }> = [];
+  for (const [dir, data] of messages) {
+    const m = msg(dir, data);
+    const a = lazy.message(m);
+    const b = eager.message(m);
+    seen.push({ lazy: { app: appOf(a, m), violations: a.violations }, eager: { app: appOf(b, m), violations: b.violations } });
+  }
+  return seen;
+}
+
+describe('STOMP: the relay pass reads only the headers it acts on', () => {
+  const name = fc.constantFrom(
+    'destination', 'id', 'receipt', 'receipt-id', 'subscription', 'message-id', 'transaction', 'content-length', 'version',
+    'content-type', 'ack', 'x', '', 'i\\d', 'id\\c', 'ID', 'destinatio', 'destinationn', 'déstination', 'receipt\\n',
+  );
+  const value = fc.string({ maxLength: 8, unit: fc.constantFrom('a', '1', '0', ':', '\\', '\\n', '\\c', '\\r', '\\x', 'é', ' ', 'sub-0', 'r-1') });
+  const command = fc.constantFrom('SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'CONNECT', 'STOMP', 'MESSAGE', 'RECEIPT', 'ERROR', 'CONNECTED', 'DISCONNECT', 'FOO', 'send', 'SEND\r');
+  const body = fc.string({ maxLength: 12, unit: fc.constantFrom('a', 'é', '\n', ':') });
+  const frame = fc
+    .record({
+      command,
+      headers: fc.array(fc.tuple(name, value), { maxLength: 6 }),
+      body,
+      length: fc.constantFrom('none', 'right', 'wrong', 'junk'),
+      colonless: fc.boolean(),
+      eol: fc.constantFrom('\n', '\r\n'),
+    })
+    .map((f) => {
+      const lines = f.headers.map(([n, v]) => `${n}:${v}`);
+      const bytes = Buffer.byteLength(f.body);
+      if (f.length === 'right') lines.push(`content-length:${bytes}`);
+      if (f.length === 'wrong') lines.push(`content-length:${bytes + 1}`);
+      if (f.length === 'junk') lines.push('content-length:12x');
+      if (f.colonless) lines.push('no colon here');
+      return `${f.command}${f.eol}${lines.map((l) => l + f.eol).join('')}${f.eol}${f.body}\0`;
+    });
+  const message = fc.tuple(fc.constantFrom<Direction>('client', 'server'), fc.array(frame, { minLength: 1, maxLength: 3 }), fc.constantFrom('', '\n'));
+
+  for (const version of ['1.0', '1.1', '1.2'] as const) {
+    it(`reports the same rules and makes the same app as a full read (STOMP ${version})`, () => {
+      fc.assert(
+        fc.property(fc.array(message, { minLength: 1, maxLength: 8 }), (messages) => {
+          const seen = both(
+            stompDecoder(version),
+            stompDecoder(version, { lazy: false }),
+            messages.map(([dir, frames, gap]) => [dir, new TextEncoder().encode(frames.join(gap))]),
+          );
+          for (const s of seen) expect(s.lazy).toEqual(s.eager);
+        }),
+        { seed: SEED, numRuns: 400 },
+      );
+    });
+  }
+
+  it('links a MESSAGE to its SUBSCRIBE and a RECEIPT to the frame that asked for it, as a full read does', () => {
+    const enc = (s: string) => new TextEncoder().encode(s);
+    const messages: Array<[Direction, Uint8Array]> = [
+      ['client', enc('SUBSCRIBE\nid:sub-0\ndestination:/topic/chat\nreceipt:r-0\n\n\0')],
+      ['server', enc('RECEIPT\nreceipt-id:r-0\n\n\0')],
+      ['server', enc('MESSAGE\ndestination:/topic/chat\nmessage-id:m-1\nsubscription:sub-0\ncontent-type:text/plain\ncontent-length:2\n\nhi\0')],
+    ];
+    const seen = both(stompDecoder('1.2'), stompDecoder('1.2', { lazy: false }), messages);
+    for (const s of seen) expect(s.lazy).toEqual(s.eager);
+    expect(seen.map((s) => (s.lazy as { app: { replyTo?: unknown } }).app.replyTo)).toEqual([
+      undefined,
+      { conn: 1, dir: 'client', firstFrame: frameNo - 2 },
+      { conn: 1, dir: 'client', firstFrame: frameNo - 2 },
+    ]);
+  });
+});
+
+describe('GraphQL: the relay pass scans for type and id instead of parsing', () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const type = fc.constantFrom('connection_init', 'connection_ack', 'subscribe', 'next', 'error', 'complete', 'ping', 'pong', 'start', 'data', 'stop', 'ka', 'nope', '');
+  const id = fc.oneof(
+    fc.constantFrom('"1"', '"2"', '""', '1', '2.50', '-0', '1e2', 'null', 'true', '{"a":1}', '[1]', '"\\u0031"', '"\\n"', '"é"'),
+    fc.string({ maxLength: 6 }).map((x) => JSON.stringify(x)),
+  );
+  const payload = fc.oneof(fc.constant(undefined), fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)), fc.constant('{"query":"subscription S { s }"}'), fc.constant('{"type":"next","id":"9"}'));
+  const key = (k: string) => fc.constantFrom(`"${k}"`, `"${k}"`, `"${k}"`, `"\\u00${k.charCodeAt(0).toString(16)}${k.slice(1)}"`);
+  const object = fc
+    .record({
+      members: fc.array(
+        fc.oneof(
+          fc.tuple(key('type'), type.map((t) => JSON.stringify(t))),
+          fc.tuple(key('type'), fc.constantFrom('1', 'null', '{}', '"ne\\u0078t"')),
+          fc.tuple(key('id'), id),
+          fc.tuple(fc.constant('"payload"'), payload.filter((p): p is string => p !== undefined)),
+          fc.tuple(fc.constantFrom('"x"', '"ty"', '"idd"', '"types"'), fc.constant('0')),
+        ),
+        { maxLength: 5 },
+      ),
+      space: fc.constantFrom('', ' ', '\n\t', '\r\n '),
+    })
+    .map(({ members, space }) => `{${space}${members.map(([k, v]) => `${k}${space}:${space}${v}`).join(`,${space}`)}${space}}`);
+  const valid = fc.record({ type, id: fc.option(id, { nil: undefined }), payload }).map(({ type, id, payload }) => `{${id !== undefined ? `"id":${id},` : ''}"type":"${type}"${payload !== undefined ? `,"payload":${payload}` : ''}}`);
+  // Damage: cut anywhere, a byte changed, invalid UTF-8, JSON that is not an object, not JSON.
+  const damaged = fc.oneof(
+    fc.tuple(valid, fc.nat()).map(([t, at]) => t.slice(0, at % (t.length + 1))),
+    fc.tuple(valid, fc.nat(), fc.constantFrom('"', '\\', '}', ']', ',', ':', ' ', 'x', '\u0000', '\n')).map(([t, at, c]) => t.slice(0, at % t.length) + c + t.slice((at % t.length) + 1)),
+    fc.constantFrom('[{"type":"next"}]', '"next"', '42', 'null', ' {"type":"ping"} ', '{"type":"ping"} x', '{"type":"ping"}{}', '\ufeff{"type":"ping"}', '{"type":"pi\u2028ng"}', '{"type":"ping",}', '{,}', '{"a":01}', '{"a":1.}', '{"a":-}', '{"a":"\\x"}', '{"a":"\\u12g4"}', '{"a":tru}', ''),
+  );
+  const text = fc.oneof(valid, valid, object, damaged);
+  const bytes = fc.oneof(
+    text.map(enc),
+    fc.tuple(valid, fc.nat(), fc.constantFrom(0xff, 0xc3, 0xe2, 0x80)).map(([t, at, b]) => {
+      const e = enc(t);
+      const out = new Uint8Array(e.length + 1);
+      const k = at % (e.length + 1);
+      out.set(e.subarray(0, k), 0);
+      out[k] = b;
+      out.set(e.subarray(k), k + 1);
+      return out;
+    }),
+  );
+  const messages = fc.array(fc.tuple(fc.constantFrom<Direction>('client', 'server'), bytes), { minLength: 1, maxLength: 10 });
+
+  for (const [name, make] of [['graphql-transport-ws', graphqlTransportWs], ['graphql-ws', graphqlWsLegacy]] as const) {
+    it(`reports the same rules and makes the same app as JSON.parse would (${name})`, () => {
+      fc.assert(
+        fc.property(messages, (ms) => {
+          // An opening as the libraries make it first, so later messages are read past the ack.
+          const opening: Array<[Direction, Uint8Array]> = [['client', enc('{"type":"connection_init"}')], ['server', enc('{"type":"connection_ack"}')]];
+          const seen = both(make(), make({ lazy: false }), [...opening, ...ms]);
+          for (const s of seen) expect(s.lazy).toEqual(s.eager);
+        }),
+        { seed: SEED, numRuns: 1000 },
+      );
+    });
+  }
+
+  it(`forgets the oldest of more than ${MAX_OPERATIONS} operations never completed, and completed ones at once`, () => {
+    const decoder = graphqlTransportWs();
+    const send = (dir: Direction, o: object) => {
+      const m = msg(dir, enc(JSON.stringify(o)));
+      const r = decoder.message(m);
+      return { ref: m.ref, app: appOf(r, m)!, violations: r.violations };
+    };
+    send('client', { type: 'connection_init' });
+    send('server', { type: 'connection_ack' });
+    const subscribes = Array.from({ length: MAX_OPERATIONS + 100 }, (_, n) => send('client', { id: `op-${n}`, type: 'subscribe', payload: { query: 'subscription S { s }' } }));
+    expect(subscribes.every((s) => s.violations === undefined)).toBe(true);
+    // The first 100 were forgotten; the newest MAX_OPERATIONS still answer.
+    expect(send('server', { id: 'op-99', type: 'next', payload: {} }).app.replyTo).toBeUndefined();
+    expect(send('server', { id: 'op-100', type: 'next', payload: {} }).app.replyTo).toEqual(subscribes[100]!.ref);
+    expect(send('server', { id: `op-${MAX_OPERATIONS + 99}`, type: 'next', payload: {} }).app.replyTo).toEqual(subscribes[MAX_OPERATIONS + 99]!.ref);
+    // A completed operation's id is free again: a new subscribe with it is no duplicate.
+    send('server', { id: 'op-100', type: 'complete' });
+    expect(send('server', { id: 'op-100', type: 'next', payload: {} }).app.replyTo).toBeUndefined();
+    const again = send('client', { id: 'op-100', type: 'subscribe', payload: { query: 'subscription S { s }' } });
+    expect(again.violations).toBeUndefined();
+    expect(send('client', { id: 'op-101', type: 'subscribe', payload: { query: 'subscription S { s }' } }).violations?.map((v) => v.rule)).toEqual(['graphql-duplicate-id']);
+    // Re-subscribing made op-100 the newest: the next subscribes forget op-102 onwards first, not op-100.
+    for (let n = 0; n < 2; n++) send('client', { id: `more-${n}`, type: 'subscribe', payload: { query: 'subscription S { s }' } });
+    expect(send('server', { id: 'op-102', type: 'next', payload: {} }).app.replyTo).toBeUndefined();
+    expect(send('server', { id: 'op-100', type: 'next', payload: {} }).app.replyTo).toEqual(again.ref);
+  });
+});
