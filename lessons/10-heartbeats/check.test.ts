@@ -72,15 +72,28 @@ function againstGoal(conn: number | undefined): string {
 
 let secondOpinion: Promise<number | undefined> | null = null;
 
-/** client.js once more: its connection, after four pings or its end. */
+/** Copies of client.js the check runs after a healthy client was ended though it answered. */
+const MORE_OPINIONS = 3;
+
+/**
+ * client.js once more, up to MORE_OPINIONS times: the connection of the first copy still open
+ * after four pings (or the last copy's). A server stalled by a loaded machine runs its timer
+ * before it reads a pong that came in time, and a machine that loaded stalls it more than once;
+ * a server that ends healthy clients by its code ends every copy, so more copies never pass it.
+ */
 async function watchAgain(): Promise<number | undefined> {
   // New connections belong to the client started last: the frozen client's must be known first.
   const ghost = await (ghostStarted ??= lesson.runScript('the second client', FROZEN));
   await until(() => connOf(ghost), 10_000);
-  const again = await lesson.runClient({ name: 'client.js (again)' });
-  const conn = await until(() => connOf(again), 10_000);
-  if (conn === undefined) return undefined;
-  await withinTicks(() => (pings(conn).length >= 4 || endOf(conn) ? true : undefined), 8, conn);
+  let conn: number | undefined;
+  for (let copy = 1; copy <= MORE_OPINIONS; copy++) {
+    const again = await lesson.runClient({ name: `client.js (again, ${copy})` });
+    conn = await until(() => connOf(again), 10_000);
+    if (conn === undefined) return undefined;
+    const c = conn;
+    await withinTicks(() => (pings(c).length >= 4 || endOf(c) ? true : undefined), 8, c);
+    if (!endOf(c) || pongs(c).length < pings(c).length) return c;
+  }
   return conn;
 }
 
@@ -99,7 +112,7 @@ check(`the server pings the client on a timer, and the client answers each ping 
   );
 });
 
-check('the healthy client, answering every ping, stays connected', { hint: 2, timeout: 60_000 }, async () => {
+check('the healthy client, answering every ping, stays connected', { hint: 2, timeout: 120_000 }, async () => {
   const { conn } = await watched();
   // Also once the frozen client (below) is gone: two more heartbeats after that.
   if (conn !== undefined && !endOf(conn)) {
@@ -110,7 +123,7 @@ check('the healthy client, answering every ping, stays connected', { hint: 2, ti
   let end = endOf(conn);
   // A healthy client ended after it answered every ping: a server stalled by a loaded machine
   // can run its next tick before it reads the pong that came in time. Once is chance; the same
-  // again, with another copy of client.js, is the code.
+  // again, with every one of more copies of client.js, is the code.
   if (end && pongs(conn).length >= pings(conn).length) {
     const again = await (secondOpinion ??= watchAgain());
     if (again !== undefined && !endOf(again)) end = undefined;

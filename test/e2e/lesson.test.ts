@@ -148,7 +148,7 @@ describe.skipIf(chromium.skip)(chromium.skip ? `a lesson in real Chromium: ${chr
     expect(await pane().getByRole('note', { name: 'Hint 2' }).count()).toBe(0);
     expect(await pane().getByRole('button', { name: 'Hint 2 of 3' }).isEnabled()).toBe(true);
     await shot('red');
-  });
+  }, 90_000); // the first Run and Check: Monaco's worker, the learner process and vitest start cold
 
   it("asks before replacing the learner's own edits, loads step 4's skeleton, the learner fills the gap, and the Check turns green", async () => {
     // The learner's own change: the pane must not throw it away without asking.
