@@ -87,6 +87,20 @@ function keyOf(b: Uint8Array, start: number, end: number): number {
   return 0;
 }
 
+/** The key read by afterKey (keyOf's code) and whether it held an escape. */
+let keyCode = 0;
+let keyEscaped = false;
+/** A member's key at i (its opening quote) and the colon after it: the index past the colon, or -1. */
+function afterKey(b: Uint8Array, i: number): number {
+  if (b[i] !== 0x22) return -1;
+  const end = stringEnd(b, i);
+  if (end < 0) return -1;
+  keyEscaped = escaped;
+  keyCode = keyOf(b, i, end);
+  i = skipWs(b, end);
+  return b[i] === 0x3a ? i + 1 : -1;
+}
+
 const text = (b: Uint8Array, start: number, end: number) => Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('utf8');
 
 /** The message's `type` and `id`, or NOT_JSON, NO_TYPE, FALLBACK (see the file's comment). */
@@ -129,16 +143,12 @@ export function jsonHead(b: Uint8Array): JsonHead | typeof NOT_JSON | typeof NO_
           i++;
         } else {
           // The first key.
-          if (b[i] !== 0x22) return NOT_JSON;
-          const end = stringEnd(b, i);
-          if (end < 0) return NOT_JSON;
+          i = afterKey(b, i);
+          if (i < 0) return NOT_JSON;
           if (depth === 1) {
-            if (escaped) fallback = true;
-            key = keyOf(b, i, end);
+            if (keyEscaped) fallback = true;
+            key = keyCode;
           }
-          i = skipWs(b, end);
-          if (b[i] !== 0x3a) return NOT_JSON;
-          i++;
           continue value;
         }
       } else if (b[i] === 0x5d) {
@@ -195,16 +205,12 @@ export function jsonHead(b: Uint8Array): JsonHead | typeof NOT_JSON | typeof NO_
       if (c2 === 0x2c) {
         i = skipWs(b, i + 1);
         if (inObject) {
-          if (b[i] !== 0x22) return NOT_JSON;
-          const end = stringEnd(b, i);
-          if (end < 0) return NOT_JSON;
+          i = afterKey(b, i);
+          if (i < 0) return NOT_JSON;
           if (depth === 1) {
-            if (escaped) fallback = true;
-            key = keyOf(b, i, end);
+            if (keyEscaped) fallback = true;
+            key = keyCode;
           }
-          i = skipWs(b, end);
-          if (b[i] !== 0x3a) return NOT_JSON;
-          i++;
         }
         continue value;
       }
