@@ -49,9 +49,13 @@ const REASON_5: Record<number, string> = {
   0x9c: 'use another server', 0x9d: 'server moved', 0x9f: 'connection rate exceeded',
 };
 
-/** A decoder for one MQTT connection; `mqttv3.1` starts at 3.1, `mqtt` at 3.1.1 until the CONNECT says. */
-export function mqttDecoder(version: MqttVersion = '3.1.1'): AppDecoder {
-  return new MqttDecoder(version);
+/**
+ * A decoder for one MQTT connection; `mqttv3.1` starts at 3.1, `mqtt` at 3.1.1 until the CONNECT
+ * says. `lazy: false` decodes every packet whole on the decoder's pass and makes `app` at once:
+ * the reference the relay's lazy pass is checked against (its rules and links must be the same).
+ */
+export function mqttDecoder(version: MqttVersion = '3.1.1', options: { lazy?: boolean } = {}): AppDecoder {
+  return new MqttDecoder(version, version, options.lazy ?? true);
 }
 
 /** A packet being read from one direction's stream. */
@@ -99,6 +103,7 @@ class MqttDecoder implements AppDecoder {
   constructor(
     private version: MqttVersion,
     private readonly base: MqttVersion = version,
+    private readonly lazy = true,
   ) {}
 
   message(m: AppMessage): AppResult {
@@ -108,7 +113,7 @@ class MqttDecoder implements AppDecoder {
     const version = this.version;
     const replies: Array<MessageRef | undefined> = [];
     try {
-      if (!clean) return this.decode(m);
+      if (!clean || !this.lazy) return this.decode(m);
       this.replies = replies;
       const r = this.decode(m);
       if (r.app === undefined) return r;
@@ -317,7 +322,8 @@ class MqttDecoder implements AppDecoder {
         const qos = (flags >> 1) & 3;
         if (qos === 3) this.broken(violations, 'mqtt-bad-qos', '3.3.1.2 QoS', '3.3.1.2 QoS', 'PUBLISH with both QoS bits set (QoS 3): a malformed packet [MQTT-3.3.1-4].');
         else unit.qos = qos as 0 | 1 | 2;
-        const topic = r.string();
+        // The decoder's pass needs the Topic Name only for the wildcard rule: it is decoded then only.
+        const topic = this.replies !== null ? r.stringIfWildcard() : r.string();
         if (topic !== null) {
           unit.topic = topic;
           if (topic.includes('+') || topic.includes('#')) this.broken(violations, 'mqtt-publish-wildcard', '3.3.2.1 Topic Name', '3.3.2.1 Topic Name', `PUBLISH to "${topic.slice(0, 80)}": a Topic Name must not hold the wildcards + or # [MQTT-3.3.2-2].`);
@@ -506,6 +512,26 @@ class Reader {
     const text = Buffer.from(this.b.buffer, this.b.byteOffset + this.i, n).toString('utf8');
     this.i += n;
     return text;
+  }
+
+  /**
+   * A UTF-8 Encoded String decoded only when it holds a byte of + or # (in UTF-8 those bytes are
+   * always those characters), else skipped: null when it is skipped or does not fit.
+   */
+  stringIfWildcard(): string | null {
+    const n = this.u16();
+    if (n === null || !this.need(n)) return null;
+    const b = this.b;
+    const end = this.i + n;
+    for (let k = this.i; k < end; k++) {
+      if (b[k] === 0x2b || b[k] === 0x23) {
+        const text = Buffer.from(b.buffer, b.byteOffset + this.i, n).toString('utf8');
+        this.i = end;
+        return text;
+      }
+    }
+    this.i = end;
+    return null;
   }
 
   /** MQTT 5 properties: a Variable Byte Integer length, skipped; null when it does not fit. */
