@@ -299,7 +299,7 @@ class StompDecoder implements AppDecoder {
         }
         break;
       }
-      violations.push(...parsed.violations);
+      if (parsed.violations.length > 0) violations.push(...parsed.violations);
       this.link(parsed.unit, m);
       if (units.length < MAX_PARTS) {
         if (p < carried) {
