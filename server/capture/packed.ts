@@ -139,7 +139,10 @@ export class PackedSlots {
       // Plain Uint8Array views: a Buffer's subarray makes a FastBuffer, a little dearer (measured ~10 %).
       arena.set(new Uint8Array(b.buffer, b.byteOffset, HEAD_BYTES), at);
       const tail = (this.tail ??= new Uint8Array(this.slots * (PACKED_PAYLOAD - HEAD_BYTES)));
-      tail.set(new Uint8Array(b.buffer, b.byteOffset + HEAD_BYTES, b.length - HEAD_BYTES), slot * (PACKED_PAYLOAD - HEAD_BYTES));
+      const tailAt = slot * (PACKED_PAYLOAD - HEAD_BYTES);
+      // A short rest (a STOMP MESSAGE of ~130 bytes has a few) is copied byte by byte, as short payloads are below: a view and its set cost more.
+      if (b.length - HEAD_BYTES <= 32) for (let i = HEAD_BYTES; i < b.length; i++) tail[tailAt + i - HEAD_BYTES] = b[i]!;
+      else tail.set(new Uint8Array(b.buffer, b.byteOffset + HEAD_BYTES, b.length - HEAD_BYTES), tailAt);
     } else if (b.length > 32) arena.set(b, at);
     else for (let i = 0; i < b.length; i++) arena[at + i] = b[i]!;
   }

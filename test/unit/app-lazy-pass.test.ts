@@ -1,6 +1,7 @@
 /**
- * The relay's pass of the STOMP and GraphQL decoders reads less than the whole message (STOMP:
- * only the headers it acts on; GraphQL: a scan for `type` and `id` instead of JSON.parse), and
+ * The relay's pass of the STOMP, GraphQL and MQTT decoders reads less than the whole message (STOMP:
+ * only the headers it acts on; GraphQL: a scan for `type` and `id` instead of JSON.parse; MQTT:
+ * no payload, and a PUBLISH's Topic Name decoded only when it holds a wildcard), and
  * `app` is made later from the message. What a user sees must not depend on it: on the same
  * messages, a decoder that reads everything at once (`lazy: false`) reports the same broken rules
  * and, once made, the same `app` (replyTo included). Inputs are shaped like each protocol and
@@ -14,21 +15,22 @@ import { describe, expect, it } from 'vitest';
 import type { Direction } from '../../server/capture/events.ts';
 import { appOf, type AppDecoder, type AppMessage } from '../../server/protocol/app/decoder.ts';
 import { graphqlTransportWs, graphqlWsLegacy, MAX_OPERATIONS } from '../../server/protocol/app/graphql.ts';
+import { mqttDecoder } from '../../server/protocol/app/mqtt.ts';
 import { stompDecoder } from '../../server/protocol/app/stomp.ts';
 
 const SEED = Number(process.env.FC_SEED ?? 0x1a2e);
 
 let frameNo = 0;
-function msg(dir: Direction, data: Uint8Array): AppMessage {
+function msg(dir: Direction, data: Uint8Array, opcode: 1 | 2 = 1): AppMessage {
   frameNo++;
-  return { dir, opcode: 1, data, truncated: false, length: data.length, ref: { conn: 1, dir, firstFrame: frameNo }, t: frameNo };
+  return { dir, opcode, data, truncated: false, length: data.length, ref: { conn: 1, dir, firstFrame: frameNo }, t: frameNo };
 }
 
 /** Each message through both decoders: the rules broken and the app made, side by side. */
-function both(lazy: AppDecoder, eager: AppDecoder, messages: Array<[Direction, Uint8Array]>) {
+function both(lazy: AppDecoder, eager: AppDecoder, messages: Array<[Direction, Uint8Array]>, opcode: 1 | 2 = 1) {
   const seen: Array<{ lazy: unknown; eager: unknown }> = [];
   for (const [dir, data] of messages) {
-    const m = msg(dir, data);
+    const m = msg(dir, data, opcode);
     const a = lazy.message(m);
     const b = eager.message(m);
     seen.push({ lazy: { app: appOf(a, m), violations: a.violations }, eager: { app: appOf(b, m), violations: b.violations } });
@@ -182,5 +184,63 @@ describe('GraphQL: the relay pass scans for type and id instead of parsing', () 
     for (let n = 0; n < 2; n++) send('client', { id: `more-${n}`, type: 'subscribe', payload: { query: 'subscription S { s }' } });
     expect(send('server', { id: 'op-102', type: 'next', payload: {} }).app.replyTo).toBeUndefined();
     expect(send('server', { id: 'op-100', type: 'next', payload: {} }).app.replyTo).toEqual(again.ref);
+  });
+});
+
+describe('MQTT: the relay pass decodes no payload, and a Topic Name only when it holds a wildcard', () => {
+  const str = (text: Uint8Array) => Buffer.concat([Buffer.from([text.length >> 8, text.length & 0xff]), text]);
+  const enc = (t: string) => new TextEncoder().encode(t);
+  const topic = fc.oneof(
+    fc.constantFrom('chat', 'a/b', 'a/+/c', 'a/#', '#', '+', '', 'é/ü', 'x+y', 'sport#1').map(enc),
+    // Invalid UTF-8 around a wildcard byte: decoded, the + is still a +.
+    fc.constantFrom([0xff, 0x2b], [0xc3, 0x23], [0xe2, 0x80, 0x2b, 0x41], [0x80]).map((b) => Uint8Array.from(b)),
+    fc.string({ maxLength: 6, unit: fc.constantFrom('a', '/', '+', '#', 'é', '\u0000') }).map(enc),
+  );
+  const id = fc.constantFrom(0, 1, 2, 7, 65535);
+  const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
+  const packet = fc.oneof(
+    fc.record({ qos: fc.constantFrom(0, 1, 2, 3), dup: fc.boolean(), retain: fc.boolean(), topic, id, payload: fc.uint8Array({ maxLength: 12 }) }).map(({ qos, dup, retain, topic, id, payload }) => {
+      const rest = Buffer.concat([str(topic), qos === 1 || qos === 2 ? u16(id) : Buffer.alloc(0), payload]);
+      return [0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0), rest] as const;
+    }),
+    fc.tuple(fc.constantFrom(0x40, 0x50, 0x62, 0x70, 0xb0), id).map(([first, id]) => [first, u16(id)] as const),
+    fc.tuple(id, topic, fc.constantFrom(0, 1, 2, 3)).map(([id, t, q]) => [0x82, Buffer.concat([u16(id), str(t), Buffer.from([q])])] as const),
+    fc.tuple(id, fc.uint8Array({ maxLength: 3 })).map(([id, codes]) => [0x90, Buffer.concat([u16(id), codes])] as const),
+    fc.constantFrom([0xc0, Buffer.alloc(0)] as const, [0xd0, Buffer.alloc(0)] as const, [0xe0, Buffer.alloc(0)] as const, [0x20, Buffer.from([0, 0])] as const),
+    fc.constantFrom(4, 5).map((level) => [0x10, Buffer.concat([str(enc('MQTT')), Buffer.from([level, 0x02, 0, 60]), level === 5 ? Buffer.from([0]) : Buffer.alloc(0), str(enc('c1'))])] as const),
+  );
+  // Damage: a Remaining Length that says more or less than the bytes, a byte changed.
+  const damaged = fc.tuple(packet, fc.constantFrom('none', 'none', 'short', 'long', 'byte'), fc.nat()).map(([[first, rest], how, at]) => {
+    const length = how === 'short' ? Math.max(0, rest.length - 1) : how === 'long' ? rest.length + 1 : rest.length;
+    const bytes = Buffer.concat([Buffer.from([first, length]), rest.subarray(0, how === 'short' ? length : rest.length)]);
+    if (how === 'byte') bytes[at % bytes.length] ^= 0x2b;
+    return bytes;
+  });
+  const message = fc.tuple(fc.constantFrom<Direction>('client', 'server'), fc.array(damaged, { minLength: 1, maxLength: 3 }));
+
+  for (const version of ['3.1.1', '3.1'] as const) {
+    it(`reports the same rules and makes the same app as a full read (starting at MQTT ${version})`, () => {
+      fc.assert(
+        fc.property(fc.array(message, { minLength: 1, maxLength: 8 }), (messages) => {
+          const seen = both(mqttDecoder(version), mqttDecoder(version, { lazy: false }), messages.map(([dir, packets]) => [dir, new Uint8Array(Buffer.concat(packets))]), 2);
+          for (const s of seen) expect(s.lazy).toEqual(s.eager);
+        }),
+        { seed: SEED, numRuns: 400 },
+      );
+    });
+  }
+
+  it('finds a wildcard in a PUBLISH\'s Topic Name and links a PUBACK to its PUBLISH, as a full read does', () => {
+    const messages: Array<[Direction, Uint8Array]> = [
+      ['client', new Uint8Array(Buffer.concat([Buffer.from([0x10, 12]), str(enc('MQTT')), Buffer.from([4, 0x02, 0, 60]), str(enc(''))]))],
+      ['client', new Uint8Array(Buffer.concat([Buffer.from([0x32, 10]), str(enc('a/+/c')), u16(7), Buffer.from('x')]))],
+      ['server', new Uint8Array(Buffer.concat([Buffer.from([0x40, 2]), u16(7)]))],
+    ];
+    const seen = both(mqttDecoder(), mqttDecoder('3.1.1', { lazy: false }), messages, 2);
+    for (const s of seen) expect(s.lazy).toEqual(s.eager);
+    const publish = seen[1]!.lazy as { violations?: Array<{ rule: string; message: string }> };
+    expect(publish.violations?.map((v) => v.rule)).toEqual(['mqtt-publish-wildcard']);
+    expect(publish.violations?.[0]?.message).toContain('"a/+/c"');
+    expect((seen[2]!.lazy as { app: { replyTo?: unknown } }).app.replyTo).toEqual({ conn: 1, dir: 'client', firstFrame: frameNo - 1 });
   });
 });

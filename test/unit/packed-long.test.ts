@@ -30,7 +30,7 @@ function traffic(lengths: number[]): WireEvent[] {
 
 describe('packed slots of every payload length', () => {
   it(`give back each frame and message as it went in, up to ${PACKED_PAYLOAD} bytes and past it, as the ring wraps`, () => {
-    const lengths = [0, 1, 32, 33, 127, 128, 129, 200, 255, 256, 257, 300, 5, 250, 129, 3];
+    const lengths = [0, 1, 32, 33, 127, 128, 129, 160, 161, 200, 255, 256, 257, 300, 5, 250, 129, 3];
     // Twice over, in orders that put long payloads where short ones were and the reverse.
     const all = [...lengths, ...[...lengths].reverse(), ...lengths];
     const lazy = traffic(all);
