@@ -86,7 +86,8 @@ async function echoOf(name: string, text: string, timeoutMs: number) {
   const conn = () => lesson.connectionsOf(client)[0];
   const said = await lesson.waitForType('message', (m) => m.dir === 'client' && m.conn === conn(), 3000);
   if (!said) return { client, said, echo: undefined, verdict: undefined };
-  const echo = await lesson.waitForType('message', (m) => m.dir === 'server' && m.conn === said.conn && m.t > said.t, timeoutMs);
+  const whole = lesson.wire.endOf(said);
+  const echo = await lesson.waitForType('message', (m) => m.dir === 'server' && m.conn === said.conn && m.t > whole, timeoutMs);
   const n = echo ? lesson.wire.messages('server').filter((m) => m.conn === said.conn).indexOf(echo) : -1;
   const verdict = echo ? await verdictOn(client, n, 2000) : undefined;
   return { client, said, echo, verdict };
@@ -181,7 +182,8 @@ check('a binary message is not read as text: no U+FFFD in the answer, and the se
   // Any answer comes quickly; none at all is fine too (the server may ignore binary data).
   await lesson.settle(300, 2000);
   must(lesson.server?.state.status === 'running', () => `The server crashed on a binary message (#${said.conn}, ${bytes.length} bytes):\n${lesson.trouble()}\nBinary data is not text: check isBinary before decoding.`);
-  const answers = lesson.wire.messages('server').filter((m) => m.conn === said.conn && m.t > said.t && m.opcode === 1);
+  const whole = lesson.wire.endOf(said);
+  const answers = lesson.wire.messages('server').filter((m) => m.conn === said.conn && m.t > whole && m.opcode === 1);
   const bad = answers.find((m) => (m.text ?? '').includes('\ufffd'));
   must(
     !bad,

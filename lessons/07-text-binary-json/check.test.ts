@@ -44,7 +44,8 @@ socket.onmessage = (event) => { if (event.data === 'next, please' && next.length
   const answersTo = async (said: MessageEvent | undefined) => {
     if (!said) return [];
     await lesson.settle(250, 2000);
-    return lesson.wire.messages('server').filter((m) => mine(m) && m.t > said.t && !m.injected);
+    const whole = lesson.wire.endOf(said);
+    return lesson.wire.messages('server').filter((m) => mine(m) && m.t > whole && !m.injected);
   };
   const nextPlease = () => {
     const conn = lesson.connectionsOf(probe)[0];

@@ -112,8 +112,9 @@ check('messages are passed on as they came: the same text, and bytes as binary',
   // Binary: the check's peer sends bytes; A, B and C get them, as binary, unchanged.
   const { payload, sent } = await (binaryRun ??= sendBinary());
   must(sent, () => `The check's binary peer could not send its bytes.\nThe wiretap saw:\n${lesson.wire.transcript({ max: 20 })}`);
+  const whole = lesson.wire.endOf(sent);
   for (const peer of [a, b, c]) {
-    const got = lesson.wire.messages('server').filter((s) => s.conn === connOf(peer) && s.t > sent.t && !s.injected);
+    const got = lesson.wire.messages('server').filter((s) => s.conn === connOf(peer) && s.t > whole && !s.injected);
     const same = got.find((s) => s.opcode === 2 && Buffer.from(s.base64 ?? '', 'base64').equals(payload));
     if (same) continue;
     const text = got.find((s) => s.opcode === 1);

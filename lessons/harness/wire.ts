@@ -79,6 +79,16 @@ export class Wire {
     return this.ofType('message', conn).filter((m) => !dir || m.dir === dir);
   }
 
+  /**
+   * When a message had wholly arrived: its last frame's last byte (a message's own `t` is its
+   * first byte). An answer to it starts after this; a big message is still arriving when the
+   * other side's earlier words (a greeting) pass the other way.
+   */
+  endOf(m: MessageEvent): number {
+    const last = this.events.find((e): e is FrameEvent => e.type === 'frame' && e.conn === m.conn && e.dir === m.dir && e.seq === m.lastFrame);
+    return last ? last.tEnd : m.t;
+  }
+
   /** Data frames only (text, binary, continuation): what the applications said. */
   dataFrames(dir?: Direction, conn?: number): FrameEvent[] {
     return this.frames(dir, conn).filter((f) => f.opcode < 8);
