@@ -10,6 +10,7 @@
  * other JSON that is not an object with a string `type` is NO_TYPE. When a top-level key, or the
  * `type` or `id` string, holds a backslash escape, it answers FALLBACK: the caller parses (rare).
  */
+import { knownWord, knownWords } from './known-words.ts';
 
 export const NOT_JSON = 0;
 export const NO_TYPE = 1;
@@ -232,22 +233,10 @@ function skipWs(b: Uint8Array, i: number): number {
   return i;
 }
 
-/** The types both GraphQL subprotocols name, as bytes by length: a known type is matched without decoding it. */
-const TYPES_BY_LENGTH: Array<Array<[Uint8Array, string]>> = [];
-for (const t of ['connection_init', 'connection_ack', 'connection_error', 'connection_terminate', 'ping', 'pong', 'ka', 'subscribe', 'start', 'next', 'data', 'error', 'complete', 'stop']) {
-  (TYPES_BY_LENGTH[t.length] ??= []).push([Buffer.from(t, 'latin1'), t]);
-}
+/** The types both GraphQL subprotocols name: a known type is matched without decoding it. */
+const TYPES = knownWords(['connection_init', 'connection_ack', 'connection_error', 'connection_terminate', 'ping', 'pong', 'ka', 'subscribe', 'start', 'next', 'data', 'error', 'complete', 'stop']);
 
 /** The text of b[start, end): a known type's own string, else decoded. */
 function typeText(b: Uint8Array, start: number, end: number): string {
-  const known = TYPES_BY_LENGTH[end - start];
-  if (known !== undefined) {
-    for (let k = 0; k < known.length; k++) {
-      const [bytes, type] = known[k]!;
-      let i = 0;
-      while (i < bytes.length && b[start + i] === bytes[i]) i++;
-      if (i === bytes.length) return type;
-    }
-  }
-  return text(b, start, end);
+  return knownWord(TYPES, b, start, end) ?? text(b, start, end);
 }

@@ -16,6 +16,7 @@
 import type { AppInfo, AppLayerSpan, AppUnit, Direction, HeaderPair, MessageRef } from '../../capture/events.ts';
 import type { AppDecoder, AppMaker, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
 import { decoderFailure } from './failure.ts';
+import { knownWord, knownWords } from './known-words.ts';
 
 export type StompVersion = '1.0' | '1.1' | '1.2';
 
@@ -644,9 +645,8 @@ function summarize(command: string, headers: HeaderPair[], body: string, dropped
   return words.join(' ');
 }
 
-/** The commands as bytes, by length: a known command line is matched without making a string. */
-const COMMANDS_BY_LENGTH: Array<Array<[Uint8Array, string]>> = [];
-for (const c of [...CLIENT_COMMANDS, ...SERVER_COMMANDS]) (COMMANDS_BY_LENGTH[c.length] ??= []).push([Buffer.from(c, 'latin1'), c]);
+/** The commands: a known command line is matched without making a string. */
+const COMMANDS = knownWords([...CLIENT_COMMANDS, ...SERVER_COMMANDS]);
 
 /** The command of a command line [start, eol), or null when it is not upper-case letters. */
 function commandOf(buf: Uint8Array, start: number, eol: number): string | null {
@@ -656,15 +656,8 @@ function commandOf(buf: Uint8Array, start: number, eol: number): string | null {
     const c = buf[i]!;
     if (c < 0x41 || c > 0x5a) return null;
   }
-  const known = COMMANDS_BY_LENGTH[end - start];
-  if (known !== undefined) {
-    for (let k = 0; k < known.length; k++) {
-      const [bytes, command] = known[k]!;
-      let i = 0;
-      while (i < bytes.length && buf[start + i] === bytes[i]) i++;
-      if (i === bytes.length) return command;
-    }
-  }
+  const known = knownWord(COMMANDS, buf, start, end);
+  if (known !== undefined) return known;
   return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
 }
 
