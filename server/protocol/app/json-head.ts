@@ -88,16 +88,21 @@ function keyOf(b: Uint8Array, start: number, end: number): number {
   return 0;
 }
 
-/** The key read by afterKey (keyOf's code) and whether it held an escape. */
-let keyCode = 0;
-let keyEscaped = false;
-/** A member's key at i (its opening quote) and the colon after it: the index past the colon, or -1. */
-function afterKey(b: Uint8Array, i: number): number {
+/** The scan's top-level key (keyOf's code) and whether a key, type or id held an escape (the caller parses then). */
+let key = 0;
+let fallback = false;
+/**
+ * A member's key at i (its opening quote) and the colon after it: the index past the colon, or
+ * -1. A top-level key sets `key` (and `fallback` when escaped); deeper keys only are skipped.
+ */
+function afterKey(b: Uint8Array, i: number, top: boolean): number {
   if (b[i] !== 0x22) return -1;
   const end = stringEnd(b, i);
   if (end < 0) return -1;
-  keyEscaped = escaped;
-  keyCode = keyOf(b, i, end);
+  if (top) {
+    if (escaped) fallback = true;
+    key = keyOf(b, i, end);
+  }
   i = skipWs(b, end);
   return b[i] === 0x3a ? i + 1 : -1;
 }
@@ -110,8 +115,8 @@ export function jsonHead(b: Uint8Array): JsonHead | typeof NOT_JSON | typeof NO_
   let depth = 0;
   let i = 0;
   /** The depth-1 key whose value comes next (1 type, 2 id, 0 another). */
-  let key = 0;
-  let fallback = false;
+  key = 0;
+  fallback = false;
   let typeStart = -1;
   let typeEnd = -1;
   /** The id's kind: 0 absent, 1 string, 2 number, 3 null, 4 other. */
@@ -144,12 +149,8 @@ export function jsonHead(b: Uint8Array): JsonHead | typeof NOT_JSON | typeof NO_
           i++;
         } else {
           // The first key.
-          i = afterKey(b, i);
+          i = afterKey(b, i, depth === 1);
           if (i < 0) return NOT_JSON;
-          if (depth === 1) {
-            if (keyEscaped) fallback = true;
-            key = keyCode;
-          }
           continue value;
         }
       } else if (b[i] === 0x5d) {
@@ -206,12 +207,8 @@ export function jsonHead(b: Uint8Array): JsonHead | typeof NOT_JSON | typeof NO_
       if (c2 === 0x2c) {
         i = skipWs(b, i + 1);
         if (inObject) {
-          i = afterKey(b, i);
+          i = afterKey(b, i, depth === 1);
           if (i < 0) return NOT_JSON;
-          if (depth === 1) {
-            if (keyEscaped) fallback = true;
-            key = keyCode;
-          }
         }
         continue value;
       }
