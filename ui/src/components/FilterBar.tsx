@@ -206,7 +206,7 @@ export function FilterBar({ shown, total, err }: { shown: number; total: number;
         </button>
       )}
       {showToggle && (
-        <div id="tl-more" class="tl-more" role="group" aria-label="More filters" hidden={!open}>
+        <div id="tl-more" class="tl-more popover" role="group" aria-label="More filters" hidden={!open}>
           {compact && (
             <div class="tl-more-grid">
               <ConnDirKind f={f} set={set} />

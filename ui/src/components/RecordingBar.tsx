@@ -104,7 +104,7 @@ export function RecordingMenu() {
       >
         Recording <span aria-hidden="true">▾</span>
       </button>
-      <div id="recmenu-items" class="recmenu-items" hidden={!menuOpen.value}>
+      <div id="recmenu-items" class="recmenu-items popover" hidden={!menuOpen.value}>
         <button onClick={act(() => void saveRecording())} title="Download everything captured so far as a recording (JSON Lines, one event per line)">
           Save recording
         </button>
