@@ -3,6 +3,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'vite';
+import { LineSplitter } from '../runner/console-lines.ts';
 
 const UI_ROOT = fileURLToPath(new URL('../../ui/', import.meta.url));
 const SHARED = fileURLToPath(new URL('../', import.meta.url));
@@ -87,15 +88,14 @@ export function buildUiInChild(progress: (line: string) => void): Promise<void> 
     cwd: PROJECT_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Lines as the console uses them (bounded: a line without end keeps its head and tail only).
   const lines = (stream: NodeJS.ReadableStream, each: (line: string) => void) => {
-    let rest = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      rest += chunk;
-      const parts = rest.split('\n');
-      rest = parts.pop()!.slice(-4096); // a line without end is bounded, never the whole output
-      for (const line of parts) if (line.trim()) each(line);
+    const splitter = new LineSplitter((line) => {
+      if (line.text.trim()) each(line.text);
     });
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => splitter.push(chunk));
+    stream.on('end', () => splitter.end());
   };
   let lastError = '';
   lines(child.stdout!, progress);
