@@ -27,13 +27,13 @@ import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
 import type { StoreMemory } from './store-memory.ts';
+import { cpuLine, cpuWatch } from './proc-cpu.ts';
+import { forkTs } from './children.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SECONDS = Number(process.env.BENCH_DASHBOARD_SECONDS ?? 10);
 const FRAMES_PER_SECOND = Number(process.env.BENCH_DASHBOARD_FPS ?? 10_000);
-const CONNECTIONS = 10;
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 function rssMiB(pid: number): number {
@@ -54,7 +54,9 @@ interface Started {
 
 function startPlayground(): Promise<Started> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, ['server/bin/wsplay.js', 'start', '--port', '0', '--dashboard-port', '0', '--no-open'], {
+  // BENCH_WSPLAY_FLAGS="--cpu-prof --cpu-prof-dir=DIR": where the playground's time goes under the flood.
+  const flags = process.env.BENCH_WSPLAY_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...flags, 'server/bin/wsplay.js', 'start', '--port', '0', '--dashboard-port', '0', '--no-open'], {
     cwd: root,
     env: { ...process.env, DEBUG: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -70,43 +72,52 @@ function startPlayground(): Promise<Started> {
       const dash = /Dashboard: (http:\/\/\S+)/.exec(out);
       if (dash && tapPort) {
         clearTimeout(timer);
+        // From now on its output (server.js prints a line per message: 250 KB/s under the flood)
+        // is read and let go: kept and searched, it cost this process more the longer it ran.
+        child.stdout!.removeAllListeners('data');
+        child.stdout!.resume();
         resolve({ child, tapPort, dashboardUrl: dash[1]!, msToDashboardLine: performance.now() - t0 });
       }
     });
-    child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+    // Its errors, the last 16 KiB of them, for the message if it exits.
+    child.stderr!.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-16 * 1024)));
     child.once('exit', (code) => reject(new Error(`wsplay start exited (${code}):\n${out}`)));
   });
 }
 
-/** Clients that together make `fps` frames per second (half sent, half echoed). */
-async function load(tapPort: number, fps: number, seconds: number): Promise<{ sent: number; received: number }> {
-  const sockets = await Promise.all(
-    Array.from({ length: CONNECTIONS }, () => new Promise<WebSocket>((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${tapPort}`);
-      ws.once('open', () => resolve(ws));
-      ws.once('error', reject);
-    })),
-  );
-  let received = 0;
-  for (const ws of sockets) ws.on('message', () => received++);
-  let sent = 0;
-  const start = performance.now();
-  const end = start + seconds * 1000;
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      if (performance.now() >= end) {
-        clearInterval(timer);
-        resolve();
-        return;
-      }
-      // Catch up to the schedule: timers fire late, the rate must not drift.
-      const due = Math.floor(((performance.now() - start) / 1000) * (fps / 2)) - sent;
-      for (let i = 0; i < due; i++) sockets[i % CONNECTIONS]!.send(`tick ${sent++} ${'x'.repeat(16)}`);
-    }, 10);
+/** The load generator (dashboard-load.ts) in a child process, started before the flood so its start-up is not counted. */
+function startGenerator(fps: number, seconds: number): Promise<ChildProcess> {
+  const child = forkTs(fileURLToPath(new URL('./dashboard-load.ts', import.meta.url)), 'dashboard-load', { BENCH_LOAD_FPS: String(fps), BENCH_LOAD_SECONDS: String(seconds) });
+  return new Promise((resolve, reject) => {
+    child.once('message', () => resolve(child));
+    child.once('exit', (code) => reject(new Error(`the load generator exited (${code}) before it was ready`)));
   });
-  await new Promise((r) => setTimeout(r, 500));
-  for (const ws of sockets) ws.close();
-  return { sent, received };
+}
+
+/** The generator's frames per second through the wiretap for its seconds (half sent, half echoed). */
+function load(generator: ChildProcess, tapPort: number): Promise<{ sent: number; received: number }> {
+  return new Promise((resolve, reject) => {
+    generator.on('message', (m: { type?: string; sent?: number; received?: number; message?: string }) => {
+      if (m.type === 'done') resolve({ sent: m.sent!, received: m.received! });
+      else if (m.type === 'failed') reject(new Error(`the load generator failed: ${m.message}`));
+    });
+    generator.once('exit', (code) => reject(new Error(`the load generator exited (${code}) during the flood`)));
+    generator.send({ type: 'run', port: tapPort });
+  });
+}
+
+/** The bench's processes by what they are, for the CPU line (proc-cpu.ts). */
+function processName(pid: number, argv: string[], generator: number | undefined): string {
+  if (pid === process.pid) return 'bench (Playwright)';
+  if (pid === generator) return 'load generator';
+  const args = argv.join(' ');
+  if (args.includes('server/bin/wsplay.js')) return 'wsplay';
+  if (args.includes('listen-preload')) return "learner's server.js";
+  if (/chrom/i.test(argv[0] ?? '')) {
+    const type = /--type=([\w-]+)/.exec(args)?.[1];
+    return type === undefined ? 'Chromium browser' : type === 'renderer' ? 'Chromium renderer' : type === 'gpu-process' ? 'Chromium GPU' : `Chromium ${type}`;
+  }
+  return (argv[1] ?? argv[0] ?? `pid ${pid}`).split('/').pop()!;
 }
 
 type Out = (line?: string) => void;
@@ -156,7 +167,9 @@ async function loadRun(
   const t0 = performance.now();
   const started = await startPlayground();
   const { child } = started;
+  let generator: ChildProcess | null = null;
   try {
+    generator = await startGenerator(opts.fps, opts.seconds);
     if (opts.startup) out(`start-up: "Dashboard:" line after ${started.msToDashboardLine.toFixed(0)} ms`);
     let page: import('playwright-core').Page | null = null;
     if (browser) {
@@ -196,12 +209,18 @@ async function loadRun(
         );
       }, (i * opts.seconds * 1000) / opts.views.length),
     );
-    const { sent, received } = await load(started.tapPort, opts.fps, opts.seconds);
+    const gen = generator;
+    const cpu = cpuWatch(process.pid, (p, argv) => processName(p, argv, gen.pid));
+    const { sent, received } = await load(gen, started.tapPort);
+    const cpuReport = cpu.stop();
     switchTimers.forEach(clearTimeout);
     await Promise.all(switches);
     clearInterval(sampler);
     rss.push(rssMiB(pid));
     out(`load: ${num(sent)} messages sent, ${num(received)} echoes back: ${((sent + received) / opts.seconds).toFixed(0)} frames/s through the wiretap (load average ${loadavg()[0]!.toFixed(1)})`);
+    out(cpuLine(cpuReport));
+    const wsplayCpu = cpuReport.shares.find((s) => s.name === 'wsplay');
+    if (wsplayCpu && sent + received > 0) out(`wsplay: ${((wsplayCpu.seconds * 1e6) / (sent + received)).toFixed(1)} µs of CPU per frame relayed (each frame makes a frame and a message event, and server.js prints a line per message)`);
     let result: RunResult | null = null;
     if (browser && page) {
       // Let the page catch up with what the wiretap captured (a bound, not a measure: the counts are),
@@ -276,6 +295,7 @@ async function loadRun(
     await page?.close();
     return result;
   } finally {
+    generator?.kill('SIGTERM');
     child.kill('SIGTERM');
   }
 }
