@@ -5,6 +5,7 @@ import type { Workspace } from '../runner/workspace.ts';
 import type { Wiretap } from '../tap/wiretap.ts';
 import type { EventStream } from './event-stream.ts';
 import { ConsoleHistory } from './console-history.ts';
+import { TerminalLines } from './terminal-lines.ts';
 import type { ConsoleLine, FileInfo, RunnerState, StreamMessage, TopologyInfo } from './stream-protocol.ts';
 
 /**
@@ -54,6 +55,8 @@ export class LearnerBridge {
   private readonly history = new ConsoleHistory();
   private stream: EventStream | null = null;
   private ws: Workspace;
+  /** The terminal: server.js's output lines a turn at a time, wsplay's notes after them (terminal-lines.ts). */
+  private readonly terminal: TerminalLines;
   /** The lesson whose folder the learner's files are in (`03-first-conversation`), or null: the free playground. */
   lesson: string | null = null;
 
@@ -62,17 +65,20 @@ export class LearnerBridge {
     workspace: Workspace,
     readonly learner: LearnerServer,
     private readonly topology: () => TopologyInfo,
-    private readonly print: (line: string) => void = () => {},
+    print: (line: string) => void = () => {},
   ) {
     this.ws = workspace;
+    this.terminal = new TerminalLines(print);
     learner.on('output', ({ stream, text, length }: { stream: 'stdout' | 'stderr'; text: string; length?: number }) => {
-      this.line({ source: 'server', stream, text, t: tap.now(), ...(length === undefined ? {} : { length }) });
-      print(`[server.js] ${text}`);
+      const line: ConsoleLine = { source: 'server', stream, text, t: tap.now() };
+      if (length !== undefined) line.length = length;
+      this.line(line);
+      this.terminal.later(`[server.js] ${text}`);
     });
     learner.on('state', (state: RunnerState) => {
       if (state.message) {
         this.line({ source: 'wsplay', stream: 'info', text: state.message, t: tap.now() });
-        print(state.message);
+        this.terminal.now(state.message);
       }
       this.stream?.publish({ kind: 'runner', ...state });
     });
@@ -146,7 +152,7 @@ export class LearnerBridge {
     const where = lesson ? `Lesson ${lesson}` : 'The free playground';
     const text = `${where}: the files are in ${next.root}${restart ? '; server.js restarts there.' : '.'}`;
     this.line({ source: 'wsplay', stream: 'info', text, t: this.tap.now() });
-    this.print(text);
+    this.terminal.now(text);
     return restart ? this.learner.restart() : this.learner.state;
   }
 
@@ -169,13 +175,13 @@ export class LearnerBridge {
   /** A note of wsplay's in the dashboard's console and the terminal (lesson 13's reverse proxy). */
   info(text: string): void {
     this.line({ source: 'wsplay', stream: 'info', text, t: this.tap.now() });
-    this.print(text);
+    this.terminal.now(text);
   }
 
   /** A line server.js printed in a process of its own besides this one (lesson 20's process b). */
   serverLine(instance: string, stream: 'stdout' | 'stderr', text: string): void {
     this.line({ source: 'server', stream, text: `[${instance}] ${text}`, t: this.tap.now() });
-    this.print(`[server.js ${instance}] ${text}`);
+    this.terminal.later(`[server.js ${instance}] ${text}`);
   }
 
   /** Pages get the topology again (a lesson's proxy started or moved). */
@@ -199,5 +205,6 @@ export class LearnerBridge {
   async close(): Promise<void> {
     this.workspace.close();
     await this.learner.stop(false);
+    this.terminal.flush();
   }
 }
