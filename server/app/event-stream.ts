@@ -73,8 +73,8 @@ interface Batch {
 
 /**
  * JSON text → UTF-8 bytes for the socket. TextEncoder, not Buffer.from: on Node 20 it encodes a
- * 130 KB batch in 0.19 ms where Buffer.from takes 0.43 (writing it took 2.5 µs of the 13 the
- * wiretap spent per event at 10,000 frames/s, with a page watching). ws sends a Uint8Array as is.
+ * batch's JSON (130 KB of one-byte text) about twice as fast (0.045 vs 0.087 ms once the string
+ * is flat). ws sends a Uint8Array as is.
  */
 const utf8 = new TextEncoder();
 
