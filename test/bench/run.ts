@@ -44,6 +44,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { runAppBench } from './app-protocols.ts';
+import { runStreamCpuBench } from './stream-cpu.ts';
 import { endChildren, forkTs, start, stop, type Child } from './children.ts';
 import { roundTrips } from './round-trips.ts';
 import { runAttacksBench } from './attacks.ts';
@@ -532,7 +533,11 @@ for (const [part, run] of [
   ['echo', echoBench],
   ['decoder', decoderBenches],
   // 4. The dashboard under 10,000 frames a second (test/bench/dashboard.ts).
-  ['dashboard', () => runDashboardBench(out, targetAtMost, target)],
+  ['dashboard', async () => {
+    await runDashboardBench(out, targetAtMost, target);
+    // wsplay's CPU per event with a page watching, at a fixed grain: steadier than the flood's per-process shares.
+    await runStreamCpuBench(out);
+  }],
   // 5. Issue 12: a deflate bomb on one connection, another connection's 101 and echo.
   ['bomb', bombBench],
   // 6. Issue 12: a 64 MiB console line, 40 pages that never read (test/bench/attacks.ts).
