@@ -22,6 +22,7 @@ import { RecordingBar, RecordingMenu, RecordingMenuError } from './RecordingBar.
 import { SequenceDiagram } from './SequenceDiagram.tsx';
 import { StatsView } from './StatsView.tsx';
 import { Timeline } from './Timeline.tsx';
+import { countsVersion } from '../lib/counts-version.ts';
 
 /** "your server (server.js)" → "server.js": the header's short form (the tooltip has the rest). */
 function fileOf(label: string): string {
@@ -114,7 +115,8 @@ function withCode(text: string): ComponentChildren {
 }
 
 function StatusBar() {
-  version.value;
+  // Its counts draw four times a second under a stream, not with every draw of the views.
+  countsVersion.value;
   const s = storeStatus.value;
   const lost = model.trimmed;
   let http = 0;

@@ -1,5 +1,6 @@
 import type { TopologyInfo } from '../../../server/app/stream-protocol.ts';
-import { detailTab, filters, model, selectedConn, selection, topology, version, type Conn } from '../state.ts';
+import { detailTab, filters, model, selectedConn, selection, topology, type Conn } from '../state.ts';
+import { countsVersion } from '../lib/counts-version.ts';
 import { recording } from '../recording.ts';
 import { CaptureViewBar } from './CaptureViewBar.tsx';
 import { formatBytes } from '../lib/bytes.ts';
@@ -116,7 +117,8 @@ function ByteLines({ c }: { c: Conn }) {
 }
 
 export function Connections() {
-  version.value;
+  // Its counts draw four times a second under a stream, not with every draw of the views.
+  countsVersion.value;
   const conns = [...model.conns.values()].reverse();
   const current = selectedConn.value;
   const select = (c: Conn) => {

@@ -132,7 +132,11 @@ export function FilterBar({ shown, total, err }: { shown: number; total: number;
         if (wideNeeds > width) setCompact(true);
       } else if (wideNeeds > 0 && width >= wideNeeds) setCompact(false);
     };
-    check();
+    // Measured at once the first time only: on the view's later openings the observer's first
+    // report (after the frame's layout) checks again, and reading widths here would lay out the
+    // whole page in the task that opens the view (issue 19: 50 ms of a Timeline's opening under
+    // a flood).
+    if (wideNeeds === 0) check();
     const ro = new ResizeObserver(check);
     ro.observe(el);
     return () => ro.disconnect();

@@ -519,6 +519,13 @@ export function Timeline() {
     const dir = ev.type === 'handshake' ? 'http' : ev.dir;
     visible.push(
       <div
+        // Keyed by the row's place in the whole list: following a slow stream, a draw adds the
+        // new rows and removes the ones scrolled past, and the rows still in view keep their
+        // elements untouched (by their place in view, every row's text and class shifted by one
+        // row on each draw, and each was laid out and painted again: issue 19). Under a flood
+        // every row in view is new on each draw: new text in the elements already there then
+        // costs less to style and lay out than new elements, so they are keyed by their place.
+        key={flood ? `v${i - first}` : rows[i]}
         role="row"
         aria-selected={selected}
         class={`trow ${dir}${selected ? ' selected' : ''}${violations || failed || appBroken.length ? ' has-violation' : ''}${injected ? ' injected' : ''}`}
