@@ -232,15 +232,18 @@ async function loadRun(
       let line = '';
       let rows = 0;
       let captured = 0;
+      // The status line's counts draw at most 4 times a second (ui/src/lib/counts-version.ts): a line
+      // is read as final only when it has not changed over 500 ms, more than their 250 ms.
       for (let i = 0, same = 0; i < 60 && same < 4; i++) {
         await new Promise((r) => setTimeout(r, 500));
+        const before = line;
         line = await status();
         const total = /of ([\d,]+)/.exec(await held());
         const now = total ? Number(total[1]!.replace(/,/g, '')) : 0;
         captured = countBefore(line, 'frames captured');
         same = now === rows ? same + 1 : 0;
         rows = now;
-        if (rows >= captured && captured > 0) break;
+        if (rows >= captured && captured > 0 && line === before) break;
       }
       const intake = await page.evaluate(() => (globalThis as unknown as { wsplayIntake: { events: number; decodeMs: number; applyMs: number } }).wsplayIntake);
       const heapMiB = await page.evaluate(() => ((performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? NaN) / 1024 / 1024);
