@@ -362,7 +362,7 @@ function messageOf(f: FrameEvent): MessageEvent | null {
   const stop = cached === null ? Math.max(0, rows.length - RESEARCH_ROWS) : 0;
   let found: MessageEvent | null = null;
   for (let i = rows.length - 1; i >= stop; i--) {
-    const m = rows[i]!;
+    const m = rows.at(i)!;
     if (m.type === 'message' && m.conn === f.conn && m.dir === f.dir && m.firstFrame <= f.seq && f.seq <= m.lastFrame) {
       found = m;
       break;

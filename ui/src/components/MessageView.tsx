@@ -320,7 +320,7 @@ export function messageFor(f: FrameEvent): MessageRow | null {
   const list = model.messages;
   // Newest first: the frame chosen is most often recent, and its message comes after it.
   for (let i = list.length - 1; i >= 0; i--) {
-    const m = list[i]!;
+    const m = list.at(i)!;
     if (m.conn !== f.conn || m.dir !== f.dir) continue;
     const hit = m.type === 'message' ? !control && m.firstFrame <= f.seq && f.seq <= m.lastFrame : control && m.frame === f.seq;
     if (hit) {
