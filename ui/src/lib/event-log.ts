@@ -33,28 +33,54 @@ interface Chunk {
   last: number;
 }
 
+/**
+ * Columns are kept in blocks of this many events, allocated as the log grows and let go as it is
+ * trimmed: no array is ever copied to grow (doubling a 262,144-event column set took 115 ms at
+ * once, a long task of its own).
+ */
+const BLOCK = 8192;
+
+interface Block {
+  t: Float64Array;
+  type: Uint8Array;
+  conn: Float64Array;
+  /** 0 client, 1 server. */
+  dir: Uint8Array;
+  /** A frame's payload length, a message's length. */
+  length: Float64Array;
+  /** A frame's bytes on the wire (header and the payload that arrived). */
+  bytes: Float64Array;
+  /** A frame's seq, a message's firstFrame. */
+  seq: Float64Array;
+  /** The chunk id of its text (-1: kept as an object), and where it starts and ends in it. */
+  chunk: Int32Array;
+  start: Uint32Array;
+  end: Uint32Array;
+}
+
+const newBlock = (): Block => ({
+  t: new Float64Array(BLOCK),
+  type: new Uint8Array(BLOCK),
+  conn: new Float64Array(BLOCK),
+  dir: new Uint8Array(BLOCK),
+  length: new Float64Array(BLOCK),
+  bytes: new Float64Array(BLOCK),
+  seq: new Float64Array(BLOCK),
+  chunk: new Int32Array(BLOCK),
+  start: new Uint32Array(BLOCK),
+  end: new Uint32Array(BLOCK),
+});
+
 export class EventLog {
   /** Absolute index of the first event held. */
   base = 0;
   /** Events held. */
   length = 0;
-  private head = 0;
-  private cap = 0;
-  private tCol = new Float64Array(0);
-  private typeCol = new Uint8Array(0);
-  private connCol = new Float64Array(0);
-  /** 0 client, 1 server. */
-  private dirCol = new Uint8Array(0);
-  /** A frame's payload length, a message's length. */
-  private lengthCol = new Float64Array(0);
-  /** A frame's bytes on the wire (header and the payload that arrived). */
-  private bytesCol = new Float64Array(0);
-  /** A frame's seq, a message's firstFrame. */
-  private seqCol = new Float64Array(0);
-  /** The chunk id of its text (-1: kept as an object), and where it starts and ends in it. */
-  private chunkCol = new Int32Array(0);
-  private startCol = new Uint32Array(0);
-  private endCol = new Uint32Array(0);
+  /** Blocks of columns: `blocks[0]` holds absolute indices from `firstBlock * BLOCK` on. */
+  private blocks: Block[] = [];
+  private firstBlock = 0;
+  /** A block let go, used again for the next one (no new memory to allocate and fault in). */
+  private spare: Block | null = null;
   private chunks: Chunk[] = [];
   /** The id of `chunks[0]`. */
   private chunkBase = 0;
@@ -70,77 +96,54 @@ export class EventLog {
 
   /** Hold `e`, from `text.slice(start, end)` of chunk `chunk` (or -1: kept as the object). Its absolute index. */
   push(e: WireEvent, chunk = -1, start = 0, end = 0): number {
-    if (this.head + this.length === this.cap) this.makeRoom();
     const abs = this.base + this.length;
-    const i = this.head + this.length;
+    const id = Math.floor(abs / BLOCK);
+    if (this.blocks.length === 0) this.firstBlock = id;
+    if (id - this.firstBlock === this.blocks.length) {
+      this.blocks.push(this.spare ?? newBlock());
+      this.spare = null;
+    }
+    const b = this.blocks[id - this.firstBlock]!;
+    const i = abs - id * BLOCK;
     this.length++;
-    const type = TYPE_CODE.get(e.type) ?? T_OTHER;
-    this.tCol[i] = e.t;
-    this.typeCol[i] = type;
-    this.connCol[i] = e.conn;
+    b.t[i] = e.t;
+    b.type[i] = TYPE_CODE.get(e.type) ?? T_OTHER;
+    b.conn[i] = e.conn;
     const bulk = e.type === 'frame' || e.type === 'message' || e.type === 'ping' || e.type === 'pong';
     if (bulk) {
-      this.dirCol[i] = e.dir === 'server' ? 1 : 0;
-      this.lengthCol[i] = e.type === 'frame' || e.type === 'message' ? e.length : 0;
-      this.bytesCol[i] = e.type === 'frame' ? e.headerLength + (e.complete === false ? 0 : e.length) : 0;
-      this.seqCol[i] = e.type === 'frame' ? e.seq : e.type === 'message' ? e.firstFrame : 0;
+      b.dir[i] = e.dir === 'server' ? 1 : 0;
+      b.length[i] = e.type === 'frame' || e.type === 'message' ? e.length : 0;
+      b.bytes[i] = e.type === 'frame' ? e.headerLength + (e.complete === false ? 0 : e.length) : 0;
+      b.seq[i] = e.type === 'frame' ? e.seq : e.type === 'message' ? e.firstFrame : 0;
     } else {
-      this.dirCol[i] = 'dir' in e && e.dir === 'server' ? 1 : 0;
-      this.lengthCol[i] = 0;
-      this.bytesCol[i] = 0;
-      this.seqCol[i] = 0;
+      b.dir[i] = 'dir' in e && e.dir === 'server' ? 1 : 0;
+      b.length[i] = 0;
+      b.bytes[i] = 0;
+      b.seq[i] = 0;
     }
     const c = this.chunks[chunk - this.chunkBase];
     if (bulk && c && end > start && end <= c.text.length) {
-      this.chunkCol[i] = chunk;
-      this.startCol[i] = start;
-      this.endCol[i] = end;
+      b.chunk[i] = chunk;
+      b.start[i] = start;
+      b.end[i] = end;
       c.last = abs;
     } else {
-      this.chunkCol[i] = -1;
+      b.chunk[i] = -1;
       this.kept.set(abs, e);
     }
     return abs;
-  }
-
-  private makeRoom(): void {
-    // Mostly trimmed at the front: move the rest down instead of growing.
-    if (this.head > 0 && this.head >= this.cap / 4) {
-      for (const col of this.columns()) col.copyWithin(0, this.head, this.head + this.length);
-      this.head = 0;
-      return;
-    }
-    const cap = Math.max(1024, this.cap * 2);
-    const grow = <A extends Float64Array | Uint8Array | Int32Array | Uint32Array>(old: A, make: (n: number) => A): A => {
-      const a = make(cap);
-      a.set(old.subarray(this.head, this.head + this.length));
-      return a;
-    };
-    this.tCol = grow(this.tCol, (n) => new Float64Array(n));
-    this.typeCol = grow(this.typeCol, (n) => new Uint8Array(n));
-    this.connCol = grow(this.connCol, (n) => new Float64Array(n));
-    this.dirCol = grow(this.dirCol, (n) => new Uint8Array(n));
-    this.lengthCol = grow(this.lengthCol, (n) => new Float64Array(n));
-    this.bytesCol = grow(this.bytesCol, (n) => new Float64Array(n));
-    this.seqCol = grow(this.seqCol, (n) => new Float64Array(n));
-    this.chunkCol = grow(this.chunkCol, (n) => new Int32Array(n));
-    this.startCol = grow(this.startCol, (n) => new Uint32Array(n));
-    this.endCol = grow(this.endCol, (n) => new Uint32Array(n));
-    this.head = 0;
-    this.cap = cap;
-  }
-
-  private columns(): Array<Float64Array | Uint8Array | Int32Array | Uint32Array> {
-    return [this.tCol, this.typeCol, this.connCol, this.dirCol, this.lengthCol, this.bytesCol, this.seqCol, this.chunkCol, this.startCol, this.endCol];
   }
 
   /** Let the oldest `n` events go. */
   dropFront(n: number): void {
     n = Math.min(n, this.length);
     if (n <= 0) return;
-    this.head += n;
     this.length -= n;
     this.base += n;
+    while (this.blocks.length > 0 && (this.firstBlock + 1) * BLOCK <= this.base) {
+      this.spare = this.blocks.shift()!;
+      this.firstBlock++;
+    }
     for (const abs of this.kept.keys()) {
       if (abs >= this.base) break;
       this.kept.delete(abs);
@@ -153,14 +156,14 @@ export class EventLog {
       this.chunks.splice(0, gone);
       this.chunkBase += gone;
     }
-    if (this.length === 0) this.head = 0;
   }
 
   /** Let every event go and count from 0 again. */
   clear(): void {
     this.base = 0;
     this.length = 0;
-    this.head = 0;
+    this.blocks = [];
+    this.firstBlock = 0;
     this.kept.clear();
     this.cache.clear();
     // Chunk ids are never used again: an event still waiting with an old one is kept as its object.
@@ -179,13 +182,20 @@ export class EventLog {
     if (kept) return kept;
     const hit = this.cache.get(abs);
     if (hit) return hit;
-    const i = this.head + abs - this.base;
-    const chunk = this.chunks[this.chunkCol[i]! - this.chunkBase]!;
-    const e = JSON.parse(chunk.text.slice(this.startCol[i]!, this.endCol[i]!)) as WireEvent;
+    const id = Math.floor(abs / BLOCK);
+    const b = this.blocks[id - this.firstBlock]!;
+    const i = abs - id * BLOCK;
+    const chunk = this.chunks[b.chunk[i]! - this.chunkBase]!;
+    const e = JSON.parse(chunk.text.slice(b.start[i]!, b.end[i]!)) as WireEvent;
     // The oldest made goes first (a Map iterates in insertion order).
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(abs, e);
     return e;
+  }
+
+  /** Event `i` of those held (0 the oldest; negative from the newest), as `get`. */
+  at(i: number): WireEvent | undefined {
+    return this.get(this.base + (i < 0 ? this.length + i : i));
   }
 
   /** Events `from` to `to` (not included; negative from the newest) as objects: for a few, not all. */
@@ -197,40 +207,37 @@ export class EventLog {
     return out;
   }
 
-  private pos(abs: number): number {
-    return this.head + abs - this.base;
-  }
-
-  /** Event `i` of those held (0 the oldest; negative from the newest), as `get`. */
-  at(i: number): WireEvent | undefined {
-    return this.get(this.base + (i < 0 ? this.length + i : i));
-  }
+  // The columns of the event at absolute index `abs` (one held: `has(abs)`).
   t(abs: number): number {
-    return this.tCol[this.pos(abs)]!;
+    const id = Math.floor(abs / BLOCK);
+    return this.blocks[id - this.firstBlock]!.t[abs - id * BLOCK]!;
   }
   type(abs: number): WireEvent['type'] | 'other' {
-    return TYPES[this.typeCol[this.pos(abs)]!] ?? 'other';
-  }
-  typeCode(abs: number): number {
-    return this.typeCol[this.pos(abs)]!;
+    const id = Math.floor(abs / BLOCK);
+    return TYPES[this.blocks[id - this.firstBlock]!.type[abs - id * BLOCK]!] ?? 'other';
   }
   conn(abs: number): number {
-    return this.connCol[this.pos(abs)]!;
+    const id = Math.floor(abs / BLOCK);
+    return this.blocks[id - this.firstBlock]!.conn[abs - id * BLOCK]!;
   }
   /** An event's direction ('client' for those without one: open, end, insight). */
   dir(abs: number): Direction {
-    return this.dirCol[this.pos(abs)] === 1 ? 'server' : 'client';
+    const id = Math.floor(abs / BLOCK);
+    return this.blocks[id - this.firstBlock]!.dir[abs - id * BLOCK] === 1 ? 'server' : 'client';
   }
   lengthOf(abs: number): number {
-    return this.lengthCol[this.pos(abs)]!;
+    const id = Math.floor(abs / BLOCK);
+    return this.blocks[id - this.firstBlock]!.length[abs - id * BLOCK]!;
   }
   /** A frame's bytes on the wire: header and the payload that arrived (0 for other events). */
   bytes(abs: number): number {
-    return this.bytesCol[this.pos(abs)]!;
+    const id = Math.floor(abs / BLOCK);
+    return this.blocks[id - this.firstBlock]!.bytes[abs - id * BLOCK]!;
   }
   /** A frame's seq, a message's firstFrame (0 for other events). */
   seq(abs: number): number {
-    return this.seqCol[this.pos(abs)]!;
+    const id = Math.floor(abs / BLOCK);
+    return this.blocks[id - this.firstBlock]!.seq[abs - id * BLOCK]!;
   }
 }
 
@@ -246,16 +253,21 @@ export function eventSpans(text: string, expected: number): Uint32Array | null {
   let n = 0;
   let depth = 0;
   let start = 0;
-  let inString = false;
   for (let i = at + 10; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
-      continue;
-    }
-    if (c === 34) inString = true;
-    else if (c === 123 /* { */ || c === 91 /* [ */) {
+    if (c === 34 /* " */) {
+      // A string is skipped by the engine's own search for its closing quote (most of a batch is
+      // strings: payloads, keys): one not preceded by an odd run of backslashes.
+      let q = text.indexOf('"', i + 1);
+      for (;;) {
+        if (q < 0) return null;
+        let b = q - 1;
+        while (text.charCodeAt(b) === 92 /* \ */) b--;
+        if ((q - 1 - b) % 2 === 0) break;
+        q = text.indexOf('"', q + 1);
+      }
+      i = q;
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
       if (depth === 0) {
         if (c !== 123 || n >= expected) return null;
         start = i;
@@ -279,34 +291,37 @@ export function eventSpans(text: string, expected: number): Uint32Array | null {
  * rows): 8 bytes an item in a typed array, trimmed at the front.
  */
 export class EventList<T extends WireEvent = WireEvent> {
-  private a = new Float64Array(1024);
+  /** Blocks of BLOCK indices: item `i` is at list position `head + i`, in `blocks[floor(pos / BLOCK) - firstBlock]`. */
+  private blocks: Float64Array[] = [];
+  private firstBlock = 0;
   private head = 0;
+  private spare: Float64Array | null = null;
   length = 0;
   constructor(private readonly log: EventLog) {}
 
   push(abs: number): void {
-    if (this.head + this.length === this.a.length) {
-      if (this.head >= this.a.length / 4) {
-        this.a.copyWithin(0, this.head, this.head + this.length);
-      } else {
-        const a = new Float64Array(this.a.length * 2);
-        a.set(this.a.subarray(this.head, this.head + this.length));
-        this.a = a;
-      }
-      this.head = 0;
+    const pos = this.head + this.length;
+    const id = Math.floor(pos / BLOCK);
+    if (this.blocks.length === 0) this.firstBlock = id;
+    if (id - this.firstBlock === this.blocks.length) {
+      this.blocks.push(this.spare ?? new Float64Array(BLOCK));
+      this.spare = null;
     }
-    this.a[this.head + this.length++] = abs;
+    this.blocks[id - this.firstBlock]![pos - id * BLOCK] = abs;
+    this.length++;
   }
 
   /** The log's absolute index of item `i`. */
   abs(i: number): number {
-    return this.a[this.head + i]!;
+    const pos = this.head + i;
+    const id = Math.floor(pos / BLOCK);
+    return this.blocks[id - this.firstBlock]![pos - id * BLOCK]!;
   }
 
-  /** Item `i` (0 is the oldest held), made from the log; undefined past the end. */
+  /** Item `i` (0 is the oldest held; negative from the newest), made from the log; undefined past the end. */
   at(i: number): T | undefined {
     if (i < 0) i += this.length;
-    return i >= 0 && i < this.length ? (this.log.get(this.a[this.head + i]!) as T | undefined) : undefined;
+    return i >= 0 && i < this.length ? (this.log.get(this.abs(i)) as T | undefined) : undefined;
   }
 
   /** Let the oldest `n` items go. */
@@ -314,17 +329,22 @@ export class EventList<T extends WireEvent = WireEvent> {
     n = Math.min(n, this.length);
     this.head += n;
     this.length -= n;
-    if (this.length === 0) this.head = 0;
+    while (this.blocks.length > 0 && (this.firstBlock + 1) * BLOCK <= this.head) {
+      this.spare = this.blocks.shift()!;
+      this.firstBlock++;
+    }
   }
 
   /** Items whose absolute index is below `abs`, from the front (they left the log). */
   countBelow(abs: number): number {
     let n = 0;
-    while (n < this.length && this.a[this.head + n]! < abs) n++;
+    while (n < this.length && this.abs(n) < abs) n++;
     return n;
   }
 
   clear(): void {
+    this.blocks = [];
+    this.firstBlock = 0;
     this.head = 0;
     this.length = 0;
   }
