@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { FrameEvent, MessageEvent, OpenEvent, WireEvent } from '../../server/capture/events.ts';
-import { EventList, EventLog, eventSpans } from '../../ui/src/lib/event-log.ts';
+import { EventList, EventLog, eventSpans, FLAG_APP, FLAG_COMPRESSED } from '../../ui/src/lib/event-log.ts';
 import { frameKey, model } from '../../ui/src/state.ts';
 
 function frame(conn: number, dir: 'client' | 'server', seq: number, t: number, payload: string): FrameEvent {
@@ -35,7 +35,7 @@ function frame(conn: number, dir: 'client' | 'server', seq: number, t: number, p
 }
 
 function message(conn: number, dir: 'client' | 'server', seq: number, t: number, text: string): MessageEvent {
-  return { type: 'message', conn, t, dir, opcode: 1, length: Buffer.from(text).length, compressed: false, firstFrame: seq, lastFrame: seq, frames: 1, data: Buffer.from(text).toString('base64'), text } as unknown as MessageEvent;
+  return { type: 'message', conn, t, dir, opcode: 1, length: Buffer.from(text).length, compressed: seq % 8 === 7, firstFrame: seq, lastFrame: seq, frames: 1, data: Buffer.from(text).toString('base64'), text } as unknown as MessageEvent;
 }
 
 /** A batch's text exactly as the server writes it (server/app/event-stream.ts). */
@@ -79,6 +79,7 @@ function expectColumns(log: EventLog, abs: number, e: WireEvent): void {
     expect(log.dir(abs)).toBe(e.dir);
     expect(log.lengthOf(abs)).toBe(e.length);
     expect(log.seq(abs)).toBe(e.firstFrame);
+    expect(log.flags(abs)).toBe((e.compressed ? FLAG_COMPRESSED : 0) | (e.app ? FLAG_APP : 0));
   }
 }
 

@@ -414,6 +414,18 @@ export type Selection =
   | { kind: 'handshake'; conn: number; exchange?: HttpExchange }
   | null;
 export const selection = signal<Selection>(null);
+
+/**
+ * Whether two message rows are the same row: the model makes a row's object again from its text
+ * when a view reads it after it left the cache (lib/event-log.ts), so identity alone can miss.
+ */
+export function sameRow(a: MessageRow, b: MessageRow): boolean {
+  if (a === b) return true;
+  if (a.type !== b.type || a.conn !== b.conn || a.dir !== b.dir || a.t !== b.t) return false;
+  if (a.type === 'message' && b.type === 'message') return a.firstFrame === b.firstFrame;
+  if ((a.type === 'ping' || a.type === 'pong') && (b.type === 'ping' || b.type === 'pong')) return a.frame === b.frame;
+  return true;
+}
 export const selectedConn = signal<number | null>(null);
 export const rowMode = signal<'frames' | 'messages'>('frames');
 export const paused = signal(false);

@@ -477,7 +477,12 @@ function build(limit: number, only: number | null): Built {
   // Take a margin past the limit: a handshake's request arrow is earlier than its event.
   const want = limit + 40;
   for (let i = events.length - 1; i >= 0 && picked.length < want; i--) {
-    if (only !== null && events.conn(events.base + i) !== only) continue;
+    const abs = events.base + i;
+    if (only !== null && events.conn(abs) !== only) continue;
+    // A message, ping, pong or close draws no arrow: only a compressed message or one with an
+    // application layer labels its frames. The rest are not made from their text (the log's columns say).
+    const type = events.type(abs);
+    if ((type === 'message' || type === 'ping' || type === 'pong' || type === 'close') && events.flags(abs) === 0) continue;
     const e = events.at(i)!;
     if (e.type === 'message' && e.compressed) msgs.set(`${e.conn}:${e.dir}:${e.firstFrame}`, e);
     if (e.type === 'message' && e.app) msgs.set(`app:${e.conn}:${e.dir}:${e.lastFrame}`, e);

@@ -16,6 +16,7 @@ import {
   paused,
   rowMode,
   runnerStatus,
+  sameRow,
   selectedConn,
   selection,
   version,
@@ -524,7 +525,7 @@ export function Timeline() {
       ? sel?.kind === 'frame' && sel.key === key
       : 'http' in row
         ? sel?.kind === 'handshake' && sel.exchange === row.http
-        : sel?.kind === 'message' && 'msg' in row && sel.row === row.msg;
+        : sel?.kind === 'message' && 'msg' in row && sameRow(sel.row, row.msg);
     const badge = badgeOf(row);
     const dir = ev.type === 'handshake' ? 'http' : ev.dir;
     visible.push(

@@ -21,6 +21,9 @@ const TYPES = ['open', 'handshake', 'frame', 'message', 'ping', 'pong', 'close',
 const TYPE_CODE = new Map<string, number>(TYPES.map((t, i) => [t, i]));
 export const T_FRAME = 2;
 export const T_MESSAGE = 3;
+/** A message that was compressed (permessage-deflate), and one with an application layer (`app`). */
+export const FLAG_COMPRESSED = 1;
+export const FLAG_APP = 2;
 /** A type this page does not know (a newer server): kept as the object. */
 const T_OTHER = 255;
 
@@ -52,6 +55,8 @@ interface Block {
   bytes: Float64Array;
   /** A frame's seq, a message's firstFrame. */
   seq: Float64Array;
+  /** A message's FLAG_COMPRESSED and FLAG_APP. */
+  flags: Uint8Array;
   /** The chunk id of its text (-1: kept as an object), and where it starts and ends in it. */
   chunk: Int32Array;
   start: Uint32Array;
@@ -66,6 +71,7 @@ const newBlock = (): Block => ({
   length: new Float64Array(BLOCK),
   bytes: new Float64Array(BLOCK),
   seq: new Float64Array(BLOCK),
+  flags: new Uint8Array(BLOCK),
   chunk: new Int32Array(BLOCK),
   start: new Uint32Array(BLOCK),
   end: new Uint32Array(BLOCK),
@@ -115,11 +121,13 @@ export class EventLog {
       b.length[i] = e.type === 'frame' || e.type === 'message' ? e.length : 0;
       b.bytes[i] = e.type === 'frame' ? e.headerLength + (e.complete === false ? 0 : e.length) : 0;
       b.seq[i] = e.type === 'frame' ? e.seq : e.type === 'message' ? e.firstFrame : 0;
+      b.flags[i] = e.type === 'message' ? (e.compressed ? FLAG_COMPRESSED : 0) | (e.app ? FLAG_APP : 0) : 0;
     } else {
       b.dir[i] = 'dir' in e && e.dir === 'server' ? 1 : 0;
       b.length[i] = 0;
       b.bytes[i] = 0;
       b.seq[i] = 0;
+      b.flags[i] = 0;
     }
     const c = this.chunks[chunk - this.chunkBase];
     if (bulk && c && end > start && end <= c.text.length) {
@@ -238,6 +246,11 @@ export class EventLog {
   seq(abs: number): number {
     const id = Math.floor(abs / BLOCK);
     return this.blocks[id - this.firstBlock]!.seq[abs - id * BLOCK]!;
+  }
+  /** A message's FLAG_COMPRESSED and FLAG_APP (0 for other events). */
+  flags(abs: number): number {
+    const id = Math.floor(abs / BLOCK);
+    return this.blocks[id - this.firstBlock]!.flags[abs - id * BLOCK]!;
   }
 }
 
