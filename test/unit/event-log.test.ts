@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FrameEvent, MessageEvent, OpenEvent, WireEvent } from '../../server/capture/events.ts';
 import { EventList, EventLog, eventSpans, FLAG_APP, FLAG_COMPRESSED } from '../../ui/src/lib/event-log.ts';
-import { frameKey, model } from '../../ui/src/state.ts';
+import { frameKey, MAX_ROWS, model, sameRow } from '../../ui/src/state.ts';
 
 function frame(conn: number, dir: 'client' | 'server', seq: number, t: number, payload: string): FrameEvent {
   const length = Buffer.from(payload).length;
@@ -190,5 +190,37 @@ describe('Model on the compact store', () => {
     model.reset();
     expect(model.framesByKey.get(frameKey(frames[0]!.conn, frames[0]!.dir, frames[0]!.seq))).toBeUndefined();
     expect(model.events.length).toBe(0);
+  });
+
+  it('holds at most MAX_ROWS frames: the oldest leave the list, their keys and the log together', () => {
+    model.reset();
+    const total = MAX_ROWS + 40_000;
+    for (let from = 0; from < total; from += 500) {
+      const events: WireEvent[] = [];
+      for (let i = from; i < from + 500; i++) events.push(frame(1 + (i % 2), i % 4 < 2 ? 'client' : 'server', Math.floor(i / 4), i, 'x'));
+      const text = batchText(from, events);
+      const spans = eventSpans(text, events.length)!;
+      const chunk = model.events.addChunk(text);
+      events.forEach((e, j) => model.apply(e, chunk, spans[2 * j]!, spans[2 * j + 1]!));
+      model.trim();
+    }
+    expect(model.frames.length).toBeLessThanOrEqual(MAX_ROWS);
+    expect(model.trimmed + model.frames.length).toBe(total);
+    expect(model.frameRowsTrimmed + model.frameRows.length).toBe(total);
+    // Frame i was the i-th applied: the first held is the first not trimmed, the newest the last applied.
+    const first = model.frames.at(0)!;
+    expect(first.t).toBe(model.trimmed);
+    expect(model.frames.at(-1)!.t).toBe(total - 1);
+    expect(model.framesByKey.get(frameKey(first.conn, first.dir, first.seq))).toEqual(first);
+    const gone = model.trimmed - 1;
+    expect(model.framesByKey.has(frameKey(1 + (gone % 2), gone % 4 < 2 ? 'client' : 'server', Math.floor(gone / 4)))).toBe(false);
+    model.reset();
+  });
+
+  it('knows a message row made again from its text for the one selected', () => {
+    const a = message(1, 'client', 7, 3.5, 'hi');
+    expect(sameRow(a, JSON.parse(JSON.stringify(a)) as MessageEvent)).toBe(true);
+    expect(sameRow(a, message(1, 'client', 8, 3.5, 'hi'))).toBe(false);
+    expect(sameRow(a, message(1, 'server', 7, 3.5, 'hi'))).toBe(false);
   });
 });
