@@ -61,6 +61,11 @@ interface Block {
   chunk: Int32Array;
   start: Uint32Array;
   end: Uint32Array;
+  /**
+   * The events held as their objects (chunk -1), by place; made on the block's first one. Not a
+   * Map by absolute index: a recording's 200,000 would rehash it whole as it doubles.
+   */
+  objs: Array<WireEvent | undefined> | null;
 }
 
 const newBlock = (): Block => ({
@@ -75,6 +80,7 @@ const newBlock = (): Block => ({
   chunk: new Int32Array(BLOCK),
   start: new Uint32Array(BLOCK),
   end: new Uint32Array(BLOCK),
+  objs: null,
 });
 
 export class EventLog {
@@ -90,8 +96,6 @@ export class EventLog {
   private chunks: Chunk[] = [];
   /** The id of `chunks[0]`. */
   private chunkBase = 0;
-  /** Events held as their objects, by absolute index (in index order: a Map keeps insertion order). */
-  private kept = new Map<number, WireEvent>();
   private cache = new Map<number, WireEvent>();
 
   /** The text of a batch whose events follow with `push(e, chunk, start, end)`; its id. */
@@ -106,7 +110,9 @@ export class EventLog {
     const id = Math.floor(abs / BLOCK);
     if (this.blocks.length === 0) this.firstBlock = id;
     if (id - this.firstBlock === this.blocks.length) {
-      this.blocks.push(this.spare ?? newBlock());
+      const b = this.spare ?? newBlock();
+      b.objs = null;
+      this.blocks.push(b);
       this.spare = null;
     }
     const b = this.blocks[id - this.firstBlock]!;
@@ -137,7 +143,7 @@ export class EventLog {
       c.last = abs;
     } else {
       b.chunk[i] = -1;
-      this.kept.set(abs, e);
+      (b.objs ??= [])[i] = e;
     }
     return abs;
   }
@@ -150,12 +156,10 @@ export class EventLog {
     this.base += n;
     while (this.blocks.length > 0 && (this.firstBlock + 1) * BLOCK <= this.base) {
       this.spare = this.blocks.shift()!;
+      this.spare.objs = null;
       this.firstBlock++;
     }
-    for (const abs of this.kept.keys()) {
-      if (abs >= this.base) break;
-      this.kept.delete(abs);
-    }
+    // The first block may keep objects of events let go (until it goes whole): get() never reads them.
     for (const abs of this.cache.keys()) if (abs < this.base) this.cache.delete(abs);
     let gone = 0;
     // A batch's text goes with its last event held (one with no bulk event held none: last -1).
@@ -172,7 +176,6 @@ export class EventLog {
     this.length = 0;
     this.blocks = [];
     this.firstBlock = 0;
-    this.kept.clear();
     this.cache.clear();
     // Chunk ids are never used again: an event still waiting with an old one is kept as its object.
     this.chunkBase += this.chunks.length;
@@ -186,13 +189,12 @@ export class EventLog {
   /** The event at absolute index `abs`, made again from its text if need be; undefined if not held. */
   get(abs: number): WireEvent | undefined {
     if (!this.has(abs)) return undefined;
-    const kept = this.kept.get(abs);
-    if (kept) return kept;
-    const hit = this.cache.get(abs);
-    if (hit) return hit;
     const id = Math.floor(abs / BLOCK);
     const b = this.blocks[id - this.firstBlock]!;
     const i = abs - id * BLOCK;
+    if (b.chunk[i] === -1) return b.objs![i];
+    const hit = this.cache.get(abs);
+    if (hit) return hit;
     const chunk = this.chunks[b.chunk[i]! - this.chunkBase]!;
     const e = JSON.parse(chunk.text.slice(b.start[i]!, b.end[i]!)) as WireEvent;
     // The oldest made goes first (a Map iterates in insertion order).
