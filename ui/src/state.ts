@@ -20,9 +20,9 @@ import { EventList, EventLog, eventSpans } from './lib/event-log.ts';
 import type { ConsoleLine, FileInfo, RunnerState, StoreStatus, StreamMessage, TopologyInfo } from '../../server/app/stream-protocol.ts';
 
 /**
- * The dashboard's state. Events arrive in batches over /api/events and are applied to plain
- * arrays and maps once per animation frame; one `version` signal then tells every view to
- * re-render. Views read; only the stream writes (DESIGN.md: bytes → events → store → views).
+ * The dashboard's state. Events arrive in batches over /api/events and are applied to the model
+ * (frames and messages held compactly in lib/event-log.ts, the rest in plain arrays and maps);
+ * one `version` signal then tells every view to re-render. Views read; only the stream writes (DESIGN.md: bytes → events → store → views).
  */
 
 export type ConnStatus = 'connecting' | 'open' | 'closing' | 'closed';
