@@ -53,7 +53,7 @@ interface Block {
   length: Float64Array;
   /** A frame's bytes on the wire (header and the payload that arrived). */
   bytes: Float64Array;
-  /** A frame's seq, a message's firstFrame. */
+  /** A frame's seq, a message's firstFrame, a ping's or pong's frame. */
   seq: Float64Array;
   /** A message's FLAG_COMPRESSED and FLAG_APP. */
   flags: Uint8Array;
@@ -126,7 +126,7 @@ export class EventLog {
       b.dir[i] = e.dir === 'server' ? 1 : 0;
       b.length[i] = e.type === 'frame' || e.type === 'message' ? e.length : 0;
       b.bytes[i] = e.type === 'frame' ? e.headerLength + (e.complete === false ? 0 : e.length) : 0;
-      b.seq[i] = e.type === 'frame' ? e.seq : e.type === 'message' ? e.firstFrame : 0;
+      b.seq[i] = e.type === 'frame' ? e.seq : e.type === 'message' ? e.firstFrame : e.frame;
       b.flags[i] = e.type === 'message' ? (e.compressed ? FLAG_COMPRESSED : 0) | (e.app ? FLAG_APP : 0) : 0;
     } else {
       b.dir[i] = 'dir' in e && e.dir === 'server' ? 1 : 0;
@@ -244,7 +244,7 @@ export class EventLog {
     const id = Math.floor(abs / BLOCK);
     return this.blocks[id - this.firstBlock]!.bytes[abs - id * BLOCK]!;
   }
-  /** A frame's seq, a message's firstFrame (0 for other events). */
+  /** A frame's seq, a message's firstFrame, a ping's or pong's frame (0 for other events). */
   seq(abs: number): number {
     const id = Math.floor(abs / BLOCK);
     return this.blocks[id - this.firstBlock]!.seq[abs - id * BLOCK]!;
