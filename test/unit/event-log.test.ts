@@ -1,11 +1,12 @@
 /**
  * The page's compact event store (ui/src/lib/event-log.ts): every frame and message read back,
  * field by field and by its columns, equals what the stream sent, through the batches' text as
- * the server writes it (escapes, braces inside strings), the bounds and the trim.
+ * the server writes it (escapes, braces inside strings), the cache of batches parsed again, the
+ * bounds and the trim.
  */
 import { describe, expect, it } from 'vitest';
 import type { FrameEvent, MessageEvent, OpenEvent, WireEvent } from '../../server/capture/events.ts';
-import { EventList, EventLog, eventSpans, FLAG_APP, FLAG_COMPRESSED } from '../../ui/src/lib/event-log.ts';
+import { EventList, EventLog, FLAG_APP, FLAG_COMPRESSED } from '../../ui/src/lib/event-log.ts';
 import { frameKey, MAX_ROWS, model, sameRow } from '../../ui/src/state.ts';
 
 function frame(conn: number, dir: 'client' | 'server', seq: number, t: number, payload: string): FrameEvent {
@@ -57,13 +58,12 @@ function batchOf(from: number, n: number): WireEvent[] {
   return out;
 }
 
-/** Push one batch through its text, as the page's intake does; the absolute indices. */
+/** Push one batch with its text, as the page's intake does: the objects JSON.parse made of it. The absolute indices. */
 function pushBatch(log: EventLog, from: number, events: WireEvent[]): number[] {
   const text = batchText(from, events);
-  const spans = eventSpans(text, events.length);
-  expect(spans).not.toBeNull();
   const chunk = log.addChunk(text);
-  return events.map((e, j) => log.push(e, chunk, spans![2 * j]!, spans![2 * j + 1]!));
+  const parsed = (JSON.parse(text) as { events: WireEvent[] }).events;
+  return parsed.map((e, j) => log.push(e, chunk, j));
 }
 
 function expectColumns(log: EventLog, abs: number, e: WireEvent): void {
@@ -82,23 +82,6 @@ function expectColumns(log: EventLog, abs: number, e: WireEvent): void {
     expect(log.flags(abs)).toBe((e.compressed ? FLAG_COMPRESSED : 0) | (e.app ? FLAG_APP : 0));
   }
 }
-
-describe('eventSpans', () => {
-  it('finds each event of a batch, strings holding braces, brackets, quotes and escapes included', () => {
-    const events = batchOf(0, 40);
-    const text = batchText(0, events);
-    const spans = eventSpans(text, events.length)!;
-    for (let j = 0; j < events.length; j++) expect(JSON.parse(text.slice(spans[2 * j], spans[2 * j + 1]))).toEqual(events[j]);
-  });
-
-  it('answers null for a batch not of that shape or count, never a wrong span', () => {
-    const events = batchOf(0, 5);
-    expect(eventSpans(batchText(0, events), 4)).toBeNull();
-    expect(eventSpans(batchText(0, events), 6)).toBeNull();
-    expect(eventSpans('{"kind":"status"}', 0)).toBeNull();
-    expect(eventSpans('{"kind":"events","from":0,"events":[1,2]}', 2)).toBeNull();
-  });
-});
 
 describe('EventLog', () => {
   it('reads back every field and column of what was put, through 60 batches, trims and moves', () => {
@@ -120,6 +103,14 @@ describe('EventLog', () => {
     }
     expect(log.at(0)).toEqual(put.get(log.base));
     expect(log.at(-1)).toEqual(put.get(from - 1));
+    // Read again after every batch was parsed again and most left the cache: the same events.
+    for (let abs = log.base + log.length - 1; abs >= log.base; abs -= 37) expect(log.get(abs)).toEqual(put.get(abs));
+  });
+
+  it('gives the same object for an event read twice while its batch is cached', () => {
+    const log = new EventLog();
+    const [a] = pushBatch(log, 0, batchOf(0, 10));
+    expect(log.get(a!)).toBe(log.get(a!));
   });
 
   it('answers nothing outside what it holds', () => {
@@ -146,7 +137,7 @@ describe('EventLog', () => {
     expect(log.get(b)).toBe(f);
     expectColumns(log, b, f);
     // A stale chunk id (a reset happened meanwhile) is never read as another batch's text.
-    const c = log.push(frame(4, 'server', 1, 3, 'x'), 12345, 0, 10);
+    const c = log.push(frame(4, 'server', 1, 3, 'x'), 12345, 0);
     expect(log.get(c)).toEqual(frame(4, 'server', 1, 3, 'x'));
   });
 });
@@ -177,10 +168,8 @@ describe('Model on the compact store', () => {
   it('finds each frame by its key, and forgets the keys of frames the bound trims', () => {
     model.reset();
     const events = batchOf(0, 400);
-    const text = batchText(0, events);
-    const spans = eventSpans(text, events.length)!;
-    const chunk = model.events.addChunk(text);
-    events.forEach((e, j) => model.apply(e, chunk, spans[2 * j]!, spans[2 * j + 1]!));
+    const chunk = model.events.addChunk(batchText(0, events));
+    events.forEach((e, j) => model.apply(e, chunk, j));
     model.trim();
     const frames = events.filter((e): e is FrameEvent => e.type === 'frame');
     expect(model.frames.length).toBe(frames.length);
@@ -198,10 +187,8 @@ describe('Model on the compact store', () => {
     for (let from = 0; from < total; from += 500) {
       const events: WireEvent[] = [];
       for (let i = from; i < from + 500; i++) events.push(frame(1 + (i % 2), i % 4 < 2 ? 'client' : 'server', Math.floor(i / 4), i, 'x'));
-      const text = batchText(from, events);
-      const spans = eventSpans(text, events.length)!;
-      const chunk = model.events.addChunk(text);
-      events.forEach((e, j) => model.apply(e, chunk, spans[2 * j]!, spans[2 * j + 1]!));
+      const chunk = model.events.addChunk(batchText(from, events));
+      events.forEach((e, j) => model.apply(e, chunk, j));
       model.trim();
     }
     expect(model.frames.length).toBeLessThanOrEqual(MAX_ROWS);

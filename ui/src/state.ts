@@ -16,7 +16,7 @@ import type {
 } from '../../server/capture/events.ts';
 import { NO_APP_FILTER, type AppFilter } from './lib/app-layer.ts';
 import { FrameIndex } from './lib/frame-index.ts';
-import { EventList, EventLog, eventSpans } from './lib/event-log.ts';
+import { EventList, EventLog } from './lib/event-log.ts';
 import type { ConsoleLine, FileInfo, RunnerState, StoreStatus, StreamMessage, TopologyInfo } from '../../server/app/stream-protocol.ts';
 
 /**
@@ -186,11 +186,11 @@ class Model {
   }
 
   /**
-   * Apply one event; `chunk`, `start` and `end` say where its text is in a batch's text the log
-   * holds (EventLog.addChunk), so the log need not keep its object.
+   * Apply one event; `chunk` and `index` say which batch the log holds (EventLog.addChunk) it is
+   * in, and where in it, so the log need not keep its object.
    */
-  apply(e: WireEvent, chunk = -1, start = 0, end = 0): void {
-    const abs = this.events.push(e, chunk, start, end);
+  apply(e: WireEvent, chunk = -1, index = 0): void {
+    const abs = this.events.push(e, chunk, index);
     switch (e.type) {
       case 'open':
         this.open(e);
@@ -457,7 +457,7 @@ export const selectedFrame = computed(() => {
  * a slice at a time (SLICE_MS), so only the rest of a large one waits here.
  */
 let pending: WireEvent[] = [];
-/** Where each pending event's text is: its batch's chunk id in the log, its start and end (three numbers an event). */
+/** Where each pending event is: its batch's chunk id in the log and its index there (two numbers an event). */
 let pendingSrc: number[] = [];
 let pendingHead = 0;
 /** A continuation of `drain` is scheduled (the pending events did not fit one slice). */
@@ -623,7 +623,7 @@ function drain(): void {
   let i = pendingHead;
   while (i < pending.length) {
     const e = pending[i]!;
-    if (eventScope(e)) model.apply(e, pendingSrc[3 * i]!, pendingSrc[3 * i + 1]!, pendingSrc[3 * i + 2]!);
+    if (eventScope(e)) model.apply(e, pendingSrc[2 * i]!, pendingSrc[2 * i + 1]!);
     i++;
     if ((i & 255) === 0 && performance.now() - start > SLICE_MS) break;
   }
@@ -718,18 +718,14 @@ export function connectStream(token = tokenFromUrl()): void {
             break;
           }
           {
-            // The batch's text stays, one string, and each event's place in it: the log keeps a
-            // frame or message as a few numbers and makes its object again from there when a
-            // view needs it (lib/event-log.ts). Counted with the parse.
-            const scanStart = performance.now();
-            const text = ev.data as string;
-            const spans = eventSpans(text, msg.events.length);
-            const chunk = spans ? model.events.addChunk(text) : -1;
+            // The batch's text stays, one string: the log keeps a frame or message as a few
+            // numbers and its index here, and parses the batch again when a view reads one of
+            // its events (lib/event-log.ts).
+            const chunk = model.events.addChunk(ev.data as string);
             for (let j = 0; j < msg.events.length; j++) {
               pending.push(msg.events[j]!);
-              pendingSrc.push(chunk, spans ? spans[2 * j]! : 0, spans ? spans[2 * j + 1]! : 0);
+              pendingSrc.push(chunk, j);
             }
-            intake.decodeMs += performance.now() - scanStart;
           }
           intake.events += msg.events.length;
           receivedTotal += msg.events.length;

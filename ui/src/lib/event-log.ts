@@ -7,11 +7,12 @@ import type { Direction, WireEvent } from '../../../server/capture/events.ts';
  * mark-compact and Blink's sweeper grew with them into the page's longest tasks.
  *
  * Here a frame, message, ping or pong is a few numbers in typed-array columns (what the model
- * and the views scan: time, type, connection, direction, length) and its place in the text of
- * the batch it came in (one string per batch, kept whole): what survives is a few large arrays
- * and a few hundred strings, not 400,000 objects. The event's object is made again from its text
- * when a view asks for it (the visible rows, the selected frame), kept in a small cache, and
- * dropped after. Other events (open, handshake, close, violations, insights, end) are few, and
+ * and the views scan: time, type, connection, direction, length) and its place in the batch it
+ * came in, whose text is kept whole (one string per batch): what survives is a few large arrays
+ * and a few hundred strings, not 400,000 objects. When a view asks for an event (the visible
+ * rows, the selected frame) its batch's text is parsed again, kept for the next few reads (a
+ * few batches), and dropped after. No event's place in the text is searched for as it arrives:
+ * that scan cost as much as the parse. Other events (open, handshake, close, violations, insights, end) are few, and
  * the model holds them elsewhere by identity: they are kept as objects. So is every event that
  * came with no text (tests, recordings).
  */
@@ -27,13 +28,19 @@ export const FLAG_APP = 2;
 /** A type this page does not know (a newer server): kept as the object. */
 const T_OTHER = 255;
 
-/** Events made again from their text and kept for the views (the rows in view, arrows drawn, the selection). */
-const CACHE_MAX = 8192;
+/**
+ * Batches parsed again and kept for the views (the rows in view, arrows drawn, the selection),
+ * at most this many, and at most CACHE_EVENTS events in them.
+ */
+const CACHE_BATCHES = 16;
+const CACHE_EVENTS = 16_384;
 
 /** A batch's text and the absolute index of its last event held (it goes when that one does). */
 interface Chunk {
   text: string;
   last: number;
+  /** Its events, when parsed again for a view (in the cache). */
+  events: WireEvent[] | null;
 }
 
 /**
@@ -57,10 +64,9 @@ interface Block {
   seq: Float64Array;
   /** A message's FLAG_COMPRESSED and FLAG_APP. */
   flags: Uint8Array;
-  /** The chunk id of its text (-1: kept as an object), and where it starts and ends in it. */
+  /** The chunk id of its batch (-1: kept as an object), and its index in the batch's events. */
   chunk: Int32Array;
-  start: Uint32Array;
-  end: Uint32Array;
+  index: Uint32Array;
   /**
    * The events held as their objects (chunk -1), by place; made on the block's first one. Not a
    * Map by absolute index: a recording's 200,000 would rehash it whole as it doubles.
@@ -78,8 +84,7 @@ const newBlock = (): Block => ({
   seq: new Float64Array(BLOCK),
   flags: new Uint8Array(BLOCK),
   chunk: new Int32Array(BLOCK),
-  start: new Uint32Array(BLOCK),
-  end: new Uint32Array(BLOCK),
+  index: new Uint32Array(BLOCK),
   objs: null,
 });
 
@@ -96,16 +101,21 @@ export class EventLog {
   private chunks: Chunk[] = [];
   /** The id of `chunks[0]`. */
   private chunkBase = 0;
-  private cache = new Map<number, WireEvent>();
+  /** Chunks whose events are parsed again, oldest read first; and how many events they hold. */
+  private cache: Chunk[] = [];
+  private cachedEvents = 0;
 
-  /** The text of a batch whose events follow with `push(e, chunk, start, end)`; its id. */
+  /**
+   * The text of a stream batch (`{"kind":"events",…,"events":[…]}`, as the server sent it) whose
+   * events follow with `push(e, chunk, index)`; its id.
+   */
   addChunk(text: string): number {
-    this.chunks.push({ text, last: -1 });
+    this.chunks.push({ text, last: -1, events: null });
     return this.chunkBase + this.chunks.length - 1;
   }
 
-  /** Hold `e`, from `text.slice(start, end)` of chunk `chunk` (or -1: kept as the object). Its absolute index. */
-  push(e: WireEvent, chunk = -1, start = 0, end = 0): number {
+  /** Hold `e`, event `index` of chunk `chunk`'s batch (or chunk -1: kept as the object). Its absolute index. */
+  push(e: WireEvent, chunk = -1, index = 0): number {
     const abs = this.base + this.length;
     const id = Math.floor(abs / BLOCK);
     if (this.blocks.length === 0) this.firstBlock = id;
@@ -136,10 +146,9 @@ export class EventLog {
       b.flags[i] = 0;
     }
     const c = this.chunks[chunk - this.chunkBase];
-    if (bulk && c && end > start && end <= c.text.length) {
+    if (bulk && c && index >= 0) {
       b.chunk[i] = chunk;
-      b.start[i] = start;
-      b.end[i] = end;
+      b.index[i] = index;
       c.last = abs;
     } else {
       b.chunk[i] = -1;
@@ -160,11 +169,11 @@ export class EventLog {
       this.firstBlock++;
     }
     // The first block may keep objects of events let go (until it goes whole): get() never reads them.
-    for (const abs of this.cache.keys()) if (abs < this.base) this.cache.delete(abs);
     let gone = 0;
     // A batch's text goes with its last event held (one with no bulk event held none: last -1).
     while (gone < this.chunks.length - 1 && this.chunks[gone]!.last < this.base) gone++;
     if (gone > 0) {
+      for (let k = 0; k < gone; k++) this.uncache(this.chunks[k]!);
       this.chunks.splice(0, gone);
       this.chunkBase += gone;
     }
@@ -176,7 +185,8 @@ export class EventLog {
     this.length = 0;
     this.blocks = [];
     this.firstBlock = 0;
-    this.cache.clear();
+    this.cache = [];
+    this.cachedEvents = 0;
     // Chunk ids are never used again: an event still waiting with an old one is kept as its object.
     this.chunkBase += this.chunks.length;
     this.chunks = [];
@@ -193,14 +203,35 @@ export class EventLog {
     const b = this.blocks[id - this.firstBlock]!;
     const i = abs - id * BLOCK;
     if (b.chunk[i] === -1) return b.objs![i];
-    const hit = this.cache.get(abs);
-    if (hit) return hit;
     const chunk = this.chunks[b.chunk[i]! - this.chunkBase]!;
-    const e = JSON.parse(chunk.text.slice(b.start[i]!, b.end[i]!)) as WireEvent;
-    // The oldest made goes first (a Map iterates in insertion order).
-    if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(abs, e);
-    return e;
+    return this.eventsOf(chunk)[b.index[i]!];
+  }
+
+  /** A batch's events, parsed again from its text (or still cached): the least recently read go first. */
+  private eventsOf(chunk: Chunk): WireEvent[] {
+    if (chunk.events) {
+      // Read again: last out of the cache (a linear move in at most CACHE_BATCHES).
+      const at = this.cache.indexOf(chunk);
+      if (at !== this.cache.length - 1) {
+        this.cache.splice(at, 1);
+        this.cache.push(chunk);
+      }
+      return chunk.events;
+    }
+    const parsed = (JSON.parse(chunk.text) as { events?: WireEvent[] }).events ?? [];
+    chunk.events = parsed;
+    this.cache.push(chunk);
+    this.cachedEvents += parsed.length;
+    while (this.cache.length > 1 && (this.cache.length > CACHE_BATCHES || this.cachedEvents > CACHE_EVENTS)) this.uncache(this.cache[0]!);
+    return parsed;
+  }
+
+  private uncache(chunk: Chunk): void {
+    if (!chunk.events) return;
+    this.cachedEvents -= chunk.events.length;
+    chunk.events = null;
+    const at = this.cache.indexOf(chunk);
+    if (at >= 0) this.cache.splice(at, 1);
   }
 
   /** Event `i` of those held (0 the oldest; negative from the newest), as `get`. */
@@ -254,51 +285,6 @@ export class EventLog {
     const id = Math.floor(abs / BLOCK);
     return this.blocks[id - this.firstBlock]!.flags[abs - id * BLOCK]!;
   }
-}
-
-/**
- * The places in a stream batch's text (`{"kind":"events","from":N,"events":[{…},{…}]}`) where
- * each event's object starts and ends, as [start0, end0, start1, end1, …]; null when the text is
- * not that shape. A structural scan: braces and brackets outside strings, a string's escapes.
- */
-export function eventSpans(text: string, expected: number): Uint32Array | null {
-  const at = text.indexOf('"events":[');
-  if (at < 0) return null;
-  const spans = new Uint32Array(expected * 2);
-  let n = 0;
-  let depth = 0;
-  let start = 0;
-  for (let i = at + 10; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 34 /* " */) {
-      // A string is skipped by the engine's own search for its closing quote (most of a batch is
-      // strings: payloads, keys): one not preceded by an odd run of backslashes.
-      let q = text.indexOf('"', i + 1);
-      for (;;) {
-        if (q < 0) return null;
-        let b = q - 1;
-        while (text.charCodeAt(b) === 92 /* \ */) b--;
-        if ((q - 1 - b) % 2 === 0) break;
-        q = text.indexOf('"', q + 1);
-      }
-      i = q;
-    } else if (c === 123 /* { */ || c === 91 /* [ */) {
-      if (depth === 0) {
-        if (c !== 123 || n >= expected) return null;
-        start = i;
-      }
-      depth++;
-    } else if (c === 125 /* } */ || c === 93 /* ] */) {
-      if (depth === 0) break; // the events array's own ]
-      depth--;
-      if (depth === 0) {
-        spans[2 * n] = start;
-        spans[2 * n + 1] = i + 1;
-        n++;
-      }
-    }
-  }
-  return n === expected ? spans : null;
 }
 
 /**
