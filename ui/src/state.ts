@@ -16,12 +16,13 @@ import type {
 } from '../../server/capture/events.ts';
 import { NO_APP_FILTER, type AppFilter } from './lib/app-layer.ts';
 import { FrameIndex } from './lib/frame-index.ts';
+import { EventList, EventLog } from './lib/event-log.ts';
 import type { ConsoleLine, FileInfo, RunnerState, StoreStatus, StreamMessage, TopologyInfo } from '../../server/app/stream-protocol.ts';
 
 /**
- * The dashboard's state. Events arrive in batches over /api/events and are applied to plain
- * arrays and maps once per animation frame; one `version` signal then tells every view to
- * re-render. Views read; only the stream writes (DESIGN.md: bytes → events → store → views).
+ * The dashboard's state. Events arrive in batches over /api/events and are applied to the model
+ * (frames and messages held compactly in lib/event-log.ts, the rest in plain arrays and maps);
+ * one `version` signal then tells every view to re-render. Views read; only the stream writes (DESIGN.md: bytes → events → store → views).
  */
 
 export type ConnStatus = 'connecting' | 'open' | 'closing' | 'closed';
@@ -94,21 +95,37 @@ const PALETTE = ['#2f7de1', '#d9480f', '#2b8a3e', '#9c36b5', '#c2255c', '#0b7285
 export type FrameKey = number;
 export const frameKey = (conn: number, dir: Direction, seq: number): FrameKey => conn * 2 ** 32 + seq * 2 + (dir === 'server' ? 1 : 0);
 
+/** A frame (or message) by its key, made from the event log when asked (lib/event-log.ts). */
+export interface ByKey<T> {
+  get(key: FrameKey): T | undefined;
+  has(key: FrameKey): boolean;
+}
+
 class Model {
   conns = new Map<number, Conn>();
-  frames: FrameEvent[] = [];
-  messages: MessageRow[] = [];
+  /**
+   * Every event in arrival order (bounded: twice MAX_ROWS), held compactly: the lists below are
+   * absolute indices into it, and an event's object is made when a view reads it (issue 19).
+   */
+  events = new EventLog();
+  frames = new EventList<FrameEvent>(this.events);
+  messages = new EventList<MessageRow>(this.events);
   /** The Timeline's rows in frame mode: frames and HTTP exchanges, in arrival order (bounded like `frames`). */
-  frameRows: Array<FrameEvent | HttpExchange> = [];
+  frameRows = new EventList<FrameEvent | HttpExchange>(this.events);
   /** The same in message mode: messages, pings, pongs, closes and HTTP exchanges. */
-  messageRows: Array<MessageRow | HttpExchange> = [];
+  messageRows = new EventList<MessageRow | HttpExchange>(this.events);
   /** Rows the bound pushed out of `frameRows` and `messageRows` (the absolute index of their first). */
   frameRowsTrimmed = 0;
   messageRowsTrimmed = 0;
-  /** Every event in arrival order (bounded like the rows), for the sequence diagram and stats. */
-  events: WireEvent[] = [];
-  /** By frame key, without a Map's rehash of every frame as it doubles (lib/frame-index.ts). */
-  framesByKey = new FrameIndex<FrameEvent>();
+  /** Each frame's absolute index in `events` by its key, without a Map's rehash of every frame as it doubles (lib/frame-index.ts). */
+  private frameIndex = new FrameIndex<number>();
+  framesByKey: ByKey<FrameEvent> = {
+    get: (k) => {
+      const abs = this.frameIndex.get(k);
+      return abs === undefined ? undefined : (this.events.get(abs) as FrameEvent | undefined);
+    },
+    has: (k) => this.frameIndex.has(k),
+  };
   violationsByFrame = new Map<FrameKey, ViolationEvent[]>();
   violations: ViolationEvent[] = [];
   /** Application-protocol violations, and those of each message (by `appMessageKey`). */
@@ -116,8 +133,15 @@ class Model {
   appViolationsByMessage = new Map<string, AppViolationEvent[]>();
   /** A connection's own story at the application layer: mismatches and violations found in no message (at most 16 each). */
   appViolationsByConn = new Map<number, AppViolationEvent[]>();
-  /** Messages with an application layer, by the key of each of their frames (Frames mode shows and filters by it). */
-  appByFrame = new FrameIndex<MessageEvent>();
+  /** Messages with an application layer (their absolute index in `events`), by the key of each of their frames (Frames mode shows and filters by it). */
+  private appIndex = new FrameIndex<number>();
+  appByFrame: ByKey<MessageEvent> = {
+    get: (k) => {
+      const abs = this.appIndex.get(k);
+      return abs === undefined ? undefined : (this.events.get(abs) as MessageEvent | undefined);
+    },
+    has: (k) => this.appIndex.has(k),
+  };
   /** Application protocols seen (the Timeline offers its protocol filter once one is). */
   appProtocols = new Set<AppProtocol>();
   /** What the programs got wrong (server/insights/), in order, and by each frame they cite. */
@@ -130,38 +154,43 @@ class Model {
   /** The same for `messages`. */
   messagesTrimmed = 0;
   /** The same for `events` (the absolute index of `events[0]`: incremental views count from it). */
-  eventsTrimmed = 0;
+  get eventsTrimmed(): number {
+    return this.events.base;
+  }
   /** Bumped by each reset: views that cache per-index work start over (a recording replaced the live events). */
   generation = 0;
 
   reset(): void {
     this.generation++;
     this.conns.clear();
-    this.frames = [];
-    this.messages = [];
-    this.events = [];
-    this.framesByKey.clear();
+    this.frames.clear();
+    this.messages.clear();
+    this.events.clear();
+    this.frameIndex.clear();
     this.violationsByFrame.clear();
     this.violations = [];
     this.appViolations = [];
     this.appViolationsByMessage.clear();
     this.appViolationsByConn.clear();
-    this.appByFrame.clear();
+    this.appIndex.clear();
     this.appProtocols.clear();
     this.insights = [];
     this.insightsByFrame.clear();
     this.insightsTrimmed = 0;
     this.trimmed = 0;
     this.messagesTrimmed = 0;
-    this.eventsTrimmed = 0;
-    this.frameRows = [];
-    this.messageRows = [];
+    this.frameRows.clear();
+    this.messageRows.clear();
     this.frameRowsTrimmed = 0;
     this.messageRowsTrimmed = 0;
   }
 
-  apply(e: WireEvent): void {
-    this.events.push(e);
+  /**
+   * Apply one event; `chunk` and `index` say which batch the log holds (EventLog.addChunk) it is
+   * in, and where in it, so the log need not keep its object.
+   */
+  apply(e: WireEvent, chunk = -1, index = 0): void {
+    const abs = this.events.push(e, chunk, index);
     switch (e.type) {
       case 'open':
         this.open(e);
@@ -173,8 +202,8 @@ class Model {
           c.exchanges.push(e);
           if (c.exchanges.length > MAX_EXCHANGES) c.exchanges.splice(0, c.exchanges.length - MAX_EXCHANGES);
           c.httpCount = Math.max(c.httpCount + 1, e.exchange ?? 0);
-          this.frameRows.push(e);
-          this.messageRows.push(e);
+          this.frameRows.push(abs);
+          this.messageRows.push(abs);
         }
         // Plain HTTP keeps its TCP connection open for more requests (keep-alive) until `end`.
         c.status = e.outcome === 'upgraded' ? 'open' : e.outcome === 'incomplete' ? c.status : e.outcome === 'plain-http' && !c.end ? 'open' : 'closed';
@@ -184,9 +213,9 @@ class Model {
         const c = this.conn(e.conn);
         c.frames[e.dir]++;
         c.bytes[e.dir] += e.headerLength + (e.complete === false ? 0 : e.length);
-        this.frames.push(e);
-        this.frameRows.push(e);
-        this.framesByKey.set(frameKey(e.conn, e.dir, e.seq), e);
+        this.frames.push(abs);
+        this.frameRows.push(abs);
+        this.frameIndex.set(frameKey(e.conn, e.dir, e.seq), abs);
         break;
       }
       case 'message':
@@ -196,17 +225,17 @@ class Model {
           this.conn(e.conn).messages[e.dir]++;
           // Bounded: a message names at most its own frames, and those leave with their frames (trim).
           if (e.app && this.appProtocols.size < 16) this.appProtocols.add(e.app.protocol);
-          if (e.app) for (let s = e.firstFrame; s <= e.lastFrame && s - e.firstFrame < 4096; s++) this.appByFrame.set(frameKey(e.conn, e.dir, s), e);
+          if (e.app) for (let s = e.firstFrame; s <= e.lastFrame && s - e.firstFrame < 4096; s++) this.appIndex.set(frameKey(e.conn, e.dir, s), abs);
         }
-        this.messages.push(e);
-        this.messageRows.push(e);
+        this.messages.push(abs);
+        this.messageRows.push(abs);
         break;
       case 'close': {
         const c = this.conn(e.conn);
         c.closes.push(e);
         if (c.status === 'open') c.status = 'closing';
-        this.messages.push(e);
-        this.messageRows.push(e);
+        this.messages.push(abs);
+        this.messageRows.push(abs);
         break;
       }
       case 'violation': {
@@ -291,38 +320,44 @@ class Model {
   }
 
   trim(): void {
-    const over = (list: unknown[], max = MAX_ROWS) => (list.length > max ? list.length - max + TRIM_SLACK : 0);
-    const f = over(this.frames);
+    const over = (list: { length: number }, max = MAX_ROWS) => (list.length > max ? list.length - max + TRIM_SLACK : 0);
+    // The log first decides what it lets go; the lists then let go of those too (a flood of
+    // connections with no frames can push frames out of the log before their own bound).
+    const log = this.events;
+    const logBase = log.base + over(log, 2 * MAX_ROWS);
+    const f = Math.max(over(this.frames), this.frames.countBelow(logBase));
     if (f > 0) {
-      for (const old of this.frames.splice(0, f)) {
-        const k = frameKey(old.conn, old.dir, old.seq);
-        this.framesByKey.delete(k);
+      for (let i = 0; i < f; i++) {
+        const abs = this.frames.abs(i);
+        const k = frameKey(log.conn(abs), log.dir(abs), log.seq(abs));
+        this.frameIndex.delete(k);
         this.violationsByFrame.delete(k);
-        this.appByFrame.delete(k);
+        this.appIndex.delete(k);
         this.insightsByFrame.delete(k);
       }
+      this.frames.dropFront(f);
       this.trimmed += f;
     }
-    const m = over(this.messages);
+    const m = Math.max(over(this.messages), this.messages.countBelow(logBase));
     if (m > 0) {
-      for (const old of this.messages.splice(0, m)) if (old.type === 'message') this.appViolationsByMessage.delete(appMessageKey(old.conn, old.dir, old.firstFrame));
+      for (let i = 0; i < m; i++) {
+        const abs = this.messages.abs(i);
+        if (log.type(abs) === 'message') this.appViolationsByMessage.delete(appMessageKey(log.conn(abs), log.dir(abs), log.seq(abs)));
+      }
+      this.messages.dropFront(m);
       this.messagesTrimmed += m;
     }
-    const fr = over(this.frameRows);
+    const fr = Math.max(over(this.frameRows), this.frameRows.countBelow(logBase));
     if (fr > 0) {
-      this.frameRows.splice(0, fr);
+      this.frameRows.dropFront(fr);
       this.frameRowsTrimmed += fr;
     }
-    const mr = over(this.messageRows);
+    const mr = Math.max(over(this.messageRows), this.messageRows.countBelow(logBase));
     if (mr > 0) {
-      this.messageRows.splice(0, mr);
+      this.messageRows.dropFront(mr);
       this.messageRowsTrimmed += mr;
     }
-    const ev = over(this.events, 2 * MAX_ROWS);
-    if (ev > 0) {
-      this.events.splice(0, ev);
-      this.eventsTrimmed += ev;
-    }
+    log.dropFront(logBase - log.base);
     const v = over(this.violations);
     if (v > 0) this.violations.splice(0, v);
     const av = over(this.appViolations);
@@ -379,6 +414,18 @@ export type Selection =
   | { kind: 'handshake'; conn: number; exchange?: HttpExchange }
   | null;
 export const selection = signal<Selection>(null);
+
+/**
+ * Whether two message rows are the same row: the model makes a row's object again from its text
+ * when a view reads it after it left the cache (lib/event-log.ts), so identity alone can miss.
+ */
+export function sameRow(a: MessageRow, b: MessageRow): boolean {
+  if (a === b) return true;
+  if (a.type !== b.type || a.conn !== b.conn || a.dir !== b.dir || a.t !== b.t) return false;
+  if (a.type === 'message' && b.type === 'message') return a.firstFrame === b.firstFrame;
+  if ((a.type === 'ping' || a.type === 'pong') && (b.type === 'ping' || b.type === 'pong')) return a.frame === b.frame;
+  return true;
+}
 export const selectedConn = signal<number | null>(null);
 export const rowMode = signal<'frames' | 'messages'>('frames');
 export const paused = signal(false);
@@ -410,6 +457,8 @@ export const selectedFrame = computed(() => {
  * a slice at a time (SLICE_MS), so only the rest of a large one waits here.
  */
 let pending: WireEvent[] = [];
+/** Where each pending event is: its batch's chunk id in the log and its index there (two numbers an event). */
+let pendingSrc: number[] = [];
 let pendingHead = 0;
 /** A continuation of `drain` is scheduled (the pending events did not fit one slice). */
 let draining = false;
@@ -551,6 +600,7 @@ export function setViewingRecording(on: boolean): void {
   if (on === viewingRecording) return;
   viewingRecording = on;
   pending = [];
+  pendingSrc = [];
   pendingHead = 0;
   resetAcks();
   // What was received and will not be applied now is acknowledged, so the server sends on.
@@ -573,13 +623,14 @@ function drain(): void {
   let i = pendingHead;
   while (i < pending.length) {
     const e = pending[i]!;
-    if (eventScope(e)) model.apply(e);
+    if (eventScope(e)) model.apply(e, pendingSrc[2 * i]!, pendingSrc[2 * i + 1]!);
     i++;
     if ((i & 255) === 0 && performance.now() - start > SLICE_MS) break;
   }
   const n = i - pendingHead;
   if (i === pending.length) {
     pending = [];
+    pendingSrc = [];
     pendingHead = 0;
   } else {
     pendingHead = i;
@@ -649,6 +700,7 @@ export function connectStream(token = tokenFromUrl()): void {
           // A (re)connect sends the whole history again: start from a clean slate.
           if (!viewingRecording) model.reset();
           pending = [];
+          pendingSrc = [];
           pendingHead = 0;
           resetAcks();
           shed.value = 0;
@@ -665,7 +717,16 @@ export function connectStream(token = tokenFromUrl()): void {
             ws.send(JSON.stringify({ kind: 'ack', seq: receivedUpTo }));
             break;
           }
-          for (const e of msg.events) pending.push(e);
+          {
+            // The batch's text stays, one string: the log keeps a frame or message as a few
+            // numbers and its index here, and parses the batch again when a view reads one of
+            // its events (lib/event-log.ts).
+            const chunk = model.events.addChunk(ev.data as string);
+            for (let j = 0; j < msg.events.length; j++) {
+              pending.push(msg.events[j]!);
+              pendingSrc.push(chunk, j);
+            }
+          }
           intake.events += msg.events.length;
           receivedTotal += msg.events.length;
           batchEnds.push({ seq: receivedUpTo, total: receivedTotal });

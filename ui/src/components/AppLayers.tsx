@@ -16,8 +16,19 @@ import { appViolationsOf } from './AppFilters.tsx';
 const DUMP_LIMIT = 1024;
 const ROW = 8;
 
+/** The message `ref` names, if the view still holds it (found by the log's columns: only it is made). */
+function heldMessage(ref: MessageRef): MessageEvent | undefined {
+  const list = model.messages;
+  const log = model.events;
+  for (let i = 0; i < list.length; i++) {
+    const abs = list.abs(i);
+    if (log.type(abs) === 'message' && log.conn(abs) === ref.conn && log.dir(abs) === ref.dir && log.seq(abs) === ref.firstFrame) return log.get(abs) as MessageEvent;
+  }
+  return undefined;
+}
+
 function openMessage(ref: MessageRef): void {
-  const m = model.messages.find((x) => x.type === 'message' && x.conn === ref.conn && x.dir === ref.dir && x.firstFrame === ref.firstFrame);
+  const m = heldMessage(ref);
   if (!m) return;
   selection.value = { kind: 'message', row: m, conn: m.conn };
   selectedConn.value = m.conn;
@@ -25,7 +36,7 @@ function openMessage(ref: MessageRef): void {
 }
 
 function RefLink({ to: r, text }: { to: MessageRef; text: string }) {
-  const held = model.messages.some((x) => x.type === 'message' && x.conn === r.conn && x.dir === r.dir && x.firstFrame === r.firstFrame);
+  const held = heldMessage(r) !== undefined;
   if (!held) return <span title="This message is no longer held by the view">{text}</span>;
   return (
     <button type="button" class="link-btn" onClick={() => openMessage(r)} title="Open that message">

@@ -98,7 +98,7 @@ function lastFrames(conn: number): FrameEvent[] {
   const out: FrameEvent[] = [];
   const frames = model.frames;
   for (let i = frames.length - 1, seen = 0; i >= 0 && seen < SCAN_FRAMES && out.length < LAST_FRAMES; i--, seen++) {
-    if (frames[i]!.conn === conn) out.push(frames[i]!);
+    if (model.events.conn(frames.abs(i)) === conn) out.push(frames.at(i)!);
   }
   return out.reverse();
 }

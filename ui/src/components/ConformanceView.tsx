@@ -64,9 +64,11 @@ function frameOf(r: ConformanceResult): FrameEvent | null {
 
 function framesOf(conn: number): FrameEvent[] {
   const out: FrameEvent[] = [];
-  for (const f of model.frames) {
-    if (f.conn !== conn) continue;
-    out.push(f);
+  const frames = model.frames;
+  for (let i = 0; i < frames.length; i++) {
+    // By the log's connection column: only the connection's own frames are made.
+    if (model.events.conn(frames.abs(i)) !== conn) continue;
+    out.push(frames.at(i)!);
     if (out.length > FRAMES_LISTED) break;
   }
   return out;

@@ -139,11 +139,11 @@ function reactionOf(conn: number, afterT: number, sentAs: Direction): WireEvent[
   const found: WireEvent[] = [];
   const ev = model.events;
   let start = ev.length;
-  while (start > 0 && ev[start - 1]!.t > afterT) start--;
+  while (start > 0 && ev.t(ev.base + start - 1) > afterT) start--;
   let messages = 0;
   for (let i = start; i < ev.length && found.length < 8; i++) {
-    const e = ev[i]!;
-    if (e.conn !== conn) continue;
+    if (ev.conn(ev.base + i) !== conn) continue;
+    const e = ev.at(i)!;
     if (e.type === 'violation' || e.type === 'close' || e.type === 'end' || e.type === 'ping' || e.type === 'pong') found.push(e);
     else if (e.type === 'message' && e.dir !== sentAs && messages < 3) {
       messages++;
@@ -193,13 +193,13 @@ function reactionLine(e: WireEvent, yours: FrameEvent | null): string {
 function injectedFrame(conn: number, afterT: number, dir: Direction, headerHex: string): FrameEvent | null {
   const frames = model.frames;
   for (let i = frames.length - 1; i >= 0; i--) {
-    const f = frames[i]!;
+    const f = frames.at(i)!;
     if (f.t <= afterT) break;
     if (f.injected && f.conn === conn && f.dir === dir && f.header.toLowerCase() === headerHex) {
       // Keep going back: the first such frame after the send is the one (the learner may craft a like one again).
       let first = f;
-      for (let j = i - 1; j >= 0 && frames[j]!.t > afterT; j--) {
-        const g = frames[j]!;
+      for (let j = i - 1; j >= 0 && frames.at(j)!.t > afterT; j--) {
+        const g = frames.at(j)!;
         if (g.injected && g.conn === conn && g.dir === dir && g.header.toLowerCase() === headerHex) first = g;
       }
       return first;
@@ -210,7 +210,7 @@ function injectedFrame(conn: number, afterT: number, dir: Direction, headerHex: 
 
 function lastT(conn: number): number {
   const ev = model.events;
-  for (let i = ev.length - 1; i >= 0; i--) if (ev[i]!.conn === conn) return ev[i]!.t;
+  for (let abs = ev.base + ev.length - 1; abs >= ev.base; abs--) if (ev.conn(abs) === conn) return ev.t(abs);
   return 0;
 }
 

@@ -361,12 +361,16 @@ function messageOf(f: FrameEvent): MessageEvent | null {
   const rows = model.messages;
   const stop = cached === null ? Math.max(0, rows.length - RESEARCH_ROWS) : 0;
   let found: MessageEvent | null = null;
+  const log = model.events;
   for (let i = rows.length - 1; i >= stop; i--) {
-    const m = rows[i]!;
-    if (m.type === 'message' && m.conn === f.conn && m.dir === f.dir && m.firstFrame <= f.seq && f.seq <= m.lastFrame) {
-      found = m;
-      break;
-    }
+    // By the log's columns first: only a message of the frame's connection and direction that
+    // begins at or before it is made (the newest such one holds the frame, or none does).
+    const abs = rows.abs(i);
+    if (log.type(abs) !== 'message' || log.conn(abs) !== f.conn || log.dir(abs) !== f.dir || log.seq(abs) > f.seq) continue;
+    const m = rows.at(i)!;
+    if (m.type === 'message' && f.seq <= m.lastFrame) found = m;
+    // Messages come in frame order: one that ended before this frame means there is none further back.
+    break;
   }
   messageCache.set(f, found);
   return found;

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { compareGoal, describeArrow, flatArrows, type CheckGoal, type Goal, type GoalResult } from '../../../lessons/harness/goal.ts';
 import { checkState, goalFromConn, lessonDoc } from '../lessons.ts';
 import { centerView, detailTab, frameKey, model, selectedConn, selection, version, wiretapNow } from '../state.ts';
+import type { WireEvent } from '../../../server/capture/events.ts';
 
 /** The comparison reads at most this many of the run's latest events per render. */
 const READ_WINDOW = 5000;
@@ -30,8 +31,11 @@ export function GoalDiagram({ goal }: { goal: Goal }) {
   let r: GoalResult;
   if (fromCheck) r = resultOfCheck(goal, fromCheck);
   else {
-    const events = model.events.filter((e) => e.conn >= from);
-    const recent = events.length > READ_WINDOW ? events.slice(-READ_WINDOW) : events;
+    // The newest READ_WINDOW events of its connections, found by the log's columns: only they are made.
+    const log = model.events;
+    const recent: WireEvent[] = [];
+    for (let abs = log.base + log.length - 1; abs >= log.base && recent.length < READ_WINDOW; abs--) if (log.conn(abs) >= from) recent.push(log.get(abs)!);
+    recent.reverse();
     r = compareGoal(goal, recent, { fromConn: from, now: wiretapNow() ?? undefined });
   }
   const open = !fromCheck && !r.empty && !r.complete && r.difference === null;

@@ -319,9 +319,15 @@ export function messageFor(f: FrameEvent): MessageRow | null {
   const control = (f.opcode & 8) !== 0;
   const list = model.messages;
   // Newest first: the frame chosen is most often recent, and its message comes after it.
+  const log = model.events;
   for (let i = list.length - 1; i >= 0; i--) {
-    const m = list[i]!;
-    if (m.conn !== f.conn || m.dir !== f.dir) continue;
+    // By the log's columns first: a row is made only when it may be the one (a message beginning
+    // at or before a data frame; a ping or pong of the control frame's seq; a close).
+    const abs = list.abs(i);
+    if (log.conn(abs) !== f.conn || log.dir(abs) !== f.dir) continue;
+    const type = log.type(abs);
+    if (type === 'message' ? control || log.seq(abs) > f.seq : type === 'close' ? !control : !control || log.seq(abs) !== f.seq) continue;
+    const m = list.at(i)!;
     const hit = m.type === 'message' ? !control && m.firstFrame <= f.seq && f.seq <= m.lastFrame : control && m.frame === f.seq;
     if (hit) {
       messageOfFrame.set(f, m);

@@ -21,7 +21,7 @@ export function PredictionCard({ p }: { p: Prediction }) {
   const key = doc ? `${doc.id}/${p.id}` : p.id;
   const since = predictionSince.value[key] ?? 0;
   const now = wiretapNow() ?? 0;
-  const events = model.events.length > READ_WINDOW ? model.events.slice(-READ_WINDOW) : model.events;
+  const events = model.events.slice(-READ_WINDOW);
   const reading = answer && !asking ? readOutcome(p, events, since, now) : null;
   const waitingForTime = answer !== null && !asking && !(reading?.settled ?? false);
   // "Nothing happened" is an outcome too, once enough time has passed: look again now and then.

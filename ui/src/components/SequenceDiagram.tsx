@@ -420,7 +420,18 @@ interface Tally {
 }
 const tallies = new Map<number | null, Tally>();
 
-const counts = (e: WireEvent, only: number | null) => (only === null || e.conn === only ? arrowCount(e) : 0);
+/**
+ * The arrows of the event at absolute index `abs`, read from the log's columns: a frame has one,
+ * a message, ping, pong or close none; only the few other events (held as objects) are looked at.
+ */
+function counts(abs: number, only: number | null): number {
+  const log = model.events;
+  if (only !== null && log.conn(abs) !== only) return 0;
+  const type = log.type(abs);
+  if (type === 'frame') return 1;
+  if (type === 'message' || type === 'ping' || type === 'pong' || type === 'close') return 0;
+  return arrowCount(log.get(abs)!);
+}
 
 function tally(only: number | null): { ever: number; held: number } {
   const events = model.events;
@@ -431,7 +442,7 @@ function tally(only: number | null): { ever: number; held: number } {
   let t = tallies.get(only);
   if (!t || t.next > end) tallies.set(only, (t = { generation: model.generation, next: base, ever: 0, chunks: new Map() }));
   for (let abs = Math.max(t.next, base); abs < end; abs++) {
-    const n = counts(events[abs - base]!, only);
+    const n = counts(abs, only);
     if (n === 0) continue;
     t.ever += n;
     const c = Math.floor(abs / CHUNK);
@@ -445,7 +456,7 @@ function tally(only: number | null): { ever: number; held: number } {
     else if (c > firstChunk) held += n;
   }
   // The first chunk may be partly trimmed: count what is left of it.
-  for (let abs = base; abs < Math.min(end, (firstChunk + 1) * CHUNK); abs++) held += counts(events[abs - base]!, only);
+  for (let abs = base; abs < Math.min(end, (firstChunk + 1) * CHUNK); abs++) held += counts(abs, only);
   return { ever: t.ever, held };
 }
 
@@ -466,8 +477,13 @@ function build(limit: number, only: number | null): Built {
   // Take a margin past the limit: a handshake's request arrow is earlier than its event.
   const want = limit + 40;
   for (let i = events.length - 1; i >= 0 && picked.length < want; i--) {
-    const e = events[i]!;
-    if (only !== null && e.conn !== only) continue;
+    const abs = events.base + i;
+    if (only !== null && events.conn(abs) !== only) continue;
+    // A message, ping, pong or close draws no arrow: only a compressed message or one with an
+    // application layer labels its frames. The rest are not made from their text (the log's columns say).
+    const type = events.type(abs);
+    if ((type === 'message' || type === 'ping' || type === 'pong' || type === 'close') && events.flags(abs) === 0) continue;
+    const e = events.at(i)!;
     if (e.type === 'message' && e.compressed) msgs.set(`${e.conn}:${e.dir}:${e.firstFrame}`, e);
     if (e.type === 'message' && e.app) msgs.set(`app:${e.conn}:${e.dir}:${e.lastFrame}`, e);
     if (arrowCount(e) > 0) picked.push(...cachedArrows(e, msgs));

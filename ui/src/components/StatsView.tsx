@@ -38,7 +38,7 @@ effect(() => {
   }
   // Arrival order is nearly time order: the newest few events hold the newest time.
   let newest = 0;
-  for (let i = ev.length - 1; i >= Math.max(0, ev.length - 64); i--) newest = Math.max(newest, ev[i]!.t);
+  for (let abs = ev.base + ev.length - 1; abs >= ev.base + Math.max(0, ev.length - 64); abs--) newest = Math.max(newest, ev.t(abs));
   if (newest !== anchor.t) anchor = { t: newest, at: performance.now() };
 });
 
@@ -62,7 +62,7 @@ function measure(now: number): { overall: Activity; perConn: Map<number, Activit
   for (const [conn, bins] of activity.perConn) perConn.set(conn, activityOf(bins, now, SPAN_MS, BIN_MS, RATE_MS));
   const ev = model.events;
   // Events older than the span (and a margin for order across connections) mean the whole span is held.
-  const heldFrom = ev.length === 0 ? now : ev[0]!.t < now - SPAN_MS - 5000 ? -Infinity : ev[0]!.t;
+  const heldFrom = ev.length === 0 ? now : ev.t(ev.base) < now - SPAN_MS - 5000 ? -Infinity : ev.t(ev.base);
   // Right after the wiretap starts there are fewer than RATE_MS of history to average over.
   const seconds = Math.max(1, Math.min(RATE_MS, now)) / 1000;
   for (const a of [overall, ...perConn.values()]) {

@@ -16,6 +16,7 @@ import {
   paused,
   rowMode,
   runnerStatus,
+  sameRow,
   selectedConn,
   selection,
   version,
@@ -28,6 +29,7 @@ import {
 } from '../state.ts';
 import { appViolationsOf, frameMessage, messageApp } from './AppFilters.tsx';
 import { FilterBar } from './FilterBar.tsx';
+import type { EventList } from '../lib/event-log.ts';
 
 const ROW_HEIGHT = 24;
 /** Newest rows looked at again while their decoded message may still come (Frames mode, app filters). */
@@ -68,7 +70,9 @@ function wallZero(): number | null {
   if (zeroOf.zero === null) {
     const events = model.events;
     for (let i = zeroOf.scanned; i < events.length; i++) {
-      const e = events[i]!;
+      // By the log's type column: only an open event is looked at (no frame is made).
+      if (events.type(events.base + i) !== 'open') continue;
+      const e = events.at(i)!;
       if (e.type === 'open' && typeof e.wall === 'number') {
         zeroOf.zero = e.wall - e.t;
         break;
@@ -329,13 +333,20 @@ function connEmptyText(c: Conn, mode: 'frames' | 'messages'): string {
   return `${id} ended with no ${noun}s: ${end.explanation}.`;
 }
 
+/** Items of `list` on connection `conn`, by the log's columns (none is made). */
+function countOfConn(list: EventList, conn: number): number {
+  let n = 0;
+  for (let i = 0; i < list.length; i++) if (model.events.conn(list.abs(i)) === conn) n++;
+  return n;
+}
+
 /** What an empty timeline says: what happened to the filtered connection, the recording's point, or the filters. */
 function emptyText(mode: 'frames' | 'messages', f: Filters, total: number): string {
   const noun = mode === 'frames' ? 'frame' : 'message';
   if (f.conn !== null) {
     const c = model.conns.get(f.conn);
     if (c) {
-      const own = mode === 'frames' ? c.frames.client + c.frames.server : model.messages.reduce((n, m) => n + (m.conn === c.id ? 1 : 0), 0);
+      const own = mode === 'frames' ? c.frames.client + c.frames.server : countOfConn(model.messages, c.id);
       const http = c.exchanges.length;
       if (own === 0 && http === 0) return connEmptyText(c, mode);
       const has = [own > 0 ? plural(own, noun) : '', http > 0 ? plural(http, 'HTTP exchange') : ''].filter(Boolean).join(' and ');
@@ -366,7 +377,7 @@ export function Timeline() {
   // 10,000 frames a second over 100,000 rows, re-filtering everything per animation frame
   // would be the page's longest task.
   const base = mode === 'frames' ? model.frameRowsTrimmed : model.messageRowsTrimmed;
-  const source: Item[] = mode === 'frames' ? model.frameRows : model.messageRows;
+  const source: EventList<Item> = mode === 'frames' ? model.frameRows : model.messageRows;
   const appF = f.app ?? NO_APP_FILTER;
   const key = `${model.generation}|${mode}|${f.conn}|${f.dir}|${f.kind}|${f.regex}|${f.text}|${appF.protocol}|${appF.name}|${appF.id}`;
   let c = cache.current;
@@ -382,7 +393,7 @@ export function Timeline() {
       c.rows.push(abs);
       continue;
     }
-    const item = source[abs - base]!;
+    const item = source.at(abs - base)!;
     const row = toRow(item, abs, mode);
     if (f.conn !== null && item.conn !== f.conn) continue;
     // An HTTP exchange goes both ways (request and response): it passes either direction.
@@ -400,7 +411,7 @@ export function Timeline() {
   if (mode === 'frames' && appFilterActive(appF)) {
     let from = c.next;
     for (let abs = c.next - 1; abs >= Math.max(base, c.next - RECHECK_TAIL); abs--) {
-      const item = source[abs - base]!;
+      const item = source.at(abs - base)!;
       if (item.type === 'frame' && (item.opcode & 8) === 0 && !frameMessage(item)) from = abs;
     }
     if (from < c.next) {
@@ -416,7 +427,7 @@ export function Timeline() {
   const { rows, total } = frozen.current ?? live;
   const newWhilePaused = isPaused ? live.rows.length - rows.length : 0;
   const rowAt = (i: number): Row | null => {
-    const item = source[rows[i]! - base];
+    const item = source.at(rows[i]! - base);
     return item ? toRow(item, rows[i]!, mode) : null;
   };
 
@@ -514,7 +525,7 @@ export function Timeline() {
       ? sel?.kind === 'frame' && sel.key === key
       : 'http' in row
         ? sel?.kind === 'handshake' && sel.exchange === row.http
-        : sel?.kind === 'message' && 'msg' in row && sel.row === row.msg;
+        : sel?.kind === 'message' && 'msg' in row && sameRow(sel.row, row.msg);
     const badge = badgeOf(row);
     const dir = ev.type === 'handshake' ? 'http' : ev.dir;
     visible.push(

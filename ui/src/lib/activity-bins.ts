@@ -1,4 +1,5 @@
-import type { Direction, WireEvent } from '../../../server/capture/events.ts';
+import type { Direction } from '../../../server/capture/events.ts';
+import type { EventLog } from './event-log.ts';
 
 /**
  * Frames, messages and bytes per quarter second, overall and per connection, counted once per
@@ -20,9 +21,10 @@ export type Bins = Map<number, Float64Array>;
 
 export interface EventSource {
   generation: number;
-  /** Absolute index of `events[0]` (events trimmed before it). */
+  /** Absolute index of the first event held (events trimmed before it). */
   eventsTrimmed: number;
-  events: WireEvent[];
+  /** Read by its columns (time, type, connection, direction, a frame's bytes): no event is made. */
+  events: Pick<EventLog, 'length' | 't' | 'type' | 'conn' | 'dir' | 'bytes'>;
 }
 
 export class ActivityBins {
@@ -47,30 +49,33 @@ export class ActivityBins {
       this.perConn.clear();
       this.next = base;
       // Starting late (the page held events before): only the span kept matters.
-      const last = src.events[src.events.length - 1];
-      if (last) {
-        let i = src.events.length - 1;
-        while (i > 0 && src.events[i - 1]!.t >= last.t - this.keepMs) i--;
-        this.next = base + i;
+      if (end > base) {
+        const lastT = src.events.t(end - 1);
+        let abs = end - 1;
+        while (abs > base && src.events.t(abs - 1) >= lastT - this.keepMs) abs--;
+        this.next = abs;
       }
     }
     let newest = -Infinity;
     for (let abs = Math.max(this.next, base); abs < end; abs++) {
-      const e = src.events[abs - base]!;
-      if (e.type !== 'frame' && e.type !== 'message') continue;
-      const b = Math.floor(e.t / SUB_MS);
-      let conn = this.perConn.get(e.conn);
-      if (!conn) this.perConn.set(e.conn, (conn = new Map()));
-      const s = side(e.dir);
-      if (e.type === 'frame') {
-        const bytes = e.headerLength + (e.complete === false ? 0 : e.length);
+      const ev = src.events;
+      const type = ev.type(abs);
+      if (type !== 'frame' && type !== 'message') continue;
+      const t = ev.t(abs);
+      const b = Math.floor(t / SUB_MS);
+      const id = ev.conn(abs);
+      let conn = this.perConn.get(id);
+      if (!conn) this.perConn.set(id, (conn = new Map()));
+      const s = side(ev.dir(abs));
+      if (type === 'frame') {
+        const bytes = ev.bytes(abs);
         add(this.overall, b, BYTES + s, bytes, FRAMES + s);
         add(conn, b, BYTES + s, bytes, FRAMES + s);
       } else {
         add(this.overall, b, MSG + s, 1, -1);
         add(conn, b, MSG + s, 1, -1);
       }
-      if (e.t > newest) newest = e.t;
+      if (t > newest) newest = t;
     }
     this.next = end;
     if (newest > -Infinity) this.prune(newest);

@@ -769,7 +769,7 @@ let unmatched: WireMessage[] = [];
 const MAX_UNMATCHED = 256;
 /** Absolute index in model.messages up to which messages were looked at. */
 let scanned = 0;
-let messagesRef: unknown = null;
+let messagesOf = -1;
 let pendingCount = 0;
 let lateTimer: ReturnType<typeof setInterval> | null = null;
 
@@ -898,17 +898,18 @@ function onClientMessage(m: WireMessage): boolean {
 function matchNew(): void {
   const msgs = model.messages;
   const base = model.messagesTrimmed;
-  if (msgs !== messagesRef) {
+  if (model.generation !== messagesOf) {
     // A new model (the stream reconnected and sent its history again): look at it all; links
     // already made are kept (lastLinked skips their messages).
-    messagesRef = msgs;
+    messagesOf = model.generation;
     scanned = 0;
     unmatched = [];
   }
   let linked = false;
   for (let i = Math.max(0, scanned - base); i < msgs.length; i++) {
-    const m = msgs[i]!;
-    if (m.type !== 'message' || m.dir !== 'client') continue;
+    const abs = msgs.abs(i);
+    if (model.events.type(abs) !== 'message' || model.events.dir(abs) !== 'client') continue;
+    const m = msgs.at(i)! as WireMessage;
     if (m.firstFrame <= (lastLinked.get(m.conn) ?? -1)) continue;
     if (onClientMessage(m)) linked = true;
   }
