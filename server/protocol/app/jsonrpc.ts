@@ -13,6 +13,7 @@
 import type { AppInfo, AppUnit, Direction, MessageRef } from '../../capture/events.ts';
 import type { AppDecoder, AppMaker, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
 import { broken, cutNote, isRecord, parseJson, preview, quote, textOf } from './util.ts';
+import { PendingIds } from './pending.ts';
 
 /** Unanswered requests remembered per direction, for `replyTo`. */
 export const PENDING_IDS = 1024;
@@ -55,7 +56,7 @@ interface Pass {
 export class JsonRpcDecoder implements AppDecoder {
   readonly protocol = 'json-rpc' as const;
   /** Unanswered requests by the direction that sent them, keyed by the id itself (a Map tells 1 from "1": no key string per message). */
-  private readonly pending: Record<Direction, Map<string | number, MessageRef>> = { client: new Map(), server: new Map() };
+  private readonly pending: Record<Direction, PendingIds<string | number, MessageRef>> = { client: new PendingIds(PENDING_IDS), server: new PendingIds(PENDING_IDS) };
 
   message(m: AppMessage): AppResult {
     if (m.opcode !== 1) {
@@ -189,19 +190,13 @@ export class JsonRpcDecoder implements AppDecoder {
   }
 
   private remember(dir: Direction, id: string | number, ref: MessageRef): void {
-    const table = this.pending[dir];
-    table.delete(id);
-    table.set(id, ref);
-    // Bounded: the oldest unanswered request is forgotten first (Map keeps insertion order).
-    if (table.size > PENDING_IDS) table.delete(table.keys().next().value!);
+    // Bounded: the oldest unanswered request is forgotten first.
+    this.pending[dir].remember(id, ref);
   }
 
   /** The request a response sent by `dir` answers: sent the other way, with the same id. */
   private answer(dir: Direction, id: string | number): MessageRef | undefined {
-    const table = this.pending[dir === 'client' ? 'server' : 'client'];
-    const ref = table.get(id);
-    if (ref) table.delete(id);
-    return ref;
+    return this.pending[dir === 'client' ? 'server' : 'client'].take(id);
   }
 }
 
