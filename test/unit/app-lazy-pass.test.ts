@@ -1,6 +1,7 @@
 /**
- * The relay's pass of the STOMP, GraphQL and MQTT decoders reads less than the whole message (STOMP:
- * only the headers it acts on; GraphQL: a scan for `type` and `id` instead of JSON.parse; MQTT:
+ * The relay's pass of the STOMP, GraphQL, JSON-RPC and MQTT decoders reads less than the whole message (STOMP:
+ * only the headers it acts on; GraphQL: a scan for `type` and `id` instead of JSON.parse;
+ * JSON-RPC: a scan of the top-level members of the requests and results that break no rule; MQTT:
  * no payload, and a PUBLISH's Topic Name decoded only when it holds a wildcard), and
  * `app` is made later from the message. What a user sees must not depend on it: on the same
  * messages, a decoder that reads everything at once (`lazy: false`) reports the same broken rules
@@ -15,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import type { Direction } from '../../server/capture/events.ts';
 import { appOf, type AppDecoder, type AppMessage } from '../../server/protocol/app/decoder.ts';
 import { graphqlTransportWs, graphqlWsLegacy, MAX_OPERATIONS } from '../../server/protocol/app/graphql.ts';
+import { jsonRpc } from '../../server/protocol/app/jsonrpc.ts';
 import { mqttDecoder } from '../../server/protocol/app/mqtt.ts';
 import { stompDecoder } from '../../server/protocol/app/stomp.ts';
 
@@ -184,6 +186,72 @@ describe('GraphQL: the relay pass scans for type and id instead of parsing', () 
     for (let n = 0; n < 2; n++) send('client', { id: `more-${n}`, type: 'subscribe', payload: { query: 'subscription S { s }' } });
     expect(send('server', { id: 'op-102', type: 'next', payload: {} }).app.replyTo).toBeUndefined();
     expect(send('server', { id: 'op-100', type: 'next', payload: {} }).app.replyTo).toEqual(again.ref);
+  });
+});
+
+describe('JSON-RPC: the relay pass scans the top-level members of requests and results instead of parsing', () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const key = (k: string) => fc.constantFrom(`"${k}"`, `"${k}"`, `"${k}"`, `"\\u00${k.charCodeAt(0).toString(16)}${k.slice(1)}"`);
+  // Few ids, so that responses find the requests they answer (both ways), and ids of every JSON type.
+  const id = fc.constantFrom('1', '2', '"1"', '"2"', '-0', '0', '2.0', '1e0', '1e999', 'null', 'true', '{}', '[1]', '"\\u0031"', '"é"', '""');
+  const json = fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v));
+  const member = fc.oneof(
+    fc.tuple(key('jsonrpc'), fc.constantFrom('"2.0"', '"2.0"', '"2.0"', '"1.0"', '"2.00"', '2', '"2\\u002e0"', 'null')),
+    fc.tuple(key('id'), id),
+    fc.tuple(key('method'), fc.constantFrom('"chat"', '"chat"', '"rpc.x"', '1', 'null', '"ch\\u0061t"', '{}')),
+    fc.tuple(key('params'), fc.oneof(fc.constantFrom('["hi"]', '{"a":1}', '[]', 'null', '1', '"x"', 'true'), json)),
+    fc.tuple(key('result'), json),
+    fc.tuple(key('error'), fc.constantFrom('{"code":-32601,"message":"no"}', '{"code":1.5,"message":"no"}', '{"code":1}', '1', 'null', '{"code":-1,"message":"m","data":[1]}')),
+    fc.tuple(fc.constantFrom('"x"', '"ids"', '"jsonrp"', '"resul"', '"__proto__"'), fc.constant('0')),
+  );
+  const object = fc
+    .record({ members: fc.array(member, { maxLength: 6 }), space: fc.constantFrom('', ' ', '\n\t') })
+    .map(({ members, space }) => `{${space}${members.map(([k, v]) => `${k}${space}:${space}${v}`).join(`,${space}`)}${space}}`);
+  const valid = fc.oneof(
+    fc.tuple(id, fc.constantFrom('["hi"]', '{"line":"hello"}', undefined)).map(([i, p]) => `{"jsonrpc":"2.0","method":"chat"${p !== undefined ? `,"params":${p}` : ''},"id":${i}}`),
+    fc.tuple(id, json).map(([i, r]) => `{"jsonrpc":"2.0","result":${r},"id":${i}}`),
+    fc.constant('{"jsonrpc":"2.0","method":"tick"}'),
+  );
+  const damaged = fc.oneof(
+    fc.tuple(valid, fc.nat()).map(([t, at]) => t.slice(0, at % (t.length + 1))),
+    fc.tuple(valid, fc.nat(), fc.constantFrom('"', '\\', '}', ']', ',', ':', ' ', 'x', '\u0000')).map(([t, at, c]) => t.slice(0, at % t.length) + c + t.slice((at % t.length) + 1)),
+    fc.tuple(valid, valid).map(([a, b]) => `[${a},${b}]`),
+    fc.constantFrom('[]', '"x"', '42', 'null', ' {"jsonrpc":"2.0","method":"m"} ', '{"jsonrpc":"2.0","method":"m"} x', ''),
+  );
+  const bytes = fc.oneof(
+    fc.oneof(valid, valid, object, damaged).map(enc),
+    fc.tuple(valid, fc.nat(), fc.constantFrom(0xff, 0xc3, 0xe2, 0x80)).map(([t, at, b]) => {
+      const e = enc(t);
+      const out = new Uint8Array(e.length + 1);
+      const k = at % (e.length + 1);
+      out.set(e.subarray(0, k), 0);
+      out[k] = b;
+      out.set(e.subarray(k), k + 1);
+      return out;
+    }),
+  );
+  const messages = fc.array(fc.tuple(fc.constantFrom<Direction>('client', 'server'), bytes), { minLength: 1, maxLength: 12 });
+
+  it('reports the same rules and makes the same app (replyTo included) as JSON.parse would', () => {
+    fc.assert(
+      fc.property(messages, (ms) => {
+        const seen = both(jsonRpc(), jsonRpc({ lazy: false }), ms);
+        for (const s of seen) expect(s.lazy).toEqual(s.eager);
+      }),
+      { seed: SEED, numRuns: 2000 },
+    );
+  });
+
+  it('links a result to its request both ways, as a full read does', () => {
+    const seen = both(jsonRpc(), jsonRpc({ lazy: false }), [
+      ['client', enc('{"jsonrpc":"2.0","method":"chat","params":["hi"],"id":7}')],
+      ['server', enc('{"jsonrpc":"2.0","method":"ask","id":"7"}')],
+      ['server', enc('{"jsonrpc":"2.0","result":"hi","id":7}')],
+      ['client', enc('{"jsonrpc":"2.0","result":null,"id":"7"}')],
+    ]);
+    for (const s of seen) expect(s.lazy).toEqual(s.eager);
+    const replyTo = seen.map((s) => (s.lazy as { app: { replyTo?: unknown } }).app.replyTo);
+    expect(replyTo).toEqual([undefined, undefined, { conn: 1, dir: 'client', firstFrame: frameNo - 3 }, { conn: 1, dir: 'server', firstFrame: frameNo - 2 }]);
   });
 });
 

@@ -74,68 +74,104 @@ function numberEnd(b: Uint8Array, i: number): number {
 
 const TRUE = [0x74, 0x72, 0x75, 0x65];
 const FALSE = [0x66, 0x61, 0x6c, 0x73, 0x65];
-const NULL = [0x6e, 0x75, 0x6c, 0x6c];
+const NULL_WORD = [0x6e, 0x75, 0x6c, 0x6c];
 function literalEnd(b: Uint8Array, i: number, word: number[]): number {
   for (let k = 0; k < word.length; k++) if (b[i + k] !== word[k]) return -1;
   return i + word.length;
 }
 
-/** The key at depth 1 that `b[start, end)` (a string, quotes included) is: 1 "type", 2 "id", 0 another. */
-function keyOf(b: Uint8Array, start: number, end: number): number {
-  const len = end - start - 2;
-  if (len === 4 && b[start + 1] === 0x74 && b[start + 2] === 0x79 && b[start + 3] === 0x70 && b[start + 4] === 0x65) return 1;
-  if (len === 2 && b[start + 1] === 0x69 && b[start + 2] === 0x64) return 2;
-  return 0;
+/** Top-level keys a scan records, as bytes by length (like known-words.ts), each with its index. */
+export type TopKeys = Array<Array<[Uint8Array, number]>>;
+
+export function topKeys(names: string[]): TopKeys {
+  const table: TopKeys = [];
+  names.forEach((name, index) => (table[Buffer.byteLength(name)] ??= []).push([Buffer.from(name, 'utf8'), index]));
+  return table;
 }
 
-/** The scan's top-level key (keyOf's code) and whether a key, type or id held an escape (the caller parses then). */
-let key = 0;
-let fallback = false;
+/** The index of the key b[start, end) (a string, quotes included) spells in `keys`, or -1. */
+function keyOf(keys: TopKeys, b: Uint8Array, start: number, end: number): number {
+  const known = keys[end - start - 2];
+  if (known === undefined) return -1;
+  for (let k = 0; k < known.length; k++) {
+    const [bytes, index] = known[k]!;
+    let i = 0;
+    while (i < bytes.length && b[start + 1 + i] === bytes[i]) i++;
+    if (i === bytes.length) return index;
+  }
+  return -1;
+}
+
+/** What a recorded member's value is. */
+export const ABSENT = 0;
+export const STRING = 1;
+export const NUMBER = 2;
+export const NULL = 3;
+export const BOOLEAN = 4;
+export const OBJECT = 5;
+export const ARRAY = 6;
+
+/** What jsonTop answers: the message is not JSON, is JSON but no object, or is an object (its members recorded). */
+export const TOP_NOT_JSON = 0;
+export const TOP_OTHER = 1;
+export const TOP_OBJECT = 2;
+
+/**
+ * The members the last jsonTop call recorded, by their key's index: the kind of value (ABSENT
+ * when the key was not there), where the value is (a string's without its quotes), and whether
+ * a string value held an escape. The last of repeated keys wins, as with JSON.parse. Valid until
+ * the next call (the scan is synchronous; one record per key, no object per message).
+ */
+export const MAX_TOP_KEYS = 8;
+export const memberKind = new Uint8Array(MAX_TOP_KEYS);
+export const memberStart = new Int32Array(MAX_TOP_KEYS);
+export const memberEnd = new Int32Array(MAX_TOP_KEYS);
+export const memberEscaped = new Uint8Array(MAX_TOP_KEYS);
+/** The last jsonTop call met a top-level key with an escape: it could not tell which key that was. */
+export let keyEscaped = false;
+
+/** The scan's top-level key (its index in the keys; -1 another). */
+let key = -1;
 /**
  * A member's key at i (its opening quote) and the colon after it: the index past the colon, or
- * -1. A top-level key sets `key` (and `fallback` when escaped); deeper keys only are skipped.
+ * -1. A top-level key sets `key` (and `keyEscaped` when escaped); deeper keys only are skipped.
  */
-function afterKey(b: Uint8Array, i: number, top: boolean): number {
+function afterKey(keys: TopKeys, b: Uint8Array, i: number, top: boolean): number {
   if (b[i] !== 0x22) return -1;
   const end = stringEnd(b, i);
   if (end < 0) return -1;
   if (top) {
-    if (escaped) fallback = true;
-    key = keyOf(b, i, end);
+    if (escaped) keyEscaped = true;
+    key = keyOf(keys, b, i, end);
   }
   i = skipWs(b, end);
   return b[i] === 0x3a ? i + 1 : -1;
 }
 
-const text = (b: Uint8Array, start: number, end: number) => Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('utf8');
+export const text = (b: Uint8Array, start: number, end: number) => Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('utf8');
 
-/** The message's `type` and `id`, or NOT_JSON, NO_TYPE, FALLBACK (see the file's comment). */
-export function jsonHead(b: Uint8Array): JsonHead | typeof NOT_JSON | typeof NO_TYPE | typeof FALLBACK {
+/**
+ * One pass over the bytes as JSON.parse would read their UTF-8 text: TOP_NOT_JSON when it would
+ * throw, TOP_OTHER for JSON that is not an object, TOP_OBJECT for an object, whose top-level
+ * members named in `keys` (at most MAX_TOP_KEYS) are recorded (memberKind ...).
+ */
+export function jsonTop(b: Uint8Array, keys: TopKeys): number {
   const n = b.length;
   let depth = 0;
   let i = 0;
-  /** The depth-1 key whose value comes next (1 type, 2 id, 0 another). */
-  key = 0;
-  fallback = false;
-  let typeStart = -1;
-  let typeEnd = -1;
-  /** The id's kind: 0 absent, 1 string, 2 number, 3 null, 4 other. */
-  let idKind = 0;
-  let idStart = -1;
-  let idEnd = -1;
+  key = -1;
+  keyEscaped = false;
+  memberKind.fill(ABSENT);
   const topObject = b[skipWs(b, 0)] === 0x7b;
 
   value: for (;;) {
     i = skipWs(b, i);
-    if (i >= n) return NOT_JSON;
+    if (i >= n) return TOP_NOT_JSON;
     const c = b[i]!;
     const start = i;
-    const member = depth === 1 && key !== 0 && topObject;
+    const member = depth === 1 && key >= 0 && topObject ? key : -1;
     if (c === 0x7b || c === 0x5b) {
-      if (member) {
-        if (key === 1) typeStart = -1;
-        else idKind = 4;
-      }
+      if (member >= 0) memberKind[member] = c === 0x7b ? OBJECT : ARRAY;
       if (depth === stack.length) {
         const grown = new Uint8Array(stack.length * 2);
         grown.set(stack);
@@ -149,8 +185,8 @@ export function jsonHead(b: Uint8Array): JsonHead | typeof NOT_JSON | typeof NO_
           i++;
         } else {
           // The first key.
-          i = afterKey(b, i, depth === 1);
-          if (i < 0) return NOT_JSON;
+          i = afterKey(keys, b, i, depth === 1);
+          if (i < 0) return TOP_NOT_JSON;
           continue value;
         }
       } else if (b[i] === 0x5d) {
@@ -159,56 +195,39 @@ export function jsonHead(b: Uint8Array): JsonHead | typeof NOT_JSON | typeof NO_
       } else continue value;
     } else if (c === 0x22) {
       i = stringEnd(b, i);
-      if (i < 0) return NOT_JSON;
-      if (member) {
-        if (escaped) fallback = true;
-        if (key === 1) {
-          typeStart = start + 1;
-          typeEnd = i - 1;
-        } else {
-          idKind = 1;
-          idStart = start + 1;
-          idEnd = i - 1;
-        }
+      if (i < 0) return TOP_NOT_JSON;
+      if (member >= 0) {
+        memberKind[member] = STRING;
+        memberStart[member] = start + 1;
+        memberEnd[member] = i - 1;
+        memberEscaped[member] = escaped ? 1 : 0;
       }
     } else {
       if (c === 0x74) i = literalEnd(b, i, TRUE);
       else if (c === 0x66) i = literalEnd(b, i, FALSE);
-      else if (c === 0x6e) i = literalEnd(b, i, NULL);
+      else if (c === 0x6e) i = literalEnd(b, i, NULL_WORD);
       else i = numberEnd(b, i);
-      if (i < 0) return NOT_JSON;
-      if (member) {
-        if (key === 1) typeStart = -1;
-        else if (c === 0x6e) idKind = 3;
-        else if (c === 0x74 || c === 0x66) idKind = 4;
-        else {
-          idKind = 2;
-          idStart = start;
-          idEnd = i;
-        }
+      if (i < 0) return TOP_NOT_JSON;
+      if (member >= 0) {
+        memberKind[member] = c === 0x6e ? NULL : c === 0x74 || c === 0x66 ? BOOLEAN : NUMBER;
+        memberStart[member] = start;
+        memberEnd[member] = i;
       }
     }
     // After a value: a comma and the next, or the ends of containers.
     for (;;) {
       i = skipWs(b, i);
       if (depth === 0) {
-        if (i !== n) return NOT_JSON;
-        if (!topObject || typeStart < 0) return fallback ? FALLBACK : NO_TYPE;
-        if (fallback) return FALLBACK;
-        const head: JsonHead = { type: typeText(b, typeStart, typeEnd), id: undefined };
-        if (idKind === 1) head.id = text(b, idStart, idEnd);
-        else if (idKind === 2) head.id = Number(text(b, idStart, idEnd));
-        else if (idKind === 3) head.id = null;
-        else if (idKind === 4) head.id = OTHER_ID;
-        return head;
+        if (i !== n) return TOP_NOT_JSON;
+        return topObject ? TOP_OBJECT : TOP_OTHER;
       }
       const c2 = b[i];
       const inObject = stack[depth - 1] === 0;
       if (c2 === 0x2c) {
         i = skipWs(b, i + 1);
         if (inObject) {
-          i = afterKey(b, i, depth === 1);
-          if (i < 0) return NOT_JSON;
+          i = afterKey(keys, b, i, depth === 1);
+          if (i < 0) return TOP_NOT_JSON;
         }
         continue value;
       }
@@ -217,9 +236,29 @@ export function jsonHead(b: Uint8Array): JsonHead | typeof NOT_JSON | typeof NO_
         i++;
         continue;
       }
-      return NOT_JSON;
+      return TOP_NOT_JSON;
     }
   }
+}
+
+/** GraphQL's keys: 0 "type", 1 "id". */
+const HEAD_KEYS = topKeys(['type', 'id']);
+
+/** The message's `type` and `id`, or NOT_JSON, NO_TYPE, FALLBACK (see the file's comment). */
+export function jsonHead(b: Uint8Array): JsonHead | typeof NOT_JSON | typeof NO_TYPE | typeof FALLBACK {
+  const top = jsonTop(b, HEAD_KEYS);
+  if (top === TOP_NOT_JSON) return NOT_JSON;
+  const type = memberKind[0];
+  const id = memberKind[1];
+  const fallback = keyEscaped || (type === STRING && memberEscaped[0] === 1) || (id === STRING && memberEscaped[1] === 1);
+  if (top !== TOP_OBJECT || type !== STRING) return fallback ? FALLBACK : NO_TYPE;
+  if (fallback) return FALLBACK;
+  const head: JsonHead = { type: typeText(b, memberStart[0]!, memberEnd[0]!), id: undefined };
+  if (id === STRING) head.id = text(b, memberStart[1]!, memberEnd[1]!);
+  else if (id === NUMBER) head.id = Number(text(b, memberStart[1]!, memberEnd[1]!));
+  else if (id === NULL) head.id = null;
+  else if (id !== ABSENT) head.id = OTHER_ID;
+  return head;
 }
 
 function skipWs(b: Uint8Array, i: number): number {
