@@ -111,10 +111,11 @@ export const BOOLEAN = 4;
 export const OBJECT = 5;
 export const ARRAY = 6;
 
-/** What jsonTop answers: the message is not JSON, is JSON but no object, or is an object (its members recorded). */
+/** What jsonTop answers: the message is not JSON, is JSON but neither object nor array, is an object (its members recorded), or an array. */
 export const TOP_NOT_JSON = 0;
 export const TOP_OTHER = 1;
 export const TOP_OBJECT = 2;
+export const TOP_ARRAY = 3;
 
 /**
  * The members the last jsonTop call recorded, by their key's index: the kind of value (ABSENT
@@ -129,6 +130,8 @@ export const memberEnd = new Int32Array(MAX_TOP_KEYS);
 export const memberEscaped = new Uint8Array(MAX_TOP_KEYS);
 /** The last jsonTop call met a top-level key with an escape: it could not tell which key that was. */
 export let keyEscaped = false;
+/** The kind of the first element of the last jsonTop call's top-level array (ABSENT: empty, or no array). */
+export let firstElement = ABSENT;
 
 /** The scan's top-level key (its index in the keys; -1 another). */
 let key = -1;
@@ -161,8 +164,10 @@ export function jsonTop(b: Uint8Array, keys: TopKeys): number {
   let i = 0;
   key = -1;
   keyEscaped = false;
+  firstElement = ABSENT;
   memberKind.fill(ABSENT);
-  const topObject = b[skipWs(b, 0)] === 0x7b;
+  const first = b[skipWs(b, 0)];
+  const topObject = first === 0x7b;
 
   value: for (;;) {
     i = skipWs(b, i);
@@ -170,6 +175,10 @@ export function jsonTop(b: Uint8Array, keys: TopKeys): number {
     const c = b[i]!;
     const start = i;
     const member = depth === 1 && key >= 0 && topObject ? key : -1;
+    // The top-level array's first element: the value right after its opening bracket.
+    if (depth === 1 && first === 0x5b && firstElement === ABSENT && start === skipWs(b, skipWs(b, 0) + 1)) {
+      firstElement = c === 0x7b ? OBJECT : c === 0x5b ? ARRAY : c === 0x22 ? STRING : c === 0x6e ? NULL : c === 0x74 || c === 0x66 ? BOOLEAN : NUMBER;
+    }
     if (c === 0x7b || c === 0x5b) {
       if (member >= 0) memberKind[member] = c === 0x7b ? OBJECT : ARRAY;
       if (depth === stack.length) {
@@ -219,7 +228,7 @@ export function jsonTop(b: Uint8Array, keys: TopKeys): number {
       i = skipWs(b, i);
       if (depth === 0) {
         if (i !== n) return TOP_NOT_JSON;
-        return topObject ? TOP_OBJECT : TOP_OTHER;
+        return topObject ? TOP_OBJECT : first === 0x5b ? TOP_ARRAY : TOP_OTHER;
       }
       const c2 = b[i];
       const inObject = stack[depth - 1] === 0;
