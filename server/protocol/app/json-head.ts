@@ -2,10 +2,10 @@
  * What the relay's pass of the JSON protocols needs of a message, read from its bytes without
  * JSON.parse: whether it is JSON at all, and (jsonHead, GraphQL) the top-level `type` and `id`
  * of an object, or (jsonTop, JSON-RPC and Socket.IO) the kind and place of the top-level members
- * it is asked for and of an array's first element. One pass over the bytes, no strings made,
- * no objects for the payload (on the relay's path,
- * JSON.parse of every message and the garbage of its payload objects cost more than the rest of
- * the decoder). The message's `app` is still made with JSON.parse, when its event is read.
+ * it is asked for and of an array's first element. One pass over the bytes, no strings made
+ * but the values the caller takes, no objects for the payload (on the relay's path, JSON.parse
+ * of every message and the garbage of its payload objects cost more than the rest of the
+ * decoder). The message's `app` is still made with JSON.parse, when its event is read.
  *
  * It answers as JSON.parse on the message's UTF-8 text would (RFC 8259's grammar, ECMA-262's
  * JSON.parse: the last of repeated keys wins): a message JSON.parse rejects is NOT_JSON, any
