@@ -9,7 +9,7 @@
  *
  * IPC: sends `{ type: 'listening', port }` once it listens (port 0: the system picks one);
  * answers `{ type: 'stats', gc?: boolean }` with CPU time, memory (after a full GC when asked and
- * --expose-gc is on) and the store's counts. Exits when the parent goes away.
+ * --expose-gc is on) and the store's counts and bounds. Exits when the parent goes away.
  */
 import { logEvents } from '../../server/capture/log.ts';
 import { CaptureStore, DEFAULT_STORE_LIMITS } from '../../server/capture/store.ts';
@@ -54,6 +54,8 @@ process.on('message', (msg: { type?: string; gc?: boolean }) => {
     held: store.size,
     heldBytes: store.bytes,
     dropped: store.dropped,
+    maxEvents: store.limits.maxEvents,
+    maxBytes: store.limits.maxBytes,
     connections: tap.connections,
   });
 });

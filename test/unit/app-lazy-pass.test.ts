@@ -1,6 +1,8 @@
 /**
- * The relay's pass of the STOMP, GraphQL and MQTT decoders reads less than the whole message (STOMP:
- * only the headers it acts on; GraphQL: a scan for `type` and `id` instead of JSON.parse; MQTT:
+ * The relay's pass of the STOMP, GraphQL, JSON-RPC and MQTT decoders reads less than the whole message (STOMP:
+ * only the headers it acts on; GraphQL: a scan for `type` and `id` instead of JSON.parse;
+ * JSON-RPC: a scan of the top-level members of the requests and results that break no rule;
+ * Socket.IO: an EVENT's payload scanned when it breaks no rule; MQTT:
  * no payload, and a PUBLISH's Topic Name decoded only when it holds a wildcard), and
  * `app` is made later from the message. What a user sees must not depend on it: on the same
  * messages, a decoder that reads everything at once (`lazy: false`) reports the same broken rules
@@ -15,6 +17,8 @@ import { describe, expect, it } from 'vitest';
 import type { Direction } from '../../server/capture/events.ts';
 import { appOf, type AppDecoder, type AppMessage } from '../../server/protocol/app/decoder.ts';
 import { graphqlTransportWs, graphqlWsLegacy, MAX_OPERATIONS } from '../../server/protocol/app/graphql.ts';
+import { jsonRpc } from '../../server/protocol/app/jsonrpc.ts';
+import { SocketIoDecoder } from '../../server/protocol/app/socketio.ts';
 import { mqttDecoder } from '../../server/protocol/app/mqtt.ts';
 import { stompDecoder } from '../../server/protocol/app/stomp.ts';
 
@@ -185,6 +189,114 @@ describe('GraphQL: the relay pass scans for type and id instead of parsing', () 
     expect(send('server', { id: 'op-102', type: 'next', payload: {} }).app.replyTo).toBeUndefined();
     expect(send('server', { id: 'op-100', type: 'next', payload: {} }).app.replyTo).toEqual(again.ref);
   });
+});
+
+describe('JSON-RPC: the relay pass scans the top-level members of requests and results instead of parsing', () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const key = (k: string) => fc.constantFrom(`"${k}"`, `"${k}"`, `"${k}"`, `"\\u00${k.charCodeAt(0).toString(16)}${k.slice(1)}"`);
+  // Few ids, so that responses find the requests they answer (both ways), and ids of every JSON type.
+  const id = fc.constantFrom('1', '2', '"1"', '"2"', '-0', '0', '2.0', '1e0', '1e999', 'null', 'true', '{}', '[1]', '"\\u0031"', '"é"', '""');
+  const json = fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v));
+  const member = fc.oneof(
+    fc.tuple(key('jsonrpc'), fc.constantFrom('"2.0"', '"2.0"', '"2.0"', '"1.0"', '"2.00"', '2', '"2\\u002e0"', 'null')),
+    fc.tuple(key('id'), id),
+    fc.tuple(key('method'), fc.constantFrom('"chat"', '"chat"', '"rpc.x"', '1', 'null', '"ch\\u0061t"', '{}')),
+    fc.tuple(key('params'), fc.oneof(fc.constantFrom('["hi"]', '{"a":1}', '[]', 'null', '1', '"x"', 'true'), json)),
+    fc.tuple(key('result'), json),
+    fc.tuple(key('error'), fc.constantFrom('{"code":-32601,"message":"no"}', '{"code":1.5,"message":"no"}', '{"code":1}', '1', 'null', '{"code":-1,"message":"m","data":[1]}')),
+    fc.tuple(fc.constantFrom('"x"', '"ids"', '"jsonrp"', '"resul"', '"__proto__"'), fc.constant('0')),
+  );
+  const object = fc
+    .record({ members: fc.array(member, { maxLength: 6 }), space: fc.constantFrom('', ' ', '\n\t') })
+    .map(({ members, space }) => `{${space}${members.map(([k, v]) => `${k}${space}:${space}${v}`).join(`,${space}`)}${space}}`);
+  const valid = fc.oneof(
+    fc.tuple(id, fc.constantFrom('["hi"]', '{"line":"hello"}', undefined)).map(([i, p]) => `{"jsonrpc":"2.0","method":"chat"${p !== undefined ? `,"params":${p}` : ''},"id":${i}}`),
+    fc.tuple(id, json).map(([i, r]) => `{"jsonrpc":"2.0","result":${r},"id":${i}}`),
+    fc.constant('{"jsonrpc":"2.0","method":"tick"}'),
+  );
+  const damaged = fc.oneof(
+    fc.tuple(valid, fc.nat()).map(([t, at]) => t.slice(0, at % (t.length + 1))),
+    fc.tuple(valid, fc.nat(), fc.constantFrom('"', '\\', '}', ']', ',', ':', ' ', 'x', '\u0000')).map(([t, at, c]) => t.slice(0, at % t.length) + c + t.slice((at % t.length) + 1)),
+    fc.tuple(valid, valid).map(([a, b]) => `[${a},${b}]`),
+    fc.constantFrom('[]', '"x"', '42', 'null', ' {"jsonrpc":"2.0","method":"m"} ', '{"jsonrpc":"2.0","method":"m"} x', ''),
+  );
+  const bytes = fc.oneof(
+    fc.oneof(valid, valid, object, damaged).map(enc),
+    fc.tuple(valid, fc.nat(), fc.constantFrom(0xff, 0xc3, 0xe2, 0x80)).map(([t, at, b]) => {
+      const e = enc(t);
+      const out = new Uint8Array(e.length + 1);
+      const k = at % (e.length + 1);
+      out.set(e.subarray(0, k), 0);
+      out[k] = b;
+      out.set(e.subarray(k), k + 1);
+      return out;
+    }),
+  );
+  const messages = fc.array(fc.tuple(fc.constantFrom<Direction>('client', 'server'), bytes), { minLength: 1, maxLength: 12 });
+
+  it('reports the same rules and makes the same app (replyTo included) as JSON.parse would', () => {
+    fc.assert(
+      fc.property(messages, (ms) => {
+        const seen = both(jsonRpc(), jsonRpc({ lazy: false }), ms);
+        for (const s of seen) expect(s.lazy).toEqual(s.eager);
+      }),
+      { seed: SEED, numRuns: 2000 },
+    );
+  });
+
+  it('links a result to its request both ways, as a full read does', () => {
+    const seen = both(jsonRpc(), jsonRpc({ lazy: false }), [
+      ['client', enc('{"jsonrpc":"2.0","method":"chat","params":["hi"],"id":7}')],
+      ['server', enc('{"jsonrpc":"2.0","method":"ask","id":"7"}')],
+      ['server', enc('{"jsonrpc":"2.0","result":"hi","id":7}')],
+      ['client', enc('{"jsonrpc":"2.0","result":null,"id":"7"}')],
+    ]);
+    for (const s of seen) expect(s.lazy).toEqual(s.eager);
+    const replyTo = seen.map((s) => (s.lazy as { app: { replyTo?: unknown } }).app.replyTo);
+    expect(replyTo).toEqual([undefined, undefined, { conn: 1, dir: 'client', firstFrame: frameNo - 3 }, { conn: 1, dir: 'server', firstFrame: frameNo - 2 }]);
+  });
+});
+
+describe('Socket.IO: the relay pass scans an EVENT\'s payload instead of parsing it', () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const engine = fc.constantFrom('4', '4', '4', '4', '2', '3', '6', '9', '');
+  const socket = fc.constantFrom('2', '2', '2', '2', '3', '0', '5', '51-', '7', '');
+  const nsp = fc.constantFrom('', '', '', '/chat,', '/');
+  const ack = fc.constantFrom('', '', '7', '123456789012345', '1234567890123456', '99999999999999999');
+  const json = fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v));
+  const payload = fc.oneof(
+    fc.constantFrom('["chat","hello"]', '["chat","hello"]', '[1,2]', '[]', '[{"a":1}]', '[null]', '[true]', '[["x"]]', ' ["a"]', '["a"] ', '["a",]', '["a"', '["\\u0061"]', '{"a":1}', '"x"', '', '["a"]x', '[-]', '[01]'),
+    json.map((j) => `["e",${j}]`),
+    json,
+  );
+  const text = fc.tuple(engine, socket, nsp, ack, payload).map((p) => p.join(''));
+  const damaged = fc.tuple(text, fc.nat(), fc.constantFrom('"', '\\', ']', ',', ' ', '\u0000', 'é')).map(([t, at, c]) => (t.length === 0 ? c : t.slice(0, at % t.length) + c + t.slice((at % t.length) + 1)));
+  const message = fc.oneof(
+    fc.tuple(fc.constantFrom<Direction>('client', 'server'), fc.oneof(text, text, damaged).map((t) => ({ data: enc(t), opcode: 1 as const }))),
+    // Attachments (binary messages), so some EVENTs come while a BINARY_EVENT waits.
+    fc.tuple(fc.constantFrom<Direction>('client', 'server'), fc.constant({ data: new Uint8Array([1, 2, 3]), opcode: 2 as const })),
+    fc.tuple(fc.constantFrom<Direction>('client', 'server'), fc.constant({ data: enc('451-["up",{"_placeholder":true,"num":0}]'), opcode: 1 as const })),
+    // Invalid UTF-8 inside and outside the payload's strings.
+    fc.tuple(fc.constantFrom<Direction>('client', 'server'), fc.constantFrom([0x34, 0x32, 0x5b, 0x22, 0xff, 0x22, 0x5d], [0x34, 0x32, 0x5b, 0xc3, 0x5d], [0x34, 0x32, 0x5b, 0x22, 0xe2, 0x82, 0x22, 0x5d]).map((b) => ({ data: new Uint8Array(b), opcode: 1 as const }))),
+  );
+
+  for (const eio of [3, 4]) {
+    it(`reports the same rules and makes the same app as a full read (EIO ${eio})`, () => {
+      fc.assert(
+        fc.property(fc.array(message, { minLength: 1, maxLength: 10 }), (ms) => {
+          const lazy = new SocketIoDecoder({ eio, sid: null });
+          const eager = new SocketIoDecoder({ eio, sid: null }, { lazy: false });
+          for (const [dir, { data, opcode }] of ms) {
+            const m = msg(dir, data, opcode);
+            const a = lazy.message(m);
+            const b = eager.message(m);
+            expect({ app: appOf(a, m), violations: a.violations }).toEqual({ app: appOf(b, m), violations: b.violations });
+          }
+        }),
+        { seed: SEED, numRuns: 1000 },
+      );
+    });
+  }
 });
 
 describe('MQTT: the relay pass decodes no payload, and a Topic Name only when it holds a wildcard', () => {

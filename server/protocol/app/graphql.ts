@@ -19,6 +19,7 @@ import type { AppDecoder, AppMaker, AppMessage, AppResult, AppRuleBroken } from 
 import { decoderFailure } from './failure.ts';
 import { findOperation, type OperationInfo } from './graphql-operation.ts';
 import { FALLBACK, jsonHead, NO_TYPE, NOT_JSON } from './json-head.ts';
+import { SteadyMap } from './pending.ts';
 
 /** Operations in flight remembered for `replyTo` (oldest forgotten first). */
 export const MAX_OPERATIONS = 256;
@@ -298,10 +299,11 @@ function textOfData(data: Uint8Array): string {
  * The operations in flight, by id, at most MAX_OPERATIONS: past it the oldest is forgotten, in
  * constant time (a list in order of arrival beside the Map; a Map's first key is found by
  * stepping over the entries deleted before it, and a client that never completes its
- * operations makes one eviction per message).
+ * operations makes one eviction per message). A SteadyMap (pending.ts): one operation at a
+ * time, subscribed then completed, would reallocate a bare Map's table on every complete.
  */
 class Operations {
-  private readonly byId = new Map<string, OperationNode>();
+  private readonly byId = new SteadyMap<string, OperationNode>();
   private oldest: OperationNode | null = null;
   private newest: OperationNode | null = null;
 

@@ -13,6 +13,8 @@
 import type { AppInfo, AppUnit, Direction, MessageRef } from '../../capture/events.ts';
 import type { AppDecoder, AppMaker, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
 import { broken, cutNote, isRecord, parseJson, preview, quote, textOf } from './util.ts';
+import { ABSENT, ARRAY, jsonTop, keyEscaped, memberEnd, memberEscaped, memberKind, memberStart, NULL, NUMBER, OBJECT, STRING, text, TOP_OBJECT, topKeys } from './json-head.ts';
+import { PendingIds } from './pending.ts';
 
 /** Unanswered requests remembered per direction, for `replyTo`. */
 export const PENDING_IDS = 1024;
@@ -52,10 +54,27 @@ interface Pass {
   next: number;
 }
 
+/** The members the relay's pass reads (json-head.ts's scan), by index. */
+const KEYS = topKeys(['jsonrpc', 'id', 'method', 'params', 'result', 'error']);
+const JSONRPC = 0;
+const ID = 1;
+const METHOD = 2;
+const PARAMS = 3;
+const RESULT = 4;
+const ERROR = 5;
+
+/**
+ * A decoder of JSON-RPC 2.0. `lazy: false` reads every message with JSON.parse on the decoder's
+ * pass: the reference the relay's pass (a scan of the message's top-level members, json-head.ts,
+ * for the shapes that break no rule) is checked against.
+ */
 export class JsonRpcDecoder implements AppDecoder {
   readonly protocol = 'json-rpc' as const;
+
+  constructor(private readonly lazy = true) {}
+
   /** Unanswered requests by the direction that sent them, keyed by the id itself (a Map tells 1 from "1": no key string per message). */
-  private readonly pending: Record<Direction, Map<string | number, MessageRef>> = { client: new Map(), server: new Map() };
+  private readonly pending: Record<Direction, PendingIds<string | number, MessageRef>> = { client: new PendingIds(PENDING_IDS), server: new PendingIds(PENDING_IDS) };
 
   message(m: AppMessage): AppResult {
     if (m.opcode !== 1) {
@@ -64,10 +83,14 @@ export class JsonRpcDecoder implements AppDecoder {
         violations: [broken('json-rpc-binary', `${SPEC}, 1 Overview (JSON text)`, 'A binary message on a JSON-RPC connection: JSON-RPC messages are JSON text.')],
       };
     }
-    const text = textOf(m);
     if (m.truncated) {
       return { app: { protocol: 'json-rpc', type: 'unknown', summary: `JSON-RPC message${cutNote(m)}` } };
     }
+    if (this.lazy) {
+      const r = this.scan(m);
+      if (r !== null) return r;
+    }
+    const text = textOf(m);
     const parsed = parseJson(text);
     if (parsed.ok) {
       const violations: AppRuleBroken[] = [];
@@ -188,25 +211,65 @@ export class JsonRpcDecoder implements AppDecoder {
     return unit;
   }
 
+  /**
+   * The relay's pass over a request, a notification or a result that breaks no rule, from its
+   * top-level members alone: no JSON.parse, no object for its params or result (on the relay's
+   * path they cost more than the rest of the decoder). It remembers and answers ids as `unit`
+   * does, and gives what `message` would. Anything else (a batch, an error response, a rule
+   * broken, an escape in a key or an id) is null: `message` parses it.
+   */
+  private scan(m: AppMessage): AppResult | null {
+    const b = m.data;
+    if (jsonTop(b, KEYS) !== TOP_OBJECT || keyEscaped) return null;
+    if (memberKind[JSONRPC] !== STRING || !isV2(b, memberStart[JSONRPC]!, memberEnd[JSONRPC]!)) return null;
+    let id: string | number | null | undefined;
+    switch (memberKind[ID]) {
+      case ABSENT:
+        id = undefined;
+        break;
+      case STRING:
+        if (memberEscaped[ID] === 1) return null;
+        id = text(b, memberStart[ID]!, memberEnd[ID]!);
+        break;
+      case NUMBER:
+        id = Number(text(b, memberStart[ID]!, memberEnd[ID]!));
+        if (!Number.isFinite(id)) return null;
+        break;
+      case NULL:
+        id = null;
+        break;
+      default:
+        return null;
+    }
+    const method = memberKind[METHOD];
+    if (method === STRING) {
+      const params = memberKind[PARAMS];
+      if (params !== ABSENT && params !== OBJECT && params !== ARRAY) return null;
+      if (id !== undefined && id !== null) this.remember(m.dir, id, m.ref);
+      return { maker: replayOne, arg: -1 };
+    }
+    // A response: its result and its id, no method, no error.
+    if (method !== ABSENT || memberKind[ERROR] !== ABSENT || memberKind[RESULT] === ABSENT || id === undefined) return null;
+    const replyTo = id !== null ? this.answer(m.dir, id) : undefined;
+    return { maker: replayOne, arg: replyTo?.firstFrame ?? -1 };
+  }
+
   private remember(dir: Direction, id: string | number, ref: MessageRef): void {
-    const table = this.pending[dir];
-    table.delete(id);
-    table.set(id, ref);
-    // Bounded: the oldest unanswered request is forgotten first (Map keeps insertion order).
-    if (table.size > PENDING_IDS) table.delete(table.keys().next().value!);
+    // Bounded: the oldest unanswered request is forgotten first.
+    this.pending[dir].remember(id, ref);
   }
 
   /** The request a response sent by `dir` answers: sent the other way, with the same id. */
   private answer(dir: Direction, id: string | number): MessageRef | undefined {
-    const table = this.pending[dir === 'client' ? 'server' : 'client'];
-    const ref = table.get(id);
-    if (ref) table.delete(id);
-    return ref;
+    return this.pending[dir === 'client' ? 'server' : 'client'].take(id);
   }
 }
 
 
-export const jsonRpc = (): JsonRpcDecoder => new JsonRpcDecoder();
+export const jsonRpc = (options: { lazy?: boolean } = {}): JsonRpcDecoder => new JsonRpcDecoder(options.lazy ?? true);
+
+/** b[start, end) is exactly 2.0 (the value of "jsonrpc", without its quotes). */
+const isV2 = (b: Uint8Array, start: number, end: number) => end - start === 3 && b[start] === 0x32 && b[start + 1] === 0x2e && b[start + 2] === 0x30;
 
 /** Makes `app` again for held events (its tables are never read or written in a replay). */
 const REPLAY = new JsonRpcDecoder();

@@ -18,6 +18,7 @@ import { isUtf8 } from 'node:buffer';
 import { incompleteTail } from '../utf8.ts';
 import type { AppDecoder, AppMaker, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
 import { decoderFailure } from './failure.ts';
+import { PendingIds } from './pending.ts';
 
 /** Bytes of one packet kept for decoding (its payload shown from them); the rest are counted. */
 export const MAX_KEPT = 64 * 1024;
@@ -90,7 +91,7 @@ class MqttDecoder implements AppDecoder {
    * QoS 1 or 2 (answered by PUBACK or PUBREC), a PUBREC (by PUBREL), a PUBREL (by PUBCOMP), a
    * SUBSCRIBE or UNSUBSCRIBE (by SUBACK, UNSUBACK). Bounded, the oldest forgotten first.
    */
-  private readonly waiting: Record<Direction, Map<number, MessageRef>> = { client: new Map(), server: new Map() };
+  private readonly waiting: Record<Direction, PendingIds<number, MessageRef>> = { client: new PendingIds(MAX_WAITING), server: new PendingIds(MAX_WAITING) };
   /** The last PUBLISH's payload size (for its layers), set by packet(). */
   private payloadSize = 0;
 
@@ -418,17 +419,11 @@ class MqttDecoder implements AppDecoder {
     const type = unit.type;
     if (ANSWERS.has(type)) {
       const theirs = this.waiting[m.dir === 'client' ? 'server' : 'client'];
-      const ref = theirs.get(id);
-      if (ref !== undefined) {
-        unit.replyTo = ref;
-        theirs.delete(id);
-      }
+      const ref = theirs.take(id);
+      if (ref !== undefined) unit.replyTo = ref;
     }
     if (type === 'PUBREC' || type === 'PUBREL' || type === 'SUBSCRIBE' || type === 'UNSUBSCRIBE' || (type === 'PUBLISH' && (unit.qos === 1 || unit.qos === 2))) {
-      const mine = this.waiting[m.dir];
-      mine.delete(id);
-      mine.set(id, m.ref);
-      if (mine.size > MAX_WAITING) mine.delete(mine.keys().next().value!);
+      this.waiting[m.dir].remember(id, m.ref);
     }
   }
 

@@ -19,6 +19,7 @@ import type { AppInfo, AppLayerSpan, AppUnit, Direction, MessageRef } from '../.
 import type { AppDecoder, AppMaker, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
 import { controlUnit, EIO_SECTION, engineTypeOf, splitPayload } from './engineio.ts';
 import type { EngineIoQuery } from './select.ts';
+import { firstElement, jsonTop, NUMBER, STRING, TOP_ARRAY, topKeys } from './json-head.ts';
 import { base64Of, broken, bytesOf, cutNote, isRecord, parseJson, preview, quote, textOf } from './util.ts';
 
 export type SocketType = NonNullable<AppUnit['socketType']>;
@@ -271,12 +272,22 @@ export class SocketIoDecoder implements AppDecoder {
   private readonly eio: number;
   private readonly waiting: Record<Direction, Waiting | null> = { client: null, server: null };
 
-  constructor(q: Pick<EngineIoQuery, 'eio' | 'sid'>) {
+  /**
+   * `lazy: false` reads every message in full on the decoder's pass: the reference the relay's
+   * pass (an EVENT's payload scanned, not parsed, when it breaks no rule) is checked against.
+   */
+  constructor(
+    q: Pick<EngineIoQuery, 'eio' | 'sid'>,
+    private readonly options: { lazy?: boolean } = {},
+  ) {
     this.eio = q.eio;
     this.upgrading = q.sid !== null;
   }
 
   message(m: AppMessage): AppResult {
+    // The common message, an EVENT that waits for nothing and breaks no rule: its app is made
+    // when read, as the full read below would have it made.
+    if (this.options.lazy !== false && m.opcode === 1 && !m.truncated && this.waiting[m.dir] === null && isPlainEvent(m.data)) return { maker: this.packet };
     const violations: AppRuleBroken[] = [];
     const app = m.opcode === 2 ? this.binary(m, violations) : this.text(m, violations);
     const r: AppResult = app === null ? { maker: this.packet } : { app };
@@ -362,6 +373,22 @@ export class SocketIoDecoder implements AppDecoder {
     return info;
   }
 }
+
+/**
+ * Is `b` an Engine.IO message packet holding a Socket.IO EVENT of the main namespace (an ack
+ * id or not) whose payload is a JSON array starting with a string or a number: the packet
+ * readSocketPacket reads with no rule broken. Scanned (json-head.ts), not parsed: on the relay's
+ * path, JSON.parse and the garbage of the arguments it makes cost more than the rest.
+ */
+function isPlainEvent(b: Uint8Array): boolean {
+  if (b[0] !== 0x34 || b[1] !== 0x32) return false;
+  let i = 2;
+  // At most 15 digits of ack id: always a safe integer.
+  while (i < b.length && i < 17 && b[i]! >= 0x30 && b[i]! <= 0x39) i++;
+  if (b[i] !== 0x5b) return false;
+  return jsonTop(b.subarray(i), NO_KEYS) === TOP_ARRAY && (firstElement === STRING || firstElement === NUMBER);
+}
+const NO_KEYS = topKeys([]);
 
 /** A binary packet of a long-polling session still waiting for attachments in a later body. */
 export type PollingCarry = Waiting;

@@ -17,6 +17,7 @@ import type { AppInfo, AppLayerSpan, AppUnit, Direction, HeaderPair, MessageRef 
 import type { AppDecoder, AppMaker, AppMessage, AppResult, AppRuleBroken } from './decoder.ts';
 import { decoderFailure } from './failure.ts';
 import { knownWord, knownWords } from './known-words.ts';
+import { PendingIds } from './pending.ts';
 
 export type StompVersion = '1.0' | '1.1' | '1.2';
 
@@ -104,13 +105,16 @@ interface Parsed {
   next: number;
 }
 
+/** Remembered ids for `replyTo`, at most MAX_LINKS (the oldest forgotten first). */
+export const MAX_LINKS = 256;
+
 class StompDecoder implements AppDecoder {
   readonly protocol = 'stomp' as const;
   private readonly lanes: Record<Direction, Lane> = { client: { pending: null, spans: [], skipping: false }, server: { pending: null, spans: [], skipping: false } };
 
   /** The client's frames that asked for a RECEIPT, by `receipt`; its subscriptions, by `id` (bounded). */
-  private readonly receipts = new Map<string, MessageRef>();
-  private readonly subscriptions = new Map<string, MessageRef>();
+  private readonly receipts = new PendingIds<string, MessageRef>(MAX_LINKS);
+  private readonly subscriptions = new PendingIds<string, MessageRef>(MAX_LINKS);
 
   /**
    * The decoder's pass over a message that starts clean (no frame carried from earlier
@@ -604,13 +608,9 @@ const MAKERS: Record<StompVersion, AppMaker> = {
 };
 const stompMaker = (v: StompVersion): AppMaker => MAKERS[v];
 
-/** Remembered ids for `replyTo`, at most MAX_LINKS (the oldest forgotten first). */
-export const MAX_LINKS = 256;
-function remember(map: Map<string, MessageRef>, key: string, ref: MessageRef): void {
+function remember(map: PendingIds<string, MessageRef>, key: string, ref: MessageRef): void {
   if (key.length > 256) return;
-  map.delete(key);
-  map.set(key, ref);
-  if (map.size > MAX_LINKS) map.delete(map.keys().next().value!);
+  map.remember(key, ref);
 }
 
 /** Layers of a joined frame moved to the completing message's offsets (what came before is cut off). */
