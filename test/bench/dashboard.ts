@@ -28,6 +28,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { StoreMemory } from './store-memory.ts';
+import { BareChromium, type BarePage } from './bare-chromium.ts';
 import { cpuLine, cpuWatch } from './proc-cpu.ts';
 import { forkTs } from './children.ts';
 
@@ -161,7 +162,7 @@ interface RunResult {
  */
 async function loadRun(
   out: Out,
-  browser: import('playwright-core').Browser | null,
+  browser: BareChromium | null,
   opts: { fps: number; seconds: number; views: ReadonlyArray<(typeof VIEWS)[number]>; taskLimit: number; startup: boolean },
 ): Promise<RunResult | null> {
   const t0 = performance.now();
@@ -171,9 +172,9 @@ async function loadRun(
   try {
     generator = await startGenerator(opts.fps, opts.seconds);
     if (opts.startup) out(`start-up: "Dashboard:" line after ${started.msToDashboardLine.toFixed(0)} ms`);
-    let page: import('playwright-core').Page | null = null;
+    let page: BarePage | null = null;
     if (browser) {
-      page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      page = await browser.newPage(1280, 800);
       await page.goto(started.dashboardUrl);
       if (opts.startup) {
         const fcp = await page.evaluate(
@@ -190,7 +191,13 @@ async function loadRun(
         out(`start-up: first contentful paint ${(fcp - (performance.timeOrigin + t0)).toFixed(0)} ms after spawning wsplay start`);
       }
       await page.waitForSelector('.timeline');
-      await browser.startTracing(page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink.user_timing'] });
+      // What is measured needs only the main thread's tasks (RunTask, with their CPU time) and the
+      // views' marks. DevTools' own timeline events (every function call, style, layout and paint)
+      // cost the page, the browser process and this one CPU that a learner's page does not pay:
+      // they are recorded only for a trace kept for reading (BENCH_TRACE_OUT).
+      const categories = ['disabled-by-default-devtools.timeline', 'blink.user_timing'];
+      if (process.env.BENCH_TRACE_OUT) categories.push('devtools.timeline');
+      await browser.startTracing(categories);
     }
     const pid = child.pid!;
     const rss: number[] = [rssMiB(pid)];
@@ -204,7 +211,7 @@ async function loadRun(
           // The mark first: the task that draws the view on the key press is the view's own.
           page
             .evaluate((name) => void performance.mark(`bench-view ${name}`), v.name)
-            .then(() => page!.keyboard.press(v.key))
+            .then(() => page!.press(v.key))
             .catch(() => undefined),
         );
       }, (i * opts.seconds * 1000) / opts.views.length),
@@ -226,7 +233,7 @@ async function loadRun(
       // Let the page catch up with what the wiretap captured (a bound, not a measure: the counts are),
       // the Timeline open again: its tasks from this mark on are the Timeline's, not the last view's.
       await page.evaluate(() => void performance.mark('bench-view catch-up'));
-      await page.keyboard.press('1');
+      await page.press('1');
       const status = async () => page!.evaluate(() => [...document.querySelectorAll('.status > span')].map((s) => s.textContent).filter(Boolean).join(' · '));
       const held = async () => page!.evaluate(() => document.querySelector('.timeline .count')?.textContent ?? '');
       let line = '';
@@ -247,7 +254,7 @@ async function loadRun(
       }
       const intake = await page.evaluate(() => (globalThis as unknown as { wsplayIntake: { events: number; decodeMs: number; applyMs: number } }).wsplayIntake);
       const heapMiB = await page.evaluate(() => ((performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? NaN) / 1024 / 1024);
-      const traceText = (await browser.stopTracing()).toString();
+      const traceText = await browser.stopTracing();
       // BENCH_TRACE_OUT=dir keeps each run's trace (DevTools' Performance panel opens it): what a long task did.
       if (process.env.BENCH_TRACE_OUT) writeFileSync(join(process.env.BENCH_TRACE_OUT, `dashboard-${opts.fps}.json`), traceText);
       const trace = JSON.parse(traceText) as { traceEvents: TraceEvent[] };
@@ -321,12 +328,9 @@ export async function runDashboardBench(out: Out = (line = '') => console.log(li
   const most: Target = atMost ?? ((label, value, max) => out(`${label}: ${value.toFixed(2)} (target <= ${max.toFixed(1)}) ${value <= max ? 'OK' : 'ABOVE TARGET'}`));
   const least: Target = atLeast ?? ((label, value, min) => out(`${label}: ${value.toFixed(2)} (target >= ${min.toFixed(1)}) ${value >= min ? 'OK' : 'BELOW TARGET'}`));
   const haveBrowser = existsSync(CHROMIUM);
-  const pw = haveBrowser ? await import('playwright-core') : null;
-  const browser = pw
-    ? await pw.chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      })
+  // Not Playwright: it would have Chromium report every WebSocket frame the page gets (bare-chromium.ts).
+  const browser = haveBrowser
+    ? await BareChromium.launch(CHROMIUM, ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'])
     : null;
   try {
     out(`\n== Dashboard under load: ~${num(FRAMES_PER_SECOND)} frames/s for ${SECONDS} s, the Timeline, sequence diagram and Stats open in turn ==`);
