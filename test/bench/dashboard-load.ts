@@ -1,6 +1,6 @@
 /**
  * The dashboard bench's load generator (test/bench/dashboard.ts), in a process of its own so the
- * bench can say what it costs apart from Playwright's: CONNECTIONS WebSocket clients that together
+ * bench can say what it costs apart from the browser driver's: CONNECTIONS WebSocket clients that together
  * send `fps / 2` text messages a second (`tick N xxxxxxxxxxxxxxxx`, N counting up over all of
  * them, spread over the clients in turn), the learner's echo server answering each.
  *

@@ -109,7 +109,7 @@ function load(generator: ChildProcess, tapPort: number): Promise<{ sent: number;
 
 /** The bench's processes by what they are, for the CPU line (proc-cpu.ts). */
 function processName(pid: number, argv: string[], generator: number | undefined): string {
-  if (pid === process.pid) return 'bench (Playwright)';
+  if (pid === process.pid) return 'bench (its DevTools client)';
   if (pid === generator) return 'load generator';
   const args = argv.join(' ');
   if (args.includes('server/bin/wsplay.js')) return 'wsplay';

@@ -480,6 +480,27 @@ let busyUntil = 0;
  */
 const BUSY_EVENTS = 500;
 const BUSY_INTERVAL_MS = 250;
+/**
+ * A flood is known by its rate too, from its first batches: at 20,000 events a second a render
+ * per animation frame has ~330 events, under BUSY_EVENTS, so the page drew 60 times a second
+ * (each draw with its layout and paint) until its frames had slowed enough to pass it, and those
+ * first frames were its longest tasks. FLOOD_EVENTS in the last 100-200 ms is 2,000+ a second.
+ */
+const FLOOD_EVENTS = 400;
+let rateWindowStart = 0;
+let rateWindowEvents = 0;
+let ratePreviousEvents = 0;
+
+function noteRate(n: number, now: number): void {
+  if (now - rateWindowStart >= 100) {
+    ratePreviousEvents = now - rateWindowStart < 200 ? rateWindowEvents : 0;
+    rateWindowEvents = 0;
+    rateWindowStart = now;
+  }
+  rateWindowEvents += n;
+}
+
+const flooding = (): boolean => rateWindowEvents + ratePreviousEvents >= FLOOD_EVENTS;
 
 function scheduleRender(): void {
   if (renderScheduled) return;
@@ -496,7 +517,7 @@ function scheduleRender(): void {
   // or one had within the last second: a render right after a busy one may have few events so far,
   // and in an animation frame's callback it would add its cost to the frame's layout and paint.
   const now = performance.now();
-  if (Math.max(appliedSinceRender, lastRenderEvents) >= BUSY_EVENTS) busyUntil = now + 1000;
+  if (Math.max(appliedSinceRender, lastRenderEvents) >= BUSY_EVENTS || flooding()) busyUntil = now + 1000;
   if (now < busyUntil) {
     // A task of its own, not an animation frame's callback: the views' render (a few ms of
     // JavaScript) and the frame's style, layout and paint that follow are then two tasks, not
@@ -508,7 +529,7 @@ function scheduleRender(): void {
   // that began since (a batch's worth applied by the frame) is drawn in a task of its own, as
   // above, not in the frame's callback.
   requestAnimationFrame(() => {
-    if (appliedSinceRender < BUSY_EVENTS) return run();
+    if (appliedSinceRender < BUSY_EVENTS && !flooding()) return run();
     busyUntil = performance.now() + 1000;
     nextTask(run);
   });
@@ -638,6 +659,7 @@ function drain(): void {
   if (n === 0) return;
   appliedTotal += n;
   appliedSinceRender += n;
+  noteRate(n, performance.now());
   // What is applied is acknowledged now, also while more waits: the server can send the next.
   acknowledge();
   model.trim();
