@@ -194,9 +194,10 @@ async function loadRun(
       // What is measured needs only the main thread's tasks (RunTask, with their CPU time) and the
       // views' marks. DevTools' own timeline events (every function call, style, layout and paint)
       // cost the page, the browser process and this one CPU that a learner's page does not pay:
-      // they are recorded only for a trace kept for reading (BENCH_TRACE_OUT).
+      // they are recorded only for a trace kept for reading (BENCH_TRACE_OUT), with V8's collections
+      // and compilations and the compositor's scheduling.
       const categories = ['disabled-by-default-devtools.timeline', 'blink.user_timing'];
-      if (process.env.BENCH_TRACE_OUT) categories.push('devtools.timeline');
+      if (process.env.BENCH_TRACE_OUT) categories.push('devtools.timeline', 'v8', 'disabled-by-default-v8.gc', 'blink.gc', 'toplevel', 'v8.compile', 'disabled-by-default-v8.compile', 'cc', 'disabled-by-default-cc.debug.scheduler');
       await browser.startTracing(categories);
     }
     const pid = child.pid!;

@@ -487,6 +487,8 @@ const BUSY_INTERVAL_MS = 250;
  * first frames were its longest tasks. FLOOD_EVENTS in the last 100-200 ms is 2,000+ a second.
  */
 const FLOOD_EVENTS = 400;
+/** Events since the last render above which it is drawn in a task of its own, not in a frame's callback. */
+const SPLIT_EVENTS = 64;
 let rateWindowStart = 0;
 let rateWindowEvents = 0;
 let ratePreviousEvents = 0;
@@ -528,8 +530,11 @@ function scheduleRender(): void {
   // Once per animation frame; a hidden tab gets no frames, so a timer takes over there. A flood
   // that began since (a batch's worth applied by the frame) is drawn in a task of its own, as
   // above, not in the frame's callback.
+  // More than a few rows' worth (the first batches of a flood, before its rate is known) is drawn
+  // in a task of its own too, without making the page busy: drawing them in the frame's callback
+  // put the render's JavaScript and the frame's style, layout and paint in one task.
   requestAnimationFrame(() => {
-    if (appliedSinceRender < BUSY_EVENTS && !flooding()) return run();
+    if (appliedSinceRender < BUSY_EVENTS && !flooding()) return appliedSinceRender < SPLIT_EVENTS ? run() : nextTask(run);
     busyUntil = performance.now() + 1000;
     nextTask(run);
   });
