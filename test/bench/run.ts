@@ -20,12 +20,15 @@
  * 8. Application protocols (issue 15): the load of 1 as plain text, Socket.IO, JSON-RPC, GraphQL
  *    (graphql-transport-ws), STOMP and MQTT, each with its opening and a server's answers
  *    (test/bench/app-protocols.ts), through the plain relay and through the wiretap decoding
- *    them, alternating. Target: wiretap/relay >= 0.9 each. BENCH_APP=a,b: only those.
+ *    them: each path warmed uncounted (the wiretap until its store has turned over), then rounds of
+ *    a relay run and a wiretap run back to back, order alternating. Target: the median of the
+ *    rounds' wiretap/relay >= 0.9 each (their spread printed beside it). BENCH_APP=a,b: only those;
+ *    BENCH_APP_ROUNDS (7), BENCH_APP_SECONDS (1.5), BENCH_APP_WARM_SECONDS (2, the relay's warm-up).
  *
  * It measures; it never fails: exit code 0 whatever the numbers. Every child binds port 0 on
  * 127.0.0.1 and is ended when the bench exits.
  *
- * Knobs (environment): BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_CONNECTIONS (32),
+ * Knobs (environment): BENCH_ROUNDS (3), BENCH_SECONDS (3) (part 1), BENCH_CONNECTIONS (32),
  * BENCH_IN_FLIGHT (64), BENCH_DECODER_ROUNDS (7), BENCH_ONLY (echo | decoder | dashboard | bomb | attacks |
  * startup | app), BENCH_BOMB_RATE (bombs a second, 8), BENCH_BOMB_PROBES (10), BENCH_BOMB_ROUNDS (3),
  * BENCH_STARTUP_ROUNDS (5), BENCH_PATHS=decode (also the decoders
