@@ -86,4 +86,44 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the dashboard at 10,000 frames a
     expect(await status().textContent()).not.toContain('not shown');
     expect(pageErrors).toEqual([]);
   }, 180_000);
+
+  it('filters 125,000 frames a slice at a time: says how far it has searched, then finds every match', async () => {
+    const total = pg.store.counts.frame;
+    // Each matching message, and its echo (the echo quotes it), is a row: counted from what was sent.
+    let sent = 0;
+    for (let n = 0; n < total / 2; n++) if (tick(n).includes('tick 4999')) sent++;
+    expect(sent).toBe(11);
+    // Every text the count shows, as it changes.
+    await count().evaluate((el) => {
+      const seen: string[] = [];
+      (globalThis as unknown as { countsSeen: string[] }).countsSeen = seen;
+      new MutationObserver(() => seen.push(el.textContent ?? '')).observe(el, { childList: true, characterData: true, subtree: true });
+      // And what the list says while it has no row.
+      const empties: string[] = [];
+      (globalThis as unknown as { emptiesSeen: string[] }).emptiesSeen = empties;
+      const list = document.querySelector('.timeline')!;
+      new MutationObserver(() => {
+        const p = list.querySelector('p.empty');
+        if (p && p.textContent !== empties[empties.length - 1]) empties.push(p.textContent ?? '');
+      }).observe(list, { childList: true, characterData: true, subtree: true });
+    });
+    await dash.setViewportSize({ width: 1024, height: 768 });
+    await dash.getByLabel('Filter text').fill('tick 4999');
+    await dash.screenshot({ path: path.join(SHOTS, 'volume-searching-1024.png') });
+    await dash.setViewportSize({ width: 1280, height: 800 });
+    const want = `${(2 * sent).toLocaleString('en-US')} of ${total.toLocaleString('en-US')}`;
+    await eventually(async () => (await count().textContent()) === want, async () => `the count to read "${want}"; it reads "${await count().textContent()}"`, 60_000);
+    const seen = await dash.evaluate(() => (globalThis as unknown as { countsSeen: string[] }).countsSeen);
+    // Searched in slices: the count said so on the way (a single long task would show only the end).
+    expect(seen.some((t) => /^searching \d+ %: /.test(t)), seen.slice(0, 5).join(' | ')).toBe(true);
+    // Before its first match the list said it was searching, never that no row matches.
+    const empties = await dash.evaluate(() => (globalThis as unknown as { emptiesSeen: string[] }).emptiesSeen);
+    expect(empties).toContain('Searching the rows for the filters…');
+    expect(empties).not.toContain('No row matches the filters.');
+    expect(await grid().getByRole('row').filter({ hasText: `I heard you say "${tick(49_999)}"` }).count()).toBe(1);
+    await dash.screenshot({ path: path.join(SHOTS, 'volume-filtered-1280.png') });
+    await dash.getByLabel('Filter text').fill('');
+    await eventually(async () => (await count().textContent()) === `${total.toLocaleString('en-US')} of ${total.toLocaleString('en-US')}`, async () => `the count back to every row; it reads "${await count().textContent()}"`, 60_000);
+    expect(pageErrors).toEqual([]);
+  }, 180_000);
 });

@@ -111,7 +111,11 @@ function PauseIcon({ paused }: { paused: boolean }) {
   );
 }
 
-export function FilterBar({ shown, total, err }: { shown: number; total: number; err: string | null }) {
+/**
+ * `searched`: while a filter is still looking through a long history, the share looked at (0-1);
+ * null once it has looked at every row.
+ */
+export function FilterBar({ shown, total, err, searched = null }: { shown: number; total: number; err: string | null; searched?: number | null }) {
   const f = filters.value;
   const set = (patch: Partial<Filters>) => (filters.value = { ...f, ...patch });
   const bar = useRef<HTMLDivElement>(null);
@@ -239,6 +243,7 @@ export function FilterBar({ shown, total, err }: { shown: number; total: number;
         {compact ? <PauseIcon paused={paused.value} /> : paused.value ? 'Resume' : 'Pause'}
       </button>
       <span class="muted count" aria-live="polite">
+        {searched !== null ? `searching ${Math.floor(searched * 10) * 10} %: ` : ''}
         {shown.toLocaleString('en-US')} of {total.toLocaleString('en-US')}
       </span>
     </div>

@@ -1,5 +1,5 @@
 import { signal } from '@preact/signals';
-import { useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { FrameEvent, MessageEvent } from '../../../server/capture/events.ts';
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
 import { appBadge, appFilterActive, exchangeBadge, matchesApp, NO_APP_FILTER } from '../lib/app-layer.ts';
@@ -34,6 +34,8 @@ import type { EventList } from '../lib/event-log.ts';
 const ROW_HEIGHT = 24;
 /** Newest rows looked at again while their decoded message may still come (Frames mode, app filters). */
 const RECHECK_TAIL = 256;
+/** A filter looks at rows for at most this long per render (a long history takes several). */
+const FILTER_SLICE_MS = 10;
 
 // ---- the time column ---------------------------------------------------------------------------
 
@@ -370,6 +372,7 @@ export function Timeline() {
   const mode = rowMode.value;
   const isPaused = paused.value;
   const frozen = useRef<{ rows: number[]; total: number } | null>(null);
+  const frozenSearching = useRef(false);
   const cache = useRef<FilterCache | null>(null);
 
   // Rows are absolute indices into the frame (or message) list. The lists only grow at the end
@@ -388,11 +391,17 @@ export function Timeline() {
   // No filter on: every row passes, and nothing per row is needed to say so (a row object and a
   // lookup of its message each, 100,000 of them when the Timeline opens again after a burst).
   const filtering = f.conn !== null || f.dir !== 'both' || f.kind !== 'all' || match !== null || appFilterActive(appF);
-  for (let abs = Math.max(c.next, base); abs < base + source.length; abs++) {
+  // A filter over a long history is applied a slice at a time (FILTER_SLICE_MS), the rest in the
+  // next renders: typing a filter over 100,000 frames was one task of a second, the page frozen.
+  const end = base + source.length;
+  const sliceStart = performance.now();
+  let abs = Math.max(c.next, base);
+  for (; abs < end; abs++) {
     if (!filtering) {
       c.rows.push(abs);
       continue;
     }
+    if ((abs & 255) === 0 && performance.now() - sliceStart > FILTER_SLICE_MS) break;
     const item = source.at(abs - base)!;
     const row = toRow(item, abs, mode);
     if (f.conn !== null && item.conn !== f.conn) continue;
@@ -404,11 +413,13 @@ export function Timeline() {
     if (match && !match(`${badgeOf(row)} ${decoded?.app ? `${appBadge(decoded.app)} ` : ''}${previewOf(row)}`)) continue;
     c.rows.push(abs);
   }
-  c.next = base + source.length;
+  c.next = abs;
+  /** Rows the filter has yet to look at (a long history, a slice a render). */
+  const searching = end - abs;
   // Frames mode filtered by the application layer: a frame's message (and its `app`) may be
   // applied in a later slice than the frame. The newest data frames without one yet are looked
   // at again with the next batch (at most RECHECK_TAIL rows, so the cost stays bounded).
-  if (mode === 'frames' && appFilterActive(appF)) {
+  if (searching === 0 && mode === 'frames' && appFilterActive(appF)) {
     let from = c.next;
     for (let abs = c.next - 1; abs >= Math.max(base, c.next - RECHECK_TAIL); abs--) {
       const item = source.at(abs - base)!;
@@ -423,7 +434,9 @@ export function Timeline() {
   const live = { rows: c.rows, total: source.length };
 
   if (!isPaused) frozen.current = null;
-  else frozen.current ??= { rows: live.rows.slice(), total: live.total };
+  // Paused while a filter still searched: what it finds is shown as it finds it.
+  else if (!frozen.current || frozenSearching.current) frozen.current = { rows: live.rows.slice(), total: live.total };
+  if (isPaused) frozenSearching.current = searching > 0;
   const { rows, total } = frozen.current ?? live;
   const newWhilePaused = isPaused ? live.rows.length - rows.length : 0;
   const rowAt = (i: number): Row | null => {
@@ -435,6 +448,12 @@ export function Timeline() {
   /** Where the learner scrolled to (a ref: following the newest rows moves it without a render). */
   const scrollTop = useRef(0);
   const [, redraw] = useState(0);
+  // The filter's next slice, in a task of its own (input and paint get their turn between).
+  useEffect(() => {
+    if (searching === 0) return;
+    const t = setTimeout(() => redraw((n) => n + 1), 0);
+    return () => clearTimeout(t);
+  });
   const [height, setHeight] = useState(() => rowsHeight || viewSize.height || 400);
   const follow = useRef(true);
 
@@ -615,7 +634,7 @@ export function Timeline() {
 
   return (
     <div class={tMode === 'clock' ? 'timeline clock' : 'timeline'}>
-      <FilterBar shown={rows.length} total={total} err={regexError(f)} />
+      <FilterBar shown={rows.length} total={total} err={regexError(f)} searched={searching > 0 ? 1 - searching / Math.max(1, source.length) : null} />
       {isPaused && newWhilePaused > 0 && (
         <div class="paused-note" role="status">
           Paused: {plural(newWhilePaused, 'new row')} waiting. Resume to see them.
@@ -643,7 +662,7 @@ export function Timeline() {
         <div class="tspacer" style={{ height: `${rows.length * ROW_HEIGHT}px` }}>
           {visible}
         </div>
-        {rows.length === 0 && <p class="empty">{emptyText(mode, f, total)}</p>}
+        {rows.length === 0 && <p class="empty">{searching > 0 ? 'Searching the rows for the filters…' : emptyText(mode, f, total)}</p>}
       </div>
     </div>
   );
