@@ -82,6 +82,55 @@ function literalEnd(b: Uint8Array, i: number, word: number[]): number {
   return i + word.length;
 }
 
+/** Where the literal or number starting at `i` (its first byte `c`) ends, or -1. */
+function scalarEnd(b: Uint8Array, i: number, c: number): number {
+  if (c === 0x74) return literalEnd(b, i, TRUE);
+  if (c === 0x66) return literalEnd(b, i, FALSE);
+  if (c === 0x6e) return literalEnd(b, i, NULL_WORD);
+  return numberEnd(b, i);
+}
+
+/** Open a container (`c` its bracket) at `depth`, growing the stack as deep as a message goes. */
+function push(depth: number, c: number): void {
+  if (depth === stack.length) {
+    const grown = new Uint8Array(stack.length * 2);
+    grown.set(stack);
+    stack = grown;
+  }
+  stack[depth] = c === 0x7b ? 0 : 1;
+}
+
+/** afterValue: the whole text was one value, and only whitespace follows it. */
+const END = -2;
+/** afterValue's depth after the containers it closed, and whether a member's key comes next (a comma in an object). */
+let valueDepth = 0;
+let keyNext = false;
+
+/**
+ * After a value at `depth`: the containers it closes, then a comma and where the next value (or
+ * key: `keyNext`) starts; END when the top-level value has ended and nothing but whitespace
+ * follows, -1 when that is not JSON.
+ */
+function afterValue(b: Uint8Array, i: number, depth: number): number {
+  for (;;) {
+    i = skipWs(b, i);
+    if (depth === 0) return i === b.length ? END : -1;
+    const c = b[i];
+    const inObject = stack[depth - 1] === 0;
+    if (c === 0x2c) {
+      valueDepth = depth;
+      keyNext = inObject;
+      return skipWs(b, i + 1);
+    }
+    if ((c === 0x7d && inObject) || (c === 0x5d && !inObject)) {
+      depth--;
+      i++;
+      continue;
+    }
+    return -1;
+  }
+}
+
 /** Top-level keys a scan records, as bytes by length (like known-words.ts), each with its index. */
 export type TopKeys = Array<Array<[Uint8Array, number]>>;
 
@@ -185,27 +234,16 @@ export function jsonTop(b: Uint8Array, keys: TopKeys): number {
     }
     if (c === 0x7b || c === 0x5b) {
       if (member >= 0) memberKind[member] = c === 0x7b ? OBJECT : ARRAY;
-      if (depth === stack.length) {
-        const grown = new Uint8Array(stack.length * 2);
-        grown.set(stack);
-        stack = grown;
-      }
-      stack[depth++] = c === 0x7b ? 0 : 1;
+      push(depth++, c);
       i = skipWs(b, i + 1);
-      if (c === 0x7b) {
-        if (b[i] === 0x7d) {
-          depth--;
-          i++;
-        } else {
-          // The first key.
-          i = afterKey(keys, b, i, depth === 1);
-          if (i < 0) return TOP_NOT_JSON;
-          continue value;
-        }
-      } else if (b[i] === 0x5d) {
-        depth--;
-        i++;
-      } else continue value;
+      // Not empty: its first member's key (an object's) and value, or its first element.
+      if (b[i] !== (c === 0x7b ? 0x7d : 0x5d)) {
+        if (c === 0x7b) i = afterKey(keys, b, i, depth === 1);
+        if (i < 0) return TOP_NOT_JSON;
+        continue value;
+      }
+      depth--;
+      i++;
     } else if (c === 0x22) {
       i = stringEnd(b, i);
       if (i < 0) return TOP_NOT_JSON;
@@ -216,10 +254,7 @@ export function jsonTop(b: Uint8Array, keys: TopKeys): number {
         memberEscaped[member] = escaped ? 1 : 0;
       }
     } else {
-      if (c === 0x74) i = literalEnd(b, i, TRUE);
-      else if (c === 0x66) i = literalEnd(b, i, FALSE);
-      else if (c === 0x6e) i = literalEnd(b, i, NULL_WORD);
-      else i = numberEnd(b, i);
+      i = scalarEnd(b, i, c);
       if (i < 0) return TOP_NOT_JSON;
       if (member >= 0) {
         memberKind[member] = c === 0x6e ? NULL : c === 0x74 || c === 0x66 ? BOOLEAN : NUMBER;
@@ -227,29 +262,13 @@ export function jsonTop(b: Uint8Array, keys: TopKeys): number {
         memberEnd[member] = i;
       }
     }
-    // After a value: a comma and the next, or the ends of containers.
-    for (;;) {
-      i = skipWs(b, i);
-      if (depth === 0) {
-        if (i !== n) return TOP_NOT_JSON;
-        return topObject ? TOP_OBJECT : first === 0x5b ? TOP_ARRAY : TOP_OTHER;
-      }
-      const c2 = b[i];
-      const inObject = stack[depth - 1] === 0;
-      if (c2 === 0x2c) {
-        i = skipWs(b, i + 1);
-        if (inObject) {
-          i = afterKey(keys, b, i, depth === 1);
-          if (i < 0) return TOP_NOT_JSON;
-        }
-        continue value;
-      }
-      if ((c2 === 0x7d && inObject) || (c2 === 0x5d && !inObject)) {
-        depth--;
-        i++;
-        continue;
-      }
-      return TOP_NOT_JSON;
+    i = afterValue(b, i, depth);
+    if (i === -1) return TOP_NOT_JSON;
+    if (i === END) return topObject ? TOP_OBJECT : first === 0x5b ? TOP_ARRAY : TOP_OTHER;
+    depth = valueDepth;
+    if (keyNext) {
+      i = afterKey(keys, b, i, depth === 1);
+      if (i < 0) return TOP_NOT_JSON;
     }
   }
 }
@@ -313,27 +332,16 @@ export function jsonHead(b: Uint8Array): JsonHead | typeof NOT_JSON | typeof NO_
         if (headKey === 1) typeStart = -1;
         else idKind = 4;
       }
-      if (depth === stack.length) {
-        const grown = new Uint8Array(stack.length * 2);
-        grown.set(stack);
-        stack = grown;
-      }
-      stack[depth++] = c === 0x7b ? 0 : 1;
+      push(depth++, c);
       i = skipWs(b, i + 1);
-      if (c === 0x7b) {
-        if (b[i] === 0x7d) {
-          depth--;
-          i++;
-        } else {
-          // The first key.
-          i = afterHeadKey(b, i, depth === 1);
-          if (i < 0) return NOT_JSON;
-          continue value;
-        }
-      } else if (b[i] === 0x5d) {
-        depth--;
-        i++;
-      } else continue value;
+      // Not empty: its first member's key (an object's) and value, or its first element.
+      if (b[i] !== (c === 0x7b ? 0x7d : 0x5d)) {
+        if (c === 0x7b) i = afterHeadKey(b, i, depth === 1);
+        if (i < 0) return NOT_JSON;
+        continue value;
+      }
+      depth--;
+      i++;
     } else if (c === 0x22) {
       i = stringEnd(b, i);
       if (i < 0) return NOT_JSON;
@@ -349,10 +357,7 @@ export function jsonHead(b: Uint8Array): JsonHead | typeof NOT_JSON | typeof NO_
         }
       }
     } else {
-      if (c === 0x74) i = literalEnd(b, i, TRUE);
-      else if (c === 0x66) i = literalEnd(b, i, FALSE);
-      else if (c === 0x6e) i = literalEnd(b, i, NULL_WORD);
-      else i = numberEnd(b, i);
+      i = scalarEnd(b, i, c);
       if (i < 0) return NOT_JSON;
       if (member) {
         if (headKey === 1) typeStart = -1;
@@ -365,36 +370,22 @@ export function jsonHead(b: Uint8Array): JsonHead | typeof NOT_JSON | typeof NO_
         }
       }
     }
-    // After a value: a comma and the next, or the ends of containers.
-    for (;;) {
-      i = skipWs(b, i);
-      if (depth === 0) {
-        if (i !== n) return NOT_JSON;
-        if (!topObject || typeStart < 0) return fallback ? FALLBACK : NO_TYPE;
-        if (fallback) return FALLBACK;
-        const head: JsonHead = { type: typeText(b, typeStart, typeEnd), id: undefined };
-        if (idKind === 1) head.id = text(b, idStart, idEnd);
-        else if (idKind === 2) head.id = Number(text(b, idStart, idEnd));
-        else if (idKind === 3) head.id = null;
-        else if (idKind === 4) head.id = OTHER_ID;
-        return head;
-      }
-      const c2 = b[i];
-      const inObject = stack[depth - 1] === 0;
-      if (c2 === 0x2c) {
-        i = skipWs(b, i + 1);
-        if (inObject) {
-          i = afterHeadKey(b, i, depth === 1);
-          if (i < 0) return NOT_JSON;
-        }
-        continue value;
-      }
-      if ((c2 === 0x7d && inObject) || (c2 === 0x5d && !inObject)) {
-        depth--;
-        i++;
-        continue;
-      }
-      return NOT_JSON;
+    i = afterValue(b, i, depth);
+    if (i === -1) return NOT_JSON;
+    if (i === END) {
+      if (!topObject || typeStart < 0) return fallback ? FALLBACK : NO_TYPE;
+      if (fallback) return FALLBACK;
+      const head: JsonHead = { type: typeText(b, typeStart, typeEnd), id: undefined };
+      if (idKind === 1) head.id = text(b, idStart, idEnd);
+      else if (idKind === 2) head.id = Number(text(b, idStart, idEnd));
+      else if (idKind === 3) head.id = null;
+      else if (idKind === 4) head.id = OTHER_ID;
+      return head;
+    }
+    depth = valueDepth;
+    if (keyNext) {
+      i = afterHeadKey(b, i, depth === 1);
+      if (i < 0) return NOT_JSON;
     }
   }
 }
