@@ -101,6 +101,17 @@ export interface ByKey<T> {
   has(key: FrameKey): boolean;
 }
 
+/** A key's event through an index of absolute positions in the event log. */
+function byKey<T extends WireEvent>(index: FrameIndex<number>, events: EventLog): ByKey<T> {
+  return {
+    get: (k) => {
+      const abs = index.get(k);
+      return abs === undefined ? undefined : (events.get(abs) as T | undefined);
+    },
+    has: (k) => index.has(k),
+  };
+}
+
 class Model {
   conns = new Map<number, Conn>();
   /**
@@ -119,13 +130,7 @@ class Model {
   messageRowsTrimmed = 0;
   /** Each frame's absolute index in `events` by its key, without a Map's rehash of every frame as it doubles (lib/frame-index.ts). */
   private frameIndex = new FrameIndex<number>();
-  framesByKey: ByKey<FrameEvent> = {
-    get: (k) => {
-      const abs = this.frameIndex.get(k);
-      return abs === undefined ? undefined : (this.events.get(abs) as FrameEvent | undefined);
-    },
-    has: (k) => this.frameIndex.has(k),
-  };
+  framesByKey = byKey<FrameEvent>(this.frameIndex, this.events);
   violationsByFrame = new Map<FrameKey, ViolationEvent[]>();
   violations: ViolationEvent[] = [];
   /** Application-protocol violations, and those of each message (by `appMessageKey`). */
@@ -135,13 +140,7 @@ class Model {
   appViolationsByConn = new Map<number, AppViolationEvent[]>();
   /** Messages with an application layer (their absolute index in `events`), by the key of each of their frames (Frames mode shows and filters by it). */
   private appIndex = new FrameIndex<number>();
-  appByFrame: ByKey<MessageEvent> = {
-    get: (k) => {
-      const abs = this.appIndex.get(k);
-      return abs === undefined ? undefined : (this.events.get(abs) as MessageEvent | undefined);
-    },
-    has: (k) => this.appIndex.has(k),
-  };
+  appByFrame = byKey<MessageEvent>(this.appIndex, this.events);
   /** Application protocols seen (the Timeline offers its protocol filter once one is). */
   appProtocols = new Set<AppProtocol>();
   /** What the programs got wrong (server/insights/), in order, and by each frame they cite. */
