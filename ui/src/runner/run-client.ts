@@ -106,11 +106,15 @@ let lastFlush = 0;
 /** The pane re-renders at most this often: a client logging in a loop must not starve the page. */
 const FLUSH_INTERVAL_MS = 100;
 
+/** Which scheduling a runner belongs to: the runner left over after the other ran does nothing. */
+let flushTicket = 0;
+
 function schedule(): void {
   if (flushScheduled) return;
   flushScheduled = true;
+  const ticket = ++flushTicket;
   const run = () => {
-    if (!flushScheduled) return;
+    if (!flushScheduled || ticket !== flushTicket) return;
     flushScheduled = false;
     flush();
   };
