@@ -6,6 +6,7 @@ import { appBadge, appFilterActive, exchangeBadge, matchesApp, NO_APP_FILTER } f
 import { base64ToBytes, formatBytes, preview } from '../lib/bytes.ts';
 import { plural } from '../lib/plural.ts';
 import { rememberViewSize, viewSize } from '../lib/view-size.ts';
+import { RowSlots } from '../lib/row-slots.ts';
 import { InsightBadge, insightsOfFrame, insightsOfRow } from './Insights.tsx';
 import { recording, scrubTime } from '../recording.ts';
 import {
@@ -500,6 +501,8 @@ export function Timeline() {
   const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - (flood ? 1 : OVERSCAN));
   const last = Math.min(rows.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
   const sel = selection.value;
+  const slots = useRef<RowSlots | null>(null);
+  slots.current ??= new RowSlots();
 
   const open = (row: Row) => {
     if ('http' in row) {
@@ -521,10 +524,15 @@ export function Timeline() {
   const firstRow = rows.length > 0 ? rowAt(0) : null;
   const t0 = firstRow ? eventOf(firstRow).t : 0;
   const zero = tMode === 'clock' ? wallZero() : null;
-  const visible = [];
+  const drawn: Array<{ i: number; row: Row }> = [];
   for (let i = first; i < last; i++) {
     const row = rowAt(i);
-    if (!row) continue;
+    if (row) drawn.push({ i, row });
+  }
+  const keys = slots.current.assign(drawn.map((d) => rows[d.i]!));
+  const visible = [];
+  for (let d = 0; d < drawn.length; d++) {
+    const { i, row } = drawn[d]!;
     const ev = eventOf(row);
     const prev = i > 0 ? rowAt(i - 1) : null;
     const prevT = prev ? eventOf(prev).t : ev.t;
@@ -549,13 +557,8 @@ export function Timeline() {
     const dir = ev.type === 'handshake' ? 'http' : ev.dir;
     visible.push(
       <div
-        // Keyed by the row's place in the whole list: following a slow stream, a draw adds the
-        // new rows and removes the ones scrolled past, and the rows still in view keep their
-        // elements untouched (by their place in view, every row's text and class shifted by one
-        // row on each draw, and each was laid out and painted again: issue 19). Under a flood
-        // every row in view is new on each draw: new text in the elements already there then
-        // costs less to style and lay out than new elements, so they are keyed by their place.
-        key={flood ? `v${i - first}` : rows[i]}
+        // A row keeps its element while in view; a new row takes one a row left (RowSlots).
+        key={keys[d]}
         role="row"
         aria-selected={selected}
         class={`trow ${dir}${selected ? ' selected' : ''}${violations || failed || appBroken.length ? ' has-violation' : ''}${injected ? ' injected' : ''}`}
