@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { StoreMemory } from './store-memory.ts';
 import { BareChromium, type BarePage } from './bare-chromium.ts';
-import { cpuLine, cpuWatch } from './proc-cpu.ts';
+import { cpuLine, cpuWatch, machineSettled } from './proc-cpu.ts';
 import { forkTs } from './children.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -197,8 +197,13 @@ async function loadRun(
       // they are recorded only for a trace kept for reading (BENCH_TRACE_OUT), with V8's collections
       // and compilations and the compositor's scheduling.
       const categories = ['disabled-by-default-devtools.timeline', 'blink.user_timing'];
-      if (process.env.BENCH_TRACE_OUT) categories.push('devtools.timeline', 'v8', 'disabled-by-default-v8.gc', 'blink.gc', 'toplevel', 'v8.compile', 'disabled-by-default-v8.compile', 'cc', 'disabled-by-default-cc.debug.scheduler');
+      // BENCH_TRACE_CATEGORIES=a,b sets the extra categories instead (empty: the measure's own only).
+      const extra = process.env.BENCH_TRACE_CATEGORIES ?? 'devtools.timeline,v8,disabled-by-default-v8.gc,blink.gc,toplevel,v8.compile,disabled-by-default-v8.compile,cc,disabled-by-default-cc.debug.scheduler';
+      if (process.env.BENCH_TRACE_OUT) categories.push(...extra.split(',').filter(Boolean));
       await browser.startTracing(categories);
+      // Starting a trace starts a process and every process's trace buffers: ~200 ms of both
+      // cores that fell on the load's first frames, the page's longest tasks (issue 19).
+      out(`trace: the machine settled ${(await machineSettled()).toFixed(0)} ms after tracing began`);
     }
     const pid = child.pid!;
     const rss: number[] = [rssMiB(pid)];
@@ -283,9 +288,13 @@ async function loadRun(
         const over = mine.filter((t) => t.dur! / 1000 > opts.taskLimit).length;
         const overCpu = mine.filter((t) => cpuMs(t) > opts.taskLimit).length;
         longest.push(max);
+        // Where the longest ones fell: the first frames of a flood, a view's opening, the catch-up.
+        const top3 = [...mine].sort((a, b) => b.dur! - a.dur!).slice(0, 3);
+        const at = (t: TraceEvent) => (t.ts >= catchUp ? `in the catch-up` : `at +${((t.ts - (Number.isFinite(marks[i]!) ? marks[i]! : t.ts)) / 1000).toFixed(0)} ms`);
+        const where = top3.map((t) => `${(t.dur! / 1000).toFixed(1)} ms (${cpuMs(t).toFixed(1)} CPU) ${at(t)}`).join(', ');
         out(
           `page, ${v.name} open: ${num(mine.length)} main-thread tasks, longest ${max.toFixed(1)} ms (${byWall ? cpuMs(byWall).toFixed(1) : '0'} ms of it on the CPU), ${over} over ${opts.taskLimit} ms; ` +
-            `by CPU time the longest ${byCpu ? cpuMs(byCpu).toFixed(1) : '0'} ms, ${overCpu} over ${opts.taskLimit} ms`,
+            `by CPU time the longest ${byCpu ? cpuMs(byCpu).toFixed(1) : '0'} ms, ${overCpu} over ${opts.taskLimit} ms; the longest three: ${where}`,
         );
       });
       const per = (ms: number) => (intake.events > 0 ? (ms * 1000) / intake.events : 0);

@@ -147,3 +147,21 @@ export function cpuLine(r: CpuReport): string {
   const rest = r.machineBusy === null ? '' : `; the rest of the machine ${Math.max(0, r.machineBusy - ours).toFixed(0)} %, idle ${Math.max(0, 100 * r.cores - r.machineBusy).toFixed(0)} %`;
   return `CPU over ${r.wallSeconds.toFixed(1)} s, % of one core (${r.cores} cores = ${100 * r.cores} %): ${parts.join(', ')}${rest}`;
 }
+
+/**
+ * Wait until the whole machine is nearly idle (under `share` of all its cores busy over a
+ * `windowMs` window), at most `maxMs`; resolves to how long it waited. A load begun while the
+ * browser is still starting its tracing (a new process, every process's trace buffers) would
+ * measure the bench's instrument along with the page.
+ */
+export async function machineSettled(share = 0.15, windowMs = 200, maxMs = 5000): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const a = machine();
+    await new Promise((r) => setTimeout(r, windowMs));
+    const b = machine();
+    const waited = performance.now() - t0;
+    if (!a || !b || b.total === a.total) return waited;
+    if ((b.busy - a.busy) / (b.total - a.total) < share || waited >= maxMs) return waited;
+  }
+}

@@ -486,8 +486,6 @@ const BUSY_INTERVAL_MS = 250;
  * first frames were its longest tasks. FLOOD_EVENTS in the last 100-200 ms is 2,000+ a second.
  */
 const FLOOD_EVENTS = 400;
-/** Events since the last render above which it is drawn in a task of its own, not in a frame's callback. */
-const SPLIT_EVENTS = 64;
 let rateWindowStart = 0;
 let rateWindowEvents = 0;
 let ratePreviousEvents = 0;
@@ -535,15 +533,14 @@ function scheduleRender(): void {
     setTimeout(run, Math.max(0, BUSY_INTERVAL_MS - (now - lastRender)));
     return;
   }
-  // Once per animation frame; a hidden tab gets no frames, so a timer takes over there. A flood
-  // that began since (a batch's worth applied by the frame) is drawn in a task of its own, as
-  // above, not in the frame's callback.
-  // More than a few rows' worth (the first batches of a flood, before its rate is known) is drawn
-  // in a task of its own too, without making the page busy: drawing them in the frame's callback
-  // put the render's JavaScript and the frame's style, layout and paint in one task.
+  // Once per animation frame; a hidden tab gets no frames, so a timer takes over there. The render
+  // is a task of its own right after the frame's callbacks, never in them: there it put the
+  // views' JavaScript and the frame's style, layout and paint in one task (at a flood's start,
+  // with the page's code not yet compiled, 20 ms of CPU and 70 ms on two busy cores: issue 19).
+  // Its changes are painted in the next frame, 16 ms later. A flood that began since (a batch's
+  // worth applied by the frame) makes the page busy, as above.
   requestAnimationFrame(() => {
-    if (appliedSinceRender < BUSY_EVENTS && !flooding()) return appliedSinceRender < SPLIT_EVENTS ? run() : nextTask(run);
-    busyUntil = performance.now() + 1000;
+    if (appliedSinceRender >= BUSY_EVENTS || flooding()) busyUntil = performance.now() + 1000;
     nextTask(run);
   });
   setTimeout(run, 250);
