@@ -647,6 +647,27 @@ export function setViewingRecording(on: boolean): void {
 export const intake = { events: 0, decodeMs: 0, applyMs: 0 };
 (globalThis as { wsplayIntake?: typeof intake }).wsplayIntake = intake;
 
+/**
+ * Work that keeps up with the events as they are applied, whether or not its view is open (the
+ * sequence diagram's arrow tally, the Stats view's activity bins): done in a task of its own
+ * after each slice the intake applied. Done on the render's `version` change, a flood's 5,000
+ * events a render made that render's task twice as long (issue 19). Each follower takes up from
+ * where it stopped, so the same work on `version` (kept for resets and recordings) finds none.
+ */
+const followers: Array<() => void> = [];
+let followScheduled = false;
+export function followApplied(fn: () => void): void {
+  followers.push(fn);
+}
+function scheduleFollow(): void {
+  if (followScheduled || followers.length === 0) return;
+  followScheduled = true;
+  nextTask(() => {
+    followScheduled = false;
+    for (const f of followers) f();
+  });
+}
+
 /** Apply the pending events for at most SLICE_MS, acknowledge them, and go on in the next task. */
 function drain(): void {
   if (draining) return;
@@ -674,6 +695,7 @@ function drain(): void {
   acknowledge();
   model.trim();
   intake.applyMs += performance.now() - start;
+  scheduleFollow();
   scheduleRender();
   if (pendingHead < pending.length) {
     draining = true;

@@ -8,7 +8,7 @@ import { appBadge } from '../lib/app-layer.ts';
 import { base64ToBytes, preview, utf8 } from '../lib/bytes.ts';
 import { findFanOuts } from '../lib/fan-outs.ts';
 import { rememberViewSize, viewSize } from '../lib/view-size.ts';
-import { detailTab, filters, frameKey, inNextFrame, model, paused, selectedConn, selection, topology, version } from '../state.ts';
+import { detailTab, filters, followApplied, frameKey, inNextFrame, model, paused, selectedConn, selection, topology, version } from '../state.ts';
 import '../diagram.css';
 
 /**
@@ -468,6 +468,7 @@ effect(() => {
   version.value;
   tally(null);
 });
+followApplied(() => tally(null));
 
 function build(limit: number, only: number | null): Built {
   const events = model.events;

@@ -5,7 +5,7 @@ import { activityOf, ActivityBins, emptyActivity, type Activity } from '../lib/a
 import { formatBytes } from '../lib/bytes.ts';
 import { plural } from '../lib/plural.ts';
 import { recording } from '../recording.ts';
-import { model, selectedConn, shed, version, type Conn, wiretapNow as reportedNow } from '../state.ts';
+import { followApplied, model, selectedConn, shed, version, type Conn, wiretapNow as reportedNow } from '../state.ts';
 import '../diagram.css';
 
 /**
@@ -28,6 +28,7 @@ let anchor = { t: 0, at: 0 };
 /** Counted as events are applied, whether or not the view is open, so opening it costs nothing. */
 const activity = new ActivityBins(SPAN_MS + 5000);
 
+followApplied(() => activity.update(model));
 effect(() => {
   version.value;
   activity.update(model);
