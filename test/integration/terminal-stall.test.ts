@@ -1,0 +1,155 @@
+// A terminal or pipe that stops reading wsplay's output must not stop the wiretap: every echo
+// comes back and the dashboard keeps receiving; when it reads again, one line says what was lost,
+// and the lines it was shown are whole and in order.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { StreamMessage } from '../../server/app/stream-protocol.ts';
+import { ROOT, until } from '../helpers/net.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'wsplay-terminal-stall-'));
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Messages sent; each makes a server.js line of ~230 bytes: several times what a pipe, a terminal and wsplay's queue hold. */
+const MESSAGES = 12_000;
+const PAD = 'x'.repeat(200);
+/** Round trips in flight at once: a client sending as fast as echoes come back, a few thousand a second. */
+const IN_FLIGHT = 64;
+
+interface Wsplay {
+  child: ChildProcess;
+  /** What was read of its terminal (or pipe) so far, \r\n as \n. */
+  text(): string;
+}
+
+/**
+ * `wsplay start` writing to a pipe the test reads, or to a terminal (a pty, through script(1))
+ * whose output the test reads: pausing the pipe stops the reader, and through script the pty's
+ * reader too (script blocks writing to the pipe and stops reading the pty).
+ */
+function startWsplay(terminal: boolean, workspace: string): Wsplay {
+  const args = ['server/bin/wsplay.js', 'start', '--port', '0', '--dashboard-port', '0', '--no-open', '--workspace', workspace];
+  const env = { ...process.env, DEBUG: '', WSPLAY_SKIP_UI_BUILD: '1', WSPLAY_LESSON_PROXY_PORT: '0' };
+  const command = [process.execPath, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  const child = terminal
+    ? spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  // A terminal ends lines with \r\n, which a read may split between two chunks.
+  let cr = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (s: string) => {
+    s = cr + s;
+    cr = s.endsWith('\r') ? '\r' : '';
+    out += s.slice(0, s.length - cr.length).replace(/\r\n/g, '\n');
+  });
+  child.stderr!.on('data', () => {});
+  return { child, text: () => out };
+}
+
+/** The page's event stream, counting what the dashboard receives. */
+async function openStream(dashboardUrl: string) {
+  const url = new URL(dashboardUrl);
+  const ws = new WebSocket(`ws://${url.host}/api/events?token=${url.searchParams.get('token')}`, { origin: url.origin });
+  const seen = { clientMessages: 0, consoleLines: [] as string[] };
+  ws.on('message', (data) => {
+    const m = JSON.parse(data.toString()) as StreamMessage;
+    if (m.kind === 'events') for (const e of m.events) if (e.type === 'message' && e.dir === 'client') seen.clientMessages++;
+    if (m.kind === 'console') for (const l of m.lines) if (l.source === 'server') seen.consoleLines.push(l.text);
+  });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  return { ws, seen };
+}
+
+/** Sends MESSAGES messages, IN_FLIGHT at a time; resolves the count of echoes as they come. */
+async function drive(port: number): Promise<{ echoes: () => number; ws: WebSocket }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  let sent = 0;
+  let echoes = 0;
+  const send = () => ws.send(`m${sent++} ${PAD}`);
+  ws.on('message', (data) => {
+    const text = data.toString();
+    if (!text.startsWith('I heard you say "m')) return;
+    echoes++;
+    if (sent < MESSAGES) send();
+  });
+  for (let i = 0; i < IN_FLIGHT; i++) send();
+  return { echoes: () => echoes, ws };
+}
+
+const LOST = /^wsplay: ([\d,]+) lines of server\.js output were not shown: for (\d+\.\d) s the terminal did not keep up .* The wiretap and the dashboard kept running; server\.js's recent output is in the dashboard's Console\.$/m;
+
+describe.each([
+  ['a pipe', false],
+  ['a terminal (pty)', true],
+])("wsplay start writing to %s that stops reading", (_name, terminal) => {
+  it('keeps relaying and streaming, then says how many lines were not shown; the lines shown are whole and in order', async () => {
+    const w = startWsplay(terminal, join(dir, terminal ? 'tty' : 'pipe'));
+    const started = await until(
+      () => {
+        const dash = /^Dashboard: (\S+)$/m.exec(w.text());
+        const tap = /^Wiretap listening on ws:\/\/127\.0\.0\.1:(\d+)/m.exec(w.text());
+        return dash && tap ? { dashboardUrl: dash[1]!, tapPort: Number(tap[1]) } : undefined;
+      },
+      30_000,
+      () => `the Dashboard: and Wiretap lines; got ${JSON.stringify(w.text())}`,
+    );
+    // The reader stops: from here wsplay's writes fill the pipe (and the pty behind script).
+    w.child.stdout!.pause();
+    const page = await openStream(started.dashboardUrl);
+    const client = await drive(started.tapPort);
+
+    await until(() => (client.echoes() === MESSAGES ? true : undefined), 90_000, () => `${MESSAGES} echoes through the wiretap while the terminal does not read; ${client.echoes()} came back`);
+    await until(
+      () => (page.seen.clientMessages >= MESSAGES ? true : undefined),
+      30_000,
+      () => `the dashboard's stream to have ${MESSAGES} client messages; it has ${page.seen.clientMessages}`,
+    );
+    // The dashboard's copy of server.js's output is its own: the last line reached it too.
+    const last = `received: m${MESSAGES - 1} ${PAD}`;
+    await until(() => (page.seen.consoleLines.includes(last) ? true : undefined), 30_000, () => `the dashboard's Console to get ${JSON.stringify(last)}`);
+    expect(w.text()).not.toMatch(LOST);
+
+    // The reader is back.
+    w.child.stdout!.resume();
+    const lost = await until(() => LOST.exec(w.text()) ?? undefined, 60_000, () => `the line about lost lines; the terminal shows ${JSON.stringify(w.text().slice(-2000))}`);
+    const count = Number(lost[1]!.replace(/,/g, ''));
+    expect(count).toBeGreaterThan(0);
+    // Every line of server.js's is either shown, whole, or counted.
+    const shown = () => w.text().split('\n').filter((l) => l.startsWith('[server.js] received: m'));
+    await until(
+      () => (shown().length + count >= MESSAGES ? true : undefined),
+      30_000,
+      () => `${MESSAGES - count} server.js lines shown besides the ${count} lost; ${shown().length} are`,
+    );
+    const numbers = shown().map((l) => {
+      const m = /^\[server\.js\] received: m(\d+) (x+)$/.exec(l);
+      expect(m, `a whole line: ${JSON.stringify(l)}`).not.toBeNull();
+      expect(m![2]).toBe(PAD);
+      return Number(m![1]);
+    });
+    expect(numbers.length + count).toBe(MESSAGES);
+    for (let i = 1; i < numbers.length; i++) expect(numbers[i]).toBeGreaterThan(numbers[i - 1]!);
+
+    client.ws.close();
+    page.ws.close();
+    const exited = new Promise((resolve) => w.child.once('exit', resolve));
+    w.child.kill('SIGTERM');
+    await exited;
+  }, 240_000);
+});
