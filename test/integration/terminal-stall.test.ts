@@ -2,13 +2,13 @@
 // comes back and the dashboard keeps receiving; when it reads again, one line says what was lost,
 // and the lines it was shown are whole and in order.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { StreamMessage } from '../../server/app/stream-protocol.ts';
-import { ROOT, until } from '../helpers/net.ts';
+import { alive, ROOT, until } from '../helpers/net.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'wsplay-terminal-stall-'));
 const children: ChildProcess[] = [];
@@ -94,25 +94,30 @@ async function drive(port: number): Promise<{ echoes: () => number; ws: WebSocke
 
 const LOST = /^wsplay: ([\d,]+) lines of server\.js output were not shown: for (\d+\.\d) s the terminal did not keep up .* The wiretap and the dashboard kept running; server\.js's recent output is in the dashboard's Console\.$/m;
 
+/** Waits for the start-up lines: the dashboard's address and the wiretap's port. */
+function started(w: Wsplay): Promise<{ dashboardUrl: string; tapPort: number }> {
+  return until(
+    () => {
+      const dash = /^Dashboard: (\S+)$/m.exec(w.text());
+      const tap = /^Wiretap listening on ws:\/\/127\.0\.0\.1:(\d+)/m.exec(w.text());
+      return dash && tap ? { dashboardUrl: dash[1]!, tapPort: Number(tap[1]) } : undefined;
+    },
+    30_000,
+    () => `the Dashboard: and Wiretap lines; got ${JSON.stringify(w.text())}`,
+  );
+}
+
 describe.each([
   ['a pipe', false],
   ['a terminal (pty)', true],
 ])("wsplay start writing to %s that stops reading", (_name, terminal) => {
   it('keeps relaying and streaming, then says how many lines were not shown; the lines shown are whole and in order', async () => {
     const w = startWsplay(terminal, join(dir, terminal ? 'tty' : 'pipe'));
-    const started = await until(
-      () => {
-        const dash = /^Dashboard: (\S+)$/m.exec(w.text());
-        const tap = /^Wiretap listening on ws:\/\/127\.0\.0\.1:(\d+)/m.exec(w.text());
-        return dash && tap ? { dashboardUrl: dash[1]!, tapPort: Number(tap[1]) } : undefined;
-      },
-      30_000,
-      () => `the Dashboard: and Wiretap lines; got ${JSON.stringify(w.text())}`,
-    );
+    const { dashboardUrl, tapPort } = await started(w);
     // The reader stops: from here wsplay's writes fill the pipe (and the pty behind script).
     w.child.stdout!.pause();
-    const page = await openStream(started.dashboardUrl);
-    const client = await drive(started.tapPort);
+    const page = await openStream(dashboardUrl);
+    const client = await drive(tapPort);
 
     await until(() => (client.echoes() === MESSAGES ? true : undefined), 90_000, () => `${MESSAGES} echoes through the wiretap while the terminal does not read; ${client.echoes()} came back`);
     await until(
@@ -151,5 +156,21 @@ describe.each([
     const exited = new Promise((resolve) => w.child.once('exit', resolve));
     w.child.kill('SIGTERM');
     await exited;
+  }, 240_000);
+});
+
+describe('wsplay start on a terminal that never reads again', () => {
+  it('still stops on SIGTERM (Ctrl-C): what waits for the terminal is given a bounded time, not forever', async () => {
+    const w = startWsplay(true, join(dir, 'exit'));
+    const { tapPort } = await started(w);
+    // script(1)'s child is wsplay: the process to stop, as Ctrl-C in that terminal would.
+    const pid = Number(readFileSync(`/proc/${w.child.pid}/task/${w.child.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('wsplay.js');
+    w.child.stdout!.pause();
+    const client = await drive(tapPort);
+    await until(() => (client.echoes() === MESSAGES ? true : undefined), 90_000, () => `${MESSAGES} echoes through the wiretap while the terminal does not read; ${client.echoes()} came back`);
+    client.ws.close();
+    process.kill(pid, 'SIGTERM');
+    await until(() => (alive(pid) ? undefined : true), 30_000, () => `wsplay (pid ${pid}) to exit after SIGTERM while its terminal does not read`);
   }, 240_000);
 });
