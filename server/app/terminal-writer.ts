@@ -329,7 +329,8 @@ export function terminal(): TerminalWriter {
   unblockTerminal(process.stdout, 1);
   unblockTerminal(process.stderr, 2);
   const out = new TerminalChannel(process.stdout);
-  // One queue when both are the same terminal or pipe: their lines keep their order between them.
+  // One queue when both are the same terminal or pipe (stderr's lines then go through fd 1, to the
+  // same place): their lines keep their order between them, and one stall is one note, not two.
   const err = sameTarget(1, 2) ? out : new TerminalChannel(process.stderr);
   const writer = new TerminalWriter(out, err);
   installed = writer;
