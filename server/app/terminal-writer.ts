@@ -82,7 +82,7 @@ function linesIn(text: string): number {
 const count = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 
 /** The line that says what was lost: the thing, the cause, and that nothing else stopped. */
-export function lostLine(lost: Lost, ms: number): string {
+function lostLine(lost: Lost, ms: number): string {
   const parts: string[] = [];
   if (lost.server > 0) parts.push(`${count(lost.server, 'line')} of server.js output`);
   if (lost.log > 0) parts.push(`${count(lost.log, 'line')} of the DEBUG log`);
