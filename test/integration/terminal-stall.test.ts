@@ -2,7 +2,7 @@
 // comes back and the dashboard keeps receiving; when it reads again, one line says what was lost,
 // and the lines it was shown are whole and in order.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -189,5 +189,28 @@ describe('wsplay start on a terminal that never reads again', () => {
     client.ws.close();
     process.kill(pid, 'SIGTERM');
     await until(() => (alive(pid) ? undefined : true), 30_000, () => `wsplay (pid ${pid}) to exit after SIGTERM while its terminal does not read`);
+  }, 240_000);
+});
+
+describe('wsplay start writing to a file', () => {
+  it('writes every line to it, in order: a file always takes what it is given, nothing is dropped', async () => {
+    const file = join(dir, 'out.txt');
+    const fd = openSync(file, 'w');
+    const args = ['server/bin/wsplay.js', 'start', '--port', '0', '--no-dashboard', '--no-open', '--workspace', join(dir, 'file')];
+    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, DEBUG: '', WSPLAY_SKIP_UI_BUILD: '1' }, stdio: ['ignore', fd, 'ignore'] });
+    children.push(child);
+    closeSync(fd);
+    const text = () => readFileSync(file, 'utf8');
+    const tapPort = await until(() => /^Wiretap listening on ws:\/\/127\.0\.0\.1:(\d+)/m.exec(text())?.[1], 30_000, () => `the Wiretap line; the file has ${JSON.stringify(text())}`);
+    const client = await drive(Number(tapPort));
+    await until(() => (client.echoes() === MESSAGES ? true : undefined), 90_000, () => `${MESSAGES} echoes; ${client.echoes()} came back`);
+    client.ws.close();
+    const shown = () => text().split('\n').filter((l) => l.startsWith('[server.js] received: m'));
+    await until(() => (shown().length >= MESSAGES ? true : undefined), 30_000, () => `${MESSAGES} server.js lines in the file; it has ${shown().length}`);
+    expect(shown()).toEqual(Array.from({ length: MESSAGES }, (_, i) => `[server.js] received: m${i} ${PAD}`));
+    expect(text()).not.toContain('were not shown');
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
   }, 240_000);
 });
