@@ -29,7 +29,7 @@ import { caseLine, failed, summaryTable } from './conformance/report.ts';
 import { selectCases, SelectionError } from './conformance/select.ts';
 import type { CaseResult, Report } from './conformance/types.ts';
 import { Interception } from './tap/interception.ts';
-import { terminal, type LineKind } from './app/terminal-writer.ts';
+import { terminal, terminalContext, type LineKind } from './app/terminal-writer.ts';
 import { defaultCaDir, CaError } from './tap/local-ca.ts';
 
 const HELP = `wsplay: the WebSocket Playground
@@ -260,6 +260,7 @@ async function runDashboard(running: Running, flags: DashboardFlags, port: numbe
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw dashboardPortInUse(port, retry);
     throw err;
   }
+  terminalContext.dashboard = true;
   print(`Dashboard: ${running.dashboard.url}`);
   if (!flags['no-open']) openBrowser(running.dashboard.url);
 }

@@ -82,6 +82,9 @@ function linesIn(text: string): number {
 const count = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 
 /** The line that says what was lost: the thing, the cause, and that nothing else stopped. */
+/** Whether a dashboard runs (not with --no-dashboard): the note about lost lines points to its Console. */
+export const terminalContext = { dashboard: false };
+
 function lostLine(lost: Lost, ms: number): string {
   const parts: string[] = [];
   if (lost.server > 0) parts.push(`${count(lost.server, 'line')} of server.js output`);
@@ -91,8 +94,10 @@ function lostLine(lost: Lost, ms: number): string {
   const list = parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}` : parts[0];
   return (
     `wsplay: ${list} ${total === 1 ? 'was' : 'were'} not shown: for ${(ms / 1000).toFixed(1)} s the terminal did not keep up ` +
-    `(paused with Ctrl-S, scrolled back, or a pipe nobody reads). The wiretap and the dashboard kept running` +
-    `${lost.server > 0 ? "; server.js's recent output is in the dashboard's Console" : ''}.`
+    `(paused with Ctrl-S, scrolled back, or a pipe nobody reads). ` +
+    (terminalContext.dashboard
+      ? `The wiretap and the dashboard kept running${lost.server > 0 ? "; server.js's recent output is in the dashboard's Console" : ''}.`
+      : 'The wiretap kept relaying.')
   );
 }
 

@@ -1,8 +1,8 @@
 // wsplay's terminal writer: a terminal that stops reading holds a bounded queue (lines, bytes),
 // what does not fit is dropped and counted, and one line says so once the reader is back.
 import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EXIT_FLUSH_MS, NOTE_RESERVE_LINES, QUEUE_BYTES, QUEUE_LINES, TerminalChannel } from '../../server/app/terminal-writer.ts';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { EXIT_FLUSH_MS, NOTE_RESERVE_LINES, QUEUE_BYTES, QUEUE_LINES, TerminalChannel, terminalContext } from '../../server/app/terminal-writer.ts';
 
 /** A terminal whose reader can stop: while paused, the write in progress is not taken. */
 class Reader {
@@ -46,7 +46,11 @@ class Reader {
   }
 }
 
-const LOST_LINE = /^wsplay: (.*) (?:was|were) not shown: for (\d+\.\d) s the terminal did not keep up \(paused with Ctrl-S, scrolled back, or a pipe nobody reads\)\. The wiretap and the dashboard kept running/;
+const LOST_LINE = /^wsplay: (.*) (?:was|were) not shown: for (\d+\.\d) s the terminal did not keep up \(paused with Ctrl-S, scrolled back, or a pipe nobody reads\)\. The wiretap (?:and the dashboard kept running|kept relaying)/;
+
+beforeEach(() => {
+  terminalContext.dashboard = true;
+});
 
 afterEach(() => {
   vi.useRealTimers();
@@ -98,6 +102,16 @@ describe('TerminalChannel', () => {
     // Caught up: the next line goes straight out, no second note.
     t.write('[server.js] received: later', 'server');
     expect(r.lines.slice(-2)).toEqual([lines.at(-1), '[server.js] received: later']);
+  });
+
+  it('without a dashboard (--no-dashboard), says the wiretap kept relaying and points nowhere else', () => {
+    terminalContext.dashboard = false;
+    const r = new Reader();
+    const t = new TerminalChannel(r.stream);
+    r.pause();
+    for (let i = 0; i < QUEUE_LINES + 3; i++) t.write(`wsplay:frame #1 client → TEXT ${i}`, 'log');
+    r.resume();
+    expect(r.lines.at(-1)).toMatch(/^wsplay: 2 lines of the DEBUG log were not shown: for \d+\.\d s .*\. The wiretap kept relaying\.$/);
   });
 
   it(`holds at most ${QUEUE_BYTES / 1024} KiB: long lines are dropped by bytes before the line bound`, () => {
