@@ -29,6 +29,7 @@ import { caseLine, failed, summaryTable } from './conformance/report.ts';
 import { selectCases, SelectionError } from './conformance/select.ts';
 import type { CaseResult, Report } from './conformance/types.ts';
 import { Interception } from './tap/interception.ts';
+import { terminal, terminalContext, type LineKind } from './app/terminal-writer.ts';
 import { defaultCaDir, CaError } from './tap/local-ca.ts';
 
 const HELP = `wsplay: the WebSocket Playground
@@ -108,8 +109,16 @@ interface Running {
   interception?: Interception;
 }
 
-function print(line: string): void {
-  process.stdout.write(`${line}\n`);
+/** wsplay's terminal: never blocks the wiretap, however the terminal or pipe reads (terminal-writer.ts). */
+function print(line: string, kind: LineKind = 'note'): void {
+  terminal().out(line, kind);
+}
+
+/** A line to stderr, then the exit: what waits for the terminal is written first, for EXIT_FLUSH_MS at most. */
+async function exitWith(code: number, line?: string): Promise<never> {
+  if (line !== undefined) terminal().err(line);
+  await terminal().flush();
+  process.exit(code);
 }
 
 async function listenOrExplain(tap: Wiretap, port: number, retry: Retry): Promise<number> {
@@ -251,6 +260,7 @@ async function runDashboard(running: Running, flags: DashboardFlags, port: numbe
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw dashboardPortInUse(port, retry);
     throw err;
   }
+  terminalContext.dashboard = true;
   print(`Dashboard: ${running.dashboard.url}`);
   if (!flags['no-open']) openBrowser(running.dashboard.url);
 }
@@ -303,7 +313,7 @@ function shutdownOnSignals(running: Running): void {
     await Promise.all([running.tap.close(), running.bridge?.close(), running.dashboard?.close(), running.interception?.close(), running.lessonProxy?.close(), running.lessonCluster?.close()]);
     running.recorder?.close();
     if (running.recorder) print(`Recording complete: ${running.recorder.lines} events in ${running.recorder.path}${running.recorder.summary() ? ` (${running.recorder.summary()})` : ''}`);
-    process.exit(signal === 'SIGINT' ? 0 : 0);
+    await exitWith(signal === 'SIGINT' ? 0 : 0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -396,13 +406,13 @@ async function conformance(values: ConformanceFlags, rest: string[]): Promise<vo
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     const code = process.exitCode;
-    const end = (): void => void stop().then(() => process.exit(code));
+    const end = (): void => void stop().then(() => exitWith(code ?? 0));
     process.once('SIGINT', end);
     process.once('SIGTERM', end);
     return;
   }
   await stop();
-  process.exit(process.exitCode);
+  await exitWith(typeof process.exitCode === 'number' ? process.exitCode : 0);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -415,6 +425,8 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = runExportCommand(rest);
     return;
   }
+  // From here on every line (the DEBUG log's too) goes through the writer that never blocks.
+  terminal();
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
@@ -536,8 +548,8 @@ async function main(argv: string[]): Promise<void> {
     // state, time-stamped: the same sentence is not printed a second time.
     let stateMessage: string | undefined;
     if (createDebug.enabled('wsplay:runner')) learner.on('state', (s: { message?: string }) => (stateMessage = s.message));
-    const printOnce = (line: string) => {
-      if (line !== stateMessage) print(line);
+    const printOnce = (line: string, kind: LineKind) => {
+      if (line !== stateMessage) print(line, kind);
     };
     running.bridge = new LearnerBridge(running.tap, workspace, learner, () => topologyOf(running, label), printOnce);
     shutdownOnSignals(running);
@@ -643,14 +655,11 @@ async function runProxyCommand(command: 'proxy' | 'browser', values: Record<stri
 
 main(process.argv.slice(2)).catch((err: Error) => {
   if (err instanceof UsageError || err instanceof CaError || err instanceof TargetError || err instanceof TargetUrlError || err instanceof FaultError || err instanceof PortError || err instanceof CaFileError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
+    return exitWith(2, err.message);
   }
   // parseArgs: an unknown option, an option without its value, a stray argument.
   if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS_')) {
-    process.stderr.write(`${err.message.replace(/\.?$/, '.')} Run: npx wsplay --help\n`);
-    process.exit(2);
+    return exitWith(2, `${err.message.replace(/\.?$/, '.')} Run: npx wsplay --help`);
   }
-  process.stderr.write(`wsplay: ${err.stack ?? err.message}\n`);
-  process.exit(1);
+  return exitWith(1, `wsplay: ${err.stack ?? err.message}`);
 });

@@ -6,6 +6,7 @@ import type { Wiretap } from '../tap/wiretap.ts';
 import type { EventStream } from './event-stream.ts';
 import { ConsoleHistory } from './console-history.ts';
 import { TerminalLines } from './terminal-lines.ts';
+import type { LineKind } from './terminal-writer.ts';
 import type { ConsoleLine, FileInfo, RunnerState, StreamMessage, TopologyInfo } from './stream-protocol.ts';
 
 /**
@@ -65,7 +66,7 @@ export class LearnerBridge {
     workspace: Workspace,
     readonly learner: LearnerServer,
     private readonly topology: () => TopologyInfo,
-    print: (line: string) => void = () => {},
+    print: (text: string, kind: LineKind) => void = () => {},
   ) {
     this.ws = workspace;
     this.terminal = new TerminalLines(print);

@@ -6,7 +6,11 @@
  *
  * Lines keep their order with everything else printed through `now`, which writes what waits
  * first. What waits is bounded in lines and characters: past either, it is written at once.
+ * `print` is wsplay's terminal writer (terminal-writer.ts), which never blocks: a batch is the
+ * server's output (dropped first when the terminal stops reading), a `now` line wsplay's own.
  */
+import type { LineKind } from './terminal-writer.ts';
+
 export const TERMINAL_BATCH_LINES = 1000;
 export const TERMINAL_BATCH_CHARS = 256 * 1024;
 
@@ -16,7 +20,7 @@ export class TerminalLines {
   private scheduled = false;
 
   /** `print` writes one or more lines (joined with newlines) and the newline after the last. */
-  constructor(private readonly print: (text: string) => void) {}
+  constructor(private readonly print: (text: string, kind: LineKind) => void) {}
 
   /** Lines waiting to be written. */
   get waiting(): number {
@@ -40,7 +44,7 @@ export class TerminalLines {
   /** Write what waits, then `line`. */
   now(line: string): void {
     this.flush();
-    this.print(line);
+    this.print(line, 'note');
   }
 
   /** Write what waits (before an exit, or another write that must come after it). */
@@ -49,7 +53,7 @@ export class TerminalLines {
     const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('\n');
     this.pending = [];
     this.chars = 0;
-    this.print(text);
+    this.print(text, 'server');
   }
 
   private readonly onTurn = (): void => {

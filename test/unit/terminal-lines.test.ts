@@ -33,6 +33,20 @@ describe('TerminalLines', () => {
     expect(writes).toEqual(['received: 1', 'server.js crashed']);
   });
 
+  it("hands server.js's lines on as the server's output and a note as wsplay's own (the terminal writer drops the first, not the second)", async () => {
+    const writes: [string, string][] = [];
+    const t = new TerminalLines((text, kind) => writes.push([text, kind]));
+    t.later('received: 1');
+    t.now('server.js crashed');
+    t.later('received: 2');
+    await turn();
+    expect(writes).toEqual([
+      ['received: 1', 'server'],
+      ['server.js crashed', 'note'],
+      ['received: 2', 'server'],
+    ]);
+  });
+
   it('holds at most its bound of lines: a burst is written at the bound, not kept', () => {
     const writes: string[] = [];
     const t = new TerminalLines((text) => writes.push(text));
