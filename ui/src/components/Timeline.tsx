@@ -529,7 +529,10 @@ export function Timeline() {
     const row = rowAt(i);
     if (row) drawn.push({ i, row });
   }
-  const keys = slots.current.assign(drawn.map((d) => rows[d.i]!));
+  // The elements for a view's worth of rows and its margins are kept, the ones no row uses as
+  // spares (hidden, their text empty): a flood's first draw fills them instead of making them.
+  const pool = Math.ceil(height / ROW_HEIGHT) + 2 * OVERSCAN + 1;
+  const { keys, spare } = slots.current.assign(drawn.map((d) => rows[d.i]!), pool);
   const visible = [];
   for (let d = 0; d < drawn.length; d++) {
     const { i, row } = drawn[d]!;
@@ -631,6 +634,28 @@ export function Timeline() {
           )}
           {previewOf(row)}
         </span>
+      </div>,
+    );
+  }
+
+  // In the same list as the rows (keys match within one list only): a spare that a row takes, or
+  // a row's element that becomes a spare, stays the same element.
+  for (const k of spare) {
+    visible.push(
+      // The same cells as a frame's row, empty: filling it sets their text (RowSlots).
+      <div key={k} class="trow spare" aria-hidden="true" style={{ top: '0px' }}>
+        <span class="c-time">{''}</span>
+        <span class="c-delta muted">{''}</span>
+        <span class="c-conn">
+          <span class="swatch" />
+          {''}
+        </span>
+        <span class="c-dir">{''}</span>
+        <span class="c-badge">
+          <span class="badge">{''}</span>
+        </span>
+        <span class="c-len">{''}</span>
+        <span class="c-preview">{''}</span>
       </div>,
     );
   }

@@ -12,8 +12,12 @@ export class RowSlots {
   private order: number[] = [];
   private next = 0;
 
-  /** Keys for the items drawn, in the order drawn (`items`: their absolute indices). */
-  assign(items: readonly number[]): number[] {
+  /**
+   * Keys for the items drawn, in the order drawn (`items`: their absolute indices), and the keys
+   * of the spare elements that make up `pool` elements in all: a view's worth of rows is there
+   * before a flood's first draw, which then sets their text instead of making them (issue 19).
+   */
+  assign(items: readonly number[], pool = 0): { keys: number[]; spare: number[] } {
     const keys = new Array<number>(items.length);
     const kept = new Set<number>();
     for (let j = 0; j < items.length; j++) {
@@ -30,8 +34,10 @@ export class RowSlots {
       if (keys[j] === undefined) keys[j] = f < free.length ? free[f++]! : this.next++;
       byItem.set(items[j]!, keys[j]!);
     }
+    const spare = free.slice(f);
+    while (keys.length + spare.length < pool) spare.push(this.next++);
     this.byItem = byItem;
-    this.order = keys;
-    return keys;
+    this.order = [...keys, ...spare];
+    return { keys, spare };
   }
 }
