@@ -290,7 +290,7 @@ async function loadRun(
         longest.push(max);
         // Where the longest ones fell: the first frames of a flood, a view's opening, the catch-up.
         const top3 = [...mine].sort((a, b) => b.dur! - a.dur!).slice(0, 3);
-        const at = (t: TraceEvent) => (t.ts >= catchUp ? `in the catch-up` : `at +${((t.ts - (Number.isFinite(marks[i]!) ? marks[i]! : t.ts)) / 1000).toFixed(0)} ms`);
+        const at = (t: TraceEvent) => (t.ts >= catchUp ? 'in the catch-up' : t.ts < marks[i]! ? 'before the load' : `at +${((t.ts - marks[i]!) / 1000).toFixed(0)} ms`);
         const where = top3.map((t) => `${(t.dur! / 1000).toFixed(1)} ms (${cpuMs(t).toFixed(1)} CPU) ${at(t)}`).join(', ');
         out(
           `page, ${v.name} open: ${num(mine.length)} main-thread tasks, longest ${max.toFixed(1)} ms (${byWall ? cpuMs(byWall).toFixed(1) : '0'} ms of it on the CPU), ${over} over ${opts.taskLimit} ms; ` +
