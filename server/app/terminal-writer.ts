@@ -156,7 +156,7 @@ export class TerminalChannel {
     }
     // A batch of lines keeps the ones that fit; the rest are the first lost.
     const kept = this.fitting(text);
-    if (kept.lines > 0) this.push({ text: text.slice(0, kept.end), lines: kept.lines, bytes: Buffer.byteLength(text.slice(0, kept.end)) + 1, kind });
+    if (kept.lines > 0) this.push({ text: text.slice(0, kept.end), lines: kept.lines, bytes: kept.bytes, kind });
     this.drop(kind, lines - kept.lines);
   }
 
@@ -177,8 +177,8 @@ export class TerminalChannel {
     return this.gone || (this.pending === 0 && this.queue.length === 0);
   }
 
-  /** How much of `text` fits in the queue, in whole lines: the end of the last that fits. */
-  private fitting(text: string): { end: number; lines: number } {
+  /** How much of `text` fits in the queue, in whole lines: the end of the last that fits, and their bytes with the newline after each. */
+  private fitting(text: string): { end: number; lines: number; bytes: number } {
     let lines = 0;
     let bytes = 0;
     let end = 0;
@@ -193,7 +193,7 @@ export class TerminalChannel {
       if (nl === -1) break;
       from = nl + 1;
     }
-    return { end, lines };
+    return { end, lines, bytes };
   }
 
   private push(item: Item): void {
