@@ -10,7 +10,7 @@
  * DevTools are open on the dashboard), so the bench must not either.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cdp } from '../helpers/cdp.ts';
@@ -26,8 +26,18 @@ export class BareChromium {
 
   static async launch(executable: string, args: string[]): Promise<BareChromium> {
     const profile = mkdtempSync(join(tmpdir(), 'wsplay-bench-chromium-'));
-    const child = spawn(executable, [...args, '--headless=new', '--remote-debugging-port=0', `--user-data-dir=${profile}`, 'about:blank'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+    // BENCH_CHROMIUM_FLAGS="--js-flags=--trace-opt" adds flags; BENCH_CHROMIUM_LOG=FILE keeps what Chromium prints.
+    const extra = process.env.BENCH_CHROMIUM_FLAGS?.split(' ').filter(Boolean) ?? [];
+    const log = process.env.BENCH_CHROMIUM_LOG ? openSync(process.env.BENCH_CHROMIUM_LOG, 'w') : 'ignore';
+    const child = spawn(executable, [...args, ...extra, '--headless=new', '--remote-debugging-port=0', `--user-data-dir=${profile}`, 'about:blank'], {
+      stdio: ['ignore', log, 'pipe'],
+      // In a session of its own, as a learner's browser runs: started from the desktop, or by
+      // wsplay's own open-browser (detached). The learner's server.js has its own too
+      // (learner-server.ts), wsplay the terminal's. Where the kernel groups processes by session
+      // for the CPU (Linux's autogroup), the browser then gets its group's share, as on a
+      // learner's machine, not a share among the bench's and wsplay's processes.
+      // BENCH_CHROMIUM_SESSION=shared: in the bench's session (issue 19's numbers before session 9).
+      detached: process.env.BENCH_CHROMIUM_SESSION !== 'shared',
     });
     let tail = '';
     const url = await new Promise<string>((resolve, reject) => {
@@ -82,6 +92,14 @@ export class BareChromium {
     await this.cdp.send('Browser.close').catch(() => undefined);
     await Promise.race([exited, sleep(5000)]);
     if (this.process.exitCode === null) this.process.kill('SIGKILL');
+    // Its own process group when detached: whatever of it is left goes too.
+    if (this.process.pid !== undefined) {
+      try {
+        process.kill(-this.process.pid, 'SIGKILL');
+      } catch {
+        // None left (or not a group of its own).
+      }
+    }
     await this.cdp.close();
     rmSync(this.profile, { recursive: true, force: true });
   }

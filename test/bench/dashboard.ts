@@ -341,6 +341,21 @@ function storeMemory(): Promise<StoreMemory> {
   });
 }
 
+/** Where Chromium runs for the CPU (bare-chromium.ts), and whether Linux shares the CPU by session. */
+function sessions(): string {
+  let autogroup = 'not a Linux kernel with autogroup';
+  try {
+    autogroup = readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1' ? 'on' : 'off';
+  } catch {
+    // Not Linux, or no autogroup.
+  }
+  const own = process.env.BENCH_CHROMIUM_SESSION !== 'shared';
+  return (
+    `browser: Chromium in ${own ? 'a session of its own, as a learner\'s browser is (started from the desktop, or by wsplay\'s open-browser)' : "the bench's session (BENCH_CHROMIUM_SESSION=shared)"}; ` +
+    `server.js in its own (learner-server.ts), wsplay in the bench's; the kernel's CPU shares by session (autogroup): ${autogroup}`
+  );
+}
+
 export async function runDashboardBench(out: Out = (line = '') => console.log(line), atMost?: Target, atLeast?: Target): Promise<void> {
   const most: Target = atMost ?? ((label, value, max) => out(`${label}: ${value.toFixed(2)} (target <= ${max.toFixed(1)}) ${value <= max ? 'OK' : 'ABOVE TARGET'}`));
   const least: Target = atLeast ?? ((label, value, min) => out(`${label}: ${value.toFixed(2)} (target >= ${min.toFixed(1)}) ${value >= min ? 'OK' : 'BELOW TARGET'}`));
@@ -352,6 +367,7 @@ export async function runDashboardBench(out: Out = (line = '') => console.log(li
   try {
     out(`\n== Dashboard under load: ~${num(FRAMES_PER_SECOND)} frames/s for ${SECONDS} s, the Timeline, sequence diagram and Stats open in turn ==`);
     if (!haveBrowser) out(`(no Chromium at ${CHROMIUM}: measuring the server side only; apt-get install -y chromium)`);
+    else out(sessions());
     const slow = await loadRun(out, browser, { fps: FRAMES_PER_SECOND, seconds: SECONDS, views: VIEWS, taskLimit: 50, startup: true });
     if (slow) {
       most(`dashboard at ${num(FRAMES_PER_SECOND)} frames/s: events not shown`, slow.notShown, 0);
