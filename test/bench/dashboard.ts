@@ -258,7 +258,7 @@ async function loadRun(
         rows = now;
         if (rows >= captured && captured > 0 && line === before) break;
       }
-      const intake = await page.evaluate(() => (globalThis as unknown as { wsplayIntake: { events: number; decodeMs: number; applyMs: number } }).wsplayIntake);
+      const intake = await page.evaluate(() => (globalThis as unknown as { wsplayIntake: { events: number; decodeMs: number; applyMs: number; reparsed?: { batches: number; events: number } } }).wsplayIntake);
       const heapMiB = await page.evaluate(() => ((performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? NaN) / 1024 / 1024);
       const traceText = await browser.stopTracing();
       // BENCH_TRACE_OUT=dir keeps each run's trace (DevTools' Performance panel opens it): what a long task did.
@@ -308,7 +308,8 @@ async function loadRun(
       const renderMs = Math.max(0, busyMs - intake.decodeMs - intake.applyMs);
       out(
         `page: ${num(intake.events)} events received; cost per event ${per(busyMs).toFixed(1)} µs of main thread: parse ${per(intake.decodeMs).toFixed(1)}, ` +
-          `apply to the model ${per(intake.applyMs).toFixed(1)}, render and the rest ${per(renderMs).toFixed(1)} (main thread busy ${(busyMs / 1000).toFixed(1)} s of ${(spanMs / 1000).toFixed(1)} s, ${(busyCpuMs / 1000).toFixed(1)} s of it on the CPU: ${per(busyCpuMs).toFixed(1)} µs per event); JS heap ${heapMiB.toFixed(0)} MiB`,
+          `apply to the model ${per(intake.applyMs).toFixed(1)}, render and the rest ${per(renderMs).toFixed(1)} (main thread busy ${(busyMs / 1000).toFixed(1)} s of ${(spanMs / 1000).toFixed(1)} s, ${(busyCpuMs / 1000).toFixed(1)} s of it on the CPU: ${per(busyCpuMs).toFixed(1)} µs per event); JS heap ${heapMiB.toFixed(0)} MiB; ` +
+          `${num(intake.reparsed?.events ?? 0)} events parsed again for the views (${num(intake.reparsed?.batches ?? 0)} batches)`,
       );
       const shed = countBefore(line, 'events not shown');
       const missing = Math.max(0, captured - rows);

@@ -16,7 +16,7 @@ import type {
 } from '../../server/capture/events.ts';
 import { NO_APP_FILTER, type AppFilter } from './lib/app-layer.ts';
 import { FrameIndex } from './lib/frame-index.ts';
-import { EventList, EventLog } from './lib/event-log.ts';
+import { EventList, EventLog, reparsed } from './lib/event-log.ts';
 import type { ConsoleLine, FileInfo, RunnerState, StoreStatus, StreamMessage, TopologyInfo } from '../../server/app/stream-protocol.ts';
 
 /**
@@ -644,7 +644,7 @@ export function setViewingRecording(on: boolean): void {
  * and applying them to the model. `npm run bench` reads it (as `wsplayIntake` in the page) to
  * report the page's cost per event; rendering is the rest of the main thread's time.
  */
-export const intake = { events: 0, decodeMs: 0, applyMs: 0 };
+export const intake = { events: 0, decodeMs: 0, applyMs: 0, reparsed };
 (globalThis as { wsplayIntake?: typeof intake }).wsplayIntake = intake;
 
 /**

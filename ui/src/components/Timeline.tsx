@@ -2,7 +2,7 @@ import { signal } from '@preact/signals';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { FrameEvent, MessageEvent } from '../../../server/capture/events.ts';
 import { opcodeName } from '../../../server/protocol/opcodes.ts';
-import { appBadge, appFilterActive, exchangeBadge, matchesApp, NO_APP_FILTER } from '../lib/app-layer.ts';
+import { appBadge, appFilterActive, exchangeBadge, matchesApp, NO_APP_FILTER, type AppFilter } from '../lib/app-layer.ts';
 import { base64ToBytes, formatBytes, preview } from '../lib/bytes.ts';
 import { plural } from '../lib/plural.ts';
 import { rememberViewSize, viewSize } from '../lib/view-size.ts';
@@ -282,6 +282,46 @@ function matcher(f: Filters): ((s: string) => boolean) | null {
   return (s) => s.toLowerCase().includes(needle);
 }
 
+/**
+ * The rows from `c.next` on, no filter set: every one passes. Its own small function, like
+ * filterSlice: a loop inside the Timeline component made V8 compile the whole component (and
+ * again after each deoptimization) on the flood's first draws, on the cores the page needed (issue 19).
+ */
+function passAll(c: FilterCache, base: number, end: number): number {
+  let abs = Math.max(c.next, base);
+  for (; abs < end; abs++) c.rows.push(abs);
+  return abs;
+}
+
+/** The rows from `c.next` on that pass the filters, for at most FILTER_SLICE_MS; returns where it stopped. */
+function filterSlice(
+  c: FilterCache,
+  source: EventList<Item>,
+  base: number,
+  mode: 'frames' | 'messages',
+  f: Filters,
+  appF: AppFilter,
+  match: ((s: string) => boolean) | null,
+): number {
+  const end = base + source.length;
+  const sliceStart = performance.now();
+  let abs = Math.max(c.next, base);
+  for (; abs < end; abs++) {
+    if ((abs & 255) === 0 && performance.now() - sliceStart > FILTER_SLICE_MS) break;
+    const item = source.at(abs - base)!;
+    const row = toRow(item, abs, mode);
+    if (f.conn !== null && item.conn !== f.conn) continue;
+    // An HTTP exchange goes both ways (request and response): it passes either direction.
+    if (f.dir !== 'both' && item.type !== 'handshake' && item.dir !== f.dir) continue;
+    if (f.kind !== 'all' && kindOf(row) !== f.kind) continue;
+    const decoded = appMessageOf(row);
+    if (!matchesApp(decoded?.app, appF)) continue;
+    if (match && !match(`${badgeOf(row)} ${decoded?.app ? `${appBadge(decoded.app)} ` : ''}${previewOf(row)}`)) continue;
+    c.rows.push(abs);
+  }
+  return abs;
+}
+
 function regexError(f: Filters): string | null {
   if (!f.regex || !f.text) return null;
   try {
@@ -395,25 +435,7 @@ export function Timeline() {
   // A filter over a long history is applied a slice at a time (FILTER_SLICE_MS), the rest in the
   // next renders: typing a filter over 100,000 frames was one task of a second, the page frozen.
   const end = base + source.length;
-  const sliceStart = performance.now();
-  let abs = Math.max(c.next, base);
-  for (; abs < end; abs++) {
-    if (!filtering) {
-      c.rows.push(abs);
-      continue;
-    }
-    if ((abs & 255) === 0 && performance.now() - sliceStart > FILTER_SLICE_MS) break;
-    const item = source.at(abs - base)!;
-    const row = toRow(item, abs, mode);
-    if (f.conn !== null && item.conn !== f.conn) continue;
-    // An HTTP exchange goes both ways (request and response): it passes either direction.
-    if (f.dir !== 'both' && item.type !== 'handshake' && item.dir !== f.dir) continue;
-    if (f.kind !== 'all' && kindOf(row) !== f.kind) continue;
-    const decoded = appMessageOf(row);
-    if (!matchesApp(decoded?.app, appF)) continue;
-    if (match && !match(`${badgeOf(row)} ${decoded?.app ? `${appBadge(decoded.app)} ` : ''}${previewOf(row)}`)) continue;
-    c.rows.push(abs);
-  }
+  const abs = filtering ? filterSlice(c, source, base, mode, f, appF, match) : passAll(c, base, end);
   c.next = abs;
   /** Rows the filter has yet to look at (a long history, a slice a render). */
   const searching = end - abs;

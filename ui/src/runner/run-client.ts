@@ -768,8 +768,12 @@ const queues = new Map<number, SendRecord[]>();
 const linkByFrame = new Map<FrameKey, SendRecord>();
 /** Per connection: the first frame of the last message linked (messages link in order). */
 const lastLinked = new Map<number, number>();
-/** Client messages no waiting send matched yet (their send's report may come after them). */
-let unmatched: WireMessage[] = [];
+/**
+ * Client messages no waiting send matched yet (their send's report may come after them), by
+ * their index in the event log: a message is made from its batch only when a send may match it
+ * (at 10,000 frames a second, making each one parsed every batch a second time: issue 19).
+ */
+let unmatched: number[] = [];
 const MAX_UNMATCHED = 256;
 /** Absolute index in model.messages up to which messages were looked at. */
 let scanned = 0;
@@ -829,11 +833,13 @@ function addPending(s: SendRecord): void {
   const after = lastLinked.get(conn) ?? -1;
   const queue = queues.get(conn) ?? [];
   if (queue.length === 0) {
-    const i = unmatched.findIndex((m) => m.conn === conn && m.firstFrame > after && sentMatches(s, m));
+    const log = model.events;
+    // By the log's columns (conn, and a message's first frame in `seq`): only the connection's own are made.
+    const i = unmatched.findIndex((abs) => log.has(abs) && log.conn(abs) === conn && log.seq(abs) > after && sentMatches(s, log.get(abs) as WireMessage));
     if (i >= 0) {
-      const m = unmatched[i]!;
+      const m = log.get(unmatched[i]!) as WireMessage;
       // Messages before it on the connection came from sends that were not reported: leave them.
-      unmatched = unmatched.filter((x, j) => j > i || x.conn !== conn);
+      unmatched = unmatched.filter((x, j) => j > i || !log.has(x) || log.conn(x) !== conn);
       link(s, m);
       return;
     }
@@ -872,10 +878,11 @@ function addPending(s: SendRecord): void {
   scheduleMatch();
 }
 
-/** A new client message on the wire: link it to the first waiting send with its data. */
-function onClientMessage(m: WireMessage): boolean {
-  const queue = queues.get(m.conn);
+/** A new client message on the wire (its index in the event log): link it to the first waiting send with its data. */
+function onClientMessage(abs: number): boolean {
+  const queue = queues.get(model.events.conn(abs));
   if (queue) {
+    const m = model.events.get(abs) as WireMessage;
     for (let k = 0; k < queue.length; k++) {
       const s = queue[k]!;
       if (!sentMatches(s, m)) continue;
@@ -892,7 +899,7 @@ function onClientMessage(m: WireMessage): boolean {
       return true;
     }
   }
-  unmatched.push(m);
+  unmatched.push(abs);
   // Cut in steps, not by one on every message: at 10,000 frames a second a splice per message
   // moved the whole list each time (issue 19). The newest MAX_UNMATCHED at least are kept.
   if (unmatched.length > 2 * MAX_UNMATCHED) unmatched.splice(0, unmatched.length - MAX_UNMATCHED);
@@ -910,12 +917,12 @@ function matchNew(): void {
     unmatched = [];
   }
   let linked = false;
+  const log = model.events;
   for (let i = Math.max(0, scanned - base); i < msgs.length; i++) {
     const abs = msgs.abs(i);
-    if (model.events.type(abs) !== 'message' || model.events.dir(abs) !== 'client') continue;
-    const m = msgs.at(i)! as WireMessage;
-    if (m.firstFrame <= (lastLinked.get(m.conn) ?? -1)) continue;
-    if (onClientMessage(m)) linked = true;
+    if (log.type(abs) !== 'message' || log.dir(abs) !== 'client') continue;
+    if (log.seq(abs) <= (lastLinked.get(log.conn(abs)) ?? -1)) continue;
+    if (onClientMessage(abs)) linked = true;
   }
   scanned = base + msgs.length;
   if (linked) linkVersion.value++;
