@@ -191,12 +191,12 @@ async function loadRun(
         out(`start-up: first contentful paint ${(fcp - (performance.timeOrigin + t0)).toFixed(0)} ms after spawning wsplay start`);
       }
       await page.waitForSelector('.timeline');
-      // What is measured needs only the main thread's tasks (RunTask, with their CPU time) and the
-      // views' marks. DevTools' own timeline events (every function call, style, layout and paint)
+      // What is measured needs only the main thread's tasks (RunTask, with their CPU time), the
+      // views' marks and V8's collections (a few events each, only while one runs). DevTools' own timeline events (every function call, style, layout and paint)
       // cost the page, the browser process and this one CPU that a learner's page does not pay:
       // they are recorded only for a trace kept for reading (BENCH_TRACE_OUT), with V8's collections
       // and compilations and the compositor's scheduling.
-      const categories = ['disabled-by-default-devtools.timeline', 'blink.user_timing'];
+      const categories = ['disabled-by-default-devtools.timeline', 'blink.user_timing', 'disabled-by-default-v8.gc'];
       // BENCH_TRACE_CATEGORIES=a,b sets the extra categories instead (empty: the measure's own only).
       const extra = process.env.BENCH_TRACE_CATEGORIES ?? 'devtools.timeline,v8,disabled-by-default-v8.gc,blink.gc,toplevel,v8.compile,disabled-by-default-v8.compile,cc,disabled-by-default-cc.debug.scheduler';
       if (process.env.BENCH_TRACE_OUT) categories.push(...extra.split(',').filter(Boolean));
@@ -311,6 +311,17 @@ async function loadRun(
           `apply to the model ${per(intake.applyMs).toFixed(1)}, render and the rest ${per(renderMs).toFixed(1)} (main thread busy ${(busyMs / 1000).toFixed(1)} s of ${(spanMs / 1000).toFixed(1)} s, ${(busyCpuMs / 1000).toFixed(1)} s of it on the CPU: ${per(busyCpuMs).toFixed(1)} µs per event); JS heap ${heapMiB.toFixed(0)} MiB; ` +
           `${num(intake.reparsed?.events ?? 0)} events parsed again for the views (${num(intake.reparsed?.batches ?? 0)} batches)`,
       );
+      // The page's garbage collections over the load: a scavenge waits for V8's helper threads,
+      // which on a saturated machine wait for a core (a task of 1 ms of CPU took 28 ms).
+      for (const kind of ['V8.GC_SCAVENGER', 'V8.GC_MARK_COMPACTOR']) {
+        const gcs = onMain.filter((e) => e.name === kind && e.ph === 'X' && e.ts >= marks[0]! && e.ts < catchUp);
+        const wall = gcs.reduce((a, e) => a + e.dur!, 0) / 1000;
+        const longestGc = gcs.reduce<TraceEvent | null>((a, e) => (a && a.dur! >= e.dur! ? a : e), null);
+        out(
+          `page: ${gcs.length} ${kind === 'V8.GC_SCAVENGER' ? 'scavenges' : 'mark-compacts'} over the load, ${wall.toFixed(0)} ms in all (${gcs.reduce((a, e) => a + cpuMs(e), 0).toFixed(0)} ms of CPU)` +
+            (longestGc ? `, the longest ${(longestGc.dur! / 1000).toFixed(1)} ms (${cpuMs(longestGc).toFixed(1)} CPU)` : ''),
+        );
+      }
       const shed = countBefore(line, 'events not shown');
       const missing = Math.max(0, captured - rows);
       out(`page status line: ${line.trim() || '(empty)'}`);
