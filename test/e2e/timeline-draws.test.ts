@@ -3,6 +3,8 @@
  * stream, a new frame adds its row and leaves the rows already in view as they were (their
  * elements, text and classes untouched, so the browser lays out and paints the new row alone);
  * when a flood begins, its rows are drawn in the row elements already there (none made); and the rows read the same whether they were drawn under a flood or one at a time.
+ * The sequence diagram, opened on the newest arrows, draws a few rows above the view, not its
+ * whole scroll margin (opening it under a flood was its longest task).
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,6 +129,28 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the Timeline's draws: ${chromium
     expect(after).toMatchObject({ unmarked: 0, added: 0 });
     expect(after.rows).toBeGreaterThan(20);
     expect(after.last).toContain(tick(161));
+  });
+
+  it('opens the sequence diagram on the newest arrows with a few rows above the view, and the full margin once scrolled up', async () => {
+    // 324 frames and more: the diagram draws its newest 200 arrows, the rows in view and a margin.
+    await dash.getByRole('region', { name: 'Capture' }).getByRole('tab', { name: 'Sequence diagram' }).click();
+    const scroller = dash.locator('.sd-scroll');
+    await scroller.locator('g.sd-arrow').last().waitFor();
+    const drawn = async () =>
+      scroller.evaluate((el) => {
+        const view = el.getBoundingClientRect();
+        const arrows = [...el.querySelectorAll('g.sd-arrow')].map((g) => g.getBoundingClientRect());
+        return { arrows: arrows.length, inView: arrows.filter((r) => r.bottom > view.top && r.top < view.bottom).length, above: arrows.filter((r) => r.bottom <= view.top).length };
+      });
+    // Following the newest: what is in view, and at most a few rows above it (not 15).
+    await eventually(async () => (await drawn()).inView > 10, async () => `arrows in view: ${JSON.stringify(await drawn())}`);
+    const following = await drawn();
+    expect(following.above).toBeGreaterThan(0);
+    expect(following.above).toBeLessThanOrEqual(5);
+    // Scrolled up a little: no longer following, the rows above are drawn with the full margin.
+    await scroller.evaluate((el) => el.scrollBy(0, -3 * 28));
+    await eventually(async () => (await drawn()).above >= 15, async () => `arrows after scrolling up: ${JSON.stringify(await drawn())}`);
+    await dash.getByRole('region', { name: 'Capture' }).getByRole('tab', { name: 'Timeline' }).click();
   });
 
   it('runs without a script error', () => {

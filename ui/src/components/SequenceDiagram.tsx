@@ -44,6 +44,12 @@ const CHAR_W = 6.6;
 const BUSY_FACTOR = 4;
 /** Rows drawn above and below the visible ones, so a scroll shows no gap before the next draw. */
 const OVERSCAN = 15;
+/**
+ * Rows drawn above the visible ones while the view follows the newest arrows (a wheel's notch
+ * scrolls about three): a scroll up stops following and draws again with OVERSCAN. With the full
+ * margin, opening the diagram drew 36 rows for the 21 in view, the open's longest task (issue 19).
+ */
+const FOLLOW_MARGIN = 4;
 
 type Lane = number | 'tap' | 'server';
 
@@ -745,7 +751,7 @@ export function SequenceDiagram() {
   let flood = follow.current && lastDrawnId.current !== undefined && lastId !== lastDrawnId.current;
   for (let i = arrows.length - 1; flood && i >= Math.max(0, arrows.length - Math.ceil(viewH / ROW)); i--) if (arrows[i]!.id === lastDrawnId.current) flood = false;
   lastDrawnId.current = lastId;
-  const firstRow = exporting ? 0 : Math.max(0, Math.floor((top0 - HEADER - top) / ROW) - (flood ? 1 : OVERSCAN));
+  const firstRow = exporting ? 0 : Math.max(0, Math.floor((top0 - HEADER - top) / ROW) - (flood ? 1 : follow.current ? FOLLOW_MARGIN : OVERSCAN));
   const lastRow = exporting ? arrows.length : Math.min(arrows.length, Math.ceil((top0 + viewH - top) / ROW) + OVERSCAN);
   // Lanes: a connection with an arrow in sight, an open one, the selected one. After a few
   // lessons dozens of closed connections hold arrows among the newest 200; a lane for each
