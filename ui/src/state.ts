@@ -602,13 +602,31 @@ let receivedTotal = 0;
 let appliedTotal = 0;
 let ackedUpTo = 0;
 
-function acknowledge(): void {
-  let seq = -1;
-  while (batchEnds.length > 0 && batchEnds[0]!.total <= appliedTotal) seq = batchEnds.shift()!.seq;
-  if (seq > ackedUpTo && stream && stream.readyState === WebSocket.OPEN) {
-    ackedUpTo = seq;
-    stream.send(JSON.stringify({ kind: 'ack', seq }));
+/** The end of the last batch applied whole: what the next acknowledgement says. */
+let ackable = 0;
+let ackTimer: ReturnType<typeof setTimeout> | null = null;
+/**
+ * Acknowledge once ACK_EVENTS more events are applied, or ACK_MS after the first one not yet
+ * acknowledged: one per batch was a WebSocket send per ~200 events under a flood, 3 % of the main
+ * thread (issue 19). Either keeps the server's window (FLOW_WINDOW) far from closing.
+ */
+const ACK_EVENTS = 2_000;
+const ACK_MS = 50;
+
+function acknowledge(now = false): void {
+  while (batchEnds.length > 0 && batchEnds[0]!.total <= appliedTotal) ackable = batchEnds.shift()!.seq;
+  if (ackable <= ackedUpTo || !stream || stream.readyState !== WebSocket.OPEN) return;
+  if (!now && ackable - ackedUpTo < ACK_EVENTS) {
+    ackTimer ??= setTimeout(() => {
+      ackTimer = null;
+      acknowledge(true);
+    }, ACK_MS);
+    return;
   }
+  if (ackTimer !== null) clearTimeout(ackTimer);
+  ackTimer = null;
+  ackedUpTo = ackable;
+  stream.send(JSON.stringify({ kind: 'ack', seq: ackable }));
 }
 
 function resetAcks(): void {
@@ -616,6 +634,9 @@ function resetAcks(): void {
   receivedTotal = 0;
   appliedTotal = 0;
   ackedUpTo = 0;
+  ackable = 0;
+  if (ackTimer !== null) clearTimeout(ackTimer);
+  ackTimer = null;
 }
 /** A recording is on view (ui/src/recording.ts): live events are not applied to the model. */
 let viewingRecording = false;
