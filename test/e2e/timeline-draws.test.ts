@@ -4,7 +4,7 @@
  * elements, text and classes untouched, so the browser lays out and paints the new row alone);
  * when a flood begins, its rows are drawn in the row elements already there (none made); and the rows read the same whether they were drawn under a flood or one at a time.
  * The sequence diagram, opened on the newest arrows, draws a few rows above the view, not its
- * whole scroll margin (opening it under a flood was its longest task).
+ * whole scroll margin, and the lower half of them first (opening it under a flood was its longest task).
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -133,6 +133,12 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the Timeline's draws: ${chromium
 
   it('opens the sequence diagram on the newest arrows with a few rows above the view, and the full margin once scrolled up', async () => {
     // 324 frames and more: the diagram draws its newest 200 arrows, the rows in view and a margin.
+    // How many arrows each task's changes left in the page (an observer's call follows each task's).
+    await dash.evaluate(() => {
+      const w = window as unknown as { arrowsAfterTask: number[] };
+      w.arrowsAfterTask = [];
+      new MutationObserver(() => w.arrowsAfterTask.push(document.querySelectorAll('.sd-scroll g.sd-arrow').length)).observe(document.body, { subtree: true, childList: true });
+    });
     await dash.getByRole('region', { name: 'Capture' }).getByRole('tab', { name: 'Sequence diagram' }).click();
     const scroller = dash.locator('.sd-scroll');
     await scroller.locator('g.sd-arrow').last().waitFor();
@@ -142,11 +148,17 @@ describe.skipIf(chromium.skip)(chromium.skip ? `the Timeline's draws: ${chromium
         const arrows = [...el.querySelectorAll('g.sd-arrow')].map((g) => g.getBoundingClientRect());
         return { arrows: arrows.length, inView: arrows.filter((r) => r.bottom > view.top && r.top < view.bottom).length, above: arrows.filter((r) => r.bottom <= view.top).length };
       });
-    // Following the newest: what is in view, and at most a few rows above it (not 15).
-    await eventually(async () => (await drawn()).inView > 10, async () => `arrows in view: ${JSON.stringify(await drawn())}`);
+    // Opening: the bottom half of the rows first, the rest in the next task. Then, following the
+    // newest: what is in view, and at most a few rows above it (not 15).
+    await eventually(async () => (await drawn()).above > 0, async () => `arrows drawn: ${JSON.stringify(await drawn())}`);
     const following = await drawn();
-    expect(following.above).toBeGreaterThan(0);
+    expect(following.inView).toBeGreaterThan(10);
     expect(following.above).toBeLessThanOrEqual(5);
+    // The opening task drew about half of them, the bottom ones; the next task the rest.
+    const counts = await dash.evaluate(() => (window as unknown as { arrowsAfterTask: number[] }).arrowsAfterTask.filter((n) => n > 0));
+    expect(counts[0]).toBeGreaterThan(following.arrows / 2 - 2);
+    expect(counts[0]).toBeLessThan(following.arrows / 2 + 2);
+    expect(counts.at(-1)).toBe(following.arrows);
     // Scrolled up a little: no longer following, the rows above are drawn with the full margin.
     await scroller.evaluate((el) => el.scrollBy(0, -3 * 28));
     await eventually(async () => (await drawn()).above >= 15, async () => `arrows after scrolling up: ${JSON.stringify(await drawn())}`);

@@ -696,6 +696,13 @@ export function SequenceDiagram() {
   const [exporting, setExporting] = useState<'svg' | 'png' | null>(null);
   /** Lanes for every connection drawn, not only the ones with something in sight. */
   const [allLanes, setAllLanes] = useState(false);
+  /** The opening draw is done (it drew half the rows): the next one draws them all. */
+  const [opened, setOpened] = useState(false);
+  useEffect(() => {
+    let mounted = true;
+    inNextFrame(() => setTimeout(() => mounted && setOpened(true), 0));
+    return () => void (mounted = false);
+  }, []);
 
   useLayoutEffect(() => {
     const el = scroller.current;
@@ -751,8 +758,12 @@ export function SequenceDiagram() {
   let flood = follow.current && lastDrawnId.current !== undefined && lastId !== lastDrawnId.current;
   for (let i = arrows.length - 1; flood && i >= Math.max(0, arrows.length - Math.ceil(viewH / ROW)); i--) if (arrows[i]!.id === lastDrawnId.current) flood = false;
   lastDrawnId.current = lastId;
-  const firstRow = exporting ? 0 : Math.max(0, Math.floor((top0 - HEADER - top) / ROW) - (flood ? 1 : follow.current ? FOLLOW_MARGIN : OVERSCAN));
+  let firstRow = exporting ? 0 : Math.max(0, Math.floor((top0 - HEADER - top) / ROW) - (flood ? 1 : follow.current ? FOLLOW_MARGIN : OVERSCAN));
   const lastRow = exporting ? arrows.length : Math.min(arrows.length, Math.ceil((top0 + viewH - top) / ROW) + OVERSCAN);
+  // The draw that opens the diagram has the newest half of those rows (the bottom of the view);
+  // the rest come in the next task, after that frame. At once, opening it under a flood was one
+  // task of ~16 ms of CPU and a frame of as much, the view's longest (issue 19): now two of each.
+  if (!opened && !exporting) firstRow = Math.max(firstRow, lastRow - Math.ceil((lastRow - firstRow) / 2));
   // Lanes: a connection with an arrow in sight, an open one, the selected one. After a few
   // lessons dozens of closed connections hold arrows among the newest 200; a lane for each
   // pushes the live peers, the wiretap and the server out of the panel.
