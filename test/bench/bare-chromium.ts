@@ -22,6 +22,8 @@ export class BareChromium {
     readonly process: ChildProcess,
     private readonly cdp: Cdp,
     private readonly profile: string,
+    /** In a session (and process group) of its own, not the bench's (BENCH_CHROMIUM_SESSION). */
+    readonly ownSession: boolean,
   ) {}
 
   static async launch(executable: string, args: string[]): Promise<BareChromium> {
@@ -29,15 +31,16 @@ export class BareChromium {
     // BENCH_CHROMIUM_FLAGS="--js-flags=--trace-opt" adds flags; BENCH_CHROMIUM_LOG=FILE keeps what Chromium prints.
     const extra = process.env.BENCH_CHROMIUM_FLAGS?.split(' ').filter(Boolean) ?? [];
     const log = process.env.BENCH_CHROMIUM_LOG ? openSync(process.env.BENCH_CHROMIUM_LOG, 'w') : 'ignore';
+    // In a session of its own, as a learner's browser runs: started from the desktop, or by
+    // wsplay's own open-browser (detached). The learner's server.js has its own too
+    // (learner-server.ts), wsplay the terminal's. Where the kernel groups processes by session
+    // for the CPU (Linux's autogroup), the browser then gets its group's share, as on a
+    // learner's machine, not a share among the bench's and wsplay's processes.
+    // BENCH_CHROMIUM_SESSION=shared: in the bench's session (issue 19's numbers before session 9).
+    const ownSession = process.env.BENCH_CHROMIUM_SESSION !== 'shared';
     const child = spawn(executable, [...args, ...extra, '--headless=new', '--remote-debugging-port=0', `--user-data-dir=${profile}`, 'about:blank'], {
       stdio: ['ignore', log, 'pipe'],
-      // In a session of its own, as a learner's browser runs: started from the desktop, or by
-      // wsplay's own open-browser (detached). The learner's server.js has its own too
-      // (learner-server.ts), wsplay the terminal's. Where the kernel groups processes by session
-      // for the CPU (Linux's autogroup), the browser then gets its group's share, as on a
-      // learner's machine, not a share among the bench's and wsplay's processes.
-      // BENCH_CHROMIUM_SESSION=shared: in the bench's session (issue 19's numbers before session 9).
-      detached: process.env.BENCH_CHROMIUM_SESSION !== 'shared',
+      detached: ownSession,
     });
     let tail = '';
     const url = await new Promise<string>((resolve, reject) => {
@@ -56,7 +59,7 @@ export class BareChromium {
         reject(new Error(`Chromium exited (${code}) before its DevTools address: ${tail}`));
       });
     });
-    return new BareChromium(child, await Cdp.connect(url), profile);
+    return new BareChromium(child, await Cdp.connect(url), profile, ownSession);
   }
 
   async newPage(width: number, height: number): Promise<BarePage> {
@@ -93,7 +96,7 @@ export class BareChromium {
     await Promise.race([exited, sleep(5000)]);
     if (this.process.exitCode === null) this.process.kill('SIGKILL');
     // Its own process group when detached: whatever of it is left goes too.
-    if (this.process.pid !== undefined) {
+    if (this.ownSession && this.process.pid !== undefined) {
       try {
         process.kill(-this.process.pid, 'SIGKILL');
       } catch {

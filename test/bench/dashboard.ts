@@ -192,10 +192,10 @@ async function loadRun(
       }
       await page.waitForSelector('.timeline');
       // What is measured needs only the main thread's tasks (RunTask, with their CPU time), the
-      // views' marks and V8's collections (a few events each, only while one runs). DevTools' own timeline events (every function call, style, layout and paint)
-      // cost the page, the browser process and this one CPU that a learner's page does not pay:
-      // they are recorded only for a trace kept for reading (BENCH_TRACE_OUT), with V8's collections
-      // and compilations and the compositor's scheduling.
+      // views' marks and V8's collections (a few events each, only while one runs). DevTools' own
+      // timeline events (every function call, style, layout and paint) cost the page, the browser
+      // process and this one CPU that a learner's page does not pay: they are recorded only for a
+      // trace kept for reading (BENCH_TRACE_OUT), with V8's compilations and the compositor's scheduling.
       const categories = ['disabled-by-default-devtools.timeline', 'blink.user_timing', 'disabled-by-default-v8.gc'];
       // BENCH_TRACE_CATEGORIES=a,b sets the extra categories instead (empty: the measure's own only).
       const extra = process.env.BENCH_TRACE_CATEGORIES ?? 'devtools.timeline,v8,disabled-by-default-v8.gc,blink.gc,toplevel,v8.compile,disabled-by-default-v8.compile,cc,disabled-by-default-cc.debug.scheduler';
@@ -354,16 +354,15 @@ function storeMemory(): Promise<StoreMemory> {
 }
 
 /** Where Chromium runs for the CPU (bare-chromium.ts), and whether Linux shares the CPU by session. */
-function sessions(): string {
+function sessions(browser: BareChromium): string {
   let autogroup = 'not a Linux kernel with autogroup';
   try {
     autogroup = readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1' ? 'on' : 'off';
   } catch {
     // Not Linux, or no autogroup.
   }
-  const own = process.env.BENCH_CHROMIUM_SESSION !== 'shared';
   return (
-    `browser: Chromium in ${own ? 'a session of its own, as a learner\'s browser is (started from the desktop, or by wsplay\'s open-browser)' : "the bench's session (BENCH_CHROMIUM_SESSION=shared)"}; ` +
+    `browser: Chromium in ${browser.ownSession ? 'a session of its own, as a learner\'s browser is (started from the desktop, or by wsplay\'s open-browser)' : "the bench's session (BENCH_CHROMIUM_SESSION=shared)"}; ` +
     `server.js in its own (learner-server.ts), wsplay in the bench's; the kernel's CPU shares by session (autogroup): ${autogroup}`
   );
 }
@@ -379,7 +378,7 @@ export async function runDashboardBench(out: Out = (line = '') => console.log(li
   try {
     out(`\n== Dashboard under load: ~${num(FRAMES_PER_SECOND)} frames/s for ${SECONDS} s, the Timeline, sequence diagram and Stats open in turn ==`);
     if (!haveBrowser) out(`(no Chromium at ${CHROMIUM}: measuring the server side only; apt-get install -y chromium)`);
-    else out(sessions());
+    else if (browser) out(sessions(browser));
     const slow = await loadRun(out, browser, { fps: FRAMES_PER_SECOND, seconds: SECONDS, views: VIEWS, taskLimit: 50, startup: true });
     if (slow) {
       most(`dashboard at ${num(FRAMES_PER_SECOND)} frames/s: events not shown`, slow.notShown, 0);

@@ -298,12 +298,12 @@ function filterSlice(
   c: FilterCache,
   source: EventList<Item>,
   base: number,
+  end: number,
   mode: 'frames' | 'messages',
   f: Filters,
   appF: AppFilter,
   match: ((s: string) => boolean) | null,
 ): number {
-  const end = base + source.length;
   const sliceStart = performance.now();
   let abs = Math.max(c.next, base);
   for (; abs < end; abs++) {
@@ -435,7 +435,7 @@ export function Timeline() {
   // A filter over a long history is applied a slice at a time (FILTER_SLICE_MS), the rest in the
   // next renders: typing a filter over 100,000 frames was one task of a second, the page frozen.
   const end = base + source.length;
-  const abs = filtering ? filterSlice(c, source, base, mode, f, appF, match) : passAll(c, base, end);
+  const abs = filtering ? filterSlice(c, source, base, end, mode, f, appF, match) : passAll(c, base, end);
   c.next = abs;
   /** Rows the filter has yet to look at (a long history, a slice a render). */
   const searching = end - abs;
